@@ -1,0 +1,53 @@
+# caseyard: `make demo` runs the pipeline on the embedded bus; `make test` runs every
+# check and test against a real Apache Kafka broker that it starts and stops itself.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+KAFKA := scripts/kafka
+
+.PHONY: install demo check test test-unit bench kafka-up kafka-down clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: install
+	$(BIN)/caseyard demo
+
+check: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# The broker goes down again whatever the tests do (the trap runs on failure and ^C).
+test: check
+	@$(KAFKA) fetch
+	@trap '$(KAFKA) down; $(KAFKA) down --brokers 3' EXIT; \
+	$(KAFKA) up && \
+	CASEYARD_TEST_KAFKA=$$($(KAFKA) bootstrap) CASEYARD_REQUIRE_KAFKA=1 \
+		$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(BIN)/pytest -m "not kafka" $(PYTEST_ARGS)
+
+bench: install
+	@trap '$(KAFKA) down' EXIT; \
+	$(KAFKA) up && \
+	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.bus && \
+	$(BIN)/python -m bench.codec
+
+kafka-up:
+	$(KAFKA) up
+
+kafka-down:
+	$(KAFKA) down
+
+clean:
+	$(KAFKA) down --wipe || true
+	rm -rf $(VENV) .caseyard .mypy_cache .ruff_cache .pytest_cache

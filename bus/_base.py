@@ -1,0 +1,168 @@
+"""What every backend does the same way: checks on the way out, buffering on the way in."""
+
+from __future__ import annotations
+
+import abc
+from collections import deque
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Self
+
+from bus._protocol import Middleware, RebalanceListener
+from bus._types import Message, Record, StartFrom, TopicPartition, check_topic
+from caseyard.errors import BusClosed, RecordTooLarge
+
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+
+
+class Outbound:
+    """Validates messages and runs the middleware chain before a backend sends them."""
+
+    def __init__(self, middleware: Sequence[Middleware], max_message_bytes: int) -> None:
+        self.middleware = tuple(middleware)
+        self.max_message_bytes = max_message_bytes
+        self.closed = False
+
+    def prepare(self, message: Message) -> Message:
+        if self.closed:
+            raise BusClosed("the bus is closed")
+        check_topic(message.topic)
+        for mw in self.middleware:
+            message = mw.outgoing(message)
+        size = (
+            len(message.value)
+            + len(message.key or b"")
+            + sum(len(k) + len(v) for k, v in message.headers)
+        )
+        if size > self.max_message_bytes:
+            raise RecordTooLarge(
+                f"record for topic {message.topic!r} is {size} bytes, over the limit of "
+                f"{self.max_message_bytes} (max_message_bytes); store large payloads in the "
+                "blob store and publish a reference"
+            )
+        return message
+
+    def incoming(self, record: Record) -> Record:
+        for mw in self.middleware:
+            record = mw.incoming(record)
+        return record
+
+
+class ConsumerBase(abc.ABC):
+    """Buffers fetched records, hands them out one at a time, and tracks what was handed out.
+
+    `commit()` with no arguments commits only records already handed out, never records
+    that were fetched but not yet seen by the caller (at-least-once).
+    """
+
+    def __init__(
+        self,
+        group: str,
+        topics: Sequence[str],
+        start: StartFrom,
+        listener: RebalanceListener | None,
+        outbound: Outbound,
+    ) -> None:
+        self._group = group
+        self._topics = tuple(check_topic(t) for t in topics)
+        self._start = start
+        self._listener = listener
+        self._outbound = outbound
+        self._buffer: deque[Record] = deque()
+        self._consumed: dict[TopicPartition, int] = {}
+        self._closed = False
+        self._entered = False
+
+    @property
+    def group(self) -> str:
+        return self._group
+
+    async def __aenter__(self) -> Self:
+        if self._outbound.closed:
+            raise BusClosed("the bus is closed")
+        await self._join()
+        self._entered = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Record:
+        while not self._buffer:
+            if self._closed:
+                raise StopAsyncIteration
+            self._check_open()
+            fetched = await self._fetch(1.0, 500)
+            self._buffer.extend(fetched)
+        return self._hand_out(self._buffer.popleft())
+
+    async def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Record]:
+        self._check_open()
+        if not self._buffer:
+            # Not `self._buffer.extend(await ...)`: a rebalance during the fetch may
+            # drop buffered records, and the fetched ones must land in the live buffer.
+            fetched = await self._fetch(timeout, max(1, max_records))
+            self._buffer.extend(fetched)
+        out: list[Record] = []
+        while self._buffer and len(out) < max_records:
+            out.append(self._hand_out(self._buffer.popleft()))
+        return out
+
+    def _hand_out(self, record: Record) -> Record:
+        self._consumed[record.tp] = record.offset + 1
+        return self._outbound.incoming(record)
+
+    async def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        self._check_open()
+        offsets = dict(self._consumed if offsets is None else offsets)
+        if offsets:
+            await self._commit(offsets)
+
+    def consumed(self) -> dict[TopicPartition, int]:
+        return dict(self._consumed)
+
+    def _forget(self, tps: frozenset[TopicPartition]) -> None:
+        """Drop buffered records and progress of partitions this member no longer reads."""
+        kept = [r for r in self._buffer if r.tp not in tps]
+        self._buffer.clear()
+        self._buffer.extend(kept)
+        for tp in tps:
+            self._consumed.pop(tp, None)
+
+    def _drop_buffered(self, tp: TopicPartition) -> None:
+        kept = [r for r in self._buffer if r.tp != tp]
+        self._buffer.clear()
+        self._buffer.extend(kept)
+
+    def _check_open(self) -> None:
+        if self._closed or self._outbound.closed:
+            raise BusClosed(f"consumer of group {self._group!r} is closed")
+        if not self._entered:
+            raise BusClosed(f"consumer of group {self._group!r} was not entered (async with)")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._entered:
+            await self._leave()
+
+    @abc.abstractmethod
+    async def _join(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _leave(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _fetch(self, timeout: float, max_records: int) -> list[Record]: ...
+
+    @abc.abstractmethod
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None: ...

@@ -1,0 +1,565 @@
+"""The Kafka bus (`kafka://host:port[,host:port]`), on aiokafka.
+
+Producers are idempotent with `acks=all`; consumers read committed records only and never
+auto-commit; transactions use a second, transactional producer with an id per bus instance.
+aiokafka errors are translated here and never reach callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import anyio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import TopicPartition as KafkaTP
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    ProducerFenced,
+    RebalanceInProgressError,
+    UnknownMemberIdError,
+)
+
+from bus._base import DEFAULT_MAX_MESSAGE_BYTES, ConsumerBase, Outbound
+from bus._protocol import Consumer, Middleware, RebalanceListener
+from bus._types import (
+    Headers,
+    Message,
+    Position,
+    Record,
+    StartFrom,
+    TopicPartition,
+    TopicSpec,
+    check_topic,
+)
+from caseyard.errors import (
+    BusClosed,
+    BusError,
+    BusUnavailable,
+    CommitFailed,
+    RecordTooLarge,
+    TransactionError,
+    UnknownTopic,
+)
+
+T = TypeVar("T")
+
+_TOPIC_EXISTS = 36
+
+
+async def _translate(what: str, call: Awaitable[T]) -> T:
+    """Await `call`, turning aiokafka errors into caseyard errors that say `what` failed."""
+    try:
+        return await call
+    except ProducerFenced as exc:
+        raise TransactionError(f"{what}: fenced by a newer producer ({exc})") from exc
+    except (CommitFailedError, RebalanceInProgressError, UnknownMemberIdError) as exc:
+        raise CommitFailed(f"{what}: partitions were rebalanced ({exc})") from exc
+    except MessageSizeTooLargeError as exc:
+        raise RecordTooLarge(f"{what}: {exc}") from exc
+    except (KafkaConnectionError, KafkaTimeoutError) as exc:
+        raise BusUnavailable(f"{what}: Kafka unreachable ({exc})") from exc
+    except (KafkaError, IllegalStateError) as exc:
+        # aiokafka marks transient broker errors (leader moved, coordinator loading...).
+        kind = BusUnavailable if getattr(exc, "retriable", False) else BusError
+        raise kind(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+class KafkaBus:
+    """A bus on a Kafka cluster. Create it with `bus.connect(url)` and enter it."""
+
+    def __init__(
+        self,
+        url: str,
+        bootstrap: str,
+        *,
+        middleware: Sequence[Middleware] = (),
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        session_timeout_ms: int = 30_000,
+        connect_timeout: float = 15.0,
+        client_id: str = "caseyard",
+        transactional_id: str | None = None,
+        linger_ms: int = 5,
+    ) -> None:
+        self._url = url
+        self.bootstrap = bootstrap
+        self._out = Outbound(middleware, max_message_bytes)
+        self.session_timeout_ms = session_timeout_ms
+        self._connect_timeout = connect_timeout
+        self.client_id = client_id
+        self._transactional_id = transactional_id or f"{client_id}-{uuid.uuid4().hex}"
+        self._linger_ms = linger_ms
+        self._producer: AIOKafkaProducer | None = None
+        self._tx_producer: AIOKafkaProducer | None = None
+        self._tx_lock = asyncio.Lock()
+        self._partitions: dict[str, int] = {}
+        self._started = False
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def producer_options(self) -> dict[str, Any]:
+        """The producer settings caseyard uses (the benchmark gives raw aiokafka the same)."""
+        return {
+            "bootstrap_servers": self.bootstrap,
+            "client_id": self.client_id,
+            "enable_idempotence": True,
+            "acks": "all",
+            "linger_ms": self._linger_ms,
+            # Kafka counts batch overhead against max.request.size; leave room for it.
+            "max_request_size": self._out.max_message_bytes + 64 * 1024,
+        }
+
+    async def start_client(
+        self, factory: Callable[[], T], start: Callable[[T], Awaitable[None]]
+    ) -> T:
+        """Create and start an aiokafka client, retrying until `connect_timeout` runs out."""
+        deadline = time.monotonic() + self._connect_timeout
+        delay = 0.1
+        while True:
+            client = factory()
+            try:
+                await start(client)
+                return client
+            except (KafkaConnectionError, KafkaTimeoutError, OSError) as exc:
+                stop = getattr(client, "stop", None) or getattr(client, "close", None)
+                if stop is not None:
+                    await stop()
+                if time.monotonic() + delay > deadline:
+                    raise BusUnavailable(
+                        f"cannot reach Kafka at {self.bootstrap} within "
+                        f"{self._connect_timeout:g}s: {exc}"
+                    ) from exc
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    async def __aenter__(self) -> Self:
+        if self._out.closed:
+            raise BusClosed("the bus is closed")
+        if not self._started:
+            options = self.producer_options()
+            self._producer = await self.start_client(
+                lambda: AIOKafkaProducer(**options), AIOKafkaProducer.start
+            )
+            self._started = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._out.closed:
+            return
+        self._out.closed = True
+        for producer in (self._producer, self._tx_producer):
+            if producer is not None:
+                await producer.stop()
+
+    def _running_producer(self) -> AIOKafkaProducer:
+        if self._out.closed:
+            raise BusClosed("the bus is closed")
+        if self._producer is None:
+            raise BusClosed("the Kafka bus was not started: use `async with connect(url)`")
+        return self._producer
+
+    @property
+    def outbound(self) -> Outbound:
+        return self._out
+
+    async def partitions(self, topic: str) -> int:
+        check_topic(topic)
+        count = self._partitions.get(topic)
+        if count is None:
+            producer = self._running_producer()
+            metadata = await _translate(
+                "reading cluster metadata", producer.client.fetch_all_metadata()
+            )
+            parts = metadata.partitions_for_topic(topic)
+            if not parts:
+                raise UnknownTopic(f"topic {topic!r} does not exist; create it first")
+            count = self._partitions[topic] = len(parts)
+        return count
+
+    async def publish(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: Headers = (),
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> Position:
+        (position,) = await self.publish_batch(
+            [Message(topic, value, key, headers, partition, timestamp_ms)]
+        )
+        return position
+
+    async def publish_batch(self, messages: Sequence[Message]) -> list[Position]:
+        producer = self._running_producer()
+        prepared = [self._out.prepare(m) for m in messages]
+        for topic in {m.topic for m in prepared}:
+            await self.partitions(topic)
+        futures = [
+            await _translate(f"publishing to {m.topic!r}", _send(producer, m)) for m in prepared
+        ]
+        positions = []
+        for message, future in zip(prepared, futures, strict=True):
+            md = await _translate(f"publishing to {message.topic!r}", future)
+            positions.append(Position(md.topic, md.partition, md.offset))
+        return positions
+
+    def consumer(
+        self,
+        group: str,
+        topics: Sequence[str],
+        *,
+        start: StartFrom = StartFrom.EARLIEST,
+        listener: RebalanceListener | None = None,
+    ) -> KafkaConsumer:
+        return KafkaConsumer(self, group, topics, start, listener)
+
+    def begin(self) -> KafkaTransaction:
+        return KafkaTransaction(self)
+
+    async def transactional_producer(self) -> AIOKafkaProducer:
+        if self._tx_producer is None:
+            options = self.producer_options() | {"transactional_id": self._transactional_id}
+            self._tx_producer = await self.start_client(
+                lambda: AIOKafkaProducer(**options), AIOKafkaProducer.start
+            )
+        return self._tx_producer
+
+    @property
+    def tx_lock(self) -> asyncio.Lock:
+        return self._tx_lock
+
+    async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
+        for spec in specs:
+            check_topic(spec.name)
+        self._running_producer()
+        admin = await self.start_client(
+            lambda: AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id),
+            lambda a: a.start(),
+        )
+        try:
+            metadata = await _translate(
+                "reading cluster metadata", admin._client.fetch_all_metadata()
+            )
+            brokers = len(metadata.brokers())
+            new = [
+                NewTopic(
+                    spec.name,
+                    spec.partitions,
+                    spec.replication or min(3, brokers),
+                    topic_configs=_topic_config(spec),
+                )
+                for spec in specs
+                if not metadata.partitions_for_topic(spec.name)
+            ]
+            if new:
+                response = await _translate("creating topics", admin.create_topics(new))
+                for name, code, *message in response.topic_errors:
+                    if code not in (0, _TOPIC_EXISTS):
+                        raise BusError(f"cannot create topic {name!r}: error {code} {message}")
+        finally:
+            await admin.close()
+        await self._await_leaders([s.name for s in specs])
+
+    async def _await_leaders(self, topics: Sequence[str]) -> None:
+        """Wait until every partition of `topics` has a leader, so producing can start."""
+        producer = self._running_producer()
+        with anyio.fail_after(self._connect_timeout):
+            while True:
+                metadata = await _translate(
+                    "reading cluster metadata", producer.client.fetch_all_metadata()
+                )
+                ready = all(
+                    metadata.partitions_for_topic(t)
+                    and all(
+                        metadata.leader_for_partition(KafkaTP(t, p)) not in (None, -1)
+                        for p in metadata.partitions_for_topic(t)
+                    )
+                    for t in topics
+                )
+                if ready:
+                    return
+                await anyio.sleep(0.05)
+
+    async def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        self._running_producer()
+        probe = await self.start_client(
+            lambda: AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap, isolation_level="read_committed"
+            ),
+            lambda c: c.start(),
+        )
+        try:
+            ends = await _translate(
+                "reading end offsets",
+                probe.end_offsets([KafkaTP(t.topic, t.partition) for t in tps]),
+            )
+        finally:
+            await probe.stop()
+        return {TopicPartition(tp.topic, tp.partition): int(off) for tp, off in ends.items()}
+
+
+def _topic_config(spec: TopicSpec) -> dict[str, str]:
+    config = {"cleanup.policy": spec.cleanup.value, **spec.config}
+    if spec.retention_ms is not None:
+        config["retention.ms"] = str(spec.retention_ms)
+    return config
+
+
+def _send(producer: AIOKafkaProducer, m: Message) -> Awaitable[asyncio.Future[Any]]:
+    return producer.send(  # type: ignore[no-any-return]
+        m.topic,
+        m.value,
+        key=m.key,
+        partition=m.partition,
+        timestamp_ms=m.timestamp_ms,
+        headers=list(m.headers) or None,
+    )
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: KafkaConsumer) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[KafkaTP]) -> None:
+        await self._consumer.revoked(
+            frozenset(TopicPartition(t.topic, t.partition) for t in revoked)
+        )
+
+    async def on_partitions_assigned(self, assigned: set[KafkaTP]) -> None:
+        await self._consumer.assigned(
+            frozenset(TopicPartition(t.topic, t.partition) for t in assigned)
+        )
+
+
+class KafkaConsumer(ConsumerBase):
+    """A consumer-group member on Kafka (read_committed, manual commits)."""
+
+    def __init__(
+        self,
+        bus: KafkaBus,
+        group: str,
+        topics: Sequence[str],
+        start: StartFrom,
+        listener: RebalanceListener | None,
+    ) -> None:
+        super().__init__(group, topics, start, listener, bus.outbound)
+        self._bus = bus
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def _client(self) -> AIOKafkaConsumer:
+        self._check_open()
+        assert self._consumer is not None
+        return self._consumer
+
+    async def _join(self) -> None:
+        for topic in self._topics:
+            await self._bus.partitions(topic)
+        session = self._bus.session_timeout_ms
+        consumer = await self._bus.start_client(
+            lambda: AIOKafkaConsumer(
+                bootstrap_servers=self._bus.bootstrap,
+                client_id=self._bus.client_id,
+                group_id=self._group,
+                enable_auto_commit=False,
+                isolation_level="read_committed",
+                auto_offset_reset=self._start.value,
+                session_timeout_ms=session,
+                heartbeat_interval_ms=max(100, session // 3),
+            ),
+            lambda c: c.start(),
+        )
+        consumer.subscribe(list(self._topics), listener=_Listener(self))
+        self._consumer = consumer
+
+    async def _leave(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def revoked(self, tps: frozenset[TopicPartition]) -> None:
+        if self._listener is not None:
+            await self._listener.on_revoked(tps)
+        self._forget(tps)
+
+    async def assigned(self, tps: frozenset[TopicPartition]) -> None:
+        if self._listener is not None:
+            await self._listener.on_assigned(tps)
+
+    def assignment(self) -> frozenset[TopicPartition]:
+        if self._consumer is None:
+            return frozenset()
+        return frozenset(TopicPartition(t.topic, t.partition) for t in self._consumer.assignment())
+
+    async def _fetch(self, timeout: float, max_records: int) -> list[Record]:
+        batches = await _translate(
+            f"consuming for group {self._group!r}",
+            self._client().getmany(timeout_ms=int(timeout * 1000), max_records=max_records),
+        )
+        return [
+            Record(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value, tuple(r.headers))
+            for records in batches.values()
+            for r in records
+        ]
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        lost = sorted(set(offsets) - self.assignment())
+        if lost:
+            raise CommitFailed(
+                f"group {self._group!r}: partitions {lost} are not assigned to this member"
+            )
+        await _translate(
+            f"committing offsets of group {self._group!r}",
+            self._client().commit(
+                {KafkaTP(tp.topic, tp.partition): o for tp, o in offsets.items()}
+            ),
+        )
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        offset = await _translate(
+            "reading committed offset", self._client().committed(KafkaTP(tp.topic, tp.partition))
+        )
+        return None if offset is None else int(offset)
+
+    async def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._drop_buffered(tp)
+        self._client().seek(KafkaTP(tp.topic, tp.partition), offset)
+
+    async def seek_to_beginning(self, *tps: TopicPartition) -> None:
+        for tp in tps or tuple(self.assignment()):
+            self._drop_buffered(tp)
+        kafka_tps = [KafkaTP(t.topic, t.partition) for t in tps]
+        await _translate("seeking to beginning", self._client().seek_to_beginning(*kafka_tps))
+
+    async def seek_to_timestamp(self, timestamp_ms: int, *tps: TopicPartition) -> None:
+        targets = [KafkaTP(t.topic, t.partition) for t in (tps or tuple(self.assignment()))]
+        client = self._client()
+        found = await _translate(
+            "seeking to timestamp", client.offsets_for_times(dict.fromkeys(targets, timestamp_ms))
+        )
+        ends = await _translate("seeking to timestamp", client.end_offsets(targets))
+        for tp in targets:
+            hit = found.get(tp)
+            await self.seek(TopicPartition(tp.topic, tp.partition), hit.offset if hit else ends[tp])
+
+
+class KafkaTransaction:
+    """A Kafka transaction on the bus's transactional producer (one at a time per bus)."""
+
+    def __init__(self, bus: KafkaBus) -> None:
+        self._bus = bus
+        self._producer: AIOKafkaProducer | None = None
+        self._pending: list[asyncio.Future[Any]] = []
+        self._done = False
+
+    async def __aenter__(self) -> Self:
+        await self._bus.tx_lock.acquire()
+        try:
+            self._producer = await self._bus.transactional_producer()
+            await _translate("beginning transaction", self._producer.begin_transaction())
+        except BaseException:
+            self._bus.tx_lock.release()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._done:
+            return
+        if exc_type is None:
+            await self.commit()
+        else:
+            await self.abort()
+
+    def _running(self) -> AIOKafkaProducer:
+        if self._done or self._producer is None:
+            raise TransactionError("the transaction is not open (enter it with `async with`)")
+        return self._producer
+
+    async def publish(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: Headers = (),
+        partition: int | None = None,
+    ) -> None:
+        await self.publish_batch([Message(topic, value, key, headers, partition)])
+
+    async def publish_batch(self, messages: Sequence[Message]) -> None:
+        producer = self._running()
+        for message in messages:
+            prepared = self._bus.outbound.prepare(message)
+            await self._bus.partitions(prepared.topic)
+            self._pending.append(
+                await _translate(f"publishing to {prepared.topic!r}", _send(producer, prepared))
+            )
+
+    async def send_offsets(
+        self, consumer: Consumer, offsets: Mapping[TopicPartition, int] | None = None
+    ) -> None:
+        producer = self._running()
+        chosen = consumer.consumed() if offsets is None else offsets
+        if chosen:
+            await _translate(
+                "sending offsets to transaction",
+                producer.send_offsets_to_transaction(
+                    {KafkaTP(tp.topic, tp.partition): o for tp, o in chosen.items()},
+                    consumer.group,
+                ),
+            )
+
+    async def commit(self) -> None:
+        producer = self._running()
+        self._done = True
+        try:
+            for future in self._pending:
+                await _translate("publishing in transaction", future)
+            await _translate("committing transaction", producer.commit_transaction())
+        except BaseException:
+            await self._abort(producer, after_error=True)
+            raise
+        finally:
+            self._bus.tx_lock.release()
+
+    async def abort(self) -> None:
+        producer = self._running()
+        self._done = True
+        try:
+            await self._abort(producer, after_error=False)
+        finally:
+            self._bus.tx_lock.release()
+
+    async def _abort(self, producer: AIOKafkaProducer, *, after_error: bool) -> None:
+        try:
+            await producer.abort_transaction()
+        except (KafkaError, IllegalStateError) as exc:
+            if not after_error:
+                raise TransactionError(f"aborting transaction: {exc}") from exc
+            # A commit already failed: its error is the one to report; the broker aborts
+            # the transaction itself when it times out or the producer is fenced.

@@ -1,0 +1,349 @@
+"""The embedded log: Kafka's model (topics, partitions, offsets, groups) in SQLite.
+
+One `LogStore` wraps one SQLite connection and does synchronous work only; `_embedded.py`
+runs it off the event loop. Records are appended only inside a committing SQLite
+transaction, so readers never see an uncommitted (or aborted) record: the embedded
+equivalent of `read_committed`.
+
+Group membership uses leases: a member renews its row on every poll; a member whose lease
+ran out is dropped, and its partitions go to the live members. Partition ownership is a row
+per partition, claimed only when free, so two members never own one partition at once; a
+commit checks ownership, which fences a member that lost its partitions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from bus._types import Cleanup, Headers, Message, Position, Record, TopicPartition, TopicSpec
+from bus._types import partition_for as _partition_for
+from caseyard.errors import CommitFailed, TransactionError, UnknownTopic
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS topics(
+    name TEXT PRIMARY KEY, partitions INTEGER NOT NULL, cleanup TEXT NOT NULL,
+    retention_ms INTEGER);
+CREATE TABLE IF NOT EXISTS partitions(
+    topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+    PRIMARY KEY(topic, partition)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records(
+    topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
+    ts INTEGER NOT NULL, key BLOB, value BLOB NOT NULL, headers BLOB NOT NULL,
+    PRIMARY KEY(topic, partition, offset));
+CREATE TABLE IF NOT EXISTS group_offsets(
+    grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL, PRIMARY KEY(grp, topic, partition)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS members(
+    grp TEXT NOT NULL, member TEXT NOT NULL, topics TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL, PRIMARY KEY(grp, member)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS owners(
+    grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
+    member TEXT NOT NULL, PRIMARY KEY(grp, topic, partition)) WITHOUT ROWID;
+"""
+
+_HEADER = struct.Struct(">HI")
+
+
+def encode_headers(headers: Headers) -> bytes:
+    parts: list[bytes] = []
+    for name, value in headers:
+        raw = name.encode()
+        parts.append(_HEADER.pack(len(raw), len(value)))
+        parts.append(raw)
+        parts.append(value)
+    return b"".join(parts)
+
+
+def decode_headers(blob: bytes) -> Headers:
+    out: list[tuple[str, bytes]] = []
+    pos = 0
+    while pos < len(blob):
+        name_len, value_len = _HEADER.unpack_from(blob, pos)
+        pos += _HEADER.size
+        name = blob[pos : pos + name_len].decode()
+        pos += name_len
+        out.append((name, blob[pos : pos + value_len]))
+        pos += value_len
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """What a member learns from one heartbeat."""
+
+    owned: frozenset[TopicPartition]
+    target: frozenset[TopicPartition]
+
+
+class LogStore:
+    """Synchronous operations on one SQLite connection (not thread-safe: serialize calls)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._partitions: dict[str, int] = {}
+        self._counter = 0
+
+    @classmethod
+    def open(cls, target: str, *, uri: bool = False, busy_timeout_ms: int = 10_000) -> LogStore:
+        conn = sqlite3.connect(
+            target, uri=uri, isolation_level=None, check_same_thread=False, timeout=0
+        )
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if not uri:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL is durable across process crashes; only an OS crash can lose
+            # the last transactions, the same trade Kafka makes with its page cache.
+            conn.execute("PRAGMA synchronous=NORMAL")
+        with _write(conn):
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        return cls(conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- topics ---------------------------------------------------------------------------
+
+    def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
+        with _write(self._conn):
+            for spec in specs:
+                self._conn.execute(
+                    "INSERT INTO topics(name, partitions, cleanup, retention_ms) VALUES(?,?,?,?)"
+                    " ON CONFLICT(name) DO NOTHING",
+                    (spec.name, spec.partitions, spec.cleanup.value, spec.retention_ms),
+                )
+                self._conn.executemany(
+                    "INSERT INTO partitions(topic, partition, next_offset) VALUES(?,?,0)"
+                    " ON CONFLICT DO NOTHING",
+                    [(spec.name, p) for p in range(spec.partitions)],
+                )
+
+    def partitions(self, topic: str) -> int:
+        count = self._partitions.get(topic)
+        if count is None:
+            row = self._conn.execute(
+                "SELECT partitions FROM topics WHERE name=?", (topic,)
+            ).fetchone()
+            if row is None:
+                raise UnknownTopic(f"topic {topic!r} does not exist; create it first")
+            count = self._partitions[topic] = int(row[0])
+        return count
+
+    def end_offsets(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: self._next_offset(tp) for tp in tps}
+
+    def start_offset(self, tp: TopicPartition) -> int:
+        row = self._conn.execute(
+            "SELECT MIN(offset) FROM records WHERE topic=? AND partition=?",
+            (tp.topic, tp.partition),
+        ).fetchone()
+        return int(row[0]) if row[0] is not None else self._next_offset(tp)
+
+    def offset_for_time(self, tp: TopicPartition, timestamp_ms: int) -> int:
+        row = self._conn.execute(
+            "SELECT MIN(offset) FROM records WHERE topic=? AND partition=? AND ts>=?",
+            (tp.topic, tp.partition, timestamp_ms),
+        ).fetchone()
+        return int(row[0]) if row[0] is not None else self._next_offset(tp)
+
+    def _next_offset(self, tp: TopicPartition) -> int:
+        row = self._conn.execute(
+            "SELECT next_offset FROM partitions WHERE topic=? AND partition=?",
+            (tp.topic, tp.partition),
+        ).fetchone()
+        if row is None:
+            raise UnknownTopic(f"partition {tp.partition} of topic {tp.topic!r} does not exist")
+        return int(row[0])
+
+    def housekeeping(self, now_ms: int) -> None:
+        """Apply retention (delete topics) and compaction (keep the newest record per key)."""
+        with _write(self._conn):
+            for name, cleanup, retention in self._conn.execute(
+                "SELECT name, cleanup, retention_ms FROM topics"
+            ).fetchall():
+                if retention is not None:
+                    self._conn.execute(
+                        "DELETE FROM records WHERE topic=? AND ts<?", (name, now_ms - retention)
+                    )
+                if cleanup == Cleanup.COMPACT.value:
+                    self._conn.execute(
+                        "DELETE FROM records AS r WHERE r.topic=? AND r.key IS NOT NULL"
+                        " AND EXISTS (SELECT 1 FROM records AS n WHERE n.topic=r.topic"
+                        " AND n.partition=r.partition AND n.key=r.key AND n.offset>r.offset)",
+                        (name,),
+                    )
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def append(
+        self,
+        messages: Sequence[Message],
+        now_ms: int,
+        offsets: tuple[str, str, Mapping[TopicPartition, int]] | None = None,
+    ) -> list[Position]:
+        """Append `messages` and, if given, commit `(group, member, offsets)` atomically."""
+        with _write(self._conn):
+            positions = [self._append_one(m, now_ms) for m in messages]
+            if offsets is not None:
+                group, member, committed = offsets
+                try:
+                    self._commit_offsets(group, member, committed)
+                except CommitFailed as exc:
+                    raise TransactionError(f"transaction aborted: {exc}") from exc
+        return positions
+
+    def _append_one(self, message: Message, now_ms: int) -> Position:
+        count = self.partitions(message.topic)
+        partition = message.partition
+        if partition is None:
+            self._counter += 1
+            partition = _partition_for(message.key, count, self._counter)
+        elif not 0 <= partition < count:
+            raise UnknownTopic(f"partition {partition} of topic {message.topic!r} does not exist")
+        row = self._conn.execute(
+            "UPDATE partitions SET next_offset=next_offset+1 WHERE topic=? AND partition=?"
+            " RETURNING next_offset-1",
+            (message.topic, partition),
+        ).fetchone()
+        offset = int(row[0])
+        self._conn.execute(
+            "INSERT INTO records(topic, partition, offset, ts, key, value, headers)"
+            " VALUES(?,?,?,?,?,?,?)",
+            (
+                message.topic,
+                partition,
+                offset,
+                message.timestamp_ms if message.timestamp_ms is not None else now_ms,
+                message.key,
+                message.value,
+                encode_headers(message.headers),
+            ),
+        )
+        return Position(message.topic, partition, offset)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def fetch(self, positions: Mapping[TopicPartition, int], max_records: int) -> list[Record]:
+        out: list[Record] = []
+        for tp, offset in positions.items():
+            if len(out) >= max_records:
+                break
+            rows = self._conn.execute(
+                "SELECT offset, ts, key, value, headers FROM records"
+                " WHERE topic=? AND partition=? AND offset>=? ORDER BY offset LIMIT ?",
+                (tp.topic, tp.partition, offset, max_records - len(out)),
+            ).fetchall()
+            out.extend(
+                Record(tp.topic, tp.partition, o, ts, k, v, decode_headers(h))
+                for o, ts, k, v, h in rows
+            )
+        return out
+
+    # -- groups ---------------------------------------------------------------------------
+
+    def heartbeat(
+        self, group: str, member: str, topics: Sequence[str], now_ms: int, session_ms: int
+    ) -> GroupView:
+        """Renew `member`'s lease, drop expired members, and say what it owns and should own."""
+        with _write(self._conn):
+            self._conn.execute(
+                "INSERT INTO members(grp, member, topics, expires_ms) VALUES(?,?,?,?)"
+                " ON CONFLICT(grp, member) DO UPDATE SET expires_ms=excluded.expires_ms",
+                (group, member, ",".join(topics), now_ms + session_ms),
+            )
+            self._conn.execute("DELETE FROM members WHERE grp=? AND expires_ms<?", (group, now_ms))
+            self._conn.execute(
+                "DELETE FROM owners WHERE grp=? AND member NOT IN"
+                " (SELECT member FROM members WHERE grp=?)",
+                (group, group),
+            )
+            live = self._conn.execute(
+                "SELECT member, topics FROM members WHERE grp=? ORDER BY member", (group,)
+            ).fetchall()
+            owned = self._owned(group, member)
+        target: set[TopicPartition] = set()
+        for topic in topics:
+            subscribers = [m for m, t in live if topic in t.split(",")]
+            index = subscribers.index(member)
+            # Partition p of every topic goes to the same member (co-partitioning).
+            target.update(
+                TopicPartition(topic, p)
+                for p in range(self.partitions(topic))
+                if p % len(subscribers) == index
+            )
+        return GroupView(owned=owned, target=frozenset(target))
+
+    def rebalance(
+        self,
+        group: str,
+        member: str,
+        release: Iterable[TopicPartition],
+        claim: Iterable[TopicPartition],
+    ) -> frozenset[TopicPartition]:
+        """Give up `release`, take those of `claim` that nobody owns; return what is owned."""
+        with _write(self._conn):
+            self._conn.executemany(
+                "DELETE FROM owners WHERE grp=? AND topic=? AND partition=? AND member=?",
+                [(group, tp.topic, tp.partition, member) for tp in release],
+            )
+            self._conn.executemany(
+                "INSERT INTO owners(grp, topic, partition, member) VALUES(?,?,?,?)"
+                " ON CONFLICT DO NOTHING",
+                [(group, tp.topic, tp.partition, member) for tp in claim],
+            )
+            return self._owned(group, member)
+
+    def leave(self, group: str, member: str) -> None:
+        with _write(self._conn):
+            self._conn.execute("DELETE FROM owners WHERE grp=? AND member=?", (group, member))
+            self._conn.execute("DELETE FROM members WHERE grp=? AND member=?", (group, member))
+
+    def _owned(self, group: str, member: str) -> frozenset[TopicPartition]:
+        rows = self._conn.execute(
+            "SELECT topic, partition FROM owners WHERE grp=? AND member=?", (group, member)
+        ).fetchall()
+        return frozenset(TopicPartition(t, p) for t, p in rows)
+
+    def committed(self, group: str, tp: TopicPartition) -> int | None:
+        row = self._conn.execute(
+            "SELECT offset FROM group_offsets WHERE grp=? AND topic=? AND partition=?",
+            (group, tp.topic, tp.partition),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def commit(self, group: str, member: str, offsets: Mapping[TopicPartition, int]) -> None:
+        with _write(self._conn):
+            self._commit_offsets(group, member, offsets)
+
+    def _commit_offsets(
+        self, group: str, member: str, offsets: Mapping[TopicPartition, int]
+    ) -> None:
+        owned = self._owned(group, member)
+        lost = [tp for tp in offsets if tp not in owned]
+        if lost:
+            raise CommitFailed(
+                f"group {group!r}: partitions {sorted(lost)} are no longer assigned to this"
+                " member (rebalanced); their records will be redelivered to the new owner"
+            )
+        self._conn.executemany(
+            "INSERT INTO group_offsets(grp, topic, partition, offset) VALUES(?,?,?,?)"
+            " ON CONFLICT(grp, topic, partition) DO UPDATE SET offset=excluded.offset",
+            [(group, tp.topic, tp.partition, off) for tp, off in offsets.items()],
+        )
+
+
+@contextmanager
+def _write(conn: sqlite3.Connection) -> Iterator[None]:
+    """One SQLite write transaction: `BEGIN IMMEDIATE`, then `COMMIT`, or `ROLLBACK` on error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,185 @@
+"""The `Bus` seam: everything above it moves bytes through these protocols only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from bus._types import Headers, Message, Position, Record, StartFrom, TopicPartition, TopicSpec
+
+
+class Middleware(Protocol):
+    """Sees every message on its way out and every record on its way in.
+
+    The hook for tracing and metrics: `outgoing` may add headers (e.g. `traceparent`),
+    `incoming` may read them. Both must be cheap and must not do I/O.
+    """
+
+    def outgoing(self, message: Message) -> Message: ...
+
+    def incoming(self, record: Record) -> Record: ...
+
+
+class RebalanceListener(Protocol):
+    """Told when this consumer gains or loses partitions (Kafka's rebalance callbacks).
+
+    `on_revoked` runs while the partitions are still owned, so it may commit.
+    """
+
+    async def on_revoked(self, partitions: frozenset[TopicPartition]) -> None: ...
+
+    async def on_assigned(self, partitions: frozenset[TopicPartition]) -> None: ...
+
+
+class Consumer(Protocol):
+    """A member of a consumer group. Never auto-commits: call `commit` after handling.
+
+    Iterate it (`async for record in consumer`) or call `poll`.
+    """
+
+    @property
+    def group(self) -> str: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def __aiter__(self) -> Self: ...
+
+    async def __anext__(self) -> Record: ...
+
+    async def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Record]:
+        """Records from the assigned partitions; an empty list after `timeout` seconds.
+
+        `max_records=0` only takes part in the group (heartbeat, rebalance): records it
+        fetches stay buffered for the next call.
+        """
+        ...
+
+    async def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        """Commit `offsets` (next offset to read), by default everything handed out so far."""
+        ...
+
+    def consumed(self) -> dict[TopicPartition, int]:
+        """The next offset after the last record handed out, per partition."""
+        ...
+
+    def assignment(self) -> frozenset[TopicPartition]: ...
+
+    async def committed(self, tp: TopicPartition) -> int | None: ...
+
+    async def seek(self, tp: TopicPartition, offset: int) -> None: ...
+
+    async def seek_to_beginning(self, *tps: TopicPartition) -> None:
+        """Rewind the given (default: all assigned) partitions to their first record."""
+        ...
+
+    async def seek_to_timestamp(self, timestamp_ms: int, *tps: TopicPartition) -> None:
+        """Move to the first record at or after `timestamp_ms` (the end if there is none)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Transaction(Protocol):
+    """Records and consumer offsets that become visible together, or not at all.
+
+    Use as `async with bus.begin() as tx:`; leaving the block commits, an exception aborts.
+    """
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def publish(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: Headers = (),
+        partition: int | None = None,
+    ) -> None: ...
+
+    async def publish_batch(self, messages: Sequence[Message]) -> None: ...
+
+    async def send_offsets(
+        self, consumer: Consumer, offsets: Mapping[TopicPartition, int] | None = None
+    ) -> None:
+        """Commit `consumer`'s offsets (default: what it handed out) with this transaction."""
+        ...
+
+    async def commit(self) -> None: ...
+
+    async def abort(self) -> None: ...
+
+
+class Bus(Protocol):
+    """Moves bytes and headers; the same shape on every backend."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def publish(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: Headers = (),
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> Position:
+        """Publish one record and wait until it is durable."""
+        ...
+
+    async def publish_batch(self, messages: Sequence[Message]) -> list[Position]:
+        """Publish many records; returns their positions in the same order."""
+        ...
+
+    def consumer(
+        self,
+        group: str,
+        topics: Sequence[str],
+        *,
+        start: StartFrom = StartFrom.EARLIEST,
+        listener: RebalanceListener | None = None,
+    ) -> Consumer:
+        """A consumer-group member; enter it (`async with`) to join the group."""
+        ...
+
+    def begin(self) -> Transaction:
+        """A new transaction; enter it (`async with`) to begin."""
+        ...
+
+    async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
+        """Create the topics that do not exist yet (existing ones are left as they are)."""
+        ...
+
+    async def partitions(self, topic: str) -> int: ...
+
+    async def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The offset the next record of each partition will get (the high watermark)."""
+        ...
+
+    async def close(self) -> None: ...

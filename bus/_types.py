@@ -1,0 +1,111 @@
+"""Value types shared by every bus backend."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+from aiokafka.partitioner import murmur2
+
+from caseyard.errors import InvalidTopic
+
+Headers = tuple[tuple[str, bytes], ...]
+
+_TOPIC_RE = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+
+
+def check_topic(name: str) -> str:
+    """Return `name` if it is a valid Kafka topic name, else raise `InvalidTopic`."""
+    if not _TOPIC_RE.match(name) or name in (".", ".."):
+        raise InvalidTopic(
+            f"invalid topic name {name!r}: use 1-249 characters of [a-zA-Z0-9._-], not '.' or '..'"
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class TopicPartition:
+    """One partition of one topic."""
+
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A record to publish. `partition=None` lets the backend hash the key."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: Headers = ()
+    partition: int | None = None
+    timestamp_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A record read from the log."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes
+    headers: Headers = ()
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
+
+    def header(self, name: str) -> bytes | None:
+        """The last value of header `name`, or None."""
+        for key, value in reversed(self.headers):
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a published record landed."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class Cleanup(enum.StrEnum):
+    """Kafka's `cleanup.policy`."""
+
+    DELETE = "delete"
+    COMPACT = "compact"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """What `ensure_topics` creates. `retention_ms=None` keeps the backend's default."""
+
+    name: str
+    partitions: int = 1
+    cleanup: Cleanup = Cleanup.DELETE
+    retention_ms: int | None = None
+    replication: int | None = None
+    config: dict[str, str] = field(default_factory=dict)
+
+
+class StartFrom(enum.StrEnum):
+    """Where a group with no committed offset starts (Kafka's `auto.offset.reset`)."""
+
+    EARLIEST = "earliest"
+    LATEST = "latest"
+
+
+def partition_for(key: bytes | None, partitions: int, counter: int) -> int:
+    """Kafka's default partitioner (murmur2 of the key, as the Java client), round-robin
+    without a key, so a key lands on the same partition number on every backend."""
+    if key is None:
+        return counter % partitions
+    return (int(murmur2(key)) & 0x7FFFFFFF) % partitions

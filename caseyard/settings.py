@@ -1,0 +1,59 @@
+"""Settings: environment (`CASEYARD_*`) over an optional `caseyard.toml`, built once at the
+entry point and passed down. Nothing below the composition root reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from caseyard.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Everything a caseyard process can be told."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CASEYARD_", toml_file="caseyard.toml", extra="forbid", frozen=True
+    )
+
+    bus: str = Field(
+        default="sqlite:///.caseyard/bus.db",
+        description="kafka://host:port[,host:port], sqlite:///path.db or memory://",
+    )
+    data_dir: Path = Field(default=Path(".caseyard"), description="blobs, local state")
+    client_id: str = "caseyard"
+    max_message_bytes: int = Field(default=1024 * 1024, gt=0)
+    session_timeout_ms: int = Field(default=30_000, gt=0)
+    connect_timeout: float = Field(default=15.0, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings once; a bad value becomes one `ConfigError` line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(f"setting {where!r}: {first['msg']}") from exc

@@ -1,0 +1,114 @@
+"""Claim checks: large content lives in a blob store, events carry a ``DocumentRef``.
+
+The filesystem store is content-addressed: a blob's path is derived from its sha256, so
+storing the same bytes twice is free and a reference can never point at changed content.
+Its methods block on file I/O; from async code call them through
+``anyio.to_thread.run_sync``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.errors import BlobError, BlobIntegrityError, BlobNotFoundError
+
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+"""A sha256 digest as 64 lowercase hex digits."""
+
+
+class DocumentRef(BaseModel):
+    """A reference to content held in a blob store."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    uri: str = Field(min_length=1, description="Where the store put the content.")
+    sha256: Sha256Hex = Field(description="Hex sha256 of the content.")
+    size: int = Field(ge=0, description="Content length in bytes.")
+    media_type: str = Field(min_length=1, description="IANA media type, e.g. application/pdf.")
+
+
+class BlobStore:
+    """A content-addressed blob store on the local filesystem.
+
+    Blobs live at ``<root>/sha256/<first two hex digits>/<sha256>``. ``get`` finds content
+    by the reference's sha256 under this store's root, so a reference written by another
+    process over the same (shared) directory resolves here too.
+
+    Args:
+        root: Directory that holds the blobs; created on first ``put``.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self._root = Path(root).resolve()
+
+    @property
+    def root(self) -> Path:
+        """The directory that holds the blobs."""
+        return self._root
+
+    def _path(self, sha256: str) -> Path:
+        return self._root / "sha256" / sha256[:2] / sha256
+
+    def put(self, data: bytes, media_type: str) -> DocumentRef:
+        """Store ``data`` and return its reference.
+
+        The write is atomic (temporary file, fsync, rename), so a crash never leaves a
+        partial blob under its final name.
+
+        Raises:
+            BlobError: If the file cannot be written.
+        """
+        digest = hashlib.sha256(data).hexdigest()
+        path = self._path(digest)
+        if not path.exists():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+                try:
+                    with os.fdopen(fd, "wb") as tmp:
+                        tmp.write(data)
+                        tmp.flush()
+                        os.fsync(tmp.fileno())
+                    os.replace(tmp_name, path)
+                except BaseException:
+                    Path(tmp_name).unlink(missing_ok=True)
+                    raise
+            except OSError as exc:
+                raise BlobError(f"cannot store blob {digest} under {self._root}: {exc}") from exc
+        return DocumentRef(uri=path.as_uri(), sha256=digest, size=len(data), media_type=media_type)
+
+    def get(self, ref: DocumentRef) -> bytes:
+        """Return the content of ``ref``, verified against its sha256 and size.
+
+        Raises:
+            BlobNotFoundError: If no blob with the reference's sha256 is stored.
+            BlobIntegrityError: If the stored bytes do not match the reference.
+            BlobError: If the file cannot be read.
+        """
+        path = self._path(ref.sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise BlobNotFoundError(f"blob {ref.sha256} not found under {self._root}") from exc
+        except OSError as exc:
+            raise BlobError(f"cannot read blob {ref.sha256}: {exc}") from exc
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != ref.sha256:
+            raise BlobIntegrityError(
+                f"blob {ref.sha256} is corrupt: stored content hashes to {actual}"
+            )
+        if len(data) != ref.size:
+            raise BlobIntegrityError(
+                f"blob {ref.sha256} is {len(data)} bytes, the reference says {ref.size}"
+            )
+        return data
+
+    def exists(self, ref: DocumentRef) -> bool:
+        """Return whether content with the reference's sha256 is stored."""
+        return self._path(ref.sha256).is_file()

@@ -1,0 +1,318 @@
+"""The bus contract: one suite, subclassed once per backend (memory, sqlite, kafka).
+
+A subclass provides `url` (a fixture) and may override `restart` (what "the broker or
+process restarts" means for it). Every test makes its own topics and groups.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import pytest
+
+import bus
+from bus import Bus, Message, StartFrom, TopicPartition, TopicSpec
+from caseyard.errors import (
+    BusClosed,
+    CommitFailed,
+    InvalidTopic,
+    RecordTooLarge,
+    UnknownTopic,
+)
+from tests.helpers import drain, eventually, quiet
+
+SESSION_MS = 6000
+
+
+def name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+class Recorder:
+    """A rebalance listener that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.assigned: set[TopicPartition] = set()
+        self.revoked: set[TopicPartition] = set()
+
+    async def on_assigned(self, partitions: frozenset[TopicPartition]) -> None:
+        self.assigned |= partitions
+
+    async def on_revoked(self, partitions: frozenset[TopicPartition]) -> None:
+        self.revoked |= partitions
+
+
+@pytest.mark.anyio
+class BusContract:
+    """What every backend must do the same way."""
+
+    supports_restart = True
+
+    def connect(self, url: str) -> Bus:
+        return bus.connect(url, session_timeout_ms=SESSION_MS, connect_timeout=20)
+
+    @pytest.fixture
+    async def b(self, url: str) -> AsyncIterator[Bus]:
+        async with self.connect(url) as b:
+            yield b
+
+    async def restart(self, url: str, b: Bus) -> Bus:
+        """Close `b`, restart what sits behind it, return a new entered bus."""
+        await b.close()
+        return await self.connect(url).__aenter__()
+
+    async def topic(self, b: Bus, partitions: int = 1) -> str:
+        topic = name("t")
+        await b.ensure_topics([TopicSpec(topic, partitions=partitions)])
+        return topic
+
+    async def test_record_round_trip_with_headers(self, b: Bus) -> None:
+        topic = await self.topic(b)
+        headers = (("traceparent", b"00-abc-01"), ("empty", b""), ("bin", bytes(range(256))))
+        pos = await b.publish(topic, b"value", key=b"k1", headers=headers, timestamp_ms=1_000)
+        assert (pos.topic, pos.partition, pos.offset) == (topic, 0, 0)
+        async with b.consumer(name("g"), [topic]) as c:
+            (record,) = await drain(c, 1)
+        assert (record.topic, record.partition, record.offset) == (topic, 0, 0)
+        assert (record.key, record.value, record.timestamp_ms) == (b"k1", b"value", 1_000)
+        assert record.headers == headers
+        assert record.header("traceparent") == b"00-abc-01"
+
+    async def test_batch_positions_and_keyless_records(self, b: Bus) -> None:
+        topic = await self.topic(b, partitions=3)
+        positions = await b.publish_batch(
+            [Message(topic, f"v{i}".encode(), key=None) for i in range(30)]
+        )
+        assert len(positions) == 30
+        assert all(0 <= p.partition < 3 for p in positions)
+        per_partition: dict[int, list[int]] = defaultdict(list)
+        for p in positions:
+            per_partition[p.partition].append(p.offset)
+        for offsets in per_partition.values():
+            assert offsets == sorted(offsets) == list(range(offsets[0], offsets[0] + len(offsets)))
+
+    async def test_per_key_order_and_partition(self, b: Bus) -> None:
+        topic = await self.topic(b, partitions=4)
+        keys = [f"case-{i}".encode() for i in range(8)]
+        await b.publish_batch(
+            [Message(topic, f"{k.decode()}:{n}".encode(), key=k) for n in range(25) for k in keys]
+        )
+        async with b.consumer(name("g"), [topic]) as c:
+            records = await drain(c, 200)
+        seen: dict[bytes, list[int]] = defaultdict(list)
+        partition_of: dict[bytes, set[int]] = defaultdict(set)
+        for r in records:
+            assert r.key is not None
+            seen[r.key].append(int(r.value.split(b":")[1]))
+            partition_of[r.key].add(r.partition)
+        assert all(seq == list(range(25)) for seq in seen.values())
+        for key, parts in partition_of.items():
+            # The same partition on every backend: Kafka's murmur2 partitioner.
+            assert parts == {bus.partition_for(key, 4, 0)}
+
+    async def test_uncommitted_records_come_back_after_restart(self, b: Bus) -> None:
+        topic = await self.topic(b)
+        group = name("g")
+        await b.publish_batch([Message(topic, str(i).encode()) for i in range(10)])
+        async with b.consumer(group, [topic]) as c:
+            first = await drain(c, 5)
+            await c.commit()
+            rest = await drain(c, 5)
+            assert [r.offset for r in first + rest] == list(range(10))
+            assert await c.committed(TopicPartition(topic, 0)) == 5
+        async with b.consumer(group, [topic]) as c:
+            again = await drain(c, 5)
+            assert [r.value for r in again] == [str(i).encode() for i in range(5, 10)]
+            await c.commit()
+        async with b.consumer(group, [topic]) as c:
+            assert await quiet(c) == []
+
+    async def test_commit_only_covers_records_handed_out(self, b: Bus) -> None:
+        topic = await self.topic(b)
+        group = name("g")
+        await b.publish_batch([Message(topic, str(i).encode()) for i in range(6)])
+        async with b.consumer(group, [topic]) as c:
+            record = await anext(aiter(c))
+            assert record.offset == 0
+            await c.commit()
+            assert c.consumed() == {TopicPartition(topic, 0): 1}
+        async with b.consumer(group, [topic]) as c:
+            assert [r.offset for r in await drain(c, 5)] == [1, 2, 3, 4, 5]
+
+    async def test_group_members_split_partitions_and_take_over(self, b: Bus) -> None:
+        topic = await self.topic(b, partitions=4)
+        group = name("g")
+        await b.publish_batch([Message(topic, str(i).encode(), partition=i % 4) for i in range(40)])
+        first_listener = Recorder()
+        async with b.consumer(group, [topic], listener=first_listener) as first:
+            async with b.consumer(group, [topic]) as second:
+
+                async def split() -> None:
+                    await first.poll(timeout=0.1, max_records=0)
+                    await second.poll(timeout=0.1, max_records=0)
+                    assert len(first.assignment()) == 2
+                    assert len(second.assignment()) == 2
+                    assert first.assignment().isdisjoint(second.assignment())
+
+                await eventually(split, timeout=40)
+                taken_by_first = first.assignment()
+                got = await drain(first, 20)
+                assert {r.tp for r in got} == taken_by_first
+                await first.commit()
+            # The second member left without committing: its partitions come to the first,
+            # from the beginning, since nothing was committed for them.
+
+            async def took_over() -> None:
+                await first.poll(timeout=0.1, max_records=0)
+                assert len(first.assignment()) == 4
+
+            await eventually(took_over, timeout=40)
+            rest = await drain(first, 20)
+            assert {r.tp for r in rest}.isdisjoint(taken_by_first)
+            assert first_listener.assigned == {TopicPartition(topic, p) for p in range(4)}
+
+    async def test_committed_transaction_is_atomic_with_offsets(self, b: Bus) -> None:
+        source, sink = await self.topic(b), await self.topic(b)
+        group = name("g")
+        await b.publish_batch([Message(source, str(i).encode()) for i in range(4)])
+        async with b.consumer(group, [source]) as c:
+            inputs = await drain(c, 4)
+            async with b.begin() as tx:
+                for r in inputs:
+                    await tx.publish(sink, r.value + b"!", key=r.value)
+                await tx.send_offsets(c)
+        async with b.consumer(name("reader"), [sink]) as reader:
+            out = await drain(reader, 4)
+            assert [r.value for r in out] == [b"0!", b"1!", b"2!", b"3!"]
+        async with b.consumer(group, [source]) as c:
+            assert await c.committed(TopicPartition(source, 0)) == 4
+            assert await quiet(c) == []
+
+    async def test_aborted_transaction_is_invisible(self, b: Bus) -> None:
+        source, sink = await self.topic(b), await self.topic(b)
+        group = name("g")
+        await b.publish(source, b"in")
+        async with b.consumer(group, [source]) as c:
+            await drain(c, 1)
+            with pytest.raises(RuntimeError, match="handler failed"):
+                async with b.begin() as tx:
+                    await tx.publish(sink, b"never")
+                    await tx.send_offsets(c)
+                    raise RuntimeError("handler failed")
+            tx = await b.begin().__aenter__()
+            await tx.publish(sink, b"never either")
+            await tx.abort()
+            assert await c.committed(TopicPartition(source, 0)) is None
+        await b.publish(sink, b"after")
+        async with b.consumer(name("reader"), [sink]) as reader:
+            (only,) = await drain(reader, 1)
+            assert only.value == b"after"
+            assert await quiet(reader) == []
+
+    async def test_seek_by_offset_timestamp_and_beginning(self, b: Bus) -> None:
+        topic = await self.topic(b)
+        base = int(time.time() * 1000) - 60_000
+        await b.publish_batch(
+            [Message(topic, str(i).encode(), timestamp_ms=base + i * 1000) for i in range(10)]
+        )
+        tp = TopicPartition(topic, 0)
+        async with b.consumer(name("g"), [topic]) as c:
+            await drain(c, 10)
+            await c.seek_to_timestamp(base + 6500)
+            assert [r.offset for r in await drain(c, 3)] == [7, 8, 9]
+            await c.seek(tp, 2)
+            assert (await drain(c, 1))[0].offset == 2
+            await c.seek_to_beginning()
+            assert (await drain(c, 1))[0].offset == 0
+            await c.seek_to_timestamp(base + 60_000)
+            assert await quiet(c) == []
+
+    async def test_latest_start_skips_existing_records(self, b: Bus) -> None:
+        topic = await self.topic(b)
+        await b.publish(topic, b"old")
+        async with b.consumer(name("g"), [topic], start=StartFrom.LATEST) as c:
+            await eventually(self._assigned(c), timeout=40)
+            await b.publish(topic, b"new")
+            (record,) = await drain(c, 1)
+            assert record.value == b"new"
+
+    @staticmethod
+    def _assigned(c: bus.Consumer):  # type: ignore[no-untyped-def]
+        async def check() -> None:
+            await c.poll(timeout=0.1, max_records=0)
+            assert c.assignment()
+
+        return check
+
+    async def test_ensure_topics_is_idempotent(self, b: Bus) -> None:
+        topic = name("t")
+        spec = TopicSpec(topic, partitions=3, cleanup=bus.Cleanup.COMPACT, retention_ms=3_600_000)
+        await b.ensure_topics([spec])
+        await b.ensure_topics([spec])
+        assert await b.partitions(topic) == 3
+        ends = await b.end_offsets([TopicPartition(topic, p) for p in range(3)])
+        assert ends == {TopicPartition(topic, p): 0 for p in range(3)}
+
+    async def test_records_and_offsets_survive_restart(self, url: str, b: Bus) -> None:
+        if not self.supports_restart:
+            pytest.skip("this backend lives and dies with its process")
+        topic = await self.topic(b, partitions=2)
+        group = name("g")
+        await b.publish_batch([Message(topic, str(i).encode(), key=b"k") for i in range(6)])
+        async with b.consumer(group, [topic]) as c:
+            await drain(c, 3)
+            await c.commit()
+        b = await self.restart(url, b)
+        try:
+            await b.publish(topic, b"6", key=b"k")
+            async with b.consumer(group, [topic]) as c:
+                values = [r.value for r in await drain(c, 4)]
+            assert values == [b"3", b"4", b"5", b"6"]
+        finally:
+            await b.close()
+
+    # -- bad input: one clear error each ------------------------------------------------
+
+    async def test_invalid_topic_name(self, b: Bus) -> None:
+        for bad in ["", "has space", "a/b", ".", "x" * 250]:
+            with pytest.raises(InvalidTopic, match="invalid topic name"):
+                await b.publish(bad, b"v")
+        with pytest.raises(InvalidTopic):
+            await b.ensure_topics([TopicSpec("bad topic")])
+
+    async def test_unknown_topic(self, b: Bus) -> None:
+        missing = name("missing")
+        with pytest.raises(UnknownTopic, match="does not exist"):
+            await b.publish(missing, b"v")
+        with pytest.raises(UnknownTopic):
+            async with b.consumer(name("g"), [missing]):
+                pass
+
+    async def test_record_over_size_limit(self, url: str) -> None:
+        async with bus.connect(url, max_message_bytes=1000, connect_timeout=20) as small:
+            topic = await self.topic(small)
+            with pytest.raises(RecordTooLarge, match="over the limit of 1000"):
+                await small.publish(topic, b"x" * 1001)
+            await small.publish(topic, b"x" * 900)
+
+    async def test_closed_bus(self, url: str) -> None:
+        b = await self.connect(url).__aenter__()
+        topic = await self.topic(b)
+        consumer = await b.consumer(name("g"), [topic]).__aenter__()
+        await consumer.close()
+        with pytest.raises(BusClosed):
+            await consumer.poll()
+        await b.close()
+        with pytest.raises(BusClosed, match="closed"):
+            await b.publish(topic, b"v")
+        await b.close()
+
+    async def test_commit_of_partition_not_owned_fails(self, b: Bus) -> None:
+        topic = await self.topic(b, partitions=2)
+        async with b.consumer(name("g"), [topic]) as c:
+            await eventually(self._assigned(c), timeout=40)
+            with pytest.raises(CommitFailed):
+                await c.commit({TopicPartition(topic, 7): 1})

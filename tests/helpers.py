@@ -1,0 +1,46 @@
+"""Test helpers: poll instead of sleeping."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import anyio
+
+from bus import Consumer, Record
+
+T = TypeVar("T")
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.02
+) -> T:
+    """Call `check` until it stops raising AssertionError; re-raise the last one at timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        await anyio.sleep(interval)
+
+
+async def drain(consumer: Consumer, count: int, *, timeout: float = 30.0) -> list[Record]:
+    """Poll `consumer` until it handed out `count` records (fails after `timeout` seconds)."""
+    records: list[Record] = []
+    deadline = time.monotonic() + timeout
+    while len(records) < count:
+        assert time.monotonic() < deadline, f"got {len(records)} of {count} records"
+        records.extend(await consumer.poll(timeout=0.2, max_records=count - len(records)))
+    return records
+
+
+async def quiet(consumer: Consumer, *, wait: float = 0.5) -> list[Record]:
+    """What `consumer` hands out within `wait` seconds (to show that nothing arrives)."""
+    records: list[Record] = []
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        records.extend(await consumer.poll(timeout=0.1))
+    return records
