@@ -1,0 +1,101 @@
+"""Topology as data: which topics exist, who writes them, which events they carry.
+
+Every case-keyed topic has the same partition count (`CASE_PARTITIONS`) and is keyed by
+`case_id`, so partition p of each holds the same cases and the coordinator member that owns
+p owns those cases (co-partitioning). The composition root turns this into `TopicSpec`s
+(`caseyard topics ensure`); the same data can generate an AsyncAPI document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.dead_letters import DeadLetter
+from schemas.envelope import Event
+from schemas.human import HumanDecision, HumanTaskClaimed, HumanTaskOpened
+from schemas.intake import CaseSubmitted
+from schemas.lifecycle import (
+    CaseCompleted,
+    CaseEscalated,
+    CaseFailed,
+    CaseOpened,
+    CompensationCompleted,
+    CompensationStarted,
+    PolicyDecision,
+    StepCompleted,
+    StepFailed,
+    StepStarted,
+    StepTimedOut,
+    TimerFired,
+)
+from schemas.results import TaskCompleted, TaskFailed
+from schemas.tasks import TaskRequested
+
+CASE_PARTITIONS = 6
+"""Partitions of every case-keyed topic; more partitions allow more coordinator members."""
+
+CAPABILITIES = ("classify", "extract", "score", "respond")
+"""The capabilities the built-in agents serve (new agents may add their own)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One topic of the topology."""
+
+    name: str
+    events: tuple[type[Event], ...]
+    description: str
+    compacted: bool = False
+    partitions: int = CASE_PARTITIONS
+
+
+INTAKE = Topic("caseyard.intake", (CaseSubmitted,), "documents submitted, one case each")
+RESULTS = Topic("caseyard.results", (TaskCompleted, TaskFailed), "agent results")
+HUMAN = Topic(
+    "caseyard.human", (HumanTaskClaimed, HumanDecision), "reviewers' claims and decisions"
+)
+TIMERS = Topic("caseyard.timers", (TimerFired,), "timers the coordinator fired for itself")
+CASE_EVENTS = Topic(
+    "caseyard.case-events",
+    (
+        CaseOpened,
+        StepStarted,
+        StepCompleted,
+        StepFailed,
+        StepTimedOut,
+        PolicyDecision,
+        CaseEscalated,
+        CompensationStarted,
+        CompensationCompleted,
+        CaseCompleted,
+        CaseFailed,
+        HumanTaskOpened,
+    ),
+    "every case's lifecycle and decisions: the audit log",
+)
+STATE = Topic(
+    "caseyard.coordinator.state",
+    (),
+    "the coordinator's saga state changelog, keyed by case_id (compacted)",
+    compacted=True,
+)
+DEAD_LETTERS = Topic("caseyard.dlq", (DeadLetter,), "records that could not be processed")
+
+
+def tasks_topic(capability: str) -> Topic:
+    """The topic an agent of `capability` consumes its `TaskRequested` events from."""
+    return Topic(f"caseyard.tasks.{capability}", (TaskRequested,), f"{capability} tasks")
+
+
+def all_topics(capabilities: tuple[str, ...] = CAPABILITIES) -> tuple[Topic, ...]:
+    """Every topic of the topology, the task topics of `capabilities` included."""
+    return (
+        INTAKE,
+        RESULTS,
+        HUMAN,
+        TIMERS,
+        CASE_EVENTS,
+        STATE,
+        DEAD_LETTERS,
+        *(tasks_topic(c) for c in capabilities),
+    )
