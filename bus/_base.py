@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from collections import deque
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from types import TracebackType
 from typing import Self
 
@@ -13,6 +14,9 @@ from bus._types import Message, Record, StartFrom, TopicPartition, check_topic
 from caseyard.errors import BusClosed, RecordTooLarge
 
 DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+
+_TP_KEY = itemgetter(0, 1)
+_OFFSET = itemgetter(2)
 
 
 class Outbound:
@@ -69,7 +73,8 @@ class ConsumerBase(abc.ABC):
         self._listener = listener
         self._outbound = outbound
         self._buffer: deque[Record] = deque()
-        self._consumed: dict[TopicPartition, int] = {}
+        # The offset of the last record handed out, per (topic, partition).
+        self._last: dict[tuple[str, int], int] = {}
         self._closed = False
         self._entered = False
 
@@ -96,6 +101,7 @@ class ConsumerBase(abc.ABC):
         return self
 
     async def __anext__(self) -> Record:
+        await self._maintain()
         while not self._buffer:
             if self._closed:
                 raise StopAsyncIteration
@@ -106,28 +112,36 @@ class ConsumerBase(abc.ABC):
 
     async def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Record]:
         self._check_open()
+        await self._maintain()
         if not self._buffer:
             # Not `self._buffer.extend(await ...)`: a rebalance during the fetch may
             # drop buffered records, and the fetched ones must land in the live buffer.
             fetched = await self._fetch(timeout, max(1, max_records))
             self._buffer.extend(fetched)
-        out: list[Record] = []
-        while self._buffer and len(out) < max_records:
-            out.append(self._hand_out(self._buffer.popleft()))
+        if len(self._buffer) <= max_records:
+            out = list(self._buffer)
+            self._buffer.clear()
+        else:
+            out = [self._buffer.popleft() for _ in range(max_records)]
+        if out:
+            # C-level bookkeeping: this runs for every record on the hot path.
+            self._last.update(zip(map(_TP_KEY, out), map(_OFFSET, out), strict=True))
+            if self._outbound.middleware:
+                out = [self._outbound.incoming(r) for r in out]
         return out
 
     def _hand_out(self, record: Record) -> Record:
-        self._consumed[record.tp] = record.offset + 1
+        self._last[(record.topic, record.partition)] = record.offset
         return self._outbound.incoming(record)
 
     async def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
         self._check_open()
-        offsets = dict(self._consumed if offsets is None else offsets)
+        offsets = self.consumed() if offsets is None else dict(offsets)
         if offsets:
             await self._commit(offsets)
 
     def consumed(self) -> dict[TopicPartition, int]:
-        return dict(self._consumed)
+        return {TopicPartition(t, p): offset + 1 for (t, p), offset in self._last.items()}
 
     def _forget(self, tps: frozenset[TopicPartition]) -> None:
         """Drop buffered records and progress of partitions this member no longer reads."""
@@ -135,7 +149,7 @@ class ConsumerBase(abc.ABC):
         self._buffer.clear()
         self._buffer.extend(kept)
         for tp in tps:
-            self._consumed.pop(tp, None)
+            self._last.pop((tp.topic, tp.partition), None)
 
     def _drop_buffered(self, tp: TopicPartition) -> None:
         kept = [r for r in self._buffer if r.tp != tp]
@@ -154,6 +168,10 @@ class ConsumerBase(abc.ABC):
         self._closed = True
         if self._entered:
             await self._leave()
+
+    @abc.abstractmethod
+    async def _maintain(self) -> None:
+        """Group upkeep due on every poll, even when records are buffered (heartbeats)."""
 
     @abc.abstractmethod
     async def _join(self) -> None: ...

@@ -252,13 +252,16 @@ class EmbeddedConsumer(ConsumerBase):
         if gained and self._listener is not None:
             await self._listener.on_assigned(gained)
 
+    async def _maintain(self) -> None:
+        heartbeat_every = self._bus.session_timeout_ms / 3000
+        if time.monotonic() - self._last_heartbeat >= heartbeat_every or not self._owned:
+            await self._heartbeat()
+
     async def _fetch(self, timeout: float, max_records: int) -> list[Record]:
         deadline = time.monotonic() + timeout
         idle = _IDLE_POLL_MIN
-        heartbeat_every = self._bus.session_timeout_ms / 3000
         while True:
-            if time.monotonic() - self._last_heartbeat >= heartbeat_every or not self._owned:
-                await self._heartbeat()
+            await self._maintain()
             records = await self._bus.run(self._bus.store.fetch, self._positions, max_records)
             if records:
                 for record in records:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -57,10 +58,11 @@ T = TypeVar("T")
 _TOPIC_EXISTS = 36
 
 
-async def _translate(what: str, call: Awaitable[T]) -> T:
-    """Await `call`, turning aiokafka errors into caseyard errors that say `what` failed."""
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """Turn aiokafka errors raised inside the block into caseyard errors that say `what`."""
     try:
-        return await call
+        yield
     except ProducerFenced as exc:
         raise TransactionError(f"{what}: fenced by a newer producer ({exc})") from exc
     except (CommitFailedError, RebalanceInProgressError, UnknownMemberIdError) as exc:
@@ -187,9 +189,8 @@ class KafkaBus:
         count = self._partitions.get(topic)
         if count is None:
             producer = self._running_producer()
-            metadata = await _translate(
-                "reading cluster metadata", producer.client.fetch_all_metadata()
-            )
+            with _translated("reading cluster metadata"):
+                metadata = await producer.client.fetch_all_metadata()
             parts = metadata.partitions_for_topic(topic)
             if not parts:
                 raise UnknownTopic(f"topic {topic!r} does not exist; create it first")
@@ -216,14 +217,11 @@ class KafkaBus:
         prepared = [self._out.prepare(m) for m in messages]
         for topic in {m.topic for m in prepared}:
             await self.partitions(topic)
-        futures = [
-            await _translate(f"publishing to {m.topic!r}", _send(producer, m)) for m in prepared
-        ]
-        positions = []
-        for message, future in zip(prepared, futures, strict=True):
-            md = await _translate(f"publishing to {message.topic!r}", future)
-            positions.append(Position(md.topic, md.partition, md.offset))
-        return positions
+        with _translated(f"publishing to {sorted({m.topic for m in prepared})}"):
+            # Hand the whole batch to the producer before waiting, so it can batch.
+            futures = [await _send(producer, m) for m in prepared]
+            delivered = [await future for future in futures]
+        return [Position(md.topic, md.partition, md.offset) for md in delivered]
 
     def consumer(
         self,
@@ -259,9 +257,8 @@ class KafkaBus:
             lambda a: a.start(),
         )
         try:
-            metadata = await _translate(
-                "reading cluster metadata", admin._client.fetch_all_metadata()
-            )
+            with _translated("reading cluster metadata"):
+                metadata = await admin._client.fetch_all_metadata()
             brokers = len(metadata.brokers())
             new = [
                 NewTopic(
@@ -274,7 +271,8 @@ class KafkaBus:
                 if not metadata.partitions_for_topic(spec.name)
             ]
             if new:
-                response = await _translate("creating topics", admin.create_topics(new))
+                with _translated("creating topics"):
+                    response = await admin.create_topics(new)
                 for name, code, *message in response.topic_errors:
                     if code not in (0, _TOPIC_EXISTS):
                         raise BusError(f"cannot create topic {name!r}: error {code} {message}")
@@ -287,9 +285,8 @@ class KafkaBus:
         producer = self._running_producer()
         with anyio.fail_after(self._connect_timeout):
             while True:
-                metadata = await _translate(
-                    "reading cluster metadata", producer.client.fetch_all_metadata()
-                )
+                with _translated("reading cluster metadata"):
+                    metadata = await producer.client.fetch_all_metadata()
                 ready = all(
                     metadata.partitions_for_topic(t)
                     and all(
@@ -311,10 +308,8 @@ class KafkaBus:
             lambda c: c.start(),
         )
         try:
-            ends = await _translate(
-                "reading end offsets",
-                probe.end_offsets([KafkaTP(t.topic, t.partition) for t in tps]),
-            )
+            with _translated("reading end offsets"):
+                ends = await probe.end_offsets([KafkaTP(t.topic, t.partition) for t in tps])
         finally:
             await probe.stop()
         return {TopicPartition(tp.topic, tp.partition): int(off) for tp, off in ends.items()}
@@ -393,6 +388,9 @@ class KafkaConsumer(ConsumerBase):
         consumer.subscribe(list(self._topics), listener=_Listener(self))
         self._consumer = consumer
 
+    async def _maintain(self) -> None:
+        """Nothing to do: aiokafka heartbeats from a background task."""
+
     async def _leave(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
@@ -412,12 +410,12 @@ class KafkaConsumer(ConsumerBase):
         return frozenset(TopicPartition(t.topic, t.partition) for t in self._consumer.assignment())
 
     async def _fetch(self, timeout: float, max_records: int) -> list[Record]:
-        batches = await _translate(
-            f"consuming for group {self._group!r}",
-            self._client().getmany(timeout_ms=int(timeout * 1000), max_records=max_records),
-        )
+        with _translated(f"consuming for group {self._group!r}"):
+            batches = await self._client().getmany(
+                timeout_ms=int(timeout * 1000), max_records=max_records
+            )
         return [
-            Record(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value, tuple(r.headers))
+            Record(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value, r.headers)
             for records in batches.values()
             for r in records
         ]
@@ -428,17 +426,14 @@ class KafkaConsumer(ConsumerBase):
             raise CommitFailed(
                 f"group {self._group!r}: partitions {lost} are not assigned to this member"
             )
-        await _translate(
-            f"committing offsets of group {self._group!r}",
-            self._client().commit(
+        with _translated(f"committing offsets of group {self._group!r}"):
+            await self._client().commit(
                 {KafkaTP(tp.topic, tp.partition): o for tp, o in offsets.items()}
-            ),
-        )
+            )
 
     async def committed(self, tp: TopicPartition) -> int | None:
-        offset = await _translate(
-            "reading committed offset", self._client().committed(KafkaTP(tp.topic, tp.partition))
-        )
+        with _translated("reading committed offset"):
+            offset = await self._client().committed(KafkaTP(tp.topic, tp.partition))
         return None if offset is None else int(offset)
 
     async def seek(self, tp: TopicPartition, offset: int) -> None:
@@ -449,15 +444,15 @@ class KafkaConsumer(ConsumerBase):
         for tp in tps or tuple(self.assignment()):
             self._drop_buffered(tp)
         kafka_tps = [KafkaTP(t.topic, t.partition) for t in tps]
-        await _translate("seeking to beginning", self._client().seek_to_beginning(*kafka_tps))
+        with _translated("seeking to beginning"):
+            await self._client().seek_to_beginning(*kafka_tps)
 
     async def seek_to_timestamp(self, timestamp_ms: int, *tps: TopicPartition) -> None:
         targets = [KafkaTP(t.topic, t.partition) for t in (tps or tuple(self.assignment()))]
         client = self._client()
-        found = await _translate(
-            "seeking to timestamp", client.offsets_for_times(dict.fromkeys(targets, timestamp_ms))
-        )
-        ends = await _translate("seeking to timestamp", client.end_offsets(targets))
+        with _translated("seeking to timestamp"):
+            found = await client.offsets_for_times(dict.fromkeys(targets, timestamp_ms))
+            ends = await client.end_offsets(targets)
         for tp in targets:
             hit = found.get(tp)
             await self.seek(TopicPartition(tp.topic, tp.partition), hit.offset if hit else ends[tp])
@@ -476,7 +471,8 @@ class KafkaTransaction:
         await self._bus.tx_lock.acquire()
         try:
             self._producer = await self._bus.transactional_producer()
-            await _translate("beginning transaction", self._producer.begin_transaction())
+            with _translated("beginning transaction"):
+                await self._producer.begin_transaction()
         except BaseException:
             self._bus.tx_lock.release()
             raise
@@ -513,12 +509,11 @@ class KafkaTransaction:
 
     async def publish_batch(self, messages: Sequence[Message]) -> None:
         producer = self._running()
-        for message in messages:
-            prepared = self._bus.outbound.prepare(message)
-            await self._bus.partitions(prepared.topic)
-            self._pending.append(
-                await _translate(f"publishing to {prepared.topic!r}", _send(producer, prepared))
-            )
+        prepared = [self._bus.outbound.prepare(m) for m in messages]
+        for topic in {m.topic for m in prepared}:
+            await self._bus.partitions(topic)
+        with _translated(f"publishing to {sorted({m.topic for m in prepared})}"):
+            self._pending.extend([await _send(producer, m) for m in prepared])
 
     async def send_offsets(
         self, consumer: Consumer, offsets: Mapping[TopicPartition, int] | None = None
@@ -526,21 +521,20 @@ class KafkaTransaction:
         producer = self._running()
         chosen = consumer.consumed() if offsets is None else offsets
         if chosen:
-            await _translate(
-                "sending offsets to transaction",
-                producer.send_offsets_to_transaction(
+            with _translated("sending offsets to transaction"):
+                await producer.send_offsets_to_transaction(
                     {KafkaTP(tp.topic, tp.partition): o for tp, o in chosen.items()},
                     consumer.group,
-                ),
-            )
+                )
 
     async def commit(self) -> None:
         producer = self._running()
         self._done = True
         try:
-            for future in self._pending:
-                await _translate("publishing in transaction", future)
-            await _translate("committing transaction", producer.commit_transaction())
+            with _translated("committing transaction"):
+                for future in self._pending:
+                    await future
+                await producer.commit_transaction()
         except BaseException:
             await self._abort(producer, after_error=True)
             raise

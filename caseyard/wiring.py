@@ -1,10 +1,11 @@
-"""Process wiring: turn settings into connected parts."""
+"""Process wiring: turn settings and the topology into connected parts."""
 
 from __future__ import annotations
 
 import bus
-from bus import Bus
+from bus import Bus, Cleanup, TopicSpec
 from caseyard.settings import Settings
+from schemas.topology import Topic, all_topics
 
 
 def open_bus(settings: Settings, *, transactional_id: str | None = None) -> Bus:
@@ -17,3 +18,18 @@ def open_bus(settings: Settings, *, transactional_id: str | None = None) -> Bus:
         client_id=settings.client_id,
         transactional_id=transactional_id,
     )
+
+
+def topic_spec(topic: Topic) -> TopicSpec:
+    return TopicSpec(
+        topic.name,
+        partitions=topic.partitions,
+        cleanup=Cleanup.COMPACT if topic.compacted else Cleanup.DELETE,
+    )
+
+
+async def ensure_topology(b: Bus, topics: tuple[Topic, ...] | None = None) -> list[TopicSpec]:
+    """Create every topic of the topology that does not exist yet."""
+    specs = [topic_spec(t) for t in (topics if topics is not None else all_topics())]
+    await b.ensure_topics(specs)
+    return specs
