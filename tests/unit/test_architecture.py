@@ -1,0 +1,57 @@
+"""The tree tells the architecture: these import rules keep it that way.
+
+bus/ and schemas/ import nothing of ours but the errors leaf; agents/ and coordinator/
+never import each other and meet only through schemas/ on the bus; nothing but caseyard/
+itself (and tests, benchmarks) imports the composition root.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OURS = {"bus", "schemas", "agents", "coordinator", "caseyard"}
+
+ALLOWED = {
+    "bus": {"bus", "caseyard.errors"},
+    "schemas": {"schemas", "caseyard.errors"},
+    "agents": {"agents", "bus", "schemas", "caseyard.errors"},
+    "coordinator": {"coordinator", "bus", "schemas", "caseyard.errors"},
+}
+
+
+def imports_of(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {name for name in found if name.split(".")[0] in OURS}
+
+
+def allowed(name: str, rules: set[str]) -> bool:
+    return any(name == rule or name.startswith(rule + ".") for rule in rules)
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_package_imports_only_what_the_design_allows(package: str) -> None:
+    bad = {
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in (ROOT / package).rglob("*.py")
+        for name in imports_of(path)
+        if not allowed(name, ALLOWED[package])
+    }
+    assert not bad, sorted(bad)
+
+
+def test_the_rules_catch_a_violation(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("from coordinator.engine import transition\nimport caseyard.cli\n")
+    assert {n for n in imports_of(module) if not allowed(n, ALLOWED["agents"])} == {
+        "coordinator.engine",
+        "caseyard.cli",
+    }
