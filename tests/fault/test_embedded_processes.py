@@ -21,11 +21,11 @@ pytestmark = pytest.mark.anyio
 
 SESSION_MS = 1500
 
-MEMBER = """
+MEMBER = f"""
 import sys, anyio, bus
 url, group, topic = sys.argv[1:4]
 async def main():
-    async with bus.connect(url, session_timeout_ms={session}) as b:
+    async with bus.connect(url, session_timeout_ms={SESSION_MS}) as b:
         async with b.consumer(group, [topic]) as c:
             last = None
             while True:
@@ -35,7 +35,7 @@ async def main():
                     print("assigned", *now, flush=True)
                     last = now
 anyio.run(main)
-""".format(session=SESSION_MS)
+"""
 
 WRITER = """
 import sys, anyio, bus
