@@ -28,3 +28,26 @@ class DeadLetter(Event):
     original_value: bytes
     original_headers: Mapping[str, bytes] = Field(default_factory=dict)
     attempts: int = Field(ge=1)
+
+
+DLQ_REASON = "dlq.reason"
+DLQ_ERROR_CLASS = "dlq.error_class"
+DLQ_MESSAGE = "dlq.message"
+DLQ_ATTEMPTS = "dlq.attempts"
+DLQ_SOURCE = "dlq.source"
+DLQ_CASE_ID = "dlq.case_id"
+DLQ_TRACE_ID = "dlq.trace_id"
+
+
+def dead_letter_headers(letter: DeadLetter, trace_id: str | None) -> tuple[tuple[str, bytes], ...]:
+    """The reason headers every dead-letter record carries, readable without decoding it."""
+    source = f"{letter.source_topic}/{letter.source_partition}/{letter.source_offset}"
+    return (
+        (DLQ_REASON, letter.reason.encode()),
+        (DLQ_ERROR_CLASS, letter.error_class.encode()),
+        (DLQ_MESSAGE, letter.message[:1000].encode()),
+        (DLQ_ATTEMPTS, str(letter.attempts).encode()),
+        (DLQ_SOURCE, source.encode()),
+        (DLQ_CASE_ID, letter.case_id.encode()),
+        (DLQ_TRACE_ID, (trace_id or "").encode()),
+    )

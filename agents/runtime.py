@@ -1,0 +1,437 @@
+"""The agent runtime: records in -> handler -> events out, at least once, idempotent.
+
+One loop serves every agent. It consumes its topics in its own consumer group, decodes
+each record, and runs the handler with bounded concurrency while keeping the order of
+records that share a key (a case). For each input it then:
+
+1. looks the input up in the processed store (by `Handler.key`, the task id for tasks):
+   a redelivered input gets its recorded outputs again, never a second model call;
+2. otherwise runs the handler, records the outputs, publishes them;
+3. commits the batch only after its outputs are published.
+
+Failures are classified, never swallowed: a retryable error sends the input to the
+agent's next retry topic (non-blocking: the main topic keeps flowing) with a not-before
+time; an exhausted or non-retryable error publishes what `Handler.failed` says (a
+`TaskFailed` for tasks) and a dead letter with reason headers; undecodable bytes go
+straight to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+
+from bus import Bus, Message, Record, TopicSpec
+from caseyard.errors import CaseyardError
+from schemas import (
+    AvroCodec,
+    DeadLetter,
+    DecodeError,
+    Event,
+    ModelUsage,
+    Producer,
+    TaskCompleted,
+    TaskFailed,
+    TaskOutput,
+    TaskRequested,
+)
+from schemas.dead_letters import dead_letter_headers
+from schemas.topology import CASE_PARTITIONS, DEAD_LETTERS, RESULTS
+
+RETRY_ATTEMPT = "retry.attempt"
+RETRY_NOT_BEFORE = "retry.not_before_ms"
+RETRY_SOURCE = "retry.source"
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """An event a handler wants published, and where."""
+
+    topic: str
+    event: Event
+
+
+class Handler(Protocol):
+    """What an agent does with one input event."""
+
+    def accepts(self, event: Event) -> bool:
+        """Whether this event is for this agent (others on the topic are skipped)."""
+        ...
+
+    def key(self, event: Event) -> str:
+        """The idempotency key: inputs with the same key are done once."""
+        ...
+
+    async def handle(self, event: Event) -> Sequence[Emit]: ...
+
+    def failed(self, event: Event, error: BaseException, attempts: int) -> Sequence[Emit]:
+        """What to publish when `event` failed for good (besides the dead letter)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a task's work returns: the typed output and what the model cost."""
+
+    output: TaskOutput
+    usage: ModelUsage
+
+
+TaskWork = Callable[[TaskRequested], Awaitable[Outcome]]
+
+
+@dataclass
+class TaskHandler:
+    """Adapts a capability's work to the runtime: `TaskRequested` in, result out.
+
+    Tasks whose deadline has passed are skipped: the coordinator has already timed the
+    step out and would ignore the result, so the model call would be wasted.
+    """
+
+    capability: str
+    work: TaskWork
+    producer: Producer
+    clock: Clock = utc_now
+    expired: int = 0
+
+    def accepts(self, event: Event) -> bool:
+        return isinstance(event, TaskRequested) and event.capability == self.capability
+
+    def key(self, event: Event) -> str:
+        assert isinstance(event, TaskRequested)
+        return event.task_id
+
+    async def handle(self, event: Event) -> Sequence[Emit]:
+        assert isinstance(event, TaskRequested)
+        if event.deadline < self.clock():
+            self.expired += 1
+            return ()
+        began = time.perf_counter()
+        outcome = await self.work(event)
+        return (
+            Emit(
+                RESULTS.name,
+                TaskCompleted(
+                    case_id=event.case_id,
+                    correlation_id=event.correlation_id,
+                    causation_id=event.event_id,
+                    occurred_at=self.clock(),
+                    producer=self.producer,
+                    task_id=event.task_id,
+                    capability=event.capability,
+                    attempt=event.attempt,
+                    output=outcome.output,
+                    usage=outcome.usage,
+                    latency_ms=(time.perf_counter() - began) * 1000,
+                ),
+            ),
+        )
+
+    def failed(self, event: Event, error: BaseException, attempts: int) -> Sequence[Emit]:
+        assert isinstance(event, TaskRequested)
+        return (
+            Emit(
+                RESULTS.name,
+                TaskFailed(
+                    case_id=event.case_id,
+                    correlation_id=event.correlation_id,
+                    causation_id=event.event_id,
+                    occurred_at=self.clock(),
+                    producer=self.producer,
+                    task_id=event.task_id,
+                    capability=event.capability,
+                    attempt=event.attempt,
+                    error_class=type(error).__name__,
+                    message=str(error) or type(error).__name__,
+                    # Exhausted retries of a retryable error: the coordinator may try a
+                    # new attempt later; a non-retryable one it should not.
+                    retryable=bool(getattr(error, "retryable", False)),
+                ),
+            ),
+        )
+
+
+class ProcessedStore:
+    """Inputs already handled and the records they produced (SQLite; survives restart)."""
+
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS processed(key TEXT NOT NULL, idx INTEGER NOT NULL,"
+            " topic TEXT NOT NULL, msg_key BLOB, value BLOB NOT NULL, PRIMARY KEY(key, idx))"
+        )
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS done(key TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)"
+        )
+
+    def get(self, key: str) -> list[Message] | None:
+        if self._conn.execute("SELECT 1 FROM done WHERE key=?", (key,)).fetchone() is None:
+            return None
+        rows = self._conn.execute(
+            "SELECT topic, msg_key, value FROM processed WHERE key=? ORDER BY idx", (key,)
+        ).fetchall()
+        return [Message(t, v, k) for t, k, v in rows]
+
+    def put(self, key: str, messages: Sequence[Message]) -> None:
+        with self._conn:
+            self._conn.execute("BEGIN")
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO processed(key, idx, topic, msg_key, value)"
+                " VALUES(?,?,?,?,?)",
+                [(key, i, m.topic, m.key, m.value) for i, m in enumerate(messages)],
+            )
+            self._conn.execute(
+                "INSERT OR REPLACE INTO done(key, at_ms) VALUES(?,?)",
+                (key, time.time_ns() // 10**6),
+            )
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@dataclass
+class Stats:
+    """Counters a service keeps (exported as metrics by the composition root)."""
+
+    handled: int = 0
+    replayed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+    by_error: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Delays of the retry topics; len(delays_s) retries after the first attempt."""
+
+    delays_s: tuple[float, ...] = (1.0, 10.0, 60.0)
+
+
+class AgentService:
+    """Runs one agent: its main topic(s) plus one retry topic per retry level."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        bus: Bus,
+        codec: AvroCodec,
+        topics: Sequence[str],
+        handler: Handler,
+        store: ProcessedStore,
+        producer: Producer,
+        concurrency: int = 8,
+        retry: RetryPolicy = RetryPolicy(),
+        clock: Clock = utc_now,
+    ) -> None:
+        self.name = name
+        self._bus = bus
+        self._codec = codec
+        self._topics = tuple(topics)
+        self._handler = handler
+        self._store = store
+        self._producer = producer
+        self._limiter = anyio.CapacityLimiter(concurrency)
+        self._retry = retry
+        self._clock = clock
+        self.stats = Stats()
+        self.ready = anyio.Event()
+
+    @property
+    def group(self) -> str:
+        return f"agent.{self.name}"
+
+    def retry_topic(self, level: int) -> str:
+        return f"caseyard.retry.{self.name}.{level}"
+
+    async def ensure_topics(self) -> None:
+        """The agent's own retry topics (the topology's topics exist already)."""
+        await self._bus.ensure_topics(
+            [
+                TopicSpec(self.retry_topic(level), partitions=CASE_PARTITIONS)
+                for level in range(1, len(self._retry.delays_s) + 1)
+            ]
+        )
+
+    async def run(self, stop: anyio.Event) -> None:
+        """Consume until `stop` is set; then finish the batch in hand, commit, and return."""
+        await self.ensure_topics()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._loop, self._topics, 0, stop)
+            for level in range(1, len(self._retry.delays_s) + 1):
+                tg.start_soon(self._loop, (self.retry_topic(level),), level, stop)
+
+    async def _loop(self, topics: Sequence[str], level: int, stop: anyio.Event) -> None:
+        group = self.group if level == 0 else f"{self.group}.retry.{level}"
+        async with self._bus.consumer(group, topics) as consumer:
+            if level == 0:
+                self.ready.set()
+            while not stop.is_set():
+                batch = await consumer.poll(timeout=0.2)
+                if batch and await self._process(batch, level, stop):
+                    await consumer.commit()
+
+    async def _process(self, batch: list[Record], level: int, stop: anyio.Event) -> bool:
+        """Handle a batch; False if stopped midway (the batch must not be committed)."""
+        lanes: dict[bytes | None, list[Record]] = defaultdict(list)
+        for record in batch:
+            lanes[record.key].append(record)
+
+        async def lane(records: list[Record]) -> None:
+            for record in records:
+                async with self._limiter:
+                    await self._one(record, level, stop)
+
+        stopped = False
+        try:
+            async with anyio.create_task_group() as tg:
+                for records in lanes.values():
+                    tg.start_soon(lane, records)
+        except* _Stopping:
+            stopped = True
+        return not stopped
+
+    async def _one(self, record: Record, level: int, stop: anyio.Event) -> None:
+        if level and not await self._wait_until_due(record, stop):
+            raise _Stopping
+        try:
+            event = await self._codec.decode(record.value)
+        except DecodeError as exc:
+            await self._dead_letter(record, None, exc, "undecodable", attempts=level + 1)
+            return
+        if not self._handler.accepts(event):
+            self.stats.skipped += 1
+            return
+        key = self._handler.key(event)
+        recorded = self._store.get(key)
+        if recorded is not None:
+            self.stats.replayed += 1
+            await self._bus.publish_batch(recorded)
+            return
+        try:
+            emits = await self._handler.handle(event)
+        except CaseyardError as exc:
+            await self._failed(record, event, exc, level)
+            return
+        except Exception as exc:  # a bug in the handler: not retryable, dead-letter it
+            await self._failed(record, event, exc, level, retryable=False)
+            return
+        messages = [await self._message(e) for e in emits]
+        self._store.put(key, messages)
+        self.stats.handled += 1
+        if messages:
+            await self._bus.publish_batch(messages)
+
+    async def _message(self, emit: Emit) -> Message:
+        value = await self._codec.encode(emit.event, emit.topic)
+        return Message(emit.topic, value, key=emit.event.case_id.encode())
+
+    async def _failed(
+        self,
+        record: Record,
+        event: Event,
+        error: BaseException,
+        level: int,
+        *,
+        retryable: bool | None = None,
+    ) -> None:
+        self.stats.by_error[type(error).__name__] += 1
+        can_retry = bool(getattr(error, "retryable", False)) if retryable is None else retryable
+        if can_retry and level < len(self._retry.delays_s):
+            self.stats.retried += 1
+            delay_ms = int(self._retry.delays_s[level] * 1000)
+            source = record.header(RETRY_SOURCE) or record.topic.encode()
+            await self._bus.publish(
+                self.retry_topic(level + 1),
+                record.value,
+                key=record.key,
+                headers=(
+                    *[(k, v) for k, v in record.headers if not k.startswith("retry.")],
+                    (RETRY_ATTEMPT, str(level + 1).encode()),
+                    (RETRY_NOT_BEFORE, str(_epoch_ms(self._clock()) + delay_ms).encode()),
+                    (RETRY_SOURCE, source),
+                ),
+            )
+            return
+        self.stats.failed += 1
+        messages = [await self._message(e) for e in self._handler.failed(event, error, level + 1)]
+        # Recorded so that a redelivery publishes the same failure, not a new attempt.
+        self._store.put(self._handler.key(event), messages)
+        if messages:
+            await self._bus.publish_batch(messages)
+        reason = "retries exhausted" if can_retry else "not retryable"
+        await self._dead_letter(record, event, error, reason, attempts=level + 1)
+
+    async def _dead_letter(
+        self,
+        record: Record,
+        event: Event | None,
+        error: BaseException,
+        reason: str,
+        *,
+        attempts: int,
+    ) -> None:
+        self.stats.dead_lettered += 1
+        case_id = event.case_id if event else (record.key or b"unknown").decode(errors="replace")
+        letter = DeadLetter(
+            case_id=case_id or "unknown",
+            correlation_id=event.correlation_id if event else case_id or "unknown",
+            causation_id=event.event_id if event else None,
+            occurred_at=self._clock(),
+            producer=self._producer,
+            reason=f"{self.name}: {reason}",
+            error_class=type(error).__name__,
+            message=str(error) or type(error).__name__,
+            source_topic=(record.header(RETRY_SOURCE) or record.topic.encode()).decode(),
+            source_partition=record.partition,
+            source_offset=record.offset,
+            original_key=record.key,
+            original_value=record.value,
+            original_headers=dict(record.headers),
+            attempts=attempts,
+        )
+        trace = record.header("traceparent")
+        await self._bus.publish(
+            DEAD_LETTERS.name,
+            await self._codec.encode(letter, DEAD_LETTERS.name),
+            key=letter.case_id.encode(),
+            headers=dead_letter_headers(letter, trace.decode() if trace else None),
+        )
+
+    async def _wait_until_due(self, record: Record, stop: anyio.Event) -> bool:
+        """Wait for the record's not-before time; False if `stop` came first."""
+        raw = record.header(RETRY_NOT_BEFORE)
+        wait_s = ((int(raw) if raw else 0) - _epoch_ms(self._clock())) / 1000
+        if wait_s > 0:
+            # Retry topics hold one delay each, so records are in due order: waiting on
+            # the head blocks only this retry level, never the main topic.
+            with anyio.move_on_after(wait_s):
+                await stop.wait()
+        return not stop.is_set()
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class _Stopping(Exception):
+    """Stop was asked while a retry waited: leave the batch uncommitted for redelivery."""
