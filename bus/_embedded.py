@@ -29,7 +29,7 @@ from bus._types import (
     TopicSpec,
     check_topic,
 )
-from caseyard.errors import BusClosed, BusUnavailable, TransactionError
+from caseyard.errors import BusClosed, BusError, BusUnavailable, TransactionError
 
 T = TypeVar("T")
 
@@ -158,7 +158,12 @@ class EmbeddedBus:
     ) -> EmbeddedConsumer:
         return EmbeddedConsumer(self, group, topics, start, listener)
 
-    def begin(self) -> EmbeddedTransaction:
+    def reader(
+        self, partitions: Sequence[TopicPartition], *, start: StartFrom = StartFrom.EARLIEST
+    ) -> EmbeddedReader:
+        return EmbeddedReader(self, partitions, start)
+
+    def begin(self, *, transactional_id: str | None = None) -> EmbeddedTransaction:
         return EmbeddedTransaction(self)
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
@@ -294,6 +299,37 @@ class EmbeddedConsumer(ConsumerBase):
 
     def fence(self) -> tuple[str, str]:
         return self._group, self._member
+
+
+class EmbeddedReader(EmbeddedConsumer):
+    """Reads the given partitions with no group: no membership, no commits."""
+
+    def __init__(
+        self, bus: EmbeddedBus, partitions: Sequence[TopicPartition], start: StartFrom
+    ) -> None:
+        super().__init__(bus, "", sorted({tp.topic for tp in partitions}), start, None)
+        self._wanted = frozenset(partitions)
+
+    async def _join(self) -> None:
+        store = self._bus.store
+        for tp in self._wanted:
+            if self._start is StartFrom.EARLIEST:
+                self._positions[tp] = await self._bus.run(store.start_offset, tp)
+            else:
+                self._positions[tp] = (await self._bus.run(store.end_offsets, [tp]))[tp]
+        self._owned = self._wanted
+
+    async def _maintain(self) -> None:
+        """Nothing to renew: a reader is in no group."""
+
+    async def _leave(self) -> None:
+        """Nothing to leave."""
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        raise BusError("a reader is in no consumer group: it has nothing to commit to")
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return None
 
 
 class EmbeddedTransaction:

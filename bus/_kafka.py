@@ -102,8 +102,8 @@ class KafkaBus:
         self._transactional_id = transactional_id or f"{client_id}-{uuid.uuid4().hex}"
         self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
-        self._tx_producer: AIOKafkaProducer | None = None
-        self._tx_lock = asyncio.Lock()
+        self._tx_producers: dict[str, AIOKafkaProducer] = {}
+        self._tx_locks: dict[str, asyncio.Lock] = {}
         self._partitions: dict[str, int] = {}
         self._started = False
 
@@ -169,7 +169,7 @@ class KafkaBus:
         if self._out.closed:
             return
         self._out.closed = True
-        for producer in (self._producer, self._tx_producer):
+        for producer in (self._producer, *self._tx_producers.values()):
             if producer is not None:
                 await producer.stop()
 
@@ -233,20 +233,32 @@ class KafkaBus:
     ) -> KafkaConsumer:
         return KafkaConsumer(self, group, topics, start, listener)
 
-    def begin(self) -> KafkaTransaction:
-        return KafkaTransaction(self)
+    def reader(
+        self, partitions: Sequence[TopicPartition], *, start: StartFrom = StartFrom.EARLIEST
+    ) -> KafkaReader:
+        return KafkaReader(self, partitions, start)
 
-    async def transactional_producer(self) -> AIOKafkaProducer:
-        if self._tx_producer is None:
-            options = self.producer_options() | {"transactional_id": self._transactional_id}
-            self._tx_producer = await self.start_client(
+    def begin(self, *, transactional_id: str | None = None) -> KafkaTransaction:
+        return KafkaTransaction(self, transactional_id or self._transactional_id)
+
+    def tx_lock(self, transactional_id: str) -> asyncio.Lock:
+        """Kafka allows one open transaction per producer: serialize them per id."""
+        return self._tx_locks.setdefault(transactional_id, asyncio.Lock())
+
+    async def discard_producer(self, transactional_id: str) -> None:
+        producer = self._tx_producers.pop(transactional_id, None)
+        if producer is not None:
+            await producer.stop()
+
+    async def transactional_producer(self, transactional_id: str) -> AIOKafkaProducer:
+        """The producer of `transactional_id`; starting it fences older ones with that id."""
+        producer = self._tx_producers.get(transactional_id)
+        if producer is None:
+            options = self.producer_options() | {"transactional_id": transactional_id}
+            producer = self._tx_producers[transactional_id] = await self.start_client(
                 lambda: AIOKafkaProducer(**options), AIOKafkaProducer.start
             )
-        return self._tx_producer
-
-    @property
-    def tx_lock(self) -> asyncio.Lock:
-        return self._tx_lock
+        return producer
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
         for spec in specs:
@@ -458,23 +470,62 @@ class KafkaConsumer(ConsumerBase):
             await self.seek(TopicPartition(tp.topic, tp.partition), hit.offset if hit else ends[tp])
 
 
+class KafkaReader(KafkaConsumer):
+    """Reads the given partitions with no group (manual assignment, no commits)."""
+
+    def __init__(
+        self, bus: KafkaBus, partitions: Sequence[TopicPartition], start: StartFrom
+    ) -> None:
+        super().__init__(bus, "", sorted({tp.topic for tp in partitions}), start, None)
+        self._wanted = [KafkaTP(tp.topic, tp.partition) for tp in partitions]
+
+    async def _join(self) -> None:
+        for topic in self._topics:
+            await self._bus.partitions(topic)
+        consumer = await self._bus.start_client(
+            lambda: AIOKafkaConsumer(
+                bootstrap_servers=self._bus.bootstrap,
+                client_id=self._bus.client_id,
+                enable_auto_commit=False,
+                isolation_level="read_committed",
+                auto_offset_reset=self._start.value,
+            ),
+            AIOKafkaConsumer.start,
+        )
+        consumer.assign(self._wanted)
+        with _translated("positioning reader"):
+            if self._start is StartFrom.EARLIEST:
+                await consumer.seek_to_beginning(*self._wanted)
+            else:
+                await consumer.seek_to_end(*self._wanted)
+        self._consumer = consumer
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        raise BusError("a reader is in no consumer group: it has nothing to commit to")
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return None
+
+
 class KafkaTransaction:
     """A Kafka transaction on the bus's transactional producer (one at a time per bus)."""
 
-    def __init__(self, bus: KafkaBus) -> None:
+    def __init__(self, bus: KafkaBus, transactional_id: str) -> None:
         self._bus = bus
+        self._lock = bus.tx_lock(transactional_id)
+        self._transactional_id = transactional_id
         self._producer: AIOKafkaProducer | None = None
         self._pending: list[asyncio.Future[Any]] = []
         self._done = False
 
     async def __aenter__(self) -> Self:
-        await self._bus.tx_lock.acquire()
+        await self._lock.acquire()
         try:
-            self._producer = await self._bus.transactional_producer()
+            self._producer = await self._bus.transactional_producer(self._transactional_id)
             with _translated("beginning transaction"):
                 await self._producer.begin_transaction()
         except BaseException:
-            self._bus.tx_lock.release()
+            self._lock.release()
             raise
         return self
 
@@ -535,11 +586,16 @@ class KafkaTransaction:
                 for future in self._pending:
                     await future
                 await producer.commit_transaction()
+        except TransactionError:
+            # Fenced: this producer is dead for good. Drop it; the broker has aborted
+            # the transaction, and the caller must treat its partitions as lost.
+            await self._bus.discard_producer(self._transactional_id)
+            raise
         except BaseException:
             await self._abort(producer, after_error=True)
             raise
         finally:
-            self._bus.tx_lock.release()
+            self._lock.release()
 
     async def abort(self) -> None:
         producer = self._running()
@@ -547,7 +603,7 @@ class KafkaTransaction:
         try:
             await self._abort(producer, after_error=False)
         finally:
-            self._bus.tx_lock.release()
+            self._lock.release()
 
     async def _abort(self, producer: AIOKafkaProducer, *, after_error: bool) -> None:
         try:

@@ -168,8 +168,23 @@ class Bus(Protocol):
         """A consumer-group member; enter it (`async with`) to join the group."""
         ...
 
-    def begin(self) -> Transaction:
-        """A new transaction; enter it (`async with`) to begin."""
+    def reader(
+        self, partitions: Sequence[TopicPartition], *, start: StartFrom = StartFrom.EARLIEST
+    ) -> Consumer:
+        """A consumer of exactly `partitions`, in no group (replay, restore, audit).
+
+        It reads committed records only, like every consumer; `commit` raises `BusError`.
+        """
+        ...
+
+    def begin(self, *, transactional_id: str | None = None) -> Transaction:
+        """A new transaction; enter it (`async with`) to begin.
+
+        On Kafka, transactions with the same `transactional_id` fence each other: once a
+        new producer with that id begins, an older one (a zombie) can no longer commit.
+        Default: one id per bus instance. The embedded bus fences through group ownership
+        instead (`send_offsets` for a partition this member lost aborts the transaction).
+        """
         ...
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:

@@ -17,6 +17,7 @@ import bus
 from bus import Bus, Message, StartFrom, TopicPartition, TopicSpec
 from caseyard.errors import (
     BusClosed,
+    BusError,
     CommitFailed,
     InvalidTopic,
     RecordTooLarge,
@@ -273,6 +274,23 @@ class BusContract:
             assert values == [b"3", b"4", b"5", b"6"]
         finally:
             await b.close()
+
+    async def test_reader_reads_given_partitions_without_a_group(self, b: Bus) -> None:
+        topic = await self.topic(b, partitions=3)
+        await b.publish_batch(
+            [Message(topic, f"{p}:{i}".encode(), partition=p) for p in range(3) for i in range(4)]
+        )
+        tp = TopicPartition(topic, 1)
+        async with b.reader([tp]) as reader:
+            records = await drain(reader, 4)
+            assert [r.value for r in records] == [f"1:{i}".encode() for i in range(4)]
+            assert reader.assignment() == {tp}
+            assert await quiet(reader) == []
+            with pytest.raises(BusError, match="no consumer group"):
+                await reader.commit()
+        async with b.reader([tp], start=StartFrom.LATEST) as reader:
+            await b.publish(topic, b"new", partition=1)
+            assert [r.value for r in await drain(reader, 1)] == [b"new"]
 
     # -- bad input: one clear error each ------------------------------------------------
 
