@@ -140,6 +140,12 @@ class ConsumerBase(abc.ABC):
         if offsets:
             await self._commit(offsets)
 
+    async def position(self, tp: TopicPartition) -> int:
+        for record in self._buffer:
+            if record.topic == tp.topic and record.partition == tp.partition:
+                return record.offset
+        return await self._fetch_position(tp)
+
     def consumed(self) -> dict[TopicPartition, int]:
         return {TopicPartition(t, p): offset + 1 for (t, p), offset in self._last.items()}
 
@@ -184,3 +190,7 @@ class ConsumerBase(abc.ABC):
 
     @abc.abstractmethod
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None: ...
+
+    @abc.abstractmethod
+    async def _fetch_position(self, tp: TopicPartition) -> int:
+        """Where the next fetch from `tp` starts."""

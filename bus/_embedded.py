@@ -284,6 +284,11 @@ class EmbeddedConsumer(ConsumerBase):
     async def committed(self, tp: TopicPartition) -> int | None:
         return await self._bus.run(self._bus.store.committed, self._group, tp)
 
+    async def _fetch_position(self, tp: TopicPartition) -> int:
+        if tp not in self._positions:
+            raise BusError(f"{tp} is not assigned to this consumer")
+        return self._positions[tp]
+
     async def seek(self, tp: TopicPartition, offset: int) -> None:
         self._drop_buffered(tp)
         self._positions[tp] = offset

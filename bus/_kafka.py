@@ -448,6 +448,10 @@ class KafkaConsumer(ConsumerBase):
             offset = await self._client().committed(KafkaTP(tp.topic, tp.partition))
         return None if offset is None else int(offset)
 
+    async def _fetch_position(self, tp: TopicPartition) -> int:
+        with _translated(f"reading the position of {tp}"):
+            return int(await self._client().position(KafkaTP(tp.topic, tp.partition)))
+
     async def seek(self, tp: TopicPartition, offset: int) -> None:
         self._drop_buffered(tp)
         self._client().seek(KafkaTP(tp.topic, tp.partition), offset)

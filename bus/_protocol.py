@@ -74,6 +74,14 @@ class Consumer(Protocol):
 
     async def committed(self, tp: TopicPartition) -> int | None: ...
 
+    async def position(self, tp: TopicPartition) -> int:
+        """The offset of the next record this consumer will hand out from `tp`.
+
+        Compare it with `Bus.end_offsets` to know a partition was read to its end
+        (record offsets alone cannot tell: transaction markers take offsets too).
+        """
+        ...
+
     async def seek(self, tp: TopicPartition, offset: int) -> None: ...
 
     async def seek_to_beginning(self, *tps: TopicPartition) -> None:

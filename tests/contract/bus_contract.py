@@ -175,6 +175,23 @@ class BusContract:
             assert {r.tp for r in rest}.isdisjoint(taken_by_first)
             assert first_listener.assigned == {TopicPartition(topic, p) for p in range(4)}
 
+    async def test_position_passes_transaction_markers(self, b: Bus) -> None:
+        topic = await self.topic(b)
+        tp = TopicPartition(topic, 0)
+        for n in range(3):
+            async with b.begin() as tx:
+                await tx.publish(topic, str(n).encode())
+        end = (await b.end_offsets([tp]))[tp]
+        async with b.reader([tp]) as reader:
+            assert await reader.position(tp) == 0
+            assert [r.value for r in await drain(reader, 3)] == [b"0", b"1", b"2"]
+
+            async def at_end() -> None:
+                await reader.poll(timeout=0.05, max_records=0)
+                assert await reader.position(tp) == end
+
+            await eventually(at_end)
+
     async def test_committed_transaction_is_atomic_with_offsets(self, b: Bus) -> None:
         source, sink = await self.topic(b), await self.topic(b)
         group = name("g")
@@ -286,6 +303,7 @@ class BusContract:
             assert [r.value for r in records] == [f"1:{i}".encode() for i in range(4)]
             assert reader.assignment() == {tp}
             assert await quiet(reader) == []
+            assert await reader.position(tp) == (await b.end_offsets([tp]))[tp]
             with pytest.raises(BusError, match="no consumer group"):
                 await reader.commit()
         async with b.reader([tp], start=StartFrom.LATEST) as reader:
