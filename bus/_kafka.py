@@ -104,6 +104,7 @@ class KafkaBus:
         self._producer: AIOKafkaProducer | None = None
         self._tx_producers: dict[str, AIOKafkaProducer] = {}
         self._tx_locks: dict[str, asyncio.Lock] = {}
+        self._probe: AIOKafkaConsumer | None = None
         self._partitions: dict[str, int] = {}
         self._started = False
 
@@ -169,9 +170,13 @@ class KafkaBus:
         if self._out.closed:
             return
         self._out.closed = True
-        for producer in (self._producer, *self._tx_producers.values()):
-            if producer is not None:
-                await producer.stop()
+        # Shielded: a cancelled close would leave connections open.
+        with anyio.CancelScope(shield=True):
+            for producer in (self._producer, *self._tx_producers.values()):
+                if producer is not None:
+                    await producer.stop()
+            if self._probe is not None:
+                await self._probe.stop()
 
     def _running_producer(self) -> AIOKafkaProducer:
         if self._out.closed:
@@ -313,17 +318,19 @@ class KafkaBus:
 
     async def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         self._running_producer()
-        probe = await self.start_client(
-            lambda: AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, isolation_level="read_committed"
-            ),
-            lambda c: c.start(),
-        )
-        try:
-            with _translated("reading end offsets"):
-                ends = await probe.end_offsets([KafkaTP(t.topic, t.partition) for t in tps])
-        finally:
-            await probe.stop()
+        probe = self._probe
+        if probe is None:
+            # One group-less consumer for the bus's lifetime: a client per call costs ~100 ms.
+            probe = self._probe = await self.start_client(
+                lambda: AIOKafkaConsumer(
+                    bootstrap_servers=self.bootstrap,
+                    client_id=self.client_id,
+                    isolation_level="read_committed",
+                ),
+                AIOKafkaConsumer.start,
+            )
+        with _translated("reading end offsets"):
+            ends = await probe.end_offsets([KafkaTP(t.topic, t.partition) for t in tps])
         return {TopicPartition(tp.topic, tp.partition): int(off) for tp, off in ends.items()}
 
 
@@ -395,7 +402,7 @@ class KafkaConsumer(ConsumerBase):
                 session_timeout_ms=session,
                 heartbeat_interval_ms=max(100, session // 3),
             ),
-            lambda c: c.start(),
+            AIOKafkaConsumer.start,
         )
         consumer.subscribe(list(self._topics), listener=_Listener(self))
         self._consumer = consumer
