@@ -321,7 +321,7 @@ class KafkaBus:
         probe = self._probe
         if probe is None:
             # One group-less consumer for the bus's lifetime: a client per call costs ~100 ms.
-            probe = self._probe = await self.start_client(
+            probe = await self.start_client(
                 lambda: AIOKafkaConsumer(
                     bootstrap_servers=self.bootstrap,
                     client_id=self.client_id,
@@ -329,6 +329,7 @@ class KafkaBus:
                 ),
                 AIOKafkaConsumer.start,
             )
+            self._probe = probe
         with _translated("reading end offsets"):
             ends = await probe.end_offsets([KafkaTP(t.topic, t.partition) for t in tps])
         return {TopicPartition(tp.topic, tp.partition): int(off) for tp, off in ends.items()}
