@@ -318,21 +318,21 @@ class KafkaBus:
 
     async def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         self._running_producer()
-        probe = self._probe
-        if probe is None:
-            # One group-less consumer for the bus's lifetime: a client per call costs ~100 ms.
-            probe = await self.start_client(
-                lambda: AIOKafkaConsumer(
-                    bootstrap_servers=self.bootstrap,
-                    client_id=self.client_id,
-                    isolation_level="read_committed",
-                ),
-                AIOKafkaConsumer.start,
-            )
-            self._probe = probe
+        # One group-less consumer for the bus's lifetime: a client per call costs ~100 ms.
+        probe: AIOKafkaConsumer = self._probe or await self.start_client(
+            self._new_probe, AIOKafkaConsumer.start
+        )
+        self._probe = probe
         with _translated("reading end offsets"):
             ends = await probe.end_offsets([KafkaTP(t.topic, t.partition) for t in tps])
         return {TopicPartition(tp.topic, tp.partition): int(off) for tp, off in ends.items()}
+
+    def _new_probe(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            isolation_level="read_committed",
+        )
 
 
 def _topic_config(spec: TopicSpec) -> dict[str, str]:
