@@ -1,8 +1,9 @@
 """Codec benchmark: microseconds to encode and decode one event, Avro vs pydantic JSON.
 
-Avro is ``schemas.AvroCodec`` (Confluent framing, warm schema-id caches, in-process
-registry); JSON is ``model_dump_json`` / ``model_validate_json``. Each figure is the best
-of several rounds, to keep scheduler noise out.
+Avro is ``schemas.AvroCodec`` as services use it (Confluent framing, default subject
+naming, warm schema-id caches, in-process registry); JSON is ``model_dump_json`` /
+``model_validate_json``. Each figure is the best of several rounds, to keep scheduler
+noise out.
 
 Run ``python -m bench.codec`` (or ``python bench/codec.py``); it prints a table and writes
 ``bench/results/codec.json``.
@@ -25,7 +26,7 @@ import anyio
 import fastavro
 import pydantic
 
-from schemas import AvroCodec, Event, Registry, topic_record_name_strategy
+from schemas import AvroCodec, Event, Registry
 from schemas.testing import example_events
 
 EVENT_TYPES = ("CaseSubmitted", "TaskRequested", "TaskCompleted", "StepStarted", "HumanTaskOpened")
@@ -95,7 +96,7 @@ async def measure(event: Event, codec: AvroCodec, iterations: int, rounds: int) 
 
 async def run(iterations: int, rounds: int) -> list[Row]:
     """Measure every benchmarked event type."""
-    codec = AvroCodec(Registry(), subject_name_strategy=topic_record_name_strategy)
+    codec = AvroCodec(Registry())  # default subjects: one per (topic, event type)
     events = {event.event_type: event for event in example_events()}
     return [await measure(events[name], codec, iterations, rounds) for name in EVENT_TYPES]
 

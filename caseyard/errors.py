@@ -6,6 +6,8 @@ whether trying the same thing again later can succeed::
 
     CaseyardError
     ├── ConfigError                   bad setting or URL                  (not retryable)
+    │   └── PipelineError             (coordinator/) a pipeline file is invalid
+    ├── ExpressionError               (coordinator/) a condition cannot be evaluated
     ├── BusError
     │   ├── BusUnavailable            broker/db unreachable or timed out  (retryable)
     │   ├── BusClosed                 used after close                    (not retryable)
@@ -14,7 +16,8 @@ whether trying the same thing again later can succeed::
     │   ├── RecordTooLarge            record over max_message_bytes       (not retryable)
     │   ├── CommitFailed              partition lost to a rebalance       (retryable)
     │   └── TransactionError          transaction aborted or fenced       (retryable)
-    └── SchemaError                   (schemas/: encode, decode, registry)
+    ├── SchemaError                   (schemas/: encode, decode, registry)
+    └── AgentError                    (agents/: documents, models, delivery, routing)
 
 This module imports nothing of ours, so `bus/` and `schemas/` may import it.
 """

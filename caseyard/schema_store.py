@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
@@ -89,8 +88,9 @@ def _loads(data: bytes | None) -> dict[str, Any] | None:
 class BusSchemaStore:
     """A `SchemaStore` on a compacted single-partition topic, in Confluent's format.
 
-    One reader (a consumer in a group of its own that never commits) tails the topic;
-    `load` catches up to the end offset, so several registry processes share the topic.
+    One reader (in no consumer group, so nothing is committed) tails the topic; `load`
+    reads up to the end offset, so several registry processes share the topic and each
+    sees what the others wrote before it answers.
     Records are applied in log order and the first record for a subject version or a
     schema id wins; a later one that contradicts it is ignored. `append` publishes, reads
     back up to its own record and raises `SchemaStoreConflictError` if a concurrent
@@ -112,7 +112,6 @@ class BusSchemaStore:
         self._read_timeout = read_timeout
         self._lock = anyio.Lock()
         self._consumer: Consumer | None = None
-        self._next = 0  # offset of the next record to read
         self._records: dict[_SchemaKey, SchemaRecord] = {}
         self._ids: dict[int, str] = {}
         self._config: dict[str | None, CompatibilityLevel] = {}
@@ -126,12 +125,8 @@ class BusSchemaStore:
             await self._bus.ensure_topics(
                 [TopicSpec(self._topic, partitions=1, cleanup=Cleanup.COMPACT)]
             )
-            consumer = self._bus.consumer(
-                f"caseyard-schemas-reader-{uuid.uuid4().hex[:12]}",
-                [self._topic],
-                start=StartFrom.EARLIEST,
-            )
-            self._consumer = await consumer.__aenter__()
+            reader = self._bus.reader([self._tp], start=StartFrom.EARLIEST)
+            self._consumer = await reader.__aenter__()
         return self
 
     async def __aexit__(
@@ -160,21 +155,22 @@ class BusSchemaStore:
 
     async def _catch_up(self, target: int | None = None) -> None:
         """Apply every record before `target` (default: the current end of the topic)."""
-        if self._consumer is None:
+        reader = self._consumer
+        if reader is None:
             raise RuntimeError("BusSchemaStore is not open: use 'async with BusSchemaStore(...)'")
         with self._translated("read"):
             if target is None:
                 target = (await self._bus.end_offsets([self._tp]))[self._tp]
             deadline = time.monotonic() + self._read_timeout
-            while self._next < target:
+            # The reader's position, not record offsets: compaction leaves gaps.
+            while (position := await reader.position(self._tp)) < target:
                 if time.monotonic() > deadline:
                     raise RegistryUnavailableError(
                         f"schema store on topic {self._topic!r}: read up to offset "
-                        f"{self._next} of {target} within {self._read_timeout:g}s"
+                        f"{position} of {target} within {self._read_timeout:g}s"
                     )
-                for record in await self._consumer.poll(timeout=0.2):
+                for record in await reader.poll(timeout=0.2):
                     self._apply(record)
-                    self._next = record.offset + 1
 
     def _apply(self, record: Record) -> None:
         key = _loads(record.key)
@@ -230,7 +226,8 @@ class BusSchemaStore:
         """
         key = (record.subject, record.version)
         async with self._lock:
-            await self._catch_up()
+            # No read to the end first: the registry has just loaded, and if someone wrote
+            # since, reading back after our record settles it all the same.
             existing = self._records.get(key)
             if existing == record:
                 return

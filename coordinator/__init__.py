@@ -1,1 +1,100 @@
+"""The coordinator's decisions: pipelines, policies, saga state and the pure transition.
 
+Nothing here does I/O. For each input the runtime looks up the case's ``CaseState`` and
+calls ``transition(state, event, catalog)``; then, in one transaction, it publishes
+``Transition.outputs`` (each with its topic), writes ``Transition.state`` to the changelog
+(``CaseState.to_bytes``; a tombstone once ``state.finished``) when it is not the state it
+passed in, copies the input to the dead-letter topic when ``Transition.dead_letter`` is
+set, and commits the input offset. Its timer loop fires ``CaseState.due_timers(now)``
+(or watches ``CaseState.next_due``) by publishing ``timer_fired(state, timer, now)``.
+"""
+
+from coordinator._engine import (
+    ENGINE_VERSION,
+    PRODUCER,
+    Output,
+    Transition,
+    timer_fired,
+    transition,
+)
+from coordinator._expressions import Expression, ExpressionError
+from coordinator._ids import case_event_hash, derive_event_id
+from coordinator._pipeline import (
+    AccessRule,
+    BackoffKind,
+    BudgetRule,
+    Compensation,
+    Escalation,
+    EscalationTarget,
+    Join,
+    ModelsRule,
+    OnEdit,
+    ParallelGroup,
+    Pipeline,
+    PipelineCatalog,
+    PipelineError,
+    Plan,
+    Policy,
+    RedactRule,
+    RetryPolicy,
+    Step,
+    StepDefaults,
+    TaskSpec,
+    load_pipeline,
+    parse_pipeline,
+)
+from coordinator._state import (
+    RECENT_EVENTS,
+    CaseState,
+    CaseStatus,
+    Closing,
+    HumanTask,
+    HumanTaskKind,
+    StepState,
+    StepStatus,
+    Timer,
+)
+
+__all__ = [
+    "ENGINE_VERSION",
+    "PRODUCER",
+    "RECENT_EVENTS",
+    "AccessRule",
+    "BackoffKind",
+    "BudgetRule",
+    "CaseState",
+    "CaseStatus",
+    "Closing",
+    "Compensation",
+    "Escalation",
+    "EscalationTarget",
+    "Expression",
+    "ExpressionError",
+    "HumanTask",
+    "HumanTaskKind",
+    "Join",
+    "ModelsRule",
+    "OnEdit",
+    "Output",
+    "ParallelGroup",
+    "Pipeline",
+    "PipelineCatalog",
+    "PipelineError",
+    "Plan",
+    "Policy",
+    "RedactRule",
+    "RetryPolicy",
+    "Step",
+    "StepDefaults",
+    "StepState",
+    "StepStatus",
+    "TaskSpec",
+    "Timer",
+    "Transition",
+    "case_event_hash",
+    "derive_event_id",
+    "load_pipeline",
+    "parse_pipeline",
+    "timer_fired",
+    "transition",
+]

@@ -5,7 +5,9 @@ Events are frozen pydantic models (one module per family: ``intake``, ``tasks``,
 ``payloads``). Their Avro schemas are generated from the models, framed in Confluent's
 wire format by ``AvroCodec``, and registered in a Confluent-compatible registry: the
 in-process ``Registry`` (also served over REST by ``create_registry_app``) or any
-Confluent registry through ``RegistryClient``.
+Confluent registry through ``RegistryClient``. Subjects are named per topic and event
+type (``<topic>-caseyard.<EventType>``) by default, because caseyard topics carry several
+event types each.
 """
 
 from schemas._avro import avro_name, avro_schema, schema_text
@@ -24,6 +26,7 @@ from schemas._registry import (
     Registry,
     SchemaRegistry,
     Version,
+    parse_version,
 )
 from schemas._registry_app import CONTENT_TYPE, create_registry_app
 from schemas._registry_client import RegistryClient
@@ -222,6 +225,7 @@ __all__ = [
     "event_id_time",
     "export_avsc",
     "new_event_id",
+    "parse_version",
     "record_name_strategy",
     "schema_text",
     "topic_name_strategy",

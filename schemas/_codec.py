@@ -76,8 +76,8 @@ SubjectNameStrategy = Callable[[str, type[Event]], str]
 def topic_name_strategy(topic: str, event_class: type[Event]) -> str:
     """Confluent's default: one subject per topic, ``<topic>-value``.
 
-    Every event type on the topic must then be compatible with the one before it, so use
-    this for topics that carry a single event type.
+    Every event type on the topic must then be compatible with the one before it, so it
+    only suits topics that carry a single event type.
     """
     return f"{topic}-value"
 
@@ -88,9 +88,10 @@ def record_name_strategy(topic: str, event_class: type[Event]) -> str:
 
 
 def topic_record_name_strategy(topic: str, event_class: type[Event]) -> str:
-    """One subject per topic and event type: ``<topic>-caseyard.<EventType>``.
+    """One subject per topic and event type: ``<topic>-caseyard.<EventType>`` (the default).
 
-    The choice for topics that carry several event types (results, case events).
+    caseyard's topics carry several event types each (results, case events, see
+    ``schemas.topology``), and each type evolves on its own under its own subject.
     """
     return f"{topic}-{avro_name(event_class)}"
 
@@ -113,7 +114,10 @@ class AvroCodec:
         registry: Where schema ids come from: an in-process ``Registry`` or a
             ``RegistryClient``.
         events: The event classes this codec decodes; the whole catalog by default.
-        subject_name_strategy: Maps (topic, event class) to a subject.
+        subject_name_strategy: Maps (topic, event class) to a subject;
+            ``topic_record_name_strategy`` by default, because caseyard topics carry
+            several event types. ``topic_name_strategy`` (Confluent's default) and
+            ``record_name_strategy`` are the alternatives.
         auto_register: Register a schema the first time it is used; when false, the
             schema must already be registered under the subject.
         max_event_bytes: Largest frame ``encode`` produces; 1 MiB by default.
@@ -125,7 +129,7 @@ class AvroCodec:
         registry: SchemaRegistry,
         *,
         events: Iterable[type[Event]] | None = None,
-        subject_name_strategy: SubjectNameStrategy = topic_name_strategy,
+        subject_name_strategy: SubjectNameStrategy = topic_record_name_strategy,
         auto_register: bool = True,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         upcasters: Upcasters | None = None,

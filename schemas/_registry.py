@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -33,7 +34,8 @@ Version = int | Literal["latest"]
 """A subject version: a positive int, or ``latest``."""
 
 _MAX_VERSION = 2**31 - 1
-_REGISTER_ATTEMPTS = 5
+_REGISTER_ATTEMPTS = 10
+_BACKOFF_SECONDS = 0.01  # first retry waits up to this, doubling, capped at 0.5 s
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,7 @@ class Registry:
         async with self._lock:
             if not self._loaded or self._find(subject, fingerprint) is None:
                 await self._refresh()  # another process may have registered it
-            for _ in range(_REGISTER_ATTEMPTS):
+            for attempt in range(_REGISTER_ATTEMPTS):
                 existing = self._find(subject, fingerprint)
                 if existing is not None:
                     return existing.schema_id
@@ -248,7 +250,10 @@ class Registry:
                 try:
                     await self._store.append(record)
                 except SchemaStoreConflictError:
-                    await self._refresh()  # a concurrent writer won; decide again
+                    # A concurrent writer won. Registries that keep picking the same next
+                    # id would keep colliding: wait a random while, then decide again.
+                    await anyio.sleep(random.uniform(0, min(0.5, _BACKOFF_SECONDS * 2**attempt)))
+                    await self._refresh()
                     continue
                 self._by_id[schema_id] = text
                 self._id_by_fingerprint.setdefault(fingerprint, schema_id)

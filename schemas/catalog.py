@@ -17,7 +17,7 @@ from schemas._avro import avro_schema
 from schemas._compat import CompatibilityLevel, Incompatibility, check_compatibility
 from schemas.dead_letters import DeadLetter
 from schemas.envelope import Event
-from schemas.errors import UnknownEventTypeError
+from schemas.errors import InvalidSchemaError, UnknownEventTypeError
 from schemas.human import HumanDecision, HumanTaskClaimed, HumanTaskOpened
 from schemas.intake import CaseSubmitted
 from schemas.lifecycle import (
@@ -167,7 +167,7 @@ def check_against_snapshot(
         events: The event types to check; the catalog by default.
 
     Raises:
-        InvalidSchemaError: If a snapshot file is not a valid Avro schema.
+        InvalidSchemaError: If a snapshot file is not a valid Avro schema (names the file).
     """
     source = Path(directory)
     models = list(events)
@@ -185,9 +185,12 @@ def check_against_snapshot(
         new_schema = avro_schema(model)
         if _loads(old_text) == new_schema:
             continue
-        problems = check_compatibility(
-            json.dumps(new_schema), [(None, old_text)], level, all_versions=True
-        )
+        try:
+            problems = check_compatibility(
+                json.dumps(new_schema), [(None, old_text)], level, all_versions=True
+            )
+        except InvalidSchemaError as exc:
+            raise InvalidSchemaError(f"{path}: {exc.message}") from exc
         if problems:
             incompatibilities[name] = tuple(problems)
         else:

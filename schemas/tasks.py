@@ -50,3 +50,20 @@ class TaskRequested(Event):
     attempt: int = Field(ge=1, description="1 for the first try, then 2, 3...")
     input: TaskInput
     deadline: UtcDatetime = Field(description="Results after this are ignored.")
+    allowed_models: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Models the agent may use: glob patterns matched against 'provider/model' "
+            "or the bare model name (e.g. 'local/*'); empty allows any."
+        ),
+    )
+    redact_fields: tuple[str, ...] = Field(
+        default=(),
+        description="Names of fields to redact before any model sees the document or outputs.",
+    )
+    max_cost_usd: float | None = Field(
+        default=None, ge=0.0, description="What this attempt may spend; None is unbounded."
+    )
+    max_latency_ms: float | None = Field(
+        default=None, ge=0.0, description="Wall time this attempt may use; None is unbounded."
+    )

@@ -10,11 +10,13 @@ import contextlib
 import signal
 import socket
 from collections.abc import AsyncIterator, Iterator
+from typing import Annotated
 
 import anyio
 import typer
 import uvicorn
-from rich.table import Table
+from rich.console import Console
+from rich.table import Column, Table
 
 from caseyard.commands._run import run
 from caseyard.errors import ConfigError
@@ -27,21 +29,54 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8081  # Confluent's registry port, so tools find it where they expect it
 _GRACE_SECONDS = 5
 
-REGISTRY_OPTION_HELP = (
-    "Base URL of a Confluent-compatible registry; default: the built-in registry of the "
-    "configured bus."
-)
+RegistryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        metavar="URL",
+        help="Base URL of a Confluent-compatible registry; default: the built-in registry "
+        "of the configured bus.",
+    ),
+]
 
 
 @contextlib.asynccontextmanager
-async def open_registry(settings: Settings, url: str | None) -> AsyncIterator[SchemaRegistry]:
-    """The registry at `url` (over HTTP), or the built-in one of the configured bus."""
+async def open_registry(
+    settings: Settings, url: str | None
+) -> AsyncIterator[tuple[SchemaRegistry, str]]:
+    """The registry at `url` (over HTTP), or the built-in one of the configured bus; with
+    a description of where it is."""
     if url:
         async with RegistryClient(url) as client:
-            yield client
+            yield client, url
         return
     async with open_bus(settings) as b, registry_for(settings, b) as registry:
-        yield registry
+        yield registry, f"the built-in registry ({describe_store(settings, b)})"
+
+
+def say(console: Console, text: str, *, style: str = "") -> None:
+    """Print one message as it is: no markup (messages quote user data), no hard wrap."""
+    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+class _Stopper:
+    """Asks a uvicorn server to stop, also when asked before the server exists."""
+
+    def __init__(self) -> None:
+        self.server: uvicorn.Server | None = None
+        self.requested = False
+
+    def attach(self, server: uvicorn.Server) -> uvicorn.Server:
+        self.server = server
+        server.should_exit = self.requested
+        return server
+
+    def stop(self) -> None:
+        if self.server is not None:
+            # A second request skips waiting for open connections.
+            self.server.force_exit = self.server.should_exit
+            self.server.should_exit = True
+        self.requested = True
 
 
 class _Server(uvicorn.Server):
@@ -90,64 +125,69 @@ async def serve_registry(
     from caseyard.cli import console
 
     _check_port(host, port)
-    async with open_bus(settings) as b, registry_for(settings, b) as registry:
-        config = uvicorn.Config(
-            create_registry_app(registry),
-            host=host,
-            port=port,
-            lifespan="off",
-            access_log=False,
-            log_level="warning",
-            timeout_graceful_shutdown=_GRACE_SECONDS,
-        )
-        server = _Server(config)
+    stopper = _Stopper()
+    failed = False
+    error: Exception | None = None
 
-        async def stop_when_cancelled() -> None:
+    async def stop_when_cancelled() -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            stopper.stop()
+
+    async def stop_on_signal() -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                stopper.stop()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stop_when_cancelled)
+        if handle_signals:
+            tg.start_soon(stop_on_signal)
+        # Shielded: a cancellation becomes a request to stop (above), and the server and
+        # the bus then shut down without being cut off halfway.
+        with anyio.CancelScope(shield=True):
             try:
-                await anyio.sleep_forever()
-            finally:
-                server.should_exit = True
-
-        async def stop_on_signal() -> None:
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    # A second signal skips waiting for open connections.
-                    server.force_exit = server.should_exit
-                    server.should_exit = True
-
-        console.print(
-            f"schema registry on http://{host}:{port} (schemas in {describe_store(settings, b)})",
-            highlight=False,
-        )
-        failed = False
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(stop_when_cancelled)
-            if handle_signals:
-                tg.start_soon(stop_on_signal)
-            # Shielded, so that cancelling us still lets uvicorn shut down cleanly.
-            with anyio.CancelScope(shield=True):
-                try:
-                    await server.serve()
-                except SystemExit:  # uvicorn's startup failure, already logged by it
-                    failed = True
-            tg.cancel_scope.cancel()
-        if failed:
-            raise ConfigError(f"cannot serve the registry on {host}:{port} (see the log above)")
-        console.print("schema registry stopped", highlight=False)
+                async with open_bus(settings) as b, registry_for(settings, b) as registry:
+                    config = uvicorn.Config(
+                        create_registry_app(registry),
+                        host=host,
+                        port=port,
+                        lifespan="off",
+                        ws="none",
+                        access_log=False,
+                        log_level="warning",
+                        timeout_graceful_shutdown=_GRACE_SECONDS,
+                    )
+                    server = stopper.attach(_Server(config))
+                    where = describe_store(settings, b)
+                    say(console, f"schema registry on http://{host}:{port} (schemas in {where})")
+                    try:
+                        await server.serve()
+                    except SystemExit:  # uvicorn's startup failure, already logged by it
+                        failed = True
+            except Exception as exc:  # raised below: a task group would wrap it in a group
+                error = exc
+        tg.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    if failed:
+        raise ConfigError(f"cannot serve the registry on {host}:{port} (see the log above)")
+    say(console, "schema registry stopped")
 
 
 def register(app: typer.Typer) -> None:
     """Add `caseyard registry subjects|show`."""
     registry_app = typer.Typer(
-        help="Look into a schema registry (the built-in one by default).", no_args_is_help=True
+        help="Look into a schema registry (the built-in one by default).\n\n"
+        "Example: caseyard registry subjects",
+        no_args_is_help=True,
     )
     app.add_typer(registry_app, name="registry")
 
     @registry_app.command("subjects")
     def subjects(
-        registry_url: str | None = typer.Option(
-            None, "--registry", metavar="URL", help=REGISTRY_OPTION_HELP
-        ),
+        registry_url: RegistryOption = None,
     ) -> None:
         """List subjects with their latest version and schema id.
 
@@ -156,8 +196,13 @@ def register(app: typer.Typer) -> None:
         from caseyard.cli import console, settings
 
         async def body() -> None:
-            async with open_registry(settings(), registry_url) as registry:
-                table = Table("subject", "versions", "latest id", title="schema registry")
+            async with open_registry(settings(), registry_url) as (registry, _):
+                table = Table(
+                    Column("subject", overflow="fold"),
+                    "versions",
+                    "latest id",
+                    title="schema registry",
+                )
                 for subject in await registry.subjects():
                     versions = await registry.versions(subject)
                     latest = await registry.get_version(subject)
@@ -165,17 +210,19 @@ def register(app: typer.Typer) -> None:
             if table.row_count:
                 console.print(table)
             else:
-                console.print("no subjects registered")
+                say(console, "no subjects registered")
 
         run(body)
 
     @registry_app.command("show")
     def show(
-        subject: str = typer.Argument(..., help="The subject, e.g. caseyard.intake-caseyard.CaseSubmitted."),
-        version: str = typer.Option("latest", "--version", help="A version number or 'latest'."),
-        registry_url: str | None = typer.Option(
-            None, "--registry", metavar="URL", help=REGISTRY_OPTION_HELP
-        ),
+        subject: Annotated[
+            str, typer.Argument(help="The subject, e.g. caseyard.intake-caseyard.CaseSubmitted.")
+        ],
+        version: Annotated[
+            str, typer.Option("--version", help="A version number or 'latest'.")
+        ] = "latest",
+        registry_url: RegistryOption = None,
     ) -> None:
         """Print one version of a subject: its id and its schema.
 
@@ -184,11 +231,9 @@ def register(app: typer.Typer) -> None:
         from caseyard.cli import console, settings
 
         async def body() -> None:
-            async with open_registry(settings(), registry_url) as registry:
+            async with open_registry(settings(), registry_url) as (registry, _):
                 found = await registry.get_version(subject, parse_version(version))
-            console.print(
-                f"{found.subject} version {found.version}, id {found.schema_id}", highlight=False
-            )
+            say(console, f"{found.subject} version {found.version}, id {found.schema_id}")
             console.print_json(found.schema)
 
         run(body)

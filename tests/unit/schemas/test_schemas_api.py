@@ -112,6 +112,7 @@ EXPECTED = {
     "event_id_time",
     "export_avsc",
     "new_event_id",
+    "parse_version",
     "record_name_strategy",
     "schema_text",
     "topic_name_strategy",
@@ -130,6 +131,8 @@ def test_every_name_in_all_exists() -> None:
 
 
 def test_schemas_imports_nothing_else_of_ours() -> None:
+    # caseyard.errors is the one shared leaf: the error tree every package derives from.
+    allowed = {"caseyard.errors"}
     root = Path(schemas.__file__).parent
     ours = {"bus", "caseyard", "agents", "coordinator"}
     for path in root.glob("*.py"):
@@ -142,6 +145,8 @@ def test_schemas_imports_nothing_else_of_ours() -> None:
             else:
                 continue
             for name in names:
+                if name in allowed:
+                    continue
                 assert name.split(".")[0] not in ours, f"{path.name} imports {name}"
 
 

@@ -138,7 +138,7 @@ async def test_frame_is_confluent_wire_format(registry: Registry, codec: AvroCod
     data = await codec.encode(event, "intake")
     assert data[0] == 0
     schema_id = int.from_bytes(data[1:5], "big")
-    registered = await registry.get_version("intake-value")
+    registered = await registry.get_version("intake-caseyard.CaseSubmitted")
     assert registered.schema_id == schema_id
     assert json.loads(registered.schema) == json.loads(schema_text(type(event)))
 
@@ -180,7 +180,7 @@ async def test_without_auto_register_the_schema_must_exist(registry: Registry) -
     event = example_events()[0]
     with pytest.raises(SubjectNotFoundError):
         await codec.encode(event, "intake")
-    schema_id = await registry.register("intake-value", schema_text(type(event)))
+    schema_id = await registry.register("intake-caseyard.CaseSubmitted", schema_text(type(event)))
     data = await codec.encode(event, "intake")
     assert int.from_bytes(data[1:5], "big") == schema_id
 
@@ -241,7 +241,7 @@ async def test_old_writer_new_reader_and_back(registry: Registry) -> None:
     assert isinstance(from_new, ReviewV1)
     assert from_new.reviewer == "bob"
     # Both versions live under one subject: the registry accepted v2 as BACKWARD.
-    assert await registry.versions("reviews-value") == [1, 2]
+    assert await registry.versions("reviews-caseyard.ReviewRequested") == [1, 2]
 
 
 # A breaking change: v2 renamed reviewer -> decided_by. It bumps schema_version and
@@ -361,10 +361,23 @@ async def test_codec_needs_a_catalog_without_duplicates(registry: Registry) -> N
     assert len(EVENT_TYPES) == 20
 
 
+async def test_default_subjects_are_per_topic_and_event_type(registry: Registry) -> None:
+    # caseyard topics carry several event types: each gets its own subject by default.
+    codec = AvroCodec(registry)
+    completed, failed = example_events()[2:4]
+    assert isinstance(completed, TaskCompleted) and failed.event_type == "TaskFailed"
+    for event in (completed, failed):
+        assert await codec.decode(await codec.encode(event, "results")) == event
+    assert await registry.subjects() == [
+        "results-caseyard.TaskCompleted",
+        "results-caseyard.TaskFailed",
+    ]
+
+
 async def test_one_subject_per_topic_holds_one_event_type(registry: Registry) -> None:
     # TopicNameStrategy puts every type on a topic under one subject, where each new type
-    # must be compatible with the last: mixed topics need topic_record_name_strategy.
-    codec = AvroCodec(registry)
+    # must be compatible with the last: it only suits single-type topics.
+    codec = AvroCodec(registry, subject_name_strategy=topic_name_strategy)
     await codec.encode(example_events()[2], "results")
     with pytest.raises(IncompatibleSchemaError, match=r"caseyard\.TaskFailed"):
         await codec.encode(example_events()[3], "results")

@@ -229,6 +229,29 @@ async def test_registration_retries_after_losing_a_race() -> None:
     assert await registry.subjects() == ["other-value", "things-value"]
 
 
+class LosingStore(MemorySchemaStore):
+    """A store where a concurrent writer always wins."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+
+    async def append(self, record: SchemaRecord) -> None:
+        self.attempts += 1
+        raise SchemaStoreConflictError("a concurrent writer won")
+
+
+async def test_registration_gives_up_when_it_always_loses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("schemas._registry._BACKOFF_SECONDS", 0.0)
+    store = LosingStore()
+    with pytest.raises(RegistryUnavailableError, match="kept changing") as caught:
+        await Registry(store).register("things-value", V1)
+    assert caught.value.retryable
+    assert store.attempts == 10
+
+
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 async def test_stores_refuse_conflicting_appends(kind: str, tmp_path: Path) -> None:
     store: SchemaStore = (

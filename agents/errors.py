@@ -1,0 +1,68 @@
+"""Errors raised by the agents' own work (reading documents, models, delivery, state).
+
+Every error derives from `caseyard.errors.CaseyardError`; library errors (pypdf, sqlite3,
+smtplib, pickle) are translated here with ``raise ... from exc``. ``retryable`` says whether
+the same task can succeed when tried again later::
+
+    CaseyardError
+    └── AgentError
+        ├── DocumentError                 the input document is unusable   (not retryable)
+        │   ├── EmptyDocument             no bytes, or no text in them
+        │   ├── UnsupportedMediaType      a media type no reader handles
+        │   └── CorruptDocument           bytes that do not parse as their media type
+        ├── ModelError                    a model cannot be trained/loaded (not retryable)
+        ├── StateError                    durable agent state failed       (retryable)
+        └── DeliveryError                 an outbox could not deliver
+            ├── DeliveryUnavailable       server unreachable or 4xx        (retryable)
+            └── DeliveryRejected          refused for good (5xx, channel)  (not retryable)
+
+This module imports only `caseyard.errors`.
+"""
+
+from __future__ import annotations
+
+from caseyard.errors import CaseyardError
+
+
+class AgentError(CaseyardError):
+    """Base of the errors an agent's handler can raise."""
+
+
+class DocumentError(AgentError):
+    """The case document cannot be turned into text; retrying will not help."""
+
+
+class EmptyDocument(DocumentError):
+    """The document has no bytes, or no extractable text."""
+
+
+class UnsupportedMediaType(DocumentError):
+    """No reader handles the document's media type."""
+
+
+class CorruptDocument(DocumentError):
+    """The bytes do not parse as the declared media type (or the file is encrypted)."""
+
+
+class ModelError(AgentError):
+    """A model cannot be trained or loaded (missing or invalid training data)."""
+
+
+class StateError(AgentError):
+    """An agent's durable state (e.g. counterparty history) could not be read or written."""
+
+    retryable = True
+
+
+class DeliveryError(AgentError):
+    """An outbox could not deliver or retract a message."""
+
+
+class DeliveryUnavailable(DeliveryError):
+    """The delivery target is unreachable or asked to try later."""
+
+    retryable = True
+
+
+class DeliveryRejected(DeliveryError):
+    """The delivery target refused the message for good."""

@@ -1,0 +1,305 @@
+"""Safe expressions over case data: compiled once at load, evaluated with simpleeval.
+
+Expressions are Python-like (``steps.score.band == 'high' or steps.score.score >= 0.7``)
+but run in simpleeval's restricted evaluator, never ``eval``. The data they see is plain:
+dicts, lists, strings, numbers, booleans and None. ``a.b`` on a dict reads key ``b`` (and
+nothing else: there is no attribute access on any object, and no name starting with ``_``),
+so an expression can neither reach Python internals nor call methods.
+
+Names an expression may use (see ``NAMES``):
+
+- ``steps``: ``{step id: output}`` of the steps that completed, outputs as JSON-like dicts;
+- ``case``: ``id``, ``pipeline``, ``version``, ``source``, ``metadata``, ``media_type``,
+  ``size``;
+- ``usage``: ``cost_usd`` and ``latency_ms`` used so far;
+- ``loops``: ``{escalation rule id: feedback loops taken}``;
+- ``step``: ``id`` and ``capability`` of the step being guarded.
+
+Functions: ``len min max abs round int float str bool any all lower upper get field``.
+``get(mapping, key, default=None)`` reads an optional key; ``field(output, name,
+default=None)`` reads an extracted field's value (normalised when known) from an
+``extract`` output.
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
+from simpleeval import (  # type: ignore[import-untyped]
+    AttributeDoesNotExist,
+    EvalWithCompoundTypes,
+    FeatureNotAvailable,
+    InvalidExpression,
+)
+
+from caseyard.errors import CaseyardError
+
+NAMES = frozenset({"steps", "case", "usage", "loops", "step"})
+"""The names every expression may use."""
+
+
+class ExpressionError(CaseyardError):
+    """An expression failed to evaluate; the message names the expression."""
+
+
+def _get(mapping: object, key: object, default: object = None) -> object:
+    if isinstance(mapping, Mapping):
+        return mapping.get(key, default)
+    return default
+
+
+def _field(output: object, name: str, default: object = None) -> object:
+    if not isinstance(output, Mapping):
+        return default
+    for item in output.get("fields") or ():
+        if isinstance(item, Mapping) and item.get("name") == name:
+            normalized = item.get("normalized")
+            return normalized if normalized is not None else item.get("value")
+    return default
+
+
+def _lower(value: object) -> str:
+    return str(value).lower()
+
+
+def _upper(value: object) -> str:
+    return str(value).upper()
+
+
+FUNCTIONS: Mapping[str, Callable[..., object]] = {
+    "len": len,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "round": round,
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "any": any,
+    "all": all,
+    "lower": _lower,
+    "upper": _upper,
+    "get": _get,
+    "field": _field,
+}
+"""The functions every expression may call (deterministic ones only: no random, no clock)."""
+
+_ALLOWED_NODES: tuple[type[ast.AST], ...] = (
+    ast.Expression,
+    ast.BoolOp,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.IfExp,
+    ast.Call,
+    ast.keyword,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Slice,
+    ast.Name,
+    ast.Constant,
+    ast.List,
+    ast.Tuple,
+    ast.Dict,
+    ast.Set,
+    ast.ListComp,
+    ast.GeneratorExp,
+    ast.comprehension,
+    ast.JoinedStr,
+    ast.FormattedValue,
+    ast.Load,
+    ast.Store,
+    ast.boolop,
+    ast.operator,
+    ast.unaryop,
+    ast.cmpop,
+)
+
+
+class _Evaluator(EvalWithCompoundTypes):  # type: ignore[misc]
+    """simpleeval with attribute access limited to reading keys of mappings."""
+
+    def __init__(self) -> None:
+        super().__init__(functions=dict(FUNCTIONS), names={})
+        # `list`, `dict`... are added by the base class; expressions do not need them.
+        for name in ("list", "tuple", "dict", "set"):
+            self.functions.pop(name, None)
+
+    def _check_disallowed_items(self, item: object) -> None:
+        # simpleeval walks every intermediate result looking for modules and dangerous
+        # functions. Here the names are JSON-like data the engine builds and the functions
+        # are the fixed FUNCTIONS, so no such value can appear, and the walk would cost
+        # more than the evaluation itself.
+        return
+
+    def _eval_attribute(self, node: ast.Attribute) -> object:
+        if node.attr.startswith("_"):
+            raise FeatureNotAvailable(f"access to {node.attr!r} is not allowed")
+        value = self._eval(node.value)
+        if isinstance(value, dict):
+            try:
+                return value[node.attr]
+            except KeyError:
+                raise AttributeDoesNotExist(node.attr, self.expr) from None
+        raise FeatureNotAvailable(
+            f"attribute access is only for mappings, not {type(value).__name__} (.{node.attr})"
+        )
+
+
+_local = threading.local()
+
+
+def _evaluator() -> _Evaluator:
+    # Building an evaluator costs more than most evaluations, and one is not safe to share
+    # between threads (it keeps the current names): one per thread.
+    evaluator: _Evaluator | None = getattr(_local, "evaluator", None)
+    if evaluator is None:
+        evaluator = _local.evaluator = _Evaluator()
+    return evaluator
+
+
+class Expression:
+    """A compiled expression.
+
+    Args:
+        text: The expression source.
+
+    Raises:
+        ValueError: If the expression does not parse or uses something not allowed; the
+            message names the expression.
+    """
+
+    __slots__ = ("_node", "step_refs", "text")
+
+    _names_hint: ClassVar[str] = ", ".join(sorted(NAMES))
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._node, self.step_refs = _compile(text)
+
+    def evaluate(self, names: Mapping[str, object]) -> object:
+        """Evaluate the expression with ``names`` bound.
+
+        Raises:
+            ExpressionError: If evaluation fails (missing key, wrong type...).
+        """
+        evaluator = _evaluator()
+        evaluator.names = names
+        try:
+            return evaluator.eval(self.text, previously_parsed=self._node)
+        except (InvalidExpression, LookupError, TypeError, ValueError, ArithmeticError) as exc:
+            raise ExpressionError(f"expression {self.text!r} failed: {_describe(exc)}") from None
+        finally:
+            evaluator.names = {}
+
+    def test(self, names: Mapping[str, object]) -> bool:
+        """Evaluate the expression as a condition.
+
+        Raises:
+            ExpressionError: If evaluation fails.
+        """
+        return bool(self.evaluate(names))
+
+    def __repr__(self) -> str:
+        return f"Expression({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Expression) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        """Validate from a string (compiling it); serialise back to the string."""
+        return core_schema.no_info_plain_validator_function(
+            cls._validate,
+            json_schema_input_schema=core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda value: value.text, when_used="always"
+            ),
+        )
+
+    @classmethod
+    def _validate(cls, value: object) -> Expression:
+        if isinstance(value, Expression):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"expected an expression string, got {type(value).__name__}")
+        return cls(value)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"no key {exc.args[0]!r}" if exc.args else "missing key"
+    return f"{type(exc).__name__}: {exc}" if not isinstance(exc, InvalidExpression) else str(exc)
+
+
+def _compile(text: str) -> tuple[ast.expr, frozenset[str]]:
+    if not text.strip():
+        raise ValueError("empty expression")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"invalid expression {text!r}: {exc.msg}") from None
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.comprehension):
+            bound.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
+    refs: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise ValueError(f"invalid expression {text!r}: {type(node).__name__} is not allowed")
+        if isinstance(node, ast.Name) and node.id not in NAMES and node.id not in bound:
+            if node.id not in FUNCTIONS:
+                raise ValueError(
+                    f"invalid expression {text!r}: unknown name {node.id!r} "
+                    f"(names: {Expression._names_hint})"
+                )
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise ValueError(f"invalid expression {text!r}: access to {node.attr!r} is not allowed")
+        elif isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                raise ValueError(
+                    f"invalid expression {text!r}: only these functions can be called: "
+                    + ", ".join(FUNCTIONS)
+                )
+        ref = _step_ref(node)
+        if ref is not None:
+            refs.add(ref)
+    return tree.body, frozenset(refs)
+
+
+def _is_steps(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and node.id == "steps"
+
+
+def _step_ref(node: ast.AST) -> str | None:
+    """The step id in ``steps.x``, ``steps['x']`` or ``'x' in steps``, if ``node`` is one."""
+    if isinstance(node, ast.Attribute) and _is_steps(node.value):
+        return node.attr
+    if (
+        isinstance(node, ast.Subscript)
+        and _is_steps(node.value)
+        and isinstance(node.slice, ast.Constant)
+        and isinstance(node.slice.value, str)
+    ):
+        return node.slice.value
+    if (
+        isinstance(node, ast.Compare)
+        and isinstance(node.left, ast.Constant)
+        and isinstance(node.left.value, str)
+        and len(node.comparators) == 1
+        and _is_steps(node.comparators[0])
+        and isinstance(node.ops[0], ast.In | ast.NotIn)
+    ):
+        return node.left.value
+    return None

@@ -1,0 +1,73 @@
+"""The public names of the coordinator package."""
+
+from __future__ import annotations
+
+import coordinator
+
+
+def test_public_names() -> None:
+    assert sorted(coordinator.__all__) == sorted(
+        [
+            "ENGINE_VERSION",
+            "PRODUCER",
+            "RECENT_EVENTS",
+            "AccessRule",
+            "BackoffKind",
+            "BudgetRule",
+            "CaseState",
+            "CaseStatus",
+            "Closing",
+            "Compensation",
+            "Escalation",
+            "EscalationTarget",
+            "Expression",
+            "ExpressionError",
+            "HumanTask",
+            "HumanTaskKind",
+            "Join",
+            "ModelsRule",
+            "OnEdit",
+            "Output",
+            "ParallelGroup",
+            "Pipeline",
+            "PipelineCatalog",
+            "PipelineError",
+            "Plan",
+            "Policy",
+            "RedactRule",
+            "RetryPolicy",
+            "Step",
+            "StepDefaults",
+            "StepState",
+            "StepStatus",
+            "TaskSpec",
+            "Timer",
+            "Transition",
+            "case_event_hash",
+            "derive_event_id",
+            "load_pipeline",
+            "parse_pipeline",
+            "timer_fired",
+            "transition",
+        ]
+    )
+    for name in coordinator.__all__:
+        assert getattr(coordinator, name) is not None
+
+
+def test_the_coordinator_imports_only_schemas_and_the_error_tree() -> None:
+    import sys
+
+    names = {
+        module.__name__
+        for name, module in sys.modules.items()
+        if name.startswith("coordinator") and module is not None
+    }
+    assert names
+    for module_name in names:
+        module = sys.modules[module_name]
+        for value in vars(module).values():
+            owner = getattr(value, "__module__", "") or ""
+            assert (
+                not owner.startswith(("agents", "bus", "caseyard.")) or owner == "caseyard.errors"
+            )

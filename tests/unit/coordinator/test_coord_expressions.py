@@ -1,0 +1,111 @@
+"""The safe expression engine: what compiles, what it evaluates to, and how it fails."""
+
+from __future__ import annotations
+
+import pytest
+
+from coordinator import Expression, ExpressionError
+
+NAMES: dict[str, object] = {
+    "steps": {
+        "classify": {"doc_type": "invoice", "confidence": 0.91, "labels": []},
+        "score": {"score": 0.72, "band": "high", "reasons": ["new payee"]},
+        "extract": {
+            "fields": [
+                {"name": "total_amount", "value": "1.200,00", "normalized": "1200.00"},
+                {"name": "iban", "value": "DE89", "normalized": None},
+            ]
+        },
+    },
+    "case": {"id": "c1", "metadata": {"customer": "acme"}, "media_type": "application/pdf"},
+    "usage": {"cost_usd": 0.12, "latency_ms": 900.0},
+    "loops": {"high-risk": 1},
+    "step": {"id": "score", "capability": "score"},
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("steps.score.band == 'high' or steps.score.score >= 0.7", True),
+        ("steps.classify.doc_type in ['invoice', 'receipt']", True),
+        ("steps.classify.doc_type not in ('invoice',)", False),
+        ("steps['score']['score'] > 0.8", False),
+        ("'extract' in steps and float(field(steps.extract, 'total_amount')) > 1000", True),
+        ("field(steps.extract, 'iban')", "DE89"),
+        ("field(steps.extract, 'missing', 'none')", "none"),
+        ("'respond' in steps", False),
+        ("get(case.metadata, 'customer') == 'acme'", True),
+        ("get(case.metadata, 'region', 'eu')", "eu"),
+        ("usage.cost_usd < 0.5 and usage.latency_ms < 1000", True),
+        ("get(loops, 'high-risk', 0) < 2", True),
+        ("len(steps.score.reasons)", 1),
+        ("lower('ABC') + upper('d')", "abcD"),
+        ("any([f['normalized'] == None for f in steps.extract.fields])", True),
+        ("max(steps.score.score, 0.9) if step.id == 'score' else 0", 0.9),
+        ("round(steps.classify.confidence, 1)", 0.9),
+    ],
+)
+def test_evaluates(text: str, value: object) -> None:
+    assert Expression(text).evaluate(NAMES) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("", "empty expression"),
+        ("steps.score.band ==", "invalid syntax"),
+        ("steps.__class__", "access to '__class__' is not allowed"),
+        ("steps._private", "access to '_private' is not allowed"),
+        ("open('/etc/passwd')", "only these functions can be called"),
+        ("steps.get('x')", "only these functions can be called"),
+        ("__import__('os')", "only these functions can be called"),
+        ("secret + 1", "unknown name 'secret'"),
+        ("lambda: 1", "Lambda is not allowed"),
+        ("(x := 1)", "NamedExpr is not allowed"),
+        ("{k: v for k, v in steps}", "DictComp is not allowed"),
+        ("steps.a; steps.b", "invalid syntax"),
+    ],
+)
+def test_refuses_at_compile_time(text: str, why: str) -> None:
+    with pytest.raises(ValueError, match="expression") as caught:
+        Expression(text)
+    assert why in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("steps.respond.channel == 'email'", "'respond' does not exist"),
+        ("steps['respond']", "no key 'respond'"),
+        ("steps.score.score > 'high'", "TypeError"),
+        ("float(steps.classify.doc_type)", "ValueError"),
+        ("steps.score.reasons.count", "attribute access is only for mappings"),
+        ("1 / 0", "ZeroDivisionError"),
+    ],
+)
+def test_evaluation_errors_name_the_expression(text: str, why: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        Expression(text).evaluate(NAMES)
+    assert f"expression {text!r} failed" in str(caught.value)
+    assert why in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "refs"),
+    [
+        ("steps.score.band == 'high'", {"score"}),
+        ("steps['extract'] and 'classify' in steps", {"extract", "classify"}),
+        ("'x' not in steps", {"x"}),
+        ("usage.cost_usd > 1", set()),
+    ],
+)
+def test_step_references_are_known_at_compile_time(text: str, refs: set[str]) -> None:
+    assert Expression(text).step_refs == refs
+
+
+def test_expressions_compare_by_text() -> None:
+    assert Expression("1 + 1") == Expression("1 + 1")
+    assert Expression("1 + 1") != Expression("2")
+    assert len({Expression("1"), Expression("1")}) == 1
+    assert repr(Expression("1")) == "Expression('1')"
