@@ -47,10 +47,10 @@ def settings() -> Settings:
 
 
 def _register_commands() -> None:
-    from caseyard.commands import demo, topics
+    from caseyard.commands import cases, demo, registry, schemas, services, topics
 
-    topics.register(app)
-    demo.register(app)
+    for module in (demo, services, cases, schemas, registry, topics):
+        module.register(app)
 
 
 def main() -> None:

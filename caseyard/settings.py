@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -33,6 +33,21 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(default=30_000, gt=0)
     connect_timeout: float = Field(default=15.0, gt=0)
 
+    openai_base_url: str | None = Field(
+        default=None, description="An OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000"
+    )
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_price_in: float = Field(default=0.0, ge=0, description="USD per million tokens")
+    openai_price_out: float = Field(default=0.0, ge=0, description="USD per million tokens")
+    model_routes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per capability, 'provider/model' routes in order (default: the "
+        "agent's local models, then the OpenAI-compatible endpoint if configured)",
+    )
+    smtp_host: str | None = Field(default=None, description="Deliver replies by SMTP")
+    smtp_port: int = 25
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -47,6 +62,10 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
 
 
 def load_settings(**overrides: object) -> Settings:

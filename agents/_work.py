@@ -1,0 +1,78 @@
+"""What the built-in task agents share: the document's text and a routed model call."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import anyio.to_thread
+from pydantic import BaseModel, ValidationError
+
+from agents.documents import read_text
+from agents.errors import EmptyDocument, ModelError
+from agents.router import CompletionRequest, Constraints
+from agents.runtime import Outcome
+from agents.spec import AgentContext
+from schemas import ClassifyOutput, ExtractOutput, RespondOutput, ScoreOutput, TaskRequested
+
+OutputT = TypeVar("OutputT", ClassifyOutput, ExtractOutput, ScoreOutput, RespondOutput)
+
+
+async def document_text(context: AgentContext, task: TaskRequested) -> str:
+    """The text of the task's document (read from the blob store, parsed off the loop)."""
+    ref = task.input.document
+    if ref is None:
+        raise EmptyDocument(f"task {task.task_id} carries no document")
+    data = await anyio.to_thread.run_sync(context.blobs.get, ref)
+    return await anyio.to_thread.run_sync(read_text, data, ref.media_type)
+
+
+def instructions(output: type[BaseModel], what: str) -> str:
+    """A system prompt asking a remote model for `output` as JSON."""
+    schema = json.dumps(output.model_json_schema(), separators=(",", ":"))
+    return f"{what} Answer with one JSON object matching this JSON schema, nothing else: {schema}"
+
+
+async def ask(
+    context: AgentContext, task: TaskRequested, prompt: str, output: type[OutputT], what: str
+) -> tuple[OutputT, Outcome]:
+    """Route one call for the task's capability and read the answer as `output`."""
+    request = CompletionRequest.from_prompt(
+        task.capability, prompt, system=instructions(output, what), json_output=True
+    )
+    routed = await context.router.complete(request, Constraints.from_task(task))
+    try:
+        value = output.model_validate(routed.response.parsed)
+    except ValidationError as exc:
+        raise ModelError(
+            f"{routed.provider}/{routed.model} answered no valid {output.__name__}: "
+            f"{exc.errors()[0]['msg']}"
+        ) from exc
+    return value, Outcome(value, routed.usage)
+
+
+T = TypeVar("T")
+
+
+def once(build: Callable[[], T]) -> Callable[[], T]:
+    """`build()` on first call only (thread-safe): models load lazily, in a worker thread."""
+    lock = threading.Lock()
+    built: list[T] = []
+
+    def get() -> T:
+        with lock:
+            if not built:
+                built.append(build())
+            return built[0]
+
+    return get
+
+
+def prior(task: TaskRequested, kind: type[OutputT]) -> OutputT | None:
+    """The first earlier step output of type `kind` the task was given."""
+    for output in task.input.prior.values():
+        if isinstance(output, kind):
+            return output
+    return None

@@ -1,0 +1,221 @@
+"""Turn a case document (bytes + media type) into plain text for the models.
+
+Readers exist for plain text (``text/*``), e-mail (``message/rfc822``), PDF
+(``application/pdf``, via pypdf) and HTML (``text/html``, via the stdlib parser). An
+e-mail yields its From/To/Subject/Date headers, its body (text/plain preferred, HTML
+converted otherwise) and the text of readable attachments, because invoices usually travel
+as PDF attachments. Anything unusable raises a non-retryable `DocumentError`.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import mimetypes
+import re
+from collections.abc import Callable
+from email.message import EmailMessage, Message
+from html.parser import HTMLParser
+
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+
+from agents.errors import CorruptDocument, DocumentError, EmptyDocument, UnsupportedMediaType
+
+__all__ = ["MAX_PDF_PAGES", "html_to_text", "media_type_for", "read_text"]
+
+MAX_PDF_PAGES = 100
+"""Pages read from a PDF; more would only slow the agent down, not change the decision."""
+
+_EXTRA_TYPES = {".eml": "message/rfc822", ".md": "text/markdown", ".htm": "text/html"}
+_HTML_TYPES = {"text/html", "application/xhtml+xml"}
+_EMAIL_TYPES = {"message/rfc822"}
+_PDF_TYPES = {"application/pdf", "application/x-pdf"}
+_HEADERS = ("From", "To", "Cc", "Date", "Subject")
+
+
+def media_type_for(filename: str) -> str:
+    """Guess a file's media type from its name (``.eml`` -> ``message/rfc822``).
+
+    Raises:
+        UnsupportedMediaType: If the extension is unknown.
+    """
+    lowered = filename.lower()
+    for suffix, media_type in _EXTRA_TYPES.items():
+        if lowered.endswith(suffix):
+            return media_type
+    guessed, _ = mimetypes.guess_type(lowered, strict=False)
+    if guessed is None:
+        raise UnsupportedMediaType(f"cannot tell the media type of {filename!r}")
+    return guessed
+
+
+def read_text(data: bytes, media_type: str) -> str:
+    """Return the plain text of a document.
+
+    Args:
+        data: The document's bytes.
+        media_type: Its IANA media type; parameters such as ``charset`` are honoured.
+
+    Raises:
+        EmptyDocument: If there are no bytes or no text in them.
+        UnsupportedMediaType: If no reader handles ``media_type``.
+        CorruptDocument: If the bytes do not parse as ``media_type``.
+    """
+    base, charset = _parse_media_type(media_type)
+    if not data.strip():
+        raise EmptyDocument(f"the {base} document is empty")
+    reader = _reader_for(base)
+    text = _normalize(reader(data, charset))
+    if not text:
+        raise EmptyDocument(f"the {base} document contains no text")
+    return text
+
+
+def html_to_text(markup: str) -> str:
+    """Return the visible text of an HTML document, one block element per line."""
+    parser = _TextParser()
+    parser.feed(markup)
+    parser.close()
+    return _normalize(parser.text())
+
+
+def _parse_media_type(media_type: str) -> tuple[str, str | None]:
+    base, _, params = media_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip('"').lower()
+    return base.strip().lower(), charset
+
+
+def _reader_for(base: str) -> Callable[[bytes, str | None], str]:
+    if base in _PDF_TYPES:
+        return _read_pdf
+    if base in _EMAIL_TYPES:
+        return _read_email
+    if base in _HTML_TYPES:
+        return lambda data, charset: html_to_text(_decode(data, charset))
+    if base.startswith("text/"):
+        return _decode
+    raise UnsupportedMediaType(f"no reader for media type {base!r}")
+
+
+def _decode(data: bytes, charset: str | None) -> str:
+    # A declared charset wins; otherwise UTF-8 (with or without BOM), and cp1252 as the
+    # last resort because it decodes every byte the way old Windows mailers meant it.
+    candidates = [c for c in (charset, "utf-8-sig", "cp1252", "latin-1") if c]
+    for candidate in candidates:
+        try:
+            return data.decode(candidate)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise CorruptDocument("the text cannot be decoded")  # pragma: no cover - latin-1 decodes all
+
+
+def _read_pdf(data: bytes, _charset: str | None) -> str:
+    if not data.lstrip().startswith(b"%PDF"):
+        raise CorruptDocument("not a PDF: the %PDF header is missing")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise CorruptDocument("the PDF is encrypted; ask the sender for an unprotected copy")
+        pages = [page.extract_text() or "" for page in reader.pages[:MAX_PDF_PAGES]]
+    except DocumentError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise CorruptDocument(f"the PDF cannot be read: {exc}") from exc
+    text = "\n\n".join(pages)
+    if not text.strip():
+        raise EmptyDocument("the PDF has no text layer (a scan needs OCR first)")
+    return text
+
+
+def _read_email(data: bytes, _charset: str | None) -> str:
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    if not isinstance(message, EmailMessage):  # pragma: no cover - policy.default guarantees it
+        raise CorruptDocument("the e-mail cannot be parsed")
+    header = "\n".join(f"{name}: {message[name]}" for name in _HEADERS if message[name])
+    plain = message.get_body(preferencelist=("plain",))
+    rich = message.get_body(preferencelist=("html",))
+    plain_text = _part_text(plain) if plain is not None else ""
+    rich_text = _part_text(rich) if rich is not None else ""
+    # Plain text is what the sender meant to be read, unless it is a stub such as "view
+    # this message in HTML" next to the real content.
+    body = rich_text if len(plain_text.strip()) * 3 < len(rich_text.strip()) else plain_text
+    content = [body, *(_attachment_text(a) for a in message.iter_attachments())]
+    content = [part for part in content if part.strip()]
+    if not content and not str(message["Subject"] or "").strip():
+        # Headers alone say who wrote, not what: there is nothing to classify.
+        raise EmptyDocument("the e-mail has no subject, body or readable attachment")
+    return "\n\n".join(part for part in (header, *content) if part.strip())
+
+
+def _part_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    raw = payload if isinstance(payload, bytes) else b""
+    text = _decode(raw, part.get_content_charset())
+    return html_to_text(text) if part.get_content_type() == "text/html" else text
+
+
+def _attachment_text(part: Message) -> str:
+    content_type = part.get_content_type()
+    name = part.get_filename() or "attachment"
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes) or not payload.strip():
+        return ""
+    try:
+        reader = _reader_for(content_type)
+        text = reader(payload, part.get_content_charset())
+    except DocumentError as exc:
+        # One unreadable attachment must not hide the message itself; say what was lost.
+        return f"[attachment {name} could not be read: {exc}]"
+    return f"--- attachment: {name} ---\n{text}"
+
+
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote br dd div dl dt footer form h1 h2 h3 h4 h5 h6 header "
+    "hr li main nav ol p pre section table tbody td tfoot th thead title tr ul".split()
+)
+_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg"})
+
+
+class _TextParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self._chunks: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skip_depth += 1
+        elif tag in ("td", "th"):
+            self._chunks.append(" | ")
+        elif tag in _BLOCK_TAGS:
+            self._chunks.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCK_TAGS and tag not in ("td", "th"):
+            self._chunks.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self._chunks.append(data)
+
+    def text(self) -> str:
+        return "".join(self._chunks)
+
+
+_SPACES = re.compile(r"[ \t\f\v\u00a0]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def _normalize(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [line.strip(" |") if line.startswith("|") else line for line in lines]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

@@ -1,0 +1,155 @@
+"""Parsing of written amounts and dates in the formats European and US documents use.
+
+Kept apart from the extractor because both are pure functions with many edge cases
+(``1.234,56``, ``1 234,56``, ``1'234.50``, ``1,234``; ``12/03/2026`` in Europe versus the
+US, ``3. März 2026``, ``3 de marzo de 2026``) that deserve their own tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+
+CURRENCY_CODES = {
+    "€": "EUR",
+    "eur": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "$": "USD",
+    "us$": "USD",
+    "usd": "USD",
+    "£": "GBP",
+    "gbp": "GBP",
+    "chf": "CHF",
+    "fr.": "CHF",
+    "sek": "SEK",
+    "dkk": "DKK",
+    "nok": "NOK",
+    "pln": "PLN",
+    "jpy": "JPY",
+    "¥": "JPY",
+    "cad": "CAD",
+    "aud": "AUD",
+}
+
+_CURRENCY = r"(?:US\$|[€$£¥]|\b(?:EUR|USD|GBP|CHF|SEK|DKK|NOK|PLN|JPY|CAD|AUD)\b|\bFr\.)"
+_NUMBER = r"(?:\d{1,3}(?:[.,'\u2019\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
+MONEY = re.compile(
+    rf"(?P<pre>{_CURRENCY})\s?(?P<sign1>-)?\s?(?P<num1>{_NUMBER})(?![\d.,]*\d)"
+    rf"|(?P<sign2>-)?(?P<num2>(?<![\d.,]){_NUMBER})\s?(?P<post>{_CURRENCY})(?!\s?-?\d)",
+    re.IGNORECASE,
+)
+"""An amount with its currency before or after it."""
+
+
+def currency_code(symbol: str) -> str:
+    """ISO code for a currency symbol or code as written (``€`` -> ``EUR``)."""
+    return CURRENCY_CODES.get(symbol.strip().lower(), symbol.strip().upper())
+
+
+def parse_number(text: str) -> Decimal | None:
+    """Parse a written amount whatever its thousands and decimal separators.
+
+    The last separator is the decimal one when it is followed by one or two digits;
+    a single separator followed by exactly three digits groups thousands.
+    """
+    cleaned = re.sub(r"[\s'\u2019\u00a0]", "", text)
+    if not cleaned or not re.fullmatch(r"[\d.,]+", cleaned):
+        return None
+    last = max(cleaned.rfind("."), cleaned.rfind(","))
+    if last >= 0:
+        tail = cleaned[last + 1 :]
+        separators = sum(cleaned.count(s) for s in ".,")
+        if len(tail) in (1, 2) or (len(tail) != 3 and separators == 1):
+            whole = re.sub(r"[.,]", "", cleaned[:last])
+            cleaned = f"{whole}.{tail}"
+        else:
+            cleaned = re.sub(r"[.,]", "", cleaned)
+    try:
+        return Decimal(cleaned)
+    except InvalidOperation:
+        return None
+
+
+_MONTHS_RAW = {
+    1: "january jan januar jänner janvier janv enero ene",
+    2: "february feb februar fevrier févr fev février febrero",
+    3: "march mar märz maerz marz mrz mars marzo",
+    4: "april apr avril abril abr",
+    5: "may mai mayo",
+    6: "june jun juni juin junio",
+    7: "july jul juli juillet juil julio",
+    8: "august aug august aout août agosto ago",
+    9: "september sep sept septembre septiembre setiembre",
+    10: "october oct oktober okt octobre octubre",
+    11: "november nov novembre noviembre",
+    12: "december dec dezember dez decembre décembre diciembre dic",
+}
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+MONTHS = {
+    _strip_accents(name): number for number, names in _MONTHS_RAW.items() for name in names.split()
+}
+_MONTH_ALT = "|".join(
+    sorted({n for names in _MONTHS_RAW.values() for n in names.split()}, key=len, reverse=True)
+)
+
+DATE = re.compile(
+    r"(?P<iso>\b(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})\b)"
+    r"|(?P<num>\b(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})\b)"
+    rf"|(?P<dmy>\b(?P<d1>\d{{1,2}})(?:st|nd|rd|th|er|\.|º)?[\s-]+(?:de\s+)?"
+    rf"(?P<m1>{_MONTH_ALT})\.?,?[\s-]+(?:de\s+)?(?P<y1>\d{{4}})\b)"
+    rf"|(?P<mdy>\b(?P<m2>{_MONTH_ALT})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+"
+    rf"(?P<y2>\d{{4}})\b)",
+    re.IGNORECASE,
+)
+"""A date in ISO, numeric (``12.03.2026``, ``12/03/26``) or written-month form."""
+
+
+def parse_date(match: re.Match[str], month_first: bool = False) -> dt.date | None:
+    """Turn a `DATE` match into a date; ``month_first`` resolves ``03/12/2026`` US-style.
+
+    Day-first is the default because most of the documents are European; a number over 12
+    settles the order whatever the hint says.
+    """
+    try:
+        if match.group("iso"):
+            return dt.date(int(match["iy"]), int(match["im"]), int(match["id"]))
+        if match.group("num"):
+            a, b, year = int(match["a"]), int(match["b"]), _year(match["y"])
+            day, month = (b, a) if _month_first(a, b, month_first, match["sep"]) else (a, b)
+            return dt.date(year, month, day)
+        if match.group("dmy"):
+            return dt.date(int(match["y1"]), _month(match["m1"]), int(match["d1"]))
+        if match.group("mdy"):
+            return dt.date(int(match["y2"]), _month(match["m2"]), int(match["d2"]))
+    except (ValueError, KeyError):
+        return None
+    return None  # pragma: no cover - the pattern has exactly these four alternatives
+
+
+def _month_first(a: int, b: int, hint: bool, sep: str) -> bool:
+    if a > 12:
+        return False
+    if b > 12:
+        return True
+    # Dotted dates are day-first everywhere; only slashes follow the document's locale.
+    return hint and sep == "/"
+
+
+def _month(name: str) -> int:
+    return MONTHS[_strip_accents(name.lower().rstrip("."))]
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    if len(text) == 2:
+        return 2000 + year if year < 70 else 1900 + year
+    return year

@@ -1,0 +1,292 @@
+"""Document-type and urgency classifier: TF-IDF (word + character n-grams) + linear SVM.
+
+The document-type model is a `LinearSVC` over word 1-2-grams and character 3-5-grams,
+wrapped in `CalibratedClassifierCV` so its scores are probabilities. Urgency is a second,
+word-level model whose answer explicit cues can only raise (a "final notice" is never
+"low", whatever the model thinks). Digits are folded to ``0`` before vectorising, so
+``12.03.2026`` and ``01.11.2025`` look alike and amounts do not become vocabulary.
+
+Both models train from ``data/classifier/corpus.jsonl`` in a few seconds; `Classifier.load`
+caches them under a directory keyed by the corpus digest, so they retrain only when the
+corpus (or scikit-learn) changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV  # type: ignore[import-untyped]
+from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
+from sklearn.metrics import accuracy_score, f1_score  # type: ignore[import-untyped]
+from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
+from sklearn.pipeline import Pipeline, make_pipeline, make_union  # type: ignore[import-untyped]
+from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
+
+from agents.errors import ModelError
+from agents.models import _data
+from agents.models._cache import cache_key, file_digest, load_or_build
+from agents.models._lexicon import urgency_floor
+from schemas.payloads import ClassifyOutput, DocType, Label, Urgency
+
+__all__ = [
+    "DEFAULT_SEED",
+    "MODEL_NAME",
+    "Classifier",
+    "ClassifierMetrics",
+    "LabeledDocument",
+    "load_corpus",
+    "train",
+]
+
+MODEL_NAME = "doctype-tfidf-svm-v1"
+"""Reported in `ModelUsage.model`; bump the version when features or estimator change."""
+DEFAULT_SEED = 20260312
+TEST_SIZE = 0.2
+TOP_LABELS = 5
+_URGENCY_ORDER = (Urgency.LOW, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL)
+_DIGIT = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class LabeledDocument:
+    """One training document."""
+
+    text: str
+    doc_type: DocType
+    urgency: Urgency
+
+
+@dataclass(frozen=True)
+class ClassifierMetrics:
+    """Held-out quality of a training run (what ``data/classifier/metrics.json`` holds).
+
+    ``corpus_sha256`` digests the labelled documents themselves (text and labels), so it
+    identifies the training data whatever file or JSON formatting it came from.
+    """
+
+    model: str
+    seed: int
+    corpus_sha256: str
+    n_train: int
+    n_test: int
+    accuracy: float
+    macro_f1: float
+    urgency_accuracy: float
+    urgency_macro_f1: float
+    per_class_f1: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Stable JSON (sorted keys, rounded numbers) so reruns produce identical files."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+
+def load_corpus(path: Path = _data.CLASSIFIER_CORPUS) -> list[LabeledDocument]:
+    """Read a JSON-lines corpus with ``text``, ``doc_type`` and ``urgency`` per line.
+
+    Raises:
+        ModelError: If the file is missing or a line is not a valid labelled document.
+    """
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelError(f"cannot read the classifier corpus {path}: {exc}") from exc
+    docs = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            docs.append(
+                LabeledDocument(row["text"], DocType(row["doc_type"]), Urgency(row["urgency"]))
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{path}:{number}: not a labelled document: {exc}") from exc
+    if not docs:
+        raise ModelError(f"the classifier corpus {path} is empty")
+    return docs
+
+
+def _fold(text: str) -> str:
+    return _DIGIT.sub("0", text.lower())
+
+
+def _doc_type_pipeline(seed: int) -> Pipeline:
+    features = make_union(
+        TfidfVectorizer(
+            preprocessor=_fold,
+            ngram_range=(1, 2),
+            min_df=2,
+            sublinear_tf=True,
+            strip_accents="unicode",
+        ),
+        TfidfVectorizer(
+            preprocessor=_fold,
+            analyzer="char_wb",
+            ngram_range=(3, 5),
+            min_df=3,
+            sublinear_tf=True,
+            max_features=20000,
+        ),
+    )
+    svm = LinearSVC(C=0.5, random_state=seed)
+    return make_pipeline(features, CalibratedClassifierCV(svm, cv=3, method="sigmoid"))
+
+
+def _urgency_pipeline(seed: int) -> Pipeline:
+    words = TfidfVectorizer(
+        preprocessor=_fold,
+        ngram_range=(1, 3),
+        min_df=2,
+        sublinear_tf=True,
+        strip_accents="unicode",
+    )
+    svm = LinearSVC(C=0.5, class_weight="balanced", random_state=seed)
+    return make_pipeline(words, CalibratedClassifierCV(svm, cv=3, method="sigmoid"))
+
+
+class Classifier:
+    """Classifies a document's text into a `DocType` and an `Urgency`.
+
+    Build one with `Classifier.load` (cached) or `Classifier.fit`; instances are immutable
+    and thread-safe for `classify`.
+    """
+
+    def __init__(self, doc_type_model: Pipeline, urgency_model: Pipeline, version: str) -> None:
+        self._doc_type = doc_type_model
+        self._urgency = urgency_model
+        self._version = version
+
+    @property
+    def model_name(self) -> str:
+        """Model identity for `ModelUsage.model`: name plus the training-data digest."""
+        return f"{MODEL_NAME}+{self._version}"
+
+    @classmethod
+    def fit(cls, docs: Sequence[LabeledDocument], seed: int = DEFAULT_SEED) -> Classifier:
+        """Train both models on ``docs`` (deterministic for a given seed)."""
+        texts = [d.text for d in docs]
+        doc_type = _doc_type_pipeline(seed).fit(texts, [d.doc_type.value for d in docs])
+        urgency = _urgency_pipeline(seed).fit(texts, [d.urgency.value for d in docs])
+        return cls(doc_type, urgency, _digest_docs(docs)[:12])
+
+    @classmethod
+    def load(
+        cls,
+        cache_dir: Path,
+        corpus: Path = _data.CLASSIFIER_CORPUS,
+        seed: int = DEFAULT_SEED,
+    ) -> Classifier:
+        """Return the classifier trained on ``corpus``, from the cache when it is current.
+
+        Raises:
+            ModelError: If the corpus cannot be read or the cache cannot be written.
+        """
+        key = cache_key(MODEL_NAME, file_digest(corpus), seed)
+        return load_or_build(
+            cache_dir, "classifier", key, Classifier, lambda: cls.fit(load_corpus(corpus), seed)
+        )
+
+    def classify(self, text: str) -> ClassifyOutput:
+        """Classify one document's text."""
+        probabilities = self._doc_type.predict_proba([text])[0]
+        classes = [str(c) for c in self._doc_type.classes_]
+        order = np.argsort(-probabilities, kind="stable")
+        labels = tuple(
+            Label(label=classes[i], score=round(float(probabilities[i]), 4))
+            for i in order[:TOP_LABELS]
+        )
+        best = int(order[0])
+        return ClassifyOutput(
+            doc_type=DocType(classes[best]),
+            confidence=round(float(probabilities[best]), 4),
+            labels=labels,
+            urgency=self.urgency(text, DocType(classes[best])),
+        )
+
+    def urgency(self, text: str, doc_type: DocType | None = None) -> Urgency:
+        """The model's urgency, raised to what explicit cues in ``text`` demand.
+
+        A fraud report is never below HIGH: losses grow by the hour until a card or
+        account is blocked.
+        """
+        found = [Urgency(str(self._urgency.predict([text])[0]))]
+        floor = urgency_floor(text)
+        if floor is not None:
+            found.append(Urgency(floor))
+        if doc_type is DocType.FRAUD_REPORT:
+            found.append(Urgency.HIGH)
+        return max(found, key=_URGENCY_ORDER.index)
+
+    def predict_doc_types(self, texts: Iterable[str]) -> list[DocType]:
+        """Batch prediction of document types (for evaluation)."""
+        return [DocType(str(p)) for p in self._doc_type.predict(list(texts))]
+
+
+def train(
+    corpus: Sequence[LabeledDocument] | Path = _data.CLASSIFIER_CORPUS,
+    seed: int = DEFAULT_SEED,
+    metrics_path: Path | None = None,
+) -> tuple[Classifier, ClassifierMetrics]:
+    """Measure the classifier on a stratified held-out split, then train on everything.
+
+    Args:
+        corpus: Labelled documents, or the path of a JSON-lines corpus.
+        seed: Seed of the split and the estimators; the same seed gives the same metrics.
+        metrics_path: Where to write the metrics as JSON (e.g. ``data/classifier/metrics.json``).
+
+    Returns:
+        The classifier trained on the whole corpus, and the held-out metrics.
+
+    Raises:
+        ModelError: If the corpus cannot be read or is too small to split.
+    """
+    docs = load_corpus(corpus) if isinstance(corpus, Path) else list(corpus)
+    try:
+        train_docs, test_docs = train_test_split(
+            docs, test_size=TEST_SIZE, random_state=seed, stratify=[d.doc_type for d in docs]
+        )
+    except ValueError as exc:
+        raise ModelError(f"the corpus cannot be split for evaluation: {exc}") from exc
+    held_out = Classifier.fit(train_docs, seed)
+    texts = [d.text for d in test_docs]
+    truth = [d.doc_type.value for d in test_docs]
+    predicted = [t.value for t in held_out.predict_doc_types(texts)]
+    urgency_truth = [d.urgency.value for d in test_docs]
+    urgency_predicted = [
+        held_out.urgency(t, DocType(p)).value for t, p in zip(texts, predicted, strict=True)
+    ]
+    labels = sorted(set(truth))
+    per_class = f1_score(truth, predicted, labels=labels, average=None)
+    metrics = ClassifierMetrics(
+        model=MODEL_NAME,
+        seed=seed,
+        corpus_sha256=_digest_docs(docs),
+        n_train=len(train_docs),
+        n_test=len(test_docs),
+        accuracy=_round(accuracy_score(truth, predicted)),
+        macro_f1=_round(f1_score(truth, predicted, average="macro")),
+        urgency_accuracy=_round(accuracy_score(urgency_truth, urgency_predicted)),
+        urgency_macro_f1=_round(f1_score(urgency_truth, urgency_predicted, average="macro")),
+        per_class_f1={label: _round(score) for label, score in zip(labels, per_class, strict=True)},
+    )
+    if metrics_path is not None:
+        metrics_path.parent.mkdir(parents=True, exist_ok=True)
+        metrics_path.write_text(metrics.to_json(), encoding="utf-8")
+    return Classifier.fit(docs, seed), metrics
+
+
+def _digest_docs(docs: Sequence[LabeledDocument]) -> str:
+    digest = hashlib.sha256()
+    for doc in docs:
+        digest.update(f"{doc.doc_type.value}\x1f{doc.urgency.value}\x1f{doc.text}\x1e".encode())
+    return digest.hexdigest()
+
+
+def _round(value: float) -> float:
+    return round(float(value), 4)

@@ -1,0 +1,816 @@
+"""Field extraction: identifiers, money, dates, contacts, names and addresses, with spans.
+
+Validation is delegated to kept libraries: python-stdnum checks IBANs, BICs, EU and UK VAT
+ids and card numbers (Luhn), phonenumbers finds and normalises phone numbers (E.164).
+Names and addresses are best effort: labelled lines ("From:", "Name:", "Beneficiary:"),
+salutations and sign-offs, company legal suffixes (GmbH, Ltd, Inc, SA, BV...) and street
+patterns of the languages the agents see (EN/DE/FR/ES/NL).
+
+Every field carries the span of its source text; a card number's value is masked, so the
+full number never leaves the extractor. Where two candidates overlap (a VAT id inside an
+IBAN, a phone number inside an account number), the more specific one wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+import phonenumbers
+import stdnum.bic
+import stdnum.eu.vat
+import stdnum.gb.vat
+import stdnum.iban
+import stdnum.luhn
+
+from agents.models._money_dates import DATE as DATE_PATTERN
+from agents.models._money_dates import MONEY, currency_code, parse_date, parse_number
+from schemas.payloads import ExtractedField, ExtractOutput, FieldType, Span
+
+__all__ = ["MODEL_NAME", "Extractor", "extract", "field_value", "fields_named"]
+
+MODEL_NAME = "extract-rules-v1"
+"""Reported in `ModelUsage.model`."""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    name: str
+    value: str
+    type: FieldType
+    normalized: str | None
+    start: int
+    end: int
+    confidence: float
+    priority: int
+
+    def overlaps(self, other: _Candidate) -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def to_field(self) -> ExtractedField:
+        return ExtractedField(
+            name=self.name,
+            value=self.value,
+            type=self.type,
+            normalized=self.normalized,
+            span=Span(start=self.start, end=self.end),
+            confidence=self.confidence,
+        )
+
+
+class Extractor:
+    """Stateless field extractor; `extract` is the same as `Extractor().extract`."""
+
+    model_name = MODEL_NAME
+
+    def extract(self, text: str) -> ExtractOutput:
+        """Extract every field found in ``text``."""
+        return extract(text)
+
+
+def extract(text: str) -> ExtractOutput:
+    """Extract every field found in ``text``, ordered by position.
+
+    Args:
+        text: Plain text of a document (see `agents.documents.read_text`).
+    """
+    exclusive = _resolve(
+        [
+            *_ibans(text),
+            *_cards(text),
+            *_vat_ids(text),
+            *_emails(text),
+            *_bics(text),
+            *_identifiers(text),
+        ]
+    )
+    exclusive = _resolve([*exclusive, *_dates(text, _month_first_hint(text))])
+    exclusive = _resolve([*exclusive, *_money(text)])
+    exclusive = _resolve([*exclusive, *_phones(text, _region_hint(text, exclusive))])
+    people = _resolve([*_names(text), *_addresses(text)])
+    people = [p for p in people if not any(p.overlaps(e) for e in exclusive if e.type in _HARD)]
+    found = _promote_singletons(exclusive) + _first_of_each(people)
+    found.sort(key=lambda c: (c.start, c.end, c.name))
+    return ExtractOutput(fields=tuple(c.to_field() for c in found))
+
+
+def _first_of_each(candidates: list[_Candidate]) -> list[_Candidate]:
+    """One field per (name, value): a letterhead repeated in the footer is one organisation."""
+    seen: set[tuple[str, str | None]] = set()
+    out = []
+    for candidate in sorted(candidates, key=lambda c: c.start):
+        key = (candidate.name, (candidate.normalized or "").lower())
+        if key not in seen:
+            seen.add(key)
+            out.append(candidate)
+    return out
+
+
+def fields_named(output: ExtractOutput, *names: str) -> list[ExtractedField]:
+    """The fields with any of ``names``, in the order of ``names`` then position."""
+    return [f for name in names for f in output.fields if f.name == name]
+
+
+def field_value(output: ExtractOutput, *names: str) -> str | None:
+    """Normalised (else raw) value of the first field with one of ``names``, if any."""
+    for f in fields_named(output, *names):
+        return f.normalized or f.value
+    return None
+
+
+_HARD = frozenset({FieldType.IBAN, FieldType.EMAIL, FieldType.IDENTIFIER, FieldType.MONEY})
+
+
+def _resolve(candidates: Iterable[_Candidate]) -> list[_Candidate]:
+    """Keep the best of overlapping candidates: higher priority, then longer, then earlier."""
+    ranked = sorted(candidates, key=lambda c: (-c.priority, -(c.end - c.start), c.start))
+    kept: list[_Candidate] = []
+    for candidate in ranked:
+        if not any(candidate.overlaps(k) for k in kept):
+            kept.append(candidate)
+    return kept
+
+
+def _line_prefix(text: str, start: int, limit: int = 60) -> str:
+    """Text between the start of the line and ``start`` (at most ``limit`` characters)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    return text[max(line_start, start - limit) : start]
+
+
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10,32}")
+
+
+def _ibans(text: str) -> Iterator[_Candidate]:
+    for match in _IBAN.finditer(text):
+        raw = match.group()
+        positions = [i for i, ch in enumerate(raw) if ch != " "]
+        # The pattern is greedy and may run into the next word ("... 00 BIC"); try the
+        # longest prefix that validates.
+        for length in range(len(positions), 14, -1):
+            end = positions[length - 1] + 1
+            compact = raw[:end].replace(" ", "")
+            if stdnum.iban.is_valid(compact):
+                yield _Candidate(
+                    "iban",
+                    raw[:end],
+                    FieldType.IBAN,
+                    stdnum.iban.compact(compact),
+                    match.start(),
+                    match.start() + end,
+                    0.99,
+                    100,
+                )
+                break
+
+
+_BIC = re.compile(r"\b[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?\b")
+_BIC_CUE = re.compile(r"\b(?:BIC|SWIFT|Swift[- ]?Code)\b", re.IGNORECASE)
+
+
+def _bics(text: str) -> Iterator[_Candidate]:
+    for match in _BIC.finditer(text):
+        # Eight capital letters are also just a shouted word; only a label makes it a BIC.
+        if not _BIC_CUE.search(_line_prefix(text, match.start(), 30)):
+            continue
+        if stdnum.bic.is_valid(match.group()):
+            yield _Candidate(
+                "bic",
+                match.group(),
+                FieldType.IDENTIFIER,
+                stdnum.bic.compact(match.group()),
+                match.start(),
+                match.end(),
+                0.95,
+                70,
+            )
+
+
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_CARD_BRANDS = (
+    (re.compile(r"^4\d{12}(?:\d{3}){0,2}$"), "visa"),
+    (re.compile(r"^(?:5[1-5]\d{14}|2(?:2[2-9][1-9]|[3-6]\d\d|7[01]\d|720)\d{12})$"), "mastercard"),
+    (re.compile(r"^3[47]\d{13}$"), "amex"),
+    (re.compile(r"^(?:6011\d{12}|65\d{14})$"), "discover"),
+)
+
+
+def _cards(text: str) -> Iterator[_Candidate]:
+    for match in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", match.group())
+        brand = next((name for pattern, name in _CARD_BRANDS if pattern.match(digits)), None)
+        if brand is None or not stdnum.luhn.is_valid(digits):
+            continue
+        masked = _mask_digits(match.group(), keep=4)
+        yield _Candidate(
+            "card_number",
+            masked,
+            FieldType.IDENTIFIER,
+            f"{brand} ****{digits[-4:]}",
+            match.start(),
+            match.end(),
+            0.97,
+            95,
+        )
+
+
+def _mask_digits(value: str, keep: int) -> str:
+    total = sum(ch.isdigit() for ch in value)
+    seen = 0
+    out = []
+    for ch in value:
+        if ch.isdigit():
+            seen += 1
+            out.append(ch if seen > total - keep else "*")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_VAT = re.compile(
+    r"\b(?:ATU|BE|BG|CY|CZ|DE|DK|EE|EL|ES|FI|FR|GB|HR|HU|IE|IT|LT|LU|LV|MT|NL|PL|PT|RO|SE|SI|SK|XI)"
+    r"[ ]?[0-9A-Z](?:[ .]?[0-9A-Z]){6,13}\b"
+)
+_VAT_CUE = re.compile(
+    r"\b(?:VAT|USt|UStId|UID|MwSt|TVA|IVA|NIF|CIF|BTW|Tax ID|Steuer)", re.IGNORECASE
+)
+
+
+def _vat_ids(text: str) -> Iterator[_Candidate]:
+    for match in _VAT.finditer(text):
+        raw = match.group()
+        positions = [i for i, ch in enumerate(raw) if ch not in " ."]
+        for length in range(len(positions), 7, -1):
+            end = positions[length - 1] + 1
+            compact = re.sub(r"[ .]", "", raw[:end])
+            valid = (
+                stdnum.gb.vat.is_valid(compact)
+                if compact.startswith("GB")
+                else stdnum.eu.vat.is_valid(compact)
+            )
+            if valid:
+                cue = bool(_VAT_CUE.search(_line_prefix(text, match.start(), 40)))
+                yield _Candidate(
+                    "vat_id",
+                    raw[:end],
+                    FieldType.IDENTIFIER,
+                    compact,
+                    match.start(),
+                    match.start() + end,
+                    0.95 if cue else 0.7,
+                    90 if cue else 60,
+                )
+                break
+
+
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+
+
+def _emails(text: str) -> Iterator[_Candidate]:
+    for match in _EMAIL.finditer(text):
+        prefix = _line_prefix(text, match.start(), 200).lstrip().lower()
+        name = "email"
+        if prefix.startswith(("from:", "von:", "de :", "de:", "sender:", "reply-to:")):
+            name = "sender_email"
+        elif prefix.startswith(("to:", "an:", "à :", "para:", "cc:")):
+            name = "recipient_email"
+        yield _Candidate(
+            name,
+            match.group(),
+            FieldType.EMAIL,
+            match.group().lower(),
+            match.start(),
+            match.end(),
+            0.98,
+            90,
+        )
+
+
+_ID_LABELS: tuple[tuple[str, str], ...] = (
+    (
+        "invoice_number",
+        r"invoice\s*(?:no\.?|number|nr\.?|num\.?|#|id)|inv\.?\s*(?:no\.?|#)|bill\s*(?:no\.?|#)"
+        r"|rechnungs?\s*-?\s*(?:nr\.?|nummer|no\.?)|rechnung\s*(?:nr\.?|#)|re\.?-?nr\.?"
+        r"|facture\s*(?:n°|no|n\.?º?|num[ée]ro)|n°\s*de\s*facture|factura\s*(?:n[º°o.]*|número)"
+        r"|n[º°]\s*de\s*factura|n[úu]mero\s*de\s*factura|credit\s*note\s*(?:no\.?|#)",
+    ),
+    (
+        "policy_number",
+        r"policy\s*(?:no\.?|number|#)?|versicherungs(?:schein)?\s*-?\s*(?:nr\.?|nummer)"
+        r"|n°\s*de\s*contrat|n[º°]\s*de\s*p[óo]liza|p[óo]liza",
+    ),
+    ("claim_number", r"claim\s*(?:no\.?|number|ref\.?)|schaden\s*-?\s*(?:nr\.?|nummer)"),
+    (
+        "order_number",
+        r"order\s*(?:no\.?|number|#)?|bestell\s*-?\s*(?:nr\.?|nummer)|commande\s*n°?|pedido\s*n[º°]?",
+    ),
+    (
+        "customer_number",
+        r"customer\s*(?:no\.?|number|id)|kunden\s*-?\s*(?:nr\.?|nummer)|member\s*id"
+        r"|r[ée]f[ée]rence\s*client|n[º°]\s*de\s*(?:cliente|contrato)",
+    ),
+    (
+        "document_number",
+        r"passport\s*(?:no\.?|number)|document\s*(?:no\.?|number)|ausweis\s*-?\s*(?:nr\.?|nummer)"
+        r"|\bno\.(?=\s*[A-Z]{1,2}\d{6,9}\b)"
+        r"|licen[cs]e\s*(?:no\.?|number)",
+    ),
+    ("reference", r"reference|ref\.|your\s*ref|verwendungszweck|r[ée]f[ée]rence|referencia"),
+)
+_ID_VALUE = r"[:#.]?\s*(?:n[°º]\s*)?(?P<value>(?=[A-Z0-9/-]*\d)[A-Z0-9][A-Z0-9/._-]{1,30}[A-Z0-9])"
+_IDS = [
+    (name, re.compile(rf"\b(?:{label})\s*{_ID_VALUE}", re.IGNORECASE)) for name, label in _ID_LABELS
+]
+_BARE_INVOICE = re.compile(
+    r"\b(?:invoice|rechnung|facture|factura)\s+(?P<value>(?=[A-Z0-9/-]*\d)[A-Z]{1,4}[-/]?"
+    r"\d[A-Z0-9/_-]{2,20})",
+    re.IGNORECASE,
+)
+
+
+def _identifiers(text: str) -> Iterator[_Candidate]:
+    for name, pattern in _IDS:
+        for match in pattern.finditer(text):
+            yield _Candidate(
+                name,
+                match["value"],
+                FieldType.IDENTIFIER,
+                match["value"].upper(),
+                match.start("value"),
+                match.end("value"),
+                0.9,
+                50,
+            )
+    for match in _BARE_INVOICE.finditer(text):
+        yield _Candidate(
+            "invoice_number",
+            match["value"],
+            FieldType.IDENTIFIER,
+            match["value"].upper(),
+            match.start("value"),
+            match.end("value"),
+            0.75,
+            45,
+        )
+
+
+_DATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        (
+            "due_date",
+            r"\bdue\b|payable|pay(?:ment)? by|please pay|f[äa]llig|zahlbar|zahlungsziel"
+            r"|[ée]ch[ée]ance|[àa] r[ée]gler|vencimiento|a pagar antes|pagar antes"
+            r"|collect|eingezogen|pr[ée]l[èe]vement|avant le|pay before|bis zum|antes del",
+        ),
+        (
+            "invoice_date",
+            r"invoice date|date of invoice|rechnungsdatum|date de facture|fecha de factura"
+            r"|issued|ausgestellt",
+        ),
+        (
+            "date_of_birth",
+            r"birth|\bdob\b|geburt|n[ée]\(?e?\)? le|naissance|nacimiento",
+        ),
+        ("expiry_date", r"expir|valid until|g[üu]ltig bis|caducidad|validit[ée]"),
+        (
+            "incident_date",
+            r"date of (?:loss|incident|accident)|schadentag|sinistre|siniestro|incident",
+        ),
+    )
+)
+
+
+def _dates(text: str, month_first: bool) -> Iterator[_Candidate]:
+    for match in DATE_PATTERN.finditer(text):
+        day = parse_date(match, month_first)
+        if day is None or not 1900 <= day.year <= 2100:
+            continue
+        prefix = _line_prefix(text, match.start(), 50)
+        name = next((n for n, cue in _DATE_CUES if cue.search(prefix)), "date")
+        textual = bool(match.group("dmy") or match.group("mdy") or match.group("iso"))
+        ambiguous = bool(match.group("num")) and int(match["a"]) <= 12 and int(match["b"]) <= 12
+        confidence = 0.95 if textual else (0.8 if ambiguous and match["sep"] == "/" else 0.9)
+        yield _Candidate(
+            name,
+            match.group(),
+            FieldType.DATE,
+            day.isoformat(),
+            match.start(),
+            match.end(),
+            confidence,
+            40,
+        )
+
+
+_US_HINTS = re.compile(r"\$|\bUSD\b|\b[A-Z]{2} \d{5}\b|\+1[ -]?\(?\d{3}")
+_EU_HINTS = re.compile(r"€|\bEUR\b|£|\bGBP\b|\bCHF\b|\b[A-Z]{2}\d{2} ?\d{4}")
+
+
+def _month_first_hint(text: str) -> bool:
+    """US documents write month first; decide by their money and address conventions."""
+    return len(_US_HINTS.findall(text)) > len(_EU_HINTS.findall(text))
+
+
+_TOTAL_CUE = re.compile(
+    r"(?<!sub)(?<!sub-)(?<!zwischen)(?:\btotal\b(?!\s*(?:ht|net)\b)|amount due|balance due|"
+    r"amount payable|"
+    r"amount to pay|to pay|outstanding|gesamt|summe|endbetrag|rechnungsbetrag|zu zahlen|"
+    r"nachzahlung|net [àa] payer|montant (?:ttc|d[ûu])|\bttc\b|importe total|total a pagar|"
+    r"a pagar|erstattungsbetrag|amount claimed|to reimburse)",
+    re.IGNORECASE,
+)
+_SUBTOTAL_CUE = re.compile(
+    r"sub-?total|zwischensumme|\bnet(?:to)?\b(?! [àa] payer)|total ht|\bht\b|base imponible"
+    r"|sous-total",
+    re.IGNORECASE,
+)
+_TAX_CUE = re.compile(r"\b(?:vat|mwst|ust|tva|iva|tax|sales tax)\b", re.IGNORECASE)
+_BARE_TOTAL = re.compile(
+    r"(?P<cue>\b(?:total|summe|gesamt|importe|montant)\b[^\n\d]{0,25})"
+    r"(?P<num>(?<![\d.,])\d{1,3}(?:[.,]\d{3})*[.,]\d{2})\b",
+    re.IGNORECASE,
+)
+
+
+def _money(text: str) -> list[_Candidate]:
+    found: list[_Candidate] = []
+    for match in MONEY.finditer(text):
+        number = match["num1"] or match["num2"]
+        symbol = match["pre"] or match["post"]
+        value = parse_number(number)
+        if value is None:
+            continue
+        if match["sign1"] or match["sign2"]:
+            value = -value
+        code = currency_code(symbol)
+        found.append(
+            _Candidate(
+                _money_name(_line_prefix(text, match.start())),
+                match.group().strip(),
+                FieldType.MONEY,
+                f"{value:.2f} {code}",
+                match.start(),
+                match.end(),
+                0.9,
+                30,
+            )
+        )
+    # Receipts print "SUMME 4.52" and leave the currency to the header or the card slip.
+    currencies = Counter(c.normalized.split()[1] for c in found if c.normalized)
+    if currencies:
+        code = currencies.most_common(1)[0][0]
+        for match in _BARE_TOTAL.finditer(text):
+            value = parse_number(match["num"])
+            if value is not None and not _SUBTOTAL_CUE.search(match["cue"]):
+                found.append(
+                    _Candidate(
+                        "total_amount",
+                        match["num"],
+                        FieldType.MONEY,
+                        f"{value:.2f} {code}",
+                        match.start("num"),
+                        match.end("num"),
+                        0.6,
+                        20,
+                    )
+                )
+    return found
+
+
+def _money_name(prefix: str) -> str:
+    if _SUBTOTAL_CUE.search(prefix):
+        return "subtotal_amount"
+    if _TAX_CUE.search(prefix) and not _TOTAL_CUE.search(prefix):
+        return "tax_amount"
+    if _TOTAL_CUE.search(prefix):
+        return "total_amount"
+    return "amount"
+
+
+_SINGLETONS = ("total_amount", "due_date", "invoice_date", "invoice_number", "date_of_birth")
+
+
+def _promote_singletons(candidates: list[_Candidate]) -> list[_Candidate]:
+    """Keep one field per singleton name; the others become generic ``amount``/``date``.
+
+    The last total on a document is the grand total (after subtotal and tax), the first due
+    date or invoice number is the one in the header.
+    """
+    out = list(candidates)
+    for name in _SINGLETONS:
+        same = sorted((c for c in out if c.name == name), key=lambda c: c.start)
+        if len(same) <= 1:
+            continue
+        if name == "total_amount":
+            best = max(same, key=lambda c: (c.confidence, c.start))
+        else:
+            best = max(same, key=lambda c: (c.confidence, -c.start))
+        generic = {"total_amount": "amount", "invoice_number": "reference"}.get(name, "date")
+        # A repeat of the chosen value (subject line and body) is the same field: drop it.
+        out = [
+            c
+            for c in out
+            if c not in same
+            or c is best
+            or c.normalized != best.normalized
+            or name == "total_amount"
+        ]
+        out = [replace(c, name=generic) if c in same and c is not best else c for c in out]
+    if not any(c.name == "total_amount" for c in out):
+        amounts = [c for c in out if c.name == "amount" and c.normalized]
+        if amounts:
+            # Without a "total" label the largest amount is the best guess, with less trust.
+            best = max(amounts, key=lambda c: abs(float((c.normalized or "0 X").split()[0])))
+            out = [replace(c, name="total_amount", confidence=0.6) if c is best else c for c in out]
+    return out
+
+
+_PHONE_CUE = re.compile(
+    r"\b(?:tel|tél|phone|telefon|telephone|téléphone|tfno|tlf|fon|mobile|mobil|mob|"
+    r"cell|fax|móvil|movil|call|ruf|handy|portable)\b|☎",
+    re.IGNORECASE,
+)
+_TLD_REGION = {
+    "de": "DE",
+    "at": "AT",
+    "ch": "CH",
+    "uk": "GB",
+    "fr": "FR",
+    "es": "ES",
+    "nl": "NL",
+    "ie": "IE",
+    "it": "IT",
+    "be": "BE",
+}
+_CURRENCY_REGION = {"GBP": "GB", "USD": "US", "CHF": "CH"}
+
+
+def _region_hint(text: str, found: list[_Candidate]) -> str:
+    """Where national-format numbers (``030 1234567``) most likely come from."""
+    for candidate in found:
+        if candidate.type is FieldType.IBAN and candidate.normalized:
+            return candidate.normalized[:2]
+        if candidate.name == "vat_id" and candidate.normalized:
+            return {"EL": "GR", "XI": "GB"}.get(candidate.normalized[:2], candidate.normalized[:2])
+    for candidate in found:
+        if candidate.type is FieldType.EMAIL and candidate.normalized:
+            tld = candidate.normalized.rsplit(".", 1)[-1]
+            if tld in _TLD_REGION:
+                return _TLD_REGION[tld]
+    for candidate in found:
+        if candidate.type is FieldType.MONEY and candidate.normalized:
+            code = candidate.normalized.split()[-1]
+            if code in _CURRENCY_REGION:
+                return _CURRENCY_REGION[code]
+    return "DE" if "€" in text else "US"
+
+
+_MONEY_LIKE = re.compile(r"\d[.,]\d{2}(?![\d.])")
+
+
+def _phones(text: str, region: str) -> Iterator[_Candidate]:
+    matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
+    for match in matcher:
+        raw = match.raw_string
+        prefix = _line_prefix(text, match.start, 40)
+        cue = _PHONE_CUE.search(prefix)
+        # Statement columns ("+1,822.97  540.01") are not numbers anyone dials.
+        if "," in raw or "  " in raw or (cue is None and _MONEY_LIKE.search(raw)):
+            continue
+        international = raw.lstrip().startswith(("+", "00"))
+        # A national-format number without a label is more often an account or order number.
+        if not international and cue is None:
+            continue
+        name = "fax" if cue and cue.group().lower() == "fax" else "phone"
+        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        yield _Candidate(
+            name,
+            match.raw_string,
+            FieldType.PHONE,
+            e164,
+            match.start,
+            match.end,
+            0.9 if cue else 0.8,
+            20,
+        )
+
+
+_WORD = r"[A-ZÄÖÜÉÈÁÍÓÚÑÇ][\w'\u2019.-]*"
+_LINK = r"(?:&|und|and|et|y|de|la|del|van|der|den|von|du|le)"
+_ORG_SUFFIX = (
+    r"GmbH & Co\. KG|GmbH|gGmbH|AG|KGaA|KG|OHG|UG \(haftungsbeschränkt\)|e\.K\.|e\.V\."
+    r"|Ltd\.?|Limited|PLC|plc|LLP|LLC|L\.L\.C\.|Inc\.?|Corp\.?|Corporation|Co\.|SARL|SAS"
+    r"|S\.A\.S\.|S\.A\.|SA|S\.L\.|SL|SLU|B\.V\.|BV|N\.V\.|NV|DAC|S\.p\.A\.|SpA|S\.r\.l\.|Srl"
+    r"|Oy|AB|ApS|A/S"
+)
+_ORG = re.compile(
+    rf"(?<![\w&])(?P<name>{_WORD}(?:[ \t]+(?:{_WORD}|{_LINK})){{0,5}}?)[ \t]+"
+    rf"(?P<suffix>{_ORG_SUFFIX})(?![\w])"
+)
+_LEADING_NOISE = re.compile(
+    r"^(?:(?:Dear|From|To|An|Von|De|Para|For|Bill|Invoice|Customer|Kunde|Client|Cliente"
+    r"|Beneficiary|Payee|Attn|Betreff|Subject|Re|Fwd|AW|TR|The|Der|Die|Das|Le|La|El|Los|Hello"
+    r"|Hi|Hallo|Bonjour|Hola|Between|Zwischen|Entre|And|Und|Et|Y|With|Mit|Avec|Con|Our|Your"
+    r"|Unser|Votre|Nuestro|Sehr|Geehrte|Geehrter|Herr|Frau|Mr|Mrs|Ms|Dr|Signed|Welcome"
+    r"|Rechnungsempfänger|Auftraggeber|Auftragnehmer|Lieferant|Supplier|Vendor|Provider"
+    r"|Employer|Arbeitgeber|Empresa|Employeur|Account|Name|Press|Release|Salary|Gehalt|Lohn"
+    r"|Refund|Virement|Salaire|N[óo]mina|Transfer|Lastschrift|Gutschrift|[ÜU]berweisung"
+    r"|Payment|Card|Kartenzahlung|Pr[ée]l[èe]vement|Remboursement|Recibo|Pago|SEPA)\b[:,]?\s*)+",
+    re.IGNORECASE,
+)
+
+_PERSON_LABELS = re.compile(
+    r"^[ \t]*(?P<label>name|full name|customer|client|kunde|employee|mitarbeiter|arbeitnehmer"
+    r"|policyholder|policy holder|versicherungsnehmer|insured|assur[ée]|tomador|asegurado"
+    r"|account holder|kontoinhaber|titulaire|titular|patient|guest|gast|landlord|tenant"
+    r"|vermieter|mieter|bailleur|locataire|arrendador|arrendatario|salari[ée]|trabajador"
+    r"|requested by|angefordert von|demandeur|solicitante|approved by|freigabe|valid[ée] par"
+    r"|aprobado por|analyst|signed|signature|unterschrift|firma|employee name|collaborateur"
+    r"|empleado|contact|ansprechpartner|attn|surname|nachname|given names?|vornamen?|nom"
+    r"|pr[ée]noms?|apellidos?|nombre|beneficiary|payee|beneficiario|b[ée]n[ée]ficiaire"
+    r"|beg[üu]nstigter|zahlungsempf[äa]nger|account name|empf[äa]nger|from|von|de|to|an|para"
+    r"|bill to|invoice to|rechnungsempf[äa]nger|factur[ée] [àa]|facturar a|employer"
+    r"|arbeitgeber|empresa|employeur|provider|supplier|vendor)"
+    r"(?P<alias>(?:[ \t]*/[ \t]*[\w ]+)?)[ \t]*[:.][ \t]*(?:\n[ \t]*)?"
+    r"(?P<value>[^\n<]{2,80}?)[ \t]*(?:<|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_PAYEE_LABELS = re.compile(
+    r"beneficiary|payee|beneficiario|b[ée]n[ée]ficiaire|beg[üu]nstigter|zahlungsempf"
+    r"|account name|empf[äa]nger",
+    re.IGNORECASE,
+)
+_HOLDER_LABELS = re.compile(r"account holder|kontoinhaber|titulaire|titular", re.IGNORECASE)
+_SENDER_LABELS = re.compile(r"^(?:from|von|de)$", re.IGNORECASE)
+_RECIPIENT_LABELS = re.compile(
+    r"^(?:to|an|para|bill to|invoice to|rechnungsempf[äa]nger|factur[ée] [àa]|facturar a"
+    r"|customer|client|kunde)$",
+    re.IGNORECASE,
+)
+_SALUTATION = re.compile(
+    r"^[ \t]*(?:Dear|Hello|Hi|Hallo|Liebe[rs]?|Guten Tag|Sehr geehrte[rs]?|Bonjour|Cher|Chère"
+    r"|Estimad[oa](?:/a)?|Hola)[ \t]+(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof|Herr|Frau|M|Mme|Sr|Sra)\.?"
+    r"[ \t]+)*(?P<value>[A-ZÄÖÜÉÁÍÓÚÑ][^\n,:;!]{1,60}?)[ \t]*[,:!]?[ \t]*$",
+    re.MULTILINE,
+)
+_SIGN_OFF = re.compile(
+    r"^[ \t]*(?:kind regards|best regards|regards|best wishes|sincerely|yours sincerely"
+    r"|yours faithfully|many thanks|thanks|cheers|mit freundlichen gr[üu](?:ß|ss)en|viele gr[üu]"
+    r"(?:ß|ss)e|freundliche gr[üu](?:ß|ss)e|beste gr[üu](?:ß|ss)e|cordialement|bien cordialement"
+    r"|salutations distingu[ée]es|atentamente|saludos cordiales|un saludo|saludos)[ \t]*,?[ \t]*\n"
+    r"(?:[ \t]*\n)?[ \t]*(?P<value>[^\n]{2,60})",
+    re.IGNORECASE | re.MULTILINE,
+)
+_PERSON = re.compile(
+    r"^(?:[A-ZÄÖÜÉÈÁÍÓÚÑ][a-zäöüßéèêëáíóúñçà'\u2019-]+|(?:van|von|de|der|den|da|del|la|le|du|O')"
+    r")(?:[ \t]+(?:[A-ZÄÖÜÉÈÁÍÓÚÑ][a-zäöüßéèêëáíóúñçà'\u2019-]+|van|von|de|der|den|da|del|la|le|du"
+    r"|O'[A-Z][a-z]+)){1,3}$"
+)
+_NOT_NAMES = frozenset(
+    "invoice rechnung facture factura total amount date due payment customer account bank "
+    "dear hello thanks team service support office department the your our please order "
+    "insurance claim policy statement receipt contract agreement page sent from iphone "
+    "online banking kundenservice atención client cliente le la el monthly new".split()
+)
+
+
+def _names(text: str) -> Iterator[_Candidate]:
+    for match in _ORG.finditer(text):
+        name = match["name"]
+        noise = _LEADING_NOISE.match(name)
+        offset = noise.end() if noise else 0
+        if offset >= len(name) or not name[offset:].strip():
+            continue
+        start = match.start("name") + offset
+        value = text[start : match.end()]
+        if not value[0].isupper():
+            continue
+        yield _Candidate("organization", value, FieldType.NAME, value, start, match.end(), 0.85, 30)
+    for match in _PERSON_LABELS.finditer(text):
+        # "Insured: Eleanor Whitfield, 19 Larch Grove, ..." names the person before the comma.
+        value = match["value"].split(",")[0].strip().strip(";")
+        label = match["label"].lower()
+        start = match.start("value")
+        start += match["value"].find(value)
+        part = _SINGLE_NAME_LABELS.search(f"{label} {match['alias']}")
+        if part is not None:
+            candidate = _name_part(value, start, part)
+        else:
+            candidate = _name_field(value, start, label)
+        if candidate is not None:
+            yield candidate
+    for match in _SALUTATION.finditer(text):
+        value = match["value"].strip()
+        if _looks_like_person(value):
+            yield _Candidate(
+                "recipient_name",
+                value,
+                FieldType.NAME,
+                value,
+                match.start("value"),
+                match.start("value") + len(value),
+                0.7,
+                25,
+            )
+    for match in _SIGN_OFF.finditer(text):
+        value = match["value"].strip()
+        if _looks_like_person(value):
+            start = match.start("value") + match["value"].find(value)
+            yield _Candidate(
+                "sender_name", value, FieldType.NAME, value, start, start + len(value), 0.75, 25
+            )
+
+
+_SINGLE_NAME_LABELS = re.compile(
+    r"(?P<surname>surname|nachname|apellidos?|\bnom\b)|(?P<given>given names?|vornamen?"
+    r"|pr[ée]noms?|nombre)",
+    re.IGNORECASE,
+)
+_NAME_PART = re.compile(r"^[^\W\d_][^\W\d_'\u2019 -]*(?:[ '\u2019-][^\W\d_]+){0,3}$")
+
+
+def _name_part(value: str, start: int, part: re.Match[str]) -> _Candidate | None:
+    """Identity documents print the surname and the given names on separate labelled lines."""
+    if not _NAME_PART.match(value) or value.lower() in _NOT_NAMES:
+        return None
+    name = "surname" if part["surname"] else "given_names"
+    return _Candidate(
+        name, value, FieldType.NAME, value.title(), start, start + len(value), 0.85, 40
+    )
+
+
+def _name_field(value: str, start: int, label: str) -> _Candidate | None:
+    is_org = _ORG.fullmatch(value) is not None or bool(re.search(rf"\b(?:{_ORG_SUFFIX})$", value))
+    if not is_org and not _looks_like_person(value):
+        return None
+    if _PAYEE_LABELS.search(label):
+        name = "payee_name"
+    elif _HOLDER_LABELS.search(label):
+        name = "account_holder"
+    elif _SENDER_LABELS.match(label):
+        name = "sender_name"
+    elif _RECIPIENT_LABELS.match(label):
+        name = "recipient_name"
+    elif is_org:
+        name = "organization"
+    else:
+        name = "person"
+    return _Candidate(name, value, FieldType.NAME, value, start, start + len(value), 0.85, 40)
+
+
+def _looks_like_person(value: str) -> bool:
+    if not _PERSON.match(value):
+        return False
+    words = value.lower().replace("\u2019", "'").split()
+    return not any(w.strip(".,") in _NOT_NAMES for w in words)
+
+
+_STREET = re.compile(
+    r"(?P<street>"
+    r"\b\d{1,5}[a-zA-Z]?,?[ \t]+(?:[A-Z][\w'.-]*[ \t]+){1,3}(?:Street|St\.|Road|Rd\.?|Avenue|"
+    r"Ave\.?|Lane|Ln\.?|Drive|Dr\.|Boulevard|Blvd\.?|Way|Place|Court|Square|Terrace|Close"
+    r"|Crescent|Parkway|Highway|Grove|Gardens|Row|Hill|Walk|Mews|Quay)\b"
+    r"|\b[A-ZÄÖÜ][\wäöüß.-]*(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer)"
+    r"[ \t]+\d{1,3}[ \t]?[a-z]?\b"
+    r"|\b[A-ZÄÖÜ][\wäöüß-]+[ \t](?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm)"
+    r"[ \t]+\d{1,3}[a-z]?\b"
+    r"|\b(?:Am|An der|Im|Auf dem|Zum|Zur)[ \t]+[A-ZÄÖÜ][\wäöüß-]+[ \t]+\d{1,3}[a-z]?\b"
+    r"|\b\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?i:rue|avenue|av\.|boulevard|bd|place|all[ée]e"
+    r"|chemin|impasse|quai|cours)[ \t]+[^\n,·|]{2,40}"
+    r"|\b(?i:Calle|C/|Avenida|Avda\.?|Plaza|Pza\.|Paseo|Camino|Carretera|Ronda)[ \t]+"
+    r"[^\n,·|]{2,40},?[ \t]*(?:n[º°][ \t]*)?\d{1,4}\b"
+    r"|\b[A-Z][a-z]+(?:gracht|straat|weg|plein|laan|kade)[ \t]+\d{1,4}\b"
+    r")"
+)
+_CITY = re.compile(
+    r"(?P<city>"
+    r"(?:\b[A-Z]{1,2}-)?\b\d{4,5}[ \t]+[A-ZÄÖÜÉ][\wäöüßéè.-]+(?:[ \t]+(?:am|an der|im)[ \t]+"
+    r"[A-Z][\w.-]+)?"
+    r"|\b[A-Z][a-zA-Z]+[ \t]+[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}\b"
+    r"|\b[A-Z][a-zA-Z .]+,[ \t]?[A-Z]{2}[ \t]\d{5}\b"
+    r"|\b\d{4}[ \t]?[A-Z]{2}[ \t]+[A-Z][\w-]+"
+    r"|\b[A-Z][a-z]+[ \t]+[AC-FHKNPRTV-Y]\d{2}[ \t]?[0-9AC-FHKNPRTV-Y]{4}\b"
+    r")"
+)
+_JOINER = re.compile(r"[ \t]*(?:,|·|\||\n)[ \t]*(?:\n[ \t]*)?")
+
+
+def _addresses(text: str) -> Iterator[_Candidate]:
+    for match in _STREET.finditer(text):
+        start, end = match.start(), match.end()
+        street = match["street"].rstrip(" ,")
+        end = start + len(street)
+        joiner = _JOINER.match(text, end)
+        city = _CITY.match(text, joiner.end()) if joiner else None
+        if city is not None and joiner is not None:
+            end = city.end()
+            normalized = f"{street}, {city.group().strip()}"
+            confidence = 0.8
+        else:
+            normalized = street
+            confidence = 0.55
+        yield _Candidate(
+            "address", text[start:end], FieldType.ADDRESS, normalized, start, end, confidence, 35
+        )

@@ -1,0 +1,134 @@
+"""The parts every caseyard process shares, built once from settings.
+
+`open_app(settings)` connects the bus, makes sure the topology's topics exist, opens the
+built-in schema registry of that bus and a codec on it, and the blob store. Commands and
+services take what they need from the `App`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+
+from bus import Bus, Record, TopicPartition, partition_for
+from caseyard import __version__
+from caseyard.errors import ConfigError
+from caseyard.schema_store import registry_for
+from caseyard.settings import Settings
+from caseyard.wiring import ensure_topology, open_bus
+from schemas import AvroCodec, BlobStore, CaseSubmitted, Event, Producer, new_event_id
+from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE
+
+MEDIA_TYPES = {
+    ".txt": "text/plain",
+    ".text": "text/plain",
+    ".eml": "message/rfc822",
+    ".pdf": "application/pdf",
+    ".html": "text/html",
+    ".htm": "text/html",
+}
+
+
+@dataclass
+class App:
+    """Connected parts of one process."""
+
+    settings: Settings
+    bus: Bus
+    codec: AvroCodec
+    blobs: BlobStore
+
+    def producer(self, service: str) -> Producer:
+        return Producer(service=service, version=__version__)
+
+
+@asynccontextmanager
+async def open_app(
+    settings: Settings, *, transactional_id: str | None = None
+) -> AsyncIterator[App]:
+    """Connect everything a process needs; close it all on exit."""
+    async with open_bus(settings, transactional_id=transactional_id) as b:
+        await ensure_topology(b)
+        async with registry_for(settings, b) as registry:
+            yield App(
+                settings=settings,
+                bus=b,
+                codec=AvroCodec(registry, max_event_bytes=settings.max_message_bytes),
+                blobs=BlobStore(settings.blob_dir),
+            )
+
+
+def media_type_of(path: Path) -> str:
+    """The media type caseyard reads `path` as, by its extension."""
+    media_type = MEDIA_TYPES.get(path.suffix.lower())
+    if media_type is None:
+        known = ", ".join(sorted(MEDIA_TYPES))
+        raise ConfigError(f"{path}: unsupported document type {path.suffix!r} (use {known})")
+    return media_type
+
+
+def new_case_id() -> str:
+    return f"case-{new_event_id()[-12:]}"
+
+
+async def submit(
+    app: App,
+    path: Path,
+    *,
+    source: str = "cli",
+    pipeline: str | None = None,
+    case_id: str | None = None,
+) -> CaseSubmitted:
+    """Put the document in the blob store and publish `CaseSubmitted` for a new case."""
+    try:
+        data = await anyio.Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    ref = app.blobs.put(data, media_type_of(path))
+    case = case_id or new_case_id()
+    event = CaseSubmitted(
+        case_id=case,
+        correlation_id=case,
+        occurred_at=datetime.now(UTC),
+        producer=app.producer("cli"),
+        source=source,
+        document=ref,
+        metadata={"filename": path.name},
+        pipeline=pipeline,
+    )
+    await app.bus.publish(
+        INTAKE.name, await app.codec.encode(event, INTAKE.name), key=case.encode()
+    )
+    return event
+
+
+async def read_topic(
+    app: App, topic: str, *, case_id: str | None = None, partitions: int = CASE_PARTITIONS
+) -> list[tuple[Record, Event]]:
+    """Every event of `topic` (only the case's partition if `case_id` is given), decoded."""
+    if case_id is not None:
+        numbers: Sequence[int] = [partition_for(case_id.encode(), partitions, 0)]
+    else:
+        numbers = range(partitions)
+    tps = [TopicPartition(topic, p) for p in numbers]
+    ends = await app.bus.end_offsets(tps)
+    out: list[tuple[Record, Event]] = []
+    if not any(ends.values()):
+        return out
+    async with app.bus.reader(tps) as reader:
+        while any([await reader.position(tp) < ends[tp] for tp in tps]):
+            for record in await reader.poll(timeout=1.0, max_records=5000):
+                if case_id is not None and record.key != case_id.encode():
+                    continue
+                out.append((record, await app.codec.decode(record.value)))
+    return out
+
+
+async def case_events(app: App, case_id: str | None = None) -> list[Event]:
+    """The case events (the audit log) of one case or of all, in log order per case."""
+    return [event for _, event in await read_topic(app, CASE_EVENTS.name, case_id=case_id)]

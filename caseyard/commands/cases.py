@@ -1,0 +1,198 @@
+"""`caseyard submit`, `caseyard cases`, `caseyard case ID`: put cases in, look at them."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from caseyard.app import App, case_events, open_app, submit
+from caseyard.commands._run import run
+from caseyard.errors import ConfigError
+from schemas import CaseCompleted, CaseEscalated, CaseFailed, CaseOpened, Event, PolicyDecision
+
+TERMINAL = (CaseCompleted, CaseFailed)
+
+
+def status_of(events: list[Event]) -> str:
+    """A case's status from its events: the last lifecycle event that decides it."""
+    status = "open"
+    for event in events:
+        if isinstance(event, CaseCompleted):
+            status = "completed"
+        elif isinstance(event, CaseFailed):
+            status = "failed"
+        elif isinstance(event, CaseEscalated) and status == "open":
+            status = "escalated"
+    return status
+
+
+def by_case(events: list[Event]) -> OrderedDict[str, list[Event]]:
+    cases: OrderedDict[str, list[Event]] = OrderedDict()
+    for event in events:
+        cases.setdefault(event.case_id, []).append(event)
+    return cases
+
+
+def describe(event: Event) -> tuple[str, str]:
+    """(decision, reason) of an event for the timeline, from the fields it has."""
+    fields = event.model_dump(
+        mode="json",
+        exclude={
+            "event_id",
+            "case_id",
+            "correlation_id",
+            "causation_id",
+            "occurred_at",
+            "producer",
+            "previous_hash",
+        },
+    )
+    decision = str(fields.pop("decision", "") or fields.pop("step", "") or "")
+    reason = str(fields.pop("reason", "") or "")
+    if isinstance(event, PolicyDecision):
+        decision = f"{event.rule_id}: {event.decision}"
+    return decision, reason
+
+
+async def wait_for_outcomes(app: App, case_ids: list[str], timeout: float) -> dict[str, str]:
+    """Poll the case-events log until every case completed, failed or escalated."""
+    statuses: dict[str, str] = {}
+    with anyio.move_on_after(timeout):
+        while True:
+            cases = by_case(await case_events(app))
+            statuses = {c: status_of(cases.get(c, [])) for c in case_ids}
+            if all(s != "open" for s in statuses.values()):
+                break
+            await anyio.sleep(0.2)
+    return statuses
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("submit")
+    def submit_command(
+        paths: Annotated[list[Path], typer.Argument(help="Documents (.txt, .eml, .pdf, .html).")],
+        wait: Annotated[bool, typer.Option("--wait", help="Wait for each case's outcome.")] = False,
+        timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most.")] = 120.0,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        pipeline: Annotated[str | None, typer.Option(help="Pipeline to run.")] = None,
+    ) -> None:
+        """Submit documents; each becomes a case.
+
+        Example: caseyard submit examples/documents/*.eml --wait
+        """
+        from caseyard.cli import console, settings
+
+        for path in paths:
+            if not path.is_file():
+                raise ConfigError(f"{path}: no such file")
+
+        async def body() -> None:
+            async with open_app(settings()) as app:
+                submitted = []
+                with Progress(console=console, transient=True, disable=as_json) as progress:
+                    task = progress.add_task("submitting", total=len(paths))
+                    for path in paths:
+                        event = await submit(app, path, pipeline=pipeline)
+                        submitted.append((path, event.case_id))
+                        progress.advance(task)
+                statuses = (
+                    await wait_for_outcomes(app, [c for _, c in submitted], timeout) if wait else {}
+                )
+            rows = [
+                {"case": c, "document": str(p), "status": statuses.get(c, "submitted")}
+                for p, c in submitted
+            ]
+            if as_json:
+                console.print_json(json.dumps(rows))
+                return
+            table = Table("case", "document", "status")
+            for row in rows:
+                table.add_row(row["case"], row["document"], row["status"])
+            console.print(table)
+
+        run(body)
+
+    @app.command("cases")
+    def cases_command(
+        status: Annotated[str | None, typer.Option(help="Only cases with this status.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """List cases and their status, from the case-events log.
+
+        Example: caseyard cases --status escalated
+        """
+        from caseyard.cli import console, settings
+
+        async def body() -> None:
+            async with open_app(settings()) as app:
+                cases = by_case(await case_events(app))
+            rows = []
+            for case_id, events in cases.items():
+                opened = next((e for e in events if isinstance(e, CaseOpened)), None)
+                rows.append(
+                    {
+                        "case": case_id,
+                        "status": status_of(events),
+                        "pipeline": opened.pipeline if opened else "",
+                        "opened": events[0].occurred_at.isoformat(timespec="seconds"),
+                        "events": len(events),
+                    }
+                )
+            if status:
+                rows = [r for r in rows if r["status"] == status]
+            if as_json:
+                console.print_json(json.dumps(rows))
+                return
+            table = Table("case", "status", "pipeline", "opened", "events")
+            for r in rows:
+                table.add_row(
+                    *(str(r[k]) for k in ("case", "status", "pipeline", "opened", "events"))
+                )
+            console.print(table)
+
+        run(body)
+
+    @app.command("case")
+    def case_command(
+        case_id: Annotated[str, typer.Argument(help="The case id.")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Show a case's timeline: every event with time, actor, decision and reason.
+
+        Example: caseyard case case-0192f3a8c2d1
+        """
+        from caseyard.cli import console, settings
+
+        async def body() -> None:
+            async with open_app(settings()) as app:
+                events = await case_events(app, case_id)
+            if not events:
+                raise ConfigError(f"no case {case_id!r} in the case-events log")
+            if as_json:
+                console.print_json(
+                    json.dumps(
+                        [{"type": e.event_type, **e.model_dump(mode="json")} for e in events]
+                    )
+                )
+                return
+            table = Table("time", "actor", "event", "decision", "reason", title=case_id)
+            for e in events:
+                decision, reason = describe(e)
+                table.add_row(
+                    e.occurred_at.isoformat(timespec="milliseconds"),
+                    e.producer.service,
+                    e.event_type,
+                    decision,
+                    reason,
+                )
+            console.print(table)
+            console.print(f"status: {status_of(events)}")
+
+        run(body)

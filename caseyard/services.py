@@ -1,0 +1,112 @@
+"""Building and running services: the coordinator and the agents, alone or all together.
+
+`caseyard run SERVICE` runs one service per process; `caseyard up` and `caseyard demo`
+run them all in one process on one bus. Stopping (SIGTERM, ^C) sets one event: every
+service stops fetching, finishes what it holds, commits, and closes.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import anyio
+
+from agents.router import Router
+from agents.runtime import AgentService, ProcessedStore
+from agents.spec import AgentContext, AgentSpec, ModelPlace, find_agent
+from caseyard.app import App
+from caseyard.models import build_router
+from coordinator import PipelineCatalog
+from coordinator._service import Coordinator
+
+BUILT_IN_AGENTS = ("classifier", "extractor", "scorer", "responder")
+PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+
+
+def load_catalog(directory: Path = PIPELINES_DIR) -> PipelineCatalog:
+    return PipelineCatalog.load(directory)
+
+
+def build_coordinator(
+    app: App, catalog: PipelineCatalog, *, instance: str = "coordinator"
+) -> Coordinator:
+    return Coordinator(
+        bus=app.bus,
+        codec=app.codec,
+        catalog=catalog,
+        producer=app.producer("coordinator"),
+        instance=instance,
+    )
+
+
+def build_agent(app: App, spec: AgentSpec, router: Router, state_dir: Path) -> AgentService:
+    producer = app.producer(spec.name)
+    context = AgentContext(blobs=app.blobs, router=router, state_dir=state_dir, producer=producer)
+    return AgentService(
+        name=spec.name,
+        bus=app.bus,
+        codec=app.codec,
+        topics=spec.topics,
+        handler=spec.build(context),
+        store=ProcessedStore(state_dir / "processed.db"),
+        producer=producer,
+    )
+
+
+async def run_services(
+    app: App,
+    names: Sequence[str],
+    stop: anyio.Event,
+    *,
+    catalog: PipelineCatalog | None = None,
+    started: anyio.Event | None = None,
+) -> None:
+    """Run the named services (coordinator and/or agents) until `stop` is set."""
+    async with AsyncExitStack() as stack:
+        runners: list[Coordinator | AgentService] = []
+        for name in names:
+            if name == "coordinator":
+                runners.append(build_coordinator(app, catalog or load_catalog()))
+                continue
+            spec = find_agent(name)
+            state_dir = app.settings.data_dir / "agents" / spec.name
+            state_dir.mkdir(parents=True, exist_ok=True)
+            place = ModelPlace(cache_dir=app.settings.model_cache_dir, state_dir=state_dir)
+            router = await stack.enter_async_context(
+                build_router(app.settings, spec.capabilities, spec.local_models(place))
+            )
+            runners.append(build_agent(app, spec, router, state_dir))
+        async with anyio.create_task_group() as tg:
+            for runner in runners:
+                tg.start_soon(runner.run, stop)
+            for runner in runners:
+                await runner.ready.wait()
+            if started is not None:
+                started.set()
+
+
+async def stop_on_signals(stop: anyio.Event) -> None:
+    """Set `stop` on SIGTERM or SIGINT (graceful shutdown)."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            stop.set()
+            return
+
+
+async def serve_until_signal(app: App, names: Sequence[str], announce: Callable[[], None]) -> None:
+    """Run `names` until SIGTERM/SIGINT; `announce()` once every service is ready."""
+    stop = anyio.Event()
+    started = anyio.Event()
+
+    async def announce_when_started() -> None:
+        await started.wait()
+        announce()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stop_on_signals, stop)
+        tg.start_soon(announce_when_started)
+        await run_services(app, names, stop, started=started)
+        tg.cancel_scope.cancel()

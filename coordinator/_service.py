@@ -1,0 +1,303 @@
+"""The coordinator's runtime: inputs -> transition -> one transaction, exactly once.
+
+For each partition number p it owns (every case-keyed topic is co-partitioned, so p of
+each input topic holds the same cases), the loop:
+
+1. restores the saga states of p from the compacted changelog when p is assigned;
+2. decodes each input record and applies the pure `transition` to the case's state;
+3. in ONE transaction publishes the outputs, the new states (changelog), the dead letters,
+   and the input offsets. On Kafka that is a Kafka transaction whose transactional id is
+   tied to p, so a zombie that lost p is fenced; on the embedded bus it is one SQLite
+   transaction that checks p is still owned.
+
+In-memory states change only after the commit; a failed transaction rewinds the consumer
+to the first uncommitted record, so the same inputs are applied again to the same states.
+
+The timer loop fires due timers by publishing `TimerFired` into the coordinator's own
+input topic; the firing is applied like any other input (transactional and replayable).
+A timer may fire twice (after a restart); the transition ignores a timer no longer pending.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import anyio
+
+from bus import Bus, Consumer, Message, Record, TopicPartition
+from caseyard.errors import BusUnavailable, CommitFailed, TransactionError
+from coordinator._engine import timer_fired, transition
+from coordinator._pipeline import PipelineCatalog
+from coordinator._state import CaseState, Timer
+from schemas import AvroCodec, DeadLetter, DecodeError, Event, Producer
+from schemas.dead_letters import dead_letter_headers
+from schemas.topology import DEAD_LETTERS, HUMAN, INTAKE, RESULTS, STATE, TIMERS
+
+INPUTS = (INTAKE.name, RESULTS.name, HUMAN.name, TIMERS.name)
+TOMBSTONE = b""
+"""Changelog value of a case that is finished and dropped (compaction keeps the latest)."""
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class CoordinatorStats:
+    """Counters the coordinator keeps (exported as metrics by the composition root)."""
+
+    transitions: int = 0
+    ignored: int = 0
+    dead_lettered: int = 0
+    timers_fired: int = 0
+    transactions: int = 0
+    aborted: int = 0
+    restored: int = 0
+    by_ignored_reason: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class _Restorer:
+    """Rebalance listener: restore a partition's states when it is assigned."""
+
+    def __init__(self, service: Coordinator) -> None:
+        self._service = service
+
+    async def on_assigned(self, partitions: frozenset[TopicPartition]) -> None:
+        await self._service.restore({tp.partition for tp in partitions})
+
+    async def on_revoked(self, partitions: frozenset[TopicPartition]) -> None:
+        self._service.forget({tp.partition for tp in partitions})
+
+
+class Coordinator:
+    """Runs cases: one member of the `coordinator` consumer group."""
+
+    group = "coordinator"
+
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        codec: AvroCodec,
+        catalog: PipelineCatalog,
+        producer: Producer,
+        instance: str = "coordinator",
+        clock: Clock = utc_now,
+        timer_interval_s: float = 0.05,
+        max_batch: int = 500,
+    ) -> None:
+        self._bus = bus
+        self._codec = codec
+        self._catalog = catalog
+        self._producer = producer
+        self._instance = instance
+        self._clock = clock
+        self._timer_interval_s = timer_interval_s
+        self._max_batch = max_batch
+        self._states: dict[int, dict[str, CaseState]] = {}
+        self._timers: list[tuple[datetime, str, str, int]] = []
+        # Timers published but not yet applied, per case: not fired twice meanwhile.
+        self._fired: dict[str, set[str]] = {}
+        self.stats = CoordinatorStats()
+        self.ready = anyio.Event()
+
+    # -- state --------------------------------------------------------------------------
+
+    def state(self, case_id: str) -> CaseState | None:
+        for states in self._states.values():
+            if case_id in states:
+                return states[case_id]
+        return None
+
+    def open_cases(self) -> int:
+        return sum(len(s) for s in self._states.values())
+
+    async def restore(self, partitions: set[int]) -> None:
+        """Load the latest state of every case of `partitions` from the changelog."""
+        for p in sorted(partitions - set(self._states)):
+            tp = TopicPartition(STATE.name, p)
+            end = (await self._bus.end_offsets([tp]))[tp]
+            states: dict[str, CaseState] = {}
+            if end:
+                async with self._bus.reader([tp]) as reader:
+                    while await reader.position(tp) < end:
+                        for record in await reader.poll(timeout=1.0, max_records=5000):
+                            case_id = (record.key or b"").decode()
+                            if record.value == TOMBSTONE:
+                                states.pop(case_id, None)
+                            else:
+                                states[case_id] = CaseState.from_bytes(record.value)
+            self._states[p] = states
+            for state in states.values():
+                self._schedule(state, p)
+            self.stats.restored += len(states)
+
+    def forget(self, partitions: set[int]) -> None:
+        """Drop the states of partitions this member no longer owns."""
+        for p in partitions:
+            self._states.pop(p, None)
+
+    def _schedule(self, state: CaseState, partition: int, known: Sequence[Timer] = ()) -> None:
+        """Put the state's timers on the heap, but for those already on it (`known`)."""
+        old = {t.id for t in known}
+        for timer in state.timers:
+            if timer.id not in old:
+                heapq.heappush(self._timers, (timer.due_at, state.case_id, timer.id, partition))
+
+    # -- the loop -----------------------------------------------------------------------
+
+    async def run(self, stop: anyio.Event) -> None:
+        """Process inputs and fire timers until `stop` is set."""
+        async with (
+            self._bus.consumer(self.group, INPUTS, listener=_Restorer(self)) as consumer,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(self._timer_loop, stop)
+            while not stop.is_set():
+                batch = await consumer.poll(timeout=0.2, max_records=self._max_batch)
+                if not self.ready.is_set() and consumer.assignment():
+                    self.ready.set()
+                by_partition: dict[int, list[Record]] = defaultdict(list)
+                for record in batch:
+                    by_partition[record.partition].append(record)
+                for p, records in sorted(by_partition.items()):
+                    await self._apply(consumer, p, records)
+            tg.cancel_scope.cancel()
+
+    async def _apply(self, consumer: Consumer, p: int, records: list[Record]) -> None:
+        states = self._states.get(p)
+        if states is None:
+            # Assigned without a restore (cannot happen with the listener); be safe.
+            await self.restore({p})
+            states = self._states[p]
+        changed: dict[str, CaseState | None] = {}
+        messages: list[Message] = []
+        for record in records:
+            messages.extend(await self._one(record, states, changed))
+        for case_id, state in changed.items():
+            value = TOMBSTONE if state is None or state.finished else state.to_bytes()
+            messages.append(Message(STATE.name, value, key=case_id.encode(), partition=p))
+        offsets = {TopicPartition(r.topic, r.partition): r.offset + 1 for r in records}
+        try:
+            async with self._bus.begin(transactional_id=f"{self._instance}-p{p}") as tx:
+                await tx.publish_batch(messages)
+                await tx.send_offsets(consumer, offsets)
+        except (TransactionError, CommitFailed, BusUnavailable):
+            # Nothing of this batch happened: rewind so the same inputs come again (to us
+            # if we still own p, else to the new owner, who restores from the changelog).
+            self.stats.aborted += 1
+            first: dict[TopicPartition, int] = {}
+            for r in records:
+                first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
+            if p in {tp.partition for tp in consumer.assignment()}:
+                for tp, offset in first.items():
+                    await consumer.seek(tp, offset)
+            return
+        self.stats.transactions += 1
+        for case_id, state in changed.items():
+            fired = self._fired.pop(case_id, set())
+            if state is None or state.finished:
+                states.pop(case_id, None)
+                continue
+            before = states.get(case_id)
+            states[case_id] = state
+            self._schedule(state, p, known=before.timers if before else ())
+            pending = fired & {t.id for t in state.timers}
+            if pending:
+                self._fired[case_id] = pending
+
+    async def _one(
+        self, record: Record, states: dict[str, CaseState], changed: dict[str, CaseState | None]
+    ) -> list[Message]:
+        try:
+            event = await self._codec.decode(record.value)
+        except DecodeError as exc:
+            return [await self._dead_letter(record, None, type(exc).__name__, str(exc))]
+        case_id = event.case_id
+        current = changed[case_id] if case_id in changed else states.get(case_id)
+        result = transition(current, event, self._catalog)
+        out: list[Message] = []
+        if result.dead_letter is not None:
+            # Usually an invalid input (no outputs, state unchanged); a failed compensation
+            # also closes the case, and those outputs must go out with the dead letter.
+            out.append(await self._dead_letter(record, event, "InvalidInput", result.dead_letter))
+        if result.ignored is not None:
+            self.stats.ignored += 1
+            self.stats.by_ignored_reason[result.ignored] += 1
+        self.stats.transitions += 1
+        if result.state is not current:
+            changed[case_id] = result.state
+        trace = record.header("traceparent")
+        headers = (("traceparent", trace),) if trace else ()
+        for emit in result.outputs:
+            value = await self._codec.encode(emit.event, emit.topic)
+            out.append(Message(emit.topic, value, key=case_id.encode(), headers=headers))
+        return out
+
+    async def _dead_letter(
+        self, record: Record, event: Event | None, error_class: str, reason: str
+    ) -> Message:
+        self.stats.dead_lettered += 1
+        case_id = event.case_id if event else (record.key or b"unknown").decode(errors="replace")
+        letter = DeadLetter(
+            case_id=case_id or "unknown",
+            correlation_id=event.correlation_id if event else case_id or "unknown",
+            causation_id=event.event_id if event else None,
+            occurred_at=self._clock(),
+            producer=self._producer,
+            reason=f"coordinator: {reason}",
+            error_class=error_class,
+            message=reason,
+            source_topic=record.topic,
+            source_partition=record.partition,
+            source_offset=record.offset,
+            original_key=record.key,
+            original_value=record.value,
+            original_headers=dict(record.headers),
+            attempts=1,
+        )
+        trace = record.header("traceparent")
+        return Message(
+            DEAD_LETTERS.name,
+            await self._codec.encode(letter, DEAD_LETTERS.name),
+            key=letter.case_id.encode(),
+            headers=dead_letter_headers(letter, trace.decode() if trace else None),
+        )
+
+    # -- timers -------------------------------------------------------------------------
+
+    async def _timer_loop(self, stop: anyio.Event) -> None:
+        while not stop.is_set():
+            await self.fire_due_timers()
+            with anyio.move_on_after(self._timer_interval_s):
+                await stop.wait()
+
+    async def fire_due_timers(self) -> int:
+        """Publish `TimerFired` for every due timer of an owned case; returns how many."""
+        now = self._clock()
+        due: list[Message] = []
+        while self._timers and self._timers[0][0] <= now:
+            _, case_id, timer_id, p = heapq.heappop(self._timers)
+            state = self._states.get(p, {}).get(case_id)
+            timer = next((t for t in state.timers if t.id == timer_id), None) if state else None
+            if state is None or timer is None or timer_id in self._fired.get(case_id, ()):
+                continue
+            self._fired.setdefault(case_id, set()).add(timer_id)
+            fired = timer_fired(state, timer, now)
+            value = await self._codec.encode(fired, TIMERS.name)
+            due.append(Message(TIMERS.name, value, key=case_id.encode(), partition=p))
+        if due:
+            await self._bus.publish_batch(due)
+            self.stats.timers_fired += len(due)
+        return len(due)
+
+
+def coordinator_inputs() -> Sequence[str]:
+    """The topics the coordinator consumes."""
+    return INPUTS

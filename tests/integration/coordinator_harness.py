@@ -1,0 +1,227 @@
+"""A coordinator and small fake agents on a real bus, for integration tests.
+
+The agents are the real agent runtime with scripted work per capability, so these tests
+exercise the whole loop: intake -> coordinator -> tasks -> agents -> results -> ...
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+
+import bus
+from agents.runtime import AgentService, Outcome, ProcessedStore, RetryPolicy, TaskHandler
+from bus import Bus, Record, TopicPartition
+from caseyard.schema_store import BusSchemaStore
+from caseyard.wiring import ensure_topology
+from coordinator import PipelineCatalog
+from coordinator._service import Coordinator
+from schemas import (
+    AvroCodec,
+    CaseSubmitted,
+    ClassifyOutput,
+    DecisionAction,
+    DocType,
+    DocumentRef,
+    Event,
+    ExtractedField,
+    ExtractOutput,
+    FieldPatch,
+    FieldType,
+    HumanDecision,
+    HumanTaskOpened,
+    MemorySchemaStore,
+    ModelUsage,
+    Producer,
+    Registry,
+    RespondOutput,
+    RiskBand,
+    ScoreOutput,
+    TaskRequested,
+)
+from schemas.payloads import Channel
+from schemas.topology import (
+    CAPABILITIES,
+    CASE_EVENTS,
+    CASE_PARTITIONS,
+    DEAD_LETTERS,
+    HUMAN,
+    INTAKE,
+    tasks_topic,
+)
+from tests.helpers import eventually
+
+PRODUCER = Producer(service="test", version="1")
+USAGE = ModelUsage(provider="fake", model="scripted")
+DOCUMENT = DocumentRef(uri="file:///tmp/doc.txt", sha256="0" * 64, size=10, media_type="text/plain")
+
+Work = Callable[[TaskRequested], Awaitable[Outcome]]
+
+
+def default_output(task: TaskRequested) -> Outcome:
+    """A plausible output for each capability."""
+    if task.capability == "classify":
+        return Outcome(ClassifyOutput(doc_type=DocType.INVOICE, confidence=0.9), USAGE)
+    if task.capability == "extract":
+        field_ = ExtractedField(name="total", value="10 EUR", type=FieldType.MONEY, confidence=0.9)
+        return Outcome(ExtractOutput(fields=(field_,)), USAGE)
+    if task.capability == "score":
+        return Outcome(ScoreOutput(score=0.1, band=RiskBand.LOW), USAGE)
+    return Outcome(
+        RespondOutput(channel=Channel.EMAIL, recipient="a@b.c", subject="ok", body="ok"), USAGE
+    )
+
+
+@dataclass
+class Script:
+    """Per capability: the calls seen and an optional override of the work."""
+
+    calls: list[TaskRequested] = field(default_factory=list)
+    work: Work | None = None
+
+    async def __call__(self, task: TaskRequested) -> Outcome:
+        self.calls.append(task)
+        if self.work is not None:
+            return await self.work(task)
+        return default_output(task)
+
+
+@dataclass
+class Harness:
+    bus: Bus
+    codec: AvroCodec
+    scripts: dict[str, Script]
+    coordinator: Coordinator
+
+    async def submit(self, pipeline: str, case_id: str | None = None) -> str:
+        case = case_id or f"case-{uuid.uuid4().hex[:10]}"
+        event = CaseSubmitted(
+            case_id=case,
+            correlation_id=case,
+            occurred_at=datetime.now(UTC),
+            producer=PRODUCER,
+            source="test",
+            document=DOCUMENT,
+            pipeline=pipeline,
+        )
+        await self.bus.publish(
+            INTAKE.name, await self.codec.encode(event, INTAKE.name), key=case.encode()
+        )
+        return case
+
+    async def dead_letters(self) -> list[str]:
+        """The reasons of every dead letter so far."""
+        return [
+            (record.header("dlq.reason") or b"").decode()
+            for record in await self._records(DEAD_LETTERS.name)
+        ]
+
+    async def _records(self, topic: str) -> list[Record]:
+        tps = [TopicPartition(topic, p) for p in range(CASE_PARTITIONS)]
+        ends = await self.bus.end_offsets(tps)
+        out: list[Record] = []
+        async with self.bus.reader(tps) as reader:
+            while any([await reader.position(tp) < ends[tp] for tp in tps]):
+                out.extend(await reader.poll(timeout=0.5, max_records=5000))
+        return out
+
+    async def events(self, case_id: str) -> list[Event]:
+        tps = [TopicPartition(CASE_EVENTS.name, p) for p in range(CASE_EVENTS.partitions)]
+        ends = await self.bus.end_offsets(tps)
+        out: list[Event] = []
+        async with self.bus.reader(tps) as reader:
+            while any([await reader.position(tp) < ends[tp] for tp in tps]):
+                for record in await reader.poll(timeout=0.5, max_records=5000):
+                    if record.key == case_id.encode():
+                        out.append(await self.codec.decode(record.value))
+        return out
+
+    async def wait_for(self, case_id: str, *types: type[Event], timeout: float = 60) -> list[Event]:
+        """The case's events once it has an event of each of `types`."""
+
+        async def check() -> list[Event]:
+            events = await self.events(case_id)
+            names = {type(e) for e in events}
+            assert all(t in names for t in types), (
+                f"waiting for {[t.__name__ for t in types]}; have {[e.event_type for e in events]};"
+                f" agent calls { ({c: len(s.calls) for c, s in self.scripts.items()}) };"
+                f" coordinator {self.coordinator.stats}; dead letters {await self.dead_letters()}"
+            )
+            return events
+
+        return await eventually(check, timeout=timeout, interval=0.1)
+
+    async def decide(
+        self, case_id: str, action: DecisionAction, patches: tuple[FieldPatch, ...] = ()
+    ) -> None:
+        opened = [e for e in await self.events(case_id) if isinstance(e, HumanTaskOpened)]
+        task = opened[-1]
+        decision = HumanDecision(
+            case_id=case_id,
+            correlation_id=case_id,
+            occurred_at=datetime.now(UTC),
+            producer=PRODUCER,
+            human_task_id=task.human_task_id,
+            decided_by="tester",
+            action=action,
+            patches=patches,
+        )
+        await self.bus.publish(
+            HUMAN.name, await self.codec.encode(decision, HUMAN.name), key=case_id.encode()
+        )
+
+
+@asynccontextmanager
+async def harness(url: str, pipelines: Path, *, instances: int = 1) -> AsyncIterator[Harness]:
+    """A coordinator and one fake agent per capability, running until the block ends."""
+    async with (
+        bus.connect(url, session_timeout_ms=6000, connect_timeout=30) as b,
+        AsyncExitStack() as stack,
+    ):
+        await ensure_topology(b)
+        # On Kafka the topics outlive a test: schemas must too, or old records undecodable.
+        store = (
+            await stack.enter_async_context(BusSchemaStore(b))
+            if url.startswith("kafka")
+            else MemorySchemaStore()
+        )
+        codec = AvroCodec(Registry(store))
+        catalog = PipelineCatalog.load(pipelines)
+        scripts = {c: Script() for c in CAPABILITIES}
+        coordinator = Coordinator(
+            bus=b,
+            codec=codec,
+            catalog=catalog,
+            producer=PRODUCER,
+            instance=f"c-{uuid.uuid4().hex[:6]}",
+        )
+        agents = [
+            AgentService(
+                name=f"fake-{capability}",
+                bus=b,
+                codec=codec,
+                topics=[tasks_topic(capability).name],
+                handler=TaskHandler(capability, scripts[capability], PRODUCER),
+                store=ProcessedStore(":memory:"),
+                producer=PRODUCER,
+                retry=RetryPolicy(delays_s=()),
+            )
+            for capability in CAPABILITIES
+        ]
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(coordinator.run, stop)
+            for agent in agents:
+                tg.start_soon(agent.run, stop)
+            with anyio.fail_after(60):
+                await coordinator.ready.wait()
+                for agent in agents:
+                    await agent.ready.wait()
+            yield Harness(b, codec, scripts, coordinator)
+            stop.set()

@@ -1,0 +1,155 @@
+"""Classifier: quality on the sample documents, urgency, caching, reproducible training."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.errors import ModelError
+from agents.models import Classifier
+from agents.models import classifier as classifier_module
+from agents.models._data import CLASSIFIER_CORPUS, CLASSIFIER_METRICS
+from agents.models.classifier import LabeledDocument, load_corpus, train
+from schemas.payloads import DocType, Urgency
+
+MIN_EXAMPLE_ACCURACY = 0.9
+"""Measured 48/49 (0.98) on examples/documents; the one miss is a payment request that
+quotes an invoice. 0.9 leaves room for a retrain without hiding a real regression."""
+_ORDER = list(Urgency)
+
+
+def test_accuracy_on_sample_documents(
+    classifier: Classifier, expected: dict[str, Any], example_texts: dict[str, str]
+) -> None:
+    wrong = {}
+    for name, text in example_texts.items():
+        predicted = classifier.classify(text).doc_type.value
+        if predicted != expected["documents"][name]["doc_type"]:
+            wrong[name] = predicted
+    accuracy = 1 - len(wrong) / len(example_texts)
+    assert accuracy >= MIN_EXAMPLE_ACCURACY, wrong
+
+
+def test_every_type_is_recognised_at_least_once(
+    classifier: Classifier, expected: dict[str, Any], example_texts: dict[str, str]
+) -> None:
+    hits = {
+        expected["documents"][name]["doc_type"]
+        for name, text in example_texts.items()
+        if classifier.classify(text).doc_type.value == expected["documents"][name]["doc_type"]
+    }
+    assert hits == {t.value for t in DocType}
+
+
+def test_output_shape(classifier: Classifier, example_texts: dict[str, str]) -> None:
+    out = classifier.classify(example_texts["invoice_brightwater_0457.txt"])
+    assert out.kind == "classify"
+    assert out.labels[0].label == out.doc_type.value
+    assert out.labels[0].score == out.confidence
+    scores = [label.score for label in out.labels]
+    assert scores == sorted(scores, reverse=True)
+    assert 1 < len(out.labels) <= 5
+    assert classifier.model_name.startswith("doctype-tfidf-svm-v1+")
+
+
+@pytest.mark.parametrize(
+    ("name", "at_least"),
+    [
+        ("fraud_card_skimming.eml", Urgency.HIGH),
+        ("fraud_romance_scam.txt", Urgency.HIGH),
+        ("payment_urgent_unknown_supplier.txt", Urgency.HIGH),
+        ("payment_nordwind_new_bank_details.eml", Urgency.HIGH),
+    ],
+)
+def test_urgent_documents_are_urgent(
+    classifier: Classifier, example_texts: dict[str, str], name: str, at_least: Urgency
+) -> None:
+    urgency = classifier.classify(example_texts[name]).urgency
+    assert _ORDER.index(urgency) >= _ORDER.index(at_least)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "receipt_cafe_kiosk.txt",
+        "other_newsletter.html",
+        "statement_march_2026.pdf",
+        "contract_mutual_nda.txt",
+    ],
+)
+def test_routine_documents_are_not_urgent(
+    classifier: Classifier, example_texts: dict[str, str], name: str
+) -> None:
+    assert classifier.classify(example_texts[name]).urgency in (Urgency.LOW, Urgency.NORMAL)
+
+
+def test_explicit_cues_raise_urgency(classifier: Classifier) -> None:
+    text = "Dear customer, this is the FINAL NOTICE before legal action regarding invoice 12."
+    assert classifier.classify(text).urgency is Urgency.CRITICAL
+
+
+def test_load_uses_the_cache_and_rebuilds_a_broken_one(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    docs = load_corpus()[:150]
+    corpus.write_text(
+        "".join(
+            json.dumps({"text": d.text, "doc_type": d.doc_type, "urgency": d.urgency}) + "\n"
+            for d in docs
+        ),
+        encoding="utf-8",
+    )
+    cache = tmp_path / "cache"
+    first = Classifier.load(cache, corpus)
+    (cached,) = cache.glob("classifier-*.pkl")
+    stamp = cached.stat().st_mtime_ns
+    second = Classifier.load(cache, corpus)
+    assert cached.stat().st_mtime_ns == stamp
+    assert second.model_name == first.model_name
+    cached.write_bytes(b"not a pickle")
+    third = Classifier.load(cache, corpus)
+    assert (
+        third.classify("Invoice total 12 EUR").doc_type
+        == first.classify("Invoice total 12 EUR").doc_type
+    )
+    assert isinstance(pickle.loads(cached.read_bytes()), Classifier)
+    # A changed corpus is a new model under a new key.
+    corpus.write_text(corpus.read_text("utf-8") + corpus.read_text("utf-8"), encoding="utf-8")
+    Classifier.load(cache, corpus)
+    assert len(list(cache.glob("classifier-*.pkl"))) == 2
+
+
+def test_training_is_reproducible_and_matches_the_committed_metrics() -> None:
+    committed = json.loads(CLASSIFIER_METRICS.read_text("utf-8"))
+    _, metrics = train(CLASSIFIER_CORPUS, committed["seed"])
+    assert json.loads(metrics.to_json()) == committed
+    assert metrics.accuracy >= 0.9
+    assert metrics.macro_f1 >= 0.9
+
+
+def test_same_seed_same_metrics_other_seed_other_split() -> None:
+    docs = load_corpus()[:200]
+    _, a = train(docs, seed=7)
+    _, b = train(docs, seed=7)
+    _, c = train(docs, seed=8)
+    assert a == b
+    assert a.to_json() != c.to_json()
+
+
+def test_bad_corpus_is_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="cannot read"):
+        load_corpus(tmp_path / "missing.jsonl")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "x", "doc_type": "poem", "urgency": "low"}\n', encoding="utf-8")
+    with pytest.raises(ModelError, match=":1:"):
+        load_corpus(broken)
+    tiny = [LabeledDocument("an invoice", DocType.INVOICE, Urgency.LOW)]
+    with pytest.raises(ModelError, match="split"):
+        train(tiny)
+
+
+def test_model_name_constant_is_versioned() -> None:
+    assert classifier_module.MODEL_NAME.endswith("-v1")

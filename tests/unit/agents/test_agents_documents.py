@@ -1,0 +1,165 @@
+"""Reading documents: every sample, every format, and every kind of bad input."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fpdf import FPDF
+from fpdf.enums import EncryptionMethod
+
+from agents.documents import html_to_text, media_type_for, read_text
+from agents.errors import (
+    AgentError,
+    CorruptDocument,
+    DocumentError,
+    EmptyDocument,
+    UnsupportedMediaType,
+)
+from caseyard.errors import CaseyardError
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "documents"
+
+
+def _pdf(text: str | None) -> bytes:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    if text is None:
+        pdf.rect(10, 10, 50, 50)
+    else:
+        pdf.multi_cell(0, 5, text)
+    return bytes(pdf.output())
+
+
+def test_every_sample_document_reads_to_text(expected: dict[str, Any]) -> None:
+    files = sorted(p.name for p in EXAMPLES.iterdir() if p.name != "EXPECTED.json")
+    assert files == sorted(expected["documents"])
+    assert len(files) >= 40
+    kinds = {name.rsplit(".", 1)[1] for name in files}
+    assert {"txt", "eml", "pdf", "html"} <= kinds
+    for name in files:
+        text = read_text((EXAMPLES / name).read_bytes(), media_type_for(name))
+        assert len(text) > 80, name
+
+
+def test_media_type_for_known_and_unknown_extensions() -> None:
+    assert media_type_for("mail.EML") == "message/rfc822"
+    assert media_type_for("a.pdf") == "application/pdf"
+    assert media_type_for("page.html") == "text/html"
+    assert media_type_for("notes.txt") == "text/plain"
+    with pytest.raises(UnsupportedMediaType):
+        media_type_for("archive.unknownext")
+
+
+def test_plain_text_honours_charset_and_falls_back() -> None:
+    assert read_text("Grüße".encode("latin-1"), "text/plain; charset=latin-1") == "Grüße"
+    assert read_text("Grüße €".encode("cp1252"), "text/plain") == "Grüße €"
+    assert read_text("\ufeffhello\r\nworld".encode(), "text/plain") == "hello\nworld"
+
+
+def test_html_drops_scripts_and_keeps_structure() -> None:
+    markup = (
+        "<html><head><title>T</title><style>p{}</style></head><body><p>Fish &amp; chips</p>"
+        "<table><tr><td>a</td><td>b</td></tr></table><script>steal()</script></body></html>"
+    )
+    assert html_to_text(markup) == "T\n\nFish & chips\n\na | b"
+    assert read_text(markup.encode(), "text/html; charset=utf-8").startswith("T")
+
+
+def _email(plain: str | None, html: str | None) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = "Ana Ruiz <ana@example.com>"
+    mail["To"] = "ap@example.com"
+    mail["Subject"] = "Invoice 42"
+    if plain is not None:
+        mail.set_content(plain)
+        if html is not None:
+            mail.add_alternative(html, subtype="html")
+    elif html is not None:
+        mail.set_content(html, subtype="html")
+    return mail
+
+
+def test_email_prefers_plain_text_and_keeps_headers() -> None:
+    mail = _email("Please pay invoice 42 by Friday.", "<p>Please pay invoice 42 by Friday.</p>")
+    text = read_text(bytes(mail), "message/rfc822")
+    assert text.splitlines()[:3] == [
+        "From: Ana Ruiz <ana@example.com>",
+        "To: ap@example.com",
+        "Subject: Invoice 42",
+    ]
+    assert "Please pay invoice 42 by Friday." in text
+    assert "<p>" not in text
+
+
+def test_email_falls_back_to_html_and_replaces_a_stub_plain_part() -> None:
+    only_html = read_text(bytes(_email(None, "<p>Total <b>12,00 €</b></p>")), "message/rfc822")
+    assert "Total 12,00 €" in only_html
+    html = "<p>" + "The real content of the message is here. " * 5 + "</p>"
+    stub = read_text(bytes(_email("View this in HTML.", html)), "message/rfc822")
+    assert "The real content" in stub
+    assert "View this in HTML." not in stub
+
+
+def test_email_includes_readable_attachments_and_names_unreadable_ones() -> None:
+    mail = _email("See attached.", None)
+    mail.add_attachment(
+        _pdf("Invoice INV-77 total 99,00 EUR"),
+        maintype="application",
+        subtype="pdf",
+        filename="inv.pdf",
+    )
+    mail.add_attachment(
+        b"%PDF-1.4 broken", maintype="application", subtype="pdf", filename="broken.pdf"
+    )
+    text = read_text(bytes(mail), "message/rfc822")
+    assert "--- attachment: inv.pdf ---" in text
+    assert "Invoice INV-77 total 99,00 EUR" in text
+    assert "[attachment broken.pdf could not be read:" in text
+
+
+def test_pdf_text_is_extracted() -> None:
+    assert read_text(_pdf("Rechnung 2026-001\nGesamt 1.234,56 EUR"), "application/pdf") == (
+        "Rechnung 2026-001\nGesamt 1.234,56 EUR"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "media_type", "error"),
+    [
+        (b"", "text/plain", EmptyDocument),
+        (b"   \n\t ", "text/plain", EmptyDocument),
+        (b"<html><body><script>x()</script></body></html>", "text/html", EmptyDocument),
+        (b"PK\x03\x04zipdata", "application/zip", UnsupportedMediaType),
+        (b"\x89PNG\r\n", "image/png", UnsupportedMediaType),
+        (b"hello", "application/pdf", CorruptDocument),
+        (b"%PDF-1.7\n1 0 obj << /Type /Catalog", "application/pdf", CorruptDocument),
+        (_pdf("truncated in the middle")[:300], "application/pdf", CorruptDocument),
+        (_pdf(None), "application/pdf", EmptyDocument),
+        (b"From: a@b.c\nSubject: \n\n", "message/rfc822", EmptyDocument),
+    ],
+)
+def test_bad_input_raises_a_typed_non_retryable_error(
+    data: bytes, media_type: str, error: type[DocumentError]
+) -> None:
+    with pytest.raises(error) as caught:
+        read_text(data, media_type)
+    assert isinstance(caught.value, AgentError)
+    assert isinstance(caught.value, CaseyardError)
+    assert caught.value.retryable is False
+    assert str(caught.value)
+
+
+def test_encrypted_pdf_is_refused_with_a_clear_message() -> None:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    pdf.cell(text="secret")
+    pdf.set_encryption(
+        owner_password="owner", user_password="user", encryption_method=EncryptionMethod.RC4
+    )
+    with pytest.raises(CorruptDocument, match="encrypted"):
+        read_text(bytes(pdf.output()), "application/pdf")

@@ -1,0 +1,213 @@
+"""Extractor: fields on the sample documents, validation by the libraries, spans, masking."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import stdnum.iban
+
+from agents.models import Extractor, extract, field_value, fields_named
+from agents.models._money_dates import DATE, parse_date, parse_number
+from schemas.payloads import ExtractOutput, FieldType
+
+FULL_CARD = "4539148803436467"
+
+
+def _values(out: ExtractOutput, name: str) -> list[str]:
+    return [f.normalized or f.value for f in fields_named(out, name)]
+
+
+def test_expected_fields_of_the_sample_documents(
+    expected: dict[str, Any], example_texts: dict[str, str]
+) -> None:
+    missing = []
+    checked = 0
+    for name, entry in expected["documents"].items():
+        out = extract(example_texts[name])
+        for field, value in entry.get("fields", {}).items():
+            checked += 1
+            if value not in _values(out, field):
+                missing.append((name, field, value, _values(out, field)))
+    assert checked >= 40
+    assert not missing
+
+
+def test_types_and_formats_across_all_samples(example_texts: dict[str, str]) -> None:
+    seen: set[FieldType] = set()
+    for name, text in example_texts.items():
+        for f in extract(text).fields:
+            seen.add(f.type)
+            assert f.span is not None
+            assert 0 <= f.span.start < f.span.end <= len(text), (name, f)
+            if f.name != "card_number":
+                assert text[f.span.start : f.span.end] == f.value, (name, f)
+            if f.type is FieldType.DATE:
+                assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", f.normalized or ""), (name, f)
+            if f.type is FieldType.MONEY:
+                assert re.fullmatch(r"-?\d+\.\d{2} [A-Z]{3}", f.normalized or ""), (name, f)
+            if f.type is FieldType.IBAN:
+                assert stdnum.iban.is_valid(f.normalized or ""), (name, f)
+            if f.type is FieldType.PHONE:
+                assert re.fullmatch(r"\+\d{8,15}", f.normalized or ""), (name, f)
+            if f.type is FieldType.EMAIL:
+                assert "@" in f.value
+    assert seen == set(FieldType) - {FieldType.STRING, FieldType.NUMBER}
+
+
+def test_card_numbers_are_masked_everywhere(example_texts: dict[str, str]) -> None:
+    text = example_texts["fraud_card_skimming.eml"]
+    assert FULL_CARD in text.replace(" ", "")
+    out = extract(text)
+    (card,) = fields_named(out, "card_number")
+    assert card.value == "**** **** **** 6467"
+    assert card.normalized == "visa ****6467"
+    assert card.span is not None
+    assert text[card.span.start : card.span.end].replace(" ", "") == FULL_CARD
+    dumped = out.model_dump_json()
+    assert FULL_CARD not in dumped.replace(" ", "")
+    assert "4539 1488" not in dumped
+
+
+def test_luhn_invalid_numbers_are_not_cards() -> None:
+    assert not fields_named(extract("Card 4539 1488 0343 6468 was used."), "card_number")
+
+
+def test_iban_bic_and_vat_are_validated() -> None:
+    text = (
+        "Bank: IBAN DE89 3704 0044 0532 0130 00 BIC COBADEFFXXX\n"
+        "Old: IBAN DE89 3704 0044 0532 0130 01\n"
+        "VAT ID: DE812415868, bogus VAT DE812415869\n"
+        "SHOUTING WORDS LIKE ABCDEFGH ARE NO BIC"
+    )
+    out = extract(text)
+    assert _values(out, "iban") == ["DE89370400440532013000"]
+    assert _values(out, "bic") == ["COBADEFFXXX"]
+    assert _values(out, "vat_id") == ["DE812415868"]
+
+
+def test_contacts_are_normalised() -> None:
+    text = (
+        "From: Lena Vogt <Lena.Vogt@Example.DE>\n"
+        "To: ap@caseyard.example\n\n"
+        "Tel. 030 1234567, mobile +44 20 7946 0958\n"
+        "Order 5512 will ship on Monday."
+    )
+    out = extract(text)
+    assert _values(out, "sender_email") == ["lena.vogt@example.de"]
+    assert _values(out, "recipient_email") == ["ap@caseyard.example"]
+    assert _values(out, "sender_name") == ["Lena Vogt"]
+    assert sorted(_values(out, "phone")) == ["+442079460958", "+49301234567"]
+
+
+def test_names_and_addresses_best_effort() -> None:
+    text = (
+        "Keystone Analytics Ltd\n27 Canal Road\nLeeds LS12 2PL\n\n"
+        "Beneficiary: Nordwind Logistik GmbH\n"
+        "Sehr geehrte Frau Anna Schmidt,\n\nbitte zahlen.\n\nMit freundlichen Grüßen\nJonas Weber\n"
+        "Lieferadresse: Hauptstraße 5, 80331 München"
+    )
+    out = extract(text)
+    assert "Keystone Analytics Ltd" in _values(out, "organization")
+    assert _values(out, "payee_name") == ["Nordwind Logistik GmbH"]
+    assert _values(out, "recipient_name") == ["Anna Schmidt"]
+    assert _values(out, "sender_name") == ["Jonas Weber"]
+    assert _values(out, "address") == [
+        "27 Canal Road, Leeds LS12 2PL",
+        "Hauptstraße 5, 80331 München",
+    ]
+
+
+def test_totals_due_dates_and_invoice_numbers() -> None:
+    text = (
+        "Invoice No. INV-2026-0042\nInvoice date: 12.03.2026\nDue date: 11.04.2026\n"
+        "Subtotal: 1.000,00 EUR\nVAT 19%: 190,00 EUR\nTotal: 1.190,00 EUR\n"
+    )
+    out = extract(text)
+    assert field_value(out, "invoice_number") == "INV-2026-0042"
+    assert field_value(out, "invoice_date") == "2026-03-12"
+    assert field_value(out, "due_date") == "2026-04-11"
+    assert field_value(out, "subtotal_amount") == "1000.00 EUR"
+    assert field_value(out, "tax_amount") == "190.00 EUR"
+    assert field_value(out, "total_amount") == "1190.00 EUR"
+    assert len(fields_named(out, "total_amount")) == 1
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [
+        ("1.234,56", "1234.56"),
+        ("1,234.56", "1234.56"),
+        ("1 234,56", "1234.56"),
+        ("1'234.50", "1234.50"),
+        ("1,234", "1234"),
+        ("12,5", "12.5"),
+        ("1.000.000", "1000000"),
+        ("99", "99"),
+    ],
+)
+def test_number_formats(written: str, value: str) -> None:
+    assert parse_number(written) == Decimal(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "normalized"),
+    [
+        ("Total 1.234,56 €", "1234.56 EUR"),
+        ("Total €1,234.56", "1234.56 EUR"),
+        ("Total $1,234.56", "1234.56 USD"),
+        ("Total £99.00", "99.00 GBP"),
+        ("Total CHF 1'250.00", "1250.00 CHF"),
+        ("Total 1 234,56 EUR", "1234.56 EUR"),
+        ("Total EUR 12,50", "12.50 EUR"),
+        ("Total 250 USD", "250.00 USD"),
+    ],
+)
+def test_money_with_currency(text: str, normalized: str) -> None:
+    assert field_value(extract(text), "total_amount") == normalized
+
+
+@pytest.mark.parametrize(
+    ("written", "month_first", "iso"),
+    [
+        ("2026-03-12", False, "2026-03-12"),
+        ("12.03.2026", False, "2026-03-12"),
+        ("12/03/2026", False, "2026-03-12"),
+        ("03/12/2026", True, "2026-03-12"),
+        ("25/12/2026", True, "2026-12-25"),
+        ("12.03.26", False, "2026-03-12"),
+        ("3 March 2026", False, "2026-03-03"),
+        ("March 3, 2026", False, "2026-03-03"),
+        ("3. März 2026", False, "2026-03-03"),
+        ("3 mars 2026", False, "2026-03-03"),
+        ("3 de marzo de 2026", False, "2026-03-03"),
+        ("1er février 2026", False, "2026-02-01"),
+        ("12-Mar-2026", False, "2026-03-12"),
+        ("02 MAY 2031", False, "2031-05-02"),
+    ],
+)
+def test_date_formats(written: str, month_first: bool, iso: str) -> None:
+    match = DATE.search(written)
+    assert match is not None
+    assert match.group() == written
+    day = parse_date(match, month_first)
+    assert day is not None
+    assert day.isoformat() == iso
+
+
+def test_us_documents_read_slashed_dates_month_first() -> None:
+    us = extract("Amount due: $120.00\nDue Date: 04/01/2026")
+    eu = extract("Amount due: 120,00 €\nDue Date: 04/01/2026")
+    assert field_value(us, "due_date") == "2026-04-01"
+    assert field_value(eu, "due_date") == "2026-01-04"
+
+
+def test_impossible_dates_are_ignored() -> None:
+    assert not extract("Dates such as 31.02.2026 and 45/13/2026 do not exist").fields
+
+
+def test_extractor_class_and_empty_text() -> None:
+    assert Extractor().extract("") == ExtractOutput()
+    assert Extractor.model_name == "extract-rules-v1"
