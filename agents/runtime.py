@@ -242,6 +242,7 @@ class AgentService:
         concurrency: int = 8,
         retry: RetryPolicy = RetryPolicy(),
         clock: Clock = utc_now,
+        own_topics: Sequence[str] = (),
     ) -> None:
         self.name = name
         self._bus = bus
@@ -253,6 +254,7 @@ class AgentService:
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._retry = retry
         self._clock = clock
+        self._own_topics = tuple(own_topics)
         self.stats = Stats()
         self.ready = anyio.Event()
 
@@ -264,12 +266,10 @@ class AgentService:
         return f"caseyard.retry.{self.name}.{level}"
 
     async def ensure_topics(self) -> None:
-        """The agent's own retry topics (the topology's topics exist already)."""
+        """The agent's retry topics and own output topics (the topology's exist already)."""
+        retries = [self.retry_topic(level) for level in range(1, len(self._retry.delays_s) + 1)]
         await self._bus.ensure_topics(
-            [
-                TopicSpec(self.retry_topic(level), partitions=CASE_PARTITIONS)
-                for level in range(1, len(self._retry.delays_s) + 1)
-            ]
+            [TopicSpec(t, partitions=CASE_PARTITIONS) for t in (*retries, *self._own_topics)]
         )
 
     async def run(self, stop: anyio.Event) -> None:

@@ -60,6 +60,8 @@ class AgentSpec:
     version: str = "1.0.0"
     description: str = ""
     capabilities: tuple[str, ...] = field(default=())
+    own_topics: tuple[str, ...] = ()
+    """Topics the agent writes that the topology does not have (created at start)."""
     local_models: LocalModels = no_models
     """The offline models the router offers for the agent's capabilities, by name, in the
     order they are tried; loaded lazily by the models themselves."""

@@ -53,6 +53,7 @@ def build_agent(app: App, spec: AgentSpec, router: Router, state_dir: Path) -> A
         handler=spec.build(context),
         store=ProcessedStore(state_dir / "processed.db"),
         producer=producer,
+        own_topics=spec.own_topics,
     )
 
 

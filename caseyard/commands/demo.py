@@ -28,7 +28,7 @@ from schemas import (
 from schemas.topology import HUMAN, RESULTS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "documents"
-KEY_FIELDS = ("invoice_number", "total", "total_amount", "iban", "due_date", "amount")
+KEY_FIELDS = ("total_amount", "total", "amount", "iban", "invoice_number", "due_date")
 
 
 async def approve_escalated(app: App, case_ids: set[str], decided: set[str]) -> int:
@@ -66,8 +66,11 @@ def summarize(results: list[TaskCompleted]) -> tuple[str, str, str]:
         if isinstance(output, ClassifyOutput):
             doc_type = output.doc_type.value
         elif isinstance(output, ExtractOutput):
-            picked = [f for f in output.fields if f.name in KEY_FIELDS][:3]
-            fields = ", ".join(f"{f.name}={f.normalized or f.value}" for f in picked)
+            first: dict[str, str] = {}
+            for f in output.fields:
+                first.setdefault(f.name, f.normalized or f.value)
+            picked = [name for name in KEY_FIELDS if name in first][:2]
+            fields = "  ".join(f"{name}={first[name]}" for name in picked)
         elif isinstance(output, ScoreOutput):
             risk = f"{output.band.value} {output.score:.2f}"
     return doc_type, fields, risk
