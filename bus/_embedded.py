@@ -166,6 +166,9 @@ class EmbeddedBus:
     def begin(self, *, transactional_id: str | None = None) -> EmbeddedTransaction:
         return EmbeddedTransaction(self)
 
+    async def fence(self, transactional_id: str) -> None:
+        """Nothing to do: commits check partition ownership in the same SQLite transaction."""
+
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
         for spec in specs:
             check_topic(spec.name)

@@ -250,6 +250,13 @@ class KafkaBus:
         """Kafka allows one open transaction per producer: serialize them per id."""
         return self._tx_locks.setdefault(transactional_id, asyncio.Lock())
 
+    async def fence(self, transactional_id: str) -> None:
+        async with self.tx_lock(transactional_id):
+            await self.discard_producer(transactional_id)
+            # Starting the producer sends InitProducerId, which bumps the epoch (fencing
+            # older producers) and completes or aborts their open transaction first.
+            await self.transactional_producer(transactional_id)
+
     async def discard_producer(self, transactional_id: str) -> None:
         producer = self._tx_producers.pop(transactional_id, None)
         if producer is not None:

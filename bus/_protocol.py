@@ -195,6 +195,16 @@ class Bus(Protocol):
         """
         ...
 
+    async def fence(self, transactional_id: str) -> None:
+        """Take over `transactional_id` before reading state that its transactions wrote.
+
+        On Kafka this (re)initializes the id's producer: older producers with the id are
+        fenced, and a transaction one of them left open is finished (aborted, or its
+        commit completed) before this returns, so a read_committed reader then sees the
+        final state. The embedded bus fences through group ownership: nothing to do.
+        """
+        ...
+
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
         """Create the topics that do not exist yet (existing ones are left as they are)."""
         ...

@@ -23,10 +23,9 @@ from coordinator import PipelineCatalog
 from coordinator._service import Coordinator
 
 BUILT_IN_AGENTS = ("classifier", "extractor", "scorer", "responder")
-PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
 
 
-def load_catalog(directory: Path = PIPELINES_DIR) -> PipelineCatalog:
+def load_catalog(directory: Path) -> PipelineCatalog:
     return PipelineCatalog.load(directory)
 
 
@@ -70,7 +69,8 @@ async def run_services(
         runners: list[Coordinator | AgentService] = []
         for name in names:
             if name == "coordinator":
-                runners.append(build_coordinator(app, catalog or load_catalog()))
+                catalog = catalog or load_catalog(app.settings.pipelines_dir)
+                runners.append(build_coordinator(app, catalog))
                 continue
             spec = find_agent(name)
             state_dir = app.settings.data_dir / "agents" / spec.name

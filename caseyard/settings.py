@@ -28,6 +28,10 @@ class Settings(BaseSettings):
         description="kafka://host:port[,host:port], sqlite:///path.db or memory://",
     )
     data_dir: Path = Field(default=Path(".caseyard"), description="blobs, local state")
+    pipelines_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "pipelines",
+        description="the pipeline definitions the coordinator loads",
+    )
     client_id: str = "caseyard"
     max_message_bytes: int = Field(default=1024 * 1024, gt=0)
     session_timeout_ms: int = Field(default=30_000, gt=0)

@@ -63,16 +63,27 @@ class CoordinatorStats:
 
 
 class _Restorer:
-    """Rebalance listener: restore a partition's states when it is assigned."""
+    """Rebalance listener: hold the states of exactly the partitions owned.
+
+    aiokafka runs these callbacks from its own task, concurrently with the loop, so they
+    take the coordinator's lock: a batch in flight finishes (and installs its states)
+    before partitions move, and no batch starts on a partition while it is restored.
+    """
 
     def __init__(self, service: Coordinator) -> None:
         self._service = service
 
-    async def on_assigned(self, partitions: frozenset[TopicPartition]) -> None:
-        await self._service.restore({tp.partition for tp in partitions})
-
     async def on_revoked(self, partitions: frozenset[TopicPartition]) -> None:
-        self._service.forget({tp.partition for tp in partitions})
+        # Eager rebalancing revokes everything and assigns again; states are kept until
+        # the new assignment says which partitions went elsewhere.
+        async with self._service.lock:
+            pass
+
+    async def on_assigned(self, partitions: frozenset[TopicPartition]) -> None:
+        async with self._service.lock:
+            owned = {tp.partition for tp in partitions}
+            self._service.forget(set(self._service.loaded()) - owned)
+            await self._service.restore(owned)
 
 
 class Coordinator:
@@ -106,6 +117,7 @@ class Coordinator:
         self._fired: dict[str, set[str]] = {}
         self.stats = CoordinatorStats()
         self.ready = anyio.Event()
+        self.lock = anyio.Lock()
 
     # -- state --------------------------------------------------------------------------
 
@@ -121,6 +133,10 @@ class Coordinator:
     async def restore(self, partitions: set[int]) -> None:
         """Load the latest state of every case of `partitions` from the changelog."""
         for p in sorted(partitions - set(self._states)):
+            # A previous owner of p may have died mid-commit: finish its transaction
+            # before reading the changelog, or we would restore a state older than the
+            # input offsets it committed.
+            await self._bus.fence(self._transactional_id(p))
             tp = TopicPartition(STATE.name, p)
             end = (await self._bus.end_offsets([tp]))[tp]
             states: dict[str, CaseState] = {}
@@ -137,6 +153,14 @@ class Coordinator:
             for state in states.values():
                 self._schedule(state, p)
             self.stats.restored += len(states)
+
+    def _transactional_id(self, p: int) -> str:
+        """Tied to the partition, not the process: the next owner of p fences the last."""
+        return f"{self._instance}-p{p}"
+
+    def loaded(self) -> list[int]:
+        """Partitions whose states are in memory."""
+        return list(self._states)
 
     def forget(self, partitions: set[int]) -> None:
         """Drop the states of partitions this member no longer owns."""
@@ -167,15 +191,13 @@ class Coordinator:
                 for record in batch:
                     by_partition[record.partition].append(record)
                 for p, records in sorted(by_partition.items()):
-                    await self._apply(consumer, p, records)
+                    async with self.lock:
+                        if p in self._states:  # else moved away by a rebalance meanwhile
+                            await self._apply(consumer, p, records)
             tg.cancel_scope.cancel()
 
     async def _apply(self, consumer: Consumer, p: int, records: list[Record]) -> None:
-        states = self._states.get(p)
-        if states is None:
-            # Assigned without a restore (cannot happen with the listener); be safe.
-            await self.restore({p})
-            states = self._states[p]
+        states = self._states[p]
         changed: dict[str, CaseState | None] = {}
         messages: list[Message] = []
         for record in records:
@@ -185,7 +207,7 @@ class Coordinator:
             messages.append(Message(STATE.name, value, key=case_id.encode(), partition=p))
         offsets = {TopicPartition(r.topic, r.partition): r.offset + 1 for r in records}
         try:
-            async with self._bus.begin(transactional_id=f"{self._instance}-p{p}") as tx:
+            async with self._bus.begin(transactional_id=self._transactional_id(p)) as tx:
                 await tx.publish_batch(messages)
                 await tx.send_offsets(consumer, offsets)
         except (TransactionError, CommitFailed, BusUnavailable):

@@ -97,7 +97,7 @@ class Harness:
     bus: Bus
     codec: AvroCodec
     scripts: dict[str, Script]
-    coordinator: Coordinator
+    coordinator: Coordinator | None
 
     async def submit(self, pipeline: str, case_id: str | None = None) -> str:
         case = case_id or f"case-{uuid.uuid4().hex[:10]}"
@@ -115,6 +115,11 @@ class Harness:
         )
         return case
 
+    def calls(self, capability: str, case_id: str) -> list[TaskRequested]:
+        """The tasks of `case_id` the fake agent of `capability` worked on (topics on a
+        shared broker may still hold other tests' tasks)."""
+        return [t for t in self.scripts[capability].calls if t.case_id == case_id]
+
     async def dead_letters(self) -> list[str]:
         """The reasons of every dead letter so far."""
         return [
@@ -129,6 +134,26 @@ class Harness:
         async with self.bus.reader(tps) as reader:
             while any([await reader.position(tp) < ends[tp] for tp in tps]):
                 out.extend(await reader.poll(timeout=0.5, max_records=5000))
+        return out
+
+    async def events_of(self, case_ids: set[str]) -> dict[str, list[Event]]:
+        """The case events of `case_ids`, by case, in log order."""
+        out: dict[str, list[Event]] = {c: [] for c in case_ids}
+        for record in await self._records(CASE_EVENTS.name):
+            case_id = (record.key or b"").decode()
+            if case_id in out:
+                out[case_id].append(await self.codec.decode(record.value))
+        return out
+
+    async def task_requests(self, case_ids: set[str]) -> list[TaskRequested]:
+        """Every TaskRequested on the task topics for `case_ids` (duplicates included)."""
+        out: list[TaskRequested] = []
+        for capability in CAPABILITIES:
+            for record in await self._records(tasks_topic(capability).name):
+                if (record.key or b"").decode() in case_ids:
+                    event = await self.codec.decode(record.value)
+                    assert isinstance(event, TaskRequested)
+                    out.append(event)
         return out
 
     async def events(self, case_id: str) -> list[Event]:
@@ -151,7 +176,8 @@ class Harness:
             assert all(t in names for t in types), (
                 f"waiting for {[t.__name__ for t in types]}; have {[e.event_type for e in events]};"
                 f" agent calls { ({c: len(s.calls) for c, s in self.scripts.items()}) };"
-                f" coordinator {self.coordinator.stats}; dead letters {await self.dead_letters()}"
+                f" coordinator {self.coordinator and self.coordinator.stats};"
+                f" dead letters {await self.dead_letters()}"
             )
             return events
 
@@ -178,8 +204,21 @@ class Harness:
 
 
 @asynccontextmanager
-async def harness(url: str, pipelines: Path, *, instances: int = 1) -> AsyncIterator[Harness]:
+async def harness(url: str, pipelines: Path) -> AsyncIterator[Harness]:
     """A coordinator and one fake agent per capability, running until the block ends."""
+    async with _world(url, PipelineCatalog.load(pipelines)) as h:
+        yield h
+
+
+@asynccontextmanager
+async def agents_only(url: str) -> AsyncIterator[Harness]:
+    """Fake agents only: the coordinator runs elsewhere (e.g. as a process)."""
+    async with _world(url, None) as h:
+        yield h
+
+
+@asynccontextmanager
+async def _world(url: str, catalog: PipelineCatalog | None) -> AsyncIterator[Harness]:
     async with (
         bus.connect(url, session_timeout_ms=6000, connect_timeout=30) as b,
         AsyncExitStack() as stack,
@@ -192,14 +231,17 @@ async def harness(url: str, pipelines: Path, *, instances: int = 1) -> AsyncIter
             else MemorySchemaStore()
         )
         codec = AvroCodec(Registry(store))
-        catalog = PipelineCatalog.load(pipelines)
         scripts = {c: Script() for c in CAPABILITIES}
-        coordinator = Coordinator(
-            bus=b,
-            codec=codec,
-            catalog=catalog,
-            producer=PRODUCER,
-            instance=f"c-{uuid.uuid4().hex[:6]}",
+        coordinator = (
+            Coordinator(
+                bus=b,
+                codec=codec,
+                catalog=catalog,
+                producer=PRODUCER,
+                instance=f"c-{uuid.uuid4().hex[:6]}",
+            )
+            if catalog is not None
+            else None
         )
         agents = [
             AgentService(
@@ -216,12 +258,13 @@ async def harness(url: str, pipelines: Path, *, instances: int = 1) -> AsyncIter
         ]
         stop = anyio.Event()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(coordinator.run, stop)
-            for agent in agents:
-                tg.start_soon(agent.run, stop)
+            runners: list[Coordinator | AgentService] = [*agents]
+            if coordinator is not None:
+                runners.append(coordinator)
+            for runner in runners:
+                tg.start_soon(runner.run, stop)
             with anyio.fail_after(60):
-                await coordinator.ready.wait()
-                for agent in agents:
-                    await agent.ready.wait()
+                for runner in runners:
+                    await runner.ready.wait()
             yield Harness(b, codec, scripts, coordinator)
             stop.set()

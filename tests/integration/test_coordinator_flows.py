@@ -128,7 +128,7 @@ class Flows:
             steps = [e.step for e in events if isinstance(e, StepCompleted)]
             assert steps == ["classify", "extract", "respond"]
             assert isinstance(events[0], CaseOpened)
-            assert [t.case_id for t in h.scripts["respond"].calls] == [case]
+            assert [t.case_id for t in h.calls("respond", case)] == [case]
 
     async def test_parallel_fan_in_waits_for_all(self, pipelines: Path) -> None:
         async with harness(self.url, pipelines) as h:
@@ -140,16 +140,14 @@ class Flows:
 
             h.scripts["extract"].work = slow_extract
             case = await h.submit("fan")
-            await h.wait_for(case, StepCompleted)
-            triage_done = await h.wait_for(case, CaseOpened)
-            assert not h.scripts["respond"].calls
-            assert (
-                any(
-                    isinstance(e, StepCompleted) and e.step == "triage"
-                    for e in await h.wait_for(case, CaseOpened)
-                )
-                or triage_done
-            )
+
+            async def triage_done_extract_waiting() -> None:
+                events = await h.events(case)
+                assert any(isinstance(e, StepCompleted) and e.step == "triage" for e in events)
+                assert h.calls("extract", case)
+
+            await eventually(triage_done_extract_waiting)
+            assert not h.calls("respond", case)
             gate.set()
             events = await h.wait_for(case, CaseCompleted)
             done = [e.step for e in events if isinstance(e, StepCompleted)]
@@ -160,7 +158,7 @@ class Flows:
         async with harness(self.url, pipelines) as h:
             case = await h.submit("branch")
             events = await h.wait_for(case, CaseCompleted)
-            assert not h.scripts["extract"].calls
+            assert not h.calls("extract", case)
             skipped = [e for e in events if isinstance(e, PolicyDecision) and e.step == "extract"]
             assert skipped and skipped[0].decision == "deny"
             assert [e.step for e in events if isinstance(e, StepCompleted)] == [
@@ -185,7 +183,7 @@ class Flows:
             case = await h.submit("timeouts")
             events = await h.wait_for(case, CaseCompleted, timeout=60)
             assert any(isinstance(e, StepTimedOut) and e.step == "classify" for e in events)
-            attempts = [t.attempt for t in h.scripts["classify"].calls]
+            attempts = [t.attempt for t in h.calls("classify", case)]
             assert attempts[:2] == [1, 2]
 
     async def test_timeout_exhausted_compensates_completed_steps(self, pipelines: Path) -> None:
@@ -202,9 +200,7 @@ class Flows:
             failed = next(e for e in events if isinstance(e, CaseFailed))
             assert failed.step == "score"
             retracts = [
-                t
-                for t in h.scripts["respond"].calls
-                if t.input.parameters.get("action") == "retract"
+                t for t in h.calls("respond", case) if t.input.parameters.get("action") == "retract"
             ]
             assert len(retracts) == 1
 
@@ -213,7 +209,7 @@ class Flows:
             h.scripts["score"].work = _high_risk
             case = await h.submit("review")
             await h.wait_for(case, HumanTaskOpened)
-            assert not h.scripts["respond"].calls
+            assert not h.calls("respond", case)
             await h.decide(case, DecisionAction.APPROVE)
             events = await h.wait_for(case, CaseCompleted)
             assert [e.step for e in events if isinstance(e, StepCompleted)][-1] == "respond"
@@ -227,7 +223,7 @@ class Flows:
             events = await h.wait_for(case, CaseCompleted)
             completed = next(e for e in events if isinstance(e, CaseCompleted))
             assert completed.outcome == "rejected"
-            assert not h.scripts["respond"].calls
+            assert not h.calls("respond", case)
 
     async def test_human_edit_patches_and_rescores(self, pipelines: Path) -> None:
         async with harness(self.url, pipelines) as h:
@@ -238,10 +234,10 @@ class Flows:
             await h.wait_for(case, CaseEscalated)
 
             async def rescored() -> None:
-                assert len(h.scripts["score"].calls) == 2
+                assert len(h.calls("score", case)) == 2
 
             await eventually(rescored)
-            rescore = h.scripts["score"].calls[-1]
+            rescore = h.calls("score", case)[-1]
             (extract,) = [o for name, o in rescore.input.prior.items() if name == "extract"]
             assert any(f.value == "12 EUR" for f in extract.fields)  # type: ignore[union-attr]
 

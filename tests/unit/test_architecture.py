@@ -48,6 +48,18 @@ def test_package_imports_only_what_the_design_allows(package: str) -> None:
     assert not bad, sorted(bad)
 
 
+def test_the_coordinators_decisions_do_no_io() -> None:
+    """Only the runtime (`_service.py`) touches the bus; the transition stays pure."""
+    bad = {
+        f"{path.name} imports {name}"
+        for path in (ROOT / "coordinator").glob("*.py")
+        if path.name != "_service.py"
+        for name in imports_of(path)
+        if not allowed(name, {"coordinator", "schemas", "caseyard.errors"})
+    }
+    assert not bad, sorted(bad)
+
+
 def test_the_rules_catch_a_violation(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("from coordinator.engine import transition\nimport caseyard.cli\n")

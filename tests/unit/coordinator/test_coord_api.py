@@ -53,21 +53,3 @@ def test_public_names() -> None:
     )
     for name in coordinator.__all__:
         assert getattr(coordinator, name) is not None
-
-
-def test_the_coordinator_imports_only_schemas_and_the_error_tree() -> None:
-    import sys
-
-    names = {
-        module.__name__
-        for name, module in sys.modules.items()
-        if name.startswith("coordinator") and module is not None
-    }
-    assert names
-    for module_name in names:
-        module = sys.modules[module_name]
-        for value in vars(module).values():
-            owner = getattr(value, "__module__", "") or ""
-            assert (
-                not owner.startswith(("agents", "bus", "caseyard.")) or owner == "caseyard.errors"
-            )

@@ -1,0 +1,120 @@
+"""Crash test on real Kafka: 200 cases in flight, the coordinator process (`caseyard run
+coordinator`, as an operator starts it) is killed with SIGKILL at random points, three
+times, and restarted. Every case must complete exactly once: no case lost, no duplicate
+lifecycle event, no step applied twice."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from schemas import CaseCompleted, CaseOpened, Event, StepCompleted, StepStarted
+from tests.helpers import eventually
+from tests.integration.coordinator_harness import agents_only
+
+pytestmark = [pytest.mark.kafka, pytest.mark.anyio]
+
+CASES = 200
+KILLS = 3
+PIPELINE = """
+name: crash
+version: 1
+steps:
+  - {id: classify, capability: classify, timeout: 5m}
+  - {id: extract, capability: extract, after: [classify], inputs: [classify], timeout: 5m}
+  - {id: score, capability: score, after: [extract], inputs: [classify, extract], timeout: 5m}
+  - {id: respond, capability: respond, after: [score], inputs: [score], timeout: 5m}
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "crash.yaml").write_text(PIPELINE)
+    return tmp_path
+
+
+@pytest.fixture
+def coordinator(workdir: Path, kafka_bootstrap: str) -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def start(procs: list[subprocess.Popen[bytes]], workdir: Path, bootstrap: str) -> None:
+    env = {
+        **os.environ,
+        "CASEYARD_BUS": f"kafka://{bootstrap}",
+        "CASEYARD_DATA_DIR": str(workdir / "data"),
+        "CASEYARD_PIPELINES_DIR": str(workdir / "pipelines"),
+        "CASEYARD_SESSION_TIMEOUT_MS": "6000",
+    }
+    caseyard = Path(sys.executable).parent / "caseyard"
+    with (workdir / f"coordinator-{len(procs)}.log").open("wb") as log:
+        procs.append(
+            subprocess.Popen([str(caseyard), "run", "coordinator"], env=env, stdout=log, stderr=log)
+        )
+
+
+async def test_cases_complete_exactly_once_across_sigkills(
+    workdir: Path, kafka_bootstrap: str, coordinator: list[subprocess.Popen[bytes]]
+) -> None:
+    url = f"kafka://{kafka_bootstrap}"
+    rng = random.Random(7)
+    run_id = uuid.uuid4().hex[:6]
+    async with agents_only(url) as h:
+        start(coordinator, workdir, kafka_bootstrap)
+        cases = [await h.submit("crash", case_id=f"crash-{run_id}-{n:03d}") for n in range(CASES)]
+        for _ in range(KILLS):
+            # Let it work a little, then kill it wherever it is.
+            await anyio.sleep(rng.uniform(1.0, 4.0))
+            coordinator[-1].send_signal(signal.SIGKILL)
+            await anyio.to_thread.run_sync(coordinator[-1].wait)
+            start(coordinator, workdir, kafka_bootstrap)
+
+        wanted = set(cases)
+        began = time.monotonic()
+
+        async def all_completed() -> dict[str, list[Event]]:
+            by_case = await h.events_of(wanted)
+            done = {c for c, es in by_case.items() if any(isinstance(e, CaseCompleted) for e in es)}
+            waited = time.monotonic() - began
+            stuck = sorted(wanted - done)[:3]
+            assert done == wanted, (
+                f"{len(done)}/{CASES} completed after {waited:.0f}s; stuck e.g. "
+                f"{[(c, [e.event_type for e in by_case[c]]) for c in stuck]};"
+                f" dead letters: {[d for d in await h.dead_letters() if run_id in d][:5]};"
+                f" their task requests: {[t.task_id for t in await h.task_requests(set(stuck))]}"
+            )
+            return by_case
+
+        by_case = await eventually(all_completed, timeout=240, interval=1.0)
+        # Each task was requested once: no second TaskRequested of a task id on the topics.
+        requested = Counter(t.task_id for t in await h.task_requests(wanted))
+
+    for case_id, events in by_case.items():
+        kinds = Counter(type(e).__name__ for e in events)
+        assert kinds["CaseOpened"] == 1, (case_id, kinds)
+        assert kinds["CaseCompleted"] == 1, (case_id, kinds)
+        for cls in (StepStarted, StepCompleted):
+            steps = Counter(getattr(e, "step", None) for e in events if isinstance(e, cls))
+            assert set(steps.values()) == {1}, (case_id, cls.__name__, steps)
+        assert len({e.event_id for e in events}) == len(events)
+        assert isinstance(events[0], CaseOpened)
+    assert all(n == 1 for n in requested.values()), requested.most_common(3)
+    assert len(requested) == CASES * 4
+    assert len(coordinator) == KILLS + 1
