@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from caseyard.errors import CaseyardError
 from caseyard.settings import Settings, load_settings
@@ -47,35 +48,41 @@ def settings() -> Settings:
 
 
 def _register_commands() -> None:
-    from caseyard.commands import cases, demo, registry, schemas, services, topics
+    from caseyard.commands import cases, demo, registry, schemas, services, topics, train
 
-    for module in (demo, services, cases, schemas, registry, topics):
+    for module in (demo, services, cases, schemas, registry, topics, train):
         module.register(app)
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The one error inside (nested) task-group exception groups, if there is just one."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def main() -> None:
     """Console-script entry point."""
+    import click
+
     _register_commands()
     try:
         app(standalone_mode=False)
-    except CaseyardError as exc:
-        if state.debug:
-            raise
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors and the like
-        import click
-
+    except BaseException as raised:
+        exc = _unwrap(raised)
         if isinstance(exc, click.exceptions.Exit):
             sys.exit(exc.exit_code)
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
+        if isinstance(exc, KeyboardInterrupt | click.exceptions.Abort):
+            sys.exit(130)
+        if isinstance(exc, SystemExit):
+            raise
         if state.debug:
             raise
-        err_console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        # A caseyard error is the user's to fix; anything else is a bug, still one line.
+        message = str(exc) if isinstance(exc, CaseyardError) else f"{type(exc).__name__}: {exc}"
+        line = " ".join(message.split()) or type(exc).__name__
+        err_console.print(Text.assemble(("error: ", "red"), line), soft_wrap=True)
         sys.exit(1)

@@ -1,0 +1,82 @@
+"""The CLI as a user types it: one-line errors, non-zero exits, submit and read a case."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CASEYARD = str(Path(sys.executable).parent / "caseyard")
+
+
+def caseyard(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CASEYARD, *args],
+        cwd=cwd,
+        env={
+            **os.environ,
+            "CASEYARD_DATA_DIR": str(cwd / "data"),
+            "CASEYARD_BUS": f"sqlite:///{cwd}/bus.db",
+            **(env or {}),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["submit", "missing.pdf"], {}, "missing.pdf: no such file"),
+        (["submit", "notes.docx"], {}, "unsupported document type '.docx'"),
+        (["cases"], {"CASEYARD_BUS": "redis://x"}, "unknown scheme 'redis'"),
+        (["case", "nope"], {}, "no case 'nope'"),
+        (["run", "nosuchagent"], {}, "no agent 'nosuchagent'"),
+        (["train", "nosuchmodel"], {}, "unknown model 'nosuchmodel'"),
+        (["cases"], {"CASEYARD_MAX_MESSAGE_BYTES": "-1"}, "setting 'max_message_bytes'"),
+    ],
+)
+def test_bad_input_is_one_line_and_a_non_zero_exit(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    (tmp_path / "notes.docx").write_bytes(b"x")
+    result = caseyard(*args, cwd=tmp_path, env=env)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_every_command_has_help_with_an_example(tmp_path: Path) -> None:
+    commands = [
+        "demo",
+        "up",
+        "run",
+        "submit",
+        "cases",
+        "case",
+        "train",
+        "schemas export",
+        "schemas check",
+        "topics ensure",
+    ]
+    for command in commands:
+        result = caseyard(*command.split(), "--help", cwd=tmp_path)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "Example" in result.stdout, command
+
+
+def test_submit_then_list_and_show_the_submitted_case(tmp_path: Path) -> None:
+    doc = ROOT / "examples" / "documents" / "receipt_coffee_shop.txt"
+    if not doc.exists():
+        doc = next((ROOT / "examples" / "documents").glob("*.txt"))
+    submitted = caseyard("submit", str(doc), "--json", cwd=tmp_path)
+    assert submitted.returncode == 0, submitted.stderr
+    assert '"status": "submitted"' in submitted.stdout
