@@ -1,0 +1,787 @@
+"""Coordinator benchmark (issue 4): decisions/s, memory per open case, restore, end to end.
+
+1. transitions/s: `coordinator.transition` alone, on one core, over a realistic stream of
+   `pipelines/document-intake.yaml` cases (submission, then a result for every task the
+   transitions request, as a perfect agent would answer: typed outputs, low risk, so no
+   person is involved). Cases run in chunks, interleaved within a chunk; the inputs are
+   built before the timed loop, so only the transition calls (and the state bookkeeping
+   the runtime does around them) are timed.
+2. memory per open case: OPEN cases stopped after their classify step (extract and
+   triage out), measured with tracemalloc (states as the transitions built them, and as
+   `CaseState.from_bytes` restores them) and as an RSS delta; plus the changelog bytes
+   per case (`len(state.to_bytes())`) and the extrapolation to a million cases.
+3. restore: those OPEN states written to the changelog topic, then
+   `Coordinator.restore(all partitions)` timed, on the embedded SQLite bus (and on Kafka).
+4. end to end: a Coordinator and four instant fake agents (the real agent runtime) on a
+   bus; CASES cases of a 4-step sequential pipeline submitted at once, timed until every
+   one has its `CaseCompleted` on caseyard.case-events.
+
+Kafka runs only when CASEYARD_BENCH_KAFKA names a broker. There the changelog topic is
+shared with every earlier run, so the restore reads whatever it holds (the table says
+how many records); the benchmark tombstones its own states afterwards.
+
+    python -m bench.coordinator [--cases N] [--open-cases N] [--e2e-cases N] [--only PART]
+    CASEYARD_BENCH_KAFKA=127.0.0.1:29092 python -m bench.coordinator
+
+Prints a table and writes bench/results/coordinator.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+import tracemalloc
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+from rich.console import Console
+from rich.table import Table
+
+import bus
+from agents.runtime import (
+    AgentService,
+    Outcome,
+    ProcessedStore,
+    RetryPolicy,
+    TaskHandler,
+    TaskWork,
+)
+from bus import Message, TopicPartition, partition_for
+from caseyard.schema_store import BusSchemaStore
+from caseyard.wiring import ensure_topology
+from coordinator import CaseState, PipelineCatalog, Transition, transition
+from coordinator._service import Coordinator
+from schemas import (
+    AvroCodec,
+    CaseCompleted,
+    CaseFailed,
+    CaseSubmitted,
+    ClassifyOutput,
+    DocType,
+    DocumentRef,
+    Event,
+    ExtractedField,
+    ExtractOutput,
+    FieldType,
+    MemorySchemaStore,
+    ModelUsage,
+    Producer,
+    Registry,
+    RespondOutput,
+    RiskBand,
+    SchemaStore,
+    ScoreOutput,
+    TaskCompleted,
+    TaskOutput,
+    TaskRequested,
+)
+from schemas.payloads import Channel, Label, Span, Urgency
+from schemas.topology import CAPABILITIES, CASE_EVENTS, CASE_PARTITIONS, INTAKE, STATE, tasks_topic
+
+RESULTS = Path(__file__).parent / "results"
+PIPELINES = Path(__file__).resolve().parent.parent / "pipelines"
+PRODUCER = Producer(service="bench", version="1")
+T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+PUBLISH_BATCH = 5000
+
+TARGET_TRANSITIONS_S = 20_000
+TARGET_MILLION_GIB = 1.0
+TARGET_RESTORE_S = 10.0
+PARTS = ("transitions", "memory", "restore", "e2e")
+
+# Every type that takes document-intake's full path (fraud reports and "other" skip steps).
+DOC_TYPES = (
+    DocType.INVOICE,
+    DocType.COMPLAINT,
+    DocType.INSURANCE_CLAIM,
+    DocType.PAYMENT_REQUEST,
+    DocType.CONTRACT,
+)
+
+SEQUENTIAL = """\
+name: bench-sequential
+version: 1
+description: Four steps one after the other, for the end-to-end benchmark.
+default: true
+outcome: done
+defaults:
+  timeout: 5m
+  retry: {max_attempts: 3, backoff: fixed, initial_delay: 1s, max_delay: 1s}
+steps:
+  - {id: classify, capability: classify}
+  - {id: extract, capability: extract, after: [classify], inputs: [classify]}
+  - {id: score, capability: score, after: [extract], inputs: [classify, extract]}
+  - {id: respond, capability: respond, after: [score], inputs: [classify, extract, score]}
+"""
+
+
+# -- a perfect agent -----------------------------------------------------------------------
+
+
+def usage(model: str) -> ModelUsage:
+    return ModelUsage(
+        provider="local", model=model, input_tokens=420, output_tokens=60, latency_ms=6.5
+    )
+
+
+def output_for(capability: str, case_id: str, n: int) -> TaskOutput:
+    """A realistic typed output of `capability` (sizes like the real agents' outputs)."""
+    if capability == "classify":
+        doc_type = DOC_TYPES[n % len(DOC_TYPES)]
+        return ClassifyOutput(
+            doc_type=doc_type,
+            confidence=0.91,
+            labels=(
+                Label(label=doc_type.value, score=0.91),
+                Label(label="receipt", score=0.05),
+                Label(label="other", score=0.02),
+            ),
+            urgency=Urgency.NORMAL,
+        )
+    if capability == "extract":
+
+        def f(
+            name: str, value: str, kind: FieldType, at: int, norm: str | None = None
+        ) -> ExtractedField:
+            return ExtractedField(
+                name=name,
+                value=value,
+                type=kind,
+                normalized=norm,
+                span=Span(start=at, end=at + len(value)),
+                confidence=0.88,
+            )
+
+        return ExtractOutput(
+            fields=(
+                f("sender_name", f"Customer {n}", FieldType.NAME, 12),
+                f("sender_email", f"customer{n}@example.com", FieldType.EMAIL, 40),
+                f("invoice_number", f"INV-{n:08d}", FieldType.IDENTIFIER, 96),
+                f("total_amount", "1.234,50 EUR", FieldType.MONEY, 180, "1234.50 EUR"),
+                f("due_date", "14.04.2025", FieldType.DATE, 230, "2025-04-14"),
+                f("iban", "DE89 3704 0044 0532 0130 00", FieldType.IBAN, 300),
+            )
+        )
+    if capability == "score":
+        return ScoreOutput(
+            score=0.08 + (n % 7) / 100,
+            band=RiskBand.LOW,
+            reasons=("known counterparty", "amount within the usual range"),
+        )
+    return RespondOutput(
+        channel=Channel.EMAIL,
+        recipient=f"customer{n}@example.com",
+        subject=f"Your document {n}: received",
+        body="Dear customer,\n\nthank you for your document. We have registered it under "
+        f"case {case_id} and will get back to you within five working days.\n\n"
+        "Kind regards,\nThe service team",
+        redactions=("iban",),
+    )
+
+
+def submission(case_id: str, n: int, now: datetime) -> CaseSubmitted:
+    sha = hashlib.sha256(case_id.encode()).hexdigest()
+    return CaseSubmitted(
+        case_id=case_id,
+        correlation_id=case_id,
+        occurred_at=now,
+        producer=PRODUCER,
+        source="bench",
+        document=DocumentRef(
+            uri=f"file:///var/lib/caseyard/blobs/sha256/{sha[:2]}/{sha}",
+            sha256=sha,
+            size=20_000 + n % 5000,
+            media_type="application/pdf",
+        ),
+        metadata={"filename": f"document-{n}.pdf"},
+    )
+
+
+def result_for(task: TaskRequested, n: int, now: datetime) -> TaskCompleted:
+    return TaskCompleted(
+        case_id=task.case_id,
+        correlation_id=task.correlation_id,
+        causation_id=task.event_id,
+        occurred_at=now,
+        producer=PRODUCER,
+        task_id=task.task_id,
+        capability=task.capability,
+        attempt=task.attempt,
+        output=output_for(task.capability, task.case_id, n),
+        usage=usage(f"{task.capability}-v1"),
+        latency_ms=8.0,
+    )
+
+
+def requested(result: Transition) -> list[TaskRequested]:
+    return [o.event for o in result.outputs if isinstance(o.event, TaskRequested)]
+
+
+# -- 1. transitions/s ------------------------------------------------------------------------
+
+
+@dataclass
+class Drive:
+    """What driving a set of cases through the transition measured."""
+
+    transitions: int = 0
+    seconds: float = 0.0
+    """Wall time in the timed calls."""
+    cpu_seconds: float = 0.0
+    """CPU time of this thread over the timed loops (robust to a busy machine)."""
+    outputs: int = 0
+    completed: int = 0
+    ns_by_input: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    count_by_input: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    states: dict[str, CaseState] = field(default_factory=dict)
+
+
+def drive(
+    catalog: PipelineCatalog,
+    case_ids: Sequence[str],
+    drive_: Drive,
+    *,
+    max_waves: int | None = None,
+    timed: bool = True,
+) -> None:
+    """Run `case_ids` through the transition, wave by wave, as a perfect agent answers.
+
+    Wave 1 submits every case; each later wave answers every task the previous wave
+    requested. Only the transition calls and the state bookkeeping are timed.
+    """
+    states = drive_.states
+    number = {c: i for i, c in enumerate(case_ids)}
+    now = T0
+    inputs: list[tuple[str, Event]] = [
+        ("CaseSubmitted", submission(c, number[c], now)) for c in case_ids
+    ]
+    wave = 0
+    clock = time.perf_counter_ns
+    while inputs and (max_waves is None or wave < max_waves):
+        wave += 1
+        results: list[Transition] = []
+        cpu = time.thread_time_ns()
+        for label, event in inputs:
+            began = clock()
+            result = transition(states.get(event.case_id), event, catalog)
+            state = result.state
+            if state is None or state.finished:
+                states.pop(event.case_id, None)
+            else:
+                states[event.case_id] = state
+            took = clock() - began
+            if timed:
+                drive_.ns_by_input[label] += took
+                drive_.count_by_input[label] += 1
+                drive_.seconds += took / 1e9
+            results.append(result)
+        if timed:
+            drive_.cpu_seconds += (time.thread_time_ns() - cpu) / 1e9
+        drive_.transitions += len(inputs)
+        for result in results:
+            drive_.outputs += len(result.outputs)
+            drive_.completed += sum(isinstance(o.event, CaseCompleted) for o in result.outputs)
+            if result.dead_letter or result.ignored:
+                raise RuntimeError(f"unexpected: {result.dead_letter or result.ignored}")
+        now += timedelta(seconds=2)
+        inputs = [
+            (f"TaskCompleted {task.step}", result_for(task, number[task.case_id], now))
+            for result in results
+            for task in requested(result)
+        ]
+
+
+def case_ids(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}-{i:07d}" for i in range(n)]
+
+
+def bench_transitions(catalog: PipelineCatalog, cases: int, chunk: int) -> dict[str, Any]:
+    measured = Drive()
+    ids = case_ids("tps", cases)
+    for start in range(0, cases, chunk):
+        drive(catalog, ids[start : start + chunk], measured)
+    if measured.states or measured.completed != cases:
+        raise RuntimeError(
+            f"{measured.completed}/{cases} completed, {len(measured.states)} still open"
+        )
+    return {
+        "cases": cases,
+        "chunk": chunk,
+        "transitions": measured.transitions,
+        "transitions_per_case": measured.transitions / cases,
+        "outputs": measured.outputs,
+        "seconds": measured.seconds,
+        "cpu_seconds": measured.cpu_seconds,
+        "transitions_s": measured.transitions / measured.seconds,
+        "transitions_cpu_s": measured.transitions / measured.cpu_seconds,
+        "cases_s": cases / measured.seconds,
+        "us_by_input": {
+            label: ns / measured.count_by_input[label] / 1000
+            for label, ns in measured.ns_by_input.items()
+        },
+    }
+
+
+# -- 2. memory per open case -------------------------------------------------------------------
+
+
+def open_states(catalog: PipelineCatalog, ids: Sequence[str], chunk: int) -> dict[str, CaseState]:
+    """States of `ids` after their classify step (extract and triage requested)."""
+    built = Drive()
+    for start in range(0, len(ids), chunk):
+        drive(catalog, ids[start : start + chunk], built, max_waves=2, timed=False)
+    return built.states
+
+
+def rss_bytes() -> int | None:
+    """Resident set size now (Linux), or None."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def traced(build: Callable[[], object]) -> tuple[object, int]:
+    """`build()` and the Python heap it holds afterwards (tracemalloc, after a collection)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        value = build()
+        gc.collect()
+        return value, tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+
+
+def top_sites(build: Callable[[], object], n: int, limit: int = 15) -> list[dict[str, Any]]:
+    """Where the memory `build()` holds was allocated: bytes per case by source line."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        value = build()
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    del value
+    sites = []
+    for stat in after.compare_to(before, "lineno")[:limit]:
+        frame = stat.traceback[0]
+        where = Path(frame.filename)
+        parts = where.parts
+        short = "/".join(
+            parts[parts.index("site-packages") + 1 :] if "site-packages" in parts else parts[-2:]
+        )
+        sites.append(
+            {
+                "where": f"{short}:{frame.lineno}",
+                "bytes_per_case": stat.size_diff / n,
+                "blocks_per_case": stat.count_diff / n,
+            }
+        )
+    return sites
+
+
+def bench_memory(
+    catalog: PipelineCatalog, n: int, chunk: int, console: Console
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    ids = case_ids(f"open-{uuid.uuid4().hex[:6]}", n)
+
+    console.print(f"  building {n:,} open cases (RSS)")
+    gc.collect()
+    rss_before = rss_bytes()
+    states = open_states(catalog, ids, chunk)
+    gc.collect()
+    rss_after = rss_bytes()
+    changelog = {case_id: state.to_bytes() for case_id, state in states.items()}
+    steps = sorted(next(iter(states.values())).steps)
+    del states
+    gc.collect()
+
+    console.print(f"  building {n:,} open cases again (tracemalloc)")
+    _, live = traced(lambda: open_states(catalog, ids, chunk))
+    gc.collect()
+    console.print(f"  restoring {n:,} states from their changelog bytes (tracemalloc)")
+    _, restored = traced(lambda: {k: CaseState.from_bytes(v) for k, v in changelog.items()})
+    gc.collect()
+
+    sample = ids[: min(n, 5000)]
+    console.print(f"  allocation sites ({len(sample):,} cases)")
+    sites = top_sites(lambda: open_states(catalog, sample, chunk), len(sample))
+
+    sizes = [len(v) for v in changelog.values()]
+    rss = None if rss_before is None or rss_after is None else (rss_after - rss_before) / n
+    return {
+        "cases": n,
+        "steps_in_state": steps,
+        "live_bytes_per_case": live / n,
+        "restored_bytes_per_case": restored / n,
+        "rss_bytes_per_case": rss,
+        "million_cases_gib": max(live, restored) / n * 1e6 / 2**30,
+        "changelog_bytes_per_case": statistics.mean(sizes),
+        "changelog_bytes_max": max(sizes),
+        "changelog_million_cases_gib": statistics.mean(sizes) * 1e6 / 2**30,
+        "top_sites_live": sites,
+    }, changelog
+
+
+# -- 3. restore -----------------------------------------------------------------------------------
+
+
+def state_partition(case_id: str) -> int:
+    return partition_for(case_id.encode(), CASE_PARTITIONS, 0)
+
+
+async def publish_all(b: bus.Bus, messages: Iterable[Message]) -> None:
+    batch: list[Message] = []
+    for message in messages:
+        batch.append(message)
+        if len(batch) >= PUBLISH_BATCH:
+            await b.publish_batch(batch)
+            batch = []
+    if batch:
+        await b.publish_batch(batch)
+
+
+async def bench_restore(
+    url: str, catalog: PipelineCatalog, changelog: dict[str, bytes]
+) -> dict[str, Any]:
+    async with bus.connect(url, connect_timeout=30) as b:
+        await ensure_topology(b)
+        tps = [TopicPartition(STATE.name, p) for p in range(CASE_PARTITIONS)]
+        before = sum((await b.end_offsets(tps)).values())
+        began = time.perf_counter()
+        await publish_all(
+            b,
+            (
+                Message(STATE.name, value, key=case_id.encode(), partition=state_partition(case_id))
+                for case_id, value in changelog.items()
+            ),
+        )
+        write_s = time.perf_counter() - began
+        records = sum((await b.end_offsets(tps)).values())
+        coordinator = Coordinator(
+            bus=b,
+            codec=AvroCodec(Registry(MemorySchemaStore())),
+            catalog=catalog,
+            producer=PRODUCER,
+            instance=f"bench-restore-{uuid.uuid4().hex[:8]}",
+        )
+        gc.collect()
+        began = time.perf_counter()
+        await coordinator.restore(set(range(CASE_PARTITIONS)))
+        seconds = time.perf_counter() - began
+        ours = sum(coordinator.state(c) is not None for c in list(changelog)[:1000])
+        if ours != min(1000, len(changelog)):
+            raise RuntimeError(f"restore missed states: {ours} of the first 1000 found")
+        restored = coordinator.stats.restored
+        del coordinator
+        if url.startswith("kafka"):
+            # The topic outlives this run: drop our states again (compaction removes them).
+            await publish_all(
+                b,
+                (
+                    Message(STATE.name, b"", key=c.encode(), partition=state_partition(c))
+                    for c in changelog
+                ),
+            )
+    return {
+        "bus": url.split(":")[0],
+        "cases": len(changelog),
+        "records_before": before,
+        "records_read": records,
+        "states_restored": restored,
+        "write_s": write_s,
+        "seconds": seconds,
+        "states_s": restored / seconds if seconds else float("inf"),
+        "records_s": records / seconds if seconds else float("inf"),
+    }
+
+
+# -- 4. end to end with instant agents --------------------------------------------------------
+
+
+def instant_outputs() -> dict[str, Outcome]:
+    return {
+        capability: Outcome(output_for(capability, "case-1", 1), usage("instant"))
+        for capability in CAPABILITIES
+    }
+
+
+async def schema_id(codec: AvroCodec, event: Event) -> bytes:
+    """The 4-byte schema id in the Confluent frame of `event` on case-events."""
+    return (await codec.encode(event, CASE_EVENTS.name))[1:5]
+
+
+async def bench_e2e(url: str, n: int, console: Console) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    kafka = url.startswith("kafka")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "bench-sequential.yaml").write_text(SEQUENTIAL)
+        catalog = PipelineCatalog.load(tmp)
+    outcomes = instant_outputs()
+
+    def instant(capability: str) -> TaskWork:
+        outcome = outcomes[capability]
+
+        async def work(task: TaskRequested) -> Outcome:
+            return outcome
+
+        return work
+
+    async with (
+        bus.connect(url, session_timeout_ms=6000, connect_timeout=30) as b,
+        AsyncExitStack() as stack,
+    ):
+        await ensure_topology(b)
+        # On Kafka the topics outlive a run: schemas must too, or old records undecodable.
+        store: SchemaStore = (
+            await stack.enter_async_context(BusSchemaStore(b)) if kafka else MemorySchemaStore()
+        )
+        codec = AvroCodec(Registry(store))
+        base = {"case_id": "x", "correlation_id": "x", "occurred_at": T0, "producer": PRODUCER}
+        completed_id = await schema_id(codec, CaseCompleted(**base, outcome="done"))
+        failed_id = await schema_id(codec, CaseFailed(**base, reason="x"))
+        coordinator = Coordinator(
+            bus=b, codec=codec, catalog=catalog, producer=PRODUCER, instance=f"bench-{run}"
+        )
+        agents = [
+            AgentService(
+                # Stable names: the groups' offsets carry over between runs on Kafka.
+                name=f"bench-{capability}",
+                bus=b,
+                codec=codec,
+                topics=[tasks_topic(capability).name],
+                handler=TaskHandler(capability, instant(capability), PRODUCER),
+                store=ProcessedStore(":memory:"),
+                producer=PRODUCER,
+                retry=RetryPolicy(delays_s=()),
+            )
+            for capability in CAPABILITIES
+        ]
+        ids = case_ids(f"e2e-{run}", n)
+        submissions = [
+            Message(
+                INTAKE.name,
+                await codec.encode(submission(c, i, datetime.now(UTC)), INTAKE.name),
+                key=c.encode(),
+            )
+            for i, c in enumerate(ids)
+        ]
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            runners: list[Coordinator | AgentService] = [coordinator, *agents]
+            for runner in runners:
+                tg.start_soon(runner.run, stop)
+            with anyio.fail_after(120):
+                for runner in runners:
+                    await runner.ready.wait()
+            tps = [TopicPartition(CASE_EVENTS.name, p) for p in range(CASE_EVENTS.partitions)]
+            ends = await b.end_offsets(tps)
+            pending = set(ids)
+            failed = 0
+            submitted: dict[str, float] = {}
+            done: dict[str, float] = {}
+            console.print(f"  {n} cases on {url.split(':')[0]}")
+            async with b.reader(tps) as reader:
+                for tp in tps:
+                    await reader.seek(tp, ends[tp])
+                began = time.perf_counter()
+                for start in range(0, n, 100):
+                    batch = submissions[start : start + 100]
+                    await b.publish_batch(batch)
+                    at = time.perf_counter()
+                    for message in batch:
+                        submitted[(message.key or b"").decode()] = at
+                with anyio.fail_after(max(120, n / 10)):
+                    while pending:
+                        for record in await reader.poll(timeout=0.2, max_records=5000):
+                            case_id = (record.key or b"").decode()
+                            kind = record.value[1:5]
+                            if case_id in pending and kind in (completed_id, failed_id):
+                                pending.discard(case_id)
+                                done[case_id] = time.perf_counter()
+                                failed += kind == failed_id
+                elapsed = time.perf_counter() - began
+            stop.set()
+    latencies = sorted(done[c] - submitted[c] for c in ids)
+    stats = coordinator.stats
+    return {
+        "bus": url.split(":")[0],
+        "cases": n,
+        "failed": failed,
+        "seconds": elapsed,
+        "cases_s": n / elapsed,
+        "latency_p50_s": latencies[len(latencies) // 2],
+        "latency_p99_s": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "coordinator_transitions": stats.transitions,
+        "coordinator_transactions": stats.transactions,
+        "inputs_per_transaction": stats.transitions / max(1, stats.transactions),
+        "agent_tasks": sum(a.stats.handled for a in agents),
+    }
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "[green]met[/green]" if ok else "[red]missed[/red]"
+
+
+def report(console: Console, out: dict[str, Any]) -> None:
+    rows: list[tuple[str, str, str, str]] = []
+    t = out.get("transitions")
+    if t:
+        rows.append(
+            (
+                "transitions/s (CPU time)",
+                f"{t['transitions_cpu_s']:,.0f}",
+                f">= {TARGET_TRANSITIONS_S:,}",
+                verdict(t["transitions_cpu_s"] >= TARGET_TRANSITIONS_S),
+            )
+        )
+        rows.append(("transitions/s (wall)", f"{t['transitions_s']:,.0f}", "", ""))
+        for label, us in sorted(t["us_by_input"].items()):
+            rows.append((f"  µs {label}", f"{us:,.1f}", "", ""))
+    m = out.get("memory")
+    if m:
+        rows.append(("B/open case, live", f"{m['live_bytes_per_case']:,.0f}", "", ""))
+        rows.append(("B/open case, restored", f"{m['restored_bytes_per_case']:,.0f}", "", ""))
+        if m["rss_bytes_per_case"] is not None:
+            rows.append(("B/open case, RSS delta", f"{m['rss_bytes_per_case']:,.0f}", "", ""))
+        rows.append(
+            (
+                "1M open cases",
+                f"{m['million_cases_gib']:.2f} GiB",
+                f"< {TARGET_MILLION_GIB:g} GiB",
+                verdict(m["million_cases_gib"] < TARGET_MILLION_GIB),
+            )
+        )
+        rows.append(
+            (
+                "changelog B/case",
+                f"{m['changelog_bytes_per_case']:,.0f} (max {m['changelog_bytes_max']:,})",
+                "",
+                "",
+            )
+        )
+    for r in out.get("restore", []):
+        seconds_100k = r["seconds"] * 100_000 / r["cases"]
+        rows.append(
+            (
+                f"restore, {r['bus']}",
+                f"{r['seconds']:.2f} s",
+                f"< {TARGET_RESTORE_S:g} s",
+                verdict(seconds_100k < TARGET_RESTORE_S) if r["cases"] >= 100_000 else "(< 100k)",
+            )
+        )
+        rows.append(
+            (
+                "  states/s (records read)",
+                f"{r['states_s']:,.0f} ({r['records_read']:,})",
+                "",
+                "",
+            )
+        )
+    for e in out.get("e2e", []):
+        rows.append((f"end to end, {e['bus']}", f"{e['cases_s']:,.0f} cases/s", "", ""))
+        rows.append(
+            (
+                "  p50 / p99 latency",
+                f"{e['latency_p50_s']:.2f} / {e['latency_p99_s']:.2f} s",
+                "",
+                "",
+            )
+        )
+    args = out["args"]
+    table = Table(
+        "measure",
+        "result",
+        "target",
+        "",
+        title="coordinator",
+        caption=f"{args['cases']:,} cases for transitions/s; {args['open_cases']:,} open "
+        f"cases (after classify) for memory and restore; {args['e2e_cases']:,} cases of a "
+        f"4-step pipeline with instant agents end to end; load average "
+        f"{out['load_avg'][0]:.1f} on {out['cpus']} CPUs",
+    )
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=20_000, help="cases for transitions/s")
+    parser.add_argument("--chunk", type=int, default=5_000, help="cases open at once")
+    parser.add_argument("--open-cases", type=int, default=100_000, help="memory and restore")
+    parser.add_argument("--e2e-cases", type=int, default=500)
+    parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
+    args = parser.parse_args()
+    parts = set(args.only or PARTS)
+    kafka = os.environ.get("CASEYARD_BENCH_KAFKA")
+    console = Console()
+    catalog = PipelineCatalog.load(PIPELINES)
+    out: dict[str, Any] = {
+        "args": vars(args),
+        "kafka": kafka,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_avg": os.getloadavg(),
+    }
+
+    if "transitions" in parts:
+        console.print(f"transitions: {args.cases:,} document-intake cases")
+        drive(catalog, case_ids("warm", 200), Drive())  # warm caches and imports
+        out["transitions"] = bench_transitions(catalog, args.cases, args.chunk)
+    changelog: dict[str, bytes] = {}
+    if parts & {"memory", "restore"}:
+        console.print(f"memory: {args.open_cases:,} open cases")
+        out["memory"], changelog = bench_memory(catalog, args.open_cases, args.chunk, console)
+    if "restore" in parts:
+        out["restore"] = []
+        with tempfile.TemporaryDirectory() as tmp:
+            console.print(f"restore: {len(changelog):,} states on sqlite")
+            out["restore"].append(
+                await bench_restore(f"sqlite:///{tmp}/bus.db", catalog, changelog)
+            )
+        if kafka:
+            console.print(f"restore: {len(changelog):,} states on kafka")
+            out["restore"].append(await bench_restore(f"kafka://{kafka}", catalog, changelog))
+    del changelog
+    if "e2e" in parts:
+        out["e2e"] = []
+        console.print("end to end with instant agents")
+        with tempfile.TemporaryDirectory() as tmp:
+            out["e2e"].append(await bench_e2e(f"sqlite:///{tmp}/bus.db", args.e2e_cases, console))
+        if kafka:
+            out["e2e"].append(await bench_e2e(f"kafka://{kafka}", args.e2e_cases, console))
+
+    out["load_avg_after"] = os.getloadavg()
+    report(console, out)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "coordinator.json"
+    path.write_text(json.dumps(out, indent=2))
+    console.print(f"wrote {path}  (load average before/after: {out['load_avg']} {os.getloadavg()})")
+
+
+if __name__ == "__main__":
+    anyio.run(main)

@@ -1,0 +1,264 @@
+"""The agent runtime on the memory bus and on real Kafka: idempotency, retry topics, dead
+letters, order, stop.
+
+What happens to each kind of bad input:
+- undecodable bytes -> a dead letter ("undecodable"), nothing else, the loop goes on;
+- a non-retryable error -> TaskFailed(retryable=False) + a dead letter ("not retryable");
+- a retryable error -> the retry topic; exhausted -> TaskFailed(retryable=True) + dead letter;
+- an expired task -> skipped, no model call, no result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+import pytest
+
+import bus
+from agents.runtime import AgentService, Outcome, ProcessedStore, RetryPolicy, TaskHandler
+from bus import Bus, TopicSpec
+from caseyard.errors import CaseyardError
+from caseyard.wiring import ensure_topology
+from schemas import (
+    AvroCodec,
+    ClassifyOutput,
+    DeadLetter,
+    DocType,
+    MemorySchemaStore,
+    ModelUsage,
+    Producer,
+    Registry,
+    TaskCompleted,
+    TaskFailed,
+    TaskInput,
+    TaskRequested,
+)
+from schemas.dead_letters import DLQ_REASON
+from schemas.topology import DEAD_LETTERS, RESULTS, tasks_topic
+from tests.helpers import drain
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+PRODUCER = Producer(service="test", version="1")
+TASKS = tasks_topic("classify").name
+
+
+class Flaky(CaseyardError):
+    retryable = True
+
+
+class Broken(CaseyardError):
+    retryable = False
+
+
+@dataclass
+class Model:
+    """A fake model: records calls, fails as scripted per task id."""
+
+    failures: dict[str, list[BaseException]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    async def __call__(self, task: TaskRequested) -> Outcome:
+        self.calls.append(task.task_id)
+        script = self.failures.get(task.task_id)
+        if script:
+            raise script.pop(0)
+        return Outcome(
+            ClassifyOutput(doc_type=DocType.INVOICE, confidence=0.9),
+            ModelUsage(provider="fake", model="m"),
+        )
+
+
+def task(task_id: str, case: str = "case-1", *, expired: bool = False) -> TaskRequested:
+    return TaskRequested(
+        case_id=case,
+        correlation_id=case,
+        occurred_at=NOW,
+        producer=PRODUCER,
+        task_id=task_id,
+        step="classify",
+        capability="classify",
+        attempt=1,
+        input=TaskInput(),
+        deadline=NOW + (timedelta(seconds=-1) if expired else timedelta(hours=1)),
+    )
+
+
+@dataclass
+class World:
+    """One test's agent; its own task topic and case ids, so a shared broker is fine."""
+
+    bus: Bus
+    codec: AvroCodec
+    model: Model
+    store_path: Path
+    run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    @property
+    def tasks(self) -> str:
+        return f"test.tasks.{self.run}"
+
+    def service(self) -> AgentService:
+        return AgentService(
+            name=f"classifier-{self.run}",
+            bus=self.bus,
+            codec=self.codec,
+            topics=[self.tasks],
+            handler=TaskHandler("classify", self.model, PRODUCER, clock=lambda: NOW),
+            store=ProcessedStore(self.store_path),
+            producer=PRODUCER,
+            retry=RetryPolicy(delays_s=(0.01, 0.01)),
+        )
+
+    def task(self, task_id: str, case: str = "case-1", *, expired: bool = False) -> TaskRequested:
+        return task(task_id, f"{self.run}-{case}", expired=expired)
+
+    async def send(self, *tasks: TaskRequested) -> None:
+        for t in tasks:
+            value = await self.codec.encode(t, self.tasks)
+            await self.bus.publish(self.tasks, value, key=t.case_id.encode())
+
+    async def run_until(self, results: int, letters: int = 0) -> tuple[list[object], list[object]]:
+        """Run a fresh service until `results` results and `letters` dead letters exist."""
+        service = self.service()
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(service.run, stop)
+            out = await self.read(RESULTS.name, results)
+            dead = await self.read(DEAD_LETTERS.name, letters)
+            stop.set()
+        return out, dead
+
+    async def read(self, topic: str, count: int) -> list[object]:
+        """This test's first `count` events on `topic` (others' are skipped)."""
+        out: list[object] = []
+        if count == 0:
+            return out
+        async with self.bus.consumer(f"reader-{self.run}-{uuid.uuid4().hex}", [topic]) as c:
+            deadline = anyio.current_time() + 60
+            while len(out) < count:
+                assert anyio.current_time() < deadline, f"{len(out)} of {count} on {topic}"
+                for r in await c.poll(timeout=0.2):
+                    if (r.key or b"").decode().startswith(self.run):
+                        out.append(await self.codec.decode(r.value))
+        return out
+
+
+class RuntimeContract:
+    """The same tests on every bus; subclasses give `url`."""
+
+    url: str
+
+    @pytest.fixture
+    async def world(self, tmp_path: Path) -> AsyncIterator[World]:
+        async with bus.connect(self.url, session_timeout_ms=6000, connect_timeout=30) as b:
+            await ensure_topology(b)
+            world = World(b, AvroCodec(Registry(MemorySchemaStore())), Model(), tmp_path / "d.db")
+            await b.ensure_topics([TopicSpec(world.tasks, partitions=3)])
+            yield world
+
+    async def test_task_becomes_one_result(self, world: World) -> None:
+        await world.send(world.task("t1"))
+        (result,), _ = await world.run_until(1)
+        assert isinstance(result, TaskCompleted)
+        assert (result.task_id, result.case_id, result.attempt) == ("t1", f"{world.run}-case-1", 1)
+        assert isinstance(result.output, ClassifyOutput)
+        assert world.model.calls == ["t1"]
+
+    async def test_redelivered_task_replays_the_recorded_result_without_a_model_call(
+        self, world: World
+    ) -> None:
+        await world.send(world.task("t1"), world.task("t1"))
+        results, _ = await world.run_until(2)
+        assert world.model.calls == ["t1"]
+        assert results[0] == results[1]
+
+    async def test_retryable_error_goes_through_the_retry_topic(self, world: World) -> None:
+        world.model.failures["t1"] = [Flaky("rate limited")]
+        await world.send(world.task("t1"))
+        (result,), _ = await world.run_until(1)
+        assert isinstance(result, TaskCompleted)
+        assert world.model.calls == ["t1", "t1"]
+
+    async def test_exhausted_retries_fail_the_task_and_dead_letter_it(self, world: World) -> None:
+        world.model.failures["t1"] = [Flaky("down"), Flaky("down"), Flaky("down")]
+        await world.send(world.task("t1"))
+        (result,), (letter,) = await world.run_until(1, 1)
+        assert isinstance(result, TaskFailed)
+        assert (result.error_class, result.retryable) == ("Flaky", True)
+        assert isinstance(letter, DeadLetter)
+        assert letter.attempts == 3
+        assert letter.reason == f"classifier-{world.run}: retries exhausted"
+        assert letter.source_topic == world.tasks
+
+    async def test_non_retryable_error_fails_at_once(self, world: World) -> None:
+        world.model.failures["t1"] = [Broken("unreadable pdf")]
+        await world.send(world.task("t1"))
+        (result,), (letter,) = await world.run_until(1, 1)
+        assert isinstance(result, TaskFailed)
+        assert (result.message, result.retryable) == ("unreadable pdf", False)
+        assert isinstance(letter, DeadLetter)
+        assert (letter.reason, letter.attempts) == (f"classifier-{world.run}: not retryable", 1)
+        assert world.model.calls == ["t1"]
+
+    async def test_undecodable_bytes_are_dead_lettered_and_the_loop_goes_on(
+        self, world: World
+    ) -> None:
+        await world.bus.publish(
+            world.tasks, b"\x00\x00\x00\x00\x63garbage", key=f"{world.run}-case-9".encode()
+        )
+        await world.send(world.task("t2"))
+        (result,), (letter,) = await world.run_until(1, 1)
+        assert isinstance(result, TaskCompleted)
+        assert isinstance(letter, DeadLetter)
+        assert letter.reason == f"classifier-{world.run}: undecodable"
+        assert letter.original_value == b"\x00\x00\x00\x00\x63garbage"
+        async with world.bus.consumer(f"headers-{world.run}", [DEAD_LETTERS.name]) as c:
+            records = [r for r in await drain(c, 1) if r.key == f"{world.run}-case-9".encode()]
+            while not records:
+                records = [r for r in await c.poll() if r.key == f"{world.run}-case-9".encode()]
+        assert records[0].header(DLQ_REASON) == f"classifier-{world.run}: undecodable".encode()
+
+    async def test_expired_task_is_skipped(self, world: World) -> None:
+        await world.send(world.task("late", expired=True), world.task("t1"))
+        (result,), _ = await world.run_until(1)
+        assert isinstance(result, TaskCompleted)
+        assert result.task_id == "t1"
+        assert world.model.calls == ["t1"]
+
+    async def test_order_within_a_case_is_kept_under_concurrency(self, world: World) -> None:
+        tasks = [world.task(f"{case}-{n}", case) for n in range(10) for case in ("a", "b", "c")]
+        await world.send(*tasks)
+        results, _ = await world.run_until(30)
+        for case in ("a", "b", "c"):
+            done = [
+                r.task_id
+                for r in results
+                if isinstance(r, TaskCompleted) and r.case_id == f"{world.run}-{case}"
+            ]
+            assert done == [f"{case}-{n}" for n in range(10)]
+
+    async def test_restart_after_stop_does_nothing_twice(self, world: World) -> None:
+        await world.send(world.task("t1"), world.task("t2"))
+        await world.run_until(2)
+        await world.send(world.task("t3"))
+        results, _ = await world.run_until(3)
+        assert world.model.calls == ["t1", "t2", "t3"]
+        assert [r.task_id for r in results if isinstance(r, TaskCompleted)] == ["t1", "t2", "t3"]
+
+
+class TestRuntimeOnMemory(RuntimeContract):
+    url = "memory://"
+
+
+@pytest.mark.kafka
+class TestRuntimeOnKafka(RuntimeContract):
+    @pytest.fixture(autouse=True)
+    def _kafka(self, kafka_bootstrap: str) -> None:
+        self.url = f"kafka://{kafka_bootstrap}"
