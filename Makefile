@@ -40,7 +40,9 @@ bench: install
 	@trap '$(KAFKA) down' EXIT; \
 	$(KAFKA) up && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.bus && \
-	$(BIN)/python -m bench.codec
+	$(BIN)/python -m bench.codec && \
+	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.coordinator && \
+	$(BIN)/python -m bench.agents
 
 kafka-up:
 	$(KAFKA) up

@@ -105,5 +105,6 @@ AGENT = AgentSpec(
     topics=(INTAKE.name,),
     build=build,
     own_topics=(TOPIC,),
+    own_events=(LanguageDetected,),
     description="detects the document language (example of a new consumer)",
 )

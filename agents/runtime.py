@@ -329,13 +329,13 @@ class AgentService:
             return
         try:
             emits = await self._handler.handle(event)
+            messages = [await self._message(e) for e in emits]
         except CaseyardError as exc:
             await self._failed(record, event, exc, level)
             return
         except Exception as exc:  # a bug in the handler: not retryable, dead-letter it
             await self._failed(record, event, exc, level, retryable=False)
             return
-        messages = [await self._message(e) for e in emits]
         self._store.put(key, messages)
         self.stats.handled += 1
         if messages:

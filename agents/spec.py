@@ -16,7 +16,7 @@ from pathlib import Path
 from agents.router import LocalModel, Router
 from agents.runtime import Clock, Handler, TaskHandler, TaskWork, utc_now
 from caseyard.errors import ConfigError
-from schemas import BlobStore, Producer
+from schemas import BlobStore, Event, Producer
 from schemas.topology import tasks_topic
 
 
@@ -62,6 +62,8 @@ class AgentSpec:
     capabilities: tuple[str, ...] = field(default=())
     own_topics: tuple[str, ...] = ()
     """Topics the agent writes that the topology does not have (created at start)."""
+    own_events: tuple[type[Event], ...] = ()
+    """Event types the agent defines itself (its codec learns them besides the catalog)."""
     local_models: LocalModels = no_models
     """The offline models the router offers for the agent's capabilities, by name, in the
     order they are tried; loaded lazily by the models themselves."""

@@ -7,9 +7,10 @@
    built before the timed loop, so only the transition calls (and the state bookkeeping
    the runtime does around them) are timed.
 2. memory per open case: OPEN cases stopped after their classify step (extract and
-   triage out), measured with tracemalloc (states as the transitions built them, and as
-   `CaseState.from_bytes` restores them) and as an RSS delta; plus the changelog bytes
-   per case (`len(state.to_bytes())`) and the extrapolation to a million cases.
+   triage out): the RSS delta of building them; tracemalloc of the states as the
+   transitions build them (on TRACED of them: slow) and as `CaseState.from_bytes`
+   restores them (all of them); the larger, extrapolated to a million cases; and the
+   changelog bytes per case (`len(state.to_bytes())`).
 3. restore: those OPEN states written to the changelog topic, then
    `Coordinator.restore(all partitions)` timed, on the embedded SQLite bus (and on Kafka).
 4. end to end: a Coordinator and four instant fake agents (the real agent runtime) on a
@@ -20,7 +21,8 @@ Kafka runs only when CASEYARD_BENCH_KAFKA names a broker. There the changelog to
 shared with every earlier run, so the restore reads whatever it holds (the table says
 how many records); the benchmark tombstones its own states afterwards.
 
-    python -m bench.coordinator [--cases N] [--open-cases N] [--e2e-cases N] [--only PART]
+    python -m bench.coordinator [--cases N] [--open-cases OPEN] [--traced-cases TRACED]
+                                [--e2e-cases CASES] [--only PART]
     CASEYARD_BENCH_KAFKA=127.0.0.1:29092 python -m bench.coordinator
 
 Prints a table and writes bench/results/coordinator.json.
@@ -356,55 +358,57 @@ def rss_bytes() -> int | None:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
-def traced(build: Callable[[], object]) -> tuple[object, int]:
-    """`build()` and the Python heap it holds afterwards (tracemalloc, after a collection)."""
+def short_path(filename: str) -> str:
+    parts = Path(filename).parts
+    if "site-packages" in parts:
+        return "/".join(parts[parts.index("site-packages") + 1 :])
+    return "/".join(parts[-2:])
+
+
+def traced(
+    build: Callable[[], object], n: int, sites: int = 0
+) -> tuple[float, list[dict[str, Any]]]:
+    """Bytes per case of the Python heap `build()` holds (tracemalloc, after a collection),
+    and the `sites` source lines that allocated most of it."""
     gc.collect()
     tracemalloc.start()
     try:
+        before = tracemalloc.take_snapshot() if sites else None
         base = tracemalloc.get_traced_memory()[0]
         value = build()
         gc.collect()
-        return value, tracemalloc.get_traced_memory()[0] - base
-    finally:
-        tracemalloc.stop()
-
-
-def top_sites(build: Callable[[], object], n: int, limit: int = 15) -> list[dict[str, Any]]:
-    """Where the memory `build()` holds was allocated: bytes per case by source line."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.take_snapshot()
-        value = build()
-        gc.collect()
-        after = tracemalloc.take_snapshot()
+        held = tracemalloc.get_traced_memory()[0] - base
+        after = tracemalloc.take_snapshot() if sites else None
     finally:
         tracemalloc.stop()
     del value
-    sites = []
-    for stat in after.compare_to(before, "lineno")[:limit]:
-        frame = stat.traceback[0]
-        where = Path(frame.filename)
-        parts = where.parts
-        short = "/".join(
-            parts[parts.index("site-packages") + 1 :] if "site-packages" in parts else parts[-2:]
-        )
-        sites.append(
-            {
-                "where": f"{short}:{frame.lineno}",
-                "bytes_per_case": stat.size_diff / n,
-                "blocks_per_case": stat.count_diff / n,
-            }
-        )
-    return sites
+    top = []
+    if before is not None and after is not None:
+        for stat in after.compare_to(before, "lineno")[:sites]:
+            frame = stat.traceback[0]
+            top.append(
+                {
+                    "where": f"{short_path(frame.filename)}:{frame.lineno}",
+                    "bytes_per_case": stat.size_diff / n,
+                    "blocks_per_case": stat.count_diff / n,
+                }
+            )
+    gc.collect()
+    return held / n, top
 
 
 def bench_memory(
-    catalog: PipelineCatalog, n: int, chunk: int, console: Console
+    catalog: PipelineCatalog,
+    n: int,
+    traced_n: int,
+    chunk: int,
+    console: Console,
+    *,
+    measure: bool = True,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Memory per open case, and the changelog values of `n` open cases."""
     ids = case_ids(f"open-{uuid.uuid4().hex[:6]}", n)
-
-    console.print(f"  building {n:,} open cases (RSS)")
+    console.print(f"  building {n:,} open cases")
     gc.collect()
     rss_before = rss_bytes()
     states = open_states(catalog, ids, chunk)
@@ -414,27 +418,25 @@ def bench_memory(
     steps = sorted(next(iter(states.values())).steps)
     del states
     gc.collect()
+    if not measure:
+        return {}, changelog
 
-    console.print(f"  building {n:,} open cases again (tracemalloc)")
-    _, live = traced(lambda: open_states(catalog, ids, chunk))
-    gc.collect()
-    console.print(f"  restoring {n:,} states from their changelog bytes (tracemalloc)")
-    _, restored = traced(lambda: {k: CaseState.from_bytes(v) for k, v in changelog.items()})
-    gc.collect()
-
-    sample = ids[: min(n, 5000)]
-    console.print(f"  allocation sites ({len(sample):,} cases)")
-    sites = top_sites(lambda: open_states(catalog, sample, chunk), len(sample))
+    sample = ids[: min(n, traced_n)]
+    console.print(f"  building {len(sample):,} of them again under tracemalloc")
+    live, sites = traced(lambda: open_states(catalog, sample, chunk), len(sample), sites=15)
+    console.print(f"  restoring {n:,} states from their changelog values under tracemalloc")
+    restored, _ = traced(lambda: {k: CaseState.from_bytes(v) for k, v in changelog.items()}, n)
 
     sizes = [len(v) for v in changelog.values()]
     rss = None if rss_before is None or rss_after is None else (rss_after - rss_before) / n
     return {
         "cases": n,
+        "traced_live_cases": len(sample),
         "steps_in_state": steps,
-        "live_bytes_per_case": live / n,
-        "restored_bytes_per_case": restored / n,
+        "live_bytes_per_case": live,
+        "restored_bytes_per_case": restored,
         "rss_bytes_per_case": rss,
-        "million_cases_gib": max(live, restored) / n * 1e6 / 2**30,
+        "million_cases_gib": max(live, restored) * 1e6 / 2**30,
         "changelog_bytes_per_case": statistics.mean(sizes),
         "changelog_bytes_max": max(sizes),
         "changelog_million_cases_gib": statistics.mean(sizes) * 1e6 / 2**30,
@@ -530,6 +532,61 @@ async def schema_id(codec: AvroCodec, event: Event) -> bytes:
     return (await codec.encode(event, CASE_EVENTS.name))[1:5]
 
 
+@dataclass
+class Batch:
+    """Cases submitted together and timed until each one closed."""
+
+    seconds: float
+    latencies: list[float]
+    failed: int
+
+
+async def run_batch(
+    b: bus.Bus, codec: AvroCodec, ids: Sequence[str], closing_ids: tuple[bytes, bytes]
+) -> Batch:
+    """Submit `ids` (in batches of 100) and wait for their CaseCompleted (or CaseFailed).
+
+    Closing events are told apart by the schema id in their Confluent frame, without
+    decoding every case event.
+    """
+    completed_id, failed_id = closing_ids
+    submissions = [
+        Message(
+            INTAKE.name,
+            await codec.encode(submission(c, i, datetime.now(UTC)), INTAKE.name),
+            key=c.encode(),
+        )
+        for i, c in enumerate(ids)
+    ]
+    tps = [TopicPartition(CASE_EVENTS.name, p) for p in range(CASE_EVENTS.partitions)]
+    ends = await b.end_offsets(tps)
+    pending = set(ids)
+    failed = 0
+    submitted: dict[str, float] = {}
+    done: dict[str, float] = {}
+    async with b.reader(tps) as reader:
+        for tp in tps:
+            await reader.seek(tp, ends[tp])
+        began = time.perf_counter()
+        for start in range(0, len(submissions), 100):
+            batch = submissions[start : start + 100]
+            await b.publish_batch(batch)
+            at = time.perf_counter()
+            for message in batch:
+                submitted[(message.key or b"").decode()] = at
+        with anyio.fail_after(max(120, len(ids) / 10)):
+            while pending:
+                for record in await reader.poll(timeout=0.2, max_records=5000):
+                    case_id = (record.key or b"").decode()
+                    kind = record.value[1:5]
+                    if case_id in pending and kind in (completed_id, failed_id):
+                        pending.discard(case_id)
+                        done[case_id] = time.perf_counter()
+                        failed += kind == failed_id
+        elapsed = time.perf_counter() - began
+    return Batch(elapsed, sorted(done[c] - submitted[c] for c in ids), failed)
+
+
 async def bench_e2e(url: str, n: int, console: Console) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     kafka = url.startswith("kafka")
@@ -557,8 +614,10 @@ async def bench_e2e(url: str, n: int, console: Console) -> dict[str, Any]:
         )
         codec = AvroCodec(Registry(store))
         base = {"case_id": "x", "correlation_id": "x", "occurred_at": T0, "producer": PRODUCER}
-        completed_id = await schema_id(codec, CaseCompleted(**base, outcome="done"))
-        failed_id = await schema_id(codec, CaseFailed(**base, reason="x"))
+        closing_ids = (
+            await schema_id(codec, CaseCompleted(**base, outcome="done")),
+            await schema_id(codec, CaseFailed(**base, reason="x")),
+        )
         coordinator = Coordinator(
             bus=b, codec=codec, catalog=catalog, producer=PRODUCER, instance=f"bench-{run}"
         )
@@ -576,65 +635,47 @@ async def bench_e2e(url: str, n: int, console: Console) -> dict[str, Any]:
             )
             for capability in CAPABILITIES
         ]
-        ids = case_ids(f"e2e-{run}", n)
-        submissions = [
-            Message(
-                INTAKE.name,
-                await codec.encode(submission(c, i, datetime.now(UTC)), INTAKE.name),
-                key=c.encode(),
-            )
-            for i, c in enumerate(ids)
-        ]
         stop = anyio.Event()
         async with anyio.create_task_group() as tg:
+            began = time.perf_counter()
             runners: list[Coordinator | AgentService] = [coordinator, *agents]
             for runner in runners:
                 tg.start_soon(runner.run, stop)
-            with anyio.fail_after(120):
+            with anyio.fail_after(300):
                 for runner in runners:
                     await runner.ready.wait()
-            tps = [TopicPartition(CASE_EVENTS.name, p) for p in range(CASE_EVENTS.partitions)]
-            ends = await b.end_offsets(tps)
-            pending = set(ids)
-            failed = 0
-            submitted: dict[str, float] = {}
-            done: dict[str, float] = {}
+                # The coordinator restores the changelog when it gets its partitions (it
+                # signals nothing then: poll).
+                while len(coordinator.loaded()) < CASE_PARTITIONS:  # noqa: ASYNC110
+                    await anyio.sleep(0.05)
+            # A few cases first, so every consumer group has joined and every schema is
+            # registered before the timed run.
+            warm = await run_batch(b, codec, case_ids(f"warm-{run}", 5), closing_ids)
+            startup = time.perf_counter() - began
             console.print(f"  {n} cases on {url.split(':')[0]}")
-            async with b.reader(tps) as reader:
-                for tp in tps:
-                    await reader.seek(tp, ends[tp])
-                began = time.perf_counter()
-                for start in range(0, n, 100):
-                    batch = submissions[start : start + 100]
-                    await b.publish_batch(batch)
-                    at = time.perf_counter()
-                    for message in batch:
-                        submitted[(message.key or b"").decode()] = at
-                with anyio.fail_after(max(120, n / 10)):
-                    while pending:
-                        for record in await reader.poll(timeout=0.2, max_records=5000):
-                            case_id = (record.key or b"").decode()
-                            kind = record.value[1:5]
-                            if case_id in pending and kind in (completed_id, failed_id):
-                                pending.discard(case_id)
-                                done[case_id] = time.perf_counter()
-                                failed += kind == failed_id
-                elapsed = time.perf_counter() - began
+            stats_before = (coordinator.stats.transitions, coordinator.stats.transactions)
+            cpu = time.process_time()
+            measured = await run_batch(b, codec, case_ids(f"e2e-{run}", n), closing_ids)
+            cpu_s = time.process_time() - cpu
             stop.set()
-    latencies = sorted(done[c] - submitted[c] for c in ids)
-    stats = coordinator.stats
+    transitions = coordinator.stats.transitions - stats_before[0]
+    transactions = coordinator.stats.transactions - stats_before[1]
+    latencies = measured.latencies
     return {
         "bus": url.split(":")[0],
         "cases": n,
-        "failed": failed,
-        "seconds": elapsed,
-        "cases_s": n / elapsed,
+        "failed": measured.failed,
+        "startup_s": startup,
+        "warm_up_s": warm.seconds,
+        "restored_at_start": coordinator.stats.restored,
+        "seconds": measured.seconds,
+        "cases_s": n / measured.seconds,
+        "cpu_s": cpu_s,
         "latency_p50_s": latencies[len(latencies) // 2],
         "latency_p99_s": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "coordinator_transitions": stats.transitions,
-        "coordinator_transactions": stats.transactions,
-        "inputs_per_transaction": stats.transitions / max(1, stats.transactions),
-        "agent_tasks": sum(a.stats.handled for a in agents),
+        "coordinator_transitions": transitions,
+        "coordinator_transactions": transactions,
+        "inputs_per_transaction": transitions / max(1, transactions),
     }
 
 
@@ -702,6 +743,7 @@ def report(console: Console, out: dict[str, Any]) -> None:
         )
     for e in out.get("e2e", []):
         rows.append((f"end to end, {e['bus']}", f"{e['cases_s']:,.0f} cases/s", "", ""))
+        rows.append(("  wall / CPU time", f"{e['seconds']:.2f} / {e['cpu_s']:.2f} s", "", ""))
         rows.append(
             (
                 "  p50 / p99 latency",
@@ -710,18 +752,15 @@ def report(console: Console, out: dict[str, Any]) -> None:
                 "",
             )
         )
-    args = out["args"]
-    table = Table(
-        "measure",
-        "result",
-        "target",
-        "",
-        title="coordinator",
-        caption=f"{args['cases']:,} cases for transitions/s; {args['open_cases']:,} open "
-        f"cases (after classify) for memory and restore; {args['e2e_cases']:,} cases of a "
-        f"4-step pipeline with instant agents end to end; load average "
-        f"{out['load_avg'][0]:.1f} on {out['cpus']} CPUs",
-    )
+    notes = []
+    if t:
+        notes.append(f"{t['cases']:,} document-intake cases for transitions/s")
+    if m or out.get("restore"):
+        notes.append(f"{out['args']['open_cases']:,} open cases (after classify)")
+    if out.get("e2e"):
+        notes.append(f"{out['args']['e2e_cases']:,} cases of 4 steps, instant agents")
+    notes.append(f"load average {out['load_avg'][0]:.1f} on {out['cpus']} CPUs")
+    table = Table("measure", "result", "target", "", title="coordinator", caption="; ".join(notes))
     for row in rows:
         table.add_row(*row)
     console.print(table)
@@ -732,12 +771,20 @@ async def main() -> None:
     parser.add_argument("--cases", type=int, default=20_000, help="cases for transitions/s")
     parser.add_argument("--chunk", type=int, default=5_000, help="cases open at once")
     parser.add_argument("--open-cases", type=int, default=100_000, help="memory and restore")
+    parser.add_argument(
+        "--traced-cases",
+        type=int,
+        default=10_000,
+        help="open cases built again under tracemalloc (slow) for the live figure",
+    )
     parser.add_argument("--e2e-cases", type=int, default=500)
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
     args = parser.parse_args()
     parts = set(args.only or PARTS)
     kafka = os.environ.get("CASEYARD_BENCH_KAFKA")
     console = Console()
+    if not console.is_terminal:
+        console.width = 110  # logs: keep the table's rows on one line
     catalog = PipelineCatalog.load(PIPELINES)
     out: dict[str, Any] = {
         "args": vars(args),
@@ -754,8 +801,17 @@ async def main() -> None:
         out["transitions"] = bench_transitions(catalog, args.cases, args.chunk)
     changelog: dict[str, bytes] = {}
     if parts & {"memory", "restore"}:
-        console.print(f"memory: {args.open_cases:,} open cases")
-        out["memory"], changelog = bench_memory(catalog, args.open_cases, args.chunk, console)
+        console.print(f"open cases: {args.open_cases:,}")
+        memory, changelog = bench_memory(
+            catalog,
+            args.open_cases,
+            args.traced_cases,
+            args.chunk,
+            console,
+            measure="memory" in parts,
+        )
+        if memory:
+            out["memory"] = memory
     if "restore" in parts:
         out["restore"] = []
         with tempfile.TemporaryDirectory() as tmp:

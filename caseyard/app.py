@@ -21,7 +21,16 @@ from caseyard.errors import ConfigError
 from caseyard.schema_store import registry_for
 from caseyard.settings import Settings
 from caseyard.wiring import ensure_topology, open_bus
-from schemas import AvroCodec, BlobStore, CaseSubmitted, Event, Producer, new_event_id
+from schemas import (
+    EVENT_TYPES,
+    AvroCodec,
+    BlobStore,
+    CaseSubmitted,
+    Event,
+    Producer,
+    Registry,
+    new_event_id,
+)
 from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE
 
 MEDIA_TYPES = {
@@ -40,11 +49,22 @@ class App:
 
     settings: Settings
     bus: Bus
+    registry: Registry
     codec: AvroCodec
     blobs: BlobStore
 
     def producer(self, service: str) -> Producer:
         return Producer(service=service, version=__version__)
+
+    def codec_with(self, events: Sequence[type[Event]]) -> AvroCodec:
+        """A codec that also knows `events` (an agent's own event types)."""
+        if not events:
+            return self.codec
+        return AvroCodec(
+            self.registry,
+            events=[*EVENT_TYPES, *events],
+            max_event_bytes=self.settings.max_message_bytes,
+        )
 
 
 @asynccontextmanager
@@ -58,6 +78,7 @@ async def open_app(
             yield App(
                 settings=settings,
                 bus=b,
+                registry=registry,
                 codec=AvroCodec(registry, max_event_bytes=settings.max_message_bytes),
                 blobs=BlobStore(settings.blob_dir),
             )

@@ -54,11 +54,17 @@ def _register_commands() -> None:
         module.register(app)
 
 
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
 def _unwrap(exc: BaseException) -> BaseException:
-    """The one error inside (nested) task-group exception groups, if there is just one."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
+    """The error to report from (nested) task-group exception groups: the first caseyard
+    error among them, else the first error (services fail alike, so one line says it)."""
+    leaves = _leaves(exc)
+    return next((e for e in leaves if isinstance(e, CaseyardError)), leaves[0])
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ def build_agent(app: App, spec: AgentSpec, router: Router, state_dir: Path) -> A
     return AgentService(
         name=spec.name,
         bus=app.bus,
-        codec=app.codec,
+        codec=app.codec_with(spec.own_events),
         topics=spec.topics,
         handler=spec.build(context),
         store=ProcessedStore(state_dir / "processed.db"),
