@@ -13,15 +13,16 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 
-from schemas import CaseCompleted, CaseOpened, Event, StepCompleted, StepStarted
+from agents.runtime import Outcome
+from schemas import CaseCompleted, CaseOpened, Event, StepCompleted, StepStarted, TaskRequested
 from tests.helpers import eventually
-from tests.integration.coordinator_harness import agents_only
+from tests.integration.coordinator_harness import Harness, agents_only, default_output
 
 pytestmark = [pytest.mark.kafka, pytest.mark.anyio]
 
@@ -70,23 +71,15 @@ def start(procs: list[subprocess.Popen[bytes]], workdir: Path, bootstrap: str) -
         )
 
 
-async def test_cases_complete_exactly_once_across_sigkills(
-    workdir: Path, kafka_bootstrap: str, coordinator: list[subprocess.Popen[bytes]]
+async def run_and_check(
+    url: str, scenario: Callable[[Harness], Awaitable[None]], cases: int = CASES
 ) -> None:
-    url = f"kafka://{kafka_bootstrap}"
-    rng = random.Random(7)
+    """Submit `cases` cases, play `scenario` on the coordinators, then check every case
+    completed exactly once and every task was requested exactly once."""
     run_id = uuid.uuid4().hex[:6]
     async with agents_only(url) as h:
-        start(coordinator, workdir, kafka_bootstrap)
-        cases = [await h.submit("crash", case_id=f"crash-{run_id}-{n:03d}") for n in range(CASES)]
-        for _ in range(KILLS):
-            # Let it work a little, then kill it wherever it is.
-            await anyio.sleep(rng.uniform(1.0, 4.0))
-            coordinator[-1].send_signal(signal.SIGKILL)
-            await anyio.to_thread.run_sync(coordinator[-1].wait)
-            start(coordinator, workdir, kafka_bootstrap)
-
-        wanted = set(cases)
+        wanted = {await h.submit("crash", case_id=f"crash-{run_id}-{n:03d}") for n in range(cases)}
+        await scenario(h)
         began = time.monotonic()
 
         async def all_completed() -> dict[str, list[Event]]:
@@ -95,10 +88,9 @@ async def test_cases_complete_exactly_once_across_sigkills(
             waited = time.monotonic() - began
             stuck = sorted(wanted - done)[:3]
             assert done == wanted, (
-                f"{len(done)}/{CASES} completed after {waited:.0f}s; stuck e.g. "
+                f"{len(done)}/{cases} completed after {waited:.0f}s; stuck e.g. "
                 f"{[(c, [e.event_type for e in by_case[c]]) for c in stuck]};"
-                f" dead letters: {[d for d in await h.dead_letters() if run_id in d][:5]};"
-                f" their task requests: {[t.task_id for t in await h.task_requests(set(stuck))]}"
+                f" dead letters: {[d for d in await h.dead_letters() if run_id in d][:5]}"
             )
             return by_case
 
@@ -116,5 +108,46 @@ async def test_cases_complete_exactly_once_across_sigkills(
         assert len({e.event_id for e in events}) == len(events)
         assert isinstance(events[0], CaseOpened)
     assert all(n == 1 for n in requested.values()), requested.most_common(3)
-    assert len(requested) == CASES * 4
+    assert len(requested) == cases * 4
+
+
+async def test_cases_complete_exactly_once_across_sigkills(
+    workdir: Path, kafka_bootstrap: str, coordinator: list[subprocess.Popen[bytes]]
+) -> None:
+    rng = random.Random(7)
+    start(coordinator, workdir, kafka_bootstrap)
+
+    async def kill_three_times(h: Harness) -> None:
+        for _ in range(KILLS):
+            # Let it work a little, then kill it wherever it is.
+            await anyio.sleep(rng.uniform(1.0, 4.0))
+            coordinator[-1].send_signal(signal.SIGKILL)
+            await anyio.to_thread.run_sync(coordinator[-1].wait)
+            start(coordinator, workdir, kafka_bootstrap)
+
+    await run_and_check(f"kafka://{kafka_bootstrap}", kill_three_times)
     assert len(coordinator) == KILLS + 1
+
+
+async def test_second_instance_joins_then_the_first_is_killed(
+    workdir: Path, kafka_bootstrap: str, coordinator: list[subprocess.Popen[bytes]]
+) -> None:
+    """Two coordinators split the partitions mid-run; then one dies and the other takes
+    everything over: no case lost or duplicated across both hand-overs."""
+    start(coordinator, workdir, kafka_bootstrap)
+
+    async def slow(task: TaskRequested) -> Outcome:
+        await anyio.sleep(0.05)  # so that cases are still in flight at both hand-overs
+        return default_output(task)
+
+    async def join_then_kill(h: Harness) -> None:
+        for script in h.scripts.values():
+            script.work = slow
+        await anyio.sleep(2.0)
+        start(coordinator, workdir, kafka_bootstrap)
+        await anyio.sleep(6.0)
+        coordinator[0].send_signal(signal.SIGKILL)
+        await anyio.to_thread.run_sync(coordinator[0].wait)
+
+    await run_and_check(f"kafka://{kafka_bootstrap}", join_then_kill)
+    assert coordinator[1].poll() is None, "the second coordinator must still be running"
