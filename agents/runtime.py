@@ -33,7 +33,6 @@ from bus import Bus, Message, Record, TopicSpec
 from caseyard.errors import CaseyardError
 from schemas import (
     AvroCodec,
-    DeadLetter,
     DecodeError,
     Event,
     ModelUsage,
@@ -43,7 +42,7 @@ from schemas import (
     TaskOutput,
     TaskRequested,
 )
-from schemas.dead_letters import dead_letter_headers
+from schemas.dead_letters import dead_letter, dead_letter_headers
 from schemas.topology import CASE_PARTITIONS, DEAD_LETTERS, RESULTS
 
 RETRY_ATTEMPT = "retry.attempt"
@@ -391,23 +390,19 @@ class AgentService:
         attempts: int,
     ) -> None:
         self.stats.dead_lettered += 1
-        case_id = event.case_id if event else (record.key or b"unknown").decode(errors="replace")
-        letter = DeadLetter(
-            case_id=case_id or "unknown",
-            correlation_id=event.correlation_id if event else case_id or "unknown",
-            causation_id=event.event_id if event else None,
-            occurred_at=self._clock(),
-            producer=self._producer,
+        source = record.header(RETRY_SOURCE)
+        letter = dead_letter(
             reason=f"{self.name}: {reason}",
             error_class=type(error).__name__,
-            message=str(error) or type(error).__name__,
-            source_topic=(record.header(RETRY_SOURCE) or record.topic.encode()).decode(),
-            source_partition=record.partition,
-            source_offset=record.offset,
-            original_key=record.key,
-            original_value=record.value,
-            original_headers=dict(record.headers),
+            message=str(error),
+            source=(source.decode() if source else record.topic, record.partition, record.offset),
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
             attempts=attempts,
+            producer=self._producer,
+            occurred_at=self._clock(),
+            event=event,
         )
         trace = record.header("traceparent")
         await self._bus.publish(

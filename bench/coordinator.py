@@ -495,6 +495,11 @@ async def bench_restore(
             raise RuntimeError(f"restore missed states: {ours} of the first 1000 found")
         restored = coordinator.stats.restored
         del coordinator
+        # How much of the restore is decoding the states alone.
+        began = time.perf_counter()
+        for value in changelog.values():
+            CaseState.from_bytes(value)
+        decode_s = time.perf_counter() - began
         if url.startswith("kafka"):
             # The topic outlives this run: drop our states again (compaction removes them).
             await publish_all(
@@ -512,6 +517,7 @@ async def bench_restore(
         "states_restored": restored,
         "write_s": write_s,
         "seconds": seconds,
+        "decode_only_s": decode_s,
         "states_s": restored / seconds if seconds else float("inf"),
         "records_s": records / seconds if seconds else float("inf"),
     }
@@ -741,6 +747,7 @@ def report(console: Console, out: dict[str, Any]) -> None:
                 "",
             )
         )
+        rows.append(("  of which from_bytes alone", f"{r['decode_only_s']:.2f} s", "", ""))
     for e in out.get("e2e", []):
         rows.append((f"end to end, {e['bus']}", f"{e['cases_s']:,.0f} cases/s", "", ""))
         rows.append(("  wall / CPU time", f"{e['seconds']:.2f} / {e['cpu_s']:.2f} s", "", ""))

@@ -33,8 +33,8 @@ from caseyard.errors import BusUnavailable, CommitFailed, TransactionError
 from coordinator._engine import timer_fired, transition
 from coordinator._pipeline import PipelineCatalog
 from coordinator._state import CaseState, Timer
-from schemas import AvroCodec, DeadLetter, DecodeError, Event, Producer
-from schemas.dead_letters import dead_letter_headers
+from schemas import AvroCodec, DecodeError, Event, Producer
+from schemas.dead_letters import dead_letter, dead_letter_headers
 from schemas.topology import DEAD_LETTERS, HUMAN, INTAKE, RESULTS, STATE, TIMERS
 
 INPUTS = (INTAKE.name, RESULTS.name, HUMAN.name, TIMERS.name)
@@ -266,23 +266,18 @@ class Coordinator:
         self, record: Record, event: Event | None, error_class: str, reason: str
     ) -> Message:
         self.stats.dead_lettered += 1
-        case_id = event.case_id if event else (record.key or b"unknown").decode(errors="replace")
-        letter = DeadLetter(
-            case_id=case_id or "unknown",
-            correlation_id=event.correlation_id if event else case_id or "unknown",
-            causation_id=event.event_id if event else None,
-            occurred_at=self._clock(),
-            producer=self._producer,
+        letter = dead_letter(
             reason=f"coordinator: {reason}",
             error_class=error_class,
             message=reason,
-            source_topic=record.topic,
-            source_partition=record.partition,
-            source_offset=record.offset,
-            original_key=record.key,
-            original_value=record.value,
-            original_headers=dict(record.headers),
+            source=(record.topic, record.partition, record.offset),
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
             attempts=1,
+            producer=self._producer,
+            occurred_at=self._clock(),
+            event=event,
         )
         trace = record.header("traceparent")
         return Message(

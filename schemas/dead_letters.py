@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import ClassVar
 
 from pydantic import Field
 
-from schemas.envelope import Event
+from schemas.envelope import Event, Producer
 
 
 class DeadLetter(Event):
@@ -50,4 +51,42 @@ def dead_letter_headers(letter: DeadLetter, trace_id: str | None) -> tuple[tuple
         (DLQ_SOURCE, source.encode()),
         (DLQ_CASE_ID, letter.case_id.encode()),
         (DLQ_TRACE_ID, (trace_id or "").encode()),
+    )
+
+
+def dead_letter(
+    *,
+    reason: str,
+    error_class: str,
+    message: str,
+    source: tuple[str, int, int],
+    key: bytes | None,
+    value: bytes,
+    headers: Sequence[tuple[str, bytes]],
+    attempts: int,
+    producer: Producer,
+    occurred_at: datetime,
+    event: Event | None = None,
+) -> DeadLetter:
+    """The dead letter of a record (`source` = topic, partition, offset) that failed.
+
+    `event` is the decoded record when decoding worked; else the case comes from the key.
+    """
+    case_id = event.case_id if event else (key or b"").decode(errors="replace") or "unknown"
+    return DeadLetter(
+        case_id=case_id,
+        correlation_id=event.correlation_id if event else case_id,
+        causation_id=event.event_id if event else None,
+        occurred_at=occurred_at,
+        producer=producer,
+        reason=reason,
+        error_class=error_class,
+        message=message or error_class,
+        source_topic=source[0],
+        source_partition=source[1],
+        source_offset=source[2],
+        original_key=key,
+        original_value=value,
+        original_headers=dict(headers),
+        attempts=attempts,
     )
