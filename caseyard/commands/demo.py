@@ -70,7 +70,7 @@ def summarize(results: list[TaskCompleted]) -> tuple[str, str, str]:
             for f in output.fields:
                 first.setdefault(f.name, f.normalized or f.value)
             picked = [name for name in KEY_FIELDS if name in first][:2]
-            fields = "  ".join(f"{name}={first[name]}" for name in picked)
+            fields = ", ".join(first[name] for name in picked)
         elif isinstance(output, ScoreOutput):
             risk = f"{output.band.value} {output.score:.2f}"
     return doc_type, fields, risk
@@ -134,16 +134,10 @@ def register(app: typer.Typer) -> None:
                 opened = {c: es[0].occurred_at for c, es in by_case(await case_events(app)).items()}
                 stop.set()
 
-            table = Table(
-                "case",
-                "document",
-                "type",
-                "key fields",
-                "risk",
-                "outcome",
-                "time",
-                title=f"{len(submitted)} cases in {elapsed:.1f}s on {settings().bus}",
-            )
+            table = Table(title=f"{len(submitted)} cases in {elapsed:.1f}s on {settings().bus}")
+            for column in ("case", "document", "type", "key fields", "risk", "outcome", "time"):
+                # One line per case: narrow terminals cut cells short instead of wrapping.
+                table.add_column(column, no_wrap=True, overflow="ellipsis")
             for case_id, path in submitted.items():
                 doc_type, fields, risk = summarize(results.get(case_id, []))
                 last = max((r.occurred_at for r in results.get(case_id, [])), default=None)
