@@ -9,6 +9,7 @@ from typing import Annotated
 
 import anyio
 import typer
+from rich import box
 from rich.progress import Progress
 from rich.table import Table
 
@@ -134,10 +135,16 @@ def register(app: typer.Typer) -> None:
                 opened = {c: es[0].occurred_at for c, es in by_case(await case_events(app)).items()}
                 stop.set()
 
-            table = Table(title=f"{len(submitted)} cases in {elapsed:.1f}s on {settings().bus}")
+            table = Table(
+                title=f"{len(submitted)} cases in {elapsed:.1f}s on {settings().bus}",
+                box=box.SIMPLE_HEAD,
+            )
+            widths = {"document": 26, "type": 16, "key fields": 24}
             for column in ("case", "document", "type", "key fields", "risk", "outcome", "time"):
-                # One line per case: narrow terminals cut cells short instead of wrapping.
-                table.add_column(column, no_wrap=True, overflow="ellipsis")
+                # One line per case: long cells are cut short instead of wrapping.
+                table.add_column(
+                    column, no_wrap=True, overflow="ellipsis", max_width=widths.get(column)
+                )
             for case_id, path in submitted.items():
                 doc_type, fields, risk = summarize(results.get(case_id, []))
                 last = max((r.occurred_at for r in results.get(case_id, [])), default=None)
@@ -149,7 +156,7 @@ def register(app: typer.Typer) -> None:
                 table.add_row(
                     case_id, path.name, doc_type, fields, risk, statuses.get(case_id, "open"), took
                 )
-            console.print(table)
+            console.print(table, width=max(console.width, 132))
             counts: dict[str, int] = {}
             for s in statuses.values():
                 counts[s] = counts.get(s, 0) + 1
