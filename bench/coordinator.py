@@ -3,23 +3,27 @@
 1. transitions/s: `coordinator.transition` alone, on one core, over a realistic stream of
    `pipelines/document-intake.yaml` cases (submission, then a result for every task the
    transitions request, as a perfect agent would answer: typed outputs, low risk, so no
-   person is involved). Cases run in chunks, interleaved within a chunk; the inputs are
-   built before the timed loop, so only the transition calls (and the state bookkeeping
-   the runtime does around them) are timed.
+   person is involved; 6 inputs per case). Cases run in chunks of CHUNK, interleaved
+   within a chunk; the inputs are built before each timed loop, so only the transition
+   calls (and the state bookkeeping the runtime does around them) are timed. The headline
+   is per CPU second of the thread (a shared machine steals wall time); wall is beside it.
 2. memory per open case: OPEN cases stopped after their classify step (extract and
    triage out): the RSS delta of building them; tracemalloc of the states as the
    transitions build them (on TRACED of them: slow) and as `CaseState.from_bytes`
    restores them (all of them); the larger, extrapolated to a million cases; and the
    changelog bytes per case (`len(state.to_bytes())`).
 3. restore: those OPEN states written to the changelog topic, then
-   `Coordinator.restore(all partitions)` timed, on the embedded SQLite bus (and on Kafka).
+   `Coordinator.restore(all partitions)` timed, on the embedded SQLite bus (and on Kafka);
+   beside it, the time `CaseState.from_bytes` alone takes for the same states.
 4. end to end: a Coordinator and four instant fake agents (the real agent runtime) on a
-   bus; CASES cases of a 4-step sequential pipeline submitted at once, timed until every
-   one has its `CaseCompleted` on caseyard.case-events.
+   bus; after 5 warm-up cases, CASES cases of a 4-step sequential pipeline submitted at
+   once (batches of 100), timed until every one has its `CaseCompleted` on
+   caseyard.case-events.
 
-Kafka runs only when CASEYARD_BENCH_KAFKA names a broker. There the changelog topic is
-shared with every earlier run, so the restore reads whatever it holds (the table says
-how many records); the benchmark tombstones its own states afterwards.
+Kafka runs only when CASEYARD_BENCH_KAFKA names a broker. Its topics are the topology's,
+shared with every earlier run and anything else on that broker (the coordinator group
+too): the restore reads whatever the changelog holds (the JSON says how many records),
+and the benchmark tombstones its own states afterwards. Use a broker of its own.
 
     python -m bench.coordinator [--cases N] [--open-cases OPEN] [--traced-cases TRACED]
                                 [--e2e-cases CASES] [--only PART]
@@ -254,22 +258,22 @@ class Drive:
 
 def drive(
     catalog: PipelineCatalog,
-    case_ids: Sequence[str],
+    ids: Sequence[str],
     drive_: Drive,
     *,
     max_waves: int | None = None,
     timed: bool = True,
 ) -> None:
-    """Run `case_ids` through the transition, wave by wave, as a perfect agent answers.
+    """Run cases `ids` through the transition, wave by wave, as a perfect agent answers.
 
     Wave 1 submits every case; each later wave answers every task the previous wave
     requested. Only the transition calls and the state bookkeeping are timed.
     """
     states = drive_.states
-    number = {c: i for i, c in enumerate(case_ids)}
+    number = {c: i for i, c in enumerate(ids)}
     now = T0
     inputs: list[tuple[str, Event]] = [
-        ("CaseSubmitted", submission(c, number[c], now)) for c in case_ids
+        ("CaseSubmitted", submission(c, number[c], now)) for c in ids
     ]
     wave = 0
     clock = time.perf_counter_ns

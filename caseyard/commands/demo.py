@@ -10,6 +10,7 @@ from typing import Annotated
 import anyio
 import typer
 from rich import box
+from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
@@ -156,7 +157,8 @@ def register(app: typer.Typer) -> None:
                 table.add_row(
                     case_id, path.name, doc_type, fields, risk, statuses.get(case_id, "open"), took
                 )
-            console.print(table, width=max(console.width, 132))
+            # At least 132 columns: one full line per case even in a narrow terminal or a log.
+            Console(width=max(console.width, 132)).print(table)
             counts: dict[str, int] = {}
             for s in statuses.values():
                 counts[s] = counts.get(s, 0) + 1
