@@ -18,6 +18,7 @@ from agents.router import Router
 from agents.runtime import AgentService, ProcessedStore
 from agents.spec import AgentContext, AgentSpec, ModelPlace, find_agent
 from caseyard.app import App
+from caseyard.http import serve_health
 from caseyard.models import build_router
 from coordinator import PipelineCatalog
 from coordinator._service import Coordinator
@@ -109,5 +110,9 @@ async def serve_until_signal(app: App, names: Sequence[str], announce: Callable[
     async with anyio.create_task_group() as tg:
         tg.start_soon(stop_on_signals, stop)
         tg.start_soon(announce_when_started)
+        if app.settings.health_port is not None:
+            port, host = app.settings.health_port, app.settings.health_host
+            tg.start_soon(serve_health, started.is_set, host, port, stop)
         await run_services(app, names, stop, started=started)
+        stop.set()
         tg.cancel_scope.cancel()

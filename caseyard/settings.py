@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         description="Per capability, 'provider/model' routes in order (default: the "
         "agent's local models, then the OpenAI-compatible endpoint if configured)",
     )
+    health_port: int | None = Field(
+        default=None, description="Serve /healthz and /readyz on this port (run, up)"
+    )
+    health_host: str = "127.0.0.1"
     smtp_host: str | None = Field(default=None, description="Deliver replies by SMTP")
     smtp_port: int = 25
 

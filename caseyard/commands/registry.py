@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
@@ -20,6 +19,7 @@ from rich.table import Column, Table
 
 from caseyard.commands._run import run
 from caseyard.errors import ConfigError
+from caseyard.http import QuietServer, check_port
 from caseyard.schema_store import describe_store, registry_for
 from caseyard.settings import Settings
 from caseyard.wiring import open_bus
@@ -79,31 +79,6 @@ class _Stopper:
         self.requested = True
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handlers: whoever runs it decides when it stops."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def _check_port(host: str, port: int) -> None:
-    # uvicorn reports a busy port with a log line and sys.exit; say it as one error instead.
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise ConfigError(f"cannot serve the registry on {host}:{port}: {exc.strerror}") from exc
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot serve the registry on {host}:{port}: {exc.strerror or exc}"
-            ) from exc
-
-
 async def serve_registry(
     settings: Settings,
     host: str = DEFAULT_HOST,
@@ -124,7 +99,7 @@ async def serve_registry(
     """
     from caseyard.cli import console
 
-    _check_port(host, port)
+    check_port(host, port)
     stopper = _Stopper()
     failed = False
     error: Exception | None = None
@@ -159,7 +134,7 @@ async def serve_registry(
                         log_level="warning",
                         timeout_graceful_shutdown=_GRACE_SECONDS,
                     )
-                    server = stopper.attach(_Server(config))
+                    server = stopper.attach(QuietServer(config))
                     where = describe_store(settings, b)
                     say(console, f"schema registry on http://{host}:{port} (schemas in {where})")
                     try:

@@ -1,4 +1,4 @@
-"""Graceful shutdown of an agent process: SIGTERM mid-stream, then a restart.
+"""Graceful shutdown of an agent process: readiness, SIGTERM mid-stream, then a restart.
 
 `caseyard run language` (as an operator starts it) consumes 60 submitted cases; it gets
 SIGTERM while working, stops fetching, finishes and commits what it holds, exits 0; a new
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 
 import bus
@@ -54,6 +56,12 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
         proc.wait(timeout=30)
         if proc.stdout:
             proc.stdout.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def start(procs: list[subprocess.Popen[str]], env: dict[str, str]) -> subprocess.Popen[str]:
@@ -114,7 +122,19 @@ async def test_sigterm_finishes_the_batch_and_a_restart_does_the_rest(
             )
             await b.publish(INTAKE.name, await codec.encode(event, INTAKE.name), key=case.encode())
 
-    first = start(procs, env)
+    port = free_port()
+    first = start(procs, {**env, "CASEYARD_HEALTH_PORT": str(port)})
+
+    async def ready() -> None:
+        async with httpx.AsyncClient() as client:
+            try:
+                answer = await client.get(f"http://127.0.0.1:{port}/readyz")
+            except httpx.TransportError as exc:
+                raise AssertionError(f"not serving yet: {exc}") from exc
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"ready": True}
+
+    await eventually(ready, timeout=60)
 
     async def some_done() -> None:
         assert sum((await detected(url, codec)).values()) >= 5

@@ -1,0 +1,65 @@
+"""Small HTTP servers of caseyard processes: the registry, health and readiness."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Callable, Iterator
+
+import anyio
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from caseyard.errors import ConfigError
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: whoever runs it decides when it stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def check_port(host: str, port: int, what: str = "the registry") -> None:
+    # uvicorn reports a busy port with a log line and sys.exit; say it as one error instead.
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot serve {what} on {host}:{port}: {exc.strerror}") from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve {what} on {host}:{port}: {exc.strerror or exc}"
+            ) from exc
+
+
+def health_app(ready: Callable[[], bool]) -> Starlette:
+    """`/healthz` answers while the process serves; `/readyz` once its services are ready."""
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        ok = ready()
+        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+    return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])
+
+
+async def serve_health(ready: Callable[[], bool], host: str, port: int, stop: anyio.Event) -> None:
+    """Serve `health_app` until `stop` is set."""
+    check_port(host, port, "health checks")
+    config = uvicorn.Config(health_app(ready), host=host, port=port, log_level="warning")
+    server = QuietServer(config)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve)
+        await stop.wait()
+        server.should_exit = True
