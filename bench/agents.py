@@ -460,6 +460,7 @@ def report(console: Console, out: dict[str, Any]) -> None:
         e2e.add_row("documents", f"{e['documents']}")
         e2e.add_row("warm-up case (loads models)", f"{e['warm_up_case_s']:.2f} s")
         e2e.add_row("all documents at once", f"{e['seconds']:.2f} s")
+        e2e.add_row("  of which submitting (agents already at work)", f"{e['submit_s']:.2f} s")
         e2e.add_row("docs/s", f"{e['docs_s']:.1f}")
         e2e.add_row(
             "case decided after start, p50 / last",
