@@ -69,8 +69,7 @@ from agents.runtime import (
 from bus import Message, TopicPartition, partition_for
 from caseyard.schema_store import BusSchemaStore
 from caseyard.wiring import ensure_topology
-from coordinator import CaseState, PipelineCatalog, Transition, transition
-from coordinator._service import Coordinator
+from coordinator import CaseState, Coordinator, PipelineCatalog, Transition, transition
 from schemas import (
     AvroCodec,
     CaseCompleted,

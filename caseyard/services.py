@@ -20,8 +20,7 @@ from agents.spec import AgentContext, AgentSpec, ModelPlace, find_agent
 from caseyard.app import App
 from caseyard.http import serve_health
 from caseyard.models import build_router
-from coordinator import PipelineCatalog
-from coordinator._service import Coordinator
+from coordinator import Coordinator, PipelineCatalog
 
 BUILT_IN_AGENTS = ("classifier", "extractor", "scorer", "responder")
 

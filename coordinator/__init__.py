@@ -43,6 +43,7 @@ from coordinator._pipeline import (
     load_pipeline,
     parse_pipeline,
 )
+from coordinator._service import Coordinator, CoordinatorStats
 from coordinator._state import (
     RECENT_EVENTS,
     CaseState,
@@ -66,6 +67,8 @@ __all__ = [
     "CaseStatus",
     "Closing",
     "Compensation",
+    "Coordinator",
+    "CoordinatorStats",
     "Escalation",
     "EscalationTarget",
     "Expression",

@@ -313,8 +313,3 @@ class Coordinator:
             await self._bus.publish_batch(due)
             self.stats.timers_fired += len(due)
         return len(due)
-
-
-def coordinator_inputs() -> Sequence[str]:
-    """The topics the coordinator consumes."""
-    return INPUTS

@@ -20,8 +20,7 @@ from agents.runtime import AgentService, Outcome, ProcessedStore, RetryPolicy, T
 from bus import Bus, Record, TopicPartition
 from caseyard.schema_store import BusSchemaStore
 from caseyard.wiring import ensure_topology
-from coordinator import PipelineCatalog
-from coordinator._service import Coordinator
+from coordinator import Coordinator, PipelineCatalog
 from schemas import (
     AvroCodec,
     CaseSubmitted,

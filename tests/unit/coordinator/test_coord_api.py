@@ -8,6 +8,8 @@ import coordinator
 def test_public_names() -> None:
     assert sorted(coordinator.__all__) == sorted(
         [
+            "Coordinator",
+            "CoordinatorStats",
             "ENGINE_VERSION",
             "PRODUCER",
             "RECENT_EVENTS",
