@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 
@@ -125,14 +125,7 @@ class TaskHandler:
             Emit(
                 RESULTS.name,
                 TaskCompleted(
-                    case_id=event.case_id,
-                    correlation_id=event.correlation_id,
-                    causation_id=event.event_id,
-                    occurred_at=self.clock(),
-                    producer=self.producer,
-                    task_id=event.task_id,
-                    capability=event.capability,
-                    attempt=event.attempt,
+                    **self._about(event),
                     output=outcome.output,
                     usage=outcome.usage,
                     latency_ms=(time.perf_counter() - began) * 1000,
@@ -140,20 +133,26 @@ class TaskHandler:
             ),
         )
 
+    def _about(self, task: TaskRequested) -> dict[str, Any]:
+        """The envelope and task fields a result of `task` repeats."""
+        return {
+            "case_id": task.case_id,
+            "correlation_id": task.correlation_id,
+            "causation_id": task.event_id,
+            "occurred_at": self.clock(),
+            "producer": self.producer,
+            "task_id": task.task_id,
+            "capability": task.capability,
+            "attempt": task.attempt,
+        }
+
     def failed(self, event: Event, error: BaseException, attempts: int) -> Sequence[Emit]:
         assert isinstance(event, TaskRequested)
         return (
             Emit(
                 RESULTS.name,
                 TaskFailed(
-                    case_id=event.case_id,
-                    correlation_id=event.correlation_id,
-                    causation_id=event.event_id,
-                    occurred_at=self.clock(),
-                    producer=self.producer,
-                    task_id=event.task_id,
-                    capability=event.capability,
-                    attempt=event.attempt,
+                    **self._about(event),
                     error_class=type(error).__name__,
                     message=str(error) or type(error).__name__,
                     # Exhausted retries of a retryable error: the coordinator may try a
