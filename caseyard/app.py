@@ -128,26 +128,33 @@ async def submit(
     return event
 
 
-async def read_topic(
+async def read_records(
     app: App, topic: str, *, case_id: str | None = None, partitions: int = CASE_PARTITIONS
-) -> list[tuple[Record, Event]]:
-    """Every event of `topic` (only the case's partition if `case_id` is given), decoded."""
+) -> list[Record]:
+    """Every record of `topic` (only the case's partition and key if `case_id` is given)."""
     if case_id is not None:
         numbers: Sequence[int] = [partition_for(case_id.encode(), partitions, 0)]
     else:
         numbers = range(partitions)
     tps = [TopicPartition(topic, p) for p in numbers]
     ends = await app.bus.end_offsets(tps)
-    out: list[tuple[Record, Event]] = []
+    out: list[Record] = []
     if not any(ends.values()):
         return out
     async with app.bus.reader(tps) as reader:
         while any([await reader.position(tp) < ends[tp] for tp in tps]):
             for record in await reader.poll(timeout=1.0, max_records=5000):
-                if case_id is not None and record.key != case_id.encode():
-                    continue
-                out.append((record, await app.codec.decode(record.value)))
+                if case_id is None or record.key == case_id.encode():
+                    out.append(record)
     return out
+
+
+async def read_topic(
+    app: App, topic: str, *, case_id: str | None = None, partitions: int = CASE_PARTITIONS
+) -> list[tuple[Record, Event]]:
+    """Every event of `topic` (only the case's if `case_id` is given), decoded."""
+    records = await read_records(app, topic, case_id=case_id, partitions=partitions)
+    return [(record, await app.codec.decode(record.value)) for record in records]
 
 
 async def case_events(app: App, case_id: str | None = None) -> list[Event]:

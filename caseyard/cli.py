@@ -48,9 +48,9 @@ def settings() -> Settings:
 
 
 def _register_commands() -> None:
-    from caseyard.commands import cases, demo, registry, schemas, services, topics, train
+    from caseyard.commands import audit, cases, demo, registry, schemas, services, topics, train
 
-    for module in (demo, services, cases, schemas, registry, topics, train):
+    for module in (demo, services, cases, audit, schemas, registry, topics, train):
         module.register(app)
 
 

@@ -16,6 +16,7 @@ whether trying the same thing again later can succeed::
     │   ├── RecordTooLarge            record over max_message_bytes       (not retryable)
     │   ├── CommitFailed              partition lost to a rebalance       (retryable)
     │   └── TransactionError          transaction aborted or fenced       (retryable)
+    ├── AuditFailed                   the case log's hash chain is broken
     ├── SchemaError                   (schemas/: encode, decode, registry)
     └── AgentError                    (agents/: documents, models, delivery, routing)
 
@@ -73,6 +74,10 @@ class TransactionError(BusError):
     """A transaction was aborted by the broker or fenced by a newer instance."""
 
     retryable = True
+
+
+class AuditFailed(CaseyardError):
+    """The case event log does not verify: a record was changed, removed or reordered."""
 
 
 class SchemaError(CaseyardError):

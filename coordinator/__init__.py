@@ -9,6 +9,7 @@ set, and commits the input offset. Its timer loop fires ``CaseState.due_timers(n
 (or watches ``CaseState.next_due``) by publishing ``timer_fired(state, timer, now)``.
 """
 
+from coordinator._audit import Break, Link, verify_chain
 from coordinator._engine import (
     ENGINE_VERSION,
     PRODUCER,
@@ -62,6 +63,7 @@ __all__ = [
     "RECENT_EVENTS",
     "AccessRule",
     "BackoffKind",
+    "Break",
     "BudgetRule",
     "CaseState",
     "CaseStatus",
@@ -76,6 +78,7 @@ __all__ = [
     "HumanTask",
     "HumanTaskKind",
     "Join",
+    "Link",
     "ModelsRule",
     "OnEdit",
     "Output",
@@ -100,4 +103,5 @@ __all__ = [
     "parse_pipeline",
     "timer_fired",
     "transition",
+    "verify_chain",
 ]

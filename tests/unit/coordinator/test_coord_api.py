@@ -8,6 +8,9 @@ import coordinator
 def test_public_names() -> None:
     assert sorted(coordinator.__all__) == sorted(
         [
+            "Break",
+            "Link",
+            "verify_chain",
             "Coordinator",
             "CoordinatorStats",
             "ENGINE_VERSION",
