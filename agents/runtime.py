@@ -255,6 +255,8 @@ class AgentService:
         self._own_topics = tuple(own_topics)
         self.stats = Stats()
         self.ready = anyio.Event()
+        """Set once the main topics' partitions are assigned (an idle surplus member of a
+        group with fewer partitions than members is not ready)."""
 
     @property
     def group(self) -> str:
@@ -281,10 +283,11 @@ class AgentService:
     async def _loop(self, topics: Sequence[str], level: int, stop: anyio.Event) -> None:
         group = self.group if level == 0 else f"{self.group}.retry.{level}"
         async with self._bus.consumer(group, topics) as consumer:
-            if level == 0:
-                self.ready.set()
             while not stop.is_set():
                 batch = await consumer.poll(timeout=0.2)
+                # Ready once the group gave it partitions (on Kafka that takes a join).
+                if level == 0 and not self.ready.is_set() and consumer.assignment():
+                    self.ready.set()
                 if batch and await self._process(batch, level, stop):
                     await consumer.commit()
 

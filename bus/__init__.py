@@ -12,6 +12,7 @@ from bus._base import DEFAULT_MAX_MESSAGE_BYTES
 from bus._embedded import EmbeddedBus
 from bus._kafka import KafkaBus
 from bus._protocol import Bus, Consumer, Middleware, RebalanceListener, Transaction
+from bus._read import read_to_end
 from bus._types import (
     Cleanup,
     Headers,
@@ -42,6 +43,7 @@ __all__ = [
     "Transaction",
     "connect",
     "partition_for",
+    "read_to_end",
 ]
 
 _INT_OPTIONS = ("session_timeout_ms", "max_message_bytes")

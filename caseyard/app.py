@@ -15,7 +15,7 @@ from pathlib import Path
 
 import anyio
 
-from bus import Bus, Record, TopicPartition, partition_for
+from bus import Bus, Record, TopicPartition, partition_for, read_to_end
 from caseyard import __version__
 from caseyard.errors import ConfigError
 from caseyard.schema_store import registry_for
@@ -136,17 +136,13 @@ async def read_records(
         numbers: Sequence[int] = [partition_for(case_id.encode(), partitions, 0)]
     else:
         numbers = range(partitions)
-    tps = [TopicPartition(topic, p) for p in numbers]
-    ends = await app.bus.end_offsets(tps)
-    out: list[Record] = []
-    if not any(ends.values()):
-        return out
-    async with app.bus.reader(tps) as reader:
-        while any([await reader.position(tp) < ends[tp] for tp in tps]):
-            for record in await reader.poll(timeout=1.0, max_records=5000):
-                if case_id is None or record.key == case_id.encode():
-                    out.append(record)
-    return out
+    wanted = case_id.encode() if case_id is not None else None
+    return [
+        record
+        async for batch in read_to_end(app.bus, [TopicPartition(topic, p) for p in numbers])
+        for record in batch
+        if wanted is None or record.key == wanted
+    ]
 
 
 async def read_topic(

@@ -25,10 +25,6 @@ from coordinator import Coordinator, PipelineCatalog
 BUILT_IN_AGENTS = ("classifier", "extractor", "scorer", "responder")
 
 
-def load_catalog(directory: Path) -> PipelineCatalog:
-    return PipelineCatalog.load(directory)
-
-
 def build_coordinator(
     app: App, catalog: PipelineCatalog, *, instance: str = "coordinator"
 ) -> Coordinator:
@@ -69,7 +65,7 @@ async def run_services(
         runners: list[Coordinator | AgentService] = []
         for name in names:
             if name == "coordinator":
-                catalog = catalog or load_catalog(app.settings.pipelines_dir)
+                catalog = catalog or PipelineCatalog.load(app.settings.pipelines_dir)
                 runners.append(build_coordinator(app, catalog))
                 continue
             spec = find_agent(name)

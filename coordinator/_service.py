@@ -23,14 +23,14 @@ from __future__ import annotations
 import gc
 import heapq
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import anyio
 
-from bus import Bus, Consumer, Message, Record, TopicPartition
+from bus import Bus, Consumer, Message, Record, TopicPartition, read_to_end
 from caseyard.errors import BusUnavailable, CommitFailed, TransactionError
 from coordinator._engine import timer_fired, transition
 from coordinator._pipeline import PipelineCatalog
@@ -50,8 +50,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@asynccontextmanager
-async def _no_gc_cycles() -> AsyncIterator[None]:
+@contextmanager
+def _no_gc_cycles() -> Iterator[None]:
     """Pause the cyclic garbage collector while states are built in bulk.
 
     Restoring allocates hundreds of thousands of long-lived objects and no cycles; the
@@ -157,18 +157,15 @@ class Coordinator:
             # before reading the changelog, or we would restore a state older than the
             # input offsets it committed.
             await self._bus.fence(self._transactional_id(p))
-            tp = TopicPartition(STATE.name, p)
-            end = (await self._bus.end_offsets([tp]))[tp]
             states: dict[str, CaseState] = {}
-            if end:
-                async with self._bus.reader([tp]) as reader, _no_gc_cycles():
-                    while await reader.position(tp) < end:
-                        for record in await reader.poll(timeout=1.0, max_records=5000):
-                            case_id = (record.key or b"").decode()
-                            if record.value == TOMBSTONE:
-                                states.pop(case_id, None)
-                            else:
-                                states[case_id] = CaseState.from_bytes(record.value)
+            with _no_gc_cycles():
+                async for batch in read_to_end(self._bus, [TopicPartition(STATE.name, p)]):
+                    for record in batch:
+                        case_id = (record.key or b"").decode()
+                        if record.value == TOMBSTONE:
+                            states.pop(case_id, None)
+                        else:
+                            states[case_id] = CaseState.from_bytes(record.value)
             self._states[p] = states
             for state in states.values():
                 self._schedule(state, p)

@@ -192,6 +192,19 @@ class BusContract:
 
             await eventually(at_end)
 
+    async def test_read_to_end_reads_every_committed_record_once(self, b: Bus) -> None:
+        topic = await self.topic(b, partitions=3)
+        await b.publish_batch(
+            [Message(topic, f"{i}".encode(), key=f"k{i}".encode()) for i in range(30)]
+        )
+        async with b.begin() as tx:
+            await tx.publish(topic, b"tx", key=b"k0")
+        tps = [TopicPartition(topic, p) for p in range(3)]
+        values = [r.value async for batch in bus.read_to_end(b, tps) for r in batch]
+        assert sorted(values) == sorted([f"{i}".encode() for i in range(30)] + [b"tx"])
+        empty = await self.topic(b)
+        assert [r async for r in bus.read_to_end(b, [TopicPartition(empty, 0)])] == []
+
     async def test_committed_transaction_is_atomic_with_offsets(self, b: Bus) -> None:
         source, sink = await self.topic(b), await self.topic(b)
         group = name("g")

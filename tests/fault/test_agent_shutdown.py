@@ -83,15 +83,13 @@ async def detected(url: str, codec: AvroCodec) -> Counter[str]:
     counts: Counter[str] = Counter()
     async with bus.connect(url) as b:
         try:
-            ends = await b.end_offsets(tps)
-        except UnknownTopic:  # the agent has not created its topic yet
-            return counts
-        async with b.reader(tps) as reader:
-            while any([await reader.position(tp) < ends[tp] for tp in tps]):
-                for record in await reader.poll(timeout=0.5, max_records=1000):
+            async for batch in bus.read_to_end(b, tps):
+                for record in batch:
                     event = await codec.decode(record.value)
                     assert isinstance(event, LanguageDetected)
                     counts[event.case_id] += 1
+        except UnknownTopic:  # the agent has not created its topic yet
+            pass
     return counts
 
 

@@ -17,7 +17,7 @@ import anyio
 
 import bus
 from agents.runtime import AgentService, Outcome, ProcessedStore, RetryPolicy, TaskHandler
-from bus import Bus, Record, TopicPartition
+from bus import Bus, Record, TopicPartition, read_to_end
 from caseyard.schema_store import BusSchemaStore
 from caseyard.wiring import ensure_topology
 from coordinator import Coordinator, PipelineCatalog
@@ -128,12 +128,7 @@ class Harness:
 
     async def _records(self, topic: str) -> list[Record]:
         tps = [TopicPartition(topic, p) for p in range(CASE_PARTITIONS)]
-        ends = await self.bus.end_offsets(tps)
-        out: list[Record] = []
-        async with self.bus.reader(tps) as reader:
-            while any([await reader.position(tp) < ends[tp] for tp in tps]):
-                out.extend(await reader.poll(timeout=0.5, max_records=5000))
-        return out
+        return [r async for batch in read_to_end(self.bus, tps) for r in batch]
 
     async def events_of(self, case_ids: set[str]) -> dict[str, list[Event]]:
         """The case events of `case_ids`, by case, in log order."""
@@ -156,15 +151,7 @@ class Harness:
         return out
 
     async def events(self, case_id: str) -> list[Event]:
-        tps = [TopicPartition(CASE_EVENTS.name, p) for p in range(CASE_EVENTS.partitions)]
-        ends = await self.bus.end_offsets(tps)
-        out: list[Event] = []
-        async with self.bus.reader(tps) as reader:
-            while any([await reader.position(tp) < ends[tp] for tp in tps]):
-                for record in await reader.poll(timeout=0.5, max_records=5000):
-                    if record.key == case_id.encode():
-                        out.append(await self.codec.decode(record.value))
-        return out
+        return (await self.events_of({case_id}))[case_id]
 
     async def wait_for(self, case_id: str, *types: type[Event], timeout: float = 60) -> list[Event]:
         """The case's events once it has an event of each of `types`."""

@@ -4,6 +4,7 @@ human approve / reject / edit."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import anyio
@@ -69,7 +70,7 @@ version: 1
 steps:
   - id: classify
     capability: classify
-    timeout: 2s
+    timeout: 3s
     retry: {max_attempts: 2, backoff: fixed, initial_delay: 100ms, max_delay: 100ms}
   - id: respond
     capability: respond
@@ -168,19 +169,18 @@ class Flows:
 
     async def test_timeout_then_retry_then_success(self, pipelines: Path) -> None:
         async with harness(self.url, pipelines) as h:
-            first = anyio.Event()
+            case = f"case-{uuid.uuid4().hex[:10]}"
 
             async def slow_first_attempt(task: TaskRequested) -> Outcome:
-                if task.attempt == 1:
-                    first.set()
-                    # Hangs past the 2s step timeout; the agent keeps a case's tasks in
+                if task.case_id == case and task.attempt == 1:
+                    # Hangs past the 3s step timeout; the agent keeps a case's tasks in
                     # order, so attempt 2 runs after this one returns (late, ignored).
-                    await anyio.sleep(2.5)
+                    await anyio.sleep(3.5)
                 return default_output(task)
 
             h.scripts["classify"].work = slow_first_attempt
             h.scripts["score"].work = _instant
-            case = await h.submit("timeouts")
+            await h.submit("timeouts", case_id=case)
             events = await h.wait_for(case, CaseCompleted, timeout=60)
             assert any(isinstance(e, StepTimedOut) and e.step == "classify" for e in events)
             attempts = [t.attempt for t in h.calls("classify", case)]
@@ -188,13 +188,15 @@ class Flows:
 
     async def test_timeout_exhausted_compensates_completed_steps(self, pipelines: Path) -> None:
         async with harness(self.url, pipelines) as h:
+            case = f"case-{uuid.uuid4().hex[:10]}"
 
             async def hang(task: TaskRequested) -> Outcome:
-                await anyio.sleep(2.5)
+                if task.case_id == case:  # old tasks on a shared broker do not hang
+                    await anyio.sleep(2.5)
                 return default_output(task)
 
             h.scripts["score"].work = hang
-            case = await h.submit("timeouts")
+            await h.submit("timeouts", case_id=case)
             events = await h.wait_for(case, CaseFailed, CompensationCompleted, timeout=60)
             assert any(isinstance(e, StepTimedOut) and e.step == "score" for e in events)
             failed = next(e for e in events if isinstance(e, CaseFailed))

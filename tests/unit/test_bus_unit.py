@@ -30,6 +30,7 @@ def test_public_api_is_pinned() -> None:
         "Transaction",
         "connect",
         "partition_for",
+        "read_to_end",
     ]
 
 
