@@ -26,11 +26,13 @@ check: install
 	$(BIN)/mypy
 
 # The broker goes down again whatever the tests do (the trap runs on failure and ^C).
+# Tests needing a tool (broker, chromium, docker-compose, npm) fail here rather than skip.
 test: check
+	@scripts/test-tools
 	@$(KAFKA) fetch
 	@trap '$(KAFKA) down; $(KAFKA) down --brokers 3' EXIT; \
 	$(KAFKA) up && \
-	CASEYARD_TEST_KAFKA=$$($(KAFKA) bootstrap) CASEYARD_REQUIRE_KAFKA=1 \
+	CASEYARD_TEST_KAFKA=$$($(KAFKA) bootstrap) CASEYARD_REQUIRE_KAFKA=1 CASEYARD_REQUIRE_TOOLS=1 \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install

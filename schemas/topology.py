@@ -45,16 +45,44 @@ class Topic:
     name: str
     events: tuple[type[Event], ...]
     description: str
+    writers: tuple[str, ...]
+    readers: tuple[str, ...]
     compacted: bool = False
     partitions: int = CASE_PARTITIONS
 
 
-INTAKE = Topic("caseyard.intake", (CaseSubmitted,), "documents submitted, one case each")
-RESULTS = Topic("caseyard.results", (TaskCompleted, TaskFailed), "agent results")
-HUMAN = Topic(
-    "caseyard.human", (HumanTaskClaimed, HumanDecision), "reviewers' claims and decisions"
+AGENTS = "agents"
+"""Writer/reader name standing for every agent, built-in or added (agents may also read
+intake: the language agent does)."""
+
+INTAKE = Topic(
+    "caseyard.intake",
+    (CaseSubmitted,),
+    "documents submitted, one case each",
+    writers=("cli",),
+    readers=("coordinator", AGENTS),
 )
-TIMERS = Topic("caseyard.timers", (TimerFired,), "timers the coordinator fired for itself")
+RESULTS = Topic(
+    "caseyard.results",
+    (TaskCompleted, TaskFailed),
+    "agent results",
+    writers=(AGENTS,),
+    readers=("coordinator",),
+)
+HUMAN = Topic(
+    "caseyard.human",
+    (HumanTaskClaimed, HumanDecision),
+    "reviewers' claims and decisions",
+    writers=("inbox",),
+    readers=("coordinator", "inbox"),
+)
+TIMERS = Topic(
+    "caseyard.timers",
+    (TimerFired,),
+    "timers the coordinator fired for itself",
+    writers=("coordinator",),
+    readers=("coordinator",),
+)
 CASE_EVENTS = Topic(
     "caseyard.case-events",
     (
@@ -72,19 +100,35 @@ CASE_EVENTS = Topic(
         HumanTaskOpened,
     ),
     "every case's lifecycle and decisions: the audit log",
+    writers=("coordinator",),
+    readers=("inbox", "cli"),
 )
 STATE = Topic(
     "caseyard.coordinator.state",
     (),
     "the coordinator's saga state changelog, keyed by case_id (compacted)",
+    writers=("coordinator",),
+    readers=("coordinator",),
     compacted=True,
 )
-DEAD_LETTERS = Topic("caseyard.dlq", (DeadLetter,), "records that could not be processed")
+DEAD_LETTERS = Topic(
+    "caseyard.dlq",
+    (DeadLetter,),
+    "records that could not be processed",
+    writers=("coordinator", AGENTS),
+    readers=("cli",),
+)
 
 
 def tasks_topic(capability: str) -> Topic:
     """The topic an agent of `capability` consumes its `TaskRequested` events from."""
-    return Topic(f"caseyard.tasks.{capability}", (TaskRequested,), f"{capability} tasks")
+    return Topic(
+        f"caseyard.tasks.{capability}",
+        (TaskRequested,),
+        f"{capability} tasks",
+        writers=("coordinator",),
+        readers=(AGENTS,),
+    )
 
 
 def all_topics(capabilities: tuple[str, ...] = CAPABILITIES) -> tuple[Topic, ...]:

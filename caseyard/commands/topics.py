@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+import yaml
 from rich.table import Table
 
 from caseyard.commands._run import run
+from caseyard.errors import ConfigError
+
+
+class DocFormat(StrEnum):
+    YAML = "yaml"
+    JSON = "json"
 
 
 def register(app: typer.Typer) -> None:
@@ -30,3 +42,38 @@ def register(app: typer.Typer) -> None:
             console.print(table)
 
         run(body)
+
+    @topics.command("asyncapi")
+    def asyncapi(
+        output: Annotated[
+            Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+        ] = None,
+        fmt: Annotated[DocFormat, typer.Option("--format", help="yaml or json.")] = DocFormat.YAML,
+    ) -> None:
+        """Print the AsyncAPI 3.0 document of the topology: channels, messages (Avro), who
+        sends and receives.
+
+        Example: caseyard topics asyncapi --format json -o asyncapi.json
+        """
+        from caseyard import __version__
+        from caseyard.cli import console, settings
+        from schemas.asyncapi import asyncapi_document
+
+        url = settings().bus
+        servers = None
+        if url.startswith("kafka://"):
+            hosts = url.removeprefix("kafka://").split("?")[0]
+            servers = {"kafka": hosts.split(",")[0]}
+        document = asyncapi_document(version=__version__, servers=servers)
+        if fmt is DocFormat.JSON:
+            text = json.dumps(document, indent=2) + "\n"
+        else:
+            text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+        if output is None:
+            console.out(text, end="", highlight=False)
+            return
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from exc
+        console.print(f"wrote {output}")
