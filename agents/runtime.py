@@ -18,6 +18,7 @@ straight to the dead-letter topic.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections import defaultdict
@@ -29,7 +30,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from bus import Bus, Message, Record, TopicSpec
+from bus import Bus, Consumer, Message, Record, TopicSpec
 from caseyard.errors import CaseyardError
 from schemas import (
     AvroCodec,
@@ -42,12 +43,16 @@ from schemas import (
     TaskOutput,
     TaskRequested,
 )
-from schemas.dead_letters import dead_letter, dead_letter_headers
+from schemas.dead_letters import DLQ_REDRIVEN_FROM, dead_letter, dead_letter_headers
 from schemas.topology import CASE_PARTITIONS, DEAD_LETTERS, RESULTS
+
+log = logging.getLogger(__name__)
 
 RETRY_ATTEMPT = "retry.attempt"
 RETRY_NOT_BEFORE = "retry.not_before_ms"
 RETRY_SOURCE = "retry.source"
+RETRY_TOPIC_PREFIX = "caseyard.retry."
+"""Retry topics are `caseyard.retry.<agent>.<level>`."""
 
 Clock = Callable[[], datetime]
 
@@ -190,6 +195,7 @@ class ProcessedStore:
     def put(self, key: str, messages: Sequence[Message]) -> None:
         with self._conn:
             self._conn.execute("BEGIN")
+            self._conn.execute("DELETE FROM processed WHERE key = ?", (key,))
             self._conn.executemany(
                 "INSERT OR REPLACE INTO processed(key, idx, topic, msg_key, value)"
                 " VALUES(?,?,?,?,?)",
@@ -263,7 +269,7 @@ class AgentService:
         return f"agent.{self.name}"
 
     def retry_topic(self, level: int) -> str:
-        return f"caseyard.retry.{self.name}.{level}"
+        return f"{RETRY_TOPIC_PREFIX}{self.name}.{level}"
 
     async def ensure_topics(self) -> None:
         """The agent's retry topics and own output topics (the topology's exist already)."""
@@ -288,10 +294,16 @@ class AgentService:
                 # Ready once the group gave it partitions (on Kafka that takes a join).
                 if level == 0 and not self.ready.is_set() and consumer.assignment():
                     self.ready.set()
-                if batch and await self._process(batch, level, stop):
+                    log.info(
+                        "agent ready",
+                        extra={"agent": self.name, "partitions": len(consumer.assignment())},
+                    )
+                if batch and await self._process(consumer, batch, level, stop):
                     await consumer.commit()
 
-    async def _process(self, batch: list[Record], level: int, stop: anyio.Event) -> bool:
+    async def _process(
+        self, consumer: Consumer, batch: list[Record], level: int, stop: anyio.Event
+    ) -> bool:
         """Handle a batch; False if stopped midway (the batch must not be committed)."""
         lanes: dict[bytes | None, list[Record]] = defaultdict(list)
         for record in batch:
@@ -300,7 +312,12 @@ class AgentService:
         async def lane(records: list[Record]) -> None:
             for record in records:
                 async with self._limiter:
-                    await self._one(record, level, stop)
+                    if level and not await self._wait_until_due(record, stop):
+                        raise _Stopping
+                    # The bus middleware's scope (tracing, metrics): what the handler
+                    # publishes, retries and dead letters included, happens inside it.
+                    with consumer.processing(record):
+                        await self._one(record, level)
 
         stopped = False
         try:
@@ -311,9 +328,7 @@ class AgentService:
             stopped = True
         return not stopped
 
-    async def _one(self, record: Record, level: int, stop: anyio.Event) -> None:
-        if level and not await self._wait_until_due(record, stop):
-            raise _Stopping
+    async def _one(self, record: Record, level: int) -> None:
         try:
             event = await self._codec.decode(record.value)
         except DecodeError as exc:
@@ -323,7 +338,9 @@ class AgentService:
             self.stats.skipped += 1
             return
         key = self._handler.key(event)
-        recorded = self._store.get(key)
+        # A redriven dead letter is the operator asking for the work again, not a
+        # redelivery: it is handled anew and its outcome replaces the recorded one.
+        recorded = None if record.header(DLQ_REDRIVEN_FROM) else self._store.get(key)
         if recorded is not None:
             self.stats.replayed += 1
             await self._bus.publish_batch(recorded)
@@ -339,6 +356,7 @@ class AgentService:
             return
         self._store.put(key, messages)
         self.stats.handled += 1
+        log.debug("handled", extra={"agent": self.name, "case_id": event.case_id, "key": key})
         if messages:
             await self._bus.publish_batch(messages)
 
@@ -357,8 +375,10 @@ class AgentService:
     ) -> None:
         self.stats.by_error[type(error).__name__] += 1
         can_retry = bool(getattr(error, "retryable", False)) if retryable is None else retryable
+        about = {"agent": self.name, "case_id": event.case_id, "attempt": level + 1}
         if can_retry and level < len(self._retry.delays_s):
             self.stats.retried += 1
+            log.warning("retrying: %s: %s", type(error).__name__, error, extra=about)
             delay_ms = int(self._retry.delays_s[level] * 1000)
             source = record.header(RETRY_SOURCE) or record.topic.encode()
             await self._bus.publish(
@@ -374,6 +394,14 @@ class AgentService:
             )
             return
         self.stats.failed += 1
+        # A handler bug gets its traceback; a classified error is one line.
+        log.error(
+            "failed: %s: %s",
+            type(error).__name__,
+            error,
+            extra=about,
+            exc_info=error if not isinstance(error, CaseyardError) else None,
+        )
         messages = [await self._message(e) for e in self._handler.failed(event, error, level + 1)]
         # Recorded so that a redelivery publishes the same failure, not a new attempt.
         self._store.put(self._handler.key(event), messages)
@@ -392,6 +420,12 @@ class AgentService:
         attempts: int,
     ) -> None:
         self.stats.dead_lettered += 1
+        log.warning(
+            "dead letter: %s",
+            reason,
+            extra={"agent": self.name, "topic": record.topic, "offset": record.offset}
+            | ({"case_id": event.case_id} if event is not None else {}),
+        )
         source = record.header(RETRY_SOURCE)
         letter = dead_letter(
             reason=f"{self.name}: {reason}",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import abc
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from operator import itemgetter
 from types import TracebackType
 from typing import Self
@@ -17,15 +18,23 @@ DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 
 _TP_KEY = itemgetter(0, 1)
 _OFFSET = itemgetter(2)
+_NO_SCOPE: AbstractContextManager[None] = nullcontext()
 
 
 class Outbound:
-    """Validates messages and runs the middleware chain before a backend sends them."""
+    """What a bus's clients share: the middleware chain, limits, the closed flag, and the
+    open consumers. Validates messages and runs the middleware before a backend sends them.
+    """
 
     def __init__(self, middleware: Sequence[Middleware], max_message_bytes: int) -> None:
         self.middleware = tuple(middleware)
         self.max_message_bytes = max_message_bytes
         self.closed = False
+        self.consumers: dict[int, ConsumerBase] = {}
+        """Open consumers by id(), in the order they joined."""
+
+    def group_members(self) -> list[ConsumerBase]:
+        return [c for c in self.consumers.values() if c.group]
 
     def prepare(self, message: Message) -> Message:
         if self.closed:
@@ -50,6 +59,22 @@ class Outbound:
         for mw in self.middleware:
             record = mw.incoming(record)
         return record
+
+    def processing(self, record: Record, group: str) -> AbstractContextManager[None]:
+        if not self.middleware:
+            return _NO_SCOPE
+        if len(self.middleware) == 1:
+            return self.middleware[0].processing(record, group)
+        return _nested(self.middleware, record, group)
+
+
+@contextmanager
+def _nested(chain: Sequence[Middleware], record: Record, group: str) -> Iterator[None]:
+    """Every middleware's scope, entered in chain order and left in reverse."""
+    with ExitStack() as stack:
+        for mw in chain:
+            stack.enter_context(mw.processing(record, group))
+        yield
 
 
 class ConsumerBase(abc.ABC):
@@ -87,6 +112,7 @@ class ConsumerBase(abc.ABC):
             raise BusClosed("the bus is closed")
         await self._join()
         self._entered = True
+        self._outbound.consumers[id(self)] = self
         return self
 
     async def __aexit__(
@@ -130,6 +156,9 @@ class ConsumerBase(abc.ABC):
                 out = [self._outbound.incoming(r) for r in out]
         return out
 
+    def processing(self, record: Record) -> AbstractContextManager[None]:
+        return self._outbound.processing(record, self._group)
+
     def _hand_out(self, record: Record) -> Record:
         self._last[(record.topic, record.partition)] = record.offset
         return self._outbound.incoming(record)
@@ -172,6 +201,7 @@ class ConsumerBase(abc.ABC):
         if self._closed:
             return
         self._closed = True
+        self._outbound.consumers.pop(id(self), None)
         if self._entered:
             await self._leave()
 
@@ -194,3 +224,18 @@ class ConsumerBase(abc.ABC):
     @abc.abstractmethod
     async def _fetch_position(self, tp: TopicPartition) -> int:
         """Where the next fetch from `tp` starts."""
+
+    @abc.abstractmethod
+    def assignment(self) -> frozenset[TopicPartition]: ...
+
+    @abc.abstractmethod
+    async def committed(self, tp: TopicPartition) -> int | None: ...
+
+    @abc.abstractmethod
+    async def seek(self, tp: TopicPartition, offset: int) -> None: ...
+
+    @abc.abstractmethod
+    async def seek_to_beginning(self, *tps: TopicPartition) -> None: ...
+
+    @abc.abstractmethod
+    async def seek_to_timestamp(self, timestamp_ms: int, *tps: TopicPartition) -> None: ...

@@ -188,6 +188,9 @@ class EmbeddedBus:
     def outbound(self) -> Outbound:
         return self._out
 
+    def consumers(self) -> list[Consumer]:
+        return list(self._out.group_members())
+
 
 class EmbeddedConsumer(ConsumerBase):
     """A group member whose partitions come from leases in the store."""

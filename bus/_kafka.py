@@ -189,6 +189,9 @@ class KafkaBus:
     def outbound(self) -> Outbound:
         return self._out
 
+    def consumers(self) -> list[Consumer]:
+        return list(self._out.group_members())
+
     async def partitions(self, topic: str) -> int:
         check_topic(topic)
         count = self._partitions.get(topic)

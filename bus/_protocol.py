@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -10,15 +11,22 @@ from bus._types import Headers, Message, Position, Record, StartFrom, TopicParti
 
 
 class Middleware(Protocol):
-    """Sees every message on its way out and every record on its way in.
+    """Sees every message on its way out, every record on its way in, and wraps the
+    handling of each record.
 
     The hook for tracing and metrics: `outgoing` may add headers (e.g. `traceparent`),
-    `incoming` may read them. Both must be cheap and must not do I/O.
+    `incoming` may read them, and `processing` is the scope in which a consumer handles
+    one record (it may make a context current, so that what the handler publishes is
+    seen as caused by that record). All three must be cheap and must not do I/O.
     """
 
     def outgoing(self, message: Message) -> Message: ...
 
     def incoming(self, record: Record) -> Record: ...
+
+    def processing(self, record: Record, group: str) -> AbstractContextManager[None]:
+        """The scope of handling `record` in consumer group `group` ('' for a reader)."""
+        ...
 
 
 class RebalanceListener(Protocol):
@@ -71,6 +79,14 @@ class Consumer(Protocol):
         ...
 
     def assignment(self) -> frozenset[TopicPartition]: ...
+
+    def processing(self, record: Record) -> AbstractContextManager[None]:
+        """Enter the bus middleware's scope for handling `record` (a no-op without any).
+
+        Wrap the handling of each record in it, publishing its outputs included:
+        `with consumer.processing(record): ...`.
+        """
+        ...
 
     async def committed(self, tp: TopicPartition) -> int | None: ...
 
@@ -213,6 +229,13 @@ class Bus(Protocol):
 
     async def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         """The offset the next record of each partition will get (the high watermark)."""
+        ...
+
+    def consumers(self) -> list[Consumer]:
+        """The consumer-group members of this bus that are open (readers excluded).
+
+        For metrics: their assignment and positions against `end_offsets` give the lag.
+        """
         ...
 
     async def close(self) -> None: ...

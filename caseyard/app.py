@@ -1,17 +1,19 @@
 """The parts every caseyard process shares, built once from settings.
 
-`open_app(settings)` connects the bus, makes sure the topology's topics exist, opens the
-built-in schema registry of that bus and a codec on it, and the blob store. Commands and
-services take what they need from the `App`.
+`open_app(settings)` connects the bus (with the telemetry's middleware: tracing as the
+settings say, metrics), makes sure the topology's topics exist, opens the built-in schema
+registry of that bus and a codec on it, and the blob store. Commands and services take what
+they need from the `App`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -26,12 +28,16 @@ from schemas import (
     AvroCodec,
     BlobStore,
     CaseSubmitted,
+    DecodeError,
     Event,
     Producer,
     Registry,
     new_event_id,
 )
 from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE
+
+if TYPE_CHECKING:
+    from caseyard.telemetry import Telemetry
 
 MEDIA_TYPES = {
     ".txt": "text/plain",
@@ -52,6 +58,7 @@ class App:
     registry: Registry
     codec: AvroCodec
     blobs: BlobStore
+    telemetry: Telemetry
 
     def producer(self, service: str) -> Producer:
         return Producer(service=service, version=__version__)
@@ -69,19 +76,35 @@ class App:
 
 @asynccontextmanager
 async def open_app(
-    settings: Settings, *, transactional_id: str | None = None
+    settings: Settings,
+    *,
+    transactional_id: str | None = None,
+    telemetry: Telemetry | None = None,
 ) -> AsyncIterator[App]:
-    """Connect everything a process needs; close it all on exit."""
-    async with open_bus(settings, transactional_id=transactional_id) as b:
+    """Connect everything a process needs; close it all on exit.
+
+    `telemetry` (the caller's to close) names the service in traces; by default the app
+    makes one from the settings as service `caseyard` and closes it on exit.
+    """
+    # Imported here: OpenTelemetry and the services' types are not needed to start the CLI.
+    from caseyard.telemetry import Telemetry
+
+    async with AsyncExitStack() as stack:
+        if telemetry is None:
+            telemetry = stack.enter_context(Telemetry.from_settings(settings, "caseyard"))
+        b = await stack.enter_async_context(
+            open_bus(settings, transactional_id=transactional_id, middleware=telemetry.middleware)
+        )
         await ensure_topology(b)
-        async with registry_for(settings, b) as registry:
-            yield App(
-                settings=settings,
-                bus=b,
-                registry=registry,
-                codec=AvroCodec(registry, max_event_bytes=settings.max_message_bytes),
-                blobs=BlobStore(settings.blob_dir),
-            )
+        registry = await stack.enter_async_context(registry_for(settings, b))
+        yield App(
+            settings=settings,
+            bus=b,
+            registry=registry,
+            codec=AvroCodec(registry, max_event_bytes=settings.max_message_bytes),
+            blobs=BlobStore(settings.blob_dir),
+            telemetry=telemetry,
+        )
 
 
 def media_type_of(path: Path) -> str:
@@ -105,7 +128,8 @@ async def submit(
     pipeline: str | None = None,
     case_id: str | None = None,
 ) -> CaseSubmitted:
-    """Put the document in the blob store and publish `CaseSubmitted` for a new case."""
+    """Put the document in the blob store and publish `CaseSubmitted` for a new case (the
+    root span of the case's trace when tracing is on)."""
     try:
         data = await anyio.Path(path).read_bytes()
     except OSError as exc:
@@ -122,27 +146,53 @@ async def submit(
         metadata={"filename": path.name},
         pipeline=pipeline,
     )
-    await app.bus.publish(
-        INTAKE.name, await app.codec.encode(event, INTAKE.name), key=case.encode()
-    )
+    value = await app.codec.encode(event, INTAKE.name)
+    with app.telemetry.submitting(case, {"caseyard.document": path.name}):
+        await app.bus.publish(INTAKE.name, value, key=case.encode())
     return event
 
 
-async def read_records(
-    app: App, topic: str, *, case_id: str | None = None, partitions: int = CASE_PARTITIONS
-) -> list[Record]:
-    """Every record of `topic` (only the case's partition and key if `case_id` is given)."""
+def topic_partitions(
+    topic: str, *, case_id: str | None = None, partitions: int = CASE_PARTITIONS
+) -> list[TopicPartition]:
+    """The partitions of a case-keyed `topic`: all, or the one that holds `case_id`."""
     if case_id is not None:
-        numbers: Sequence[int] = [partition_for(case_id.encode(), partitions, 0)]
-    else:
-        numbers = range(partitions)
+        return [TopicPartition(topic, partition_for(case_id.encode(), partitions, 0))]
+    return [TopicPartition(topic, p) for p in range(partitions)]
+
+
+async def read_records(
+    app: App,
+    topic: str,
+    *,
+    case_id: str | None = None,
+    partitions: int = CASE_PARTITIONS,
+    start: Mapping[TopicPartition, int] | None = None,
+    on_batch: Callable[[list[Record]], None] | None = None,
+) -> list[Record]:
+    """Every record of `topic` (only the case's partition and key if `case_id` is given),
+    from the offsets in `start` where it names a partition; `on_batch` sees each batch read
+    (a progress bar)."""
     wanted = case_id.encode() if case_id is not None else None
-    return [
-        record
-        async for batch in read_to_end(app.bus, [TopicPartition(topic, p) for p in numbers])
-        for record in batch
-        if wanted is None or record.key == wanted
-    ]
+    tps = topic_partitions(topic, case_id=case_id, partitions=partitions)
+    records: list[Record] = []
+    async for batch in read_to_end(app.bus, tps, start=start):
+        if on_batch is not None:
+            on_batch(batch)
+        records.extend(r for r in batch if wanted is None or r.key == wanted)
+    return records
+
+
+async def offsets_for_times(
+    b: Bus, times: Mapping[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """The first offset at or after each partition's time (ms; its end if there is none)."""
+    if not times:
+        return {}
+    async with b.reader(list(times)) as reader:
+        for tp, timestamp_ms in times.items():
+            await reader.seek_to_timestamp(timestamp_ms, tp)
+        return {tp: await reader.position(tp) for tp in times}
 
 
 async def read_topic(
@@ -151,6 +201,20 @@ async def read_topic(
     """Every event of `topic` (only the case's if `case_id` is given), decoded."""
     records = await read_records(app, topic, case_id=case_id, partitions=partitions)
     return [(record, await app.codec.decode(record.value)) for record in records]
+
+
+async def decode_records(
+    app: App, records: Sequence[Record]
+) -> tuple[list[tuple[Record, Event]], list[tuple[Record, DecodeError]]]:
+    """Decode `records`; those that do not decode come back apart, with the reason."""
+    decoded: list[tuple[Record, Event]] = []
+    broken: list[tuple[Record, DecodeError]] = []
+    for record in records:
+        try:
+            decoded.append((record, await app.codec.decode(record.value)))
+        except DecodeError as exc:
+            broken.append((record, exc))
+    return decoded, broken
 
 
 async def case_events(app: App, case_id: str | None = None) -> list[Event]:

@@ -48,9 +48,22 @@ def settings() -> Settings:
 
 
 def _register_commands() -> None:
-    from caseyard.commands import audit, cases, demo, registry, schemas, services, topics, train
+    from caseyard.commands import (
+        audit,
+        cases,
+        demo,
+        dlq,
+        inbox,
+        registry,
+        replay,
+        schemas,
+        services,
+        topics,
+        train,
+    )
 
-    for module in (demo, services, cases, audit, schemas, registry, topics, train):
+    modules = (demo, services, cases, audit, replay, dlq, inbox, schemas, registry, topics, train)
+    for module in modules:
         module.register(app)
 
 

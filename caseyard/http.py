@@ -1,16 +1,17 @@
-"""Small HTTP servers of caseyard processes: the registry, health and readiness."""
+"""Small HTTP servers of caseyard processes: the registry, health, readiness and metrics."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import anyio
 import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from caseyard.errors import ConfigError
@@ -41,8 +42,13 @@ def check_port(host: str, port: int, what: str = "the registry") -> None:
             ) from exc
 
 
-def health_app(ready: Callable[[], bool]) -> Starlette:
-    """`/healthz` answers while the process serves; `/readyz` once its services are ready."""
+Scrape = Callable[[], Awaitable[bytes]]
+"""Produces the Prometheus exposition text of the process."""
+
+
+def health_app(ready: Callable[[], bool], metrics: Scrape | None = None) -> Starlette:
+    """`/healthz` answers while the process serves; `/readyz` once its services are ready;
+    `/metrics` (if `metrics` is given) in the Prometheus text format."""
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -51,13 +57,28 @@ def health_app(ready: Callable[[], bool]) -> Starlette:
         ok = ready()
         return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
-    return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    if metrics is not None:
+        scrape = metrics
+
+        async def exposition(request: Request) -> Response:
+            return Response(await scrape(), media_type=CONTENT_TYPE_LATEST)
+
+        routes.append(Route("/metrics", exposition))
+    return Starlette(routes=routes)
 
 
-async def serve_health(ready: Callable[[], bool], host: str, port: int, stop: anyio.Event) -> None:
+async def serve_health(
+    ready: Callable[[], bool],
+    host: str,
+    port: int,
+    stop: anyio.Event,
+    metrics: Scrape | None = None,
+) -> None:
     """Serve `health_app` until `stop` is set."""
     check_port(host, port, "health checks")
-    config = uvicorn.Config(health_app(ready), host=host, port=port, log_level="warning")
+    app = health_app(ready, metrics)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
     server = QuietServer(config)
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve)

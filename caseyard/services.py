@@ -3,6 +3,9 @@
 `caseyard run SERVICE` runs one service per process; `caseyard up` and `caseyard demo`
 run them all in one process on one bus. Stopping (SIGTERM, ^C) sets one event: every
 service stops fetching, finishes what it holds, commits, and closes.
+
+Each service's counters (and its model router's usage) are exported by the app's
+telemetry; with `health_port` set, `/metrics` serves them beside `/healthz` and `/readyz`.
 """
 
 from __future__ import annotations
@@ -66,7 +69,9 @@ async def run_services(
         for name in names:
             if name == "coordinator":
                 catalog = catalog or PipelineCatalog.load(app.settings.pipelines_dir)
-                runners.append(build_coordinator(app, catalog))
+                coordinator = build_coordinator(app, catalog)
+                app.telemetry.metrics.watch_coordinator(coordinator)
+                runners.append(coordinator)
                 continue
             spec = find_agent(name)
             state_dir = app.settings.data_dir / "agents" / spec.name
@@ -75,7 +80,9 @@ async def run_services(
             router = await stack.enter_async_context(
                 build_router(app.settings, spec.capabilities, spec.local_models(place))
             )
-            runners.append(build_agent(app, spec, router, state_dir))
+            agent = build_agent(app, spec, router, state_dir)
+            app.telemetry.metrics.watch_agent(agent, router)
+            runners.append(agent)
         async with anyio.create_task_group() as tg:
             for runner in runners:
                 tg.start_soon(runner.run, stop)
@@ -93,8 +100,46 @@ async def stop_on_signals(stop: anyio.Event) -> None:
             return
 
 
+INBOX = "inbox"
+
+
+async def serve(
+    app: App, names: Sequence[str], stop: anyio.Event, *, started: anyio.Event | None = None
+) -> None:
+    """Run `names` until `stop` is set: the coordinator and agents (`run_services`), the
+    inbox web app if named, and with `health_port` set the health server: `/healthz`,
+    `/readyz` (once `started`) and `/metrics` (this process, lag included)."""
+    started = started or anyio.Event()
+    workers = [name for name in names if name != INBOX]
+
+    async def metrics() -> bytes:
+        return await app.telemetry.metrics.scrape(app.bus)
+
+    async def run_workers(ready: anyio.Event) -> None:
+        await run_services(app, workers, stop, started=ready)
+        stop.set()  # they return once stopped, or when every one of them ended
+
+    async def run_inbox(ready: anyio.Event) -> None:
+        from caseyard.inbox import serve_inbox  # the web stack, only where it serves
+
+        settings = app.settings
+        await serve_inbox(app, settings.inbox_host, settings.inbox_port, stop, ready)
+
+    async with anyio.create_task_group() as tg:
+        if app.settings.health_port is not None:
+            port, host = app.settings.health_port, app.settings.health_host
+            tg.start_soon(serve_health, started.is_set, host, port, stop, metrics)
+        parts = ([run_workers] if workers else []) + ([run_inbox] if INBOX in names else [])
+        ready = [anyio.Event() for _ in parts]
+        for part, event in zip(parts, ready, strict=True):
+            tg.start_soon(part, event)
+        for event in ready:
+            await event.wait()
+        started.set()
+
+
 async def serve_until_signal(app: App, names: Sequence[str], announce: Callable[[], None]) -> None:
-    """Run `names` until SIGTERM/SIGINT; `announce()` once every service is ready."""
+    """Run `names` (`serve`) until SIGTERM/SIGINT; `announce()` once every service is ready."""
     stop = anyio.Event()
     started = anyio.Event()
 
@@ -105,9 +150,5 @@ async def serve_until_signal(app: App, names: Sequence[str], announce: Callable[
     async with anyio.create_task_group() as tg:
         tg.start_soon(stop_on_signals, stop)
         tg.start_soon(announce_when_started)
-        if app.settings.health_port is not None:
-            port, host = app.settings.health_port, app.settings.health_host
-            tg.start_soon(serve_health, started.is_set, host, port, stop)
-        await run_services(app, names, stop, started=started)
-        stop.set()
+        await serve(app, names, stop, started=started)
         tg.cancel_scope.cancel()

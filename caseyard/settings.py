@@ -4,8 +4,10 @@ entry point and passed down. Nothing below the composition root reads the enviro
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -14,6 +16,13 @@ from pydantic_settings import (
 )
 
 from caseyard.errors import ConfigError
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value
 
 
 class Settings(BaseSettings):
@@ -50,11 +59,36 @@ class Settings(BaseSettings):
         "agent's local models, then the OpenAI-compatible endpoint if configured)",
     )
     health_port: int | None = Field(
-        default=None, description="Serve /healthz and /readyz on this port (run, up)"
+        default=None,
+        description="Serve /healthz, /readyz and /metrics (Prometheus) on this port (run, up)",
     )
     health_host: str = "127.0.0.1"
+    otel_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none",
+        description="Where trace spans go: nowhere, stderr (one JSON line per span), or "
+        "OTLP over HTTP to otel_endpoint",
+    )
+    otel_endpoint: Annotated[str, AfterValidator(_http_url)] = Field(
+        default="http://127.0.0.1:4318",
+        description="OTLP/HTTP collector (Jaeger, an OpenTelemetry Collector): the base URL, "
+        "spans go to <url>/v1/traces",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="Service logs on stderr: JSON lines, or text for people"
+    )
     smtp_host: str | None = Field(default=None, description="Deliver replies by SMTP")
     smtp_port: int = 25
+    inbox_host: str = "127.0.0.1"
+    inbox_port: int = Field(default=8080, gt=0, lt=65536)
+    inbox_users_file: Path | None = Field(
+        default=None, description="Inbox users and API tokens (default: data_dir/inbox-users.toml)"
+    )
+    inbox_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs inbox session cookies; default: random per process, so sessions "
+        "end when the inbox restarts",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -74,6 +108,10 @@ class Settings(BaseSettings):
     @property
     def model_cache_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def inbox_users_path(self) -> Path:
+        return self.inbox_users_file or self.data_dir / "inbox-users.toml"
 
 
 def load_settings(**overrides: object) -> Settings:

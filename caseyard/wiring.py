@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import bus
-from bus import Bus, Cleanup, TopicSpec
+from bus import Bus, Cleanup, Middleware, TopicSpec
 from caseyard.settings import Settings
 from schemas.topology import Topic, all_topics
 
 
-def open_bus(settings: Settings, *, transactional_id: str | None = None) -> Bus:
-    """The bus the settings name (enter it with `async with`)."""
+def open_bus(
+    settings: Settings,
+    *,
+    transactional_id: str | None = None,
+    middleware: Sequence[Middleware] = (),
+) -> Bus:
+    """The bus the settings name (enter it with `async with`); `middleware` is the
+    process's telemetry (`Telemetry.middleware`): tracing and metrics."""
     return bus.connect(
         settings.bus,
+        middleware=middleware,
         max_message_bytes=settings.max_message_bytes,
         session_timeout_ms=settings.session_timeout_ms,
         connect_timeout=settings.connect_timeout,

@@ -7,6 +7,8 @@ calls ``transition(state, event, catalog)``; then, in one transaction, it publis
 passed in, copies the input to the dead-letter topic when ``Transition.dead_letter`` is
 set, and commits the input offset. Its timer loop fires ``CaseState.due_timers(now)``
 (or watches ``CaseState.next_due``) by publishing ``timer_fired(state, timer, now)``.
+``replay`` runs the same transitions again on recorded inputs and names every recorded
+decision they do not reproduce.
 """
 
 from coordinator._audit import Break, Link, verify_chain
@@ -44,6 +46,7 @@ from coordinator._pipeline import (
     load_pipeline,
     parse_pipeline,
 )
+from coordinator._replay import CaseReplay, Logged, Mismatch, Replay, consumption_order, replay
 from coordinator._service import Coordinator, CoordinatorStats
 from coordinator._state import (
     RECENT_EVENTS,
@@ -65,6 +68,7 @@ __all__ = [
     "BackoffKind",
     "Break",
     "BudgetRule",
+    "CaseReplay",
     "CaseState",
     "CaseStatus",
     "Closing",
@@ -79,6 +83,8 @@ __all__ = [
     "HumanTaskKind",
     "Join",
     "Link",
+    "Logged",
+    "Mismatch",
     "ModelsRule",
     "OnEdit",
     "Output",
@@ -89,6 +95,7 @@ __all__ = [
     "Plan",
     "Policy",
     "RedactRule",
+    "Replay",
     "RetryPolicy",
     "Step",
     "StepDefaults",
@@ -98,9 +105,11 @@ __all__ = [
     "Timer",
     "Transition",
     "case_event_hash",
+    "consumption_order",
     "derive_event_id",
     "load_pipeline",
     "parse_pipeline",
+    "replay",
     "timer_fired",
     "transition",
     "verify_chain",

@@ -8,7 +8,9 @@ each input topic holds the same cases), the loop:
 3. in ONE transaction publishes the outputs, the new states (changelog), the dead letters,
    and the input offsets. On Kafka that is a Kafka transaction whose transactional id is
    tied to p, so a zombie that lost p is fenced; on the embedded bus it is one SQLite
-   transaction that checks p is still owned.
+   transaction that checks p is still owned. Each input is handled inside the bus
+   middleware's scope (`consumer.processing(record)`: tracing, metrics) and its outputs
+   join the open transaction there, so they are seen as caused by that input.
 
 In-memory states change only after the commit; a failed transaction rewinds the consumer
 to the first uncommitted record, so the same inputs are applied again to the same states.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,7 +38,7 @@ from caseyard.errors import BusUnavailable, CommitFailed, TransactionError
 from coordinator._engine import timer_fired, transition
 from coordinator._pipeline import PipelineCatalog
 from coordinator._state import CaseState, Timer
-from schemas import AvroCodec, DecodeError, Event, Producer
+from schemas import AvroCodec, DecodeError, Event, Producer, TimerFired, TimerPurpose
 from schemas.dead_letters import dead_letter, dead_letter_headers
 from schemas.topology import DEAD_LETTERS, HUMAN, INTAKE, RESULTS, STATE, TIMERS
 
@@ -44,6 +47,9 @@ TOMBSTONE = b""
 """Changelog value of a case that is finished and dropped (compaction keeps the latest)."""
 
 Clock = Callable[[], datetime]
+
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -76,6 +82,10 @@ class CoordinatorStats:
     ignored: int = 0
     dead_lettered: int = 0
     timers_fired: int = 0
+    timers_applied: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    """Timers that took effect when applied (not ignored), by purpose."""
+    sla_breaches: int = 0
+    """Human-task SLA timers that took effect: the task moved on or stayed escalated."""
     transactions: int = 0
     aborted: int = 0
     restored: int = 0
@@ -170,6 +180,7 @@ class Coordinator:
             for state in states.values():
                 self._schedule(state, p)
             self.stats.restored += len(states)
+            log.info("restored partition", extra={"partition": p, "open_cases": len(states)})
 
     def _transactional_id(self, p: int) -> str:
         """Tied to the partition, not the process: the next owner of p fences the last."""
@@ -216,21 +227,33 @@ class Coordinator:
     async def _apply(self, consumer: Consumer, p: int, records: list[Record]) -> None:
         states = self._states[p]
         changed: dict[str, CaseState | None] = {}
-        messages: list[Message] = []
-        for record in records:
-            messages.extend(await self._one(record, states, changed))
-        for case_id, state in changed.items():
-            value = TOMBSTONE if state is None or state.finished else state.to_bytes()
-            messages.append(Message(STATE.name, value, key=case_id.encode(), partition=p))
         offsets = {TopicPartition(r.topic, r.partition): r.offset + 1 for r in records}
         try:
             async with self._bus.begin(transactional_id=self._transactional_id(p)) as tx:
-                await tx.publish_batch(messages)
+                for record in records:
+                    with consumer.processing(record):
+                        await tx.publish_batch(await self._one(record, states, changed))
+                await tx.publish_batch(
+                    [
+                        Message(
+                            STATE.name,
+                            TOMBSTONE if state is None or state.finished else state.to_bytes(),
+                            key=case_id.encode(),
+                            partition=p,
+                        )
+                        for case_id, state in changed.items()
+                    ]
+                )
                 await tx.send_offsets(consumer, offsets)
         except (TransactionError, CommitFailed, BusUnavailable):
             # Nothing of this batch happened: rewind so the same inputs come again (to us
             # if we still own p, else to the new owner, who restores from the changelog).
             self.stats.aborted += 1
+            log.warning(
+                "transaction aborted; the batch comes again",
+                extra={"partition": p, "records": len(records)},
+                exc_info=True,
+            )
             first: dict[TopicPartition, int] = {}
             for r in records:
                 first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
@@ -269,7 +292,20 @@ class Coordinator:
         if result.ignored is not None:
             self.stats.ignored += 1
             self.stats.by_ignored_reason[result.ignored] += 1
+        elif isinstance(event, TimerFired) and result.dead_letter is None:
+            self.stats.timers_applied[event.purpose.value] += 1
+            if event.purpose is TimerPurpose.HUMAN_SLA:
+                self.stats.sla_breaches += 1
+                log.info("human task SLA breached", extra={"case_id": case_id})
         self.stats.transitions += 1
+        if log.isEnabledFor(logging.DEBUG):
+            outputs = ",".join(e.event.event_type for e in result.outputs)
+            log.debug(
+                "transition %s -> [%s]",
+                event.event_type,
+                outputs,
+                extra={"case_id": case_id, "ignored": result.ignored or ""},
+            )
         if result.state is not current:
             changed[case_id] = result.state
         trace = record.header("traceparent")
@@ -283,6 +319,12 @@ class Coordinator:
         self, record: Record, event: Event | None, error_class: str, reason: str
     ) -> Message:
         self.stats.dead_lettered += 1
+        log.warning(
+            "dead letter: %s",
+            reason,
+            extra={"topic": record.topic, "offset": record.offset}
+            | ({"case_id": event.case_id} if event is not None else {}),
+        )
         letter = dead_letter(
             reason=f"coordinator: {reason}",
             error_class=error_class,

@@ -38,6 +38,9 @@ DLQ_ATTEMPTS = "dlq.attempts"
 DLQ_SOURCE = "dlq.source"
 DLQ_CASE_ID = "dlq.case_id"
 DLQ_TRACE_ID = "dlq.trace_id"
+DLQ_REDRIVEN_FROM = "dlq.redriven_from"
+"""Header of a record redriven from the dead-letter topic (`caseyard dlq redrive`): the
+dead letter's id. Its consumer handles it anew instead of replaying a recorded outcome."""
 
 
 def dead_letter_headers(letter: DeadLetter, trace_id: str | None) -> tuple[tuple[str, bytes], ...]:

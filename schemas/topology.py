@@ -120,6 +120,18 @@ DEAD_LETTERS = Topic(
 )
 
 
+REDRIVES = Topic(
+    "caseyard.dlq.redriven",
+    (),
+    "markers of dead letters redriven by `caseyard dlq redrive`, keyed by the dead letter's "
+    "id (compacted): each is redriven at most once",
+    writers=("cli",),
+    readers=("cli",),
+    compacted=True,
+    partitions=1,
+)
+
+
 def tasks_topic(capability: str) -> Topic:
     """The topic an agent of `capability` consumes its `TaskRequested` events from."""
     return Topic(
@@ -141,5 +153,6 @@ def all_topics(capabilities: tuple[str, ...] = CAPABILITIES) -> tuple[Topic, ...
         CASE_EVENTS,
         STATE,
         DEAD_LETTERS,
+        REDRIVES,
         *(tasks_topic(c) for c in capabilities),
     )

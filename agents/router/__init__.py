@@ -36,6 +36,7 @@ from agents.router._openai import OpenAICompatibleProvider, retry_after_seconds
 from agents.router._router import (
     Attempt,
     Constraints,
+    ModelTotals,
     Outcome,
     Route,
     Routed,
@@ -72,6 +73,7 @@ __all__ = [
     "LocalProvider",
     "Message",
     "ModelPrice",
+    "ModelTotals",
     "NoProviderAllowedError",
     "OpenAICompatibleProvider",
     "Outcome",

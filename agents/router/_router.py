@@ -193,6 +193,22 @@ class Routed(Generic[R]):
         return self.response.usage.model
 
 
+@dataclass(slots=True)
+class ModelTotals:
+    """What the calls of one (provider, model) through a router added up to, so far.
+
+    Skipped routes are not calls; a call cancelled by the latency budget is a failure.
+    """
+
+    served: int = 0
+    failed: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    """Summed over served calls."""
+
+
 class Router:
     """Routes model calls to providers: allow-list, budgets, fallback, circuit breakers.
 
@@ -247,6 +263,8 @@ class Router:
         self._smoothing = latency_smoothing
         self._default_output_tokens = default_output_tokens
         self._latency: dict[tuple[str, str], float] = {}
+        self.totals: dict[tuple[str, str], ModelTotals] = {}
+        """Per (provider, model): calls, tokens and spend so far (read by metrics)."""
 
     def routes(self, capability: str) -> tuple[Route, ...]:
         """The configured routes of ``capability``, in order."""
@@ -390,6 +408,18 @@ class Router:
             breaker.release()
             raise
         latency_ms = (self._clock() - started) * 1000
+        totals = self.totals.get((route.provider, route.model))
+        if totals is None:
+            totals = self.totals[(route.provider, route.model)] = ModelTotals()
+        if result is None:
+            totals.failed += 1
+        else:
+            usage = result.usage
+            totals.served += 1
+            totals.input_tokens += usage.input_tokens
+            totals.output_tokens += usage.output_tokens
+            totals.cost_usd += usage.cost_usd
+            totals.latency_ms += usage.latency_ms
         record = Attempt(
             provider=route.provider,
             model=route.model,

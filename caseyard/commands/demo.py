@@ -98,6 +98,10 @@ def register(app: typer.Typer) -> None:
         if not paths:
             raise ConfigError(f"no documents (.txt, .eml, .pdf) in {documents}")
 
+        from caseyard.inbox import ensure_demo_user
+
+        password = ensure_demo_user(settings())
+
         async def body() -> None:
             stop, started = anyio.Event(), anyio.Event()
             async with open_app(settings()) as app, anyio.create_task_group() as tg:
@@ -166,8 +170,19 @@ def register(app: typer.Typer) -> None:
             first = next(iter(submitted))
             console.print(
                 f"next: caseyard case {first}   (its timeline)   ·   "
-                "caseyard cases --status escalated"
-                + ("" if auto_approve else "   ·   caseyard demo --auto-approve")
+                "caseyard cases --status escalated   ·   caseyard audit verify"
             )
+            if counts.get("escalated"):
+                conf = settings()
+                login = (
+                    f"user demo, password {password}"
+                    if password
+                    else f"users in {conf.inbox_users_path}"
+                )
+                url = f"http://{conf.inbox_host}:{conf.inbox_port}"
+                console.print(
+                    f"inbox: caseyard up, then {url} ({login}) to decide the escalated cases; "
+                    "or caseyard demo --auto-approve"
+                )
 
         run(body)

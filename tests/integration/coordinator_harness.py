@@ -7,7 +7,7 @@ exercise the whole loop: intake -> coordinator -> tasks -> agents -> results -> 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +17,7 @@ import anyio
 
 import bus
 from agents.runtime import AgentService, Outcome, ProcessedStore, RetryPolicy, TaskHandler
-from bus import Bus, Record, TopicPartition, read_to_end
+from bus import Bus, Middleware, Record, TopicPartition, read_to_end
 from caseyard.schema_store import BusSchemaStore
 from caseyard.wiring import ensure_topology
 from coordinator import Coordinator, PipelineCatalog
@@ -61,6 +61,7 @@ USAGE = ModelUsage(provider="fake", model="scripted")
 DOCUMENT = DocumentRef(uri="file:///tmp/doc.txt", sha256="0" * 64, size=10, media_type="text/plain")
 
 Work = Callable[[TaskRequested], Awaitable[Outcome]]
+NO_RETRIES = RetryPolicy(delays_s=())
 
 
 def default_output(task: TaskRequested) -> Outcome:
@@ -190,9 +191,18 @@ class Harness:
 
 
 @asynccontextmanager
-async def harness(url: str, pipelines: Path) -> AsyncIterator[Harness]:
-    """A coordinator and one fake agent per capability, running until the block ends."""
-    async with _world(url, PipelineCatalog.load(pipelines)) as h:
+async def harness(
+    url: str,
+    pipelines: Path,
+    *,
+    middleware: Sequence[Middleware] = (),
+    retry: RetryPolicy = NO_RETRIES,
+) -> AsyncIterator[Harness]:
+    """A coordinator and one fake agent per capability, running until the block ends.
+
+    `middleware` goes to the bus (tracing, metrics); `retry` is the agents' retry topics.
+    """
+    async with _world(url, PipelineCatalog.load(pipelines), middleware, retry) as h:
         yield h
 
 
@@ -204,9 +214,14 @@ async def agents_only(url: str) -> AsyncIterator[Harness]:
 
 
 @asynccontextmanager
-async def _world(url: str, catalog: PipelineCatalog | None) -> AsyncIterator[Harness]:
+async def _world(
+    url: str,
+    catalog: PipelineCatalog | None,
+    middleware: Sequence[Middleware] = (),
+    retry: RetryPolicy = NO_RETRIES,
+) -> AsyncIterator[Harness]:
     async with (
-        bus.connect(url, session_timeout_ms=6000, connect_timeout=30) as b,
+        bus.connect(url, middleware=middleware, session_timeout_ms=6000, connect_timeout=30) as b,
         AsyncExitStack() as stack,
     ):
         await ensure_topology(b)
@@ -238,7 +253,7 @@ async def _world(url: str, catalog: PipelineCatalog | None) -> AsyncIterator[Har
                 handler=TaskHandler(capability, scripts[capability], PRODUCER),
                 store=ProcessedStore(":memory:"),
                 producer=PRODUCER,
-                retry=RetryPolicy(delays_s=()),
+                retry=retry,
             )
             for capability in CAPABILITIES
         ]

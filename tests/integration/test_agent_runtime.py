@@ -38,7 +38,7 @@ from schemas import (
     TaskInput,
     TaskRequested,
 )
-from schemas.dead_letters import DLQ_REASON
+from schemas.dead_letters import DLQ_REASON, DLQ_REDRIVEN_FROM
 from schemas.topology import DEAD_LETTERS, RESULTS, tasks_topic
 from tests.helpers import drain
 
@@ -206,6 +206,30 @@ class RuntimeContract:
         assert isinstance(letter, DeadLetter)
         assert (letter.reason, letter.attempts) == (f"classifier-{world.run}: not retryable", 1)
         assert world.model.calls == ["t1"]
+
+    async def test_redriven_dead_letter_is_handled_anew(self, world: World) -> None:
+        # Redelivery replays the recorded failure; a redrive (`caseyard dlq redrive`
+        # republishes with the dlq.redriven_from header) asks for the work again.
+        world.model.failures["t1"] = [Broken("model bug")]
+        t1 = world.task("t1")
+        await world.send(t1, t1)
+        (first, replayed), (letter,) = await world.run_until(2, 1)
+        assert isinstance(first, TaskFailed) and replayed == first
+        assert isinstance(letter, DeadLetter)
+        await world.bus.publish(
+            world.tasks,
+            letter.original_value,
+            key=letter.original_key,
+            headers=((DLQ_REDRIVEN_FROM, letter.event_id.encode()),),
+        )
+        results, _ = await world.run_until(3, 1)
+        assert isinstance(results[2], TaskCompleted)
+        assert world.model.calls == ["t1", "t1"]
+        # The new outcome replaced the recorded failure: a redelivery now replays it.
+        await world.send(t1)
+        results, _ = await world.run_until(4, 1)
+        assert results[3] == results[2]
+        assert world.model.calls == ["t1", "t1"]
 
     async def test_undecodable_bytes_are_dead_lettered_and_the_loop_goes_on(
         self, world: World

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+
 import pytest
 
 import bus
-from bus import Message, Record, TopicSpec
+from bus import Message, Record, TopicPartition, TopicSpec
 from caseyard.errors import ConfigError
 from tests.helpers import drain
 
@@ -78,6 +81,9 @@ class Tracing:
         self.seen.append(record.header("traceparent"))
         return record
 
+    def processing(self, record: Record, group: str) -> AbstractContextManager[None]:
+        return nullcontext()
+
 
 async def test_middleware_sees_every_message_out_and_record_in() -> None:
     tracing = Tracing()
@@ -90,3 +96,61 @@ async def test_middleware_sees_every_message_out_and_record_in() -> None:
             records = await drain(c, 2)
     assert [r.header("traceparent") for r in records] == [b"00-t-s-01"] * 2
     assert tracing.seen == [b"00-t-s-01"] * 2
+
+
+class Scoped:
+    """A middleware that logs when its processing scope is entered and left."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self.log = log
+
+    def outgoing(self, message: Message) -> Message:
+        return message
+
+    def incoming(self, record: Record) -> Record:
+        return record
+
+    @contextmanager
+    def _scope(self, record: Record, group: str) -> Iterator[None]:
+        self.log.append(f"{self.name} enter {group} {record.value.decode()}")
+        try:
+            yield
+        finally:
+            self.log.append(f"{self.name} exit")
+
+    def processing(self, record: Record, group: str) -> AbstractContextManager[None]:
+        return self._scope(record, group)
+
+
+async def test_processing_enters_every_middleware_scope_in_order() -> None:
+    log: list[str] = []
+    chain = [Scoped("a", log), Scoped("b", log)]
+    async with bus.connect("memory://", middleware=chain) as b:
+        await b.ensure_topics([TopicSpec("t")])
+        await b.publish("t", b"r1")
+        async with b.consumer("g", ["t"]) as c:
+            (record,) = await drain(c, 1)
+            with c.processing(record):
+                log.append("handler")
+    assert log == ["a enter g r1", "b enter g r1", "handler", "b exit", "a exit"]
+
+
+async def test_processing_without_middleware_is_a_no_op() -> None:
+    async with bus.connect("memory://") as b:
+        await b.ensure_topics([TopicSpec("t")])
+        await b.publish("t", b"r1")
+        async with b.consumer("g", ["t"]) as c:
+            (record,) = await drain(c, 1)
+            with c.processing(record):
+                pass
+
+
+async def test_consumers_lists_open_group_members_only() -> None:
+    async with bus.connect("memory://") as b:
+        await b.ensure_topics([TopicSpec("t", partitions=2)])
+        assert b.consumers() == []
+        async with b.consumer("g", ["t"]) as c, b.reader([TopicPartition("t", 0)]):
+            assert b.consumers() == [c]
+            assert c.assignment() == {TopicPartition("t", 0), TopicPartition("t", 1)}
+        assert b.consumers() == []

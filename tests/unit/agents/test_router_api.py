@@ -32,6 +32,7 @@ EXPECTED = {
     "LocalProvider",
     "Message",
     "ModelPrice",
+    "ModelTotals",
     "NoProviderAllowedError",
     "OpenAICompatibleProvider",
     "Outcome",

@@ -1,0 +1,458 @@
+"""`caseyard replay`: rebuild cases from the log (and check every decision), or move a
+consumer group back so an agent consumes a topic again.
+
+Case replay reads the coordinator's input topics and the case-events log into memory and
+runs the pure transition on them (`coordinator.replay`): nothing is published, no model is
+called, no state is written. `--from` chooses the cases: those whose submission record on
+the intake topic is at or after TIME (its record timestamp) or at or after OFFSET (on
+every intake partition). A case submitted earlier is not rebuilt: its earlier inputs are
+not read, so its state could not be. The other topics are read from a minute before the
+first chosen submission of each partition (for producers' clock skew) and filtered to the
+chosen cases.
+
+Group replay (`--group G --topic T --from ...`) commits, for group G, the first offset at
+or after TIME (or the earliest, or OFFSET) on every partition of T, as
+`kafka-consumer-groups --reset-offsets` does; the group's members then consume from there.
+It joins G to do so and refuses when G has other live members on T, which both buses can
+tell: the join does not get every partition.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import anyio
+import typer
+from rich.progress import Progress, TaskID
+from rich.table import Table
+
+from bus import Bus, Record, TopicPartition
+from caseyard.app import (
+    App,
+    decode_records,
+    offsets_for_times,
+    read_records,
+    topic_partitions,
+)
+from caseyard.commands._run import run
+from caseyard.errors import AuditFailed, ConfigError
+from coordinator import CaseReplay, CaseState, Logged, PipelineCatalog, StepStatus, replay
+from schemas import CaseSubmitted
+from schemas.topology import CASE_EVENTS, HUMAN, INTAKE, RESULTS, TIMERS
+
+CLOCK_SKEW_MS = 60_000
+"""Records up to this much older than the first chosen submission are read too."""
+
+GROUP_JOIN_TIMEOUT_S = 60.0
+"""How long a group replay waits for its partitions (a Kafka group join takes seconds)."""
+
+_ACTIVE = (
+    StepStatus.PENDING,
+    StepStatus.RUNNING,
+    StepStatus.BACKOFF,
+    StepStatus.REVIEW,
+    StepStatus.COMPENSATING,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Where reading starts: the earliest record, an offset on every partition, or a time."""
+
+    offset: int | None = None
+    time: datetime | None = None
+
+    @property
+    def earliest(self) -> bool:
+        return self.offset is None and self.time is None
+
+    @property
+    def timestamp_ms(self) -> int | None:
+        return None if self.time is None else int(self.time.timestamp() * 1000)
+
+    def __str__(self) -> str:
+        if self.offset is not None:
+            return f"offset {self.offset}"
+        if self.time is not None:
+            return self.time.isoformat()
+        return "earliest"
+
+
+def parse_start(text: str | None) -> Start:
+    """`--from`: 'earliest', an offset (integer >= 0) or an ISO-8601 time (UTC if naive)."""
+    if text is None or text.strip().lower() == "earliest":
+        return Start()
+    value = text.strip()
+    if value.lstrip("-").isdigit():
+        if int(value) < 0:
+            raise ConfigError(f"--from {text!r}: an offset cannot be negative")
+        return Start(offset=int(value))
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"--from {text!r}: expected an ISO-8601 time (2024-05-01T09:00:00Z), "
+            "an offset (integer) or 'earliest'"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return Start(time=moment.astimezone(UTC))
+
+
+async def start_offsets(
+    app: App, tps: Sequence[TopicPartition], start: Start
+) -> dict[TopicPartition, int]:
+    """The offset each of `tps` is read from."""
+    if start.offset is not None:
+        return dict.fromkeys(tps, start.offset)
+    if start.timestamp_ms is not None:
+        return await offsets_for_times(app.bus, dict.fromkeys(tps, start.timestamp_ms))
+    return dict.fromkeys(tps, 0)
+
+
+# -- case replay -----------------------------------------------------------------------
+
+
+@dataclass
+class CaseLog:
+    """What a case replay read: the chosen cases' inputs and case events, decoded."""
+
+    inputs: list[Logged]
+    outputs: list[Logged]
+    undecodable: list[Record]
+    not_rebuilt: set[str]
+
+
+async def _decoded(app: App, records: list[Record], log: CaseLog) -> list[Logged]:
+    decoded, broken = await decode_records(app, records)
+    log.undecodable.extend(r for r, _ in broken)
+    return [Logged(r.topic, r.partition, r.offset, r.timestamp_ms, e) for r, e in decoded]
+
+
+async def read_case_log(
+    app: App, start: Start, case_id: str | None, progress: Progress, task: TaskID
+) -> CaseLog:
+    """Read the submissions at/after `start`, then the rest of those cases' records."""
+    log = CaseLog([], [], [], set())
+
+    async def read(topic: str, starts: Mapping[TopicPartition, int]) -> list[Record]:
+        ends = await app.bus.end_offsets(list(starts))
+        progress.update(
+            task,
+            total=(progress.tasks[task].total or 0)
+            + sum(max(0, ends[tp] - starts[tp]) for tp in starts),
+        )
+        return await read_records(
+            app,
+            topic,
+            case_id=case_id,
+            start=starts,
+            on_batch=lambda batch: progress.advance(task, len(batch)),
+        )
+
+    intake = topic_partitions(INTAKE.name, case_id=case_id)
+    submissions = await _decoded(
+        app, await read(INTAKE.name, await start_offsets(app, intake, start)), log
+    )
+    chosen = {i.event.case_id for i in submissions if isinstance(i.event, CaseSubmitted)}
+    log.inputs.extend(submissions)
+    # Per partition, when its first chosen case was submitted.
+    first: dict[int, int] = {}
+    for item in submissions:
+        if item.event.case_id in chosen:
+            first[item.partition] = min(
+                first.get(item.partition, item.timestamp_ms), item.timestamp_ms
+            )
+    keys = {c.encode() for c in chosen}
+    for topic in (RESULTS.name, HUMAN.name, TIMERS.name, CASE_EVENTS.name):
+        tps = topic_partitions(topic, case_id=case_id)
+        ends = await app.bus.end_offsets(tps)
+        if start.earliest:
+            wanted = {tp: 0 for tp in tps if tp.partition in first}
+        else:
+            wanted = await offsets_for_times(
+                app.bus,
+                {tp: first[tp.partition] - CLOCK_SKEW_MS for tp in tps if tp.partition in first},
+            )
+        kept: list[Record] = []
+        for r in await read(topic, {tp: wanted.get(tp, ends[tp]) for tp in tps}):
+            if r.key in keys:
+                kept.append(r)
+            elif r.key is not None:
+                log.not_rebuilt.add(r.key.decode(errors="replace"))
+        decoded = await _decoded(app, kept, log)
+        (log.outputs if topic == CASE_EVENTS.name else log.inputs).extend(decoded)
+    progress.update(task, completed=progress.tasks[task].total)
+    return log
+
+
+def _status(case: CaseReplay) -> str:
+    if case.state is None:
+        return f"not opened: {case.rejected}" if case.rejected else "not opened"
+    return case.state.status.value
+
+
+def _steps(state: CaseState | None) -> list[str]:
+    if state is None:
+        return []
+    return [
+        f"{sid} ({s.status.value}, attempt {s.attempt})" if s.attempt else f"{sid} ({s.status})"
+        for sid, s in state.steps.items()
+        if s.status in _ACTIVE
+    ]
+
+
+def case_summary(case: CaseReplay) -> dict[str, Any]:
+    """One rebuilt case as plain data (the JSON output and the table rows)."""
+    state = case.state
+    human = state.human if state is not None else None
+    return {
+        "case": case.case_id,
+        "status": _status(case),
+        "pipeline": f"{state.pipeline} v{state.version}" if state is not None else "",
+        "steps": _steps(state),
+        "timers": [
+            {"id": t.id, "purpose": t.purpose.value, "due_at": t.due_at.isoformat()}
+            for t in (state.timers if state is not None else ())
+        ],
+        "human_task": None
+        if human is None
+        else {"id": human.id, "queue": human.queue, "claimed_by": human.claimed_by},
+        "cost_usd": state.cost_usd if state is not None else 0.0,
+        "inputs": case.inputs,
+        "applied": case.applied,
+        "ignored": case.ignored,
+        "dead_lettered": case.dead_lettered,
+    }
+
+
+def _table(rows: list[dict[str, Any]], title: str) -> Table:
+    table = Table("case", "status", "pipeline", "step", "open timers", "human task", "inputs")
+    table.title = title
+    for row in rows:
+        human = row["human_task"]
+        extra = [f"{row[k]} {k.replace('_', '-')}" for k in ("ignored", "dead_lettered") if row[k]]
+        table.add_row(
+            row["case"],
+            row["status"],
+            row["pipeline"],
+            "\n".join(row["steps"]),
+            "\n".join(
+                f"{t['purpose']} {datetime.fromisoformat(t['due_at']):%Y-%m-%d %H:%M:%S}"
+                for t in row["timers"]
+            ),
+            "" if human is None else f"{human['id']} in {human['queue']}",
+            str(row["inputs"]) + (f" ({', '.join(extra)})" if extra else ""),
+        )
+    return table
+
+
+def _replay_cases(start: Start, case_id: str | None, verify: bool, as_json: bool) -> None:
+    from caseyard.app import open_app
+    from caseyard.cli import console, settings
+
+    async def body() -> None:
+        catalog = PipelineCatalog.load(settings().pipelines_dir)
+        async with open_app(settings()) as app:
+            with Progress(console=console, transient=True, disable=as_json) as progress:
+                task = progress.add_task("reading the log", total=0)
+                log = await read_case_log(app, start, case_id, progress, task)
+        if case_id is not None and not any(
+            isinstance(i.event, CaseSubmitted) and i.event.case_id == case_id for i in log.inputs
+        ):
+            raise ConfigError(f"no submission of case {case_id!r} on {INTAKE.name} from {start}")
+        result = replay(log.inputs, log.outputs, catalog)
+        rows = [case_summary(c) for c in result.cases]
+        chosen = {c.case_id for c in result.cases}
+        # A case event that does not decode was changed: a difference no replay can show.
+        broken = [
+            ((r.key or b"").decode(errors="replace"), f"{r.topic}/{r.partition}/{r.offset}")
+            for r in log.undecodable
+            if r.topic == CASE_EVENTS.name
+        ]
+        broken = [(case, where) for case, where in broken if case in chosen]
+        problems = [str(m) for m in result.mismatches] + [
+            f"case {case}: {where}: a case event that does not decode (changed)"
+            for case, where in broken
+        ]
+        skipped = sorted(log.not_rebuilt - chosen)
+        if as_json:
+            document: dict[str, Any] = {"from": str(start), "cases": rows, "not_rebuilt": skipped}
+            if verify:
+                document["differences"] = [
+                    {
+                        "case": m.case_id,
+                        "input": m.input,
+                        "expected": m.expected,
+                        "recorded": m.recorded,
+                    }
+                    for m in result.mismatches
+                ] + [
+                    {"case": case, "record": where, "problem": "does not decode"}
+                    for case, where in broken
+                ]
+            console.print_json(json.dumps(document))
+        else:
+            console.print(_table(rows, f"{len(rows)} case(s) rebuilt from {start}"))
+            if skipped:
+                console.print(
+                    f"not rebuilt: {len(skipped)} case(s) with records but no submission on "
+                    f"{INTAKE.name} from {start} (their earlier inputs are not read)",
+                    soft_wrap=True,
+                )
+            if verify:
+                for line in problems:
+                    console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if verify:
+            decisions = sum(c.inputs for c in result.cases)
+            if problems:
+                raise AuditFailed(
+                    f"{len(problems)} recorded decision(s) differ from the replay in "
+                    f"{len({m.case_id for m in result.mismatches} | {c for c, _ in broken})} "
+                    "case(s) "
+                    f"({decisions} inputs replayed)"
+                )
+            if not as_json:
+                console.print(
+                    f"verified: {decisions} inputs of {len(rows)} case(s) decide as recorded",
+                    soft_wrap=True,
+                )
+
+    run(body)
+
+
+# -- group replay ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """One partition of a group replay: the committed offset before and after."""
+
+    partition: int
+    before: int | None
+    after: int
+    end: int
+
+
+async def reset_group(
+    b: Bus, group: str, topic: str, start: Start, *, join_timeout: float = GROUP_JOIN_TIMEOUT_S
+) -> list[Moved]:
+    """Commit, for `group`, the offset `start` names on every partition of `topic`.
+
+    Raises:
+        ConfigError: The group has other live members on the topic.
+    """
+    count = await b.partitions(topic)
+    tps = [TopicPartition(topic, p) for p in range(count)]
+    async with b.consumer(group, [topic]) as consumer:
+        with anyio.move_on_after(join_timeout):
+            while not consumer.assignment():
+                await consumer.poll(timeout=0.2, max_records=0)
+        owned = consumer.assignment()
+        if owned != set(tps):
+            raise ConfigError(
+                f"group {group!r} has other live members on {topic!r} (this replay got "
+                f"{len(owned)} of {count} partitions): stop them, or wait for their session "
+                "to time out, and try again"
+            )
+        before = {tp: await consumer.committed(tp) for tp in tps}
+        ends = await b.end_offsets(tps)
+        if start.timestamp_ms is not None:
+            await consumer.seek_to_timestamp(start.timestamp_ms, *tps)
+        else:
+            await consumer.seek_to_beginning(*tps)
+            if start.offset is not None:
+                for tp in tps:
+                    first = await consumer.position(tp)
+                    await consumer.seek(tp, min(max(start.offset, first), ends[tp]))
+        after = {tp: await consumer.position(tp) for tp in tps}
+        await consumer.commit(after)
+    return [Moved(tp.partition, before[tp], after[tp], ends[tp]) for tp in tps]
+
+
+def _replay_group(group: str, topic: str, start: Start, as_json: bool) -> None:
+    from caseyard.app import open_app
+    from caseyard.cli import console, settings
+
+    async def body() -> None:
+        async with open_app(settings()) as app:
+            moved = await reset_group(app.bus, group, topic, start)
+        rows = [
+            {
+                "partition": m.partition,
+                "before": m.before,
+                "after": m.after,
+                "to_consume": m.end - m.after,
+            }
+            for m in moved
+        ]
+        if as_json:
+            console.print_json(json.dumps({"group": group, "topic": topic, "partitions": rows}))
+            return
+        table = Table("partition", "committed before", "committed now", "to consume again")
+        table.title = f"group {group} on {topic} from {start}"
+        for r in rows:
+            table.add_row(
+                str(r["partition"]),
+                "none" if r["before"] is None else str(r["before"]),
+                str(r["after"]),
+                str(r["to_consume"]),
+            )
+        console.print(table)
+
+    run(body)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("replay")
+    def replay_command(
+        start_text: Annotated[
+            str | None,
+            typer.Option(
+                "--from",
+                help="TIME (ISO-8601, UTC if no offset), OFFSET (on every partition) or "
+                "'earliest'. Cases: those submitted from there on. Group: where it reads again.",
+            ),
+        ] = None,
+        case_id: Annotated[str | None, typer.Option("--case", help="Only this case.")] = None,
+        verify: Annotated[
+            bool,
+            typer.Option(
+                "--verify",
+                help="Re-run the coordinator's decisions on the recorded inputs and report "
+                "every one that differs from the log (non-zero exit if any).",
+            ),
+        ] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        group: Annotated[
+            str | None,
+            typer.Option("--group", help="Move this consumer group back instead (with --topic)."),
+        ] = None,
+        topic: Annotated[
+            str | None, typer.Option("--topic", help="The topic the group consumes again.")
+        ] = None,
+    ) -> None:
+        """Rebuild cases from the log in a sandbox (nothing published, no model called) and
+        show each one's status, step, open timers and human task; --verify checks that the
+        coordinator still decides every recorded input as the log says. With --group and
+        --topic, move that consumer group's offsets instead, so an agent (say a new one)
+        consumes the topic again from --from.
+
+        Example: caseyard replay --from 2024-05-01T09:00:00Z --verify
+        Example: caseyard replay --group language --topic caseyard.intake --from earliest
+        """
+        start = parse_start(start_text)
+        if (group is None) != (topic is None):
+            raise ConfigError("--group and --topic go together (a group replay)")
+        if group is not None and topic is not None:
+            if case_id is not None or verify:
+                raise ConfigError("--case and --verify are for case replay, not --group")
+            if start_text is None:
+                raise ConfigError("a group replay needs --from TIME, OFFSET or earliest")
+            _replay_group(group, topic, start, as_json)
+            return
+        _replay_cases(start, case_id, verify, as_json)

@@ -1,0 +1,279 @@
+"""What the inbox does, whichever way it is asked (pages or API): keep the projection
+current, say who may see and do what, and publish claims and decisions.
+
+Claims and decisions go to `caseyard.human`, keyed by case id; the coordinator takes them
+from there. The inbox then waits until it has read its own event back, so the page or
+answer that follows already shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypedDict
+
+import anyio
+
+from agents.documents import read_text
+from bus import Consumer, Record, TopicPartition
+from caseyard.app import App
+from caseyard.errors import CaseyardError
+from caseyard.inbox.auth import Role, User
+from caseyard.inbox.projection import CaseView, HumanTask, Projection, TaskStatus
+from coordinator import PipelineCatalog
+from schemas import (
+    DecisionAction,
+    DecodeError,
+    Event,
+    EventTooLargeError,
+    ExtractedField,
+    ExtractOutput,
+    FieldPatch,
+    HumanDecision,
+    HumanTaskClaimed,
+    Producer,
+)
+from schemas.topology import CASE_EVENTS, HUMAN
+
+log = logging.getLogger(__name__)
+
+READ_BACK_SECONDS = 5.0
+"""How long a claim or decision waits to be read back before the answer goes out anyway."""
+
+
+class Refused(CaseyardError):
+    """The inbox turns a request down; `status` is the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Envelope(TypedDict):
+    case_id: str
+    correlation_id: str
+    causation_id: str
+    occurred_at: datetime
+    producer: Producer
+
+
+@dataclass(frozen=True)
+class Editable:
+    """The extracted fields a reviewer may correct, and the step they belong to."""
+
+    step: str
+    fields: tuple[ExtractedField, ...]
+
+
+class Inbox:
+    """The projection of human tasks, kept current by `run`, and the actions on it.
+
+    Args:
+        app: The connected process parts (bus, codec, blob store).
+        catalog: The pipelines, to know which escalations accept edited fields.
+    """
+
+    def __init__(self, app: App, catalog: PipelineCatalog) -> None:
+        self.app = app
+        self.catalog = catalog
+        self.projection = Projection()
+        self.ready = anyio.Event()
+        """Set once the log as it was at start has been read."""
+        self._read: dict[TopicPartition, int] = {}
+        self._moved = anyio.Event()
+        self._producer = app.producer("inbox")
+
+    async def run(self, stop: anyio.Event) -> None:
+        """Read case events and human events into the projection until `stop` is set.
+
+        A reader, not a consumer group: every inbox instance sees every event.
+        """
+        tps = [TopicPartition(t.name, p) for t in (CASE_EVENTS, HUMAN) for p in range(t.partitions)]
+        ends = await self.app.bus.end_offsets(tps)
+        async with self.app.bus.reader(tps) as reader:
+            while not stop.is_set():
+                if not self.ready.is_set() and await _caught_up(reader, ends):
+                    self.ready.set()
+                records = await reader.poll(timeout=0.2)
+                for record in records:
+                    await self._apply(record)
+                    self._read[record.tp] = record.offset + 1
+                if records:
+                    self._moved.set()
+                    self._moved = anyio.Event()
+
+    async def _apply(self, record: Record) -> None:
+        try:
+            event = await self.app.codec.decode(record.value)
+        except DecodeError as exc:
+            # Not ours to dead-letter: the coordinator reads the same record and does.
+            log.warning(
+                "inbox skips undecodable record %s[%d]@%d: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                exc,
+            )
+            return
+        self.projection.apply(event)
+
+    def tasks(self, user: User, *, status: TaskStatus | None = TaskStatus.OPEN) -> list[HumanTask]:
+        """The tasks `user` may see (with `status`, or all), the one due first first."""
+        return [
+            t
+            for t in self.projection.tasks()
+            if user.can_see(t.queue) and (status is None or t.status is status)
+        ]
+
+    def task(self, user: User, task_id: str) -> HumanTask:
+        """The task, if `user` may see it.
+
+        Raises:
+            Refused: 404 if there is no such task, 403 if it is in a queue `user` does
+                not see.
+        """
+        task = self.projection.task(task_id)
+        if task is None:
+            raise Refused(404, f"no human task {task_id!r}")
+        if not user.can_see(task.queue):
+            raise Refused(403, f"{user.name} does not work the queue {task.queue!r}")
+        return task
+
+    def case(self, user: User, case_id: str) -> CaseView:
+        """The case, if `user` may see it: reviewers see the cases of their queues' tasks.
+
+        Raises:
+            Refused: 404 if the inbox does not know the case, 403 if `user` may not see it.
+        """
+        case = self.projection.case(case_id)
+        if case is None:
+            raise Refused(404, f"no case {case_id!r} in the inbox")
+        queues = {t.queue for t in map(self.projection.task, case.tasks) if t is not None}
+        if user.role is Role.REVIEWER and not any(map(user.can_see, queues)):
+            raise Refused(403, f"{user.name} does not work a queue of case {case_id!r}")
+        return case
+
+    def editable(self, task: HumanTask) -> Editable | None:
+        """The fields a reviewer may correct on `task`, or None if it takes no edits.
+
+        Only a step's review whose escalation rule has `on_edit` takes edits, and only
+        when the task's evidence holds the output of the step the edits patch.
+        """
+        case = self.projection.case(task.case_id)
+        if task.after_case_ended or task.rule is None or case is None or case.pipeline is None:
+            return None
+        pipeline = self.catalog.get(*case.pipeline)
+        found = pipeline.plan.escalations.get(task.rule) if pipeline is not None else None
+        on_edit = found[1].on_edit if found is not None else None
+        output = task.evidence.get(on_edit.patch) if on_edit is not None else None
+        if on_edit is None or not isinstance(output, ExtractOutput):
+            return None
+        # The coordinator applies patches by name, the last field of a name wins: so here.
+        by_name = {f.name: f for f in output.fields}
+        return Editable(on_edit.patch, tuple(by_name.values()))
+
+    async def document_text(self, task: HumanTask) -> str:
+        """The plain text of the task's document.
+
+        Raises:
+            CaseyardError: If the document is missing from the blob store or unreadable.
+        """
+        case = self.projection.case(task.case_id)
+        ref = task.announced.document or (case.document if case is not None else None)
+        if ref is None:
+            raise Refused(404, "the task has no document")
+        data = await anyio.to_thread.run_sync(self.app.blobs.get, ref)
+        return await anyio.to_thread.run_sync(read_text, data, ref.media_type)
+
+    async def claim(self, user: User, task_id: str) -> HumanTask:
+        """Claim the task for `user` (again claiming one's own task changes nothing).
+
+        Raises:
+            Refused: As `task`; 403 if `user` may not act in its queue; 409 if it is no
+                longer open or someone else claimed it (supervisors may take it over).
+        """
+        task = self._actionable(user, task_id)
+        if task.claimed_by != user.name:
+            await self._publish(
+                HumanTaskClaimed(
+                    **self._envelope(task), human_task_id=task.id, claimed_by=user.name
+                )
+            )
+        return task
+
+    async def decide(
+        self,
+        user: User,
+        task_id: str,
+        action: DecisionAction,
+        patches: tuple[FieldPatch, ...] = (),
+        comment: str | None = None,
+    ) -> HumanTask:
+        """Decide the task: approve, reject, or edit fields (which approves them).
+
+        Raises:
+            Refused: As `claim`; 422 for an edit without patches, patches with another
+                action, or an edit of a task that takes none.
+        """
+        task = self._actionable(user, task_id)
+        if action is DecisionAction.EDIT:
+            if not patches:
+                raise Refused(422, "an edit needs at least one changed field")
+            if self.editable(task) is None:
+                raise Refused(422, f"human task {task.id!r} takes no edits: approve or reject it")
+        elif patches:
+            raise Refused(422, f"field patches go with the action 'edit', not {action.value!r}")
+        await self._publish(
+            HumanDecision(
+                **self._envelope(task),
+                human_task_id=task.id,
+                decided_by=user.name,
+                action=action,
+                patches=patches,
+                comment=comment or None,
+            )
+        )
+        return task
+
+    def refusal(self, user: User, task: HumanTask) -> Refused | None:
+        """Why `user` may not claim or decide `task` now; None if they may."""
+        if not user.can_act(task.queue):
+            return Refused(403, f"{user.name} ({user.role}) may not act in {task.queue!r}")
+        if task.status is not TaskStatus.OPEN:
+            return Refused(409, f"human task {task.id!r} is {task.status.value}")
+        if task.claimed_by not in (None, user.name) and user.role is not Role.SUPERVISOR:
+            return Refused(409, f"human task {task.id!r} is claimed by {task.claimed_by}")
+        return None
+
+    def _actionable(self, user: User, task_id: str) -> HumanTask:
+        task = self.task(user, task_id)
+        refused = self.refusal(user, task)
+        if refused is not None:
+            raise refused
+        return task
+
+    def _envelope(self, task: HumanTask) -> _Envelope:
+        return _Envelope(
+            case_id=task.case_id,
+            correlation_id=task.announced.correlation_id,
+            causation_id=task.announced.event_id,
+            occurred_at=datetime.now(UTC),
+            producer=self._producer,
+        )
+
+    async def _publish(self, event: Event) -> None:
+        try:
+            data = await self.app.codec.encode(event, HUMAN.name)
+        except EventTooLargeError as exc:
+            raise Refused(422, f"the {event.event_type} is too large: {exc}") from exc
+        where = await self.app.bus.publish(HUMAN.name, data, key=event.case_id.encode())
+        log.info(event.event_type, extra={"case_id": event.case_id, "offset": where.offset})
+        tp = TopicPartition(where.topic, where.partition)
+        with anyio.move_on_after(READ_BACK_SECONDS):
+            while self._read.get(tp, 0) <= where.offset:
+                await self._moved.wait()
+
+
+async def _caught_up(reader: Consumer, ends: dict[TopicPartition, int]) -> bool:
+    return all([await reader.position(tp) >= end for tp, end in ends.items()])

@@ -1,0 +1,255 @@
+"""The inbox web app: server-rendered pages (Jinja2) and the JSON API in one Starlette app.
+
+Pages answer 401 with the sign-in form, 403/404/409/422 with a page that says why. Every
+form carries the session's CSRF token in a hidden field; a POST without it is refused.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.datastructures import FormData
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from caseyard.errors import CaseyardError
+from caseyard.inbox.api import Api
+from caseyard.inbox.auth import User, UserStore
+from caseyard.inbox.models import task_detail, timeline
+from caseyard.inbox.projection import HumanTask
+from caseyard.inbox.service import Inbox, Refused
+from caseyard.inbox.session import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    csrf_ok,
+    csrf_token,
+    session_user,
+    sign_in,
+    sign_out,
+)
+from schemas import DecisionAction, ExtractedField, FieldPatch
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def create_app(inbox: Inbox, users: UserStore, *, secret: str | None = None) -> Starlette:
+    """The inbox's pages and API.
+
+    Args:
+        inbox: The projection and the actions on it.
+        users: Who may sign in.
+        secret: Signs the session cookies; None makes a random one, so sessions do not
+            survive a restart.
+    """
+    pages = Pages(inbox, users)
+    return Starlette(
+        routes=[*pages.routes(), *Api(inbox, users).routes()],
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key=secret or secrets.token_urlsafe(32),
+                session_cookie=SESSION_COOKIE,
+                max_age=SESSION_SECONDS,
+                same_site="lax",
+            )
+        ],
+    )
+
+
+def remaining(deadline: datetime, now: datetime | None = None) -> str:
+    """'2h 05m left' or 'overdue by 3m 10s': the SLA as people read it."""
+    seconds = int((deadline - (now or datetime.now(UTC))).total_seconds())
+    left = abs(seconds)
+    days, rest = divmod(left, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        text = f"{days}d {hours}h"
+    elif hours:
+        text = f"{hours}h {minutes:02d}m"
+    else:
+        text = f"{minutes}m {secs:02d}s"
+    return f"{text} left" if seconds >= 0 else f"overdue by {text}"
+
+
+def _templates() -> Jinja2Templates:
+    env = Environment(
+        loader=PackageLoader("caseyard.inbox", "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+    env.filters["remaining"] = remaining
+    env.filters["when"] = lambda at: at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Jinja2Templates(env=env)
+
+
+class Pages:
+    """The HTML pages."""
+
+    def __init__(self, inbox: Inbox, users: UserStore) -> None:
+        self.inbox = inbox
+        self.users = users
+        self.templates = _templates()
+
+    def routes(self) -> list[Route]:
+        # A task id holds slashes ('<case_id>/human/<n>'): the actions go first.
+        return [
+            Route("/", self._page(self.index)),
+            Route("/login", self._page(self.login_form), methods=["GET"]),
+            Route("/login", self._page(self.login), methods=["POST"]),
+            Route("/logout", self._page(self.logout), methods=["POST"]),
+            Route("/tasks/{task_id:path}/claim", self._page(self.claim), methods=["POST"]),
+            Route("/tasks/{task_id:path}/decide", self._page(self.decide), methods=["POST"]),
+            Route("/tasks/{task_id:path}", self._page(self.task), methods=["GET"]),
+        ]
+
+    async def index(self, request: Request) -> Response:
+        user = self._user(request)
+        queues: dict[str, list[HumanTask]] = {q: [] for q in sorted(user.queues)}
+        for task in self.inbox.tasks(user):
+            queues.setdefault(task.queue, []).append(task)
+        return self._render(request, "tasks.html", user, queues=dict(sorted(queues.items())))
+
+    async def task(self, request: Request) -> Response:
+        user = self._user(request)
+        task = self.inbox.task(user, request.path_params["task_id"])
+        case = self.inbox.case(user, task.case_id)
+        text, problem = None, None
+        try:
+            text = await self.inbox.document_text(task)
+        except CaseyardError as exc:
+            problem = str(exc)
+        detail = task_detail(task, case, self.inbox.editable(task), text, problem)
+        can_act = self.inbox.refusal(user, task) is None
+        return self._render(
+            request,
+            "task.html",
+            user,
+            task=detail,
+            timeline=timeline(case),
+            can_claim=can_act and task.claimed_by != user.name,
+            can_decide=can_act and task.claimed_by == user.name,
+        )
+
+    async def claim(self, request: Request) -> Response:
+        user = self._user(request)
+        await self._form(request)
+        task = await self.inbox.claim(user, request.path_params["task_id"])
+        return self._back_to(task)
+
+    async def decide(self, request: Request) -> Response:
+        user = self._user(request)
+        form = await self._form(request)
+        task_id = request.path_params["task_id"]
+        try:
+            action = DecisionAction(str(form.get("action", "")))
+        except ValueError:
+            raise Refused(422, "choose approve, reject or edit") from None
+        patches: tuple[FieldPatch, ...] = ()
+        if action is DecisionAction.EDIT:
+            editable = self.inbox.editable(self.inbox.task(user, task_id))
+            patches = _patches(form, editable.fields if editable is not None else ())
+        comment = str(form.get("comment", "")).strip() or None
+        task = await self.inbox.decide(user, task_id, action, patches, comment)
+        return self._back_to(task)
+
+    async def login_form(self, request: Request) -> Response:
+        return self._login_page(request, str(request.query_params.get("next", "/")))
+
+    async def login(self, request: Request) -> Response:
+        form = await self._form(request)
+        target = _local(str(form.get("next", "/")))
+        name, password = str(form.get("name", "")), str(form.get("password", ""))
+        # scrypt takes a while on purpose: not on the event loop.
+        user = await anyio.to_thread.run_sync(self.users.check_password, name, password)
+        if user is None:
+            return self._login_page(request, target, "wrong name or password", status=401)
+        sign_in(request, user)
+        return RedirectResponse(target, status_code=303)
+
+    async def logout(self, request: Request) -> Response:
+        await self._form(request)
+        sign_out(request)
+        return RedirectResponse("/login", status_code=303)
+
+    def _user(self, request: Request) -> User:
+        user = session_user(request, self.users)
+        if user is None:
+            raise Refused(401, "sign in to see the inbox")
+        return user
+
+    async def _form(self, request: Request) -> FormData:
+        form = await request.form()
+        if not csrf_ok(request, form.get(CSRF_FIELD)):
+            raise Refused(403, "the form's CSRF token is missing or out of date: reload the page")
+        return form
+
+    def _page(self, handler: Endpoint) -> Endpoint:
+        async def page(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Refused as exc:
+                if exc.status == 401:
+                    return self._login_page(request, request.url.path, str(exc), status=401)
+                user = session_user(request, self.users)
+                return self._render(
+                    request, "error.html", user, message=str(exc), status_code=exc.status
+                )
+
+        return page
+
+    def _login_page(
+        self, request: Request, target: str, message: str = "", *, status: int = 200
+    ) -> Response:
+        return self._render(
+            request, "login.html", None, next=_local(target), message=message, status_code=status
+        )
+
+    def _render(
+        self,
+        request: Request,
+        name: str,
+        user: User | None,
+        *,
+        status_code: int = 200,
+        **context: Any,
+    ) -> Response:
+        context |= {
+            "user": user,
+            "csrf": csrf_token(request),
+            "csrf_field": CSRF_FIELD,
+            "now": datetime.now(UTC),
+        }
+        return self.templates.TemplateResponse(request, name, context, status_code=status_code)
+
+    @staticmethod
+    def _back_to(task: HumanTask) -> Response:
+        return RedirectResponse(f"/tasks/{quote(task.id)}", status_code=303)
+
+
+def _patches(form: FormData, fields: tuple[ExtractedField, ...]) -> tuple[FieldPatch, ...]:
+    """The fields whose value the form changed; an emptied field is removed."""
+    patches = []
+    for field in fields:
+        sent = form.get(f"field:{field.name}")
+        if isinstance(sent, str) and sent.strip() != field.value:
+            patches.append(FieldPatch(field=field.name, value=sent.strip() or None))
+    return tuple(patches)
+
+
+def _local(target: str) -> str:
+    """`target` if it is a path on this site, else '/' (no open redirects)."""
+    if target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"

@@ -1,0 +1,248 @@
+"""The inbox in a real headless Chromium: a real coordinator and small fake agents escalate
+a case; reviewers sign in, see it in their queue, claim it, correct a field and approve;
+the case is re-scored with the correction and completes. Also 401 (not signed in) and 403
+(a reviewer of another queue, an auditor trying to decide).
+
+Chromium is Debian's (/usr/bin/chromium), never downloaded: without it the test skips,
+unless CASEYARD_REQUIRE_TOOLS=1 (set by `make test`) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import pytest
+from playwright.async_api import BrowserContext, Page, async_playwright, expect
+
+from agents.runtime import AgentService, Outcome, ProcessedStore, RetryPolicy, TaskHandler
+from caseyard.app import App, open_app, submit
+from caseyard.inbox import Role, UserStore, serve_inbox
+from caseyard.settings import load_settings
+from coordinator import Coordinator, PipelineCatalog
+from schemas import ExtractOutput, RiskBand, ScoreOutput, TaskRequested
+from schemas.topology import CAPABILITIES, tasks_topic
+from tests.helpers import eventually
+from tests.integration.coordinator_harness import PRODUCER, USAGE, Script
+
+pytestmark = pytest.mark.anyio
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "browser test password"
+CORRECTED_TOTAL = "12.50 EUR"  # the fake extractor reads "10 EUR"
+PIPELINE = """
+name: review
+version: 1
+steps:
+  - {id: extract, capability: extract}
+  - id: score
+    capability: score
+    after: [extract]
+    inputs: [extract]
+    escalate:
+      - id: high-risk
+        when: steps.score.band == 'high'
+        queue: risk-review
+        reason: high risk score
+        sla: 1h
+        evidence: [extract, score]
+        on_edit: {patch: extract, loop_to: score, max_loops: 1}
+  - id: respond
+    capability: respond
+    after: [score]
+    inputs: [extract, score]
+"""
+INVOICE = "Invoice 2024-117\nTotal due: 12.50 EUR\nPay to DE89370400440532013000\n"
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        if os.environ.get("CASEYARD_REQUIRE_TOOLS") == "1":
+            pytest.fail(f"CASEYARD_REQUIRE_TOOLS=1 but there is no {CHROMIUM}")
+        pytest.skip(f"no {CHROMIUM}: the browser tests need Debian's chromium")
+    return CHROMIUM
+
+
+async def score(task: TaskRequested) -> Outcome:
+    """High risk until a person corrected the total the extractor misread."""
+    extract = task.input.prior.get("extract")
+    fields = extract.fields if isinstance(extract, ExtractOutput) else ()
+    if any(f.name == "total" and f.value == CORRECTED_TOTAL for f in fields):
+        return Outcome(ScoreOutput(score=0.1, band=RiskBand.LOW), USAGE)
+    return Outcome(ScoreOutput(score=0.9, band=RiskBand.HIGH, reasons=("total unreadable",)), USAGE)
+
+
+@dataclass
+class World:
+    app: App
+    url: str
+    scripts: dict[str, Script]
+
+
+@asynccontextmanager
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    """Coordinator, fake agents and the inbox on one memory bus, until the block ends."""
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "review.yaml").write_text(PIPELINE)
+    settings = load_settings(
+        bus="memory://",
+        data_dir=tmp_path / "data",
+        pipelines_dir=tmp_path / "pipelines",
+        inbox_users_file=tmp_path / "users.toml",
+    )
+    users = UserStore(settings.inbox_users_path)
+    users.add_user("alice", Role.REVIEWER, ("risk-review",), PASSWORD)
+    users.add_user("bob", Role.REVIEWER, ("fraud-analysts",), PASSWORD)
+    users.add_user("audrey", Role.AUDITOR, (), PASSWORD)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    scripts = {c: Script(work=score if c == "score" else None) for c in CAPABILITIES}
+    stop, inbox_started = anyio.Event(), anyio.Event()
+    async with open_app(settings) as app, anyio.create_task_group() as tg:
+        runners: list[Coordinator | AgentService] = [
+            Coordinator(
+                bus=app.bus,
+                codec=app.codec,
+                catalog=PipelineCatalog.load(settings.pipelines_dir),
+                producer=app.producer("coordinator"),
+            ),
+            *(
+                AgentService(
+                    name=f"fake-{capability}",
+                    bus=app.bus,
+                    codec=app.codec,
+                    topics=[tasks_topic(capability).name],
+                    handler=TaskHandler(capability, scripts[capability], PRODUCER),
+                    store=ProcessedStore(":memory:"),
+                    producer=PRODUCER,
+                    retry=RetryPolicy(delays_s=()),
+                )
+                for capability in CAPABILITIES
+            ),
+        ]
+        for runner in runners:
+            tg.start_soon(runner.run, stop)
+        tg.start_soon(serve_inbox, app, "127.0.0.1", port, stop, inbox_started)
+        with anyio.fail_after(60):
+            for runner in runners:
+                await runner.ready.wait()
+            await inbox_started.wait()
+        yield World(app, f"http://127.0.0.1:{port}", scripts)
+        stop.set()
+
+
+@asynccontextmanager
+async def browser(chromium: Path, profile: Path) -> AsyncIterator[BrowserContext]:
+    """Headless Chromium with a fresh profile; closed (with its driver) when done."""
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            profile, executable_path=chromium, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            # Generous: the machine may be busy; every wait ends as soon as it is met.
+            context.set_default_timeout(20_000)
+            expect.set_options(timeout=20_000)
+            yield context
+        finally:
+            await context.close()
+
+
+async def sign_in(page: Page, url: str, name: str) -> None:
+    await page.goto(f"{url}/login")
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_text(f"{name} (")).to_be_visible()
+
+
+async def sign_out(page: Page) -> None:
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+async def test_a_reviewer_corrects_a_field_and_the_case_completes(
+    tmp_path: Path, chromium: Path
+) -> None:
+    invoice = tmp_path / "invoice.txt"
+    invoice.write_text(INVOICE)
+    async with world(tmp_path) as w, browser(chromium, tmp_path / "profile") as context:
+        case_id = (await submit(w.app, invoice, pipeline="review")).case_id
+        task_url = f"{w.url}/tasks/{case_id}/human/1"
+        page = await context.new_page()
+
+        # Not signed in: 401 and the sign-in form.
+        answer = await page.goto(w.url)
+        assert answer is not None and answer.status == 401
+        await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+        # A reviewer of another queue: 403 once the task exists (404 before).
+        await sign_in(page, w.url, "bob")
+
+        async def forbidden_to_bob() -> None:
+            answer = await page.goto(task_url)
+            assert answer is not None and answer.status == 403, answer and answer.status
+
+        await eventually(forbidden_to_bob, timeout=60, interval=0.2)
+        await expect(page.get_by_role("alert")).to_contain_text("does not work the queue")
+        await sign_out(page)
+
+        # An auditor sees the task but may not decide it.
+        await sign_in(page, w.url, "audrey")
+        answer = await page.goto(task_url)
+        assert answer is not None and answer.status == 200
+        await expect(page.get_by_role("button", name="Claim")).to_have_count(0)
+        csrf = await page.locator('meta[name="csrf-token"]').get_attribute("content")
+        refused = await page.request.post(
+            f"{w.url}/api/tasks/{case_id}/human/1/decision",
+            headers={"X-CSRF-Token": csrf or ""},
+            data={"action": "approve"},
+        )
+        assert refused.status == 403, await refused.text()
+        await sign_out(page)
+
+        # The reviewer of the queue: sees it, claims it, corrects the total, approves.
+        await sign_in(page, w.url, "alice")
+        queue = page.locator('section[data-queue="risk-review"]')
+        await expect(queue.get_by_text("left")).to_be_visible()  # the SLA countdown
+        await queue.get_by_role("link", name=f"{case_id}/human/1").click()
+        await expect(page.locator("pre.document")).to_contain_text("Invoice 2024-117")
+        await expect(page.locator("ul.reasons")).to_contain_text("total unreadable")
+        await page.get_by_role("button", name="Claim").click()
+        await expect(page.locator("#claimed-by")).to_have_text("alice")
+        await page.get_by_label("total").fill(CORRECTED_TOTAL)
+        await page.get_by_role("button", name="Save edits and approve").click()
+        await expect(page.locator("#task-status")).to_have_text("decided")
+        await expect(page.locator("#decision")).to_contain_text(f"total → {CORRECTED_TOTAL}")
+
+        # The coordinator re-scores with the correction, responds and completes the case.
+        async def completed() -> None:
+            await page.reload()
+            assert (await page.locator("#case-status").inner_text()).startswith("completed")
+
+        await eventually(completed, timeout=60, interval=0.2)
+        await expect(page.locator("#timeline")).to_contain_text("CaseCompleted")
+        rescored = [t for t in w.scripts["score"].calls if t.case_id == case_id][-1]
+        extract = rescored.input.prior["extract"]
+        assert isinstance(extract, ExtractOutput)
+        assert {f.name: f.value for f in extract.fields}["total"] == CORRECTED_TOTAL
+
+        # And the queue is empty again.
+        await page.goto(w.url)
+        await expect(queue.get_by_text("Empty.")).to_be_visible()

@@ -1,0 +1,236 @@
+"""The inbox pages: sign-in, 401/403 for each role, CSRF, claim and decide."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from caseyard.inbox import TaskStatus
+from caseyard.inbox.web import remaining
+from schemas import DecisionAction, FieldPatch, HumanDecision, HumanTaskClaimed
+from tests.unit.inbox.inbox_support import (
+    INVOICE,
+    PASSWORD,
+    claimed,
+    completed,
+    csrf_of,
+    escalation,
+    running_inbox,
+    task_id,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+def text(page: httpx.Response) -> str:
+    return html.unescape(page.text)
+
+
+RISK = "case-risk"
+FRAUD = "case-fraud"
+
+
+async def test_pages_answer_401_with_the_sign_in_form(tmp_path: Path, users_file: Path) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        for path in ("/", f"/tasks/{task_id(RISK)}"):
+            page = await world.web.get(path)
+            assert page.status_code == 401
+            assert '<form method="post" action="/login">' in text(page)
+            assert f'name="next" value="{path}"' in text(page)
+
+
+async def test_sign_in_then_the_queue_lists_the_task(tmp_path: Path, users_file: Path) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        await world.publish([*escalation(RISK), *escalation(FRAUD, queue="fraud-analysts")])
+        form = await world.web.get("/login")
+        wrong = await world.web.post(
+            "/login", data={"csrf": csrf_of(form.text), "name": "alice", "password": "nope"}
+        )
+        assert wrong.status_code == 401 and "wrong name or password" in text(wrong)
+        signed_in = await world.web.post(
+            "/login",
+            data={"csrf": csrf_of(form.text), "name": "alice", "password": PASSWORD, "next": "/"},
+        )
+        assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/")
+        inbox = await world.web.get("/")
+        assert inbox.status_code == 200
+        assert 'data-queue="risk-review"' in text(inbox) and task_id(RISK) in text(inbox)
+        assert "fraud-analysts" not in text(inbox) and FRAUD not in text(inbox)
+        assert '<time class="sla"' in text(inbox)
+
+
+async def test_sign_in_without_the_csrf_token_is_refused(tmp_path: Path, users_file: Path) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        await world.web.get("/login")
+        refused = await world.web.post("/login", data={"name": "alice", "password": PASSWORD})
+        assert refused.status_code == 403 and "CSRF" in text(refused)
+        assert (await world.web.get("/")).status_code == 401
+
+
+async def test_a_reviewer_of_another_queue_gets_403(tmp_path: Path, users_file: Path) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        await world.publish(escalation(RISK))
+        csrf = await world.sign_in("bob")
+        page = await world.web.get(f"/tasks/{task_id(RISK)}")
+        assert page.status_code == 403 and "does not work the queue 'risk-review'" in text(page)
+        claim = await world.web.post(f"/tasks/{task_id(RISK)}/claim", data={"csrf": csrf})
+        assert claim.status_code == 403
+        assert await world.human_events() == []
+
+
+async def test_an_auditor_sees_the_task_but_cannot_act(tmp_path: Path, users_file: Path) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        await world.publish(escalation(RISK))
+        csrf = await world.sign_in("audrey")
+        page = await world.web.get(f"/tasks/{task_id(RISK)}")
+        assert page.status_code == 200
+        assert "high risk score" in text(page) and ">Claim</button>" not in text(page)
+        for action in ("claim", "decide"):
+            refused = await world.web.post(
+                f"/tasks/{task_id(RISK)}/{action}", data={"csrf": csrf, "action": "approve"}
+            )
+            assert refused.status_code == 403, action
+        assert await world.human_events() == []
+
+
+async def test_an_unknown_task_is_404(tmp_path: Path, users_file: Path) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        await world.sign_in("sam")
+        page = await world.web.get("/tasks/case-nope/human/1")
+        assert page.status_code == 404 and "no human task" in text(page)
+
+
+async def test_a_form_post_without_the_csrf_token_is_refused(
+    tmp_path: Path, users_file: Path
+) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        await world.publish(escalation(RISK))
+        await world.sign_in("alice")
+        for data in ({}, {"csrf": "forged"}):
+            refused = await world.web.post(f"/tasks/{task_id(RISK)}/claim", data=data)
+            assert refused.status_code == 403
+        assert await world.human_events() == []
+
+
+async def test_claim_edit_and_approve(tmp_path: Path, users_file: Path) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        ref = world.app.blobs.put(INVOICE, "text/plain")
+        await world.publish(escalation(RISK, document=ref))
+        csrf = await world.sign_in("alice")
+        page = await world.web.get(f"/tasks/{task_id(RISK)}")
+        assert "Invoice 2024-117" in text(page)  # the document
+        assert "new bank account" in text(page)  # the risk reasons
+        assert "high-risk: escalate" in text(page)  # the policy decision
+        assert ">Claim</button>" in text(page) and "Save edits" not in text(page)
+
+        claim = await world.web.post(f"/tasks/{task_id(RISK)}/claim", data={"csrf": csrf})
+        assert claim.status_code == 303
+        page = await world.web.get(claim.headers["location"])
+        assert '<td id="claimed-by">alice</td>' in text(page)
+        assert 'name="field:total" value="10 EUR"' in text(page)
+
+        decided = await world.web.post(
+            f"/tasks/{task_id(RISK)}/decide",
+            data={
+                "csrf": csrf,
+                "action": "edit",
+                "field:total": "12.50 EUR",
+                "field:iban": "DE89370400440532013000",
+                "comment": "total misread",
+            },
+        )
+        assert decided.status_code == 303
+        page = await world.web.get(decided.headers["location"])
+        assert '<span class="status" id="task-status">decided</span>' in text(page)
+        claim_event, decision = await world.human_events()
+        assert isinstance(claim_event, HumanTaskClaimed) and claim_event.claimed_by == "alice"
+        assert isinstance(decision, HumanDecision)
+        assert (decision.action, decision.patches, decision.comment, decision.case_id) == (
+            DecisionAction.EDIT,
+            (FieldPatch(field="total", value="12.50 EUR"),),
+            "total misread",
+            RISK,
+        )
+
+
+async def test_an_edit_without_changes_is_422(tmp_path: Path, users_file: Path) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        await world.publish([*escalation(RISK), claimed(RISK, "alice")])
+        csrf = await world.sign_in("alice")
+        refused = await world.web.post(
+            f"/tasks/{task_id(RISK)}/decide",
+            data={"csrf": csrf, "action": "edit", "field:total": "10 EUR"},
+        )
+        assert refused.status_code == 422 and "at least one changed field" in text(refused)
+
+
+async def test_a_claimed_task_is_taken_over_only_by_a_supervisor(
+    tmp_path: Path, users_file: Path
+) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        await world.publish([*escalation(RISK), claimed(RISK, "carol")])
+        csrf = await world.sign_in("alice")
+        refused = await world.web.post(f"/tasks/{task_id(RISK)}/claim", data={"csrf": csrf})
+        assert refused.status_code == 409 and "claimed by carol" in text(refused)
+        async with world.client() as other:
+            csrf = await world.sign_in("sam", other)
+            taken = await other.post(f"/tasks/{task_id(RISK)}/claim", data={"csrf": csrf})
+            assert taken.status_code == 303
+        task = world.inbox.projection.task(task_id(RISK))
+        assert task is not None and task.claimed_by == "sam"
+
+
+async def test_deciding_a_closed_task_is_409(tmp_path: Path, users_file: Path) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        await world.publish([*escalation(RISK), completed(RISK)])
+        csrf = await world.sign_in("alice")
+        refused = await world.web.post(
+            f"/tasks/{task_id(RISK)}/decide", data={"csrf": csrf, "action": "approve"}
+        )
+        assert refused.status_code == 409 and "is closed" in text(refused)
+        task = world.inbox.projection.task(task_id(RISK))
+        assert task is not None and task.status is TaskStatus.CLOSED
+
+
+async def test_sign_out_ends_the_session(tmp_path: Path, users_file: Path) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        csrf = await world.sign_in("alice")
+        signed_out = await world.web.post("/logout", data={"csrf": csrf})
+        assert signed_out.status_code == 303
+        assert (await world.web.get("/")).status_code == 401
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil"])
+async def test_sign_in_never_redirects_off_site(
+    tmp_path: Path, users_file: Path, target: str
+) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        form = await world.web.get("/login")
+        answer = await world.web.post(
+            "/login",
+            data={
+                "csrf": csrf_of(form.text),
+                "name": "alice",
+                "password": PASSWORD,
+                "next": target,
+            },
+        )
+        assert (answer.status_code, answer.headers["location"]) == (303, "/")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (3 * 86400 + 7200, "3d 2h left"),
+        (2 * 3600 + 5 * 60 + 9, "2h 05m left"),
+        (61, "1m 01s left"),
+        (-190, "overdue by 3m 10s"),
+    ],
+)
+def test_the_sla_reads_as_time_left_or_overdue(seconds: int, text: str) -> None:
+    now = datetime(2024, 5, 1, tzinfo=UTC)
+    assert remaining(now + timedelta(seconds=seconds), now) == text
