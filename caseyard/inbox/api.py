@@ -20,7 +20,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from caseyard import __version__
-from caseyard.errors import CaseyardError
 from caseyard.inbox.auth import User, UserStore
 from caseyard.inbox.models import (
     DecisionRequest,
@@ -30,7 +29,7 @@ from caseyard.inbox.models import (
     TaskQuery,
     TaskSummary,
     Timeline,
-    task_detail,
+    load_detail,
     task_summary,
     timeline,
 )
@@ -143,14 +142,8 @@ class Api:
         return TaskList(tasks=[task_summary(t) for t in tasks if query.queue in (None, t.queue)])
 
     async def task(self, request: Request, user: User) -> TaskDetail:
-        task = self.inbox.task(user, request.path_params["task_id"])
-        case = self.inbox.case(user, task.case_id)
-        text, problem = None, None
-        try:
-            text = await self.inbox.document_text(task)
-        except CaseyardError as exc:
-            problem = str(exc)
-        return task_detail(task, case, self.inbox.editable(task), text, problem)
+        _, detail = await load_detail(self.inbox, user, request.path_params["task_id"])
+        return detail
 
     async def claim(self, request: Request, user: User) -> TaskSummary:
         return task_summary(await self.inbox.claim(user, request.path_params["task_id"]))

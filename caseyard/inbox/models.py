@@ -9,8 +9,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from caseyard.commands.cases import describe
+from caseyard.errors import CaseyardError
+from caseyard.inbox.auth import User
 from caseyard.inbox.projection import CaseView, HumanTask, TaskStatus
-from caseyard.inbox.service import Editable
+from caseyard.inbox.service import Editable, Inbox
 from schemas import (
     CaseCompleted,
     DecisionAction,
@@ -204,3 +206,16 @@ def summarize(event: Event) -> str:
         return f"{event.rule_id}: {event.decision.value} ({event.reason})"
     decision, reason = describe(event)
     return " - ".join(part for part in (decision, reason) if part)
+
+
+async def load_detail(inbox: Inbox, user: User, task_id: str) -> tuple[HumanTask, TaskDetail]:
+    """The task `user` asked for and everything its page shows (the document's text, or
+    why it cannot be read)."""
+    task = inbox.task(user, task_id)
+    case = inbox.case(user, task.case_id)
+    text, problem = None, None
+    try:
+        text = await inbox.document_text(task)
+    except CaseyardError as exc:
+        problem = str(exc)
+    return task, task_detail(task, case, inbox.editable(task), text, problem)

@@ -23,10 +23,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from caseyard.errors import CaseyardError
 from caseyard.inbox.api import Api
 from caseyard.inbox.auth import User, UserStore
-from caseyard.inbox.models import task_detail, timeline
+from caseyard.inbox.models import load_detail, timeline
 from caseyard.inbox.projection import HumanTask
 from caseyard.inbox.service import Inbox, Refused
 from caseyard.inbox.session import (
@@ -123,21 +122,14 @@ class Pages:
 
     async def task(self, request: Request) -> Response:
         user = self._user(request)
-        task = self.inbox.task(user, request.path_params["task_id"])
-        case = self.inbox.case(user, task.case_id)
-        text, problem = None, None
-        try:
-            text = await self.inbox.document_text(task)
-        except CaseyardError as exc:
-            problem = str(exc)
-        detail = task_detail(task, case, self.inbox.editable(task), text, problem)
+        task, detail = await load_detail(self.inbox, user, request.path_params["task_id"])
         can_act = self.inbox.refusal(user, task) is None
         return self._render(
             request,
             "task.html",
             user,
             task=detail,
-            timeline=timeline(case),
+            timeline=timeline(self.inbox.case(user, task.case_id)),
             can_claim=can_act and task.claimed_by != user.name,
             can_decide=can_act and task.claimed_by == user.name,
         )
