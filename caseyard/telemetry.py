@@ -52,7 +52,7 @@ from caseyard.metrics import Metrics
 from caseyard.schema_store import SCHEMAS_TOPIC
 from caseyard.settings import Settings
 from schemas.dead_letters import DLQ_ERROR_CLASS
-from schemas.topology import DEAD_LETTERS, STATE
+from schemas.topology import DEAD_LETTERS, HUMAN, INTAKE, RESULTS, STATE, TIMERS, tasks_topic
 
 # Messaging semantic conventions (OpenTelemetry semconv 1.3x). `send` replaced the
 # deprecated operation type `publish`; the operation name is the bus method's.
@@ -71,6 +71,11 @@ UNTRACED_TOPICS = frozenset({STATE.name, SCHEMAS_TOPIC})
 """Topics that hold state rather than messages: their records get no span and no header."""
 
 _TRACE_HEADERS = ("traceparent", "tracestate")
+
+COORDINATOR_INPUTS = frozenset(t.name for t in (INTAKE, RESULTS, HUMAN, TIMERS))
+TASKS_PREFIX = tasks_topic("").name
+_FAN_IN = {"caseyard.link": "fan-in"}
+_MAX_INPUTS_PER_KEY = 64
 
 
 class TracingMiddleware:
@@ -97,6 +102,8 @@ class TracingMiddleware:
         self._max_keys = max_keys
         self._propagator = TraceContextTextMapPropagator()
         self._last: OrderedDict[bytes, SpanContext] = OrderedDict()
+        # Per case: the spans that handled its coordinator inputs since its last task.
+        self._inputs: OrderedDict[bytes, list[SpanContext]] = OrderedDict()
 
     def last_span(self, key: bytes) -> SpanContext | None:
         """The span context this process last saw for message key `key` (a case id)."""
@@ -107,6 +114,21 @@ class TracingMiddleware:
         self._last.move_to_end(key)
         if len(self._last) > self._max_keys:
             self._last.popitem(last=False)
+
+    def _handled_input(self, key: bytes, context: SpanContext) -> None:
+        handled = self._inputs.setdefault(key, [])
+        self._inputs.move_to_end(key)
+        handled.append(context)
+        del handled[:-_MAX_INPUTS_PER_KEY]
+        if len(self._inputs) > self._max_keys:
+            self._inputs.popitem(last=False)
+
+    def _fan_in(self, message: Message, current: SpanContext) -> list[Link]:
+        """Links of a task request to the other inputs of its case since the last one."""
+        if message.key is None or not message.topic.startswith(TASKS_PREFIX):
+            return []
+        handled = self._inputs.pop(message.key, [])
+        return [Link(c, _FAN_IN) for c in handled if c.span_id != current.span_id]
 
     def _extract(self, headers: tuple[tuple[str, bytes], ...]) -> SpanContext | None:
         carrier = {k: v.decode("latin-1") for k, v in headers if k in _TRACE_HEADERS}
@@ -137,8 +159,9 @@ class TracingMiddleware:
             attributes[KAFKA_KEY] = message.key.decode("utf-8", "replace")
         if message.partition is not None:
             attributes[PARTITION] = str(message.partition)
+        links = self._fan_in(message, current.get_span_context()) if in_span else []
         span = self._tracer.start_span(
-            f"publish {message.topic}", parent, SpanKind.PRODUCER, attributes
+            f"publish {message.topic}", parent, SpanKind.PRODUCER, attributes, links
         )
         carrier: dict[str, str] = {}
         self._propagator.inject(carrier, trace.set_span_in_context(span))
@@ -196,6 +219,8 @@ class TracingMiddleware:
         )
         if record.key is not None:
             self._remember(record.key, span.get_span_context())
+            if record.topic in COORDINATOR_INPUTS:
+                self._handled_input(record.key, span.get_span_context())
         with trace.use_span(span, end_on_exit=True):
             yield
 

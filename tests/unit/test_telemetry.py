@@ -195,6 +195,31 @@ def test_a_record_from_another_trace_than_its_key_had_links_to_it(
     assert crossing.context.trace_id != same.context.trace_id
 
 
+def test_a_task_after_parallel_branches_links_the_other_branches(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    tracing = TracingMiddleware(provider)
+
+    def handle(name: str, publishes: Sequence[str]) -> None:
+        record = Record("caseyard.results", 0, 0, 0, b"case-1", name.encode(), ())
+        with tracing.processing(record, "coordinator"):
+            for topic in publishes:
+                tracing.outgoing(Message(topic, name.encode(), b"case-1"))
+
+    handle("classified", ["caseyard.case-events", "caseyard.tasks.extract", "caseyard.tasks.score"])
+    handle("extracted", ["caseyard.case-events"])  # the join waits for score
+    handle("scored", ["caseyard.case-events", "caseyard.tasks.respond"])
+    handle("responded", ["caseyard.case-events", "caseyard.tasks.archive"])  # sequential
+    spans = exporter.get_finished_spans()
+    extracted = [s for s in spans if s.name == "process caseyard.results"][1]
+    respond = named(spans, "publish caseyard.tasks.respond")
+    (link,) = respond.links
+    assert link.context == extracted.context
+    assert link.attributes == {"caseyard.link": "fan-in"}
+    for topic in ("extract", "score", "archive"):
+        assert not named(spans, f"publish caseyard.tasks.{topic}").links
+
+
 def test_a_record_without_trace_context_continues_its_keys_trace(
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
