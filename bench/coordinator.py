@@ -18,7 +18,8 @@
 4. end to end: a Coordinator and four instant fake agents (the real agent runtime) on a
    bus; after 5 warm-up cases, CASES cases of a 4-step sequential pipeline submitted at
    once (batches of 100), timed until every one has its `CaseCompleted` on
-   caseyard.case-events.
+   caseyard.case-events. On SQLite three times side by side, by the bus middleware:
+   none, metrics, metrics + tracing (spans batched into memory): the telemetry's cost.
 
 Kafka runs only when CASEYARD_BENCH_KAFKA names a broker. Its topics are the topology's,
 shared with every earlier run and anything else on that broker (the coordinator group
@@ -54,6 +55,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from rich.console import Console
 from rich.table import Table
 
@@ -66,8 +70,9 @@ from agents.runtime import (
     TaskHandler,
     TaskWork,
 )
-from bus import Message, TopicPartition, partition_for
+from bus import Message, Middleware, TopicPartition, partition_for
 from caseyard.schema_store import BusSchemaStore
+from caseyard.telemetry import Telemetry
 from caseyard.wiring import ensure_topology
 from coordinator import CaseState, Coordinator, PipelineCatalog, Transition, transition
 from schemas import (
@@ -600,7 +605,27 @@ async def run_batch(
     return Batch(elapsed, sorted(done[c] - submitted[c] for c in ids), failed)
 
 
-async def bench_e2e(url: str, n: int, console: Console) -> dict[str, Any]:
+def telemetry_variants() -> dict[str, Sequence[Middleware]]:
+    """Bus middleware to compare end to end: none, metrics (every process has them), and
+    metrics with tracing into a batch span processor (spans kept in memory, not sent)."""
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(InMemorySpanExporter()))
+    traced = Telemetry("bench", tracer_provider=provider, system="caseyard-embedded")
+    return {
+        "none": (),
+        "metrics": Telemetry("bench").middleware,
+        "metrics+tracing": traced.middleware,
+    }
+
+
+async def bench_e2e(
+    url: str,
+    n: int,
+    console: Console,
+    *,
+    telemetry: str = "none",
+    middleware: Sequence[Middleware] = (),
+) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     kafka = url.startswith("kafka")
     with tempfile.TemporaryDirectory() as tmp:
@@ -617,7 +642,7 @@ async def bench_e2e(url: str, n: int, console: Console) -> dict[str, Any]:
         return work
 
     async with (
-        bus.connect(url, session_timeout_ms=6000, connect_timeout=30) as b,
+        bus.connect(url, session_timeout_ms=6000, connect_timeout=30, middleware=middleware) as b,
         AsyncExitStack() as stack,
     ):
         await ensure_topology(b)
@@ -665,7 +690,7 @@ async def bench_e2e(url: str, n: int, console: Console) -> dict[str, Any]:
             # registered before the timed run.
             warm = await run_batch(b, codec, case_ids(f"warm-{run}", 5), closing_ids)
             startup = time.perf_counter() - began
-            console.print(f"  {n} cases on {url.split(':')[0]}")
+            console.print(f"  {n} cases on {url.split(':')[0]}, telemetry: {telemetry}")
             stats_before = (coordinator.stats.transitions, coordinator.stats.transactions)
             cpu = time.process_time()
             measured = await run_batch(b, codec, case_ids(f"e2e-{run}", n), closing_ids)
@@ -676,6 +701,7 @@ async def bench_e2e(url: str, n: int, console: Console) -> dict[str, Any]:
     latencies = measured.latencies
     return {
         "bus": url.split(":")[0],
+        "telemetry": telemetry,
         "cases": n,
         "failed": measured.failed,
         "startup_s": startup,
@@ -756,8 +782,17 @@ def report(console: Console, out: dict[str, Any]) -> None:
         )
         rows.append(("  CPU time (all threads)", f"{r['cpu_s']:.2f} s", "", ""))
         rows.append(("  from_bytes alone, same states", f"{r['decode_only_s']:.2f} s", "", ""))
+    plain = {e["bus"]: e["cases_s"] for e in out.get("e2e", []) if e["telemetry"] == "none"}
     for e in out.get("e2e", []):
-        rows.append((f"end to end, {e['bus']}", f"{e['cases_s']:,.0f} cases/s", "", ""))
+        ratio = f" ({e['cases_s'] / plain[e['bus']]:.2f}x)" if e["bus"] in plain else ""
+        rows.append(
+            (
+                f"end to end, {e['bus']}, telemetry {e['telemetry']}",
+                f"{e['cases_s']:,.0f} cases/s{ratio}",
+                "",
+                "",
+            )
+        )
         rows.append(("  wall / CPU time", f"{e['seconds']:.2f} / {e['cpu_s']:.2f} s", "", ""))
         rows.append(
             (
@@ -841,8 +876,18 @@ async def main() -> None:
     if "e2e" in parts:
         out["e2e"] = []
         console.print("end to end with instant agents")
-        with tempfile.TemporaryDirectory() as tmp:
-            out["e2e"].append(await bench_e2e(f"sqlite:///{tmp}/bus.db", args.e2e_cases, console))
+        # The telemetry variants side by side in one run, each on a fresh SQLite bus.
+        for label, middleware in telemetry_variants().items():
+            with tempfile.TemporaryDirectory() as tmp:
+                out["e2e"].append(
+                    await bench_e2e(
+                        f"sqlite:///{tmp}/bus.db",
+                        args.e2e_cases,
+                        console,
+                        telemetry=label,
+                        middleware=middleware,
+                    )
+                )
         if kafka:
             out["e2e"].append(await bench_e2e(f"kafka://{kafka}", args.e2e_cases, console))
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from starlette.routing import Route
 
 from caseyard.inbox import create_app
@@ -214,6 +216,9 @@ async def test_the_openapi_document_describes_every_api_route(
         assert answer.status_code == 200
         document = answer.json()
         assert document["openapi"] == "3.1.0" and document["info"]["title"] == "caseyard inbox"
+        validate(document)  # the OpenAPI 3.1 schema, by openapi-spec-validator
+        with pytest.raises(OpenAPIValidationError):
+            validate({**document, "paths": {"/x": {"get": {"responses": 5}}}})
         schemas = document["components"]["schemas"]
         for ref in _refs(document):
             assert ref.startswith("#/components/schemas/") and ref.rpartition("/")[2] in schemas
