@@ -51,6 +51,7 @@ from typing import Any
 
 import anyio
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from agents.runtime import TaskHandler, TaskWork
@@ -227,8 +228,11 @@ async def bench_per_agent(
             )
             assert isinstance(handler, TaskHandler), f"{name} is not a task agent"
             works[name] = handler.work
+        progress = Progress(console=console, transient=True)
+        stack.enter_context(progress)
         for step in STEPS:
             console.print(f"  {step.id} ({step.agent}): {len(paths)} documents x {rounds}")
+            bar = progress.add_task(f"{step.id}", total=len(paths) * rounds)
             calls = timings[step.id] = Calls()
             work = works[step.agent]
             # The first call loads the model (or trains it); a warm-up document of its own.
@@ -241,6 +245,7 @@ async def bench_per_agent(
                 for path in paths:
                     task = task_for(step, cases[path.name], refs[path.name], outputs[path.name])
                     output = await timed_call(work, task, calls, path.name)
+                    progress.advance(bar)
                     if round_ == 0:
                         outputs[path.name][step.id] = output
     return timings, outputs

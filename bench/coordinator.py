@@ -59,6 +59,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 import bus
@@ -560,7 +561,11 @@ class Batch:
 
 
 async def run_batch(
-    b: bus.Bus, codec: AvroCodec, ids: Sequence[str], closing_ids: tuple[bytes, bytes]
+    b: bus.Bus,
+    codec: AvroCodec,
+    ids: Sequence[str],
+    closing_ids: tuple[bytes, bytes],
+    progress: Progress | None = None,
 ) -> Batch:
     """Submit `ids` (in batches of 100) and wait for their CaseCompleted (or CaseFailed).
 
@@ -592,8 +597,11 @@ async def run_batch(
             at = time.perf_counter()
             for message in batch:
                 submitted[(message.key or b"").decode()] = at
+        bar = progress.add_task("cases closed", total=len(ids)) if progress else None
         with anyio.fail_after(max(120, len(ids) / 10)):
             while pending:
+                if progress is not None and bar is not None:
+                    progress.update(bar, completed=len(ids) - len(pending))
                 for record in await reader.poll(timeout=0.2, max_records=5000):
                     case_id = (record.key or b"").decode()
                     kind = record.value[1:5]
@@ -693,7 +701,10 @@ async def bench_e2e(
             console.print(f"  {n} cases on {url.split(':')[0]}, telemetry: {telemetry}")
             stats_before = (coordinator.stats.transitions, coordinator.stats.transactions)
             cpu = time.process_time()
-            measured = await run_batch(b, codec, case_ids(f"e2e-{run}", n), closing_ids)
+            with Progress(console=console, transient=True) as progress:
+                measured = await run_batch(
+                    b, codec, case_ids(f"e2e-{run}", n), closing_ids, progress
+                )
             cpu_s = time.process_time() - cpu
             stop.set()
     transitions = coordinator.stats.transitions - stats_before[0]

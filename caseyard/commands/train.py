@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 from rich.table import Table
 
 
@@ -32,8 +33,10 @@ def register(app: typer.Typer) -> None:
         if model not in (*trainers, "all"):
             raise ConfigError(f"unknown model {model!r}: use classifier, scorer or all")
         chosen = list(trainers) if model == "all" else [model]
-        for name in chosen:
-            with console.status(f"training {name}"):
+        columns = (SpinnerColumn(), *Progress.get_default_columns(), TimeElapsedColumn())
+        for n, name in enumerate(chosen):
+            with Progress(*columns, console=console, transient=True) as progress:
+                progress.add_task(f"training {name}", total=len(chosen), completed=n)
                 metrics = json.loads(trainers[name](seed=seed, write=write))
             table = Table("metric", "value", title=f"{name} (held-out split, seed {seed})")
             for key, value in metrics.items():
