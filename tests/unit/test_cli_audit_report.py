@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from caseyard.commands.audit import CaseReport, ReportFormat, build_report, render
+from caseyard.audit_report import CaseReport, ReportFormat, build_report, render
 from coordinator import Link, PipelineCatalog, Transition, verify_chain
 from schemas import CaseEvent, ModelUsage
 from schemas.human import DecisionAction
