@@ -33,7 +33,13 @@ def register(app: typer.Typer) -> None:
         Example: CASEYARD_BUS=kafka://127.0.0.1:9092 caseyard run classifier
         """
         from caseyard.cli import settings
+        from caseyard.errors import ConfigError
 
+        if (host or port) and service not in ("registry", "inbox"):
+            raise ConfigError(
+                "--host and --port are the registry's and the inbox's; other services serve "
+                "health and metrics on CASEYARD_HEALTH_HOST / CASEYARD_HEALTH_PORT"
+            )
         if service == "registry":
             from caseyard.commands.registry import DEFAULT_HOST, DEFAULT_PORT, serve_registry
 

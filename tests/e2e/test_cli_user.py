@@ -38,6 +38,7 @@ def caseyard(
         (["submit", "notes.docx"], {}, "unsupported document type '.docx'"),
         (["cases"], {"CASEYARD_BUS": "redis://x"}, "unknown scheme 'redis'"),
         (["case", "nope"], {}, "no case 'nope'"),
+        (["run", "classifier", "--port", "9000"], {}, "--host and --port are the registry's"),
         (["run", "nosuchagent"], {}, "no agent 'nosuchagent'"),
         (["train", "nosuchmodel"], {}, "unknown model 'nosuchmodel'"),
         (["cases"], {"CASEYARD_MAX_MESSAGE_BYTES": "-1"}, "setting 'max_message_bytes'"),
