@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from caseyard.errors import ConfigError
 
@@ -23,6 +24,19 @@ class QuietServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+class _Server(QuietServer):
+    """uvicorn that says when it listens."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = anyio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self.listening.set()
 
 
 def check_port(host: str, port: int, what: str = "the registry") -> None:
@@ -68,6 +82,55 @@ def health_app(ready: Callable[[], bool], metrics: Scrape | None = None) -> Star
     return Starlette(routes=routes)
 
 
+async def serve_app(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    stop: anyio.Event,
+    *,
+    what: str,
+    listening: anyio.Event | None = None,
+    grace_seconds: int = 5,
+) -> None:
+    """Serve `app` on uvicorn until `stop` is set; `listening` is set once it listens.
+
+    Raises:
+        ConfigError: If `host:port` cannot be listened on (said as one line).
+    """
+    check_port(host, port, what)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="off",
+        ws="none",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=grace_seconds,
+    )
+    server = _Server(config)
+    telling = anyio.CancelScope()
+
+    async def serve() -> None:
+        try:
+            await server.serve()
+        except SystemExit as exc:  # uvicorn's startup failure (e.g. the port taken since)
+            raise ConfigError(f"cannot serve {what} on {host}:{port} (see the log above)") from exc
+
+    async def tell() -> None:
+        with telling:
+            await server.listening.wait()
+            if listening is not None:
+                listening.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(serve)
+        tg.start_soon(tell)
+        await stop.wait()
+        telling.cancel()
+        server.should_exit = True
+
+
 async def serve_health(
     ready: Callable[[], bool],
     host: str,
@@ -76,11 +139,4 @@ async def serve_health(
     metrics: Scrape | None = None,
 ) -> None:
     """Serve `health_app` until `stop` is set."""
-    check_port(host, port, "health checks")
-    app = health_app(ready, metrics)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
-    server = QuietServer(config)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve)
-        await stop.wait()
-        server.should_exit = True
+    await serve_app(health_app(ready, metrics), host, port, stop, what="health checks")
