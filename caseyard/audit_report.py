@@ -13,7 +13,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict
 
-from caseyard.commands.cases import describe, status_of
+from caseyard.cases import describe, status_of
 from coordinator import PRODUCER, Break, Link
 from schemas import (
     CaseCompleted,

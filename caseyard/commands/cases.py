@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated
 
@@ -13,52 +12,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from caseyard.app import App, case_events, open_app, submit
+from caseyard.cases import by_case, describe, status_of
 from caseyard.commands._run import run
 from caseyard.errors import ConfigError
-from schemas import CaseCompleted, CaseEscalated, CaseFailed, CaseOpened, Event, PolicyDecision
-
-TERMINAL = (CaseCompleted, CaseFailed)
-
-
-def status_of(events: list[Event]) -> str:
-    """A case's status from its events: the last lifecycle event that decides it."""
-    status = "open"
-    for event in events:
-        if isinstance(event, CaseCompleted):
-            status = "completed"
-        elif isinstance(event, CaseFailed):
-            status = "failed"
-        elif isinstance(event, CaseEscalated) and status == "open":
-            status = "escalated"
-    return status
-
-
-def by_case(events: list[Event]) -> OrderedDict[str, list[Event]]:
-    cases: OrderedDict[str, list[Event]] = OrderedDict()
-    for event in events:
-        cases.setdefault(event.case_id, []).append(event)
-    return cases
-
-
-def describe(event: Event) -> tuple[str, str]:
-    """(decision, reason) of an event for the timeline, from the fields it has."""
-    fields = event.model_dump(
-        mode="json",
-        exclude={
-            "event_id",
-            "case_id",
-            "correlation_id",
-            "causation_id",
-            "occurred_at",
-            "producer",
-            "previous_hash",
-        },
-    )
-    decision = str(fields.pop("decision", "") or fields.pop("step", "") or "")
-    reason = str(fields.pop("reason", "") or "")
-    if isinstance(event, PolicyDecision):
-        decision = f"{event.rule_id}: {event.decision}"
-    return decision, reason
+from schemas import CaseOpened
 
 
 async def wait_for_outcomes(app: App, case_ids: list[str], timeout: float) -> dict[str, str]:

@@ -15,8 +15,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from caseyard.app import App, case_events, open_app, read_topic, submit
+from caseyard.cases import by_case, status_of
 from caseyard.commands._run import run
-from caseyard.commands.cases import by_case, status_of
 from caseyard.errors import ConfigError
 from schemas import (
     ClassifyOutput,

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from caseyard.commands.cases import describe
+from caseyard.cases import describe
 from caseyard.errors import CaseyardError
 from caseyard.inbox.auth import User
 from caseyard.inbox.projection import CaseView, HumanTask, TaskStatus
