@@ -308,11 +308,10 @@ class Coordinator:
             )
         if result.state is not current:
             changed[case_id] = result.state
-        trace = record.header("traceparent")
-        headers = (("traceparent", trace),) if trace else ()
+        # Trace context is the bus middleware's to set (`processing` around this record).
         for emit in result.outputs:
             value = await self._codec.encode(emit.event, emit.topic)
-            out.append(Message(emit.topic, value, key=case_id.encode(), headers=headers))
+            out.append(Message(emit.topic, value, key=case_id.encode()))
         return out
 
     async def _dead_letter(
