@@ -323,6 +323,9 @@ class KafkaBus:
                     for t in topics
                 )
                 if ready:
+                    # Remembered: another broker's metadata may not show a new topic yet.
+                    for t in topics:
+                        self._partitions[t] = len(metadata.partitions_for_topic(t))
                     return
                 await anyio.sleep(0.05)
 
