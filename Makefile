@@ -40,8 +40,10 @@ test-unit: install
 
 # The benchmarks fill the broker (100k changelog states): they get a fresh one, wiped after.
 bench: install
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	@trap '$(KAFKA) down --wipe' EXIT; \
 	$(KAFKA) down --wipe && $(KAFKA) up && \
+	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.peers && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.bus && \
 	$(BIN)/python -m bench.codec && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.coordinator && \

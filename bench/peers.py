@@ -1,0 +1,677 @@
+"""caseyard beside its peers on one broker, in one run (issue 10).
+
+Five ways to run the same 4-hop chain (stage 1 -> 2 -> 3 -> 4, instant handlers, ~1 KB
+records keyed by case, 6 partitions), each at-least-once or better:
+
+- raw: raw aiokafka, one consumer group per stage, the producer with caseyard's settings
+  (idempotent, acks=all, linger 5 ms); a poll batch is sent without awaiting each ack,
+  then awaited once, then committed once. What a Kafka engineer writes by hand.
+- faststream-batch: FastStream batch subscribers (`batch=True`, `AckPolicy.ACK`: one
+  commit per batch), each record sent with its key without awaiting its ack
+  (`no_confirm=True`), the batch's acks awaited together.
+- faststream-default: FastStream as its docs show it: one subscriber per stage with its
+  defaults (auto-commit, `AckPolicy.ACK_FIRST`) and a `@publisher` returning the record.
+- runtime: caseyard's agent runtime (`AgentService`), four agents chained: each gets a
+  `TaskRequested`, records it in its processed store and forwards it to the next stage's
+  topic (Avro, schema registry, middleware hooks, idempotency, dead letters: all of it).
+- saga: the caseyard coordinator running a 4-step sequential pipeline with four instant
+  agents: each step is coordinator -> task -> agent -> result -> coordinator, so a case
+  takes 9 records and 5 coordinator transactions where the chains take 5 records.
+
+Each variant, per round: a warm-up, then CASES cases submitted at once, timed until the
+last one reaches the end (cases/s, CPU seconds of this process per case), then cases at
+half that rate for LATENCY_S seconds (latency from submit to end, p50/p99, and per step:
+the case latency / 4). Rounds alternate the variants; the table shows the median of the
+rounds and the ratios to raw and to faststream-batch. The broker's own CPU is not counted.
+
+    CASEYARD_BENCH_KAFKA=127.0.0.1:19092 python -m bench.peers [--rounds 3] [--cases N]
+        [--latency-s S] [--only VARIANT ...]
+
+Prints a table and writes bench/results/peers.json. FastStream is a bench-only extra
+(`pip install -e '.[bench]'`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from rich.console import Console
+from rich.table import Table
+
+import bus
+from agents.runtime import (
+    AgentService,
+    Emit,
+    Outcome,
+    ProcessedStore,
+    RetryPolicy,
+    TaskHandler,
+    TaskWork,
+)
+from bench.coordinator import SEQUENTIAL, instant_outputs, schema_id
+from bus._kafka import KafkaBus
+from caseyard.schema_store import BusSchemaStore
+from caseyard.wiring import ensure_topology
+from coordinator import Coordinator, PipelineCatalog
+from schemas import (
+    AvroCodec,
+    CaseCompleted,
+    CaseSubmitted,
+    DocumentRef,
+    Event,
+    Producer,
+    Registry,
+    TaskInput,
+    TaskRequested,
+)
+from schemas.topology import CAPABILITIES, CASE_EVENTS, CASE_PARTITIONS, INTAKE, tasks_topic
+
+RESULTS = Path(__file__).parent / "results"
+PRODUCER = Producer(service="bench", version="1")
+HOPS = 4
+PAYLOAD = 1024
+PARTITIONS = CASE_PARTITIONS
+VARIANTS = ("raw", "faststream-batch", "faststream-default", "runtime", "saga")
+SUBMIT_BATCH = 500
+DOCUMENT = DocumentRef(
+    uri=f"blob://sha256/{'0' * 64}", sha256="0" * 64, size=1234, media_type="application/pdf"
+)
+
+TARGET_SAGA_VS_RAW = 0.4
+TARGET_RUNTIME_VS_RAW = 0.8
+TARGET_RUNTIME_VS_FASTSTREAM = 1.0
+TARGET_STEP_P99_S = 0.050
+
+
+Submit = Callable[[Sequence[str]], Awaitable[None]]
+"""Publishes the first record of each case (by case id)."""
+
+
+@dataclass
+class Chain:
+    """A running variant: how to start cases and where to see them end.
+
+    `ended(key, value)` says whether a record read from `end_topic` ends a case.
+    """
+
+    submit: Submit
+    end_topic: str
+    ended: Callable[[bytes], bool] = lambda value: True
+
+
+@dataclass
+class Observer:
+    """Reads the end topic from its current end and notes when each case got there."""
+
+    chain: Chain
+    reader: bus.Consumer
+    done: dict[str, float] = field(default_factory=dict)
+    arrived: anyio.Event = field(default_factory=anyio.Event)
+
+    async def run(self) -> None:
+        while True:
+            records = await self.reader.poll(timeout=0.05, max_records=5000)
+            now = time.perf_counter()
+            for record in records:
+                if self.chain.ended(record.value):
+                    self.done.setdefault((record.key or b"").decode(), now)
+            if records:
+                self.arrived.set()
+                self.arrived = anyio.Event()
+
+    async def wait(self, keys: Sequence[str], timeout: float) -> None:
+        with anyio.fail_after(timeout):
+            while any(k not in self.done for k in keys):
+                await self.arrived.wait()
+
+
+@asynccontextmanager
+async def observing(b: bus.Bus, chain: Chain) -> AsyncIterator[Observer]:
+    tps = [bus.TopicPartition(chain.end_topic, p) for p in range(PARTITIONS)]
+    ends = await b.end_offsets(tps)
+    async with b.reader(tps) as reader, anyio.create_task_group() as tg:
+        for tp in tps:
+            await reader.seek(tp, ends[tp])
+        observer = Observer(chain, reader)
+        tg.start_soon(observer.run)
+        yield observer
+        tg.cancel_scope.cancel()
+
+
+def pad(n: int) -> bytes:
+    return (b"0123456789abcdef" * (n // 16 + 1))[:n]
+
+
+async def create_topics(bootstrap: str, names: Sequence[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
+    finally:
+        await admin.close()
+    async with bus.connect(f"kafka://{bootstrap}") as b:
+        for name in names:  # wait for leaders
+            with anyio.fail_after(30):
+                while True:
+                    try:
+                        await b.partitions(name)
+                        break
+                    except Exception:
+                        await anyio.sleep(0.1)
+
+
+def producer_options(bootstrap: str) -> dict[str, Any]:
+    """caseyard's producer settings, so the peers get the same."""
+    return KafkaBus(f"kafka://{bootstrap}", bootstrap).producer_options()
+
+
+# -- raw aiokafka ---------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def raw_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
+    topics = [f"bench.raw.{run}.{i}" for i in range(HOPS + 1)]
+    await create_topics(bootstrap, topics)
+    producer = AIOKafkaProducer(**producer_options(bootstrap))
+    await producer.start()
+    value = pad(PAYLOAD)
+
+    async def stage(source: str, target: str, ready: anyio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            source,
+            bootstrap_servers=bootstrap,
+            group_id=f"{source}.group",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                if consumer.assignment():
+                    ready.set()
+                futures = [
+                    await producer.send(target, r.value, key=r.key)
+                    for records in batches.values()
+                    for r in records
+                ]
+                for future in futures:
+                    await future
+                if futures:
+                    await consumer.commit()
+        finally:
+            await consumer.stop()
+
+    async def submit(keys: Sequence[str]) -> None:
+        futures = [await producer.send(topics[0], value, key=k.encode()) for k in keys]
+        for future in futures:
+            await future
+
+    try:
+        async with anyio.create_task_group() as tg:
+            ready = [anyio.Event() for _ in range(HOPS)]
+            for i in range(HOPS):
+                tg.start_soon(stage, topics[i], topics[i + 1], ready[i])
+            for event in ready:
+                await event.wait()
+            yield Chain(submit, topics[-1])
+            tg.cancel_scope.cancel()
+    finally:
+        await producer.stop()
+
+
+# -- FastStream -----------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def faststream_chain(bootstrap: str, run: str, *, batch: bool) -> AsyncIterator[Chain]:
+    from faststream import AckPolicy
+    from faststream.kafka import KafkaBroker, KafkaMessage, KafkaResponse
+
+    kind = "fsb" if batch else "fsd"
+    topics = [f"bench.{kind}.{run}.{i}" for i in range(HOPS + 1)]
+    await create_topics(bootstrap, topics)
+    options = producer_options(bootstrap)
+    broker = KafkaBroker(
+        bootstrap,
+        logger=None,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=options["linger_ms"],
+    )
+    value = pad(PAYLOAD)
+
+    for i in range(HOPS):
+        source, target = topics[i], topics[i + 1]
+        if batch:
+
+            def forward_batch(target: str) -> Callable[..., Awaitable[None]]:
+                async def handle(body: list[bytes], msg: KafkaMessage) -> None:
+                    futures = [
+                        await broker.publish(r.value, target, key=r.key, no_confirm=True)
+                        for r in msg.raw_message
+                    ]
+                    await asyncio.gather(*futures)
+
+                return handle
+
+            broker.subscriber(
+                source,
+                group_id=f"{source}.group",
+                batch=True,
+                max_records=500,
+                auto_offset_reset="earliest",
+                ack_policy=AckPolicy.ACK,
+            )(forward_batch(target))
+        else:
+
+            def forward_one() -> Callable[..., Awaitable[KafkaResponse]]:
+                async def handle(body: bytes, msg: KafkaMessage) -> KafkaResponse:
+                    record: Any = msg.raw_message
+                    return KafkaResponse(body, key=record.key)
+
+                return handle
+
+            broker.publisher(target)(
+                broker.subscriber(source, group_id=f"{source}.group", auto_offset_reset="earliest")(
+                    forward_one()
+                )
+            )
+
+    async def submit(keys: Sequence[str]) -> None:
+        futures = [
+            await broker.publish(value, topics[0], key=k.encode(), no_confirm=True) for k in keys
+        ]
+        await asyncio.gather(*futures)
+
+    await broker.start()
+    try:
+        # FastStream has no readiness signal: wait until every group has its partitions.
+        with anyio.fail_after(60):
+            while not all(s.consumer and s.consumer.assignment() for s in _subscribers(broker)):  # noqa: ASYNC110
+                await anyio.sleep(0.05)
+        yield Chain(submit, topics[-1])
+    finally:
+        await broker.stop()
+
+
+def _subscribers(broker: Any) -> list[Any]:
+    return list(broker.subscribers)
+
+
+# -- caseyard agent runtime -------------------------------------------------------------------
+
+
+@dataclass
+class Forward:
+    """A handler that hands each task on to the next stage (the runtime's whole path)."""
+
+    target: str
+
+    def accepts(self, event: Event) -> bool:
+        return isinstance(event, TaskRequested)
+
+    def key(self, event: Event) -> str:
+        assert isinstance(event, TaskRequested)
+        return event.task_id
+
+    async def handle(self, event: Event) -> Sequence[Emit]:
+        assert isinstance(event, TaskRequested)
+        return (Emit(self.target, event.model_copy(update={"task_id": f"{event.task_id}+"})),)
+
+    def failed(self, event: Event, error: BaseException, attempts: int) -> Sequence[Emit]:
+        return ()
+
+
+def task(case_id: str) -> TaskRequested:
+    now = datetime.now(UTC)
+    return TaskRequested(
+        case_id=case_id,
+        correlation_id=case_id,
+        occurred_at=now,
+        producer=PRODUCER,
+        task_id=f"{case_id}/1",
+        step="classify",
+        capability="classify",
+        attempt=1,
+        input=TaskInput(
+            document=DOCUMENT,
+            parameters={"pad": pad(PAYLOAD - 400).decode()},
+        ),
+        deadline=now + timedelta(hours=1),
+    )
+
+
+@asynccontextmanager
+async def runtime_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
+    topics = [f"bench.rt.{run}.{i}" for i in range(HOPS + 1)]
+    await create_topics(bootstrap, topics)
+    async with (
+        bus.connect(f"kafka://{bootstrap}", session_timeout_ms=6000) as b,
+        BusSchemaStore(b) as store,
+    ):
+        codec = AvroCodec(Registry(store))
+        agents = [
+            AgentService(
+                name=f"bench-rt-{run}-{i}",
+                bus=b,
+                codec=codec,
+                topics=[topics[i]],
+                handler=Forward(topics[i + 1]),
+                store=ProcessedStore(":memory:"),
+                producer=PRODUCER,
+                retry=RetryPolicy(delays_s=()),
+            )
+            for i in range(HOPS)
+        ]
+
+        async def submit(keys: Sequence[str]) -> None:
+            await b.publish_batch(
+                [
+                    bus.Message(topics[0], await codec.encode(task(k), topics[0]), key=k.encode())
+                    for k in keys
+                ]
+            )
+
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            for agent in agents:
+                tg.start_soon(agent.run, stop)
+            with anyio.fail_after(60):
+                for agent in agents:
+                    await agent.ready.wait()
+            yield Chain(submit, topics[-1])
+            stop.set()
+
+
+# -- caseyard saga --------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def saga_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "bench-sequential.yaml").write_text(SEQUENTIAL)
+        catalog = PipelineCatalog.load(tmp)
+    outcomes = instant_outputs()
+
+    def instant(capability: str) -> TaskWork:
+        outcome = outcomes[capability]
+
+        async def work(task: TaskRequested) -> Outcome:
+            return outcome
+
+        return work
+
+    async with (
+        bus.connect(f"kafka://{bootstrap}", session_timeout_ms=6000) as b,
+        AsyncExitStack() as stack,
+    ):
+        await ensure_topology(b)
+        store = await stack.enter_async_context(BusSchemaStore(b))
+        codec = AvroCodec(Registry(store))
+        base = {"case_id": "x", "correlation_id": "x", "occurred_at": datetime.now(UTC)}
+        completed = await schema_id(codec, CaseCompleted(**base, producer=PRODUCER, outcome="x"))
+        coordinator = Coordinator(
+            bus=b, codec=codec, catalog=catalog, producer=PRODUCER, instance=f"bench-{run}"
+        )
+        agents = [
+            AgentService(
+                name=f"bench-{capability}",
+                bus=b,
+                codec=codec,
+                topics=[tasks_topic(capability).name],
+                handler=TaskHandler(capability, instant(capability), PRODUCER),
+                store=ProcessedStore(":memory:"),
+                producer=PRODUCER,
+                retry=RetryPolicy(delays_s=()),
+            )
+            for capability in CAPABILITIES
+        ]
+        metadata = {"pad": pad(PAYLOAD - 300).decode()}
+
+        async def submit(keys: Sequence[str]) -> None:
+            now = datetime.now(UTC)
+            await b.publish_batch(
+                [
+                    bus.Message(
+                        INTAKE.name,
+                        await codec.encode(submission(k, now, metadata), INTAKE.name),
+                        key=k.encode(),
+                    )
+                    for k in keys
+                ]
+            )
+
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            runners: list[Coordinator | AgentService] = [coordinator, *agents]
+            for runner in runners:
+                tg.start_soon(runner.run, stop)
+            with anyio.fail_after(120):
+                for runner in runners:
+                    await runner.ready.wait()
+                while len(coordinator.loaded()) < CASE_PARTITIONS:  # noqa: ASYNC110
+                    await anyio.sleep(0.05)
+            yield Chain(submit, CASE_EVENTS.name, lambda value: value[1:5] == completed)
+            stop.set()
+
+
+def submission(case_id: str, now: datetime, metadata: dict[str, str]) -> CaseSubmitted:
+    return CaseSubmitted(
+        case_id=case_id,
+        correlation_id=case_id,
+        occurred_at=now,
+        producer=PRODUCER,
+        document=DOCUMENT,
+        source="bench",
+        metadata=metadata,
+    )
+
+
+# -- the harness ----------------------------------------------------------------------------
+
+
+def chain_for(variant: str, bootstrap: str, run: str) -> Any:
+    if variant == "raw":
+        return raw_chain(bootstrap, run)
+    if variant == "faststream-batch":
+        return faststream_chain(bootstrap, run, batch=True)
+    if variant == "faststream-default":
+        return faststream_chain(bootstrap, run, batch=False)
+    if variant == "runtime":
+        return runtime_chain(bootstrap, run)
+    return saga_chain(bootstrap, run)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+async def measure(
+    variant: str, bootstrap: str, cases: int, latency_s: float, console: Console
+) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    async with (
+        bus.connect(f"kafka://{bootstrap}") as b,
+        chain_for(variant, bootstrap, run) as chain,
+        observing(b, chain) as observer,
+    ):
+        warm = [f"{run}-warm-{i}" for i in range(20)]
+        await chain.submit(warm)
+        await observer.wait(warm, 120)
+
+        keys = [f"{run}-max-{i}" for i in range(cases)]
+        cpu = time.process_time()
+        began = time.perf_counter()
+        for start in range(0, cases, SUBMIT_BATCH):
+            await chain.submit(keys[start : start + SUBMIT_BATCH])
+        await observer.wait(keys, max(120, cases / 20))
+        seconds = time.perf_counter() - began
+        cpu_s = time.process_time() - cpu
+        rate = cases / seconds
+
+        # Half the max rate, in ticks of 20 ms, for latency_s.
+        paced = max(10, int(rate / 2 * latency_s))
+        tick = 0.02
+        per_tick = max(1, round(rate / 2 * tick))
+        paced_keys = [f"{run}-lat-{i}" for i in range(paced)]
+        sent: dict[str, float] = {}
+        start_at = time.perf_counter()
+        for n, start in enumerate(range(0, paced, per_tick)):
+            due = start_at + n * tick
+            await anyio.sleep(max(0.0, due - time.perf_counter()))
+            chunk = paced_keys[start : start + per_tick]
+            at = time.perf_counter()
+            await chain.submit(chunk)
+            sent.update(dict.fromkeys(chunk, at))
+        await observer.wait(paced_keys, 120)
+        latencies = [observer.done[k] - sent[k] for k in paced_keys]
+    result = {
+        "variant": variant,
+        "cases": cases,
+        "seconds": seconds,
+        "cases_s": rate,
+        "cpu_ms_per_case": cpu_s / cases * 1000,
+        "paced_cases_s": paced / latency_s,
+        "latency_p50_ms": percentile(latencies, 0.5) * 1000,
+        "latency_p99_ms": percentile(latencies, 0.99) * 1000,
+        "step_p50_ms": percentile(latencies, 0.5) * 1000 / HOPS,
+        "step_p99_ms": percentile(latencies, 0.99) * 1000 / HOPS,
+    }
+    console.print(
+        f"  {variant:<19} {rate:8.0f} cases/s  cpu {result['cpu_ms_per_case']:.2f} ms/case"
+        f"  latency p50 {result['latency_p50_ms']:.0f} ms p99 {result['latency_p99_ms']:.0f} ms"
+    )
+    return result
+
+
+def median_of(rounds: list[list[dict[str, Any]]], variant: str, key: str) -> float:
+    return float(statistics.median(r[key] for rs in rounds for r in rs if r["variant"] == variant))
+
+
+def report(console: Console, out: dict[str, Any]) -> None:
+    rounds = out["rounds"]
+    variants = [v for v in VARIANTS if any(r["variant"] == v for rs in rounds for r in rs)]
+    medians = {
+        v: {
+            k: median_of(rounds, v, k)
+            for k in (
+                "cases_s",
+                "cpu_ms_per_case",
+                "latency_p50_ms",
+                "latency_p99_ms",
+                "step_p50_ms",
+                "step_p99_ms",
+            )
+        }
+        for v in variants
+    }
+    out["median"] = medians
+    table = Table(title=f"4-hop chain on one broker, median of {len(rounds)} rounds")
+    for column in (
+        "variant",
+        "cases/s",
+        "each round",
+        "vs raw",
+        "vs fs-batch",
+        "CPU ms/case",
+        "case p50/p99 ms @50%",
+        "step p50/p99 ms",
+    ):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    raw = medians.get("raw", {}).get("cases_s")
+    fsb = medians.get("faststream-batch", {}).get("cases_s")
+    for v in variants:
+        m = medians[v]
+        each = " / ".join(f"{r['cases_s']:.0f}" for rs in rounds for r in rs if r["variant"] == v)
+        table.add_row(
+            v,
+            f"{m['cases_s']:.0f}",
+            each,
+            f"{m['cases_s'] / raw:.2f}x" if raw else "-",
+            f"{m['cases_s'] / fsb:.2f}x" if fsb else "-",
+            f"{m['cpu_ms_per_case']:.2f}",
+            f"{m['latency_p50_ms']:.0f} / {m['latency_p99_ms']:.0f}",
+            f"{m['step_p50_ms']:.1f} / {m['step_p99_ms']:.1f}",
+        )
+    console.print(table)
+    targets = []
+    if raw and "saga" in medians:
+        ratio = medians["saga"]["cases_s"] / raw
+        targets.append(f"saga {ratio:.2f}x raw (target >= {TARGET_SAGA_VS_RAW}x)")
+        p99 = medians["saga"]["step_p99_ms"]
+        targets.append(f"saga step p99 {p99:.0f} ms (target <= {TARGET_STEP_P99_S * 1000:.0f})")
+    if raw and "runtime" in medians:
+        ratio = medians["runtime"]["cases_s"] / raw
+        targets.append(f"runtime {ratio:.2f}x raw (target >= {TARGET_RUNTIME_VS_RAW}x)")
+    if fsb and "runtime" in medians:
+        ratio = medians["runtime"]["cases_s"] / fsb
+        targets.append(
+            f"runtime {ratio:.2f}x faststream-batch (target >= {TARGET_RUNTIME_VS_FASTSTREAM}x)"
+        )
+    for line in targets:
+        console.print(f"  {line}")
+    out["targets"] = targets
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cases", type=int, default=3000, help="cases at max rate")
+    parser.add_argument(
+        "--slow-cases", type=int, default=400, help="cases at max rate for faststream-default"
+    )
+    parser.add_argument("--latency-s", type=float, default=4.0, help="seconds at half rate")
+    parser.add_argument("--only", choices=VARIANTS, action="append", help="run only these")
+    args = parser.parse_args()
+    bootstrap = os.environ.get("CASEYARD_BENCH_KAFKA")
+    if not bootstrap:
+        raise SystemExit("bench.peers needs a broker: CASEYARD_BENCH_KAFKA=host:port")
+    console = Console()
+    if not console.is_terminal:
+        console.width = 130
+    variants = [v for v in VARIANTS if v in (args.only or VARIANTS)]
+    out: dict[str, Any] = {
+        "args": vars(args),
+        "kafka": bootstrap,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_avg": os.getloadavg(),
+        "rounds": [],
+    }
+    for n in range(args.rounds):
+        console.print(f"round {n + 1} of {args.rounds}")
+        results = []
+        for variant in variants:
+            cases = args.slow_cases if variant == "faststream-default" else args.cases
+            results.append(await measure(variant, bootstrap, cases, args.latency_s, console))
+        out["rounds"].append(results)
+    out["load_avg_after"] = os.getloadavg()
+    report(console, out)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "peers.json"
+    path.write_text(json.dumps(out, indent=2))
+    console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    anyio.run(main)
