@@ -6,8 +6,11 @@ records that share a key (a case). For each input it then:
 
 1. looks the input up in the processed store (by `Handler.key`, the task id for tasks):
    a redelivered input gets its recorded outputs again, never a second model call;
-2. otherwise runs the handler, records the outputs, publishes them;
-3. commits the batch only after its outputs are published.
+2. otherwise runs the handler and adds its outputs to the batch's outbox.
+
+Then, once per poll batch: the outputs of every input are recorded in the processed store
+(one SQLite transaction), published together (one producer round trip, not one per
+record: order per case is the order they were added), and the batch is committed.
 
 Failures are classified, never swallowed: a retryable error sends the input to the
 agent's next retry topic (non-blocking: the main topic keeps flowing) with a not-before
@@ -22,7 +25,7 @@ import logging
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +33,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from bus import Bus, Consumer, Message, Record, TopicSpec
+from bus import Bus, Consumer, Message, Outbox, Record, TopicSpec
 from caseyard.errors import CaseyardError
 from schemas import (
     AvroCodec,
@@ -193,17 +196,30 @@ class ProcessedStore:
         return [Message(t, v, k) for t, k, v in rows]
 
     def put(self, key: str, messages: Sequence[Message]) -> None:
+        self.put_many({key: messages})
+
+    def put_many(self, outputs: Mapping[str, Sequence[Message]]) -> None:
+        """Record the outputs of several inputs in one transaction."""
+        if not outputs:
+            return
+        at_ms = time.time_ns() // 10**6
         with self._conn:
             self._conn.execute("BEGIN")
-            self._conn.execute("DELETE FROM processed WHERE key = ?", (key,))
+            self._conn.executemany(
+                "DELETE FROM processed WHERE key = ?", [(key,) for key in outputs]
+            )
             self._conn.executemany(
                 "INSERT OR REPLACE INTO processed(key, idx, topic, msg_key, value)"
                 " VALUES(?,?,?,?,?)",
-                [(key, i, m.topic, m.key, m.value) for i, m in enumerate(messages)],
+                [
+                    (key, i, m.topic, m.key, m.value)
+                    for key, messages in outputs.items()
+                    for i, m in enumerate(messages)
+                ],
             )
-            self._conn.execute(
+            self._conn.executemany(
                 "INSERT OR REPLACE INTO done(key, at_ms) VALUES(?,?)",
-                (key, time.time_ns() // 10**6),
+                [(key, at_ms) for key in outputs],
             )
 
     def close(self) -> None:
@@ -308,6 +324,7 @@ class AgentService:
         lanes: dict[bytes | None, list[Record]] = defaultdict(list)
         for record in batch:
             lanes[record.key].append(record)
+        done = _Done(self._bus.outbox())
 
         async def lane(records: list[Record]) -> None:
             for record in records:
@@ -315,9 +332,9 @@ class AgentService:
                     if level and not await self._wait_until_due(record, stop):
                         raise _Stopping
                     # The bus middleware's scope (tracing, metrics): what the handler
-                    # publishes, retries and dead letters included, happens inside it.
+                    # publishes, retries and dead letters included, is added inside it.
                     with consumer.processing(record):
-                        await self._one(record, level)
+                        await self._one(record, level, done)
 
         stopped = False
         try:
@@ -326,13 +343,17 @@ class AgentService:
                     tg.start_soon(lane, records)
         except* _Stopping:
             stopped = True
+        # Recorded before they are published: a crash in between republishes the recorded
+        # outputs on redelivery instead of calling the model again.
+        self._store.put_many(done.recorded)
+        await done.outbox.flush()
         return not stopped
 
-    async def _one(self, record: Record, level: int) -> None:
+    async def _one(self, record: Record, level: int, done: _Done) -> None:
         try:
             event = await self._codec.decode(record.value)
         except DecodeError as exc:
-            await self._dead_letter(record, None, exc, "undecodable", attempts=level + 1)
+            await self._dead_letter(record, None, exc, "undecodable", done, attempts=level + 1)
             return
         if not self._handler.accepts(event):
             self.stats.skipped += 1
@@ -340,25 +361,23 @@ class AgentService:
         key = self._handler.key(event)
         # A redriven dead letter is the operator asking for the work again, not a
         # redelivery: it is handled anew and its outcome replaces the recorded one.
-        recorded = None if record.header(DLQ_REDRIVEN_FROM) else self._store.get(key)
+        recorded = None if record.header(DLQ_REDRIVEN_FROM) else done.get(key, self._store)
         if recorded is not None:
             self.stats.replayed += 1
-            await self._bus.publish_batch(recorded)
+            done.outbox.add(recorded)
             return
         try:
             emits = await self._handler.handle(event)
             messages = [await self._message(e) for e in emits]
         except CaseyardError as exc:
-            await self._failed(record, event, exc, level)
+            await self._failed(record, event, exc, level, done)
             return
         except Exception as exc:  # a bug in the handler: not retryable, dead-letter it
-            await self._failed(record, event, exc, level, retryable=False)
+            await self._failed(record, event, exc, level, done, retryable=False)
             return
-        self._store.put(key, messages)
+        done.record(key, messages)
         self.stats.handled += 1
         log.debug("handled", extra={"agent": self.name, "case_id": event.case_id, "key": key})
-        if messages:
-            await self._bus.publish_batch(messages)
 
     async def _message(self, emit: Emit) -> Message:
         value = await self._codec.encode(emit.event, emit.topic)
@@ -370,6 +389,7 @@ class AgentService:
         event: Event,
         error: BaseException,
         level: int,
+        done: _Done,
         *,
         retryable: bool | None = None,
     ) -> None:
@@ -381,16 +401,20 @@ class AgentService:
             log.warning("retrying: %s: %s", type(error).__name__, error, extra=about)
             delay_ms = int(self._retry.delays_s[level] * 1000)
             source = record.header(RETRY_SOURCE) or record.topic.encode()
-            await self._bus.publish(
-                self.retry_topic(level + 1),
-                record.value,
-                key=record.key,
-                headers=(
-                    *[(k, v) for k, v in record.headers if not k.startswith("retry.")],
-                    (RETRY_ATTEMPT, str(level + 1).encode()),
-                    (RETRY_NOT_BEFORE, str(_epoch_ms(self._clock()) + delay_ms).encode()),
-                    (RETRY_SOURCE, source),
-                ),
+            done.outbox.add(
+                [
+                    Message(
+                        self.retry_topic(level + 1),
+                        record.value,
+                        key=record.key,
+                        headers=(
+                            *[(k, v) for k, v in record.headers if not k.startswith("retry.")],
+                            (RETRY_ATTEMPT, str(level + 1).encode()),
+                            (RETRY_NOT_BEFORE, str(_epoch_ms(self._clock()) + delay_ms).encode()),
+                            (RETRY_SOURCE, source),
+                        ),
+                    )
+                ]
             )
             return
         self.stats.failed += 1
@@ -404,11 +428,9 @@ class AgentService:
         )
         messages = [await self._message(e) for e in self._handler.failed(event, error, level + 1)]
         # Recorded so that a redelivery publishes the same failure, not a new attempt.
-        self._store.put(self._handler.key(event), messages)
-        if messages:
-            await self._bus.publish_batch(messages)
+        done.record(self._handler.key(event), messages)
         reason = "retries exhausted" if can_retry else "not retryable"
-        await self._dead_letter(record, event, error, reason, attempts=level + 1)
+        await self._dead_letter(record, event, error, reason, done, attempts=level + 1)
 
     async def _dead_letter(
         self,
@@ -416,6 +438,7 @@ class AgentService:
         event: Event | None,
         error: BaseException,
         reason: str,
+        done: _Done,
         *,
         attempts: int,
     ) -> None:
@@ -441,11 +464,15 @@ class AgentService:
             event=event,
         )
         trace = record.header("traceparent")
-        await self._bus.publish(
-            DEAD_LETTERS.name,
-            await self._codec.encode(letter, DEAD_LETTERS.name),
-            key=letter.case_id.encode(),
-            headers=dead_letter_headers(letter, trace.decode() if trace else None),
+        done.outbox.add(
+            [
+                Message(
+                    DEAD_LETTERS.name,
+                    await self._codec.encode(letter, DEAD_LETTERS.name),
+                    key=letter.case_id.encode(),
+                    headers=dead_letter_headers(letter, trace.decode() if trace else None),
+                )
+            ]
         )
 
     async def _wait_until_due(self, record: Record, stop: anyio.Event) -> bool:
@@ -462,6 +489,24 @@ class AgentService:
 
 def _epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+@dataclass
+class _Done:
+    """What a poll batch produced: records to publish, and outputs to record by key."""
+
+    outbox: Outbox
+    recorded: dict[str, Sequence[Message]] = field(default_factory=dict)
+
+    def record(self, key: str, messages: Sequence[Message]) -> None:
+        self.recorded[key] = messages
+        self.outbox.add(messages)
+
+    def get(self, key: str, store: ProcessedStore) -> Sequence[Message] | None:
+        """The recorded outputs of `key`: of this batch (a duplicate in the same poll,
+        not yet written) or of an earlier one."""
+        mine = self.recorded.get(key)
+        return mine if mine is not None else store.get(key)
 
 
 class _Stopping(Exception):

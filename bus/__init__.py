@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlsplit
 
-from bus._base import DEFAULT_MAX_MESSAGE_BYTES
+from bus._base import DEFAULT_MAX_MESSAGE_BYTES, Outbox
 from bus._embedded import EmbeddedBus
 from bus._kafka import KafkaBus
 from bus._protocol import Bus, Consumer, Middleware, RebalanceListener, Transaction
@@ -34,6 +34,7 @@ __all__ = [
     "Headers",
     "Message",
     "Middleware",
+    "Outbox",
     "Position",
     "RebalanceListener",
     "Record",

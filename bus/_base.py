@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import abc
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from operator import itemgetter
 from types import TracebackType
 from typing import Self
 
 from bus._protocol import Middleware, RebalanceListener
-from bus._types import Message, Record, StartFrom, TopicPartition, check_topic
+from bus._types import Message, Position, Record, StartFrom, TopicPartition, check_topic
 from caseyard.errors import BusClosed, RecordTooLarge
 
 DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
@@ -66,6 +66,38 @@ class Outbound:
         if len(self.middleware) == 1:
             return self.middleware[0].processing(record, group)
         return _nested(self.middleware, record, group)
+
+
+class Outbox:
+    """Records published together: `add` checks each one and runs the middleware at once
+    (in the caller's scope, so a trace links it to the record being handled), `flush`
+    publishes everything added and returns when all of it is durable.
+
+    One producer round trip per flush instead of one per record: the agent runtime adds
+    a poll batch's results as it handles them, records them, then flushes once. Records
+    of one partition keep the order they were added in.
+    """
+
+    def __init__(
+        self,
+        outbound: Outbound,
+        send: Callable[[Sequence[Message]], Awaitable[list[Position]]],
+    ) -> None:
+        self._outbound = outbound
+        self._send = send
+        self._prepared: list[Message] = []
+
+    def add(self, messages: Sequence[Message]) -> None:
+        """Check and stamp `messages` now; they are published by the next `flush`."""
+        self._prepared.extend(self._outbound.prepare(m) for m in messages)
+
+    def __len__(self) -> int:
+        return len(self._prepared)
+
+    async def flush(self) -> list[Position]:
+        """Publish what was added, in order; returns their positions once all are durable."""
+        prepared, self._prepared = self._prepared, []
+        return await self._send(prepared) if prepared else []
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from typing import Self, TypeVar
 
 import anyio
 
-from bus._base import DEFAULT_MAX_MESSAGE_BYTES, ConsumerBase, Outbound
+from bus._base import DEFAULT_MAX_MESSAGE_BYTES, ConsumerBase, Outbound, Outbox
 from bus._log import LogStore
 from bus._protocol import Consumer, Middleware, RebalanceListener
 from bus._types import (
@@ -136,6 +136,9 @@ class EmbeddedBus:
 
     async def publish_batch(self, messages: Sequence[Message]) -> list[Position]:
         return await self.append([self._out.prepare(m) for m in messages])
+
+    def outbox(self) -> Outbox:
+        return Outbox(self._out, self.append)
 
     async def append(
         self,

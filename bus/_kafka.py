@@ -31,7 +31,7 @@ from aiokafka.errors import (
     UnknownMemberIdError,
 )
 
-from bus._base import DEFAULT_MAX_MESSAGE_BYTES, ConsumerBase, Outbound
+from bus._base import DEFAULT_MAX_MESSAGE_BYTES, ConsumerBase, Outbound, Outbox
 from bus._protocol import Consumer, Middleware, RebalanceListener
 from bus._types import (
     Headers,
@@ -221,8 +221,13 @@ class KafkaBus:
         return position
 
     async def publish_batch(self, messages: Sequence[Message]) -> list[Position]:
+        return await self._send_prepared([self._out.prepare(m) for m in messages])
+
+    def outbox(self) -> Outbox:
+        return Outbox(self._out, self._send_prepared)
+
+    async def _send_prepared(self, prepared: Sequence[Message]) -> list[Position]:
         producer = self._running_producer()
-        prepared = [self._out.prepare(m) for m in messages]
         for topic in {m.topic for m in prepared}:
             await self.partitions(topic)
         with _translated(f"publishing to {sorted({m.topic for m in prepared})}"):

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from bus._types import Headers, Message, Position, Record, StartFrom, TopicPartition, TopicSpec
+
+if TYPE_CHECKING:
+    from bus._base import Outbox
 
 
 class Middleware(Protocol):
@@ -179,6 +182,11 @@ class Bus(Protocol):
 
     async def publish_batch(self, messages: Sequence[Message]) -> list[Position]:
         """Publish many records; returns their positions in the same order."""
+        ...
+
+    def outbox(self) -> Outbox:
+        """Records to publish together: `add` now (middleware runs in the caller's scope),
+        `flush` once; one round trip for a whole batch instead of one per record."""
         ...
 
     def consumer(

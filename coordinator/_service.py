@@ -218,10 +218,15 @@ class Coordinator:
                 by_partition: dict[int, list[Record]] = defaultdict(list)
                 for record in batch:
                     by_partition[record.partition].append(record)
-                for p, records in sorted(by_partition.items()):
-                    async with self.lock:
+                if not by_partition:
+                    continue
+                # Each partition number is its own task with its own transactional id:
+                # their transactions run at the same time, and a slow or aborted one
+                # does not hold the others back (Kafka Streams' tasks).
+                async with self.lock, anyio.create_task_group() as batch_tg:
+                    for p, records in by_partition.items():
                         if p in self._states:  # else moved away by a rebalance meanwhile
-                            await self._apply(consumer, p, records)
+                            batch_tg.start_soon(self._apply, consumer, p, records)
             tg.cancel_scope.cancel()
 
     async def _apply(self, consumer: Consumer, p: int, records: list[Record]) -> None:

@@ -114,6 +114,30 @@ class BusContract:
             # The same partition on every backend: Kafka's murmur2 partitioner.
             assert parts == {bus.partition_for(key, 4, 0)}
 
+    async def test_outbox_checks_at_add_and_publishes_in_order_at_flush(self, b: Bus) -> None:
+        topic = await self.topic(b, partitions=2)
+        outbox = b.outbox()
+        keys = [b"a", b"b", b"c"]
+        for n in range(10):
+            outbox.add([Message(topic, f"{k.decode()}:{n}".encode(), key=k) for k in keys])
+        with pytest.raises(InvalidTopic):
+            outbox.add([Message("bad topic!", b"x")])  # refused at once, nothing queued
+        assert len(outbox) == 30
+        assert await b.end_offsets([TopicPartition(topic, p) for p in range(2)]) == {
+            TopicPartition(topic, 0): 0,
+            TopicPartition(topic, 1): 0,
+        }, "nothing is published before flush"
+        positions = await outbox.flush()
+        assert len(positions) == 30 and len(outbox) == 0
+        assert await outbox.flush() == []
+        async with b.consumer(name("g"), [topic]) as c:
+            records = await drain(c, 30)
+        seen: dict[bytes, list[int]] = defaultdict(list)
+        for r in records:
+            assert r.key is not None
+            seen[r.key].append(int(r.value.split(b":")[1]))
+        assert seen == {k: list(range(10)) for k in keys}
+
     async def test_uncommitted_records_come_back_after_restart(self, b: Bus) -> None:
         topic = await self.topic(b)
         group = name("g")

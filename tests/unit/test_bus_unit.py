@@ -24,6 +24,7 @@ def test_public_api_is_pinned() -> None:
         "Headers",
         "Message",
         "Middleware",
+        "Outbox",
         "Position",
         "RebalanceListener",
         "Record",
