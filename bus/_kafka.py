@@ -91,7 +91,7 @@ class KafkaBus:
         connect_timeout: float = 15.0,
         client_id: str = "caseyard",
         transactional_id: str | None = None,
-        linger_ms: int = 5,
+        linger_ms: int = 0,
     ) -> None:
         self._url = url
         self.bootstrap = bootstrap
