@@ -271,7 +271,7 @@ class AgentService:
         self._handler = handler
         self._store = store
         self._producer = producer
-        self._limiter = anyio.CapacityLimiter(concurrency)
+        self._concurrency = concurrency
         self._retry = retry
         self._clock = clock
         self._own_topics = tuple(own_topics)
@@ -325,10 +325,14 @@ class AgentService:
         for record in batch:
             lanes[record.key].append(record)
         done = _Done(self._bus.outbox())
+        # A few workers take whole lanes (the records of one key, in order) one after
+        # another: records of a case never overtake each other, different cases run
+        # side by side, and a batch costs `concurrency` tasks, not one per case.
+        todo = iter(lanes.values())
 
-        async def lane(records: list[Record]) -> None:
-            for record in records:
-                async with self._limiter:
+        async def worker() -> None:
+            for records in todo:
+                for record in records:
                     if level and not await self._wait_until_due(record, stop):
                         raise _Stopping
                     # The bus middleware's scope (tracing, metrics): what the handler
@@ -339,8 +343,8 @@ class AgentService:
         stopped = False
         try:
             async with anyio.create_task_group() as tg:
-                for records in lanes.values():
-                    tg.start_soon(lane, records)
+                for _ in range(min(self._concurrency, len(lanes))):
+                    tg.start_soon(worker)
         except* _Stopping:
             stopped = True
         # Recorded before they are published: a crash in between republishes the recorded

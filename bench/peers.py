@@ -123,7 +123,8 @@ class Observer:
     chain: Chain
     reader: bus.Consumer
     done: dict[str, float] = field(default_factory=dict)
-    arrived: anyio.Event = field(default_factory=anyio.Event)
+    pending: set[str] = field(default_factory=set)
+    all_done: anyio.Event = field(default_factory=anyio.Event)
 
     async def run(self) -> None:
         while True:
@@ -131,15 +132,18 @@ class Observer:
             now = time.perf_counter()
             for record in records:
                 if self.chain.ended(record.value):
-                    self.done.setdefault((record.key or b"").decode(), now)
-            if records:
-                self.arrived.set()
-                self.arrived = anyio.Event()
+                    key = (record.key or b"").decode()
+                    self.done.setdefault(key, now)
+                    self.pending.discard(key)
+            if not self.pending:
+                self.all_done.set()
 
     async def wait(self, keys: Sequence[str], timeout: float) -> None:
+        self.pending = {k for k in keys if k not in self.done}
+        self.all_done = anyio.Event()
         with anyio.fail_after(timeout):
-            while any(k not in self.done for k in keys):
-                await self.arrived.wait()
+            if self.pending:
+                await self.all_done.wait()
 
 
 @asynccontextmanager
