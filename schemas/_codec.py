@@ -33,6 +33,7 @@ from schemas._avro import (
     parsed_schema,
     schema_text,
 )
+from schemas._avro_write import Unsupported, Write, record_writer
 from schemas._registry import SchemaRegistry
 from schemas._upcasting import UPCASTERS, Upcasters
 from schemas.envelope import Event
@@ -152,6 +153,7 @@ class AvroCodec:
                 raise ValueError(f"two event classes are named {name}")
         self._ids: dict[tuple[str, type[Event]], int] = {}  # by (topic, event class)
         self._writers: dict[int, _Writer] = {}
+        self._record_writers: dict[type[Event], Write] = {}
 
     @property
     def max_event_bytes(self) -> int:
@@ -195,13 +197,15 @@ class AvroCodec:
         schema_id = self._ids.get((topic, event_class))
         if schema_id is None:
             schema_id = await self.schema_id(event_class, topic)
-        buffer = io.BytesIO()
-        buffer.write(_HEADER.pack(MAGIC_BYTE, schema_id))
+        out = bytearray(_HEADER.pack(MAGIC_BYTE, schema_id))
         try:
-            fastavro.schemaless_writer(buffer, parsed_schema(event_class), avro_datum(event))
-        except (ValueError, TypeError, OverflowError) as exc:
+            write = self._record_writers.get(event_class)
+            if write is None:
+                write = self._record_writers[event_class] = _writer_for(event_class)
+            write(out, event)
+        except (ValueError, TypeError, OverflowError, KeyError) as exc:
             raise EncodeError(f"cannot encode {event_class.event_type}: {exc}") from exc
-        data = buffer.getvalue()
+        data = bytes(out)
         if len(data) > self._max_event_bytes:
             raise EventTooLargeError(event_class.event_type, len(data), self._max_event_bytes)
         return data
@@ -295,6 +299,21 @@ class AvroCodec:
             writer = _Writer(model, writer_schema, reader, version, False)
         self._writers[schema_id] = writer
         return writer
+
+
+def _writer_for(event_class: type[Event]) -> Write:
+    """The compiled writer of the class; fastavro for a type the compiler does not know."""
+    try:
+        return record_writer(event_class)
+    except Unsupported:
+        schema = parsed_schema(event_class)
+
+        def with_fastavro(out: bytearray, event: Any) -> None:
+            buffer = io.BytesIO()
+            fastavro.schemaless_writer(buffer, schema, avro_datum(event))
+            out += buffer.getvalue()
+
+        return with_fastavro
 
 
 def _record_name(schema: object) -> str | None:
