@@ -8,6 +8,8 @@ aiokafka errors are translated here and never reach callers.
 from __future__ import annotations
 
 import asyncio
+import functools
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -42,6 +44,7 @@ from bus._types import (
     TopicPartition,
     TopicSpec,
     check_topic,
+    partition_for,
 )
 from caseyard.errors import (
     BusClosed,
@@ -122,6 +125,7 @@ class KafkaBus:
             "linger_ms": self._linger_ms,
             # Kafka counts batch overhead against max.request.size; leave room for it.
             "max_request_size": self._out.max_message_bytes + 64 * 1024,
+            "partitioner": _partitioner,
         }
 
     async def start_client(
@@ -351,6 +355,19 @@ class KafkaBus:
             client_id=self.client_id,
             isolation_level="read_committed",
         )
+
+
+@functools.lru_cache(maxsize=65_536)
+def _keyed_partition(key: bytes, partitions: int) -> int:
+    return partition_for(key, partitions, 0)
+
+
+def _partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """aiokafka's default partitioner (murmur2, as the Java client), remembering recent
+    keys: a case's key is hashed once, not for each of the ~20 records it produces."""
+    if key is None:
+        return random.choice(available or all_partitions)
+    return all_partitions[_keyed_partition(key, len(all_partitions))]
 
 
 def _topic_config(spec: TopicSpec) -> dict[str, str]:
