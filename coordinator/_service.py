@@ -26,8 +26,8 @@ import gc
 import heapq
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -96,8 +96,8 @@ class _Restorer:
     """Rebalance listener: hold the states of exactly the partitions owned.
 
     aiokafka runs these callbacks from its own task, concurrently with the loop, so they
-    take the coordinator's lock: a batch in flight finishes (and installs its states)
-    before partitions move, and no batch starts on a partition while it is restored.
+    hold the coordinator exclusively: transactions in flight finish (and install their
+    states) before partitions move, and none starts while partitions are restored.
     """
 
     def __init__(self, service: Coordinator) -> None:
@@ -106,14 +106,47 @@ class _Restorer:
     async def on_revoked(self, partitions: frozenset[TopicPartition]) -> None:
         # Eager rebalancing revokes everything and assigns again; states are kept until
         # the new assignment says which partitions went elsewhere.
-        async with self._service.lock:
+        async with self._service.exclusive():
             pass
 
     async def on_assigned(self, partitions: frozenset[TopicPartition]) -> None:
-        async with self._service.lock:
+        async with self._service.exclusive():
             owned = {tp.partition for tp in partitions}
             self._service.forget(set(self._service.loaded()) - owned)
+            # Positions restart from the committed offsets: what waited is fetched again.
+            self._service.drop_pending()
             await self._service.restore(owned)
+
+
+@dataclass
+class _Partition:
+    """The task of one partition number: the records waiting for its next transaction.
+
+    Records fetched while a transaction of the partition is in flight wait here and all go
+    into the next one, so a busy partition commits bigger batches, not more of them.
+    """
+
+    pending: list[Record] = field(default_factory=list)
+    wake: anyio.Event = field(default_factory=anyio.Event)
+    room: anyio.Event = field(default_factory=anyio.Event)
+    rewound: dict[TopicPartition, int] = field(default_factory=dict)
+    """After an abort: the offset each input partition was rewound to. Records fetched
+    before the rewind are dropped until that offset comes again."""
+
+    def add(self, record: Record) -> None:
+        tp = TopicPartition(record.topic, record.partition)
+        resume = self.rewound.get(tp)
+        if resume is not None:
+            if record.offset != resume:
+                return
+            del self.rewound[tp]
+        self.pending.append(record)
+        self.wake.set()
+
+    def take(self) -> list[Record]:
+        records, self.pending = self.pending, []
+        self.room.set()
+        return records
 
 
 class Coordinator:
@@ -147,7 +180,14 @@ class Coordinator:
         self._fired: dict[str, set[str]] = {}
         self.stats = CoordinatorStats()
         self.ready = anyio.Event()
-        self.lock = anyio.Lock()
+        self._tasks: dict[int, _Partition] = {}
+        self._exclusive = anyio.Lock()
+        self._open = 0
+        """Transactions in flight."""
+        self._idle = anyio.Event()
+        self._idle.set()
+        self._resume = anyio.Event()
+        self._resume.set()
 
     # -- state --------------------------------------------------------------------------
 
@@ -190,6 +230,37 @@ class Coordinator:
         """Partitions whose states are in memory."""
         return list(self._states)
 
+    def drop_pending(self) -> None:
+        """Forget fetched records not yet applied (they are fetched again)."""
+        for task in self._tasks.values():
+            task.take()
+            task.rewound.clear()
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """No transaction runs inside: those in flight finish first, new ones wait."""
+        async with self._exclusive:
+            self._resume = anyio.Event()
+            try:
+                await self._idle.wait()
+                yield
+            finally:
+                self._resume.set()
+
+    @asynccontextmanager
+    async def _transaction_slot(self) -> AsyncIterator[None]:
+        """Any number of partitions' transactions at once, none while `exclusive`."""
+        while not self._resume.is_set():
+            await self._resume.wait()
+        self._open += 1
+        self._idle = anyio.Event()
+        try:
+            yield
+        finally:
+            self._open -= 1
+            if self._open == 0:
+                self._idle.set()
+
     def forget(self, partitions: set[int]) -> None:
         """Drop the states of partitions this member no longer owns."""
         for p in partitions:
@@ -205,7 +276,13 @@ class Coordinator:
     # -- the loop -----------------------------------------------------------------------
 
     async def run(self, stop: anyio.Event) -> None:
-        """Process inputs and fire timers until `stop` is set."""
+        """Process inputs and fire timers until `stop` is set.
+
+        The loop only fetches and hands records to their partition's task. Each partition
+        number is a task of its own with its own transactional id (Kafka Streams' tasks):
+        its transactions run while the loop fetches more and while other partitions
+        commit, so a slow or aborted transaction holds back only its own partition.
+        """
         async with (
             self._bus.consumer(self.group, INPUTS, listener=_Restorer(self)) as consumer,
             anyio.create_task_group() as tg,
@@ -215,21 +292,41 @@ class Coordinator:
                 batch = await consumer.poll(timeout=0.2, max_records=self._max_batch)
                 if not self.ready.is_set() and consumer.assignment():
                     self.ready.set()
-                by_partition: dict[int, list[Record]] = defaultdict(list)
                 for record in batch:
-                    by_partition[record.partition].append(record)
-                if not by_partition:
-                    continue
-                # Each partition number is its own task with its own transactional id:
-                # their transactions run at the same time, and a slow or aborted one
-                # does not hold the others back (Kafka Streams' tasks).
-                async with self.lock, anyio.create_task_group() as batch_tg:
-                    for p, records in by_partition.items():
-                        if p in self._states:  # else moved away by a rebalance meanwhile
-                            batch_tg.start_soon(self._apply, consumer, p, records)
-            tg.cancel_scope.cancel()
+                    task = self._tasks.get(record.partition)
+                    if task is None:
+                        task = self._tasks[record.partition] = _Partition()
+                        tg.start_soon(self._partition_loop, consumer, record.partition, task)
+                    task.add(record)
+                # Back-pressure: fetch no further ahead than one batch per partition.
+                for task in self._tasks.values():
+                    while len(task.pending) >= self._max_batch and not stop.is_set():
+                        task.room = anyio.Event()
+                        await task.room.wait()
+            # The transactions in flight finish; then the partition tasks stop.
+            async with self.exclusive():
+                tg.cancel_scope.cancel()
 
-    async def _apply(self, consumer: Consumer, p: int, records: list[Record]) -> None:
+    async def _partition_loop(self, consumer: Consumer, p: int, task: _Partition) -> None:
+        while True:
+            await task.wake.wait()
+            task.wake = anyio.Event()
+            async with self._transaction_slot():
+                records = task.take()
+                if records and p in self._states:  # else moved away by a rebalance
+                    rewind = await self._apply(consumer, p, records)
+                    if rewind and p in {tp.partition for tp in consumer.assignment()}:
+                        # Nothing of the batch happened: it comes again, and what was
+                        # fetched after it is dropped until it does.
+                        task.take()
+                        task.rewound = rewind
+                        for tp, offset in rewind.items():
+                            await consumer.seek(tp, offset)
+
+    async def _apply(
+        self, consumer: Consumer, p: int, records: list[Record]
+    ) -> dict[TopicPartition, int]:
+        """Apply `records` in one transaction; if it aborts, where to rewind each input."""
         states = self._states[p]
         changed: dict[str, CaseState | None] = {}
         offsets = {TopicPartition(r.topic, r.partition): r.offset + 1 for r in records}
@@ -262,10 +359,7 @@ class Coordinator:
             first: dict[TopicPartition, int] = {}
             for r in records:
                 first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
-            if p in {tp.partition for tp in consumer.assignment()}:
-                for tp, offset in first.items():
-                    await consumer.seek(tp, offset)
-            return
+            return first
         self.stats.transactions += 1
         for case_id, state in changed.items():
             fired = self._fired.pop(case_id, set())
@@ -278,6 +372,7 @@ class Coordinator:
             pending = fired & {t.id for t in state.timers}
             if pending:
                 self._fired[case_id] = pending
+        return {}
 
     async def _one(
         self, record: Record, states: dict[str, CaseState], changed: dict[str, CaseState | None]
