@@ -132,6 +132,7 @@ class ConsumerBase(abc.ABC):
         self._buffer: deque[Record] = deque()
         # The offset of the last record handed out, per (topic, partition).
         self._last: dict[tuple[str, int], int] = {}
+        self._paused: set[TopicPartition] = set()
         self._closed = False
         self._entered = False
 
@@ -171,6 +172,8 @@ class ConsumerBase(abc.ABC):
     async def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Record]:
         self._check_open()
         await self._maintain()
+        if self._paused:
+            return await self._poll_unpaused(timeout, max_records)
         if not self._buffer:
             # Not `self._buffer.extend(await ...)`: a rebalance during the fetch may
             # drop buffered records, and the fetched ones must land in the live buffer.
@@ -181,6 +184,43 @@ class ConsumerBase(abc.ABC):
             self._buffer.clear()
         else:
             out = [self._buffer.popleft() for _ in range(max_records)]
+        return self._handing_out(out)
+
+    async def _poll_unpaused(self, timeout: float, max_records: int) -> list[Record]:
+        """`poll` while partitions are paused: their buffered records wait in order."""
+        if all(r.tp in self._paused for r in self._buffer):
+            self._buffer.extend(await self._fetch(timeout, max(1, max_records)))
+        out: list[Record] = []
+        kept: list[Record] = []
+        for record in self._buffer:
+            if record.tp in self._paused or len(out) >= max_records:
+                kept.append(record)
+            else:
+                out.append(record)
+        self._buffer.clear()
+        self._buffer.extend(kept)
+        return self._handing_out(out)
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self._paused.update(tps)
+        self._pause_fetching(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self._paused.difference_update(tps)
+        self._resume_fetching(tps)
+
+    def paused(self) -> frozenset[TopicPartition]:
+        return frozenset(self._paused)
+
+    @abc.abstractmethod
+    def _pause_fetching(self, tps: Sequence[TopicPartition]) -> None:
+        """Stop fetching `tps` (the backend's part of `pause`)."""
+
+    @abc.abstractmethod
+    def _resume_fetching(self, tps: Sequence[TopicPartition]) -> None:
+        """Fetch `tps` again (the backend's part of `resume`)."""
+
+    def _handing_out(self, out: list[Record]) -> list[Record]:
         if out:
             # C-level bookkeeping: this runs for every record on the hot path.
             self._last.update(zip(map(_TP_KEY, out), map(_OFFSET, out), strict=True))
@@ -215,6 +255,7 @@ class ConsumerBase(abc.ABC):
         kept = [r for r in self._buffer if r.tp not in tps]
         self._buffer.clear()
         self._buffer.extend(kept)
+        self._paused.difference_update(tps)
         for tp in tps:
             self._last.pop((tp.topic, tp.partition), None)
 

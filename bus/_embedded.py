@@ -276,7 +276,12 @@ class EmbeddedConsumer(ConsumerBase):
         idle = _IDLE_POLL_MIN
         while True:
             await self._maintain()
-            records = await self._bus.run(self._bus.store.fetch, self._positions, max_records)
+            positions = (
+                {tp: o for tp, o in self._positions.items() if tp not in self._paused}
+                if self._paused
+                else self._positions
+            )
+            records = await self._bus.run(self._bus.store.fetch, positions, max_records)
             if records:
                 for record in records:
                     self._positions[record.tp] = record.offset + 1
@@ -286,6 +291,12 @@ class EmbeddedConsumer(ConsumerBase):
                 return []
             await self._bus.wait_for_data(min(idle, remaining))
             idle = min(idle * 2, _IDLE_POLL_MAX)
+
+    def _pause_fetching(self, tps: Sequence[TopicPartition]) -> None:
+        """Nothing to stop: each fetch leaves out the paused partitions."""
+
+    def _resume_fetching(self, tps: Sequence[TopicPartition]) -> None:
+        """Nothing to restart: each fetch leaves out the paused partitions."""
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         await self._bus.run(self._bus.store.commit, self._group, self._member, offsets)

@@ -463,6 +463,12 @@ class KafkaConsumer(ConsumerBase):
     async def _maintain(self) -> None:
         """Nothing to do: aiokafka heartbeats from a background task."""
 
+    def _pause_fetching(self, tps: Sequence[TopicPartition]) -> None:
+        self._client().pause(*[KafkaTP(tp.topic, tp.partition) for tp in tps])
+
+    def _resume_fetching(self, tps: Sequence[TopicPartition]) -> None:
+        self._client().resume(*[KafkaTP(tp.topic, tp.partition) for tp in tps])
+
     async def _leave(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()

@@ -83,6 +83,15 @@ class Consumer(Protocol):
 
     def assignment(self) -> frozenset[TopicPartition]: ...
 
+    def pause(self, *tps: TopicPartition) -> None:
+        """Hand out no records of `tps` until `resume` (fetched ones wait, in order); the
+        member keeps the partitions. Back-pressure for one slow partition."""
+        ...
+
+    def resume(self, *tps: TopicPartition) -> None: ...
+
+    def paused(self) -> frozenset[TopicPartition]: ...
+
     def processing(self, record: Record) -> AbstractContextManager[None]:
         """Enter the bus middleware's scope for handling `record` (a no-op without any).
 

@@ -102,6 +102,8 @@ class _Restorer:
 
     def __init__(self, service: Coordinator) -> None:
         self._service = service
+        self.consumer: Consumer | None = None
+        """The consumer it listens to (set once entered)."""
 
     async def on_revoked(self, partitions: frozenset[TopicPartition]) -> None:
         # Eager rebalancing revokes everything and assigns again; states are kept until
@@ -114,7 +116,8 @@ class _Restorer:
             owned = {tp.partition for tp in partitions}
             self._service.forget(set(self._service.loaded()) - owned)
             # Positions restart from the committed offsets: what waited is fetched again.
-            self._service.drop_pending()
+            if self.consumer is not None:
+                self._service.drop_pending(self.consumer)
             await self._service.restore(owned)
 
 
@@ -128,7 +131,8 @@ class _Partition:
 
     pending: list[Record] = field(default_factory=list)
     wake: anyio.Event = field(default_factory=anyio.Event)
-    room: anyio.Event = field(default_factory=anyio.Event)
+    paused: frozenset[TopicPartition] = frozenset()
+    """Inputs paused while a full batch waits (back-pressure on this partition only)."""
     rewound: dict[TopicPartition, int] = field(default_factory=dict)
     """After an abort: the offset each input partition was rewound to. Records fetched
     before the rewind are dropped until that offset comes again."""
@@ -143,9 +147,11 @@ class _Partition:
         self.pending.append(record)
         self.wake.set()
 
-    def take(self) -> list[Record]:
+    def take(self, consumer: Consumer) -> list[Record]:
         records, self.pending = self.pending, []
-        self.room.set()
+        if self.paused:
+            consumer.resume(*(self.paused & consumer.assignment()))
+            self.paused = frozenset()
         return records
 
 
@@ -230,10 +236,10 @@ class Coordinator:
         """Partitions whose states are in memory."""
         return list(self._states)
 
-    def drop_pending(self) -> None:
+    def drop_pending(self, consumer: Consumer) -> None:
         """Forget fetched records not yet applied (they are fetched again)."""
         for task in self._tasks.values():
-            task.take()
+            task.take(consumer)
             task.rewound.clear()
 
     @asynccontextmanager
@@ -283,10 +289,12 @@ class Coordinator:
         its transactions run while the loop fetches more and while other partitions
         commit, so a slow or aborted transaction holds back only its own partition.
         """
+        restorer = _Restorer(self)
         async with (
-            self._bus.consumer(self.group, INPUTS, listener=_Restorer(self)) as consumer,
+            self._bus.consumer(self.group, INPUTS, listener=restorer) as consumer,
             anyio.create_task_group() as tg,
         ):
+            restorer.consumer = consumer
             tg.start_soon(self._timer_loop, stop)
             while not stop.is_set():
                 batch = await consumer.poll(timeout=0.2, max_records=self._max_batch)
@@ -298,11 +306,14 @@ class Coordinator:
                         task = self._tasks[record.partition] = _Partition()
                         tg.start_soon(self._partition_loop, consumer, record.partition, task)
                     task.add(record)
-                # Back-pressure: fetch no further ahead than one batch per partition.
-                for task in self._tasks.values():
-                    while len(task.pending) >= self._max_batch and not stop.is_set():
-                        task.room = anyio.Event()
-                        await task.room.wait()
+                # Back-pressure: a partition with a full batch waiting fetches no more
+                # until its task takes it; the other partitions flow on.
+                for p, task in self._tasks.items():
+                    if len(task.pending) >= self._max_batch and not task.paused:
+                        task.paused = (
+                            frozenset(TopicPartition(t, p) for t in INPUTS) & consumer.assignment()
+                        )
+                        consumer.pause(*task.paused)
             # The transactions in flight finish; then the partition tasks stop.
             async with self.exclusive():
                 tg.cancel_scope.cancel()
@@ -312,13 +323,13 @@ class Coordinator:
             await task.wake.wait()
             task.wake = anyio.Event()
             async with self._transaction_slot():
-                records = task.take()
+                records = task.take(consumer)
                 if records and p in self._states:  # else moved away by a rebalance
                     rewind = await self._apply(consumer, p, records)
                     if rewind and p in {tp.partition for tp in consumer.assignment()}:
                         # Nothing of the batch happened: it comes again, and what was
                         # fetched after it is dropped until it does.
-                        task.take()
+                        task.take(consumer)
                         task.rewound = rewind
                         for tp, offset in rewind.items():
                             await consumer.seek(tp, offset)

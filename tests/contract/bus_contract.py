@@ -138,6 +138,26 @@ class BusContract:
             seen[r.key].append(int(r.value.split(b":")[1]))
         assert seen == {k: list(range(10)) for k in keys}
 
+    async def test_paused_partition_waits_while_others_flow(self, b: Bus) -> None:
+        topic = await self.topic(b, partitions=2)
+        slow = TopicPartition(topic, 0)
+        async with b.consumer(name("g"), [topic]) as c:
+            while len(c.assignment()) < 2:  # the topic is empty: nothing is handed out
+                assert await c.poll(timeout=0.1) == []
+            c.pause(slow)
+            assert c.paused() == {slow}
+            await b.publish_batch(
+                [Message(topic, f"{p}:{n}".encode(), partition=p) for n in range(5) for p in (0, 1)]
+            )
+            flowing = await drain(c, 5)
+            assert [r.value for r in flowing] == [f"1:{n}".encode() for n in range(5)]
+            assert await quiet(c) == []
+            assert c.assignment() == {slow, TopicPartition(topic, 1)}
+            c.resume(slow)
+            assert c.paused() == frozenset()
+            waited = await drain(c, 5)
+            assert [r.value for r in waited] == [f"0:{n}".encode() for n in range(5)]
+
     async def test_uncommitted_records_come_back_after_restart(self, b: Bus) -> None:
         topic = await self.topic(b)
         group = name("g")

@@ -27,6 +27,7 @@ from tests.integration.coordinator_harness import Harness, agents_only, default_
 pytestmark = [pytest.mark.kafka, pytest.mark.anyio]
 
 CASES = 200
+REPO = Path(__file__).resolve().parents[2]
 KILLS = 3
 PIPELINE = """
 name: crash
@@ -68,6 +69,24 @@ def start(procs: list[subprocess.Popen[bytes]], workdir: Path, bootstrap: str) -
     with (workdir / f"coordinator-{len(procs)}.log").open("wb") as log:
         procs.append(
             subprocess.Popen([str(caseyard), "run", "coordinator"], env=env, stdout=log, stderr=log)
+        )
+
+
+def start_stalling(
+    procs: list[subprocess.Popen[bytes]], workdir: Path, bootstrap: str, log: Path
+) -> None:
+    """`tests.fault.stalling_coordinator`: partition 0 stops before its third commit."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    module = "tests.fault.stalling_coordinator"
+    pipelines = str(workdir / "pipelines")
+    with (workdir / "stalling.log").open("wb") as out:
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", module, bootstrap, pipelines, str(log)],
+                env=env,
+                stdout=out,
+                stderr=out,
+            )
         )
 
 
@@ -151,3 +170,29 @@ async def test_second_instance_joins_then_the_first_is_killed(
 
     await run_and_check(f"kafka://{kafka_bootstrap}", join_then_kill)
     assert coordinator[1].poll() is None, "the second coordinator must still be running"
+
+
+async def test_a_kill_between_the_commits_of_one_batch_loses_and_repeats_nothing(
+    workdir: Path, kafka_bootstrap: str, coordinator: list[subprocess.Popen[bytes]]
+) -> None:
+    """Partitions commit their transactions separately: partition 0's transaction is sent
+    but not committed while the other partitions commit theirs, then the process dies.
+    The next coordinator fences partition 0's transaction (aborted), restores, and runs
+    its inputs again; what the other partitions committed stays done, once."""
+    log = workdir / "stall.log"
+    log.touch()
+
+    async def stall_then_kill(h: Harness) -> None:
+        start_stalling(coordinator, workdir, kafka_bootstrap, log)
+
+        async def others_committed_after_the_stall() -> None:
+            lines = log.read_text().splitlines()
+            assert coordinator[-1].poll() is None, (workdir / "stalling.log").read_text()
+            assert "stalled" in lines and len(lines) - lines.index("stalled") > 3, lines
+
+        await eventually(others_committed_after_the_stall, timeout=120, interval=0.2)
+        coordinator[-1].send_signal(signal.SIGKILL)
+        await anyio.to_thread.run_sync(coordinator[-1].wait)
+        start(coordinator, workdir, kafka_bootstrap)
+
+    await run_and_check(f"kafka://{kafka_bootstrap}", stall_then_kill)
