@@ -18,10 +18,6 @@ to the dead-letter topic when ``dead_letter`` is set, all in one transaction.
   marked ``dead_letter``, so the result that reported it is kept for redrive as well.
 
 Invalid input is never raised as an exception: one bad record must not stop a partition.
-
-Output events are built with ``model_construct``: every value in them comes from an input
-validated at the edge (decode), the loaded pipeline or the state, so validating them
-again cost about half of a transition. A test re-validates every output of every flow.
 """
 
 from __future__ import annotations
@@ -367,7 +363,7 @@ class _Run:
     def _decide(self, verdict: Verdict, step: str | None) -> None:
         self._push(
             _CASE_TOPIC,
-            PolicyDecision.model_construct(
+            PolicyDecision(
                 **self._case_envelope(),
                 rule_id=verdict.rule_id,
                 decision=verdict.decision,
@@ -437,7 +433,7 @@ class _Run:
     def open(self, event: CaseSubmitted) -> None:
         self._push(
             _CASE_TOPIC,
-            CaseOpened.model_construct(
+            CaseOpened(
                 **self._case_envelope(),
                 pipeline=self.pipeline.name,
                 pipeline_version=self.pipeline.version,
@@ -512,7 +508,7 @@ class _Run:
         will_retry = event.retryable and state.attempt < spec.retry.max_attempts
         self._push(
             _CASE_TOPIC,
-            StepFailed.model_construct(
+            StepFailed(
                 **self._case_envelope(),
                 step=node,
                 task_id=event.task_id,
@@ -746,13 +742,13 @@ class _Run:
         deadline = self.now + spec.timeout
         self._push(
             _task_topic(spec.capability),
-            TaskRequested.model_construct(
+            TaskRequested(
                 **self._envelope(),
                 task_id=tid,
                 step=node,
                 capability=spec.capability,
                 attempt=attempt,
-                input=TaskInput.model_construct(
+                input=TaskInput(
                     document=self.state.document, parameters=spec.parameters, prior=prior
                 ),
                 deadline=deadline,
@@ -764,7 +760,7 @@ class _Run:
         )
         self._push(
             _CASE_TOPIC,
-            StepStarted.model_construct(
+            StepStarted(
                 **self._case_envelope(),
                 step=node,
                 capability=spec.capability,
@@ -794,7 +790,7 @@ class _Run:
         )
         self._push(
             _CASE_TOPIC,
-            StepCompleted.model_construct(
+            StepCompleted(
                 **self._case_envelope(), step=node, task_id=event.task_id, attempt=event.attempt
             ),
         )
@@ -882,7 +878,7 @@ class _Run:
         spec = self.plan.nodes[node]
         self._push(
             _CASE_TOPIC,
-            StepTimedOut.model_construct(
+            StepTimedOut(
                 **self._case_envelope(),
                 step=node,
                 task_id=tid,
@@ -896,7 +892,7 @@ class _Run:
         message = f"no result within {_format_duration(spec.timeout)}"
         self._push(
             _CASE_TOPIC,
-            StepFailed.model_construct(
+            StepFailed(
                 **self._case_envelope(),
                 step=node,
                 task_id=tid,
@@ -922,7 +918,7 @@ class _Run:
         self._drop_outputs()
         self._push(
             _CASE_TOPIC,
-            CaseCompleted.model_construct(
+            CaseCompleted(
                 **self._case_envelope(),
                 outcome=self.pipeline.outcome,
                 total_cost_usd=self.cost_usd,
@@ -993,7 +989,7 @@ class _Run:
         """Publish where a human task is now and set its SLA timer."""
         self._push(
             _CASE_TOPIC,
-            HumanTaskOpened.model_construct(
+            HumanTaskOpened(
                 **self._envelope(),
                 human_task_id=human.id,
                 queue=human.queue,
@@ -1005,7 +1001,7 @@ class _Run:
         )
         self._push(
             _CASE_TOPIC,
-            CaseEscalated.model_construct(
+            CaseEscalated(
                 **self._case_envelope(),
                 human_task_id=human.id,
                 queue=human.queue,
@@ -1152,7 +1148,7 @@ class _Run:
         assert compensation is not None
         self._push(
             _CASE_TOPIC,
-            CompensationStarted.model_construct(
+            CompensationStarted(
                 **self._case_envelope(),
                 step=step,
                 compensation=compensation.id,
@@ -1168,9 +1164,7 @@ class _Run:
         self._update(step, status=StepStatus.COMPENSATED)
         self._push(
             _CASE_TOPIC,
-            CompensationCompleted.model_construct(
-                **self._case_envelope(), step=step, compensation=node
-            ),
+            CompensationCompleted(**self._case_envelope(), step=step, compensation=node),
         )
         rest = self.closing.undo[1:]
         self.closing = replace(self.closing, undo=rest)
@@ -1187,7 +1181,7 @@ class _Run:
         self.closing = None
         self._push(
             _CASE_TOPIC,
-            CaseFailed.model_construct(
+            CaseFailed(
                 **self._case_envelope(),
                 reason=reason,
                 error_class="CompensationFailed",
@@ -1210,7 +1204,7 @@ class _Run:
             self.status = CaseStatus.COMPLETED
             self._push(
                 _CASE_TOPIC,
-                CaseCompleted.model_construct(
+                CaseCompleted(
                     **self._case_envelope(), outcome="rejected", total_cost_usd=self.cost_usd
                 ),
             )
@@ -1218,7 +1212,7 @@ class _Run:
         self.status = CaseStatus.FAILED
         self._push(
             _CASE_TOPIC,
-            CaseFailed.model_construct(
+            CaseFailed(
                 **self._case_envelope(),
                 reason=closing.reason,
                 error_class=closing.error_class,

@@ -83,15 +83,6 @@ def load(text: str) -> Pipeline:
     return parse_pipeline(text, "test.yaml")
 
 
-def assert_valid_as_built(event: Event) -> None:
-    """The engine builds its events without validation (``model_construct``): each one
-    must be exactly what validating its fields would have made, down to its JSON."""
-    fields = {name: getattr(event, name) for name in type(event).model_fields}
-    validated = type(event).model_validate(fields)
-    assert validated == event, type(event).__name__
-    assert validated.model_dump_json() == event.model_dump_json(), type(event).__name__
-
-
 class Driver:
     """Feeds inputs for one case to ``transition`` and keeps its state."""
 
@@ -119,8 +110,6 @@ class Driver:
 
     def feed(self, event: Event) -> Transition:
         result = transition(self.state, event, self.catalog)
-        for output in result.outputs:
-            assert_valid_as_built(output.event)
         self.inputs.append(event)
         self.log.append(result)
         self.state = result.state
