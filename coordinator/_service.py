@@ -1,7 +1,8 @@
 """The coordinator's runtime: inputs -> transition -> one transaction, exactly once.
 
 For each partition number p it owns (every case-keyed topic is co-partitioned, so p of
-each input topic holds the same cases), the loop:
+each input topic holds the same cases), a task of its own (as Kafka Streams' tasks; the
+main loop only fetches and hands records to them):
 
 1. restores the saga states of p from the compacted changelog when p is assigned;
 2. decodes each input record and applies the pure `transition` to the case's state;
@@ -12,8 +13,12 @@ each input topic holds the same cases), the loop:
    middleware's scope (`consumer.processing(record)`: tracing, metrics) and its outputs
    join the open transaction there, so they are seen as caused by that input.
 
-In-memory states change only after the commit; a failed transaction rewinds the consumer
-to the first uncommitted record, so the same inputs are applied again to the same states.
+The tasks' transactions run concurrently with each other and with fetching; what arrives
+for p while its transaction is in flight goes into its next one, so batches grow with the
+load, and a partition whose next batch is full is paused, not the loop. In-memory states
+change only after the commit; a failed transaction rewinds p's inputs to the first
+uncommitted record (and drops what was fetched after it), so the same inputs are applied
+again to the same states.
 
 The timer loop fires due timers by publishing `TimerFired` into the coordinator's own
 input topic; the firing is applied like any other input (transactional and replayable).
