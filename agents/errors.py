@@ -10,6 +10,7 @@ the same task can succeed when tried again later::
         │   ├── EmptyDocument             no bytes, or no text in them
         │   ├── UnsupportedMediaType      a media type no reader handles
         │   └── CorruptDocument           bytes that do not parse as their media type
+        ├── MisplacedEvent                an event the agent does not take  (not retryable)
         ├── ModelError                    a model cannot be trained/loaded (not retryable)
         ├── StateError                    durable agent state failed       (retryable)
         └── DeliveryError                 an outbox could not deliver
@@ -26,6 +27,10 @@ from caseyard.errors import CaseyardError
 
 class AgentError(CaseyardError):
     """Base of the errors an agent's handler can raise."""
+
+
+class MisplacedEvent(AgentError):
+    """A well-formed event on an agent's topic that is not one the agent takes."""
 
 
 class DocumentError(AgentError):

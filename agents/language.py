@@ -60,6 +60,8 @@ class LanguageHandler:
     def __init__(self, context: AgentContext) -> None:
         self._context = context
 
+    takes = "CaseSubmitted"
+
     def accepts(self, event: Event) -> bool:
         return isinstance(event, CaseSubmitted)
 

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 import anyio
 
+from agents.errors import MisplacedEvent
 from bus import Bus, Consumer, Message, Outbox, Record, TopicSpec
 from caseyard.errors import CaseyardError
 from schemas import (
@@ -75,8 +76,14 @@ class Emit:
 class Handler(Protocol):
     """What an agent does with one input event."""
 
+    @property
+    def takes(self) -> str:
+        """What the agent takes, for the reason of a misplaced event's dead letter."""
+        ...
+
     def accepts(self, event: Event) -> bool:
-        """Whether this event is for this agent (others on the topic are skipped)."""
+        """Whether the agent takes this event; any other on its topics is misplaced and
+        goes to the dead-letter topic (expected `takes`, found the event's type)."""
         ...
 
     def key(self, event: Event) -> str:
@@ -114,6 +121,10 @@ class TaskHandler:
     producer: Producer
     clock: Clock = utc_now
     expired: int = 0
+
+    @property
+    def takes(self) -> str:
+        return f"TaskRequested for {self.capability!r}"
 
     def accepts(self, event: Event) -> bool:
         return isinstance(event, TaskRequested) and event.capability == self.capability
@@ -232,7 +243,7 @@ class Stats:
 
     handled: int = 0
     replayed: int = 0
-    skipped: int = 0
+    misplaced: int = 0
     retried: int = 0
     failed: int = 0
     dead_lettered: int = 0
@@ -360,7 +371,12 @@ class AgentService:
             await self._dead_letter(record, None, exc, "undecodable", done, attempts=level + 1)
             return
         if not self._handler.accepts(event):
-            self.stats.skipped += 1
+            found = event.event_type
+            if isinstance(event, TaskRequested):
+                found += f" for {event.capability!r}"
+            misplaced = MisplacedEvent(f"expected {self._handler.takes}, found {found}")
+            self.stats.misplaced += 1
+            await self._dead_letter(record, event, misplaced, "misplaced", done, attempts=1)
             return
         key = self._handler.key(event)
         # A redriven dead letter is the operator asking for the work again, not a

@@ -329,6 +329,8 @@ class Forward:
 
     target: str
 
+    takes = "TaskRequested"
+
     def accepts(self, event: Event) -> bool:
         return isinstance(event, TaskRequested)
 

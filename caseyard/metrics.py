@@ -158,7 +158,8 @@ class ServiceCollector:
         inputs = CounterMetricFamily(
             "caseyard_agent_inputs",
             "Inputs an agent finished, by outcome: handled, replayed (a redelivery answered "
-            "from the processed store), skipped (not for it), retried, failed (for good).",
+            "from the processed store), misplaced (not an event it takes: dead-lettered), retried, "
+            "failed (for good).",
             labels=["agent", "outcome"],
         )
         errors = CounterMetricFamily(
@@ -169,7 +170,7 @@ class ServiceCollector:
             for outcome, count in (
                 ("handled", stats.handled),
                 ("replayed", stats.replayed),
-                ("skipped", stats.skipped),
+                ("misplaced", stats.misplaced),
                 ("retried", stats.retried),
                 ("failed", stats.failed),
             ):

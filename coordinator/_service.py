@@ -48,6 +48,8 @@ from schemas.dead_letters import dead_letter, dead_letter_headers
 from schemas.topology import DEAD_LETTERS, HUMAN, INTAKE, RESULTS, STATE, TIMERS
 
 INPUTS = (INTAKE.name, RESULTS.name, HUMAN.name, TIMERS.name)
+_EXPECTED = {topic.name: topic.events for topic in (INTAKE, RESULTS, HUMAN, TIMERS)}
+"""The events each input topic carries; any other is misplaced (dead-lettered as such)."""
 TOMBSTONE = b""
 """Changelog value of a case that is finished and dropped (compaction keeps the latest)."""
 
@@ -397,6 +399,11 @@ class Coordinator:
             event = await self._codec.decode(record.value)
         except DecodeError as exc:
             return [await self._dead_letter(record, None, type(exc).__name__, str(exc))]
+        expected = _EXPECTED.get(record.topic, ())
+        if not isinstance(event, expected):
+            names = " or ".join(e.event_type for e in expected)
+            reason = f"{event.event_type} on {record.topic}: expected {names}"
+            return [await self._dead_letter(record, event, "MisplacedEvent", reason)]
         case_id = event.case_id
         current = changed[case_id] if case_id in changed else states.get(case_id)
         result = transition(current, event, self._catalog)

@@ -3,6 +3,8 @@ letters, order, stop.
 
 What happens to each kind of bad input:
 - undecodable bytes -> a dead letter ("undecodable"), nothing else, the loop goes on;
+- a well-formed event the agent does not take (another type, a task of another
+  capability) -> a dead letter ("misplaced": expected what, found what), the loop goes on;
 - a non-retryable error -> TaskFailed(retryable=False) + a dead letter ("not retryable");
 - a retryable error -> the retry topic; exhausted -> TaskFailed(retryable=True) + dead letter;
 - an expired task -> skipped, no model call, no result.
@@ -248,6 +250,43 @@ class RuntimeContract:
             while not records:
                 records = [r for r in await c.poll() if r.key == f"{world.run}-case-9".encode()]
         assert records[0].header(DLQ_REASON) == f"classifier-{world.run}: undecodable".encode()
+
+    async def test_events_the_agent_does_not_take_are_dead_lettered(self, world: World) -> None:
+        wrong_type = TaskFailed(
+            case_id=f"{world.run}-case-7",
+            correlation_id="c",
+            occurred_at=NOW,
+            producer=PRODUCER,
+            task_id="x",
+            capability="classify",
+            attempt=1,
+            error_class="E",
+            message="m",
+            retryable=False,
+        )
+        other = world.task("t9", "case-8").model_copy(update={"capability": "extract"})
+        for event in (wrong_type, other):
+            value = await world.codec.encode(event, world.tasks)
+            await world.bus.publish(world.tasks, value, key=event.case_id.encode())
+        await world.send(world.task("t3"))
+        (result,), letters = await world.run_until(1, 2)
+        assert isinstance(result, TaskCompleted) and result.task_id == "t3"
+        reasons = {
+            letter.case_id: (letter.reason, letter.error_class, letter.message)
+            for letter in letters
+            if isinstance(letter, DeadLetter)
+        }
+        misplaced = f"classifier-{world.run}: misplaced"
+        expected = "expected TaskRequested for 'classify', found"
+        assert reasons == {
+            f"{world.run}-case-7": (misplaced, "MisplacedEvent", f"{expected} TaskFailed"),
+            f"{world.run}-case-8": (
+                misplaced,
+                "MisplacedEvent",
+                f"{expected} TaskRequested for 'extract'",
+            ),
+        }
+        assert world.model.calls == ["t3"]
 
     async def test_expired_task_is_skipped(self, world: World) -> None:
         await world.send(world.task("late", expired=True), world.task("t1"))

@@ -27,6 +27,7 @@ from schemas import (
     StepTimedOut,
     TaskRequested,
 )
+from schemas.topology import RESULTS
 from tests.helpers import eventually
 from tests.integration.coordinator_harness import USAGE, default_output, harness
 
@@ -166,6 +167,27 @@ class Flows:
                 "classify",
                 "respond",
             ]
+
+    async def test_an_event_on_the_wrong_input_topic_is_dead_lettered_as_misplaced(
+        self, pipelines: Path
+    ) -> None:
+        async with harness(self.url, pipelines) as h:
+            case = await h.submit("seq")
+            await h.wait_for(case, CaseCompleted)
+            opened = next(e for e in await h.events(case) if isinstance(e, CaseOpened))
+            value = await h.codec.encode(opened, RESULTS.name)
+            await h.bus.publish(RESULTS.name, value, key=case.encode())
+            after = await h.submit("seq")
+            await h.wait_for(after, CaseCompleted)
+
+            async def dead_lettered() -> None:
+                wanted = (
+                    "coordinator: CaseOpened on caseyard.results: "
+                    "expected TaskCompleted or TaskFailed"
+                )
+                assert wanted in await h.dead_letters()
+
+            await eventually(dead_lettered, timeout=30)
 
     async def test_timeout_then_retry_then_success(self, pipelines: Path) -> None:
         async with harness(self.url, pipelines) as h:
