@@ -265,6 +265,11 @@ class ServiceCollector:
             "Cases in memory (open, on the partitions this member owns).",
             value=sum(c.open_cases() for c in self.coordinators),
         )
+        yield GaugeMetricFamily(
+            "caseyard_coordinator_quarantined_cases",
+            "Cases whose state record could not be read: their inputs are dead-lettered.",
+            value=sum(len(c.quarantined()) for c in self.coordinators),
+        )
 
 
 class LagCollector:

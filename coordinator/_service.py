@@ -188,6 +188,7 @@ class Coordinator:
         self._timer_interval_s = timer_interval_s
         self._max_batch = max_batch
         self._states: dict[int, dict[str, CaseState]] = {}
+        self._quarantined: dict[int, dict[str, str]] = {}
         self._timers: list[tuple[datetime, str, str, int]] = []
         # Timers published but not yet applied, per case: not fired twice meanwhile.
         self._fired: dict[str, set[str]] = {}
@@ -221,19 +222,40 @@ class Coordinator:
             # input offsets it committed.
             await self._bus.fence(self._transactional_id(p))
             states: dict[str, CaseState] = {}
+            quarantined: dict[str, str] = {}
             with _no_gc_cycles():
                 async for batch in read_to_end(self._bus, [TopicPartition(STATE.name, p)]):
                     for record in batch:
-                        case_id = (record.key or b"").decode()
+                        case_id = record.key.decode("utf-8", "replace") if record.key else ""
+                        quarantined.pop(case_id, None)  # a later record replaces a bad one
                         if record.value == TOMBSTONE:
                             states.pop(case_id, None)
-                        else:
+                            continue
+                        try:
                             states[case_id] = CaseState.from_bytes(record.value)
+                        except ValueError as exc:  # pydantic's ValidationError included
+                            states.pop(case_id, None)
+                            quarantined[case_id] = (
+                                f"its state record {STATE.name}[{p}]@{record.offset} is "
+                                f"corrupt ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+                            )
             self._states[p] = states
+            self._quarantined[p] = quarantined
+            for case_id, why in quarantined.items():
+                log.error("case quarantined: %s", why, extra={"case_id": case_id})
             for state in states.values():
                 self._schedule(state, p)
             self.stats.restored += len(states)
-            log.info("restored partition", extra={"partition": p, "open_cases": len(states)})
+            log.info(
+                "restored partition",
+                extra={"partition": p, "open_cases": len(states), "quarantined": len(quarantined)},
+            )
+
+    def quarantined(self) -> dict[str, str]:
+        """Cases whose state could not be read, with why: their inputs are dead-lettered
+        until a good state record (or a tombstone) replaces the bad one and the partition
+        is restored again; then the dead letters can be redriven."""
+        return {c: why for cases in self._quarantined.values() for c, why in cases.items()}
 
     def _transactional_id(self, p: int) -> str:
         """Tied to the partition, not the process: the next owner of p fences the last."""
@@ -278,6 +300,7 @@ class Coordinator:
         """Drop the states of partitions this member no longer owns."""
         for p in partitions:
             self._states.pop(p, None)
+            self._quarantined.pop(p, None)
 
     def _schedule(self, state: CaseState, partition: int, known: Sequence[Timer] = ()) -> None:
         """Put the state's timers on the heap, but for those already on it (`known`)."""
@@ -405,6 +428,10 @@ class Coordinator:
             reason = f"{event.event_type} on {record.topic}: expected {names}"
             return [await self._dead_letter(record, event, "MisplacedEvent", reason)]
         case_id = event.case_id
+        quarantined = self._quarantined.get(record.partition, {}).get(case_id)
+        if quarantined is not None:
+            reason = f"case {case_id!r} is quarantined: {quarantined}"
+            return [await self._dead_letter(record, event, "CaseQuarantined", reason)]
         current = changed[case_id] if case_id in changed else states.get(case_id)
         result = transition(current, event, self._catalog)
         out: list[Message] = []
