@@ -47,8 +47,8 @@ import time
 import tracemalloc
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -626,19 +626,12 @@ def telemetry_variants() -> dict[str, Sequence[Middleware]]:
     }
 
 
-async def bench_e2e(
-    url: str,
-    n: int,
-    console: Console,
-    *,
-    telemetry: str = "none",
-    middleware: Sequence[Middleware] = (),
-) -> dict[str, Any]:
-    run = uuid.uuid4().hex[:8]
-    kafka = url.startswith("kafka")
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "bench-sequential.yaml").write_text(SEQUENTIAL)
-        catalog = PipelineCatalog.load(tmp)
+@asynccontextmanager
+async def instant_saga(
+    b: bus.Bus, codec: AvroCodec, catalog: PipelineCatalog, run: str, *, timeout: float = 300
+) -> AsyncIterator[Coordinator]:
+    """A coordinator and four instant agents (the real agent runtime) running on `b`,
+    ready (groups joined, changelog restored) when entered, stopped on exit."""
     outcomes = instant_outputs()
 
     def instant(capability: str) -> TaskWork:
@@ -649,6 +642,55 @@ async def bench_e2e(
 
         return work
 
+    coordinator = Coordinator(
+        bus=b, codec=codec, catalog=catalog, producer=PRODUCER, instance=f"bench-{run}"
+    )
+    agents = [
+        AgentService(
+            # Stable names: the groups' offsets carry over between runs on Kafka.
+            name=f"bench-{capability}",
+            bus=b,
+            codec=codec,
+            topics=[tasks_topic(capability).name],
+            handler=TaskHandler(capability, instant(capability), PRODUCER),
+            store=ProcessedStore(":memory:"),
+            producer=PRODUCER,
+            retry=RetryPolicy(delays_s=()),
+        )
+        for capability in CAPABILITIES
+    ]
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        runners: list[Coordinator | AgentService] = [coordinator, *agents]
+        for runner in runners:
+            tg.start_soon(runner.run, stop)
+        with anyio.fail_after(timeout):
+            for runner in runners:
+                await runner.ready.wait()
+            # The coordinator restores the changelog when it gets its partitions (it
+            # signals nothing then: poll).
+            while len(coordinator.loaded()) < CASE_PARTITIONS:  # noqa: ASYNC110
+                await anyio.sleep(0.05)
+        yield coordinator
+        stop.set()
+
+
+def sequential_catalog() -> PipelineCatalog:
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "bench-sequential.yaml").write_text(SEQUENTIAL)
+        return PipelineCatalog.load(tmp)
+
+
+async def bench_e2e(
+    url: str,
+    n: int,
+    console: Console,
+    *,
+    telemetry: str = "none",
+    middleware: Sequence[Middleware] = (),
+) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    kafka = url.startswith("kafka")
     async with (
         bus.connect(url, session_timeout_ms=6000, connect_timeout=30, middleware=middleware) as b,
         AsyncExitStack() as stack,
@@ -664,36 +706,8 @@ async def bench_e2e(
             await schema_id(codec, CaseCompleted(**base, outcome="done")),
             await schema_id(codec, CaseFailed(**base, reason="x")),
         )
-        coordinator = Coordinator(
-            bus=b, codec=codec, catalog=catalog, producer=PRODUCER, instance=f"bench-{run}"
-        )
-        agents = [
-            AgentService(
-                # Stable names: the groups' offsets carry over between runs on Kafka.
-                name=f"bench-{capability}",
-                bus=b,
-                codec=codec,
-                topics=[tasks_topic(capability).name],
-                handler=TaskHandler(capability, instant(capability), PRODUCER),
-                store=ProcessedStore(":memory:"),
-                producer=PRODUCER,
-                retry=RetryPolicy(delays_s=()),
-            )
-            for capability in CAPABILITIES
-        ]
-        stop = anyio.Event()
-        async with anyio.create_task_group() as tg:
-            began = time.perf_counter()
-            runners: list[Coordinator | AgentService] = [coordinator, *agents]
-            for runner in runners:
-                tg.start_soon(runner.run, stop)
-            with anyio.fail_after(300):
-                for runner in runners:
-                    await runner.ready.wait()
-                # The coordinator restores the changelog when it gets its partitions (it
-                # signals nothing then: poll).
-                while len(coordinator.loaded()) < CASE_PARTITIONS:  # noqa: ASYNC110
-                    await anyio.sleep(0.05)
+        began = time.perf_counter()
+        async with instant_saga(b, codec, sequential_catalog(), run) as coordinator:
             # A few cases first, so every consumer group has joined and every schema is
             # registered before the timed run.
             warm = await run_batch(b, codec, case_ids(f"warm-{run}", 5), closing_ids)
@@ -706,7 +720,6 @@ async def bench_e2e(
                     b, codec, case_ids(f"e2e-{run}", n), closing_ids, progress
                 )
             cpu_s = time.process_time() - cpu
-            stop.set()
     transitions = coordinator.stats.transitions - stats_before[0]
     transactions = coordinator.stats.transactions - stats_before[1]
     latencies = measured.latencies

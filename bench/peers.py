@@ -39,7 +39,6 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -59,17 +58,13 @@ import bus
 from agents.runtime import (
     AgentService,
     Emit,
-    Outcome,
     ProcessedStore,
     RetryPolicy,
-    TaskHandler,
-    TaskWork,
 )
-from bench.coordinator import SEQUENTIAL, instant_outputs, schema_id
+from bench.coordinator import instant_saga, schema_id, sequential_catalog
 from bus._kafka import KafkaBus
 from caseyard.schema_store import BusSchemaStore
 from caseyard.wiring import ensure_topology
-from coordinator import Coordinator, PipelineCatalog
 from schemas import (
     AvroCodec,
     CaseCompleted,
@@ -81,7 +76,7 @@ from schemas import (
     TaskInput,
     TaskRequested,
 )
-from schemas.topology import CAPABILITIES, CASE_EVENTS, CASE_PARTITIONS, INTAKE, tasks_topic
+from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE
 
 RESULTS = Path(__file__).parent / "results"
 PRODUCER = Producer(service="bench", version="1")
@@ -412,19 +407,6 @@ async def runtime_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
 
 @asynccontextmanager
 async def saga_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "bench-sequential.yaml").write_text(SEQUENTIAL)
-        catalog = PipelineCatalog.load(tmp)
-    outcomes = instant_outputs()
-
-    def instant(capability: str) -> TaskWork:
-        outcome = outcomes[capability]
-
-        async def work(task: TaskRequested) -> Outcome:
-            return outcome
-
-        return work
-
     async with (
         bus.connect(f"kafka://{bootstrap}", session_timeout_ms=6000) as b,
         AsyncExitStack() as stack,
@@ -434,22 +416,6 @@ async def saga_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
         codec = AvroCodec(Registry(store))
         base = {"case_id": "x", "correlation_id": "x", "occurred_at": datetime.now(UTC)}
         completed = await schema_id(codec, CaseCompleted(**base, producer=PRODUCER, outcome="x"))
-        coordinator = Coordinator(
-            bus=b, codec=codec, catalog=catalog, producer=PRODUCER, instance=f"bench-{run}"
-        )
-        agents = [
-            AgentService(
-                name=f"bench-{capability}",
-                bus=b,
-                codec=codec,
-                topics=[tasks_topic(capability).name],
-                handler=TaskHandler(capability, instant(capability), PRODUCER),
-                store=ProcessedStore(":memory:"),
-                producer=PRODUCER,
-                retry=RetryPolicy(delays_s=()),
-            )
-            for capability in CAPABILITIES
-        ]
         metadata = {"pad": pad(PAYLOAD - 300).decode()}
 
         async def submit(keys: Sequence[str]) -> None:
@@ -465,18 +431,8 @@ async def saga_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
                 ]
             )
 
-        stop = anyio.Event()
-        async with anyio.create_task_group() as tg:
-            runners: list[Coordinator | AgentService] = [coordinator, *agents]
-            for runner in runners:
-                tg.start_soon(runner.run, stop)
-            with anyio.fail_after(120):
-                for runner in runners:
-                    await runner.ready.wait()
-                while len(coordinator.loaded()) < CASE_PARTITIONS:  # noqa: ASYNC110
-                    await anyio.sleep(0.05)
+        async with instant_saga(b, codec, sequential_catalog(), run, timeout=120):
             yield Chain(submit, CASE_EVENTS.name, lambda value: value[1:5] == completed)
-            stop.set()
 
 
 def submission(case_id: str, now: datetime, metadata: dict[str, str]) -> CaseSubmitted:
