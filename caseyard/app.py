@@ -8,6 +8,7 @@ they need from the `App`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ MEDIA_TYPES = {
     ".html": "text/html",
     ".htm": "text/html",
 }
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -198,9 +201,21 @@ async def offsets_for_times(
 async def read_topic(
     app: App, topic: str, *, case_id: str | None = None, partitions: int = CASE_PARTITIONS
 ) -> list[tuple[Record, Event]]:
-    """Every event of `topic` (only the case's if `case_id` is given), decoded."""
+    """Every event of `topic` (only the case's if `case_id` is given), decoded. A record
+    that does not decode is skipped with a warning saying where it is and why: one bad
+    record must not hide every good one."""
     records = await read_records(app, topic, case_id=case_id, partitions=partitions)
-    return [(record, await app.codec.decode(record.value)) for record in records]
+    decoded, broken = await decode_records(app, records)
+    for record, error in broken:
+        log.warning(
+            "skipped a record that does not decode: %s[%d]@%d: %s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            type(error).__name__,
+            error,
+        )
+    return decoded
 
 
 async def decode_records(

@@ -59,7 +59,7 @@ class Letter:
     def target(self) -> str:
         """The topic a redrive publishes to."""
         main = self.letter.original_headers.get(RETRY_SOURCE)
-        return main.decode() if main else self.letter.source_topic
+        return main.decode(errors="replace") if main else self.letter.source_topic
 
     @property
     def headers(self) -> Headers:
@@ -100,10 +100,12 @@ def pick(letters: Sequence[Letter], ids: Sequence[str]) -> list[Letter]:
 
 async def load_letters(app: App) -> tuple[list[Letter], list[Record]]:
     """Every dead letter with its redrive marker, and the records that do not decode."""
-    redrives = {
-        (r.key or b"").decode(): json.loads(r.value)
-        for r in await read_records(app, REDRIVES.name, partitions=REDRIVES.partitions)
-    }
+    redrives: dict[str, Any] = {}
+    for r in await read_records(app, REDRIVES.name, partitions=REDRIVES.partitions):
+        try:
+            redrives[(r.key or b"").decode(errors="replace")] = json.loads(r.value)
+        except ValueError:  # not a marker caseyard wrote: it redrove nothing
+            continue
     decoded, broken = await decode_records(app, await read_records(app, DEAD_LETTERS.name))
     letters = [
         Letter(record, event, redrives.get(event.event_id))

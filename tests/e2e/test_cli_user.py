@@ -94,3 +94,28 @@ def test_submit_then_list_and_show_the_submitted_case(tmp_path: Path) -> None:
     submitted = caseyard("submit", str(doc), "--json", cwd=tmp_path)
     assert submitted.returncode == 0, submitted.stderr
     assert '"status": "submitted"' in submitted.stdout
+
+
+def test_readers_skip_and_name_records_that_do_not_decode(tmp_path: Path) -> None:
+    """Garbage written straight to caseyard.case-events and caseyard.dlq (a non-UTF-8 key
+    and header included): `cases` and `dlq list` still answer, and say what they skipped."""
+    assert caseyard("topics", "ensure", cwd=tmp_path).returncode == 0
+    garbage = (
+        "import anyio, bus\n"
+        "async def main():\n"
+        f"    async with bus.connect('sqlite:///{tmp_path}/bus.db') as b:\n"
+        "        for topic in ('caseyard.case-events', 'caseyard.dlq'):\n"
+        "            await b.publish(\n"
+        "                topic, b'\\x00\\x00\\x00\\x00\\x07\\xff garbage', key=b'\\xff\\xfe',\n"
+        "                headers=(('dlq.source.topic', b'\\xff'),))\n"
+        "anyio.run(main)\n"
+    )
+    subprocess.run([sys.executable, "-c", garbage], check=True, cwd=ROOT, timeout=60)
+    cases = caseyard("cases", cwd=tmp_path)
+    assert cases.returncode == 0, cases.stderr
+    assert "caseyard.case-events[" in cases.stderr and "does not decode" in cases.stderr
+    assert "Traceback" not in cases.stderr
+    letters = caseyard("dlq", "list", cwd=tmp_path)
+    assert letters.returncode == 0, letters.stderr
+    assert "1 record(s) that do not decode" in letters.stdout + letters.stderr
+    assert "Traceback" not in letters.stderr
