@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import anyio.to_thread
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from agents.documents import read_text
-from agents.errors import EmptyDocument, ModelError
+from agents.errors import EmptyDocument
 from agents.router import CompletionRequest, Constraints
 from agents.runtime import Outcome
 from agents.spec import AgentContext
@@ -42,14 +42,14 @@ async def ask(
     request = CompletionRequest.from_prompt(
         task.capability, prompt, system=instructions(output, what), json_output=True
     )
-    routed = await context.router.complete(request, Constraints.from_task(task))
-    try:
-        value = output.model_validate(routed.response.parsed)
-    except ValidationError as exc:
-        raise ModelError(
-            f"{routed.provider}/{routed.model} answered no valid {output.__name__}: "
-            f"{exc.errors()[0]['msg']}"
-        ) from exc
+    # An answer that is not a valid `output` is that provider's failure: the router
+    # falls back to the next route, as for an error.
+    routed = await context.router.complete(
+        request,
+        Constraints.from_task(task),
+        check=lambda completion: output.model_validate(completion.parsed),
+    )
+    value = output.model_validate(routed.response.parsed)
     return value, Outcome(value, routed.usage)
 
 

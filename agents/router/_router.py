@@ -16,6 +16,7 @@ from agents.router._breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from agents.router._errors import (
     NoProviderAllowedError,
     ProviderError,
+    ProviderResponseError,
     ProvidersFailedError,
     ProvidersUnavailableError,
     RoutingError,
@@ -279,9 +280,18 @@ class Router:
         return self._latency.get((route.provider, route.model), route.expected_latency_ms)
 
     async def complete(
-        self, request: CompletionRequest, constraints: Constraints | None = None
+        self,
+        request: CompletionRequest,
+        constraints: Constraints | None = None,
+        *,
+        check: Callable[[Completion], object] | None = None,
     ) -> Routed[Completion]:
         """Serve ``request`` from the first eligible route that succeeds.
+
+        ``check`` reads an answer as the caller needs it (e.g. validates it against the
+        output model); an answer it refuses with ``ValueError`` (pydantic's
+        ``ValidationError`` is one) counts as that provider's failure, and the next route
+        is tried, as for malformed JSON.
 
         Raises:
             RoutingError: Nothing served; the message lists every route and why.
@@ -290,7 +300,19 @@ class Router:
         output_tokens = request.max_output_tokens or self._default_output_tokens
 
         async def call(provider: Provider, route: Route) -> Completion:
-            return await provider.complete(replace(request, model=route.model))
+            completion = await provider.complete(replace(request, model=route.model))
+            if check is not None:
+                try:
+                    check(completion)
+                except ValueError as exc:
+                    first = str(exc).splitlines()
+                    reason = " ".join(first[:3]) if first else type(exc).__name__
+                    raise ProviderResponseError(
+                        f"the answer is not what was asked for: {reason}",
+                        provider=route.provider,
+                        model=route.model,
+                    ) from exc
+            return completion
 
         return await self._route(
             request.capability, constraints or Constraints(), (input_tokens, output_tokens), call

@@ -172,6 +172,30 @@ async def test_falls_back_on_a_retryable_failure(
 
 
 @pytest.mark.anyio
+async def test_an_answer_the_caller_refuses_falls_back_to_the_next_route(
+    clock: FakeClock,
+) -> None:
+    a, b = FakeProvider("a", clock), FakeProvider("b", clock)
+
+    def check(completion: Completion) -> None:
+        if completion.text.startswith("a/"):
+            raise ValueError("1 validation error for ClassifyOutput\ndoc_type: missing")
+
+    routed = await router_of(clock, a, b).complete(REQUEST, check=check)
+
+    assert routed.provider == "b"
+    failed, served = routed.attempts
+    assert failed.error == "ProviderResponseError"
+    assert failed.reason == (
+        "the answer is not what was asked for: 1 validation error for ClassifyOutput "
+        "doc_type: missing"
+    )
+    assert served.outcome is Outcome.SERVED
+    with pytest.raises(ProvidersFailedError, match="not what was asked for"):
+        await router_of(clock, a).complete(REQUEST, check=check)
+
+
+@pytest.mark.anyio
 async def test_falls_back_past_a_provider_specific_failure(clock: FakeClock) -> None:
     auth = ProviderAuthError("HTTP 401: bad key", provider="a", model="m", status=401)
     a, b = FakeProvider("a", clock, failures=[auth]), FakeProvider("b", clock)
