@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 
 import anyio
 import uvicorn
@@ -60,16 +60,23 @@ Scrape = Callable[[], Awaitable[bytes]]
 """Produces the Prometheus exposition text of the process."""
 
 
-def health_app(ready: Callable[[], bool], metrics: Scrape | None = None) -> Starlette:
-    """`/healthz` answers while the process serves; `/readyz` once its services are ready;
-    `/metrics` (if `metrics` is given) in the Prometheus text format."""
+Detail = Callable[[], Mapping[str, object]]
+"""What `/readyz` says beside `ready` (e.g. the cases a coordinator quarantined)."""
+
+
+def health_app(
+    ready: Callable[[], bool], metrics: Scrape | None = None, detail: Detail | None = None
+) -> Starlette:
+    """`/healthz` answers while the process serves; `/readyz` once its services are ready,
+    with `detail`; `/metrics` (if `metrics` is given) in the Prometheus text format."""
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> JSONResponse:
         ok = ready()
-        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+        body = {"ready": ok, **(detail() if detail is not None else {})}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
     if metrics is not None:
@@ -137,6 +144,7 @@ async def serve_health(
     port: int,
     stop: anyio.Event,
     metrics: Scrape | None = None,
+    detail: Detail | None = None,
 ) -> None:
     """Serve `health_app` until `stop` is set."""
-    await serve_app(health_app(ready, metrics), host, port, stop, what="health checks")
+    await serve_app(health_app(ready, metrics, detail), host, port, stop, what="health checks")

@@ -340,6 +340,10 @@ class Metrics:
         """Export the coordinator's stats (SLA breaches included) and open cases."""
         self._services.coordinators.append(coordinator)
 
+    def quarantined(self) -> dict[str, str]:
+        """The cases the watched coordinators quarantined, with why."""
+        return {c: why for co in self._services.coordinators for c, why in co.quarantined().items()}
+
     async def scrape(self, b: Bus) -> bytes:
         """The exposition text, consumer lag of `b` refreshed first."""
         await self._lag.refresh(b)

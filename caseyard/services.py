@@ -115,6 +115,10 @@ async def serve(
     async def metrics() -> bytes:
         return await app.telemetry.metrics.scrape(app.bus)
 
+    def detail() -> dict[str, object]:
+        # Cases whose state record is corrupt wait for an operator; the process is ready.
+        return {"quarantined_cases": app.telemetry.metrics.quarantined()}
+
     async def run_workers(ready: anyio.Event) -> None:
         await run_services(app, workers, stop, started=ready)
         stop.set()  # they return once stopped, or when every one of them ended
@@ -128,7 +132,7 @@ async def serve(
     async with anyio.create_task_group() as tg:
         if app.settings.health_port is not None:
             port, host = app.settings.health_port, app.settings.health_host
-            tg.start_soon(serve_health, started.is_set, host, port, stop, metrics)
+            tg.start_soon(serve_health, started.is_set, host, port, stop, metrics, detail)
         parts = ([run_workers] if workers else []) + ([run_inbox] if INBOX in names else [])
         ready = [anyio.Event() for _ in parts]
         for part, event in zip(parts, ready, strict=True):

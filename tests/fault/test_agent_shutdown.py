@@ -130,7 +130,7 @@ async def test_sigterm_finishes_the_batch_and_a_restart_does_the_rest(
             except httpx.TransportError as exc:
                 raise AssertionError(f"not serving yet: {exc}") from exc
         assert answer.status_code == 200, answer.text
-        assert answer.json() == {"ready": True}
+        assert answer.json() == {"ready": True, "quarantined_cases": {}}
 
     await eventually(ready, timeout=60)
 

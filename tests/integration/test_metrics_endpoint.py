@@ -127,7 +127,8 @@ async def test_metrics_move_with_traffic(tmp_path: Path) -> None:
                 return now
 
             got = await eventually(moved, timeout=60, interval=0.1)
-            assert (await client.get("/readyz")).json() == {"ready": True}
+            ready = (await client.get("/readyz")).json()
+            assert ready == {"ready": True, "quarantined_cases": {}}
         stop.set()
 
     assert FAMILIES <= set(got.families)
