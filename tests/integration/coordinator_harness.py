@@ -62,6 +62,15 @@ DOCUMENT = DocumentRef(uri="file:///tmp/doc.txt", sha256="0" * 64, size=10, medi
 
 Work = Callable[[TaskRequested], Awaitable[Outcome]]
 NO_RETRIES = RetryPolicy(delays_s=())
+TWO_STEPS = """
+name: seq
+version: 1
+default: true
+steps:
+  - {id: classify, capability: classify}
+  - {id: extract, capability: extract, after: [classify], inputs: [classify]}
+"""
+"""A short pipeline (`seq`) for tests about what surrounds the steps."""
 
 
 def default_output(task: TaskRequested) -> Outcome:

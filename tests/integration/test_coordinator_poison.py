@@ -22,18 +22,9 @@ from caseyard.wiring import ensure_topology
 from schemas import CaseCompleted, Producer, TaskFailed
 from schemas.topology import CASE_PARTITIONS, RESULTS, STATE
 from tests.helpers import eventually
-from tests.integration.coordinator_harness import harness
+from tests.integration.coordinator_harness import TWO_STEPS, harness
 
 pytestmark = pytest.mark.anyio
-
-PIPELINE = """
-name: seq
-version: 1
-default: true
-steps:
-  - {id: classify, capability: classify}
-  - {id: extract, capability: extract, after: [classify], inputs: [classify]}
-"""
 
 
 @pytest.fixture(params=["sqlite", pytest.param("kafka", marks=pytest.mark.kafka)])
@@ -57,7 +48,7 @@ async def test_a_corrupt_state_record_quarantines_its_case_not_the_partition(
     url: str, tmp_path: Path
 ) -> None:
     (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "seq.yaml").write_text(PIPELINE)
+    (tmp_path / "pipelines" / "seq.yaml").write_text(TWO_STEPS)
     run = uuid.uuid4().hex[:8]
     bad = f"bad-{run}"
     p = partition_for(bad.encode(), CASE_PARTITIONS, 0)

@@ -21,18 +21,10 @@ import pytest
 from schemas import AvroCodec, CaseCompleted, CaseOpened, DeadLetter, DocumentRef, Producer
 from schemas.topology import CASE_EVENTS, DEAD_LETTERS, HUMAN, INTAKE, RESULTS, TIMERS, tasks_topic
 from tests.helpers import eventually
-from tests.integration.coordinator_harness import harness
+from tests.integration.coordinator_harness import TWO_STEPS, harness
 
 pytestmark = pytest.mark.anyio
 
-PIPELINE = """
-name: seq
-version: 1
-default: true
-steps:
-  - {id: classify, capability: classify}
-  - {id: extract, capability: extract, after: [classify], inputs: [classify]}
-"""
 TOPICS = (INTAKE.name, RESULTS.name, HUMAN.name, TIMERS.name, tasks_topic("classify").name)
 ROUNDS = 3
 
@@ -80,7 +72,7 @@ def url(request: pytest.FixtureRequest) -> str:
 async def test_hostile_records_on_every_input_topic_are_dead_lettered(
     url: str, tmp_path: Path
 ) -> None:
-    (tmp_path / "seq.yaml").write_text(PIPELINE)
+    (tmp_path / "seq.yaml").write_text(TWO_STEPS)
     run = uuid.uuid4().hex[:8]
     rng = random.Random(run)
     async with harness(url, tmp_path) as h:
