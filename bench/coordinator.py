@@ -111,7 +111,7 @@ PUBLISH_BATCH = 5000
 
 TARGET_TRANSITIONS_S = 20_000
 TARGET_MILLION_GIB = 1.0
-TARGET_RESTORE_S = 10.0
+TARGET_RESTORE_S = 5.0
 PARTS = ("transitions", "memory", "restore", "e2e")
 
 # Every type that takes document-intake's full path (fraud reports and "other" skip steps).
