@@ -20,13 +20,39 @@ from html.parser import HTMLParser
 
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
+from pypdf.generic import DictionaryObject
 
-from agents.errors import CorruptDocument, DocumentError, EmptyDocument, UnsupportedMediaType
+from agents.errors import (
+    CorruptDocument,
+    DocumentError,
+    DocumentTooLarge,
+    EmptyDocument,
+    UnsupportedMediaType,
+)
 
-__all__ = ["MAX_PDF_PAGES", "html_to_text", "media_type_for", "read_text"]
+__all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "MAX_PDF_PAGES",
+    "MAX_PDF_PAGE_COUNT",
+    "MAX_TEXT_CHARS",
+    "html_to_text",
+    "media_type_for",
+    "read_text",
+]
 
 MAX_PDF_PAGES = 100
 """Pages read from a PDF; more would only slow the agent down, not change the decision."""
+
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+"""Larger documents are refused before parsing (DocumentTooLarge, not retried): a 50 MB
+text file took gigabytes and minutes per attempt."""
+
+MAX_PDF_PAGE_COUNT = 2_000
+"""A PDF whose page tree declares more pages is refused before any page is read."""
+
+MAX_TEXT_CHARS = 500_000
+"""The text budget of one document: what is read stops there (PDF pages included), and
+models see at most this much."""
 
 _EXTRA_TYPES = {".eml": "message/rfc822", ".md": "text/markdown", ".htm": "text/html"}
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
@@ -64,10 +90,14 @@ def read_text(data: bytes, media_type: str) -> str:
         CorruptDocument: If the bytes do not parse as ``media_type``.
     """
     base, charset = _parse_media_type(media_type)
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLarge(
+            f"the {base} document is {len(data):,} bytes, over the limit of {MAX_DOCUMENT_BYTES:,}"
+        )
     if not data.strip():
         raise EmptyDocument(f"the {base} document is empty")
     reader = _reader_for(base)
-    text = _normalize(reader(data, charset))
+    text = _normalize(reader(data, charset)[:MAX_TEXT_CHARS])
     if not text:
         raise EmptyDocument(f"the {base} document contains no text")
     return text
@@ -122,7 +152,21 @@ def _read_pdf(data: bytes, _charset: str | None) -> str:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise CorruptDocument("the PDF is encrypted; ask the sender for an unprotected copy")
-        pages = [page.extract_text() or "" for page in reader.pages[:MAX_PDF_PAGES]]
+        # The page tree's own count, read before pypdf walks the whole tree.
+        tree = reader.root_object.get("/Pages")
+        tree = tree.get_object() if tree is not None else None
+        declared = tree.get("/Count", 0) if isinstance(tree, DictionaryObject) else 0
+        if isinstance(declared, int) and declared > MAX_PDF_PAGE_COUNT:
+            raise DocumentTooLarge(
+                f"the PDF has {declared:,} pages, over the limit of {MAX_PDF_PAGE_COUNT:,}"
+            )
+        pages: list[str] = []
+        read = 0
+        for page in reader.pages[:MAX_PDF_PAGES]:
+            pages.append(page.extract_text() or "")
+            read += len(pages[-1])
+            if read >= MAX_TEXT_CHARS:
+                break
     except DocumentError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:

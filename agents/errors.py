@@ -9,7 +9,8 @@ the same task can succeed when tried again later::
         ├── DocumentError                 the input document is unusable   (not retryable)
         │   ├── EmptyDocument             no bytes, or no text in them
         │   ├── UnsupportedMediaType      a media type no reader handles
-        │   └── CorruptDocument           bytes that do not parse as their media type
+        │   ├── CorruptDocument           bytes that do not parse as their media type
+        │   └── DocumentTooLarge          over a size or page limit
         ├── MisplacedEvent                an event the agent does not take  (not retryable)
         ├── ModelError                    a model cannot be trained/loaded (not retryable)
         ├── StateError                    durable agent state failed       (retryable)
@@ -43,6 +44,10 @@ class EmptyDocument(DocumentError):
 
 class UnsupportedMediaType(DocumentError):
     """No reader handles the document's media type."""
+
+
+class DocumentTooLarge(DocumentError):
+    """The document is over a size or page limit: refused at once, before parsing it."""
 
 
 class CorruptDocument(DocumentError):

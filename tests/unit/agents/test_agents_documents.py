@@ -10,11 +10,20 @@ import pytest
 from fpdf import FPDF
 from fpdf.enums import EncryptionMethod
 
-from agents.documents import html_to_text, media_type_for, read_text
+from agents.documents import (
+    MAX_DOCUMENT_BYTES,
+    MAX_PDF_PAGE_COUNT,
+    MAX_PDF_PAGES,
+    MAX_TEXT_CHARS,
+    html_to_text,
+    media_type_for,
+    read_text,
+)
 from agents.errors import (
     AgentError,
     CorruptDocument,
     DocumentError,
+    DocumentTooLarge,
     EmptyDocument,
     UnsupportedMediaType,
 )
@@ -163,3 +172,36 @@ def test_encrypted_pdf_is_refused_with_a_clear_message() -> None:
     )
     with pytest.raises(CorruptDocument, match="encrypted"):
         read_text(bytes(pdf.output()), "application/pdf")
+
+
+def _pages(count: int) -> bytes:
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=11)
+    for n in range(count):
+        pdf.add_page()
+        pdf.cell(text=f"page {n} " + "x" * 80)
+    return bytes(pdf.output())
+
+
+def test_a_document_over_the_size_limit_is_refused_before_parsing() -> None:
+    data = b"a" * (MAX_DOCUMENT_BYTES + 1)
+    with pytest.raises(DocumentTooLarge, match="over the limit") as caught:
+        read_text(data, "text/plain")
+    assert caught.value.retryable is False
+
+
+def test_a_pdf_declaring_too_many_pages_is_refused_before_reading_them() -> None:
+    pdf = _pages(3)
+    # The page tree's /Count says 20,000: refused on the count, no page is walked.
+    bloated = pdf.replace(b"/Count 3", f"/Count {MAX_PDF_PAGE_COUNT * 10}".encode())
+    assert bloated != pdf
+    with pytest.raises(DocumentTooLarge, match="20,000 pages"):
+        read_text(bloated, "application/pdf")
+
+
+def test_the_text_budget_and_page_limit_cap_what_is_read() -> None:
+    text = read_text(("word " * (MAX_TEXT_CHARS // 2)).encode(), "text/plain")
+    assert len(text) <= MAX_TEXT_CHARS
+    pages = read_text(_pages(MAX_PDF_PAGES + 20), "application/pdf")
+    assert "page 0 " in pages and f"page {MAX_PDF_PAGES - 1} " in pages
+    assert f"page {MAX_PDF_PAGES} " not in pages
