@@ -60,7 +60,7 @@ from caseyard.errors import (
 T = TypeVar("T")
 
 _TOPIC_EXISTS = 36
-TX_RETRY_BACKOFF_MS = 5
+_TX_RETRY_BACKOFF_MS = 5
 
 # A transaction begun right after the last commit meets the broker still writing that
 # commit's markers: AddPartitionsToTxn is answered ConcurrentTransactions (KAFKA-5477) and
@@ -294,7 +294,7 @@ class KafkaBus:
                 # Retriable answers are common between back-to-back transactions (see
                 # _TX_BACKOFF_S; a produce not yet verified in the transaction is told
                 # NOT_ENOUGH_REPLICAS, KIP-890): ask again soon, not after 100 ms.
-                "retry_backoff_ms": TX_RETRY_BACKOFF_MS,
+                "retry_backoff_ms": _TX_RETRY_BACKOFF_MS,
             }
             producer = self._tx_producers[transactional_id] = await self.start_client(
                 lambda: AIOKafkaProducer(**options), AIOKafkaProducer.start
