@@ -34,9 +34,6 @@ Prints a table and writes bench/results/agents.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -56,6 +53,7 @@ from rich.table import Table
 
 from agents.runtime import TaskHandler, TaskWork
 from agents.spec import AgentContext, ModelPlace, find_agent
+from bench._report import run_info, save
 from bus import TopicPartition
 from caseyard.app import MEDIA_TYPES, App, open_app, read_topic, submit
 from caseyard.models import build_router
@@ -80,7 +78,6 @@ from schemas import (
 from schemas.topology import CASE_EVENTS, HUMAN, RESULTS
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = Path(__file__).parent / "results"
 EXAMPLES = ROOT / "examples" / "documents"
 MODEL_CACHE = ROOT / ".cache" / "bench-models"
 PRODUCER = Producer(service="bench", version="1")
@@ -497,14 +494,11 @@ async def main() -> None:
     paths = documents(args.documents)
     if not paths:
         raise SystemExit(f"no documents in {args.documents}")
-    out: dict[str, Any] = {
-        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "documents": len(paths),
-        "cold": args.cold,
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "load_avg": os.getloadavg(),
-    }
+    out = run_info(
+        args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        documents=len(paths),
+        cold=args.cold,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         cache_dir = model_cache(Path(tmp) / "models" if args.cold else args.model_cache)
         out["model_cache"] = str(cache_dir)
@@ -518,12 +512,8 @@ async def main() -> None:
             console.print("end to end: coordinator and four agents on the memory bus")
             e2e = e2e_settings(Path(tmp) / "e2e", cache_dir)
             out["e2e"] = await bench_e2e(e2e, paths, args.timeout, console)
-    out["load_avg_after"] = os.getloadavg()
     report(console, out)
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / "agents.json"
-    path.write_text(json.dumps(out, indent=2))
-    console.print(f"wrote {path}  (load average before/after: {out['load_avg']} {os.getloadavg()})")
+    save(out, "agents", console)
 
 
 if __name__ == "__main__":

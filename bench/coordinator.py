@@ -38,9 +38,7 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
-import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -71,6 +69,7 @@ from agents.runtime import (
     TaskHandler,
     TaskWork,
 )
+from bench._report import run_info, save
 from bus import Message, Middleware, TopicPartition, partition_for
 from caseyard.schema_store import BusSchemaStore
 from caseyard.telemetry import Telemetry
@@ -103,7 +102,6 @@ from schemas import (
 from schemas.payloads import Channel, Label, Span, Urgency
 from schemas.topology import CAPABILITIES, CASE_EVENTS, CASE_PARTITIONS, INTAKE, STATE, tasks_topic
 
-RESULTS = Path(__file__).parent / "results"
 PIPELINES = Path(__file__).resolve().parent.parent / "pipelines"
 PRODUCER = Producer(service="bench", version="1")
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -860,14 +858,7 @@ async def main() -> None:
     if not console.is_terminal:
         console.width = 110  # logs: keep the table's rows on one line
     catalog = PipelineCatalog.load(PIPELINES)
-    out: dict[str, Any] = {
-        "args": vars(args),
-        "kafka": kafka,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_avg": os.getloadavg(),
-    }
+    out = run_info(args=vars(args), kafka=kafka)
 
     if "transitions" in parts:
         console.print(f"transitions: {args.cases:,} document-intake cases")
@@ -915,12 +906,8 @@ async def main() -> None:
         if kafka:
             out["e2e"].append(await bench_e2e(f"kafka://{kafka}", args.e2e_cases, console))
 
-    out["load_avg_after"] = os.getloadavg()
     report(console, out)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "coordinator.json"
-    path.write_text(json.dumps(out, indent=2))
-    console.print(f"wrote {path}  (load average before/after: {out['load_avg']} {os.getloadavg()})")
+    save(out, "coordinator", console)
 
 
 if __name__ == "__main__":

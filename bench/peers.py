@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import statistics
 import time
 import uuid
@@ -45,12 +43,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import anyio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.console import Console
 from rich.table import Table
 
@@ -61,6 +57,7 @@ from agents.runtime import (
     ProcessedStore,
     RetryPolicy,
 )
+from bench._report import run_info, save
 from bench.coordinator import instant_saga, schema_id, sequential_catalog
 from bus._kafka import KafkaBus
 from caseyard.schema_store import BusSchemaStore
@@ -78,7 +75,6 @@ from schemas import (
 )
 from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE
 
-RESULTS = Path(__file__).parent / "results"
 PRODUCER = Producer(service="bench", version="1")
 HOPS = 4
 PAYLOAD = 1024
@@ -159,21 +155,8 @@ def pad(n: int) -> bytes:
 
 
 async def create_topics(bootstrap: str, names: Sequence[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
-    finally:
-        await admin.close()
-    async with bus.connect(f"kafka://{bootstrap}") as b:
-        for name in names:  # wait for leaders
-            with anyio.fail_after(30):
-                while True:
-                    try:
-                        await b.partitions(name)
-                        break
-                    except Exception:
-                        await anyio.sleep(0.1)
+    async with bus.connect(f"kafka://{bootstrap}") as b:  # created, leaders elected
+        await b.ensure_topics([bus.TopicSpec(n, partitions=PARTITIONS) for n in names])
 
 
 def producer_options(bootstrap: str) -> dict[str, Any]:
@@ -303,16 +286,13 @@ async def faststream_chain(bootstrap: str, run: str, *, batch: bool) -> AsyncIte
     await broker.start()
     try:
         # FastStream has no readiness signal: wait until every group has its partitions.
+        subscribers: list[Any] = list(broker.subscribers)  # their aiokafka consumers
         with anyio.fail_after(60):
-            while not all(s.consumer and s.consumer.assignment() for s in _subscribers(broker)):  # noqa: ASYNC110
+            while not all(s.consumer and s.consumer.assignment() for s in subscribers):  # noqa: ASYNC110
                 await anyio.sleep(0.05)
         yield Chain(submit, topics[-1])
     finally:
         await broker.stop()
-
-
-def _subscribers(broker: Any) -> list[Any]:
-    return list(broker.subscribers)
 
 
 # -- caseyard agent runtime -------------------------------------------------------------------
@@ -611,15 +591,7 @@ async def main() -> None:
     if not console.is_terminal:
         console.width = 130
     variants = [v for v in VARIANTS if v in (args.only or VARIANTS)]
-    out: dict[str, Any] = {
-        "args": vars(args),
-        "kafka": bootstrap,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_avg": os.getloadavg(),
-        "rounds": [],
-    }
+    out = run_info(args=vars(args), kafka=bootstrap, rounds=[])
     for n in range(args.rounds):
         console.print(f"round {n + 1} of {args.rounds}")
         results = []
@@ -627,12 +599,8 @@ async def main() -> None:
             cases = args.slow_cases if variant == "faststream-default" else args.cases
             results.append(await measure(variant, bootstrap, cases, args.latency_s, console))
         out["rounds"].append(results)
-    out["load_avg_after"] = os.getloadavg()
     report(console, out)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "peers.json"
-    path.write_text(json.dumps(out, indent=2))
-    console.print(f"wrote {path}")
+    save(out, "peers", console)
 
 
 if __name__ == "__main__":
