@@ -206,9 +206,6 @@ class ProcessedStore:
         ).fetchall()
         return [Message(t, v, k) for t, k, v in rows]
 
-    def put(self, key: str, messages: Sequence[Message]) -> None:
-        self.put_many({key: messages})
-
     def put_many(self, outputs: Mapping[str, Sequence[Message]]) -> None:
         """Record the outputs of several inputs in one transaction."""
         if not outputs:

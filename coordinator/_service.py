@@ -136,10 +136,9 @@ class _Partition:
     into the next one, so a busy partition commits bigger batches, not more of them.
     """
 
+    partition: int
     pending: list[Record] = field(default_factory=list)
     wake: anyio.Event = field(default_factory=anyio.Event)
-    paused: frozenset[TopicPartition] = frozenset()
-    """Inputs paused while a full batch waits (back-pressure on this partition only)."""
     rewound: dict[TopicPartition, int] = field(default_factory=dict)
     """After an abort: the offset each input partition was rewound to. Records fetched
     before the rewind are dropped until that offset comes again."""
@@ -155,10 +154,11 @@ class _Partition:
         self.wake.set()
 
     def take(self, consumer: Consumer) -> list[Record]:
+        """The records waiting; the partition's inputs fetch again if they were paused."""
         records, self.pending = self.pending, []
-        if self.paused:
-            consumer.resume(*(self.paused & consumer.assignment()))
-            self.paused = frozenset()
+        paused = [tp for tp in consumer.paused() if tp.partition == self.partition]
+        if paused:
+            consumer.resume(*paused)
         return records
 
 
@@ -333,17 +333,14 @@ class Coordinator:
                 for record in batch:
                     task = self._tasks.get(record.partition)
                     if task is None:
-                        task = self._tasks[record.partition] = _Partition()
+                        task = self._tasks[record.partition] = _Partition(record.partition)
                         tg.start_soon(self._partition_loop, consumer, record.partition, task)
                     task.add(record)
                 # Back-pressure: a partition with a full batch waiting fetches no more
                 # until its task takes it; the other partitions flow on.
                 for p, task in self._tasks.items():
-                    if len(task.pending) >= self._max_batch and not task.paused:
-                        task.paused = (
-                            frozenset(TopicPartition(t, p) for t in INPUTS) & consumer.assignment()
-                        )
-                        consumer.pause(*task.paused)
+                    if len(task.pending) >= self._max_batch:
+                        consumer.pause(*(tp for tp in consumer.assignment() if tp.partition == p))
             # The transactions in flight finish; then the partition tasks stop.
             async with self.exclusive():
                 tg.cancel_scope.cancel()
