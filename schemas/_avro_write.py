@@ -19,21 +19,19 @@ import struct
 import typing
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from operator import attrgetter
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel
 
-from schemas._avro import _model_default, _union_members
+from schemas._avro import _EPOCH, _MICROSECOND, _model_default, _union_members
 
 Write = Callable[[bytearray, Any], None]
 """Appends the Avro encoding of a value to the buffer."""
 
 _DOUBLE = struct.Struct("<d").pack
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_DAY = date(1970, 1, 1)
-_MICROSECOND = timedelta(microseconds=1)
+_EPOCH_DAY = _EPOCH.date()
 
 
 def _long(out: bytearray, n: int) -> None:
@@ -62,10 +60,7 @@ def _write_long(out: bytearray, n: int) -> None:
 
 
 def _write_string(out: bytearray, value: str) -> None:
-    data = value.encode()
-    size = len(data)
-    out += _SMALL[size] if size < 8192 else _zigzag(size)
-    out += data
+    _write_bytes(out, value.encode())
 
 
 def _write_bytes(out: bytearray, value: bytes) -> None:
