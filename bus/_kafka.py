@@ -243,13 +243,15 @@ class KafkaBus:
 
     async def _send_prepared(self, prepared: Sequence[Message]) -> list[Position]:
         producer = self._running_producer()
-        for topic in {m.topic for m in prepared}:
-            await self.partitions(topic)
-        with _translated(f"publishing to {sorted({m.topic for m in prepared})}"):
-            # Hand the whole batch to the producer before waiting, so it can batch.
-            futures = [await _send(producer, m) for m in prepared]
-            delivered = [await future for future in futures]
-        return [Position(md.topic, md.partition, md.offset) for md in delivered]
+        counts = {topic: await self.partitions(topic) for topic in {m.topic for m in prepared}}
+        positions: list[Position | None] = [None] * len(prepared)
+        with _translated(f"publishing to {sorted(counts)}"):
+            # Hand everything to the producer before waiting, so it goes in few requests.
+            for future, members in await _enqueue(producer, prepared, counts):
+                md = await future
+                for n, i in enumerate(members):
+                    positions[i] = Position(md.topic, md.partition, md.offset + n)
+        return [p for p in positions if p is not None]
 
     def consumer(
         self,
@@ -394,15 +396,40 @@ def _topic_config(spec: TopicSpec) -> dict[str, str]:
     return config
 
 
-def _send(producer: AIOKafkaProducer, m: Message) -> Awaitable[asyncio.Future[Any]]:
-    return producer.send(  # type: ignore[no-any-return]
-        m.topic,
-        m.value,
-        key=m.key,
-        partition=m.partition,
-        timestamp_ms=m.timestamp_ms,
-        headers=list(m.headers) or None,
-    )
+async def _enqueue(
+    producer: AIOKafkaProducer, prepared: Sequence[Message], partitions: Mapping[str, int]
+) -> list[tuple[asyncio.Future[Any], list[int]]]:
+    """Hand `prepared` to `producer` as record batches, one per topic-partition (more if
+    one is full), keeping their order; returns each batch's delivery with the indexes in
+    `prepared` of its records.
+
+    aiokafka's `send` costs a future, a metadata lookup and a partitioner call per record
+    (profiled: ~20 us each, a tenth of the coordinator's CPU); a batch builder appends a
+    record in C. `partitions` has each topic's partition count; keys are partitioned as
+    the producer's partitioner does (murmur2, as the Java client).
+    """
+    by_tp: dict[tuple[str, int], list[int]] = {}
+    for i, m in enumerate(prepared):
+        p = m.partition
+        if p is None:
+            count = partitions[m.topic]
+            p = random.randrange(count) if m.key is None else _keyed_partition(m.key, count)
+        by_tp.setdefault((m.topic, p), []).append(i)
+    sent: list[tuple[asyncio.Future[Any], list[int]]] = []
+    for (topic, p), indexes in by_tp.items():
+        batch = producer.create_batch()
+        members: list[int] = []
+        for i in indexes:
+            m = prepared[i]
+            record = {"key": m.key, "value": m.value, "timestamp": m.timestamp_ms}
+            if batch.append(**record, headers=list(m.headers)) is None:
+                # Full: send it; the first record of a new batch always fits.
+                sent.append((await producer.send_batch(batch, topic, partition=p), members))
+                batch, members = producer.create_batch(), []
+                batch.append(**record, headers=list(m.headers))
+            members.append(i)
+        sent.append((await producer.send_batch(batch, topic, partition=p), members))
+    return sent
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -585,6 +612,8 @@ class KafkaTransaction:
         self._lock = bus.tx_lock(transactional_id)
         self._transactional_id = transactional_id
         self._producer: AIOKafkaProducer | None = None
+        self._unsent: list[Message] = []
+        self._partitions: dict[str, int] = {}
         self._pending: list[asyncio.Future[Any]] = []
         self._done = False
 
@@ -629,17 +658,27 @@ class KafkaTransaction:
         await self.publish_batch([Message(topic, value, key, headers, partition)])
 
     async def publish_batch(self, messages: Sequence[Message]) -> None:
-        producer = self._running()
+        """Checked and stamped now, handed to the producer together with the rest of the
+        transaction's records (at `send_offsets` or `commit`): few, full batches."""
+        self._running()
         prepared = [self._bus.outbound.prepare(m) for m in messages]
         for topic in {m.topic for m in prepared}:
-            await self._bus.partitions(topic)
-        with _translated(f"publishing to {sorted({m.topic for m in prepared})}"):
-            self._pending.extend([await _send(producer, m) for m in prepared])
+            self._partitions[topic] = await self._bus.partitions(topic)
+        self._unsent.extend(prepared)
+
+    async def _send_unsent(self, producer: AIOKafkaProducer) -> None:
+        unsent, self._unsent = self._unsent, []
+        if unsent:
+            with _translated(f"publishing to {sorted({m.topic for m in unsent})}"):
+                sent = await _enqueue(producer, unsent, self._partitions)
+            self._pending.extend(future for future, _ in sent)
 
     async def send_offsets(
         self, consumer: Consumer, offsets: Mapping[TopicPartition, int] | None = None
     ) -> None:
         producer = self._running()
+        # The records go first: they travel while the offsets are added.
+        await self._send_unsent(producer)
         chosen = consumer.consumed() if offsets is None else offsets
         if chosen:
             with _translated("sending offsets to transaction"):
@@ -652,6 +691,7 @@ class KafkaTransaction:
         producer = self._running()
         self._done = True
         try:
+            await self._send_unsent(producer)
             with _translated("committing transaction"):
                 for future in self._pending:
                     await future
