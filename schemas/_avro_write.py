@@ -2,9 +2,9 @@
 
 ``fastavro.schemaless_writer`` needs the event as a dict (``model_dump``, then union
 positions fixed up) and walks its schema dict for every record: about 33 us for a
-``TaskRequested`` against 9 us for pydantic's own JSON. Here each model gets, once, a chain
-of small writer functions built from the same annotations the schema is generated from
-(``schemas._avro``): a field's writer reads the attribute and appends its Avro bytes. The
+``TaskRequested`` against 9 us for pydantic's own JSON. Here each model gets, once, a writer
+compiled from the same annotations the schema is generated from (``schemas._avro``): one
+function per model that reads each attribute and appends its Avro bytes. The
 model was validated when it was built, so nothing is validated again on the way out.
 
 The bytes are those of the Avro specification for the generated schema; a test pins them
@@ -20,7 +20,6 @@ import typing
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from operator import attrgetter
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel
@@ -95,33 +94,132 @@ class Unsupported(Exception):
 
 @functools.cache
 def record_writer(model: type[BaseModel]) -> Write:
-    """The writer of ``model``'s record (built once per model).
+    """The writer of ``model``'s record (compiled once per model).
 
     Raises:
         Unsupported: If a field's type is one the schema generator maps but this does not.
     """
-    fields = [
-        (attrgetter(name), _field_writer(info.annotation, info))
-        for name, info in model.model_fields.items()
-    ]
-
-    def write_record(out: bytearray, value: Any) -> None:
-        for get, write in fields:
-            write(out, get(value))
-
-    return write_record
+    return _Compiler().record(model)
 
 
-def _field_writer(annotation: object, info: Any) -> Write:
-    """A field's writer; the null branch of an optional field goes where the generator
-    put it: last when the field has a non-null default, else first."""
-    members = _union_members(_unwrap(annotation))
-    if members is not None and type(None) in members:
-        others = [m for m in members if m is not type(None)]
-        has_default, default = _model_default(info)
-        null_last = has_default and default is not None
-        return _union(others, null_index=len(_flat(others)) if null_last else 0)
-    return _writer(annotation)
+class _Compiler:
+    """Writes one Python function per record model: a line or two per field, nested
+    records, optional and container fields unrolled inline, so writing a record is one
+    call and no dispatch (measured: TaskRequested 7.7 -> 5.1 us, StepStarted 3.9 -> 2.4 us
+    against the chain of per-field closures it replaced).
+    What it does not unroll (a union of several types) calls the closure writer of the
+    field's type; a model that contains itself calls its own compiled writer."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, object] = {
+            "_S": _SMALL,
+            "_long": _long,
+            "_zigzag": _zigzag,
+            "_DOUBLE": _DOUBLE,
+            "_EPOCH": _EPOCH,
+            "_EPOCH_DAY": _EPOCH_DAY,
+            "_MICROSECOND": _MICROSECOND,
+        }
+        self.count = 0
+        self.open: list[type[BaseModel]] = []
+
+    def record(self, model: type[BaseModel]) -> Write:
+        self.lines = ["def write_record(out, value):"]
+        self._fields(model, "value", 1)
+        self.lines.append("    return None")
+        source = "\n".join(self.lines)
+        code = compile(source, f"<avro writer of {model.__qualname__}>", "exec")
+        exec(code, self.names)  # the source was generated above, from annotations only
+        write: Write = self.names["write_record"]  # type: ignore[assignment]
+        return write
+
+    def _const(self, value: object) -> str:
+        self.count += 1
+        name = f"_k{self.count}"
+        self.names[name] = value
+        return name
+
+    def _var(self) -> str:
+        self.count += 1
+        return f"v{self.count}"
+
+    def _line(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    def _fields(self, model: type[BaseModel], value: str, depth: int) -> None:
+        if model in self.open:  # a recursive model: its own writer, built on first use
+            self._line(depth, f"{self._const(_lazy_record(model))}(out, {value})")
+            return
+        self.open.append(model)
+        for name, info in model.model_fields.items():
+            var = self._var()
+            self._line(depth, f"{var} = {value}.{name}")
+            annotation = _unwrap(info.annotation)
+            members = _union_members(annotation)
+            if members is not None and type(None) in members:
+                others = [m for m in members if m is not type(None)]
+                # The null branch goes where the generator put it: last when the field
+                # has a non-null default, else first.
+                has_default, default = _model_default(info)
+                null_last = has_default and default is not None
+                null_index = len(_flat(others)) if null_last else 0
+                if len(others) == 1 and _union_members(_unwrap(others[0])) is None:
+                    self._optional(others[0], var, depth, null_index)
+                else:
+                    writer = self._const(_union(others, null_index=null_index))
+                    self._line(depth, f"{writer}(out, {var})")
+            else:
+                self._value(annotation, var, depth)
+        self.open.pop()
+
+    def _optional(self, member: object, var: str, depth: int, null_index: int) -> None:
+        self._line(depth, f"if {var} is None:")
+        self._line(depth + 1, f"out += {_SMALL[null_index]!r}")
+        self._line(depth, "else:")
+        self._line(depth + 1, f"out += {_SMALL[1 - null_index]!r}")
+        self._value(_unwrap(member), var, depth + 1)
+
+    def _value(self, annotation: object, var: str, depth: int) -> None:
+        """Lines appending the encoding of local `var`, whose type is `annotation`."""
+        origin = typing.get_origin(annotation)
+        args = typing.get_args(annotation)
+        line = functools.partial(self._line, depth)
+        if annotation is str:
+            line(f"{var} = {var}.encode()")
+            annotation = bytes
+        if annotation is bytes:
+            line(f"out += _S[len({var})] if len({var}) < 8192 else _zigzag(len({var}))")
+            line(f"out += {var}")
+        elif annotation is bool:
+            line(f"out.append(1 if {var} else 0)")
+        elif annotation is int:
+            line(f"out += _S[{var}] if 0 <= {var} < 8192 else _zigzag({var})")
+        elif annotation is float:
+            line(f"out += _DOUBLE({var})")
+        elif annotation is AwareDatetime:
+            line(f"_long(out, ({var} - _EPOCH) // _MICROSECOND)")
+        elif annotation is date:
+            line(f"_long(out, ({var} - _EPOCH_DAY).days)")
+        elif origin in (list, tuple, Sequence) and _union_members(_unwrap(args[0])) is None:
+            item = self._var()
+            line(f"if {var}:")
+            line(f"    out += _S[len({var})] if len({var}) < 8192 else _zigzag(len({var}))")
+            line(f"    for {item} in {var}:")
+            self._value(_unwrap(args[0]), item, depth + 2)
+            line("out.append(0)")
+        elif origin in (dict, Mapping) and _union_members(_unwrap(args[1])) is None:
+            key, item = self._var(), self._var()
+            line(f"if {var}:")
+            line(f"    out += _S[len({var})] if len({var}) < 8192 else _zigzag(len({var}))")
+            line(f"    for {key}, {item} in {var}.items():")
+            self._value(str, key, depth + 2)
+            self._value(_unwrap(args[1]), item, depth + 2)
+            line("out.append(0)")
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            self._fields(annotation, var, depth)
+        else:  # enums, literals, uuids, unions: the closure writer of the type
+            line(f"{self._const(_writer(annotation))}(out, {var})")
 
 
 def _unwrap(annotation: object) -> object:
