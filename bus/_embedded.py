@@ -286,6 +286,7 @@ class EmbeddedConsumer(ConsumerBase):
                 for record in records:
                     self._positions[record.tp] = record.offset + 1
                 return records
+            self._positions.update(await self._bus.run(self._bus.store.past_gaps, positions))
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._closed:
                 return []

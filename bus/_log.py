@@ -244,6 +244,24 @@ class LogStore:
             )
         return out
 
+    def past_gaps(self, positions: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """Where positions with no record at or after them move to: the partition's end, as
+        a Kafka consumer's position moves past offsets no record has (a record removed from
+        the file must not leave a reader waiting for it forever)."""
+        moved: dict[TopicPartition, int] = {}
+        for tp, offset in positions.items():
+            end = self._next_offset(tp)  # first: a record below it is already visible
+            if offset >= end:
+                continue
+            row = self._conn.execute(
+                "SELECT 1 FROM records WHERE topic=? AND partition=? AND offset>=? AND offset<?"
+                " LIMIT 1",
+                (tp.topic, tp.partition, offset, end),
+            ).fetchone()
+            if row is None:
+                moved[tp] = end
+        return moved
+
     # -- groups ---------------------------------------------------------------------------
 
     def heartbeat(

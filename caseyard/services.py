@@ -10,6 +10,7 @@ telemetry; with `health_port` set, `/metrics` serves them beside `/healthz` and 
 
 from __future__ import annotations
 
+import logging
 import signal
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
@@ -21,9 +22,13 @@ from agents.router import Router
 from agents.runtime import AgentService, ProcessedStore
 from agents.spec import AgentContext, AgentSpec, ModelPlace, find_agent
 from caseyard.app import App
+from caseyard.errors import ConfigError
 from caseyard.http import serve_health
 from caseyard.models import build_router
 from coordinator import Coordinator, PipelineCatalog
+from schemas.audit import AuditKeyError, Signer, public_path
+
+log = logging.getLogger(__name__)
 
 BUILT_IN_AGENTS = ("classifier", "extractor", "scorer", "responder")
 
@@ -37,7 +42,23 @@ def build_coordinator(
         catalog=catalog,
         producer=app.producer("coordinator"),
         instance=instance,
+        signer=audit_signer(app.settings.audit_key_path, create=app.settings.audit_key is None),
     )
+
+
+def audit_signer(path: Path, *, create: bool) -> Signer:
+    """The key that signs audit checkpoints; the default one is made on first use."""
+    if not path.exists() and create:
+        signer = Signer.generate(path)
+        log.info(
+            "made an audit signing key (give auditors its public key)",
+            extra={"key": str(path), "public_key": str(public_path(path)), "key_id": signer.key_id},
+        )
+        return signer
+    try:
+        return Signer.load(path)
+    except AuditKeyError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def build_agent(app: App, spec: AgentSpec, router: Router, state_dir: Path) -> AgentService:

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         description="Signs inbox session cookies; default: random per process, so sessions "
         "end when the inbox restarts",
     )
+    audit_key: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) that signs the audit checkpoints; default: "
+        "data_dir/audit-signing-key.pem, made on first use. Give every coordinator the same "
+        "key, and auditors its public key (the .pub file beside it)",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -112,6 +118,10 @@ class Settings(BaseSettings):
     @property
     def inbox_users_path(self) -> Path:
         return self.inbox_users_file or self.data_dir / "inbox-users.toml"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.audit_key or self.data_dir / "audit-signing-key.pem"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -11,7 +11,7 @@ set, and commits the input offset. Its timer loop fires ``CaseState.due_timers(n
 decision they do not reproduce.
 """
 
-from coordinator._audit import Break, Link, verify_chain
+from coordinator._audit import Break, Link, Signed, verify_chain, verify_heads
 from coordinator._engine import (
     ENGINE_VERSION,
     PRODUCER,
@@ -97,6 +97,7 @@ __all__ = [
     "RedactRule",
     "Replay",
     "RetryPolicy",
+    "Signed",
     "Step",
     "StepDefaults",
     "StepState",
@@ -113,4 +114,5 @@ __all__ = [
     "timer_fired",
     "transition",
     "verify_chain",
+    "verify_heads",
 ]

@@ -286,6 +286,7 @@ class _Run:
         self.seq = state.seq
         self.closing = state.closing
         self.last_hash = state.last_hash
+        self.events = state.events
         self.outputs: list[Output] = []
         self.timers_set: list[Timer] = []
         self.timers_cancelled: list[str] = []
@@ -325,6 +326,7 @@ class _Run:
             closing=self.closing,
             recent=recent,
             last_hash=self.last_hash,
+            events=self.events,
         )
         return Transition(
             state,
@@ -357,6 +359,7 @@ class _Run:
     def _push(self, topic: str, event: Event) -> None:
         if isinstance(event, CaseEvent):
             self.last_hash = case_event_hash(event)
+            self.events += 1
         self.outputs.append(Output(topic, event))
         self.dirty = True
 
@@ -990,7 +993,7 @@ class _Run:
         self._push(
             _CASE_TOPIC,
             HumanTaskOpened(
-                **self._envelope(),
+                **self._case_envelope(),
                 human_task_id=human.id,
                 queue=human.queue,
                 reason=reason,

@@ -7,7 +7,8 @@ main loop only fetches and hands records to them):
 1. restores the saga states of p from the compacted changelog when p is assigned;
 2. decodes each input record and applies the pure `transition` to the case's state;
 3. in ONE transaction publishes the outputs, the new states (changelog), the dead letters,
-   and the input offsets. On Kafka that is a Kafka transaction whose transactional id is
+   a signed checkpoint of the case chains it advanced (`schemas.audit`), and the input
+   offsets. On Kafka that is a Kafka transaction whose transactional id is
    tied to p, so a zombie that lost p is fenced; on the embedded bus it is one SQLite
    transaction that checks p is still owned. Each input is handled inside the bus
    middleware's scope (`consumer.processing(record)`: tracing, metrics) and its outputs
@@ -44,14 +45,18 @@ from coordinator._engine import timer_fired, transition
 from coordinator._pipeline import PipelineCatalog
 from coordinator._state import CaseState, Timer
 from schemas import AvroCodec, DecodeError, Event, Producer, TimerFired, TimerPurpose
+from schemas.audit import CaseHead, ChainCheckpoint, Signer
 from schemas.dead_letters import dead_letter, dead_letter_headers
-from schemas.topology import DEAD_LETTERS, HUMAN, INTAKE, RESULTS, STATE, TIMERS
+from schemas.topology import AUDIT, DEAD_LETTERS, HUMAN, INTAKE, RESULTS, STATE, TIMERS
 
 INPUTS = (INTAKE.name, RESULTS.name, HUMAN.name, TIMERS.name)
 _EXPECTED = {topic.name: topic.events for topic in (INTAKE, RESULTS, HUMAN, TIMERS)}
 """The events each input topic carries; any other is misplaced (dead-lettered as such)."""
 TOMBSTONE = b""
 """Changelog value of a case that is finished and dropped (compaction keeps the latest)."""
+AUDIT_HEAD = b"\x00audit-head"
+"""Changelog key (no case id starts with NUL) of the partition's latest checkpoint: the
+next one is numbered and chained after it, across restarts and owners."""
 
 Clock = Callable[[], datetime]
 
@@ -178,6 +183,7 @@ class Coordinator:
         clock: Clock = utc_now,
         timer_interval_s: float = 0.05,
         max_batch: int = 500,
+        signer: Signer | None = None,
     ) -> None:
         self._bus = bus
         self._codec = codec
@@ -187,6 +193,9 @@ class Coordinator:
         self._clock = clock
         self._timer_interval_s = timer_interval_s
         self._max_batch = max_batch
+        self._signer = signer
+        self._checkpoints: dict[int, ChainCheckpoint | None] = {}
+        """The latest checkpoint of each partition owned (None: none yet)."""
         self._states: dict[int, dict[str, CaseState]] = {}
         self._quarantined: dict[int, dict[str, str]] = {}
         self._timers: list[tuple[datetime, str, str, int]] = []
@@ -223,9 +232,13 @@ class Coordinator:
             await self._bus.fence(self._transactional_id(p))
             states: dict[str, CaseState] = {}
             quarantined: dict[str, str] = {}
+            checkpoint: ChainCheckpoint | None = None
             with _no_gc_cycles():
                 async for batch in read_to_end(self._bus, [TopicPartition(STATE.name, p)]):
                     for record in batch:
+                        if record.key == AUDIT_HEAD:
+                            checkpoint = self._read_checkpoint(record)
+                            continue
                         case_id = record.key.decode("utf-8", "replace") if record.key else ""
                         quarantined.pop(case_id, None)  # a later record replaces a bad one
                         if record.value == TOMBSTONE:
@@ -241,6 +254,7 @@ class Coordinator:
                             )
             self._states[p] = states
             self._quarantined[p] = quarantined
+            self._checkpoints[p] = checkpoint
             for case_id, why in quarantined.items():
                 log.error("case quarantined: %s", why, extra={"case_id": case_id})
             for state in states.values():
@@ -250,6 +264,22 @@ class Coordinator:
                 "restored partition",
                 extra={"partition": p, "open_cases": len(states), "quarantined": len(quarantined)},
             )
+
+    @staticmethod
+    def _read_checkpoint(record: Record) -> ChainCheckpoint | None:
+        try:
+            return ChainCheckpoint.from_bytes(record.value)
+        except ValueError as exc:
+            # The next checkpoint starts the numbering again: `audit verify` reports the
+            # gap, which is what happened to the record.
+            log.error(
+                "the partition's latest audit checkpoint %s[%d]@%d is corrupt: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                str(exc).splitlines()[0],
+            )
+            return None
 
     def quarantined(self) -> dict[str, str]:
         """Cases whose state could not be read, with why: their inputs are dead-lettered
@@ -301,6 +331,7 @@ class Coordinator:
         for p in partitions:
             self._states.pop(p, None)
             self._quarantined.pop(p, None)
+            self._checkpoints.pop(p, None)
 
     def _schedule(self, state: CaseState, partition: int, known: Sequence[Timer] = ()) -> None:
         """Put the state's timers on the heap, but for those already on it (`known`)."""
@@ -384,6 +415,15 @@ class Coordinator:
                         for case_id, state in changed.items()
                     ]
                 )
+                checkpoint = self._checkpoint(p, states, changed)
+                if checkpoint is not None:
+                    value = checkpoint.to_bytes()
+                    await tx.publish_batch(
+                        [
+                            Message(AUDIT.name, value, key=AUDIT_HEAD, partition=p),
+                            Message(STATE.name, value, key=AUDIT_HEAD, partition=p),
+                        ]
+                    )
                 await tx.send_offsets(consumer, offsets)
         except (TransactionError, CommitFailed, BusUnavailable):
             # Nothing of this batch happened: rewind so the same inputs come again (to us
@@ -399,6 +439,8 @@ class Coordinator:
                 first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
             return first
         self.stats.transactions += 1
+        if checkpoint is not None:
+            self._checkpoints[p] = checkpoint
         for case_id, state in changed.items():
             fired = self._fired.pop(case_id, set())
             if state is None or state.finished:
@@ -411,6 +453,31 @@ class Coordinator:
             if pending:
                 self._fired[case_id] = pending
         return {}
+
+    def _checkpoint(
+        self, p: int, states: dict[str, CaseState], changed: dict[str, CaseState | None]
+    ) -> ChainCheckpoint | None:
+        """The checkpoint of the chains `changed` advanced (None if none did), numbered and
+        chained after the partition's latest, signed if the coordinator has a key."""
+        heads = []
+        for case_id, state in changed.items():
+            if state is None or state.last_hash is None:
+                continue
+            before = states.get(case_id)
+            if before is not None and before.last_hash == state.last_hash:
+                continue
+            heads.append(CaseHead(case_id=case_id, events=state.events, hash=state.last_hash))
+        if not heads:
+            return None
+        latest = self._checkpoints.get(p)
+        checkpoint = ChainCheckpoint(
+            partition=p,
+            sequence=latest.sequence + 1 if latest is not None else 1,
+            previous=latest.digest() if latest is not None else None,
+            written_at=self._clock(),
+            heads=tuple(heads),
+        )
+        return self._signer.sign(checkpoint) if self._signer is not None else checkpoint
 
     async def _one(
         self, record: Record, states: dict[str, CaseState], changed: dict[str, CaseState | None]

@@ -202,6 +202,7 @@ class CaseState:
         closing: Why the case is winding down, while it compensates.
         recent: Digests of the latest input event ids (exact-duplicate filter).
         last_hash: Hash of the case's latest ``CaseEvent`` (the audit chain).
+        events: How many ``CaseEvent``s the chain has (with ``last_hash``: its head).
     """
 
     case_id: str
@@ -230,6 +231,7 @@ class CaseState:
     closing: Annotated[Closing | None, Field(exclude_if=_none)] = None
     recent: Annotated[tuple[int, ...], Field(exclude_if=_empty)] = ()
     last_hash: Annotated[Sha256Hex | None, Field(exclude_if=_none)] = None
+    events: _NotZero = 0
 
     def to_bytes(self) -> bytes:
         """Serialise for the changelog (compact JSON; defaults left out)."""

@@ -10,11 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.blobs import DocumentRef
 from schemas.envelope import Event, UtcDatetime
+from schemas.lifecycle import CaseEvent
 from schemas.payloads import TaskOutput
 
 
-class HumanTaskOpened(Event):
-    """A case needs a person; the task appears in an inbox queue."""
+class HumanTaskOpened(CaseEvent):
+    """A case needs a person; the task appears in an inbox queue (in the case's chain, so
+    its queue and evidence cannot be edited unnoticed)."""
 
     event_type: ClassVar[str] = "HumanTaskOpened"
 

@@ -120,6 +120,16 @@ DEAD_LETTERS = Topic(
 )
 
 
+AUDIT = Topic(
+    "caseyard.audit.checkpoints",
+    (),
+    "signed heads of the case chains, one checkpoint per coordinator transaction that "
+    "advanced chains, in the partition of its cases (schemas.audit.ChainCheckpoint, JSON)",
+    writers=("coordinator",),
+    readers=("cli",),
+)
+
+
 REDRIVES = Topic(
     "caseyard.dlq.redriven",
     (),
@@ -152,6 +162,7 @@ def all_topics(capabilities: tuple[str, ...] = CAPABILITIES) -> tuple[Topic, ...
         TIMERS,
         CASE_EVENTS,
         STATE,
+        AUDIT,
         DEAD_LETTERS,
         REDRIVES,
         *(tasks_topic(c) for c in capabilities),

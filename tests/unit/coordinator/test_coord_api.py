@@ -10,7 +10,9 @@ def test_public_names() -> None:
         [
             "Break",
             "Link",
+            "Signed",
             "verify_chain",
+            "verify_heads",
             "CaseReplay",
             "Logged",
             "Mismatch",
