@@ -95,7 +95,8 @@ class Signer:
 
     def __init__(self, private: Ed25519PrivateKey) -> None:
         self._private = private
-        self.key_id = key_id(private.public_key())
+        self.public_key = private.public_key()
+        self.key_id = key_id(self.public_key)
 
     @classmethod
     def load(cls, path: Path) -> Signer:
