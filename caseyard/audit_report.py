@@ -14,7 +14,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict
 
 from caseyard.cases import describe, status_of
-from coordinator import PRODUCER, Break, Link
+from coordinator import PRODUCER, Break, Link, Signed, case_event_hash
 from schemas import (
     CaseCompleted,
     CaseFailed,
@@ -97,10 +97,31 @@ class FailureRow(_AttemptRow):
     retryable: bool
 
 
+class ChainLink(_Row):
+    where: str
+    event_type: str
+    content: str
+    """Exactly what was hashed after ``<event_type>\n``: the event's JSON."""
+    hash: str
+
+
+class Proof(_Row):
+    """What an auditor checks the case with, offline (README: "Checking a case offline"):
+    the chain as hashed, and the latest signed checkpoint naming the case."""
+
+    events: list[ChainLink]
+    checkpoint: str | None
+    """The checkpoint record as written (JSON), or None if none names the case."""
+    checkpoint_where: str | None
+    public_key: str | None
+    """PEM of the public key the export trusted, if any."""
+
+
 class ChainResult(_Row):
     intact: bool
     records: int
     breaks: list[str]
+    proof: Proof
 
 
 class CaseReport(_Row):
@@ -166,6 +187,9 @@ def build_report(
     breaks: Sequence[Break],
     unreadable: Sequence[str],
     now: datetime,
+    *,
+    checkpoint: Signed | None = None,
+    public_key: str | None = None,
 ) -> CaseReport:
     """The report of one case.
 
@@ -174,9 +198,11 @@ def build_report(
         case_events: Its hash chain, in log order.
         records: Every event of the case with where it is: the case-events topic's in
             log order, then the submission, results and human work.
-        breaks: Where the chain breaks.
+        breaks: Where the chain breaks (the checkpoints' findings included).
         unreadable: Records of the case that do not decode, with why.
         now: When the report is made.
+        checkpoint: The latest signed checkpoint naming the case.
+        public_key: PEM of the key its signature was checked with.
     """
     seen: set[str] = set()
     everything: list[tuple[str, Event]] = []
@@ -277,7 +303,23 @@ def build_report(
         ],
         total_cost_usd=sum(m.cost_usd for m in models),
         chain=ChainResult(
-            intact=not breaks, records=len(case_events), breaks=[str(b) for b in breaks]
+            intact=not breaks,
+            records=len(case_events),
+            breaks=[str(b) for b in breaks],
+            proof=Proof(
+                events=[
+                    ChainLink(
+                        where=link.where,
+                        event_type=link.event.event_type,
+                        content=link.event.model_dump_json(),
+                        hash=case_event_hash(link.event),
+                    )
+                    for link in case_events
+                ],
+                checkpoint=checkpoint.checkpoint.to_bytes().decode() if checkpoint else None,
+                checkpoint_where=checkpoint.where if checkpoint else None,
+                public_key=public_key,
+            ),
         ),
         unreadable=list(unreadable),
     )

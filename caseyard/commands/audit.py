@@ -33,6 +33,7 @@ from schemas.audit import (
     key_id,
     load_public_key,
     public_path,
+    public_pem,
 )
 from schemas.topology import AUDIT, CASE_EVENTS, HUMAN, INTAKE, RESULTS
 
@@ -188,6 +189,14 @@ def register(app: typer.Typer) -> None:
     @audit.command("export")
     def export(
         case_id: Annotated[str, typer.Option("--case", help="The case to report on.")],
+        public_keys: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--public-key",
+                help="A public key (PEM) the checkpoints may be signed with; repeat for "
+                "rotated keys. Default: the .pub beside the configured signing key.",
+            ),
+        ] = None,
         fmt: Annotated[
             ReportFormat, typer.Option("--format", help="json, or html (one self-contained file).")
         ] = ReportFormat.HTML,
@@ -203,10 +212,14 @@ def register(app: typer.Typer) -> None:
         from caseyard.app import open_app
         from caseyard.cli import console, settings
 
+        config = settings()
+        keys = trusted_keys(public_keys or [], config.audit_key_path)
+
         async def body() -> None:
             records: list[tuple[str, Event]] = []
             unreadable: list[str] = []
-            async with open_app(settings()) as app:
+            async with open_app(config) as app:
+                checkpoints, bad = await read_checkpoints(app, case_id)
                 decoded, broken = await read_decoded(app, CASE_EVENTS.name, case_id)
                 cases, breaks = chains(decoded, broken)
                 records += [(_where(r), e) for r, e in decoded]
@@ -218,13 +231,19 @@ def register(app: typer.Typer) -> None:
             mine = [b for b in breaks if b.case_id == case_id]
             if not links and not mine:
                 raise ConfigError(f"no case {case_id!r} in the case-events log")
+            heads = verify_heads(cases, checkpoints, keys, only=case_id)
+            naming = [c for c in checkpoints if case_id in {h.case_id for h in c.checkpoint.heads}]
+            last = naming[-1] if naming else None
+            key = (keys or {}).get(last.checkpoint.key_id or "") if last else None
             report = build_report(
                 case_id,
                 links,
                 records,
-                [*mine, *verify_chain(case_id, links)],
+                [*mine, *verify_chain(case_id, links), *bad, *heads],
                 unreadable,
                 datetime.now(UTC),
+                checkpoint=last,
+                public_key=public_pem(key).decode() if key else None,
             )
             text = render(report, fmt)
             if output is None:

@@ -3,6 +3,9 @@ tampered with in the SQLite file and the audit names the record."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -14,6 +17,8 @@ from pathlib import Path
 
 import anyio
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from caseyard.schema_store import REGISTRY_DB
 from schemas import AvroCodec, CaseEvent, Registry, SqliteSchemaStore
@@ -308,3 +313,23 @@ def test_checkpoints_signed_with_a_key_the_auditor_does_not_hold_are_named(
     assert made.returncode == 0, made.stderr
     result = verify(work, "--public-key", f"{other}.pub")
     assert "which is not among the trusted keys" in result.stdout
+
+
+def test_an_exported_case_is_checked_offline_as_the_readme_says(demo_dir: Path) -> None:
+    case = next(iter(case_rows(demo_dir)))
+    result = caseyard("audit", "export", "--case", case, "--format", "json", cwd=demo_dir)
+    assert result.returncode == 0, result.stderr
+    proof = json.loads(result.stdout)["chain"]["proof"]
+    # README, "Checking a case offline": only hashlib, json and an Ed25519 verifier.
+    previous = None
+    for link in proof["events"]:
+        assert json.loads(link["content"])["previous_hash"] == previous
+        data = link["event_type"].encode() + b"\n" + link["content"].encode()
+        previous = hashlib.sha256(data).hexdigest()
+    checkpoint = json.loads(proof["checkpoint"])
+    (head,) = [h for h in checkpoint["heads"] if h["case_id"] == case]
+    assert head["hash"] == previous and head["events"] == len(proof["events"])
+    signature = base64.b64decode(checkpoint.pop("signature"))
+    public = serialization.load_pem_public_key(proof["public_key"].encode())
+    assert isinstance(public, Ed25519PublicKey)
+    public.verify(signature, json.dumps(checkpoint, separators=(",", ":")).encode())

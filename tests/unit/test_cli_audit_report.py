@@ -71,7 +71,10 @@ def test_the_report_has_the_decisions_models_cost_and_chain() -> None:
         "completed",
     )
     assert (report["pipeline"], report["pipeline_version"]) == ("audited", 3)
-    assert report["chain"] == {"intact": True, "records": report["chain"]["records"], "breaks": []}
+    chain = report["chain"]
+    assert (chain["intact"], chain["breaks"]) == (True, [])
+    assert len(chain["proof"]["events"]) == chain["records"]
+    assert chain["proof"]["checkpoint"] is None  # none was given
     rules = [(p["rule"], p["decision"]) for p in report["policy_decisions"]]
     assert ("high-risk", "escalate") in rules and ("high-risk", "allow") in rules
     (human,) = report["human_decisions"]
