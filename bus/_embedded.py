@@ -263,7 +263,7 @@ class EmbeddedConsumer(ConsumerBase):
                 self._positions[tp] = await self._bus.run(store.start_offset, tp)
             else:
                 self._positions[tp] = (await self._bus.run(store.end_offsets, [tp]))[tp]
-        if gained and self._listener is not None:
+        if (gained or lost or revoke) and self._listener is not None:
             await self._listener.on_assigned(gained)
 
     async def _maintain(self) -> None:

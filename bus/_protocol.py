@@ -35,7 +35,10 @@ class Middleware(Protocol):
 class RebalanceListener(Protocol):
     """Told when this consumer gains or loses partitions (Kafka's rebalance callbacks).
 
-    `on_revoked` runs while the partitions are still owned, so it may commit.
+    `on_revoked` runs while the partitions are still owned, so it may commit. `on_assigned`
+    runs after every rebalance that changed this member's partitions, losses alone
+    included, with the partitions it gained (maybe none: Kafka's eager protocol revokes all
+    and gives back the whole assignment); `assignment()` is then the whole new assignment.
     """
 
     async def on_revoked(self, partitions: frozenset[TopicPartition]) -> None: ...

@@ -125,11 +125,15 @@ class _Restorer:
 
     async def on_assigned(self, partitions: frozenset[TopicPartition]) -> None:
         async with self._service.exclusive():
-            owned = {tp.partition for tp in partitions}
+            # The whole assignment, not `partitions`: a bus may say only what was gained
+            # (the embedded bus does), and a partition lost meanwhile must be forgotten, or
+            # its stale states would be used if it came back.
+            consumer = self.consumer
+            owned = {tp.partition for tp in (consumer.assignment() if consumer else partitions)}
             self._service.forget(set(self._service.loaded()) - owned)
             # Positions restart from the committed offsets: what waited is fetched again.
-            if self.consumer is not None:
-                self._service.drop_pending(self.consumer)
+            if consumer is not None:
+                self._service.drop_pending(consumer)
             await self._service.restore(owned)
 
 
@@ -165,6 +169,14 @@ class _Partition:
         if paused:
             consumer.resume(*paused)
         return records
+
+
+def _first_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
+    """Where each input partition of `records` is read again from to get them all back."""
+    first: dict[TopicPartition, int] = {}
+    for r in records:
+        first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
+    return first
 
 
 class Coordinator:
@@ -382,15 +394,22 @@ class Coordinator:
             task.wake = anyio.Event()
             async with self._transaction_slot():
                 records = task.take(consumer)
-                if records and p in self._states:  # else moved away by a rebalance
+                if not records:
+                    continue
+                if p in self._states:
                     rewind = await self._apply(consumer, p, records)
-                    if rewind and p in {tp.partition for tp in consumer.assignment()}:
-                        # Nothing of the batch happened: it comes again, and what was
-                        # fetched after it is dropped until it does.
-                        task.take(consumer)
-                        task.rewound = rewind
-                        for tp, offset in rewind.items():
-                            await consumer.seek(tp, offset)
+                else:
+                    # Fetched for a partition whose states are not here (it moved away):
+                    # never dropped, they come again, to us or to its owner.
+                    log.warning("records of a partition not loaded", extra={"partition": p})
+                    rewind = _first_offsets(records)
+                if rewind and p in {tp.partition for tp in consumer.assignment()}:
+                    # Nothing of the batch happened: it comes again, and what was fetched
+                    # after it is dropped until it does.
+                    task.take(consumer)
+                    task.rewound = rewind
+                    for tp, offset in rewind.items():
+                        await consumer.seek(tp, offset)
 
     async def _apply(
         self, consumer: Consumer, p: int, records: list[Record]
@@ -434,10 +453,7 @@ class Coordinator:
                 extra={"partition": p, "records": len(records)},
                 exc_info=True,
             )
-            first: dict[TopicPartition, int] = {}
-            for r in records:
-                first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
-            return first
+            return _first_offsets(records)
         self.stats.transactions += 1
         if checkpoint is not None:
             self._checkpoints[p] = checkpoint

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 import bus
-from bus import Bus, Message, StartFrom, TopicPartition, TopicSpec
+from bus import Bus, Consumer, Message, StartFrom, TopicPartition, TopicSpec
 from caseyard.errors import (
     BusClosed,
     BusError,
@@ -38,9 +38,14 @@ class Recorder:
     def __init__(self) -> None:
         self.assigned: set[TopicPartition] = set()
         self.revoked: set[TopicPartition] = set()
+        self.consumer: Consumer | None = None
+        self.assignments: list[frozenset[TopicPartition]] = []
+        """The consumer's whole assignment at each `on_assigned`."""
 
     async def on_assigned(self, partitions: frozenset[TopicPartition]) -> None:
         self.assigned |= partitions
+        if self.consumer is not None:
+            self.assignments.append(self.consumer.assignment())
 
     async def on_revoked(self, partitions: frozenset[TopicPartition]) -> None:
         self.revoked |= partitions
@@ -193,6 +198,7 @@ class BusContract:
         await b.publish_batch([Message(topic, str(i).encode(), partition=i % 4) for i in range(40)])
         first_listener = Recorder()
         async with b.consumer(group, [topic], listener=first_listener) as first:
+            first_listener.consumer = first
             async with b.consumer(group, [topic]) as second:
 
                 async def split() -> None:
@@ -201,6 +207,8 @@ class BusContract:
                     assert len(first.assignment()) == 2
                     assert len(second.assignment()) == 2
                     assert first.assignment().isdisjoint(second.assignment())
+                    # Told after the rebalance that only took partitions away, too.
+                    assert first_listener.assignments[-1] == first.assignment()
 
                 await eventually(split, timeout=40)
                 taken_by_first = first.assignment()
