@@ -8,6 +8,7 @@ they need from the `App`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -27,7 +28,9 @@ from caseyard.wiring import ensure_topology, open_bus
 from schemas import (
     EVENT_TYPES,
     AvroCodec,
+    BlobError,
     BlobStore,
+    BlobTooLargeError,
     CaseSubmitted,
     DecodeError,
     Event,
@@ -133,11 +136,18 @@ async def submit(
 ) -> CaseSubmitted:
     """Put the document in the blob store and publish `CaseSubmitted` for a new case (the
     root span of the case's trace when tracing is on)."""
+    media_type = media_type_of(path)
     try:
-        data = await anyio.Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    ref = app.blobs.put(data, media_type_of(path))
+        # Streamed into the store: a huge file is refused at the limit, never read whole.
+        ref = await anyio.to_thread.run_sync(
+            functools.partial(
+                app.blobs.put_file, path, media_type, max_bytes=app.settings.max_document_bytes
+            )
+        )
+    except BlobTooLargeError as exc:
+        raise ConfigError(f"{exc} (CASEYARD_MAX_DOCUMENT_BYTES)") from exc
+    except BlobError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
     case = case_id or new_case_id()
     event = CaseSubmitted(
         case_id=case,

@@ -236,6 +236,11 @@ class ServiceCollector:
             sum(s.sla_breaches for s in stats),
         )
         yield counter(
+            "caseyard_coordinator_forwarded",
+            "Inputs that came on another partition than their case's, sent on to it.",
+            sum(s.forwarded for s in stats),
+        )
+        yield counter(
             "caseyard_coordinator_restored_cases",
             "Case states restored from the changelog.",
             sum(s.restored for s in stats),

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     )
     client_id: str = "caseyard"
     max_message_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_document_bytes: int = Field(
+        default=20 * 1024 * 1024,  # agents.documents.MAX_DOCUMENT_BYTES (a test checks)
+        gt=0,
+        description="Documents larger than this are refused at submit (the agents read no "
+        "more than the default)",
+    )
     session_timeout_ms: int = Field(default=30_000, gt=0)
     connect_timeout: float = Field(default=15.0, gt=0)
 

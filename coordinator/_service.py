@@ -5,7 +5,9 @@ each input topic holds the same cases), a task of its own (as Kafka Streams' tas
 main loop only fetches and hands records to them):
 
 1. restores the saga states of p from the compacted changelog when p is assigned;
-2. decodes each input record and applies the pure `transition` to the case's state;
+2. decodes each input record and applies the pure `transition` to the case's state (an
+   input on another partition than its case's, from a producer that partitions keys
+   otherwise or writes none, is sent on to the case's partition instead);
 3. in ONE transaction publishes the outputs, the new states (changelog), the dead letters,
    a signed checkpoint of the case chains it advanced (`schemas.audit`), and the input
    offsets. On Kafka that is a Kafka transaction whose transactional id is
@@ -39,7 +41,7 @@ from datetime import UTC, datetime
 
 import anyio
 
-from bus import Bus, Consumer, Message, Record, TopicPartition, read_to_end
+from bus import Bus, Consumer, Message, Record, TopicPartition, partition_for, read_to_end
 from caseyard.errors import BusUnavailable, CommitFailed, TransactionError
 from coordinator._engine import timer_fired, transition
 from coordinator._pipeline import PipelineCatalog
@@ -100,6 +102,8 @@ class CoordinatorStats:
     """Human-task SLA timers that took effect: the task moved on or stayed escalated."""
     transactions: int = 0
     aborted: int = 0
+    forwarded: int = 0
+    """Inputs that came on another partition than their case's and were sent on to it."""
     restored: int = 0
     by_ignored_reason: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -508,6 +512,9 @@ class Coordinator:
             reason = f"{event.event_type} on {record.topic}: expected {names}"
             return [await self._dead_letter(record, event, "MisplacedEvent", reason)]
         case_id = event.case_id
+        home = partition_for(case_id.encode(), await self._bus.partitions(record.topic), 0)
+        if record.partition != home:
+            return [self._forward(record, case_id, home)]
         quarantined = self._quarantined.get(record.partition, {}).get(case_id)
         if quarantined is not None:
             reason = f"case {case_id!r} is quarantined: {quarantined}"
@@ -543,6 +550,19 @@ class Coordinator:
             value = await self._codec.encode(emit.event, emit.topic)
             out.append(Message(emit.topic, value, key=case_id.encode()))
         return out
+
+    def _forward(self, record: Record, case_id: str, home: int) -> Message:
+        """An input on another partition than its case's (a producer that partitions by
+        another hash than murmur2, as librdkafka's default CRC32, or writes no key) goes,
+        unchanged and in this same transaction, to the partition that owns the case."""
+        self.stats.forwarded += 1
+        log.info(
+            "input forwarded to its case's partition",
+            extra={"case_id": case_id, "topic": record.topic, "from": record.partition, "to": home},
+        )
+        return Message(
+            record.topic, record.value, key=case_id.encode(), headers=record.headers, partition=home
+        )
 
     async def _dead_letter(
         self, record: Record, event: Event | None, error_class: str, reason: str

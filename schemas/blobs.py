@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.errors import BlobError, BlobIntegrityError, BlobNotFoundError
+from schemas.errors import BlobError, BlobIntegrityError, BlobNotFoundError, BlobTooLargeError
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 """A sha256 digest as 64 lowercase hex digits."""
@@ -31,6 +31,10 @@ class DocumentRef(BaseModel):
     sha256: Sha256Hex = Field(description="Hex sha256 of the content.")
     size: int = Field(ge=0, description="Content length in bytes.")
     media_type: str = Field(min_length=1, description="IANA media type, e.g. application/pdf.")
+
+
+_CHUNK = 1024 * 1024
+"""Bytes read at a time when a file is stored."""
 
 
 class BlobStore:
@@ -82,6 +86,43 @@ class BlobStore:
             except OSError as exc:
                 raise BlobError(f"cannot store blob {digest} under {self._root}: {exc}") from exc
         return DocumentRef(uri=path.as_uri(), sha256=digest, size=len(data), media_type=media_type)
+
+    def put_file(self, source: Path, media_type: str, *, max_bytes: int) -> DocumentRef:
+        """Store the file at ``source``, read in chunks (never whole in memory), hashed as
+        it is copied; refused once it passes ``max_bytes``, and nothing is left behind.
+
+        Raises:
+            BlobTooLargeError: If the file is larger than ``max_bytes``.
+            BlobError: If it cannot be read or written.
+        """
+        digest = hashlib.sha256()
+        size = 0
+        incoming = self._root / "sha256"
+        try:
+            incoming.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=incoming, prefix=".tmp-")
+            try:
+                with source.open("rb") as src, os.fdopen(fd, "wb") as tmp:
+                    while chunk := src.read(_CHUNK):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise BlobTooLargeError(
+                                f"{source} is larger than the {max_bytes:,}-byte limit"
+                            )
+                        digest.update(chunk)
+                        tmp.write(chunk)
+                    tmp.flush()
+                    os.fsync(tmp.fileno())
+                sha256 = digest.hexdigest()
+                path = self._path(sha256)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp_name, path)
+            except BaseException:
+                Path(tmp_name).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise BlobError(f"cannot store {source} under {self._root}: {exc}") from exc
+        return DocumentRef(uri=path.as_uri(), sha256=sha256, size=size, media_type=media_type)
 
     def get(self, ref: DocumentRef) -> bytes:
         """Return the content of ``ref``, verified against its sha256 and size.

@@ -220,6 +220,10 @@ class BlobIntegrityError(BlobError):
     """The stored bytes do not match the reference's sha256 or size."""
 
 
+class BlobTooLargeError(BlobError):
+    """The content is larger than the store was asked to accept."""
+
+
 REGISTRY_ERRORS_BY_CODE: dict[int, type[RegistryError]] = {
     cls.error_code: cls
     for cls in (

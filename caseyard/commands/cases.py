@@ -15,6 +15,7 @@ from caseyard.app import App, case_events, open_app, submit
 from caseyard.cases import by_case, describe, status_of
 from caseyard.commands._run import run
 from caseyard.errors import ConfigError
+from coordinator import PipelineCatalog, PipelineError
 from schemas import CaseOpened
 
 
@@ -29,6 +30,19 @@ async def wait_for_outcomes(app: App, case_ids: list[str], timeout: float) -> di
                 break
             await anyio.sleep(0.2)
     return statuses
+
+
+def check_pipeline(requested: str, directory: Path) -> None:
+    """Refuse a pipeline the local catalog does not have (the coordinator would only
+    dead-letter the case); a catalog that is not here (the coordinator runs elsewhere)
+    cannot say, and the case goes."""
+    try:
+        catalog = PipelineCatalog.load(directory)
+    except PipelineError:
+        return
+    if catalog.select(requested) is None:
+        there = ", ".join(f"{p.name}@{p.version}" for p in catalog)
+        raise ConfigError(f"no pipeline {requested!r} in {directory} (there: {there})")
 
 
 def register(app: typer.Typer) -> None:
@@ -47,11 +61,16 @@ def register(app: typer.Typer) -> None:
         from caseyard.cli import console, settings
 
         for path in paths:
+            if path.is_dir():
+                raise ConfigError(f"{path} is a directory: submit the files in it ({path}/*)")
             if not path.is_file():
                 raise ConfigError(f"{path}: no such file")
+        config = settings()
+        if pipeline is not None:
+            check_pipeline(pipeline, config.pipelines_dir)
 
         async def body() -> None:
-            async with open_app(settings()) as app:
+            async with open_app(config) as app:
                 submitted = []
                 with Progress(console=console, transient=True, disable=as_json) as progress:
                     task = progress.add_task("submitting", total=len(paths))

@@ -42,17 +42,33 @@ def caseyard(
         (["run", "nosuchagent"], {}, "no agent 'nosuchagent'"),
         (["train", "nosuchmodel"], {}, "unknown model 'nosuchmodel'"),
         (["cases"], {"CASEYARD_MAX_MESSAGE_BYTES": "-1"}, "setting 'max_message_bytes'"),
+        (["submit", "docs"], {}, "docs is a directory: submit the files in it (docs/*)"),
+        (
+            ["submit", "big.txt"],
+            {"CASEYARD_MAX_DOCUMENT_BYTES": "1000"},
+            "big.txt is larger than the 1,000-byte limit (CASEYARD_MAX_DOCUMENT_BYTES)",
+        ),
+        (
+            ["submit", "big.txt", "--pipeline", "nosuch"],
+            {"CASEYARD_PIPELINES_DIR": str(ROOT / "pipelines")},
+            "no pipeline 'nosuch' in",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_a_non_zero_exit(
     tmp_path: Path, args: list[str], env: dict[str, str], message: str
 ) -> None:
     (tmp_path / "notes.docx").write_bytes(b"x")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "big.txt").write_bytes(b"an invoice line\n" * 1000)
     result = caseyard(*args, cwd=tmp_path, env=env)
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    # Nothing refused was stored, not even in part, and no case was submitted.
+    blobs = tmp_path / "data" / "blobs"
+    assert not blobs.exists() or not [p for p in blobs.rglob("*") if p.is_file()]
 
 
 def all_commands() -> list[str]:

@@ -16,6 +16,7 @@ EXPECTED = {
     "AvroCodec",
     "BlobError",
     "BlobIntegrityError",
+    "BlobTooLargeError",
     "BlobNotFoundError",
     "BlobStore",
     "CaseCompleted",

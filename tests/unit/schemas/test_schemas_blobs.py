@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas import BlobIntegrityError, BlobNotFoundError, BlobStore, DocumentRef
+from schemas import BlobIntegrityError, BlobNotFoundError, BlobStore, BlobTooLargeError, DocumentRef
 
 
 def test_put_then_get(tmp_path: Path) -> None:
@@ -64,3 +64,22 @@ def test_reference_with_the_wrong_size(tmp_path: Path) -> None:
     ref = store.put(b"original", "text/plain")
     with pytest.raises(BlobIntegrityError, match="the reference says 3"):
         store.get(ref.model_copy(update={"size": 3}))
+
+
+def test_a_file_is_stored_in_chunks_as_put_stores_its_bytes(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 10_000  # 2.5 MB: several chunks
+    source = tmp_path / "doc.bin"
+    source.write_bytes(data)
+    store = BlobStore(tmp_path / "blobs")
+    ref = store.put_file(source, "application/pdf", max_bytes=len(data))
+    assert ref == store.put(data, "application/pdf")
+    assert store.get(ref) == data
+
+
+def test_a_file_over_the_limit_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "doc.bin"
+    source.write_bytes(b"x" * 3_000_000)
+    store = BlobStore(tmp_path / "blobs")
+    with pytest.raises(BlobTooLargeError, match="larger than the 2,999,999-byte limit"):
+        store.put_file(source, "text/plain", max_bytes=2_999_999)
+    assert not [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]

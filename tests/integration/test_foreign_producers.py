@@ -1,0 +1,95 @@
+"""Cases submitted by producers that are not caseyard's run to their end (issue 12).
+
+caseyard owns a case by the murmur2 partition of its id (the Java client's default). A
+producer that partitions otherwise (librdkafka's default, CRC32), that writes no key, or
+that picks a partition itself puts the submission on another partition: the coordinator
+member there sends it on, unchanged and in the same transaction as its offset, to the
+case's own partition. On Kafka the other side is the real confluent-kafka (librdkafka)
+producer at its defaults; on the embedded bus, records written straight to a partition.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import pytest
+
+import bus
+from bus import partition_for
+from schemas import CaseCompleted, CaseSubmitted
+from schemas.topology import CASE_PARTITIONS, INTAKE
+from tests.integration.coordinator_harness import DOCUMENT, PRODUCER, TWO_STEPS, Harness, harness
+
+pytestmark = pytest.mark.anyio
+
+
+def submission(case_id: str) -> CaseSubmitted:
+    return CaseSubmitted(
+        case_id=case_id,
+        correlation_id=case_id,
+        occurred_at=datetime.now(UTC),
+        producer=PRODUCER,
+        source="upstream",
+        document=DOCUMENT,
+        pipeline="seq",
+    )
+
+
+def elsewhere(case_id: str) -> int:
+    """A partition that is not the case's own."""
+    return (partition_for(case_id.encode(), CASE_PARTITIONS, 0) + 1) % CASE_PARTITIONS
+
+
+@pytest.fixture
+def pipelines(tmp_path: Path) -> Path:
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "seq.yaml").write_text(TWO_STEPS)
+    return tmp_path / "pipelines"
+
+
+async def completed(h: Harness, cases: list[str]) -> None:
+    with anyio.fail_after(90):
+        for case in cases:
+            await h.wait_for(case, CaseCompleted, timeout=90)
+    assert not [d for d in await h.dead_letters() if any(c in d for c in cases)]
+
+
+@pytest.mark.kafka
+async def test_librdkafka_at_its_defaults_with_and_without_keys(
+    kafka_bootstrap: str, pipelines: Path
+) -> None:
+    confluent_kafka = pytest.importorskip("confluent_kafka")
+    run = uuid.uuid4().hex[:8]
+    keyed = [f"crc-{run}-{n}" for n in range(8)]
+    unkeyed = [f"nokey-{run}-{n}" for n in range(4)]
+    async with harness(f"kafka://{kafka_bootstrap}", pipelines) as h:
+        assert h.coordinator is not None
+        # librdkafka's default partitioner is consistent_random: CRC32 of the key.
+        producer = confluent_kafka.Producer({"bootstrap.servers": kafka_bootstrap})
+        for case in [*keyed, *unkeyed]:
+            value = await h.codec.encode(submission(case), INTAKE.name)
+            producer.produce(INTAKE.name, value, key=case.encode() if case in keyed else None)
+        assert await anyio.to_thread.run_sync(producer.flush, 30) == 0
+        await completed(h, [*keyed, *unkeyed])
+        # CRC32 and murmur2 disagree for most of 8 keys; a random partition for 4 without.
+        assert h.coordinator.stats.forwarded >= 2
+
+
+async def test_records_on_another_partition_are_sent_on(tmp_path: Path, pipelines: Path) -> None:
+    url = f"sqlite:///{tmp_path}/bus.db"
+    cases = [f"wrong-{n}" for n in range(4)]
+    async with harness(url, pipelines) as h:
+        assert h.coordinator is not None
+        async with bus.connect(url) as upstream:
+            for n, case in enumerate(cases):
+                await upstream.publish(
+                    INTAKE.name,
+                    await h.codec.encode(submission(case), INTAKE.name),
+                    key=case.encode() if n % 2 else None,
+                    partition=elsewhere(case),
+                )
+        await completed(h, cases)
+        assert h.coordinator.stats.forwarded == len(cases)
