@@ -10,6 +10,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     CASEYARD_DATA_DIR=/data
 
+# Tesseract reads scans and photos (agents/ocr.py).
+RUN apt-get update -qq \
+    && apt-get install -y -qq --no-install-recommends tesseract-ocr tesseract-ocr-eng \
+       tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bus bus

@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 demo: install
+	@scripts/ocr-tools
 	$(BIN)/caseyard demo
 
 check: install
@@ -29,6 +30,7 @@ check: install
 # Tests needing a tool (broker, chromium, docker-compose, npm) fail here rather than skip.
 test: check
 	@scripts/test-tools
+	@scripts/ocr-tools
 	@$(KAFKA) fetch
 	@trap '$(KAFKA) down; $(KAFKA) down --brokers 3' EXIT; \
 	$(KAFKA) up && \

@@ -1,7 +1,9 @@
 """Turn a case document (bytes + media type) into plain text for the models.
 
 Readers exist for plain text (``text/*``), e-mail (``message/rfc822``), PDF
-(``application/pdf``, via pypdf) and HTML (``text/html``, via the stdlib parser). An
+(``application/pdf``, via pypdf; a PDF without a text layer, a scan, goes through OCR),
+images (PNG, JPEG, TIFF: OCR, ``agents.ocr``) and HTML (``text/html``, via the stdlib
+parser). An
 e-mail yields its From/To/Subject/Date headers, its body (text/plain preferred, HTML
 converted otherwise) and the text of readable attachments, because invoices usually travel
 as PDF attachments. Anything unusable raises a non-retryable `DocumentError`.
@@ -29,6 +31,7 @@ from agents.errors import (
     EmptyDocument,
     UnsupportedMediaType,
 )
+from agents.ocr import MAX_OCR_PAGES, ocr
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
@@ -58,6 +61,7 @@ _EXTRA_TYPES = {".eml": "message/rfc822", ".md": "text/markdown", ".htm": "text/
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
 _EMAIL_TYPES = {"message/rfc822"}
 _PDF_TYPES = {"application/pdf", "application/x-pdf"}
+_IMAGE_TYPES = {"image/png", "image/jpeg", "image/tiff"}
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
 
 
@@ -124,6 +128,8 @@ def _parse_media_type(media_type: str) -> tuple[str, str | None]:
 def _reader_for(base: str) -> Callable[[bytes, str | None], str]:
     if base in _PDF_TYPES:
         return _read_pdf
+    if base in _IMAGE_TYPES:
+        return _read_image
     if base in _EMAIL_TYPES:
         return _read_email
     if base in _HTML_TYPES:
@@ -173,7 +179,30 @@ def _read_pdf(data: bytes, _charset: str | None) -> str:
         raise CorruptDocument(f"the PDF cannot be read: {exc}") from exc
     text = "\n\n".join(pages)
     if not text.strip():
-        raise EmptyDocument("the PDF has no text layer (a scan needs OCR first)")
+        return _ocr_pdf(reader)
+    return text
+
+
+def _ocr_pdf(reader: PdfReader) -> str:
+    """A PDF without a text layer is a scan: OCR the images of its first pages."""
+    images: list[bytes] = []
+    try:
+        for page in reader.pages[:MAX_OCR_PAGES]:
+            images.extend(image.data for image in page.images)
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise CorruptDocument(f"the scanned PDF's images cannot be read: {exc}") from exc
+    if not images:
+        raise EmptyDocument("the PDF has neither a text layer nor images to read")
+    text = ocr(images).text
+    if not text.strip():
+        raise EmptyDocument("the scanned PDF has no text OCR could read")
+    return text
+
+
+def _read_image(data: bytes, _charset: str | None) -> str:
+    text = ocr([data]).text
+    if not text.strip():
+        raise EmptyDocument("the image has no text OCR could read")
     return text
 
 

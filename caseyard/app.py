@@ -50,6 +50,11 @@ MEDIA_TYPES = {
     ".pdf": "application/pdf",
     ".html": "text/html",
     ".htm": "text/html",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
 }
 
 log = logging.getLogger(__name__)

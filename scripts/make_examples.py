@@ -1345,6 +1345,31 @@ def write_eml(path: Path, doc: Doc) -> None:
     path.write_bytes(bytes(mail))
 
 
+SCANS = {
+    "receipt_cafe_kiosk_scan.png": "receipt_cafe_kiosk.txt",
+    "invoice_brightwater_0457_scan.pdf": "invoice_brightwater_0457.txt",
+}
+"""Scans of text examples (a PNG, and a PDF with no text layer): what OCR has to read."""
+
+
+def write_scan(path: Path, text: str) -> None:
+    """The text printed on white paper at about 300 dpi, saved as a scanner would."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    size = 40
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", size)
+    lines = text.split("\n")
+    width = max(int(font.getlength(line)) for line in lines) + 2 * size
+    image = Image.new("L", (width, (len(lines) + 2) * size * 3 // 2), 255)
+    draw = ImageDraw.Draw(image)
+    for n, line in enumerate(lines, start=1):
+        draw.text((size, n * size * 3 // 2), line, font=font, fill=0)
+    if path.suffix == ".pdf":
+        image.save(path, "PDF", resolution=300)
+    else:
+        image.save(path, "PNG", optimize=True)
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.iterdir():
@@ -1365,6 +1390,10 @@ def main() -> int:
         if doc.risk:
             entry["risk"] = doc.risk
         expected[doc.name] = entry
+    for name, source in SCANS.items():
+        (doc,) = [d for d in DOCS if d.name == source]
+        write_scan(OUT / name, doc.content)
+        expected[name] = expected[source]
     names = [d.name for d in DOCS]
     assert len(set(names)) == len(names), "duplicate example names"
     assert all(n in expected for n in SCORER_SEQUENCE)
@@ -1376,7 +1405,7 @@ def main() -> int:
     (OUT / "EXPECTED.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    sys.stdout.write(f"wrote {len(DOCS)} documents to {OUT.relative_to(ROOT)}\n")
+    sys.stdout.write(f"wrote {len(DOCS) + len(SCANS)} documents to {OUT.relative_to(ROOT)}\n")
     return 0
 
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from caseyard.app import App, case_events, open_app, read_topic, submit
+from caseyard.app import MEDIA_TYPES, App, case_events, open_app, read_topic, submit
 from caseyard.cases import by_case, status_of
 from caseyard.commands._run import run
 from caseyard.errors import ConfigError
@@ -94,9 +94,9 @@ def register(app: typer.Typer) -> None:
         from caseyard.cli import console, settings
         from caseyard.services import BUILT_IN_AGENTS, run_services
 
-        paths = sorted(p for p in documents.glob("*") if p.suffix in (".txt", ".eml", ".pdf"))
+        paths = sorted(p for p in documents.glob("*") if p.suffix.lower() in MEDIA_TYPES)
         if not paths:
-            raise ConfigError(f"no documents (.txt, .eml, .pdf) in {documents}")
+            raise ConfigError(f"no documents ({', '.join(sorted(MEDIA_TYPES))}) in {documents}")
 
         from caseyard.inbox import ensure_demo_user
 

@@ -1,0 +1,146 @@
+"""OCR: the text of images (PNG, JPEG, TIFF) and of scanned PDF pages, by Tesseract.
+
+Tesseract (Debian's ``tesseract-ocr`` with English, German, French and Spanish) runs as a
+subprocess, the image on its stdin and TSV on its stdout: the same CLI pytesseract drives,
+without the wrapper's temporary files, and with what a service needs around it: a timeout,
+and limits checked *before* Tesseract decodes anything (the image header gives the pixel
+count and the frame count; Pillow reads only that). The TSV gives each word's confidence;
+their mean travels with the text (`OcrText`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from agents.errors import CorruptDocument, DocumentError, DocumentTooLarge
+
+LANGUAGES = "eng+deu+fra+spa"
+MAX_PIXELS = 40_000_000
+"""Pixels per page (a 300-dpi A4 page is 8.7 million); a larger image is refused unread."""
+MAX_OCR_PAGES = 20
+"""Pages (TIFF frames, scanned PDF pages) read by OCR; the rest is left out."""
+PAGE_TIMEOUT_S = 60.0
+"""Tesseract's time per page before the document is refused (a runaway image)."""
+
+
+class OcrUnavailable(DocumentError):
+    """Tesseract is not installed where the agent runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class OcrText:
+    text: str
+    confidence: float
+    """Mean word confidence, 0..1 (Tesseract's own, per recognised word)."""
+    pages: int
+
+
+def check_image(data: bytes) -> int:
+    """The number of pages (frames) of an image, once its size is known to be safe.
+
+    Raises:
+        CorruptDocument: If the bytes are not an image Pillow knows.
+        DocumentTooLarge: If a page has more than MAX_PIXELS pixels.
+    """
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own bomb warning: the limit below says it as a refusal instead.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))  # reads the header, decodes nothing
+        with image:
+            frames = getattr(image, "n_frames", 1)
+            for frame in range(min(frames, MAX_OCR_PAGES)):
+                image.seek(frame)
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise DocumentTooLarge(
+                        f"the image is {width} x {height} pixels, over the limit of "
+                        f"{MAX_PIXELS:,} per page"
+                    )
+            return int(frames)
+    except DocumentError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise DocumentTooLarge(f"the image is too large to read: {exc}") from exc
+    except (UnidentifiedImageError, OSError, ValueError, EOFError) as exc:
+        raise CorruptDocument(f"the image cannot be read: {exc}") from exc
+
+
+def ocr(images: Sequence[bytes]) -> OcrText:
+    """The text of `images` (pages, in order; a multi-page TIFF counts its frames).
+
+    Raises:
+        OcrUnavailable: If the tesseract command is missing.
+        DocumentTooLarge: If a page is too large, or Tesseract runs out of time.
+        CorruptDocument: If an image cannot be read.
+    """
+    texts: list[str] = []
+    confidences: list[float] = []
+    pages = 0
+    for data in images:
+        if pages >= MAX_OCR_PAGES:
+            break
+        frames = min(check_image(data), MAX_OCR_PAGES - pages)
+        text, words = _tesseract(data, frames)
+        texts.append(text)
+        confidences.extend(words)
+        pages += frames
+    confidence = sum(confidences) / len(confidences) / 100 if confidences else 0.0
+    return OcrText("\n\n".join(t for t in texts if t.strip()), round(confidence, 3), pages)
+
+
+def _tesseract(data: bytes, frames: int) -> tuple[str, list[float]]:
+    command = ["tesseract", "stdin", "stdout", "-l", LANGUAGES, "--psm", "3", "tsv"]
+    try:
+        done = subprocess.run(
+            command, input=data, capture_output=True, timeout=PAGE_TIMEOUT_S * max(frames, 1)
+        )
+    except FileNotFoundError as exc:
+        raise OcrUnavailable(
+            "OCR needs Tesseract, which is not installed here (Debian: apt install "
+            "tesseract-ocr tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa)"
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise DocumentTooLarge(
+            f"OCR took longer than {PAGE_TIMEOUT_S * max(frames, 1):g} s; refused"
+        ) from exc
+    if done.returncode != 0:
+        why = done.stderr.decode(errors="replace").strip().splitlines()
+        raise CorruptDocument(
+            f"OCR failed: {why[-1] if why else 'tesseract exit ' + str(done.returncode)}"
+        )
+    return _from_tsv(done.stdout.decode("utf-8", errors="replace"))
+
+
+def _from_tsv(tsv: str) -> tuple[str, list[float]]:
+    """Lines of words as Tesseract laid them out (a blank line between blocks), and each
+    recognised word's confidence (0..100)."""
+    lines: dict[tuple[str, str, str, str], list[str]] = {}
+    confidences: list[float] = []
+    for row in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
+        word = (row.get("text") or "").strip()
+        if row.get("level") != "5" or not word:
+            continue
+        key = (row["page_num"], row["block_num"], row["par_num"], row["line_num"])
+        lines.setdefault(key, []).append(word)
+        try:
+            confidence = float(row.get("conf") or -1)
+        except ValueError:
+            confidence = -1
+        if confidence >= 0:
+            confidences.append(confidence)
+    out: list[str] = []
+    block: tuple[str, str, str] | None = None
+    for (page, number, paragraph, _), words in lines.items():
+        if block is not None and (page, number, paragraph) != block:
+            out.append("")
+        block = (page, number, paragraph)
+        out.append(" ".join(words))
+    return "\n".join(out), confidences
