@@ -10,6 +10,11 @@ so the file never holds a secret that logs anyone in. The file looks like::
     tokens = ["<sha256 of a token>"]
 
 `caseyard inbox add-user` and `add-token` write it; the inbox re-reads it when it changes.
+
+Beside it, `<users file>-signins.db` (SQLite) holds what the server must remember about
+signing in (`SignIns`): the sessions that are open (a cookie is only good while its
+session is, so signing out ends it for good, and a changed password or a removed user ends
+all of theirs) and the failed attempts that throttle guessing.
 """
 
 from __future__ import annotations
@@ -22,12 +27,15 @@ import json
 import os
 import re
 import secrets
+import sqlite3
 import tempfile
+import threading
+import time
 import tomllib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -80,6 +88,8 @@ class User:
     name: str
     role: Role
     queues: frozenset[str] = field(default_factory=frozenset)
+    stamp: str = field(default="", compare=False)
+    """Changes when the password does: a session started before is no longer good."""
 
     def can_see(self, queue: str) -> bool:
         return self.role is not Role.REVIEWER or queue in self.queues
@@ -139,6 +149,7 @@ class UserStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.signins = SignIns(path.with_name(f"{path.stem}-signins.db"))
         self._stamp: tuple[int, int] | None = None
         self._file = UsersFile()
         self._by_token: dict[str, str] = {}
@@ -170,7 +181,8 @@ class UserStore:
         record = self.load().users.get(name)
         if record is None:
             return None
-        return User(name, record.role, frozenset(record.queues))
+        stamp = hashlib.sha256((record.password or "").encode()).hexdigest()[:16]
+        return User(name, record.role, frozenset(record.queues), stamp)
 
     def check_password(self, name: str, password: str) -> User | None:
         """The user if `password` is theirs, else None."""
@@ -231,6 +243,35 @@ class UserStore:
         self._save(UsersFile(users=users))
         return token
 
+    def remove_user(self, name: str) -> None:
+        """Remove the user: their sessions and tokens stop working at once.
+
+        Raises:
+            ConfigError: If there is no such user.
+        """
+        users = dict(self.load().users)
+        if users.pop(name, None) is None:
+            raise ConfigError(f"no inbox user {name!r} in {self.path}")
+        self._save(UsersFile(users=users))
+        self.signins.end_user(name)
+
+    def revoke_tokens(self, name: str, token: str | None) -> int:
+        """Revoke `token` of user `name` (every token of theirs if None); how many went.
+
+        Raises:
+            ConfigError: If there is no such user, or `token` is not one of theirs.
+        """
+        users = dict(self.load().users)
+        old = users.get(name)
+        if old is None:
+            raise ConfigError(f"no inbox user {name!r} in {self.path}")
+        kept = () if token is None else tuple(d for d in old.tokens if d != token_digest(token))
+        if token is not None and len(kept) == len(old.tokens):
+            raise ConfigError(f"that token is not one of the tokens of {name!r}")
+        users[name] = old.model_copy(update={"tokens": kept})
+        self._save(UsersFile(users=users))
+        return len(old.tokens) - len(kept)
+
     def _save(self, file: UsersFile) -> None:
         text = _to_toml(file)
         try:
@@ -245,6 +286,120 @@ class UserStore:
                 raise
         except OSError as exc:
             raise ConfigError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+
+
+LOCK_AFTER = 5
+"""Failed sign-ins in a row after which a user is locked out."""
+LOCK_S = 15 * 60
+"""How long a lockout lasts, unless lifted (`caseyard inbox unlock NAME`)."""
+ADDRESS_LIMIT = 20
+"""Failed sign-ins from one address within ADDRESS_WINDOW_S before it must wait."""
+ADDRESS_WINDOW_S = 15 * 60
+SESSION_S = 12 * 3600
+
+
+class SignIns:
+    """Open sessions and failed sign-ins (SQLite), shared by the inbox and the CLI."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS sessions(sid TEXT PRIMARY KEY, user TEXT NOT NULL,"
+                " stamp TEXT NOT NULL, expires REAL NOT NULL)"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS failures(who TEXT PRIMARY KEY, count INTEGER NOT NULL,"
+                " since REAL NOT NULL, locked_until REAL NOT NULL DEFAULT 0)"
+            )
+            self._db = db
+        return self._db
+
+    def _run(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn().execute(sql, args).fetchall()
+
+    def start(self, user: User) -> str:
+        sid = secrets.token_urlsafe(32)
+        now = time.time()
+        self._run("DELETE FROM sessions WHERE expires < ?", now)
+        self._run(
+            "INSERT INTO sessions VALUES(?,?,?,?)", sid, user.name, user.stamp, now + SESSION_S
+        )
+        return sid
+
+    def valid(self, sid: str, user: User) -> bool:
+        rows = self._run("SELECT user, stamp, expires FROM sessions WHERE sid=?", sid)
+        return (
+            bool(rows)
+            and rows[0][:2] == (user.name, user.stamp)
+            and float(rows[0][2]) > time.time()
+        )
+
+    def end(self, sid: str) -> None:
+        self._run("DELETE FROM sessions WHERE sid=?", sid)
+
+    def end_user(self, name: str) -> None:
+        self._run("DELETE FROM sessions WHERE user=?", name)
+
+    def refusal(self, name: str, address: str) -> str | None:
+        """Why a sign-in as `name` from `address` is not even tried now, or None."""
+        now = time.time()
+        user = self._run("SELECT locked_until FROM failures WHERE who=?", f"user:{name}")
+        if user and float(user[0][0]) > now:
+            until = time.strftime("%H:%M UTC", time.gmtime(float(user[0][0])))
+            return (
+                f"{name} is locked after {LOCK_AFTER} failed sign-ins, until {until} "
+                f"(a supervisor can lift it: caseyard inbox unlock {name})"
+            )
+        where = self._run("SELECT count, since FROM failures WHERE who=?", f"address:{address}")
+        if (
+            where
+            and int(where[0][0]) >= ADDRESS_LIMIT
+            and float(where[0][1]) + ADDRESS_WINDOW_S > now
+        ):
+            return f"too many failed sign-ins from {address}: try again later"
+        return None
+
+    def failed(self, name: str, address: str) -> bool:
+        """Count a failed sign-in; True if it locked the user out."""
+        now = time.time()
+        locked = False
+        for who in (f"user:{name}", f"address:{address}"):
+            rows = self._run("SELECT count, since FROM failures WHERE who=?", who)
+            count, since = (int(rows[0][0]), float(rows[0][1])) if rows else (0, now)
+            if who.startswith("address:") and since + ADDRESS_WINDOW_S <= now:
+                count, since = 0, now
+            count += 1
+            until = now + LOCK_S if who.startswith("user:") and count >= LOCK_AFTER else 0.0
+            locked = locked or until > 0
+            self._run(
+                "INSERT INTO failures VALUES(?,?,?,?) ON CONFLICT(who) DO UPDATE SET"
+                " count=excluded.count, since=excluded.since, locked_until=excluded.locked_until",
+                who,
+                0 if until else count,
+                since,
+                until,
+            )
+        return locked
+
+    def succeeded(self, name: str) -> None:
+        self._run("DELETE FROM failures WHERE who=?", f"user:{name}")
+
+    def unlock(self, name: str) -> bool:
+        """Lift `name`'s lockout; whether there was one."""
+        locked = self._run(
+            "SELECT 1 FROM failures WHERE who=? AND locked_until > ?", f"user:{name}", time.time()
+        )
+        self.succeeded(name)
+        return bool(locked)
 
 
 def _record(name: str, **fields: object) -> UserRecord:

@@ -1,6 +1,9 @@
 """Who is asking: the signed session cookie (pages, and the API from a browser) or a
 bearer token (the API), and the per-session CSRF token that every cookie-authenticated
-write must carry (a hidden form field, or the `X-CSRF-Token` header)."""
+write must carry (a hidden form field, or the `X-CSRF-Token` header).
+
+The cookie names a server-side session (`SignIns`): it is good only while that session is
+open, for that user, with the password they had when it started."""
 
 from __future__ import annotations
 
@@ -9,19 +12,23 @@ import secrets
 
 from starlette.requests import Request
 
-from caseyard.inbox.auth import User, UserStore
+from caseyard.inbox.auth import SESSION_S, User, UserStore
 from caseyard.inbox.service import Refused
 
 SESSION_COOKIE = "caseyard_inbox"
-SESSION_SECONDS = 12 * 3600
+SESSION_SECONDS = SESSION_S
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 
 
 def session_user(request: Request, users: UserStore) -> User | None:
-    """The signed-in user of the session (None if none, or the user was removed)."""
-    name = request.session.get("user")
-    return users.user(name) if isinstance(name, str) else None
+    """The signed-in user of the session (None if none, if it was ended, if the user was
+    removed or their password changed since)."""
+    name, sid = request.session.get("user"), request.session.get("sid")
+    if not isinstance(name, str) or not isinstance(sid, str):
+        return None
+    user = users.user(name)
+    return user if user is not None and users.signins.valid(sid, user) else None
 
 
 def bearer_user(request: Request, users: UserStore) -> User | None:
@@ -56,12 +63,17 @@ def csrf_ok(request: Request, sent: object) -> bool:
     )
 
 
-def sign_in(request: Request, user: User) -> None:
+def sign_in(request: Request, user: User, users: UserStore) -> None:
     """Start a fresh session for `user` (a new CSRF token too: no session fixation)."""
     request.session.clear()
     request.session["user"] = user.name
+    request.session["sid"] = users.signins.start(user)
     csrf_token(request)
 
 
-def sign_out(request: Request) -> None:
+def sign_out(request: Request, users: UserStore) -> None:
+    """End the session on the server too: a copy of the cookie is worth nothing after."""
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        users.signins.end(sid)
     request.session.clear()

@@ -2,10 +2,15 @@
 
 Pages answer 401 with the sign-in form, 403/404/409/422 with a page that says why. Every
 form carries the session's CSRF token in a hidden field; a POST without it is refused.
+Sign-ins are throttled (a user locked after a run of failures, an address slowed), and
+every answer carries security headers (a per-response CSP nonce for the one inline script
+and stylesheet, no framing, HSTS over HTTPS); bodies over MAX_BODY_BYTES, or of unknown
+length, are refused before they are read.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -22,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from caseyard.inbox.api import Api
 from caseyard.inbox.auth import User, UserStore
@@ -42,6 +48,76 @@ from schemas import DecisionAction, ExtractedField, FieldPatch
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+"""The largest request body the inbox reads (its forms and JSON are a few kilobytes)."""
+
+
+class Guard:
+    """ASGI middleware around the whole app: refuses bodies over MAX_BODY_BYTES (by their
+    Content-Length; a body without one is refused, 411) and adds the security headers to
+    every response, with a fresh CSP nonce the pages use for their inline script/style."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is None and b"transfer-encoding" in headers:
+            await _refuse(send, 411, "send the request body with a Content-Length")
+            return
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            await _refuse(send, 413, f"the request body is over {MAX_BODY_BYTES:,} bytes")
+            return
+        nonce = secrets.token_urlsafe(16)
+        scope.setdefault("state", {})["csp_nonce"] = nonce
+        extra = _security_headers(nonce, https=scope.get("scheme") == "https")
+
+        async def secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, secured)
+
+
+def _security_headers(nonce: str, *, https: bool) -> list[tuple[bytes, bytes]]:
+    policy = (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+        "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    headers = [
+        (b"content-security-policy", policy.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+    ]
+    if https:
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return headers
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = detail.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
 
 def create_app(inbox: Inbox, users: UserStore, *, secret: str | None = None) -> Starlette:
     """The inbox's pages and API.
@@ -56,13 +132,14 @@ def create_app(inbox: Inbox, users: UserStore, *, secret: str | None = None) -> 
     return Starlette(
         routes=[*pages.routes(), *Api(inbox, users).routes()],
         middleware=[
+            Middleware(Guard),
             Middleware(
                 SessionMiddleware,
                 secret_key=secret or secrets.token_urlsafe(32),
                 session_cookie=SESSION_COOKIE,
                 max_age=SESSION_SECONDS,
                 same_site="lax",
-            )
+            ),
         ],
     )
 
@@ -163,16 +240,35 @@ class Pages:
         form = await self._form(request)
         target = _local(str(form.get("next", "/")))
         name, password = str(form.get("name", "")), str(form.get("password", ""))
+        address = request.client.host if request.client else "unknown"
+        signins = self.users.signins
+        refusal = signins.refusal(name, address)
+        if refusal is not None:
+            log.warning(
+                "inbox sign-in refused: %s", refusal, extra={"user": name, "address": address}
+            )
+            return self._login_page(request, target, refusal, status=429)
         # scrypt takes a while on purpose: not on the event loop.
         user = await anyio.to_thread.run_sync(self.users.check_password, name, password)
         if user is None:
+            locked = signins.failed(name, address)
+            log.warning(
+                "inbox sign-in failed%s",
+                " (now locked)" if locked else "",
+                extra={"user": name, "address": address},
+            )
             return self._login_page(request, target, "wrong name or password", status=401)
-        sign_in(request, user)
+        signins.succeeded(name)
+        sign_in(request, user, self.users)
+        log.info("inbox sign-in", extra={"user": name, "address": address})
         return RedirectResponse(target, status_code=303)
 
     async def logout(self, request: Request) -> Response:
         await self._form(request)
-        sign_out(request)
+        user = session_user(request, self.users)
+        sign_out(request, self.users)
+        if user is not None:
+            log.info("inbox sign-out", extra={"user": user.name})
         return RedirectResponse("/login", status_code=303)
 
     def _user(self, request: Request) -> User:
@@ -222,6 +318,7 @@ class Pages:
             "csrf": csrf_token(request),
             "csrf_field": CSRF_FIELD,
             "now": datetime.now(UTC),
+            "csp_nonce": getattr(request.state, "csp_nonce", ""),
         }
         return self.templates.TemplateResponse(request, name, context, status_code=status_code)
 

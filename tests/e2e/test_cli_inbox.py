@@ -102,3 +102,32 @@ def test_inbox_commands_explain_bad_input_in_one_line(tmp_path: Path) -> None:
     assert token.returncode == 1 and "no inbox user 'ghost'" in token.stderr
     for result in (reviewer, token):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_users_are_listed_tokens_revoked_users_unlocked_and_removed(tmp_path: Path) -> None:
+    for name, role in (("ana", "supervisor"), ("ben", "auditor")):
+        added = caseyard(
+            "inbox", "add-user", name, "--role", role, "--password-stdin",
+            cwd=tmp_path, input=f"pw-{name}\n",
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+    token = caseyard("inbox", "add-token", "ana", cwd=tmp_path).stdout.strip()
+    listed = caseyard("inbox", "list-users", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[1]: line for line in listed.stdout.splitlines() if "│ " in line}
+    assert "supervisor" in rows["ana"] and "auditor" in rows["ben"]
+
+    wrong = caseyard("inbox", "revoke-token", "ana", "--token-stdin", cwd=tmp_path, input="cy_x\n")
+    assert wrong.returncode != 0 and "that token is not one of the tokens of 'ana'" in wrong.stderr
+    revoked = caseyard("inbox", "revoke-token", "ana", "--token-stdin", cwd=tmp_path, input=token)
+    assert revoked.returncode == 0 and "revoked 1 token(s) of ana" in revoked.stdout
+    vague = caseyard("inbox", "revoke-token", "ana", cwd=tmp_path)
+    assert vague.returncode != 0 and "--token-stdin" in vague.stderr
+
+    unlocked = caseyard("inbox", "unlock", "ben", cwd=tmp_path)
+    assert unlocked.returncode == 0 and "ben was not locked" in unlocked.stdout
+    removed = caseyard("inbox", "remove-user", "ben", cwd=tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    again = caseyard("inbox", "remove-user", "ben", cwd=tmp_path)
+    assert again.returncode != 0 and "no inbox user 'ben'" in again.stderr
+    assert "ben" not in caseyard("inbox", "list-users", cwd=tmp_path).stdout

@@ -246,3 +246,29 @@ async def test_a_reviewer_corrects_a_field_and_the_case_completes(
         # And the queue is empty again.
         await page.goto(w.url)
         await expect(queue.get_by_text("Empty.")).to_be_visible()
+
+
+async def test_a_copied_session_cookie_is_worthless_once_its_user_signs_out(
+    tmp_path: Path, chromium: Path
+) -> None:
+    async with world(tmp_path) as w, browser(chromium, tmp_path / "profile") as context:
+        page = await context.new_page()
+        violations: list[str] = []
+        page.on(
+            "console",
+            lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        await sign_in(page, w.url, "alice")
+        copied = await context.cookies()
+        assert any(c["name"] == "caseyard_inbox" for c in copied)
+        # The page's own script and styles run under the policy (a nonce per answer).
+        assert violations == []
+        await sign_out(page)
+
+        # Someone who kept a copy of the cookie presents it after the sign-out.
+        async with browser(chromium, tmp_path / "profile-2") as other:
+            await other.add_cookies(copied)  # type: ignore[arg-type]
+            thief = await other.new_page()
+            answer = await thief.goto(w.url)
+            assert answer is not None and answer.status == 401
+            await expect(thief.get_by_role("heading", name="Sign in")).to_be_visible()
