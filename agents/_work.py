@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeVar
 
 import anyio.to_thread
@@ -39,8 +40,16 @@ async def ask(
     context: AgentContext, task: TaskRequested, prompt: str, output: type[OutputT], what: str
 ) -> tuple[OutputT, Outcome]:
     """Route one call for the task's capability and read the answer as `output`."""
-    request = CompletionRequest.from_prompt(
-        task.capability, prompt, system=instructions(output, what), json_output=True
+    request = replace(
+        CompletionRequest.from_prompt(
+            task.capability, prompt, system=instructions(output, what), json_output=True
+        ),
+        # Personal data is masked before any remote model unless the step allows its kind.
+        allow_pii=frozenset(
+            kind.strip()
+            for kind in task.input.parameters.get("allow_pii", "").split(",")
+            if kind.strip()
+        ),
     )
     # An answer that is not a valid `output` is that provider's failure: the router
     # falls back to the next route, as for an error.

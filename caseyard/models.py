@@ -42,6 +42,7 @@ async def build_router(
                 api_key=key,
                 name=REMOTE,
                 prices={settings.openai_model: price},
+                redact_pii=settings.openai_redact_pii,
             )
             providers.append(await stack.enter_async_context(provider))
             remote.append(Route(REMOTE, settings.openai_model))

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     )
     openai_api_key: SecretStr | None = None
     openai_model: str = "gpt-4o-mini"
+    openai_redact_pii: bool = Field(
+        default=True,
+        description="Mask IBANs, card numbers, e-mails, phones and national ids in what is "
+        "sent to the remote model (a pipeline step may allow kinds: allow_pii parameter)",
+    )
     openai_price_in: float = Field(default=0.0, ge=0, description="USD per million tokens")
     openai_price_out: float = Field(default=0.0, ge=0, description="USD per million tokens")
     model_routes: dict[str, list[str]] = Field(

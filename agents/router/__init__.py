@@ -6,6 +6,8 @@ The `Router` picks a provider per call: per capability an ordered list of `Route
 filtered by the task's `Constraints` (model allow-list, cost and latency budgets), with
 fallback to the next route on failure and a `CircuitBreaker` per provider. Every answer
 carries its `ModelUsage` (provider, model, tokens, cost, latency) and every route tried.
+What goes to a remote provider has its personal data masked (`redact_pii`) unless the
+request allows the kind.
 """
 
 from agents.router._breaker import BreakerPolicy, BreakerState, CircuitBreaker
@@ -33,6 +35,7 @@ from agents.router._local import (
     count_tokens,
 )
 from agents.router._openai import OpenAICompatibleProvider, retry_after_seconds
+from agents.router._pii import PII_KINDS, redact_pii
 from agents.router._router import (
     Attempt,
     Constraints,
@@ -57,6 +60,7 @@ from agents.router._types import (
 
 __all__ = [
     "FREE",
+    "PII_KINDS",
     "Attempt",
     "BreakerPolicy",
     "BreakerState",
@@ -96,5 +100,6 @@ __all__ = [
     "UnknownModelError",
     "count_tokens",
     "estimate_tokens",
+    "redact_pii",
     "retry_after_seconds",
 ]

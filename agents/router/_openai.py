@@ -2,14 +2,17 @@
 
 That covers hosted APIs and local servers (vLLM, llama.cpp, Ollama) alike. httpx errors
 never leave this module: they become the `ProviderError` that says what went wrong.
+Personal data is masked in everything sent (`agents.router._pii`) unless the request
+allows its kind or the provider is made with ``redact_pii=False``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -19,6 +22,7 @@ import anyio
 import httpx
 from pydantic import JsonValue
 
+from agents.router import _pii
 from agents.router._errors import (
     ProviderAuthError,
     ProviderError,
@@ -38,6 +42,8 @@ from agents.router._types import (
 )
 from caseyard.errors import ConfigError
 from schemas.results import ModelUsage
+
+log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -156,6 +162,7 @@ class OpenAICompatibleProvider:
         transport: An httpx transport (tests).
         clock: Monotonic seconds, for the recorded latency.
         sleep: How to wait between retries (tests record instead of sleeping).
+        redact_pii: Mask personal data in what is sent (on by default).
     """
 
     def __init__(
@@ -176,6 +183,7 @@ class OpenAICompatibleProvider:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = anyio.sleep,
+        redact_pii: bool = True,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"provider {name!r}: base URL must be http(s), got {base_url!r}")
@@ -202,6 +210,7 @@ class OpenAICompatibleProvider:
         self._transport = transport
         self._clock = clock
         self._sleep = sleep
+        self._redact_pii = redact_pii
         self._http: httpx.AsyncClient | None = None
 
     @property
@@ -245,7 +254,10 @@ class OpenAICompatibleProvider:
         model = request.model or self._model
         body: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [
+                {"role": m.role, "content": self._outgoing(m.content, request.allow_pii)}
+                for m in request.messages
+            ],
         }
         if request.max_output_tokens is not None:
             body["max_tokens"] = request.max_output_tokens
@@ -281,7 +293,8 @@ class OpenAICompatibleProvider:
         """
         name = model or self._embedding_model
         started = self._clock()
-        payload = await self._post(EMBEDDINGS_PATH, {"model": name, "input": list(texts)}, name)
+        sent = [self._outgoing(text, ()) for text in texts]
+        payload = await self._post(EMBEDDINGS_PATH, {"model": name, "input": sent}, name)
         latency_ms = (self._clock() - started) * 1000
         data = payload.get("data")
         if not isinstance(data, list) or len(data) != len(texts):
@@ -301,6 +314,18 @@ class OpenAICompatibleProvider:
         return Embeddings(
             vectors=tuple(vectors), usage=self._usage(name, input_tokens, 0, latency_ms)
         )
+
+    def _outgoing(self, text: str, allow: Collection[str]) -> str:
+        """What leaves for the endpoint: personal data masked unless allowed."""
+        if not self._redact_pii:
+            return text
+        masked, counts = _pii.redact_pii(text, allow)
+        if counts:
+            log.info(
+                "masked personal data before a remote model",
+                extra={"provider": self._name, "masked": dict(counts)},
+            )
+        return masked
 
     def _usage(
         self, model: str, input_tokens: int, output_tokens: int, latency_ms: float

@@ -38,6 +38,8 @@ class CompletionRequest:
         max_output_tokens: Upper bound on the answer's length (also the cost estimate).
         temperature: Sampling temperature, ``None`` for the provider's default.
         json_output: Ask for a JSON answer and parse it into ``Completion.parsed``.
+        allow_pii: Kinds of personal data a remote provider may see (``email``,
+            ``phone``...: `agents.router.PII_KINDS`); every other kind is masked.
     """
 
     capability: str
@@ -46,6 +48,7 @@ class CompletionRequest:
     max_output_tokens: int | None = None
     temperature: float | None = None
     json_output: bool = False
+    allow_pii: frozenset[str] = frozenset()
 
     @classmethod
     def from_prompt(

@@ -16,6 +16,7 @@ from caseyard.errors import CaseyardError
 
 EXPECTED = {
     "FREE",
+    "PII_KINDS",
     "Attempt",
     "BreakerPolicy",
     "BreakerState",
@@ -55,6 +56,7 @@ EXPECTED = {
     "UnknownModelError",
     "count_tokens",
     "estimate_tokens",
+    "redact_pii",
     "retry_after_seconds",
 }
 
