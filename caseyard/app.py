@@ -38,7 +38,7 @@ from schemas import (
     Registry,
     new_event_id,
 )
-from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE
+from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE, STATE
 
 if TYPE_CHECKING:
     from caseyard.telemetry import Telemetry
@@ -245,6 +245,25 @@ async def decode_records(
         except DecodeError as exc:
             broken.append((record, exc))
     return decoded, broken
+
+
+async def quarantined_cases(app: App, case_id: str | None = None) -> dict[str, str]:
+    """The cases (or the case) whose latest changelog record the coordinator cannot read,
+    with why: it quarantines them (their inputs are dead-lettered) until a good record
+    or a tombstone replaces the bad one."""
+    from coordinator import AUDIT_HEAD, TOMBSTONE, read_state  # only this reader needs it
+
+    latest: dict[bytes, Record] = {}
+    for record in await read_records(app, STATE.name, case_id=case_id):
+        latest[record.key or b""] = record
+    found: dict[str, str] = {}
+    for key, record in latest.items():
+        if key == AUDIT_HEAD or record.value == TOMBSTONE:
+            continue
+        state = read_state(record)
+        if isinstance(state, str):
+            found[key.decode(errors="replace")] = state
+    return found
 
 
 async def case_events(app: App, case_id: str | None = None) -> list[Event]:

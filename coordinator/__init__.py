@@ -47,7 +47,13 @@ from coordinator._pipeline import (
     parse_pipeline,
 )
 from coordinator._replay import CaseReplay, Logged, Mismatch, Replay, consumption_order, replay
-from coordinator._service import Coordinator, CoordinatorStats
+from coordinator._service import (
+    AUDIT_HEAD,
+    TOMBSTONE,
+    Coordinator,
+    CoordinatorStats,
+    read_state,
+)
 from coordinator._state import (
     RECENT_EVENTS,
     CaseState,
@@ -61,9 +67,11 @@ from coordinator._state import (
 )
 
 __all__ = [
+    "AUDIT_HEAD",
     "ENGINE_VERSION",
     "PRODUCER",
     "RECENT_EVENTS",
+    "TOMBSTONE",
     "AccessRule",
     "BackoffKind",
     "Break",
@@ -110,6 +118,7 @@ __all__ = [
     "derive_event_id",
     "load_pipeline",
     "parse_pipeline",
+    "read_state",
     "replay",
     "timer_fired",
     "transition",

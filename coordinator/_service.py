@@ -175,6 +175,18 @@ class _Partition:
         return records
 
 
+def read_state(record: Record) -> CaseState | str:
+    """The saga state a changelog record holds, or why it cannot be read (the case is
+    quarantined)."""
+    try:
+        return CaseState.from_bytes(record.value)
+    except ValueError as exc:  # pydantic's ValidationError included
+        return (
+            f"its state record {record.topic}[{record.partition}]@{record.offset} is corrupt "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        )
+
+
 def _first_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
     """Where each input partition of `records` is read again from to get them all back."""
     first: dict[TopicPartition, int] = {}
@@ -260,14 +272,12 @@ class Coordinator:
                         if record.value == TOMBSTONE:
                             states.pop(case_id, None)
                             continue
-                        try:
-                            states[case_id] = CaseState.from_bytes(record.value)
-                        except ValueError as exc:  # pydantic's ValidationError included
+                        state = read_state(record)
+                        if isinstance(state, CaseState):
+                            states[case_id] = state
+                        else:
                             states.pop(case_id, None)
-                            quarantined[case_id] = (
-                                f"its state record {STATE.name}[{p}]@{record.offset} is "
-                                f"corrupt ({type(exc).__name__}: {str(exc).splitlines()[0]})"
-                            )
+                            quarantined[case_id] = state
             self._states[p] = states
             self._quarantined[p] = quarantined
             self._checkpoints[p] = checkpoint

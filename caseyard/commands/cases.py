@@ -11,7 +11,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from caseyard.app import App, case_events, open_app, submit
+from caseyard.app import App, case_events, open_app, quarantined_cases, submit
 from caseyard.cases import by_case, describe, status_of
 from caseyard.commands._run import run
 from caseyard.errors import ConfigError
@@ -100,7 +100,8 @@ def register(app: typer.Typer) -> None:
         status: Annotated[str | None, typer.Option(help="Only cases with this status.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
-        """List cases and their status, from the case-events log.
+        """List cases and their status, from the case-events log (quarantined: the
+        coordinator cannot read the case's state record).
 
         Example: caseyard cases --status escalated
         """
@@ -109,13 +110,14 @@ def register(app: typer.Typer) -> None:
         async def body() -> None:
             async with open_app(settings()) as app:
                 cases = by_case(await case_events(app))
+                quarantined = await quarantined_cases(app)
             rows = []
             for case_id, events in cases.items():
                 opened = next((e for e in events if isinstance(e, CaseOpened)), None)
                 rows.append(
                     {
                         "case": case_id,
-                        "status": status_of(events),
+                        "status": "quarantined" if case_id in quarantined else status_of(events),
                         "pipeline": opened.pipeline if opened else "",
                         "opened": events[0].occurred_at.isoformat(timespec="seconds"),
                         "events": len(events),
@@ -149,6 +151,7 @@ def register(app: typer.Typer) -> None:
         async def body() -> None:
             async with open_app(settings()) as app:
                 events = await case_events(app, case_id)
+                quarantined = (await quarantined_cases(app, case_id)).get(case_id)
             if not events:
                 raise ConfigError(f"no case {case_id!r} in the case-events log")
             if as_json:
@@ -170,5 +173,14 @@ def register(app: typer.Typer) -> None:
                 )
             console.print(table)
             console.print(f"status: {status_of(events)}")
+            if quarantined is not None:
+                console.print(
+                    f"quarantined: {quarantined}; its inputs go to the dead-letter topic until "
+                    "a good state record or a tombstone replaces it and the coordinator "
+                    "restores the partition (restart it); then redrive them",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
 
         run(body)

@@ -333,3 +333,24 @@ def test_an_exported_case_is_checked_offline_as_the_readme_says(demo_dir: Path) 
     public = serialization.load_pem_public_key(proof["public_key"].encode())
     assert isinstance(public, Ed25519PublicKey)
     public.verify(signature, json.dumps(checkpoint, separators=(",", ":")).encode())
+
+
+def test_a_case_whose_state_record_is_corrupt_is_listed_as_quarantined(work: Path) -> None:
+    import bus
+    from bus import partition_for
+    from schemas.topology import CASE_PARTITIONS, STATE
+
+    case = next(iter(case_rows(work)))
+
+    async def corrupt() -> None:
+        async with bus.connect(f"sqlite:///{work}/bus.db") as b:
+            p = partition_for(case.encode(), CASE_PARTITIONS, 0)
+            await b.publish(STATE.name, b"\xff{not a state", key=case.encode(), partition=p)
+
+    anyio.run(corrupt)
+    listed = json.loads(caseyard("cases", "--json", "--status", "quarantined", cwd=work).stdout)
+    assert [row["case"] for row in listed] == [case]
+    shown = caseyard("case", case, cwd=work)
+    assert shown.returncode == 0, shown.stderr
+    assert "quarantined: its state record caseyard.coordinator.state[" in shown.stdout
+    assert "is corrupt" in shown.stdout

@@ -8,6 +8,9 @@ import coordinator
 def test_public_names() -> None:
     assert sorted(coordinator.__all__) == sorted(
         [
+            "AUDIT_HEAD",
+            "TOMBSTONE",
+            "read_state",
             "Break",
             "Link",
             "Signed",
