@@ -22,7 +22,7 @@ import anyio
 from bus import Bus, Record, TopicPartition, partition_for, read_to_end
 from caseyard import __version__
 from caseyard.errors import ConfigError
-from caseyard.schema_store import registry_for
+from caseyard.schema_store import registry_of
 from caseyard.settings import Settings
 from caseyard.wiring import ensure_topology, open_bus
 from schemas import (
@@ -35,7 +35,7 @@ from schemas import (
     DecodeError,
     Event,
     Producer,
-    Registry,
+    SchemaRegistry,
     new_event_id,
 )
 from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE, STATE
@@ -66,7 +66,7 @@ class App:
 
     settings: Settings
     bus: Bus
-    registry: Registry
+    registry: SchemaRegistry
     codec: AvroCodec
     blobs: BlobStore
     telemetry: Telemetry
@@ -107,7 +107,7 @@ async def open_app(
             open_bus(settings, transactional_id=transactional_id, middleware=telemetry.middleware)
         )
         await ensure_topology(b)
-        registry = await stack.enter_async_context(registry_for(settings, b))
+        registry = await stack.enter_async_context(registry_of(settings, b))
         yield App(
             settings=settings,
             bus=b,

@@ -8,15 +8,18 @@ the `_schemas` topic on Kafka, a SQLite file beside the embedded bus, memory for
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import anyio
+import httpx
+from pydantic import SecretStr
 
 from bus import Bus, Cleanup, Consumer, Record, StartFrom, TopicPartition, TopicSpec
 from caseyard.errors import BusError, ConfigError
@@ -26,8 +29,10 @@ from schemas import (
     InvalidCompatibilityLevelError,
     MemorySchemaStore,
     Registry,
+    RegistryClient,
     RegistryUnavailableError,
     SchemaRecord,
+    SchemaRegistry,
     SchemaStoreConflictError,
     SqliteSchemaStore,
     StoreContents,
@@ -282,6 +287,44 @@ def describe_store(settings: Settings, bus: Bus) -> str:
     if scheme == "sqlite":
         return str(settings.data_dir / REGISTRY_DB)
     return "memory, gone when the process exits"
+
+
+@asynccontextmanager
+async def registry_of(settings: Settings, bus: Bus) -> AsyncIterator[SchemaRegistry]:
+    """The registry every service of a deployment uses: `registry_url` when it is set (any
+    Confluent-compatible registry; basic auth from the URL's user and password, or
+    `registry_token` as a bearer token), else the built-in one of the bus."""
+    if settings.registry_url is None:
+        async with registry_for(settings, bus) as registry:
+            yield registry
+        return
+    async with registry_client(settings.registry_url, settings.registry_token) as client:
+        yield client
+
+
+def registry_client(
+    url: str, token: SecretStr | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> RegistryClient:
+    """A client of the registry at `url`: credentials in the URL become basic auth, a
+    token a bearer token; neither stays in the URL."""
+    parts = urlsplit(url)
+    headers: dict[str, str] = {}
+    if parts.username is not None:
+        user, password = unquote(parts.username), unquote(parts.password or "")
+        credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {credentials}"
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+    return RegistryClient(without_credentials(url), headers=headers, transport=transport)
+
+
+def without_credentials(url: str) -> str:
+    """`url` without a user or password in it (to connect to, and to show)."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @asynccontextmanager

@@ -42,6 +42,15 @@ class Settings(BaseSettings):
         description="the pipeline definitions the coordinator loads",
     )
     client_id: str = "caseyard"
+    registry_url: str | None = Field(
+        default=None,
+        description="A Confluent-compatible schema registry every service uses instead of "
+        "the built-in one (Confluent Schema Registry, Karapace, Apicurio's ccompat API); "
+        "https://user:password@host/ for basic auth",
+    )
+    registry_token: SecretStr | None = Field(
+        default=None, description="Bearer token for registry_url"
+    )
     max_message_bytes: int = Field(default=1024 * 1024, gt=0)
     max_document_bytes: int = Field(
         default=20 * 1024 * 1024,  # agents.documents.MAX_DOCUMENT_BYTES (a test checks)

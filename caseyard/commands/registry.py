@@ -20,10 +20,15 @@ from rich.table import Column, Table
 from caseyard.commands._run import run
 from caseyard.errors import ConfigError
 from caseyard.http import QuietServer, check_port
-from caseyard.schema_store import describe_store, registry_for
+from caseyard.schema_store import (
+    describe_store,
+    registry_client,
+    registry_for,
+    without_credentials,
+)
 from caseyard.settings import Settings
 from caseyard.wiring import open_bus
-from schemas import RegistryClient, SchemaRegistry, create_registry_app, parse_version
+from schemas import SchemaRegistry, create_registry_app, parse_version
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8081  # Confluent's registry port, so tools find it where they expect it
@@ -46,9 +51,10 @@ async def open_registry(
 ) -> AsyncIterator[tuple[SchemaRegistry, str]]:
     """The registry at `url` (over HTTP), or the built-in one of the configured bus; with
     a description of where it is."""
+    url = url or settings.registry_url
     if url:
-        async with RegistryClient(url) as client:
-            yield client, url
+        async with registry_client(url, settings.registry_token) as client:
+            yield client, without_credentials(url)
         return
     async with open_bus(settings) as b, registry_for(settings, b) as registry:
         yield registry, f"the built-in registry ({describe_store(settings, b)})"
