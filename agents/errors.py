@@ -1,6 +1,6 @@
 """Errors raised by the agents' own work (reading documents, models, delivery, state).
 
-Every error derives from `caseyard.errors.CaseyardError`; library errors (pypdf, sqlite3,
+Every error derives from `bus.errors.CaseyardError`; library errors (pypdf, sqlite3,
 smtplib, pickle) are translated here with ``raise ... from exc``. ``retryable`` says whether
 the same task can succeed when tried again later::
 
@@ -18,12 +18,12 @@ the same task can succeed when tried again later::
             ├── DeliveryUnavailable       server unreachable or 4xx        (retryable)
             └── DeliveryRejected          refused for good (5xx, channel)  (not retryable)
 
-This module imports only `caseyard.errors`.
+This module imports only `bus.errors`.
 """
 
 from __future__ import annotations
 
-from caseyard.errors import CaseyardError
+from bus.errors import CaseyardError
 
 
 class AgentError(CaseyardError):

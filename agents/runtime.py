@@ -35,7 +35,7 @@ import anyio
 
 from agents.errors import MisplacedEvent
 from bus import Bus, Consumer, Message, Outbox, Record, TopicSpec
-from caseyard.errors import CaseyardError
+from bus.errors import CaseyardError
 from schemas import (
     AvroCodec,
     DecodeError,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from agents.router import LocalModel, Router
 from agents.runtime import Clock, Handler, TaskHandler, TaskWork, utc_now
-from caseyard.errors import ConfigError
+from bus.errors import ConfigError
 from schemas import BlobStore, Event, Producer
 from schemas.topology import tasks_topic
 

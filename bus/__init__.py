@@ -24,7 +24,7 @@ from bus._types import (
     TopicSpec,
     partition_for,
 )
-from caseyard.errors import ConfigError
+from bus.errors import ConfigError
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",

@@ -12,7 +12,7 @@ from typing import Self
 
 from bus._protocol import Middleware, RebalanceListener
 from bus._types import Message, Position, Record, StartFrom, TopicPartition, check_topic
-from caseyard.errors import BusClosed, RecordTooLarge
+from bus.errors import BusClosed, RecordTooLarge
 
 DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 

@@ -29,7 +29,7 @@ from bus._types import (
     TopicSpec,
     check_topic,
 )
-from caseyard.errors import BusClosed, BusError, BusUnavailable, TransactionError
+from bus.errors import BusClosed, BusError, BusUnavailable, TransactionError
 
 T = TypeVar("T")
 

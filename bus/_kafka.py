@@ -47,7 +47,7 @@ from bus._types import (
     check_topic,
     partition_for,
 )
-from caseyard.errors import (
+from bus.errors import (
     BusClosed,
     BusError,
     BusUnavailable,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from bus._types import Cleanup, Headers, Message, Position, Record, TopicPartition, TopicSpec
 from bus._types import partition_for as _partition_for
-from caseyard.errors import CommitFailed, TransactionError, UnknownTopic
+from bus.errors import CommitFailed, TransactionError, UnknownTopic
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics(

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 
 from bus._protocol import Bus
 from bus._types import Record, TopicPartition
-from caseyard.errors import BusError
+from bus.errors import BusError
 
 STALL_S = 60.0
 """How long reading may make no progress before it gives up (the records it waits for

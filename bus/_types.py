@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from aiokafka.partitioner import murmur2
 
-from caseyard.errors import InvalidTopic
+from bus.errors import InvalidTopic
 
 Headers = tuple[tuple[str, bytes], ...]
 

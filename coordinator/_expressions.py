@@ -37,7 +37,7 @@ from simpleeval import (  # type: ignore[import-untyped]
     InvalidExpression,
 )
 
-from caseyard.errors import CaseyardError
+from bus.errors import CaseyardError
 
 NAMES = frozenset({"steps", "case", "usage", "loops", "step"})
 """The names every expression may use."""

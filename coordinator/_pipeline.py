@@ -45,7 +45,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from caseyard.errors import ConfigError
+from bus.errors import ConfigError
 from coordinator._expressions import Expression
 from schemas.tasks import CAPABILITY_PATTERN
 

@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 import anyio
 
 from bus import Bus, Consumer, Message, Record, TopicPartition, partition_for, read_to_end
-from caseyard.errors import BusUnavailable, CommitFailed, TransactionError
+from bus.errors import BusUnavailable, CommitFailed, TransactionError
 from coordinator._engine import timer_fired, transition
 from coordinator._pipeline import PipelineCatalog
 from coordinator._state import CaseState, Timer

@@ -1,7 +1,7 @@
 """Errors raised by the schemas package.
 
 Every error says whether repeating the same operation can succeed (``retryable``).
-`SchemaError` is the branch of the one caseyard error tree (`caseyard.errors`)::
+`SchemaError` is the branch of the one caseyard error tree (`bus.errors`)::
 
     SchemaError                               retryable=False
     ├── SchemaDefinitionError                 a model cannot be mapped to Avro
@@ -39,7 +39,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from caseyard.errors import SchemaError as SchemaError
+from bus.errors import CaseyardError
+
+
+class SchemaError(CaseyardError):
+    """An event could not be encoded, decoded or registered."""
 
 
 class SchemaDefinitionError(SchemaError):

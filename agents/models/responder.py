@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jinja2
 
-from caseyard.errors import ConfigError
+from bus.errors import ConfigError
 from schemas.payloads import Channel, ExtractOutput, RespondOutput
 
 __all__ = ["MODEL_NAME", "REDACTION_MASK", "TEMPLATES_DIR", "Responder", "redact"]

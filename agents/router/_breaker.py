@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from agents.router._types import Clock
-from caseyard.errors import ConfigError
+from bus.errors import ConfigError
 
 
 class BreakerState(StrEnum):

@@ -40,7 +40,7 @@ from agents.router._types import (
     ModelPrice,
     parse_json,
 )
-from caseyard.errors import ConfigError
+from bus.errors import ConfigError
 from schemas.results import ModelUsage
 
 log = logging.getLogger(__name__)

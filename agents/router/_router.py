@@ -29,7 +29,7 @@ from agents.router._types import (
     Provider,
     estimate_tokens,
 )
-from caseyard.errors import ConfigError
+from bus.errors import ConfigError
 from schemas.results import ModelUsage
 from schemas.tasks import TaskRequested
 
