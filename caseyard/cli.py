@@ -1,8 +1,15 @@
-"""The `caseyard` command line. Errors reach the user as one line and a non-zero exit;
-`--debug` shows the traceback."""
+"""The `caseyard` command line. Errors reach the user as one line and a non-zero exit
+(JSON on stderr when the command was asked for `--json`); `--debug` shows the traceback.
+
+Exit codes, for scripts: 0 done; 1 the operation failed (a broken audit chain, a case
+that failed or timed out under `submit --wait`, an unreachable bus...); 2 a usage or
+configuration error (a bad option or setting, a missing file, user or topic); 130
+interrupted.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 
@@ -10,8 +17,12 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from caseyard.errors import CaseyardError
+from caseyard import __version__
+from caseyard.errors import CaseyardError, ConfigError, UnknownTopic
 from caseyard.settings import Settings, load_settings
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 app = typer.Typer(
     name="caseyard",
@@ -33,9 +44,18 @@ class State:
 state = State()
 
 
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"caseyard {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     state.debug = debug
 
@@ -103,5 +123,10 @@ def main() -> None:
         # A caseyard error is the user's to fix; anything else is a bug, still one line.
         message = str(exc) if isinstance(exc, CaseyardError) else f"{type(exc).__name__}: {exc}"
         line = " ".join(message.split()) or type(exc).__name__
-        err_console.print(Text.assemble(("error: ", "red"), line), soft_wrap=True)
-        sys.exit(1)
+        code = EXIT_USAGE if isinstance(exc, ConfigError | UnknownTopic) else EXIT_FAILED
+        if "--json" in sys.argv[1:]:
+            error = {"error": line, "type": type(exc).__name__, "exit_code": code}
+            sys.stderr.write(json.dumps(error) + "\n")
+        else:
+            err_console.print(Text.assemble(("error: ", "red"), line), soft_wrap=True)
+        sys.exit(code)

@@ -27,6 +27,7 @@ __all__ = [
     "BusClosed",
     "BusError",
     "BusUnavailable",
+    "CasesFailed",
     "CaseyardError",
     "CommitFailed",
     "ConfigError",
@@ -40,3 +41,7 @@ __all__ = [
 
 class AuditFailed(CaseyardError):
     """The case event log does not verify: a record was changed, removed or reordered."""
+
+
+class CasesFailed(CaseyardError):
+    """Cases waited for (`submit --wait`) failed or did not finish in time."""

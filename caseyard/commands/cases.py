@@ -14,7 +14,7 @@ from rich.table import Table
 from caseyard.app import App, case_events, open_app, quarantined_cases, submit
 from caseyard.cases import by_case, describe, status_of
 from caseyard.commands._run import run
-from caseyard.errors import ConfigError
+from caseyard.errors import CasesFailed, ConfigError
 from coordinator import PipelineCatalog, PipelineError
 from schemas import CaseOpened
 
@@ -30,6 +30,10 @@ async def wait_for_outcomes(app: App, case_ids: list[str], timeout: float) -> di
                 break
             await anyio.sleep(0.2)
     return statuses
+
+
+STATUSES = ("open", "escalated", "completed", "failed", "quarantined")
+"""What `caseyard cases` says a case is (see `caseyard.cases.status_of`)."""
 
 
 def check_pipeline(requested: str, directory: Path) -> None:
@@ -87,11 +91,18 @@ def register(app: typer.Typer) -> None:
             ]
             if as_json:
                 console.print_json(json.dumps(rows))
-                return
-            table = Table("case", "document", "status")
-            for row in rows:
-                table.add_row(row["case"], row["document"], row["status"])
-            console.print(table)
+            else:
+                table = Table("case", "document", "status")
+                for row in rows:
+                    table.add_row(row["case"], row["document"], row["status"])
+                console.print(table)
+            bad = [r for r in rows if r["status"] in ("failed", "open")]
+            if wait and bad:
+                failed = sum(r["status"] == "failed" for r in bad)
+                raise CasesFailed(
+                    f"{failed} of {len(rows)} case(s) failed and {len(bad) - failed} did not "
+                    f"finish within --timeout {timeout:g} s"
+                )
 
         run(body)
 
@@ -106,6 +117,9 @@ def register(app: typer.Typer) -> None:
         Example: caseyard cases --status escalated
         """
         from caseyard.cli import console, settings
+
+        if status is not None and status not in STATUSES:
+            raise ConfigError(f"--status {status!r}: use one of {', '.join(STATUSES)}")
 
         async def body() -> None:
             async with open_app(settings()) as app:

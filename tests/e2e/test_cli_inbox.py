@@ -86,7 +86,7 @@ def test_a_busy_inbox_port_is_one_line(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = caseyard("run", "inbox", "--port", str(port), cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert f"cannot serve the inbox on 127.0.0.1:{port}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
@@ -96,10 +96,10 @@ def test_inbox_commands_explain_bad_input_in_one_line(tmp_path: Path) -> None:
         "inbox", "add-user", "al", "--role", "reviewer", "--password-stdin",
         cwd=tmp_path, input="pw\n",
     )  # fmt: skip
-    assert reviewer.returncode == 1
+    assert reviewer.returncode == 2
     assert "reviewer 'al' needs at least one queue" in reviewer.stderr
     token = caseyard("inbox", "add-token", "ghost", cwd=tmp_path)
-    assert token.returncode == 1 and "no inbox user 'ghost'" in token.stderr
+    assert token.returncode == 2 and "no inbox user 'ghost'" in token.stderr
     for result in (reviewer, token):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 

@@ -34,7 +34,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     docs.mkdir()
     for name in DOCUMENTS:
         shutil.copy(ROOT / "examples" / "documents" / name, docs / name)
-    bad = caseyard("submit", str(docs / DOCUMENTS[0]), "--pipeline", "nosuch", cwd=work)
+    # Submitted where the pipelines are not (the coordinator runs elsewhere), so submit
+    # cannot refuse the unknown pipeline: the coordinator dead-letters it.
+    elsewhere = {"CASEYARD_PIPELINES_DIR": str(work / "no-pipelines-here")}
+    bad = caseyard(
+        "submit", str(docs / DOCUMENTS[0]), "--pipeline", "nosuch", cwd=work, env=elsewhere
+    )
     assert bad.returncode == 0, bad.stderr
     result = caseyard("demo", "--documents", str(docs), "--timeout", "120", cwd=work)
     assert result.returncode == 0, result.stderr
@@ -216,7 +221,7 @@ def test_dead_letters_are_listed_shown_and_redriven_once(demo: Path, tmp_path: P
     assert count_redriven(work) == 1
 
     again = caseyard("dlq", "redrive", prefix, cwd=work)
-    assert again.returncode == 1
+    assert again.returncode == 2
     assert f"dead letter {letter['id']} was already redriven" in again.stderr
     rest = caseyard("dlq", "redrive", "--all", cwd=work)
     assert rest.returncode == 0 and "0 dead letter(s) redriven" in rest.stdout
@@ -256,7 +261,7 @@ def test_audit_export_as_json_and_as_one_html_file(demo: Path, tmp_path: Path) -
     nowhere = caseyard(
         "audit", "export", "--case", case_id, "-o", str(tmp_path / "no" / "r.html"), cwd=demo
     )
-    assert nowhere.returncode == 1 and "cannot write" in nowhere.stderr
+    assert nowhere.returncode == 2 and "cannot write" in nowhere.stderr
 
 
 def as_json_report(case_id: str, cwd: Path) -> Any:
@@ -310,7 +315,7 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(
     tmp_path: Path, args: list[str], env: dict[str, str], message: str
 ) -> None:
     result = caseyard(*args, cwd=tmp_path, env=env)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a usage or configuration error
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr

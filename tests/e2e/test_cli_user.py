@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -135,3 +136,20 @@ def test_readers_skip_and_name_records_that_do_not_decode(tmp_path: Path) -> Non
     assert letters.returncode == 0, letters.stderr
     assert "1 record(s) that do not decode" in letters.stdout + letters.stderr
     assert "Traceback" not in letters.stderr
+
+
+def test_exit_codes_version_and_json_errors_for_scripts(tmp_path: Path) -> None:
+    version = caseyard("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("caseyard ")
+    usage = caseyard("cases", "--status", "bogus", cwd=tmp_path)
+    assert usage.returncode == 2 and "--status 'bogus': use one of open, escalated" in usage.stderr
+    as_json = caseyard("submit", "missing.pdf", "--json", cwd=tmp_path)
+    assert as_json.returncode == 2
+    assert json.loads(as_json.stderr) == {
+        "error": "missing.pdf: no such file", "type": "ConfigError", "exit_code": 2,
+    }  # fmt: skip
+    (tmp_path / "note.txt").write_text("Please pay invoice 2026-014 by Friday.")
+    # Nothing runs the case here: --wait gives up, and says so with exit code 1.
+    waited = caseyard("submit", "note.txt", "--wait", "--timeout", "1", cwd=tmp_path)
+    assert waited.returncode == 1
+    assert "0 of 1 case(s) failed and 1 did not finish within --timeout 1 s" in waited.stderr

@@ -156,5 +156,5 @@ def test_asyncapi_yaml_on_stdout(tmp_path: Path) -> None:
 
 def test_asyncapi_unwritable_output_is_one_line(tmp_path: Path) -> None:
     result = caseyard("topics", "asyncapi", "-o", str(tmp_path / "no" / "dir.yaml"), cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "cannot write" in result.stderr
