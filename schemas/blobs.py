@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -68,24 +69,7 @@ class BlobStore:
         Raises:
             BlobError: If the file cannot be written.
         """
-        digest = hashlib.sha256(data).hexdigest()
-        path = self._path(digest)
-        if not path.exists():
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-                try:
-                    with os.fdopen(fd, "wb") as tmp:
-                        tmp.write(data)
-                        tmp.flush()
-                        os.fsync(tmp.fileno())
-                    os.replace(tmp_name, path)
-                except BaseException:
-                    Path(tmp_name).unlink(missing_ok=True)
-                    raise
-            except OSError as exc:
-                raise BlobError(f"cannot store blob {digest} under {self._root}: {exc}") from exc
-        return DocumentRef(uri=path.as_uri(), sha256=digest, size=len(data), media_type=media_type)
+        return self._store(iter((data,)), media_type, "blob", max_bytes=None)
 
     def put_file(self, source: Path, media_type: str, *, max_bytes: int) -> DocumentRef:
         """Store the file at ``source``, read in chunks (never whole in memory), hashed as
@@ -95,6 +79,17 @@ class BlobStore:
             BlobTooLargeError: If the file is larger than ``max_bytes``.
             BlobError: If it cannot be read or written.
         """
+        try:
+            with source.open("rb") as src:
+                chunks = iter(lambda: src.read(_CHUNK), b"")
+                return self._store(chunks, media_type, str(source), max_bytes=max_bytes)
+        except OSError as exc:
+            raise BlobError(f"cannot read {source}: {exc.strerror or exc}") from exc
+
+    def _store(
+        self, chunks: Iterator[bytes], media_type: str, what: str, *, max_bytes: int | None
+    ) -> DocumentRef:
+        """Copy `chunks` to a temporary file (hashing, fsync), then rename it to its sha256."""
         digest = hashlib.sha256()
         size = 0
         incoming = self._root / "sha256"
@@ -102,12 +97,12 @@ class BlobStore:
             incoming.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(dir=incoming, prefix=".tmp-")
             try:
-                with source.open("rb") as src, os.fdopen(fd, "wb") as tmp:
-                    while chunk := src.read(_CHUNK):
+                with os.fdopen(fd, "wb") as tmp:
+                    for chunk in chunks:
                         size += len(chunk)
-                        if size > max_bytes:
+                        if max_bytes is not None and size > max_bytes:
                             raise BlobTooLargeError(
-                                f"{source} is larger than the {max_bytes:,}-byte limit"
+                                f"{what} is larger than the {max_bytes:,}-byte limit"
                             )
                         digest.update(chunk)
                         tmp.write(chunk)
@@ -115,13 +110,16 @@ class BlobStore:
                     os.fsync(tmp.fileno())
                 sha256 = digest.hexdigest()
                 path = self._path(sha256)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp_name, path)
+                if path.exists():  # content-addressed: the same bytes are there already
+                    Path(tmp_name).unlink()
+                else:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(tmp_name, path)
             except BaseException:
                 Path(tmp_name).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise BlobError(f"cannot store {source} under {self._root}: {exc}") from exc
+            raise BlobError(f"cannot store {what} under {self._root}: {exc}") from exc
         return DocumentRef(uri=path.as_uri(), sha256=sha256, size=size, media_type=media_type)
 
     def get(self, ref: DocumentRef) -> bytes:

@@ -39,6 +39,15 @@ from schemas.topology import AUDIT, CASE_EVENTS, HUMAN, INTAKE, RESULTS
 
 VERIFY_TIMEOUT_S = 600.0
 
+PublicKeys = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--public-key",
+        help="A public key (PEM) the checkpoints may be signed with; repeat for rotated "
+        "keys. Default: the .pub beside the configured signing key.",
+    ),
+]
+
 
 def chains(
     decoded: Sequence[tuple[Record, Event]], broken: Sequence[tuple[Record, DecodeError]]
@@ -111,14 +120,7 @@ def register(app: typer.Typer) -> None:
     @audit.command("verify")
     def verify(
         case_id: Annotated[str | None, typer.Option("--case", help="Only this case.")] = None,
-        public_keys: Annotated[
-            list[Path] | None,
-            typer.Option(
-                "--public-key",
-                help="A public key (PEM) the checkpoints may be signed with; repeat for "
-                "rotated keys. Default: the .pub beside the configured signing key.",
-            ),
-        ] = None,
+        public_keys: PublicKeys = None,
         timeout: Annotated[
             float, typer.Option("--timeout", help="Give up after this many seconds.")
         ] = VERIFY_TIMEOUT_S,
@@ -189,14 +191,7 @@ def register(app: typer.Typer) -> None:
     @audit.command("export")
     def export(
         case_id: Annotated[str, typer.Option("--case", help="The case to report on.")],
-        public_keys: Annotated[
-            list[Path] | None,
-            typer.Option(
-                "--public-key",
-                help="A public key (PEM) the checkpoints may be signed with; repeat for "
-                "rotated keys. Default: the .pub beside the configured signing key.",
-            ),
-        ] = None,
+        public_keys: PublicKeys = None,
         fmt: Annotated[
             ReportFormat, typer.Option("--format", help="json, or html (one self-contained file).")
         ] = ReportFormat.HTML,
