@@ -415,20 +415,32 @@ async def _enqueue(
             count = partitions[m.topic]
             p = random.randrange(count) if m.key is None else _keyed_partition(m.key, count)
         by_tp.setdefault((m.topic, p), []).append(i)
-    sent: list[tuple[asyncio.Future[Any], list[int]]] = []
+    # Every batch is built first; then they go in rounds, the k-th batch of each
+    # topic-partition together: a batch waits until the one before it of its partition
+    # is taken by the sender, so one round costs one produce request, whatever the number
+    # of partitions (a partition after another would cost one request per batch).
+    built: list[tuple[str, int, list[tuple[Any, list[int]]]]] = []
     for (topic, p), indexes in by_tp.items():
+        batches: list[tuple[Any, list[int]]] = []
         batch = producer.create_batch()
         members: list[int] = []
         for i in indexes:
             m = prepared[i]
             record = {"key": m.key, "value": m.value, "timestamp": m.timestamp_ms}
             if batch.append(**record, headers=list(m.headers)) is None:
-                # Full: send it; the first record of a new batch always fits.
-                sent.append((await producer.send_batch(batch, topic, partition=p), members))
+                # Full: the first record of a new batch always fits.
+                batches.append((batch, members))
                 batch, members = producer.create_batch(), []
                 batch.append(**record, headers=list(m.headers))
             members.append(i)
-        sent.append((await producer.send_batch(batch, topic, partition=p), members))
+        batches.append((batch, members))
+        built.append((topic, p, batches))
+    sent: list[tuple[asyncio.Future[Any], list[int]]] = []
+    for k in range(max(len(batches) for _, _, batches in built)):
+        for topic, p, batches in built:
+            if k < len(batches):
+                batch, members = batches[k]
+                sent.append((await producer.send_batch(batch, topic, partition=p), members))
     return sent
 
 
