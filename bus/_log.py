@@ -247,10 +247,17 @@ class LogStore:
     def past_gaps(self, positions: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
         """Where positions with no record at or after them move to: the partition's end, as
         a Kafka consumer's position moves past offsets no record has (a record removed from
-        the file must not leave a reader waiting for it forever)."""
+        the file must not leave a reader waiting for it forever). One query for the ends
+        (first: a record below an end is already visible), one per partition behind."""
+        ends = {
+            TopicPartition(topic, partition): int(end)
+            for topic, partition, end in self._conn.execute(
+                "SELECT topic, partition, next_offset FROM partitions"
+            )
+        }
         moved: dict[TopicPartition, int] = {}
         for tp, offset in positions.items():
-            end = self._next_offset(tp)  # first: a record below it is already visible
+            end = ends.get(tp, offset)
             if offset >= end:
                 continue
             row = self._conn.execute(

@@ -222,6 +222,8 @@ class Coordinator:
         self._timer_interval_s = timer_interval_s
         self._max_batch = max_batch
         self._signer = signer
+        self._counts: dict[str, int] = {}
+        """Partitions of each input topic (asked of the bus once)."""
         self._checkpoints: dict[int, ChainCheckpoint | None] = {}
         """The latest checkpoint of each partition owned (None: none yet)."""
         self._states: dict[int, dict[str, CaseState]] = {}
@@ -522,7 +524,10 @@ class Coordinator:
             reason = f"{event.event_type} on {record.topic}: expected {names}"
             return [await self._dead_letter(record, event, "MisplacedEvent", reason)]
         case_id = event.case_id
-        home = partition_for(case_id.encode(), await self._bus.partitions(record.topic), 0)
+        count = self._counts.get(record.topic)
+        if count is None:
+            count = self._counts[record.topic] = await self._bus.partitions(record.topic)
+        home = partition_for(case_id.encode(), count, 0)
         if record.partition != home:
             return [self._forward(record, case_id, home)]
         quarantined = self._quarantined.get(record.partition, {}).get(case_id)
