@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
@@ -21,13 +22,31 @@ from schemas import ClassifyOutput, ExtractOutput, RespondOutput, ScoreOutput, T
 OutputT = TypeVar("OutputT", ClassifyOutput, ExtractOutput, ScoreOutput, RespondOutput)
 
 
+_TEXTS: OrderedDict[tuple[str, str], str] = OrderedDict()
+_TEXTS_LOCK = threading.Lock()
+TEXTS_KEPT = 64
+"""Documents whose text this process keeps (the most recent): the agents of one process
+(`caseyard up`) read each document once, not once each (an OCR'd scan takes seconds)."""
+
+
 async def document_text(context: AgentContext, task: TaskRequested) -> str:
     """The text of the task's document (read from the blob store, parsed off the loop)."""
     ref = task.input.document
     if ref is None:
         raise EmptyDocument(f"task {task.task_id} carries no document")
+    key = (ref.sha256, ref.media_type)  # content-addressed: the same key, the same text
+    with _TEXTS_LOCK:
+        text = _TEXTS.get(key)
+    if text is not None:
+        return text
     data = await anyio.to_thread.run_sync(context.blobs.get, ref)
-    return await anyio.to_thread.run_sync(read_text, data, ref.media_type)
+    text = await anyio.to_thread.run_sync(read_text, data, ref.media_type)
+    with _TEXTS_LOCK:
+        _TEXTS[key] = text
+        _TEXTS.move_to_end(key)
+        while len(_TEXTS) > TEXTS_KEPT:
+            _TEXTS.popitem(last=False)
+    return text
 
 
 def instructions(output: type[BaseModel], what: str) -> str:

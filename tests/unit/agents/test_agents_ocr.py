@@ -8,15 +8,21 @@ from __future__ import annotations
 import io
 import os
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from agents._work import document_text
 from agents.documents import read_text
 from agents.errors import CorruptDocument, DocumentTooLarge, EmptyDocument
 from agents.models.extractor import extract
 from agents.ocr import MAX_PIXELS, ocr
+from agents.router import Router
+from agents.spec import AgentContext
+from schemas import BlobStore, DocumentRef, Producer, TaskInput, TaskRequested
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "examples" / "documents"
@@ -109,3 +115,45 @@ def test_a_blank_scan_has_no_text() -> None:
     Image.new("L", (800, 600), 255).save(out, "PNG")
     with pytest.raises(EmptyDocument, match="no text OCR could read"):
         read_text(out.getvalue(), "image/png")
+
+
+class CountingBlobs(BlobStore):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reads: list[str] = []
+
+    def get(self, ref: DocumentRef) -> bytes:
+        self.reads.append(ref.sha256)
+        return super().get(ref)
+
+
+def task_for(step: str, ref: DocumentRef) -> TaskRequested:
+    now = datetime.now(UTC)
+    return TaskRequested(
+        case_id="c",
+        correlation_id="c",
+        occurred_at=now,
+        producer=Producer(service="test", version="1"),
+        task_id=f"c/{step}/1.1",
+        step=step,
+        capability=step,
+        attempt=1,
+        input=TaskInput(document=ref),
+        deadline=now + timedelta(minutes=1),
+    )
+
+
+@pytest.mark.anyio
+async def test_the_agents_of_one_process_read_a_scan_once(tmp_path: Path) -> None:
+    blobs = CountingBlobs(tmp_path / "blobs")
+    ref = blobs.put(scan("Invoice 2026-014\nTotal 3,360.00 USD"), "image/png")
+    context = AgentContext(
+        blobs=blobs,
+        router=cast(Router, None),  # not asked: reading the text calls no model
+        state_dir=tmp_path,
+        producer=Producer(service="test", version="1"),
+    )
+    steps = ("classify", "extract", "score", "respond")
+    texts = [await document_text(context, task_for(step, ref)) for step in steps]
+    assert len(set(texts)) == 1 and "2026-014" in texts[0]
+    assert blobs.reads == [ref.sha256]  # read, and OCR'd, once
