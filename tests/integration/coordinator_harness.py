@@ -101,6 +101,19 @@ class Script:
         return default_output(task)
 
 
+def submission(case_id: str, pipeline: str, *, source: str = "test") -> CaseSubmitted:
+    """The submission of a new case of `pipeline` (the document is a stand-in)."""
+    return CaseSubmitted(
+        case_id=case_id,
+        correlation_id=case_id,
+        occurred_at=datetime.now(UTC),
+        producer=PRODUCER,
+        source=source,
+        document=DOCUMENT,
+        pipeline=pipeline,
+    )
+
+
 @dataclass
 class Harness:
     bus: Bus
@@ -110,15 +123,7 @@ class Harness:
 
     async def submit(self, pipeline: str, case_id: str | None = None) -> str:
         case = case_id or f"case-{uuid.uuid4().hex[:10]}"
-        event = CaseSubmitted(
-            case_id=case,
-            correlation_id=case,
-            occurred_at=datetime.now(UTC),
-            producer=PRODUCER,
-            source="test",
-            document=DOCUMENT,
-            pipeline=pipeline,
-        )
+        event = submission(case, pipeline)
         await self.bus.publish(
             INTAKE.name, await self.codec.encode(event, INTAKE.name), key=case.encode()
         )

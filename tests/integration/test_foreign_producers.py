@@ -11,7 +11,6 @@ producer at its defaults; on the embedded bus, records written straight to a par
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +19,11 @@ import pytest
 
 import bus
 from bus import partition_for
-from schemas import CaseCompleted, CaseSubmitted
+from schemas import CaseCompleted
 from schemas.topology import CASE_PARTITIONS, INTAKE
-from tests.integration.coordinator_harness import DOCUMENT, PRODUCER, TWO_STEPS, Harness, harness
+from tests.integration.coordinator_harness import TWO_STEPS, Harness, harness, submission
 
 pytestmark = pytest.mark.anyio
-
-
-def submission(case_id: str) -> CaseSubmitted:
-    return CaseSubmitted(
-        case_id=case_id,
-        correlation_id=case_id,
-        occurred_at=datetime.now(UTC),
-        producer=PRODUCER,
-        source="upstream",
-        document=DOCUMENT,
-        pipeline="seq",
-    )
 
 
 def elsewhere(case_id: str) -> int:
@@ -72,7 +59,7 @@ async def test_librdkafka_at_its_defaults_with_and_without_keys(
         producer = confluent_kafka.Producer({"bootstrap.servers": kafka_bootstrap})
         landed: dict[str, int] = {}
         for case in [*keyed, *unkeyed]:
-            value = await h.codec.encode(submission(case), INTAKE.name)
+            value = await h.codec.encode(submission(case, "seq", source="upstream"), INTAKE.name)
 
             def delivered(error: object, message: Any, case: str = case) -> None:
                 assert error is None, error
@@ -98,7 +85,7 @@ async def test_records_on_another_partition_are_sent_on(tmp_path: Path, pipeline
             for n, case in enumerate(cases):
                 await upstream.publish(
                     INTAKE.name,
-                    await h.codec.encode(submission(case), INTAKE.name),
+                    await h.codec.encode(submission(case, "seq", source="upstream"), INTAKE.name),
                     key=case.encode() if n % 2 else None,
                     partition=elsewhere(case),
                 )
