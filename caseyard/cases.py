@@ -5,14 +5,18 @@ report."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
+from typing import NamedTuple
 
-from schemas import CaseCompleted, CaseEscalated, CaseFailed, Event, PolicyDecision
+from schemas import CaseCompleted, CaseEscalated, CaseFailed, CaseHandedOff, Event, PolicyDecision
 
 
 def status_of(events: list[Event]) -> str:
     """A case's status from its events: the last lifecycle event that decides it."""
     status = "open"
     for event in events:
+        if isinstance(event, CaseHandedOff):
+            return "handed-off"
         if isinstance(event, CaseCompleted):
             status = "completed"
         elif isinstance(event, CaseFailed):
@@ -20,6 +24,44 @@ def status_of(events: list[Event]) -> str:
         elif isinstance(event, CaseEscalated) and status == "open":
             status = "escalated"
     return status
+
+
+def handed_to(events: list[Event]) -> CaseHandedOff | None:
+    """The hand-off that ended the case, if one did."""
+    return next((e for e in events if isinstance(e, CaseHandedOff)), None)
+
+
+def chain_of(cases: Mapping[str, list[Event]], case_id: str) -> list[str]:
+    """The case and the cases hand-offs opened from it, in order (the last one decides)."""
+    chain = [case_id]
+    while (handoff := handed_to(cases.get(chain[-1], []))) is not None:
+        if handoff.to_case_id in chain:
+            break
+        chain.append(handoff.to_case_id)
+    return chain
+
+
+class Outcome(NamedTuple):
+    """Where a submitted case ended: its own status, or, after hand-offs, the status of the
+    case it went on as (``case_id`` in ``pipeline``)."""
+
+    status: str
+    pipeline: str = ""
+    case_id: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.status} in {self.pipeline} {self.case_id}" if self.case_id else self.status
+
+
+def outcome_of(cases: Mapping[str, list[Event]], case_id: str) -> Outcome:
+    """The outcome of ``case_id``, following its hand-offs to the case that decides it."""
+    chain = chain_of(cases, case_id)
+    status = status_of(cases.get(chain[-1], []))
+    if len(chain) == 1:
+        return Outcome(status)
+    handoff = handed_to(cases[chain[-2]])
+    assert handoff is not None
+    return Outcome(status, handoff.pipeline, chain[-1])
 
 
 def by_case(events: list[Event]) -> OrderedDict[str, list[Event]]:

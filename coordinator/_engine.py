@@ -34,6 +34,7 @@ from coordinator._ids import (
     case_event_hash,
     derive_event_id,
     event_key,
+    handoff_case_id,
     human_task_id,
     parse_human_task_id,
     parse_task_id,
@@ -83,6 +84,7 @@ from schemas.lifecycle import (
     CaseEscalated,
     CaseEvent,
     CaseFailed,
+    CaseHandedOff,
     CaseOpened,
     CompensationCompleted,
     CompensationStarted,
@@ -98,7 +100,7 @@ from schemas.lifecycle import (
 from schemas.payloads import ExtractOutput, TaskOutput
 from schemas.results import TaskCompleted, TaskFailed
 from schemas.tasks import TaskInput, TaskRequested
-from schemas.topology import CASE_EVENTS, tasks_topic
+from schemas.topology import CASE_EVENTS, INTAKE, tasks_topic
 
 ENGINE_VERSION = "1"
 """Version of the decision logic; replaying with another version may decide differently."""
@@ -107,6 +109,8 @@ PRODUCER = Producer(service="coordinator", version=ENGINE_VERSION)
 """The producer of every event the coordinator makes."""
 
 _CASE_TOPIC = CASE_EVENTS.name
+HANDED_OFF = "handed-off"
+"""``CaseCompleted.outcome`` of a case that a hand-off rule sent on to another pipeline."""
 _DONE = frozenset({StepStatus.COMPLETED, StepStatus.SKIPPED, StepStatus.CANCELLED})
 _TERMINAL = _DONE | {StepStatus.FAILED}
 _ACTIVE = frozenset({StepStatus.PENDING, StepStatus.RUNNING, StepStatus.BACKOFF, StepStatus.REVIEW})
@@ -578,6 +582,7 @@ class _Run:
             self._edit(human, event)
         elif human.step is not None:
             self._update(human.step, status=StepStatus.COMPLETED, escalation=None)
+            self._hand_off(human.step)
         self._advance()
 
     # Steps.
@@ -835,6 +840,59 @@ class _Run:
                 return
         if escalation is not None:
             self._update(node, status=StepStatus.REVIEW, escalation=escalation)
+        else:
+            self._hand_off(node)
+
+    def _hand_off(self, node: str) -> None:
+        """After step ``node`` completed: the first of its hand-off rules that holds ends
+        the case (outcome ``handed-off``) and submits it, in the same transaction, as a
+        new case of the rule's pipeline: same document, same correlation id."""
+        rules = self.plan.steps[node].hand_off
+        if not rules:
+            return
+        try:
+            rule = next((r for r in rules if r.when.test(self._names(node))), None)
+        except ExpressionError as exc:
+            self._close(f"step {node!r}: {exc}", "ExpressionError", node)
+            return
+        if rule is None:
+            return
+        for sid, state in list(self.steps.items()):
+            if state.status in _ACTIVE and sid != node:
+                self._cancel_step(sid, state)
+        child = handoff_case_id(self.case_id, rule.to)
+        self._push(
+            _CASE_TOPIC,
+            CaseHandedOff(
+                **self._case_envelope(),
+                step=node,
+                rule_id=rule.id,
+                pipeline=rule.to,
+                to_case_id=child,
+                reason=rule.reason,
+            ),
+        )
+        submitted = self._envelope()
+        submitted["case_id"] = child
+        self._push(
+            INTAKE.name,
+            CaseSubmitted(
+                **submitted,
+                source=f"hand-off from {self.case_id}",
+                document=self.state.document,
+                metadata={**self.state.metadata, "handed_off_from": self.case_id},
+                pipeline=rule.to,
+            ),
+        )
+        self.status = CaseStatus.COMPLETED
+        self._cancel_timer(DEADLINE_TIMER)
+        self._drop_outputs()
+        self._push(
+            _CASE_TOPIC,
+            CaseCompleted(
+                **self._case_envelope(), outcome=HANDED_OFF, total_cost_usd=self.cost_usd
+            ),
+        )
 
     def _retry(self, node: str, state: StepState, spec: TaskSpec) -> None:
         delay = spec.retry.delay(state.attempt)

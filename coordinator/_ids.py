@@ -117,6 +117,12 @@ def sla_timer(human_task_id: str, level: int) -> str:
     return f"human/{human_task_id.rpartition('/')[2]}/sla/{level}"
 
 
+def handoff_case_id(case_id: str, pipeline: str) -> str:
+    """Return the id of the case a hand-off to ``pipeline`` opens (one per case and
+    pipeline: a case ends when it hands off)."""
+    return f"{case_id}.{pipeline}"
+
+
 def human_task_id(case_id: str, number: int) -> str:
     """Return the id of the ``number``-th human task of a case."""
     return f"{case_id}/human/{number}"

@@ -198,6 +198,17 @@ class Escalation(EscalationTarget):
     on_edit: OnEdit | None = None
 
 
+class HandOff(_Model):
+    """After the step completes (approved, if it was escalated): when ``when`` holds, the
+    case ends here and goes on as a new case in pipeline ``to`` (same document, same
+    correlation id), submitted in the same transaction."""
+
+    id: Identifier
+    when: Expression
+    to: Identifier = Field(description="Name of the pipeline the case goes on in.")
+    reason: str = Field(min_length=1)
+
+
 def _inputs(value: object) -> object:
     if isinstance(value, list | tuple):
         return {item: item for item in value}
@@ -219,6 +230,9 @@ class Step(_Model):
     retry: RetryPolicy | None = None
     compensation: Compensation | None = None
     escalate: tuple[Escalation, ...] = ()
+    hand_off: tuple[HandOff, ...] = Field(
+        default=(), description="Rules that hand the case to another pipeline, first match wins."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -599,6 +613,12 @@ def _check_pipeline(pipeline: Pipeline) -> list[str]:
                             f"{where}: on_edit.{field}: {target!r} is not {step.id!r} or before it"
                         )
             claim(rule.id, where)
+        for handoff in step.hand_off:
+            where = f"step {step.id!r}: hand_off {handoff.id!r}"
+            problems.extend(_refs(f"{where}: when", handoff.when, steps, mine, step.id))
+            if handoff.to == pipeline.name:
+                problems.append(f"{where}: to: a pipeline cannot hand a case to itself")
+            claim(handoff.id, where)
 
     problems.extend(_check_policies(pipeline, steps, ancestors, claim))
     return problems
@@ -871,7 +891,8 @@ class PipelineCatalog:
 
     Raises:
         PipelineError: If two pipelines share a (name, version), several names claim to be
-            the default, or ``default`` names no pipeline.
+            the default, ``default`` names no pipeline, or a hand-off names a pipeline
+            that is not loaded.
     """
 
     def __init__(self, pipelines: Iterable[Pipeline] = (), *, default: str | None = None) -> None:
@@ -886,6 +907,17 @@ class PipelineCatalog:
         for pipeline in sorted(self._by_key.values(), key=lambda p: p.version):
             self._latest[pipeline.name] = pipeline
         self._default = self._choose_default(default)
+        unknown = [
+            f"pipeline {p.name!r} version {p.version}: step {step.id!r}: hand_off "
+            f"{rule.id!r}: to: no pipeline {rule.to!r} is loaded"
+            f"{_did_you_mean(rule.to, self._latest)}"
+            for p in self._by_key.values()
+            for step in p.steps
+            for rule in step.hand_off
+            if rule.to not in self._latest
+        ]
+        if unknown:
+            raise PipelineError(unknown)
 
     def _choose_default(self, default: str | None) -> str | None:
         if default is not None:

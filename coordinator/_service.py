@@ -561,9 +561,12 @@ class Coordinator:
         if result.state is not current:
             changed[case_id] = result.state
         # Trace context is the bus middleware's to set (`processing` around this record).
+        key = case_id.encode()
         for emit in result.outputs:
             value = await self._codec.encode(emit.event, emit.topic)
-            out.append(Message(emit.topic, value, key=case_id.encode()))
+            # A hand-off's submission is keyed by the case it opens.
+            own = emit.event.case_id == case_id
+            out.append(Message(emit.topic, value, key=key if own else emit.event.case_id.encode()))
         return out
 
     def _forward(self, record: Record, case_id: str, home: int) -> Message:

@@ -114,6 +114,20 @@ class CaseEscalated(CaseEvent):
     step: str | None = None
 
 
+class CaseHandedOff(CaseEvent):
+    """A step's result handed the case to another pipeline: it ends here (a
+    ``CaseCompleted`` with outcome ``handed-off`` follows) and goes on as a new case,
+    ``to_case_id``, submitted to ``pipeline`` in the same transaction."""
+
+    event_type: ClassVar[str] = "CaseHandedOff"
+
+    step: str = Field(min_length=1, description="The step whose result decided it.")
+    rule_id: str = Field(min_length=1, description="The step's hand-off rule that held.")
+    pipeline: str = Field(min_length=1, description="The pipeline the case goes on in.")
+    to_case_id: str = Field(min_length=1, description="The case it goes on as.")
+    reason: str
+
+
 class CompensationStarted(CaseEvent):
     """The coordinator began undoing a completed step."""
 

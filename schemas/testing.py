@@ -24,6 +24,7 @@ from schemas.lifecycle import (
     CaseCompleted,
     CaseEscalated,
     CaseFailed,
+    CaseHandedOff,
     CaseOpened,
     CompensationCompleted,
     CompensationStarted,
@@ -261,6 +262,15 @@ def example_events() -> list[Event]:
             error_class="ProviderTimeoutError",
             step="extract",
             compensated=True,
+        ),
+        CaseHandedOff(
+            **envelope(),
+            previous_hash=hash_,
+            step="classify",
+            rule_id="fraud-reports",
+            pipeline="fraud-alert",
+            to_case_id="case-0001.fraud-alert",
+            reason="fraud reports are handled by the fraud-alert pipeline",
         ),
         TimerFired(
             **envelope(),

@@ -18,6 +18,7 @@ from schemas.lifecycle import (
     CaseCompleted,
     CaseEscalated,
     CaseFailed,
+    CaseHandedOff,
     CaseOpened,
     CompensationCompleted,
     CompensationStarted,
@@ -58,8 +59,8 @@ intake: the language agent does)."""
 INTAKE = Topic(
     "caseyard.intake",
     (CaseSubmitted,),
-    "documents submitted, one case each",
-    writers=("cli",),
+    "documents submitted, one case each (the coordinator writes those a hand-off opens)",
+    writers=("cli", "coordinator"),
     readers=("coordinator", AGENTS),
 )
 RESULTS = Topic(
@@ -97,6 +98,7 @@ CASE_EVENTS = Topic(
         CompensationCompleted,
         CaseCompleted,
         CaseFailed,
+        CaseHandedOff,
         HumanTaskOpened,
     ),
     "every case's lifecycle and decisions: the audit log",

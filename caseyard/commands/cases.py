@@ -12,27 +12,28 @@ from rich.progress import Progress
 from rich.table import Table
 
 from caseyard.app import App, case_events, open_app, quarantined_cases, submit
-from caseyard.cases import by_case, describe, status_of
+from caseyard.cases import Outcome, by_case, describe, outcome_of, status_of
 from caseyard.commands._run import run
 from caseyard.errors import CasesFailed, ConfigError
 from coordinator import PipelineCatalog, PipelineError
 from schemas import CaseOpened
 
 
-async def wait_for_outcomes(app: App, case_ids: list[str], timeout: float) -> dict[str, str]:
-    """Poll the case-events log until every case completed, failed or escalated."""
-    statuses: dict[str, str] = {}
+async def wait_for_outcomes(app: App, case_ids: list[str], timeout: float) -> dict[str, Outcome]:
+    """Poll the case-events log until every case completed, failed or escalated (a case
+    handed off to another pipeline: the case it went on as)."""
+    outcomes: dict[str, Outcome] = {}
     with anyio.move_on_after(timeout):
         while True:
             cases = by_case(await case_events(app))
-            statuses = {c: status_of(cases.get(c, [])) for c in case_ids}
-            if all(s != "open" for s in statuses.values()):
+            outcomes = {c: outcome_of(cases, c) for c in case_ids}
+            if all(o.status != "open" for o in outcomes.values()):
                 break
             await anyio.sleep(0.2)
-    return statuses
+    return outcomes
 
 
-STATUSES = ("open", "escalated", "completed", "failed", "quarantined")
+STATUSES = ("open", "escalated", "completed", "handed-off", "failed", "quarantined")
 """What `caseyard cases` says a case is (see `caseyard.cases.status_of`)."""
 
 
@@ -85,16 +86,19 @@ def register(app: typer.Typer) -> None:
                 statuses = (
                     await wait_for_outcomes(app, [c for _, c in submitted], timeout) if wait else {}
                 )
-            rows = [
-                {"case": c, "document": str(p), "status": statuses.get(c, "submitted")}
-                for p, c in submitted
-            ]
+            rows: list[dict[str, str]] = []
+            for p, c in submitted:
+                outcome = statuses.get(c, Outcome("submitted"))
+                row = {"case": c, "document": str(p), "status": outcome.status}
+                if outcome.case_id:
+                    row |= {"handed_off_to": outcome.case_id, "pipeline": outcome.pipeline}
+                rows.append(row)
             if as_json:
                 console.print_json(json.dumps(rows))
             else:
                 table = Table("case", "document", "status")
-                for row in rows:
-                    table.add_row(row["case"], row["document"], row["status"])
+                for p, c in submitted:
+                    table.add_row(c, str(p), str(statuses.get(c, Outcome("submitted"))))
                 console.print(table)
             bad = [r for r in rows if r["status"] in ("failed", "open")]
             if wait and bad:

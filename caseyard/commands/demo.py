@@ -15,7 +15,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from caseyard.app import MEDIA_TYPES, App, case_events, open_app, read_topic, submit
-from caseyard.cases import by_case, status_of
+from caseyard.cases import Outcome, by_case, chain_of, outcome_of
 from caseyard.commands._run import run
 from caseyard.errors import ConfigError
 from schemas import (
@@ -118,25 +118,29 @@ def register(app: typer.Typer) -> None:
                         submitted[(await submit(app, path, source="demo")).case_id] = path
                         progress.advance(sent)
                     done = progress.add_task("cases decided", total=len(paths))
-                    statuses: dict[str, str] = {}
+                    statuses: dict[str, Outcome] = {}
+                    chains: dict[str, list[str]] = {}
                     with anyio.move_on_after(timeout):
                         while True:
                             cases = by_case(await case_events(app))
-                            statuses = {c: status_of(cases.get(c, [])) for c in submitted}
+                            # A case handed to another pipeline goes on as another case.
+                            chains = {c: chain_of(cases, c) for c in submitted}
+                            statuses = {c: outcome_of(cases, c) for c in submitted}
                             if auto_approve:
-                                await approve_escalated(app, set(submitted), decided)
+                                every = {c for chain in chains.values() for c in chain}
+                                await approve_escalated(app, every, decided)
                             waiting = {"open"} | ({"escalated"} if auto_approve else set())
-                            progress.update(
-                                done, completed=sum(s not in waiting for s in statuses.values())
-                            )
-                            if all(s not in waiting for s in statuses.values()):
+                            settled = sum(o.status not in waiting for o in statuses.values())
+                            progress.update(done, completed=settled)
+                            if settled == len(submitted):
                                 break
                             await anyio.sleep(0.25)
                 elapsed = time.monotonic() - began
                 results: dict[str, list[TaskCompleted]] = {}
+                first_of = {c: origin for origin, chain in chains.items() for c in chain}
                 for _, event in await read_topic(app, RESULTS.name):
-                    if isinstance(event, TaskCompleted) and event.case_id in submitted:
-                        results.setdefault(event.case_id, []).append(event)
+                    if isinstance(event, TaskCompleted) and event.case_id in first_of:
+                        results.setdefault(first_of[event.case_id], []).append(event)
                 opened = {c: es[0].occurred_at for c, es in by_case(await case_events(app)).items()}
                 stop.set()
 
@@ -158,14 +162,16 @@ def register(app: typer.Typer) -> None:
                     if last is not None and case_id in opened
                     else ""
                 )
-                table.add_row(
-                    case_id, path.name, doc_type, fields, risk, statuses.get(case_id, "open"), took
+                outcome = statuses.get(case_id, Outcome("open"))
+                shown = (
+                    f"{outcome.status} in {outcome.pipeline}" if outcome.case_id else str(outcome)
                 )
+                table.add_row(case_id, path.name, doc_type, fields, risk, shown, took)
             # At least 132 columns: one full line per case even in a narrow terminal or a log.
             Console(width=max(console.width, 132)).print(table)
             counts: dict[str, int] = {}
-            for s in statuses.values():
-                counts[s] = counts.get(s, 0) + 1
+            for outcome in statuses.values():
+                counts[outcome.status] = counts.get(outcome.status, 0) + 1
             console.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
             first = next(iter(submitted))
             console.print(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from schemas import SNAPSHOT_DIR
+from schemas.catalog import EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,7 +68,7 @@ def test_check_fails_naming_the_field_of_a_changed_type(tmp_path: Path) -> None:
 def test_export_then_check_a_fresh_snapshot(tmp_path: Path) -> None:
     exported = run(tmp_path, "schemas", "export", "--dir", "snapshot")
     assert exported.returncode == 0, exported.stderr
-    assert "20 new" in exported.stdout
+    assert f"{len(EVENT_TYPES)} new" in exported.stdout
     checked = run(tmp_path, "schemas", "check", "--dir", "snapshot")
     assert checked.returncode == 0 and "up to date" in checked.stdout
 
@@ -75,7 +76,7 @@ def test_export_then_check_a_fresh_snapshot(tmp_path: Path) -> None:
 def test_register_into_the_embedded_registry(tmp_path: Path) -> None:
     result = run(tmp_path, "schemas", "register")
     assert result.returncode == 0, result.stderr
-    assert "23 new schema(s) registered" in result.stdout
+    assert "24 new schema(s) registered" in result.stdout
     assert (tmp_path / ".caseyard" / "registry.db").exists()
     shown = run(tmp_path, "registry", "show", "caseyard.dlq-caseyard.DeadLetter")
     assert shown.returncode == 0 and '"name": "DeadLetter"' in shown.stdout

@@ -24,6 +24,7 @@ def test_shipped_pipelines_load() -> None:
     catalog = PipelineCatalog.load(PIPELINES_DIR)
     assert {(p.name, p.version) for p in catalog} == {
         ("document-intake", 1),
+        ("document-intake", 2),
         ("fraud-alert", 1),
     }
     assert catalog.default == "document-intake"

@@ -6,9 +6,22 @@ from datetime import timedelta
 
 from coordinator import CaseStatus, PipelineCatalog
 from schemas.human import DecisionAction, HumanTaskOpened
-from schemas.lifecycle import CaseCompleted, CaseFailed, Decision, PolicyDecision, TimerPurpose
+from coordinator import transition
+from schemas.intake import CaseSubmitted
+from schemas.lifecycle import (
+    CaseCompleted,
+    CaseFailed,
+    CaseHandedOff,
+    Decision,
+    PolicyDecision,
+    TimerPurpose,
+)
 from schemas.payloads import DocType, RiskBand, Urgency
+from schemas.tasks import TaskRequested
+from schemas.topology import INTAKE
 from tests.unit.coordinator.coord_support import (
+    CASE,
+    DOCUMENT,
     PIPELINES_DIR,
     Driver,
     classify,
@@ -33,16 +46,42 @@ def test_document_intake_low_risk_runs_straight_through() -> None:
     assert d.of(CaseCompleted)[0].outcome == "responded"
 
 
-def test_document_intake_fraud_report_skips_extraction_and_is_not_answered() -> None:
+def test_document_intake_hands_a_fraud_report_to_the_fraud_alert_pipeline() -> None:
     d = Driver(catalog=CATALOG)
     d.submit()
-    assert d.requested(d.complete("classify", classify(DocType.FRAUD_REPORT))) == ["triage#1"]
-    assert d.requested(d.complete("triage", score())) == ["score#1"]
+    result = d.complete("classify", classify(DocType.FRAUD_REPORT))
+    assert d.requested(result) == []
+    handed = d.of(CaseHandedOff)[0]
+    assert (handed.step, handed.rule_id, handed.pipeline) == (
+        "classify",
+        "fraud-reports",
+        "fraud-alert",
+    )
+    assert handed.to_case_id == f"{CASE}.fraud-alert"
+    assert d.of(CaseCompleted)[0].outcome == "handed-off"
+    assert d.state is not None and d.state.finished
+    (submitted,) = [o for o in result.outputs if isinstance(o.event, CaseSubmitted)]
+    assert submitted.topic == INTAKE.name
+    child = submitted.event
+    assert (child.case_id, child.pipeline) == (handed.to_case_id, "fraud-alert")
+    assert child.correlation_id == CASE and child.causation_id == d.inputs[-1].event_id
+    assert child.document == DOCUMENT
+    assert child.metadata == {"customer": "acme", "handed_off_from": CASE}
+    # The new case runs the fraud-alert pipeline from its first step.
+    opened = transition(None, child, CATALOG)
+    assert opened.state is not None and opened.state.pipeline == "fraud-alert"
+    assert [e.step for e in opened.events if isinstance(e, TaskRequested)] == ["classify"]
+
+
+def test_cases_of_document_intake_version_1_still_finish_on_it() -> None:
+    d = Driver(catalog=CATALOG)
+    d.submit("document-intake@1")
+    d.complete("classify", classify(DocType.FRAUD_REPORT))
+    d.complete("triage", score())
     d.complete("score", score())
     failed = d.of(CaseFailed)[0]
-    assert failed.error_class == "PolicyDenied"
-    assert failed.step == "respond"
-    assert "fraud-alert pipeline" in failed.reason
+    assert (failed.error_class, failed.step) == ("PolicyDenied", "respond")
+    assert d.of(CaseHandedOff) == []
 
 
 def test_document_intake_high_score_goes_to_risk_review() -> None:

@@ -23,6 +23,7 @@ EXPECTED = {
     "CaseEscalated",
     "CaseEvent",
     "CaseFailed",
+    "CaseHandedOff",
     "CaseOpened",
     "CaseSubmitted",
     "Channel",

@@ -358,7 +358,7 @@ async def test_codec_needs_a_catalog_without_duplicates(registry: Registry) -> N
         AvroCodec(registry, events=[ReviewV1, ReviewV2])
     with pytest.raises(ValueError, match="max_event_bytes"):
         AvroCodec(registry, max_event_bytes=5)
-    assert len(EVENT_TYPES) == 20
+    assert len(EVENT_TYPES) == 21
 
 
 async def test_default_subjects_are_per_topic_and_event_type(registry: Registry) -> None:
