@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from coordinator import CaseStatus, PipelineCatalog
+from coordinator import CaseStatus, PipelineCatalog, transition
 from schemas.human import DecisionAction, HumanTaskOpened
-from coordinator import transition
 from schemas.intake import CaseSubmitted
 from schemas.lifecycle import (
     CaseCompleted,
@@ -63,6 +62,7 @@ def test_document_intake_hands_a_fraud_report_to_the_fraud_alert_pipeline() -> N
     (submitted,) = [o for o in result.outputs if isinstance(o.event, CaseSubmitted)]
     assert submitted.topic == INTAKE.name
     child = submitted.event
+    assert isinstance(child, CaseSubmitted)
     assert (child.case_id, child.pipeline) == (handed.to_case_id, "fraud-alert")
     assert child.correlation_id == CASE and child.causation_id == d.inputs[-1].event_id
     assert child.document == DOCUMENT
