@@ -156,8 +156,12 @@ def _read_pdf(data: bytes, _charset: str | None) -> str:
         raise CorruptDocument("not a PDF: the %PDF header is missing")
     try:
         reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise CorruptDocument("the PDF is encrypted; ask the sender for an unprotected copy")
+        # Encrypted with an empty user password (only the owner's permissions are
+        # protected, as many shops' e-receipts are) it opens like any PDF.
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise CorruptDocument(
+                "the PDF is encrypted with a password; ask the sender for an unprotected copy"
+            )
         # The page tree's own count, read before pypdf walks the whole tree.
         tree = reader.root_object.get("/Pages")
         tree = tree.get_object() if tree is not None else None
@@ -177,10 +181,14 @@ def _read_pdf(data: bytes, _charset: str | None) -> str:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise CorruptDocument(f"the PDF cannot be read: {exc}") from exc
-    text = "\n\n".join(pages)
+    # pypdf can yield lone surrogates for glyphs with a broken ToUnicode map.
+    text = _SURROGATE.sub("\ufffd", "\n\n".join(pages))
     if not text.strip():
         return _ocr_pdf(reader)
     return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _ocr_pdf(reader: PdfReader) -> str:

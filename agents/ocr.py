@@ -22,6 +22,10 @@ from PIL import Image, UnidentifiedImageError
 from agents.errors import CorruptDocument, DocumentError, DocumentTooLarge
 
 LANGUAGES = "eng+deu+fra+spa"
+PAGE_SEGMENTATION = "4"
+"""Tesseract's --psm: 4 reads the page as one column of lines of varying size, so a label
+and its amount at the far end of a receipt or invoice line stay on one line (the default,
+3, splits them into blocks: measured on real receipt scans, most totals were lost)."""
 MAX_PIXELS = 40_000_000
 """Pixels per page (a 300-dpi A4 page is 8.7 million); a larger image is refused unread."""
 MAX_OCR_PAGES = 20
@@ -97,7 +101,7 @@ def ocr(images: Sequence[bytes]) -> OcrText:
 
 
 def _tesseract(data: bytes, frames: int) -> tuple[str, list[float]]:
-    command = ["tesseract", "stdin", "stdout", "-l", LANGUAGES, "--psm", "3", "tsv"]
+    command = ["tesseract", "stdin", "stdout", "-l", LANGUAGES, "--psm", PAGE_SEGMENTATION, "tsv"]
     try:
         done = subprocess.run(
             command, input=data, capture_output=True, timeout=PAGE_TIMEOUT_S * max(frames, 1)

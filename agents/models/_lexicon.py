@@ -66,6 +66,12 @@ HIGH = _compile(
         r"\bde inmediato\b",
         r"\binmediatamente\b",
         r"\bblock (?:it|the card|my card)\b",
+        # Money leaving right now: whatever the document is called, a person should look.
+        r"\bstop (?:the|this|my|that) (?:last |latest |next )?(?:transfer|payment)\b",
+        r"\b(?:been|got|was) (?:scammed|defrauded)\b",
+        r"\b(?:[üu]berweisung|zahlung) (?:stoppen|zur[üu]ckholen)\b",
+        r"\b(?:j'ai [ée]t[ée]|me suis fait) escroqu",
+        r"\bme han estafado\b",
     ]
 )
 

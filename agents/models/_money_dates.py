@@ -32,9 +32,28 @@ CURRENCY_CODES = {
     "¥": "JPY",
     "cad": "CAD",
     "aud": "AUD",
+    "₹": "INR",
+    "inr": "INR",
+    "czk": "CZK",
+    "huf": "HUF",
+    "ron": "RON",
+    "nzd": "NZD",
+    "hkd": "HKD",
+    "sgd": "SGD",
+    "zar": "ZAR",
+    "brl": "BRL",
+    "mxn": "MXN",
+    "cny": "CNY",
 }
+ISO_CODES = frozenset(CURRENCY_CODES.values())
+"""The currencies the extractor knows by code."""
 
-_CURRENCY = r"(?:US\$|[€$£¥]|\b(?:EUR|USD|GBP|CHF|SEK|DKK|NOK|PLN|JPY|CAD|AUD)\b|\bFr\.)"
+_CURRENCY = (
+    r"(?:US\$|[€$£¥₹]|\b(?:EUR|USD|GBP|CHF|SEK|DKK|NOK|PLN|JPY|CAD|AUD|INR|CZK|HUF|RON|NZD|HKD"
+    r"|SGD|ZAR|BRL|MXN|CNY)\b|\bFr\.)"
+)
+CURRENCY_PATTERN = _CURRENCY
+"""A currency as written: a symbol or an ISO code."""
 _NUMBER = r"(?:\d{1,3}(?:[.,'\u2019\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
 MONEY = re.compile(
     rf"(?P<pre>{_CURRENCY})\s?(?P<sign1>-)?\s?(?P<num1>{_NUMBER})(?![\d.,]*\d)"
@@ -102,12 +121,13 @@ _MONTH_ALT = "|".join(
 )
 
 DATE = re.compile(
-    r"(?P<iso>\b(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})\b)"
-    r"|(?P<num>\b(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})\b)"
+    # A date may be glued to the word after it ("20-10-2015Invoice Date:" in PDF text).
+    r"(?P<iso>\b(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})(?!\d))"
+    r"|(?P<num>\b(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})(?!\d))"
     rf"|(?P<dmy>\b(?P<d1>\d{{1,2}})(?:st|nd|rd|th|er|\.|º)?[\s-]+(?:de\s+)?"
-    rf"(?P<m1>{_MONTH_ALT})\.?,?[\s-]+(?:de\s+)?(?P<y1>\d{{4}})\b)"
+    rf"(?P<m1>{_MONTH_ALT})\.?,?[\s-]+(?:de\s+)?(?P<y1>\d{{4}})(?!\d))"
     rf"|(?P<mdy>\b(?P<m2>{_MONTH_ALT})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+"
-    rf"(?P<y2>\d{{4}})\b)",
+    rf"(?P<y2>\d{{4}})(?!\d))",
     re.IGNORECASE,
 )
 """A date in ISO, numeric (``12.03.2026``, ``12/03/26``) or written-month form."""

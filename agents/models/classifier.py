@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +29,10 @@ from sklearn.pipeline import Pipeline, make_pipeline, make_union  # type: ignore
 from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
 
 from agents.errors import ModelError
-from agents.models import _data
+from agents.models import _data, evaluation
 from agents.models._cache import cache_key, file_digest, load_or_build
 from agents.models._lexicon import urgency_floor
+from agents.models.evaluation import RealDocument
 from schemas.payloads import ClassifyOutput, DocType, Label, Urgency
 
 __all__ = [
@@ -49,6 +50,8 @@ MODEL_NAME = "doctype-tfidf-svm-v1"
 DEFAULT_SEED = 20260312
 TEST_SIZE = 0.2
 TOP_LABELS = 5
+DEFAULT_CORPORA = (_data.CLASSIFIER_CORPUS, _data.REAL_CORPUS)
+"""What the shipped classifier learns from: the synthetic corpus and the real documents."""
 _URGENCY_ORDER = (Urgency.LOW, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL)
 _DIGIT = re.compile(r"\d")
 
@@ -59,12 +62,18 @@ class LabeledDocument:
 
     text: str
     doc_type: DocType
-    urgency: Urgency
+    urgency: Urgency | None = None
+    """None for a real document: only the synthetic corpus labels urgency."""
+    source: str = "synthetic"
 
 
 @dataclass(frozen=True)
 class ClassifierMetrics:
-    """Held-out quality of a training run (what ``data/classifier/metrics.json`` holds).
+    """Quality of a training run (what ``data/classifier/metrics.json`` holds).
+
+    The headline is `held_out_by_source`: real documents, each predicted by a model that
+    saw no document of its source. The `synthetic_*` figures are a random split of the
+    generated corpus: they measure the generator's templates, not the world.
 
     ``corpus_sha256`` digests the labelled documents themselves (text and labels), so it
     identifies the training data whatever file or JSON formatting it came from.
@@ -73,13 +82,16 @@ class ClassifierMetrics:
     model: str
     seed: int
     corpus_sha256: str
-    n_train: int
-    n_test: int
-    accuracy: float
-    macro_f1: float
+    n_synthetic: int
+    n_real: int
+    held_out_by_source: dict[str, object] | None
+    """`evaluation.HeldOut` as a dict; None without real documents of two sources."""
+    synthetic_only_on_real: dict[str, float] | None
+    """The same real documents predicted by a model trained on the synthetic corpus alone."""
+    synthetic_accuracy: float
+    synthetic_macro_f1: float
     urgency_accuracy: float
     urgency_macro_f1: float
-    per_class_f1: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Stable JSON (sorted keys, rounded numbers) so reruns produce identical files."""
@@ -87,7 +99,8 @@ class ClassifierMetrics:
 
 
 def load_corpus(path: Path = _data.CLASSIFIER_CORPUS) -> list[LabeledDocument]:
-    """Read a JSON-lines corpus with ``text``, ``doc_type`` and ``urgency`` per line.
+    """Read a JSON-lines corpus with ``text``, ``doc_type``, optionally ``urgency`` and
+    ``source``, per line.
 
     Raises:
         ModelError: If the file is missing or a line is not a valid labelled document.
@@ -102,8 +115,14 @@ def load_corpus(path: Path = _data.CLASSIFIER_CORPUS) -> list[LabeledDocument]:
             continue
         try:
             row = json.loads(line)
+            urgency = row.get("urgency")
             docs.append(
-                LabeledDocument(row["text"], DocType(row["doc_type"]), Urgency(row["urgency"]))
+                LabeledDocument(
+                    str(row["text"]),
+                    DocType(row["doc_type"]),
+                    Urgency(urgency) if urgency is not None else None,
+                    str(row.get("source", "synthetic")),
+                )
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{path}:{number}: not a labelled document: {exc}") from exc
@@ -170,26 +189,33 @@ class Classifier:
     @classmethod
     def fit(cls, docs: Sequence[LabeledDocument], seed: int = DEFAULT_SEED) -> Classifier:
         """Train both models on ``docs`` (deterministic for a given seed)."""
-        texts = [d.text for d in docs]
-        doc_type = _doc_type_pipeline(seed).fit(texts, [d.doc_type.value for d in docs])
-        urgency = _urgency_pipeline(seed).fit(texts, [d.urgency.value for d in docs])
-        return cls(doc_type, urgency, _digest_docs(docs)[:12])
+        urgent = [d for d in docs if d.urgency is not None]
+        urgency = _urgency_pipeline(seed).fit(
+            [d.text for d in urgent], [d.urgency.value for d in urgent if d.urgency is not None]
+        )
+        return cls(_fit_doc_types(docs, seed), urgency, _digest_docs(docs)[:12])
 
     @classmethod
     def load(
         cls,
         cache_dir: Path,
-        corpus: Path = _data.CLASSIFIER_CORPUS,
+        corpus: Path | Sequence[Path] = DEFAULT_CORPORA,
         seed: int = DEFAULT_SEED,
     ) -> Classifier:
-        """Return the classifier trained on ``corpus``, from the cache when it is current.
+        """Return the classifier trained on ``corpus`` (one JSON-lines file or several:
+        by default the synthetic and the real corpus), from the cache when it is current.
 
         Raises:
-            ModelError: If the corpus cannot be read or the cache cannot be written.
+            ModelError: If a corpus cannot be read or the cache cannot be written.
         """
-        key = cache_key(MODEL_NAME, file_digest(corpus), seed)
+        paths = [corpus] if isinstance(corpus, Path) else list(corpus)
+        key = cache_key(MODEL_NAME, *(file_digest(p) for p in paths), seed)
         return load_or_build(
-            cache_dir, "classifier", key, Classifier, lambda: cls.fit(load_corpus(corpus), seed)
+            cache_dir,
+            "classifier",
+            key,
+            Classifier,
+            lambda: cls.fit([d for p in paths for d in load_corpus(p)], seed),
         )
 
     def classify(self, text: str) -> ClassifyOutput:
@@ -225,23 +251,43 @@ class Classifier:
 
     def predict_doc_types(self, texts: Iterable[str]) -> list[DocType]:
         """Batch prediction of document types (for evaluation)."""
-        return [DocType(str(p)) for p in self._doc_type.predict(list(texts))]
+        return [t for t, _ in _predict(self._doc_type, list(texts))]
+
+
+def _fit_doc_types(docs: Sequence[LabeledDocument], seed: int) -> Pipeline:
+    return _doc_type_pipeline(seed).fit([d.text for d in docs], [d.doc_type.value for d in docs])
+
+
+def _predict(model: Pipeline, texts: Sequence[str]) -> list[tuple[DocType, float]]:
+    """Each text's document type and its probability."""
+    if not texts:
+        return []
+    probabilities = model.predict_proba(list(texts))
+    classes = [str(c) for c in model.classes_]
+    best = np.argmax(probabilities, axis=1)
+    return [
+        (DocType(classes[int(i)]), float(row[int(i)]))
+        for i, row in zip(best, probabilities, strict=True)
+    ]
 
 
 def train(
     corpus: Sequence[LabeledDocument] | Path = _data.CLASSIFIER_CORPUS,
     seed: int = DEFAULT_SEED,
     metrics_path: Path | None = None,
+    real: Sequence[RealDocument] = (),
 ) -> tuple[Classifier, ClassifierMetrics]:
-    """Measure the classifier on a stratified held-out split, then train on everything.
+    """Measure the classifier, then train it on everything.
 
     Args:
-        corpus: Labelled documents, or the path of a JSON-lines corpus.
+        corpus: The synthetic corpus (labelled documents or the path of a JSON-lines file).
         seed: Seed of the split and the estimators; the same seed gives the same metrics.
         metrics_path: Where to write the metrics as JSON (e.g. ``data/classifier/metrics.json``).
+        real: Real documents (`evaluation.load_real`): measured held out by source (the
+            headline), then trained on with the synthetic corpus.
 
     Returns:
-        The classifier trained on the whole corpus, and the held-out metrics.
+        The classifier trained on the synthetic and the real documents, and the metrics.
 
     Raises:
         ModelError: If the corpus cannot be read or is too small to split.
@@ -257,34 +303,48 @@ def train(
     texts = [d.text for d in test_docs]
     truth = [d.doc_type.value for d in test_docs]
     predicted = [t.value for t in held_out.predict_doc_types(texts)]
-    urgency_truth = [d.urgency.value for d in test_docs]
-    urgency_predicted = [
-        held_out.urgency(t, DocType(p)).value for t, p in zip(texts, predicted, strict=True)
-    ]
-    labels = sorted(set(truth))
-    per_class = f1_score(truth, predicted, labels=labels, average=None)
+    urgent = [(d, p) for d, p in zip(test_docs, predicted, strict=True) if d.urgency is not None]
+    urgency_truth = [d.urgency.value for d, _ in urgent if d.urgency is not None]
+    urgency_predicted = [held_out.urgency(d.text, DocType(p)).value for d, p in urgent]
+    labelled = [LabeledDocument(d.text, d.doc_type, None, d.source) for d in real]
+    by_source = baseline = None
+    if len({d.source for d in real}) >= 2:
+
+        def fit(rest: Sequence[RealDocument]) -> evaluation.Predict:
+            model = _fit_doc_types(
+                [*docs, *(LabeledDocument(d.text, d.doc_type, None, d.source) for d in rest)],
+                seed,
+            )
+            return lambda texts: _predict(model, texts)
+
+        by_source = evaluation.by_source(real, fit).to_dict()
+        synthetic_only = _fit_doc_types(docs, seed)
+        alone = evaluation.scores(real, _predict(synthetic_only, [d.text for d in real]))
+        baseline = {"accuracy": alone.accuracy, "macro_f1": alone.macro_f1, "ece": alone.ece}
     metrics = ClassifierMetrics(
         model=MODEL_NAME,
         seed=seed,
-        corpus_sha256=_digest_docs(docs),
-        n_train=len(train_docs),
-        n_test=len(test_docs),
-        accuracy=_round(accuracy_score(truth, predicted)),
-        macro_f1=_round(f1_score(truth, predicted, average="macro")),
+        corpus_sha256=_digest_docs([*docs, *labelled]),
+        n_synthetic=len(docs),
+        n_real=len(real),
+        held_out_by_source=by_source,
+        synthetic_only_on_real=baseline,
+        synthetic_accuracy=_round(accuracy_score(truth, predicted)),
+        synthetic_macro_f1=_round(f1_score(truth, predicted, average="macro")),
         urgency_accuracy=_round(accuracy_score(urgency_truth, urgency_predicted)),
         urgency_macro_f1=_round(f1_score(urgency_truth, urgency_predicted, average="macro")),
-        per_class_f1={label: _round(score) for label, score in zip(labels, per_class, strict=True)},
     )
     if metrics_path is not None:
         metrics_path.parent.mkdir(parents=True, exist_ok=True)
         metrics_path.write_text(metrics.to_json(), encoding="utf-8")
-    return Classifier.fit(docs, seed), metrics
+    return Classifier.fit([*docs, *labelled], seed), metrics
 
 
 def _digest_docs(docs: Sequence[LabeledDocument]) -> str:
     digest = hashlib.sha256()
     for doc in docs:
-        digest.update(f"{doc.doc_type.value}\x1f{doc.urgency.value}\x1f{doc.text}\x1e".encode())
+        urgency = doc.urgency.value if doc.urgency is not None else ""
+        digest.update(f"{doc.doc_type.value}\x1f{urgency}\x1f{doc.text}\x1e".encode())
     return digest.hexdigest()
 
 

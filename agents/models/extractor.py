@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 
 import phonenumbers
 import stdnum.bic
@@ -25,8 +26,9 @@ import stdnum.gb.vat
 import stdnum.iban
 import stdnum.luhn
 
+from agents.models._money_dates import CURRENCY_PATTERN as _CURRENCY_PATTERN
 from agents.models._money_dates import DATE as DATE_PATTERN
-from agents.models._money_dates import MONEY, currency_code, parse_date, parse_number
+from agents.models._money_dates import ISO_CODES, MONEY, currency_code, parse_date, parse_number
 from schemas.payloads import ExtractedField, ExtractOutput, FieldType, Span
 
 __all__ = ["MODEL_NAME", "Extractor", "extract", "field_value", "fields_named"]
@@ -92,6 +94,7 @@ def extract(text: str) -> ExtractOutput:
     people = _resolve([*_names(text), *_addresses(text)])
     people = [p for p in people if not any(p.overlaps(e) for e in exclusive if e.type in _HARD)]
     found = _promote_singletons(exclusive) + _first_of_each(people)
+    found.extend(_issuer(text, people))
     found.sort(key=lambda c: (c.start, c.end, c.name))
     return ExtractOutput(fields=tuple(c.to_field() for c in found))
 
@@ -291,7 +294,9 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
     (
         "invoice_number",
         r"invoice\s*(?:no\.?|number|nr\.?|num\.?|#|id)|inv\.?\s*(?:no\.?|#)|bill\s*(?:no\.?|#)"
-        r"|rechnungs?\s*-?\s*(?:nr\.?|nummer|no\.?)|rechnung\s*(?:nr\.?|#)|re\.?-?nr\.?"
+        r"|rechnungs?\s*-?\s*(?:nr\.?|nummer|no\.?)|\w*rechnung\s*(?:nr\.?|#)|re\.?-?nr\.?"
+        r"|factuur\s*-?\s*(?:nummer|nr\.?|no\.?)|faktura\s*(?:vat\s*)?(?:nr\.?|no\.?)"
+        r"|nr\.?\s*faktury|numer\s*faktury"
         r"|facture\s*(?:n°|no|n\.?º?|num[ée]ro)|n°\s*de\s*facture|factura\s*(?:n[º°o.]*|número)"
         r"|n[º°]\s*de\s*factura|n[úu]mero\s*de\s*factura|credit\s*note\s*(?:no\.?|#)",
     ),
@@ -318,9 +323,25 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
     ),
     ("reference", r"reference|ref\.|your\s*ref|verwendungszweck|r[ée]f[ée]rence|referencia"),
 )
-_ID_VALUE = r"[:#.]?\s*(?:n[°º]\s*)?(?P<value>(?=[A-Z0-9/-]*\d)[A-Z0-9][A-Z0-9/._-]{1,30}[A-Z0-9])"
+_ID_VALUE = (
+    r"[ \t:#.]*(?:n[°º]\s*)?"
+    r"(?P<value>(?=[A-Z0-9/._-]*\d)[A-Z0-9][A-Z0-9/._-]{1,30}[A-Z0-9])"
+)
 _IDS = [
     (name, re.compile(rf"\b(?:{label})\s*{_ID_VALUE}", re.IGNORECASE)) for name, label in _ID_LABELS
+]
+_GLUED_IDS = [
+    # PDF text of right-aligned tables puts the value before its label: "993548900Factuurnummer:"
+    (
+        name,
+        re.compile(
+            rf"^[ \t]*(?P<value>(?=[A-Z0-9/-]*\d)[A-Z0-9][A-Z0-9/._-]{{1,30}}[A-Z0-9])"
+            rf"(?:{label})[ \t]*:?[ \t]*$",
+            re.IGNORECASE | re.MULTILINE,
+        ),
+    )
+    for name, label in _ID_LABELS
+    if name in ("invoice_number", "order_number", "customer_number")
 ]
 _BARE_INVOICE = re.compile(
     r"\b(?:invoice|rechnung|facture|factura)\s+(?P<value>(?=[A-Z0-9/-]*\d)[A-Z]{1,4}[-/]?"
@@ -340,6 +361,18 @@ def _identifiers(text: str) -> Iterator[_Candidate]:
                 match.start("value"),
                 match.end("value"),
                 0.9,
+                50,
+            )
+    for name, pattern in _GLUED_IDS:
+        for match in pattern.finditer(text):
+            yield _Candidate(
+                name,
+                match["value"],
+                FieldType.IDENTIFIER,
+                match["value"].upper(),
+                match.start("value"),
+                match.end("value"),
+                0.85,
                 50,
             )
     for match in _BARE_INVOICE.finditer(text):
@@ -367,7 +400,7 @@ _DATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "invoice_date",
             r"invoice date|date of invoice|rechnungsdatum|date de facture|fecha de factura"
-            r"|issued|ausgestellt",
+            r"|issued|ausgestellt|factuurdatum|data wystawienia|data faktury",
         ),
         (
             "date_of_birth",
@@ -389,6 +422,12 @@ def _dates(text: str, month_first: bool) -> Iterator[_Candidate]:
             continue
         prefix = _line_prefix(text, match.start(), 50)
         name = next((n for n, cue in _DATE_CUES if cue.search(prefix)), "date")
+        if name == "date" and not prefix.strip():
+            # PDF text of right-aligned tables glues the label after: "20-10-2015Invoice Date:"
+            end = text.find("\n", match.end())
+            suffix = text[match.end() : end if end >= 0 else len(text)]
+            if len(suffix) <= 30 and suffix.rstrip().endswith(":"):
+                name = next((n for n, cue in _DATE_CUES if cue.search(suffix)), "date")
         textual = bool(match.group("dmy") or match.group("mdy") or match.group("iso"))
         ambiguous = bool(match.group("num")) and int(match["a"]) <= 12 and int(match["b"]) <= 12
         confidence = 0.95 if textual else (0.8 if ambiguous and match["sep"] == "/" else 0.9)
@@ -413,25 +452,54 @@ def _month_first_hint(text: str) -> bool:
     return len(_US_HINTS.findall(text)) > len(_EU_HINTS.findall(text))
 
 
+_STRONG_TOTAL = (
+    r"grand total|total due|amount due|balance due|amount payable|amount to pay|total to pay"
+    r"|total payable|zu zahlen|zahlbetrag|brutto\s*-?\s*summe|bruttobetrag|rechnungsbetrag"
+    r"|gesamtbetrag brutto|endbetrag|nachzahlung|net [àa] payer|total ttc|montant ttc"
+    r"|montant d[ûu]|total a pagar|importe total|te betalen|totaal (?:incl|te betalen)"
+    r"|do zap[łl]aty|erstattungsbetrag|amount claimed|to reimburse"
+)
 _TOTAL_CUE = re.compile(
-    r"(?<!sub)(?<!sub-)(?<!zwischen)(?:\btotal\b(?!\s*(?:ht|net)\b)|amount due|balance due|"
-    r"amount payable|"
-    r"amount to pay|to pay|outstanding|gesamt|summe|endbetrag|rechnungsbetrag|zu zahlen|"
-    r"nachzahlung|net [àa] payer|montant (?:ttc|d[ûu])|\bttc\b|importe total|total a pagar|"
-    r"a pagar|erstattungsbetrag|amount claimed|to reimburse)",
+    rf"(?<!sub)(?<!sub-)(?<!zwischen)(?:{_STRONG_TOTAL}|\btotal\b(?!\s*(?:ht|net)\b)|\btotaal\b"
+    r"|outstanding|gesamt|summe|\bttc\b|a pagar|to pay|razem)",
     re.IGNORECASE,
 )
+_STRONG_TOTAL_CUE = re.compile(_STRONG_TOTAL, re.IGNORECASE)
 _SUBTOTAL_CUE = re.compile(
-    r"sub-?total|zwischensumme|\bnet(?:to)?\b(?! [àa] payer)|total ht|\bht\b|base imponible"
-    r"|sous-total",
+    r"sub-?total|zwischensumme|positionssumme|\bnet(?:to)?\b(?! [àa] payer)|total ht|\bht\b"
+    r"|base imponible|sous-total|subtotaal|exclusief|ohne ust|excl\.?\b|warenwert",
     re.IGNORECASE,
 )
-_TAX_CUE = re.compile(r"\b(?:vat|mwst|ust|tva|iva|tax|sales tax)\b", re.IGNORECASE)
-_BARE_TOTAL = re.compile(
-    r"(?P<cue>\b(?:total|summe|gesamt|importe|montant)\b[^\n\d]{0,25})"
-    r"(?P<num>(?<![\d.,])\d{1,3}(?:[.,]\d{3})*[.,]\d{2})\b",
+_TAX_CUE = re.compile(r"\b(?:vat|mwst|ust|tva|iva|tax|sales tax|btw)\b|steuer", re.IGNORECASE)
+_BARE_AMOUNT = re.compile(
+    r"(?P<num>(?<![\d.,])\d{1,3}(?:[.,' ]\d{3})*[.,]\d{2})[ \t]*$", re.MULTILINE
+)
+"""An amount without a currency at the end of a line ("SUMME 4.52", "Bruttosumme 529,87")."""
+_LABEL_LINE = re.compile(
+    rf"^[ \t]*(?P<label>(?:{_STRONG_TOTAL}|total|totaal|summe|gesamt|amount|betrag|montant"
+    r"|importe)[^\n\d]{0,20}?)[ \t]*:?[ \t]*\n[ \t]*"
+    rf"(?P<pre>{_CURRENCY_PATTERN})?[ \t]*(?P<num>\d{{1,3}}(?:[.,' ]\d{{3}})*[.,]\d{{2}})"
+    rf"[ \t]*(?P<post>{_CURRENCY_PATTERN})?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+"""A total whose value is on the line under its label, as PDF text of forms has it
+(a QR-bill's "Amount" over "123 949.75")."""
+_DECLARED_CURRENCY = re.compile(
+    r"(?:currency|w[äa]hrung|devise|monnaie|moneda|divisa|valuta)[ \t]*[:.]?[ \t]*\n?[ \t]*"
+    r"(?P<code>[A-Za-z]{3})\b",
     re.IGNORECASE,
 )
+
+
+def _document_currency(text: str, found: list[_Candidate]) -> str | None:
+    """The currency a document states ("Currency: CHF", "Rechnungswährung: EUR"), else the
+    one its amounts are written in most, else None."""
+    for match in _DECLARED_CURRENCY.finditer(text):
+        code = match["code"].upper()
+        if code in ISO_CODES:
+            return code
+    currencies = Counter(c.normalized.split()[1] for c in found if c.normalized)
+    return currencies.most_common(1)[0][0] if currencies else None
 
 
 def _money(text: str) -> list[_Candidate]:
@@ -445,38 +513,126 @@ def _money(text: str) -> list[_Candidate]:
         if match["sign1"] or match["sign2"]:
             value = -value
         code = currency_code(symbol)
+        prefix = _line_prefix(text, match.start())
+        name = _money_name(prefix)
+        strong = name == "total_amount" and _STRONG_TOTAL_CUE.search(prefix) is not None
         found.append(
             _Candidate(
-                _money_name(_line_prefix(text, match.start())),
+                name,
                 match.group().strip(),
                 FieldType.MONEY,
                 f"{value:.2f} {code}",
                 match.start(),
                 match.end(),
-                0.9,
+                0.95 if strong else 0.9,
                 30,
             )
         )
-    # Receipts print "SUMME 4.52" and leave the currency to the header or the card slip.
-    currencies = Counter(c.normalized.split()[1] for c in found if c.normalized)
-    if currencies:
-        code = currencies.most_common(1)[0][0]
-        for match in _BARE_TOTAL.finditer(text):
-            value = parse_number(match["num"])
-            if value is not None and not _SUBTOTAL_CUE.search(match["cue"]):
-                found.append(
-                    _Candidate(
-                        "total_amount",
-                        match["num"],
-                        FieldType.MONEY,
-                        f"{value:.2f} {code}",
-                        match.start("num"),
-                        match.end("num"),
-                        0.6,
-                        20,
-                    )
-                )
-    return found
+    # Receipts print "SUMME 4.52" and leave the currency to the header, a "Currency" line
+    # or the card slip; without any, the amount goes without a currency.
+    declared = _document_currency(text, found)
+    unit = f" {declared}" if declared else ""
+    for match in _BARE_AMOUNT.finditer(text):
+        prefix = _line_prefix(text, match.start("num"))
+        value = parse_number(match["num"])
+        if value is None or _money_name(prefix) != "total_amount":
+            continue
+        strong = _STRONG_TOTAL_CUE.search(prefix) is not None
+        # "Gesamt EUR        11,20": the currency is in the label.
+        named = _CURRENCY_IN_LABEL.search(prefix)
+        written = f" {currency_code(named.group())}" if named else unit
+        found.append(
+            _Candidate(
+                "total_amount",
+                match["num"],
+                FieldType.MONEY,
+                f"{value:.2f}{written}",
+                match.start("num"),
+                match.end("num"),
+                0.9 if strong else 0.6,
+                20,
+            )
+        )
+    for match in _LABEL_LINE.finditer(text):
+        value = parse_number(match["num"])
+        label = match["label"]
+        if value is None or _SUBTOTAL_CUE.search(label) or _TAX_CUE.search(label):
+            continue
+        symbol = match["pre"] or match["post"]
+        written = f" {currency_code(symbol)}" if symbol else unit
+        strong = _STRONG_TOTAL_CUE.search(label) is not None
+        found.append(
+            _Candidate(
+                "total_amount",
+                match["num"],
+                FieldType.MONEY,
+                f"{value:.2f}{written}",
+                match.start("num"),
+                match.end("num"),
+                0.9 if strong else 0.7,
+                25,
+            )
+        )
+    return _checked_by_arithmetic(text, found, unit)
+
+
+_CURRENCY_IN_LABEL = re.compile(_CURRENCY_PATTERN, re.IGNORECASE)
+_TENDERED = re.compile(
+    r"(?<![-.])\b(?:cash|bar|gegeben|given|tendered|change|r[üu]ckgeld|wechselgeld"
+    r"|esp[èe]ces|rendu|efectivo|cambio)\b",
+    re.IGNORECASE,
+)
+_DECIMAL = re.compile(r"(?<![\d.,])\d{1,3}(?:[.,]\d{3})*[.,]\d{2}(?![\d])")
+
+
+def _checked_by_arithmetic(text: str, found: list[_Candidate], unit: str) -> list[_Candidate]:
+    """Net + tax = total: the largest amount of the document that is the sum of two others
+    is its total. A labelled total it confirms becomes surer; without a strongly labelled
+    total (a receipt whose "zu zahlen" OCR lost), it is the total."""
+    spans: dict[Decimal, tuple[int, int, str]] = {}
+    for match in _DECIMAL.finditer(text):
+        value = parse_number(match.group())
+        line_end = text.find("\n", match.end())
+        line = _line_prefix(text, match.start()) + text[match.end() : line_end % (len(text) + 1)]
+        # Cash given and change sum to more than the total: they are not amounts owed.
+        if value is not None and value > 0 and not _TENDERED.search(line):
+            spans.setdefault(value, (match.start(), match.end(), match.group()))
+    values = sorted(spans)
+    present = set(values)
+    total = next(
+        (
+            c
+            for c in reversed(values)
+            if any(c - a in present and c - a > 0 for a in values if a < c)
+        ),
+        None,
+    )
+    if total is None:
+        return found
+    confirmed = [
+        replace(c, confidence=0.97) if c.name == "total_amount" and _amount_of(c) == total else c
+        for c in found
+    ]
+    labelled = [c for c in confirmed if c.name == "total_amount"]
+    if any(c.confidence >= 0.9 for c in labelled) or any(
+        (_amount_of(c) or 0) > total for c in labelled
+    ):
+        return confirmed
+    start, end, written = spans[total]
+    return [
+        *confirmed,
+        _Candidate(
+            "total_amount", written, FieldType.MONEY, f"{total:.2f}{unit}", start, end, 0.8, 15
+        ),
+    ]
+
+
+def _amount_of(candidate: _Candidate) -> Decimal | None:
+    number = (candidate.normalized or "").split(" ")[0]
+    try:
+        return abs(Decimal(number))
+    except InvalidOperation:
+        return None
 
 
 def _money_name(prefix: str) -> str:
@@ -525,6 +681,59 @@ def _promote_singletons(candidates: list[_Candidate]) -> list[_Candidate]:
             best = max(amounts, key=lambda c: abs(float((c.normalized or "0 X").split()[0])))
             out = [replace(c, name="total_amount", confidence=0.6) if c is best else c for c in out]
     return out
+
+
+_SELLER_CUE = re.compile(
+    r"^[ \t]*(?:seller|sold by|vendor|supplier|service provider|issued by|payable to"
+    r"|account\s*/\s*payable to|verk[äa]ufer|lieferant|rechnungssteller|zahlungsempf[äa]nger"
+    r"|leverancier|vendeur|fournisseur|[ée]metteur|proveedor|vendedor|emisor)\b[^\n]{0,3}$"
+    r"|\b(?:sold by|vendor|seller)\s*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+_BUYER_CUE = re.compile(
+    r"^[ \t]*(?:buyer|bill(?:ed)? to|billing address|ship(?:ped)? to|shipping address|sold to"
+    r"|invoice to|customer|client|kunde|k[äa]ufer|leistungsempf[äa]nger|rechnungsempf[äa]nger"
+    r"|payable by|factur[ée] [àa]|facturar a|klant|acheteur|comprador)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+_BRAND_LINE = re.compile(r"[A-Za-zÄÖÜäöüßÉéèà&'., -]{3,50}")
+
+
+def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
+    """Who issued the document: the organisation under a seller label ("Verkäufer:",
+    "Sold By", "Payable to"), else the first organisation outside a buyer's block ("Bill
+    to", "Käufer"), else a receipt's first line when it reads like a shop's name."""
+    orgs = sorted((c for c in people if c.name == "organization"), key=lambda c: c.start)
+
+    def lines_after(start: int, count: int) -> int:
+        end = start
+        for _ in range(count + 1):
+            end = text.find("\n", end + 1)
+            if end < 0:
+                return len(text)
+        return end
+
+    for cue in _SELLER_CUE.finditer(text):
+        window = lines_after(cue.start(), 3)
+        org = next((o for o in orgs if cue.start() <= o.start < window), None)
+        if org is not None:
+            return [replace(org, name="issuer", confidence=0.85)]
+        for line in (x.strip() for x in text[cue.end() : window].splitlines()):
+            if _BRAND_LINE.fullmatch(line) and line[0].isupper():
+                start = text.index(line, cue.end())
+                end = start + len(line)
+                return [_Candidate("issuer", line, FieldType.NAME, line, start, end, 0.75, 30)]
+    buyers = [(m.start(), lines_after(m.start(), 3)) for m in _BUYER_CUE.finditer(text)]
+    for org in orgs:
+        if not any(a <= org.start < b for a, b in buyers):
+            return [replace(org, name="issuer", confidence=0.7)]
+    first = next((x for x in text.splitlines() if x.strip()), "").strip()
+    if _BRAND_LINE.fullmatch(first) and not _NOT_NAMES & set(first.lower().split()):
+        start = text.index(first)
+        return [
+            _Candidate("issuer", first, FieldType.NAME, first, start, start + len(first), 0.5, 10)
+        ]
+    return []
 
 
 _PHONE_CUE = re.compile(

@@ -1,10 +1,13 @@
 """Train the offline models from ``data/`` and write their held-out metrics.
 
-    .venv/bin/python -m agents.models train [classifier|scorer|all] [--seed N] [--no-write]
+    .venv/bin/python -m agents.models train [classifier|extractor|scorer|all] [--seed N]
+                                            [--no-write]
 
-This is what ``caseyard train classifier`` runs. Training is deterministic for a seed, so
-rerunning it reproduces ``data/classifier/metrics.json`` and ``data/scorer/metrics.json``
-byte for byte; the models themselves are not committed (see `Classifier.load`).
+This is what ``caseyard train`` runs. Training is deterministic for a seed, so rerunning it
+reproduces ``data/*/metrics.json`` byte for byte; the models themselves are not committed
+(see `Classifier.load`). The classifier and the extractor are measured on the real
+documents of ``data/real`` held out by source (`agents.models.evaluation`); the extractor
+learns nothing, so it is only measured.
 """
 
 from __future__ import annotations
@@ -14,20 +17,50 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 
-from agents.models import _data
+from agents.models import _data, evaluation
 from agents.models import classifier as classifier_model
+from agents.models import extractor as extractor_model
 from agents.models import scorer as scorer_model
 
-__all__ = ["main", "train_classifier", "train_scorer"]
+__all__ = ["main", "measure_extractor", "train_classifier", "train_scorer"]
 
 
 def train_classifier(seed: int = classifier_model.DEFAULT_SEED, write: bool = True) -> str:
     """Train and evaluate the classifier; returns the metrics as JSON."""
     _, metrics = classifier_model.train(
-        _data.CLASSIFIER_CORPUS, seed, _data.CLASSIFIER_METRICS if write else None
+        _data.CLASSIFIER_CORPUS,
+        seed,
+        _data.CLASSIFIER_METRICS if write else None,
+        real=evaluation.load_real(),
     )
     return metrics.to_json()
+
+
+def measure_extractor(seed: int = 0, write: bool = True) -> str:
+    """Measure the extractor's fields on the real documents with ground truth; returns the
+    metrics as JSON (`seed` is unused: the extractor has no randomness)."""
+    del seed
+    real = [d for d in evaluation.load_real() if d.fields]
+    development = evaluation.EXTRACTOR_DEVELOPMENT_SOURCES
+    groups = {
+        "held_out": [d for d in real if d.source not in development],
+        "development": [d for d in real if d.source in development],
+    }
+    body: dict[str, object] = {"model": extractor_model.MODEL_NAME}
+    for name, docs in groups.items():
+        scores = evaluation.fields_by_source(docs, extractor_model.extract)
+        body[name] = {
+            "documents": len(docs),
+            "sources": sorted({d.source for d in docs}),
+            "fields": {field: asdict(s) for field, s in scores.items()},
+        }
+    text = json.dumps(body, indent=2, sort_keys=True) + "\n"
+    if write:
+        _data.EXTRACTOR_METRICS.parent.mkdir(parents=True, exist_ok=True)
+        _data.EXTRACTOR_METRICS.write_text(text, encoding="utf-8")
+    return text
 
 
 def train_scorer(seed: int = scorer_model.DEFAULT_SEED, write: bool = True) -> str:
@@ -42,11 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m agents.models", description=__doc__)
     parser.add_argument("command", choices=["train"])
-    parser.add_argument("model", nargs="?", default="all", choices=["classifier", "scorer", "all"])
+    parser.add_argument(
+        "model", nargs="?", default="all", choices=["classifier", "extractor", "scorer", "all"]
+    )
     parser.add_argument("--seed", type=int, default=classifier_model.DEFAULT_SEED)
     parser.add_argument("--no-write", action="store_true", help="do not update metrics files")
     args = parser.parse_args(argv)
-    jobs = {"classifier": train_classifier, "scorer": train_scorer}
+    jobs = {"classifier": train_classifier, "extractor": measure_extractor, "scorer": train_scorer}
     chosen = list(jobs) if args.model == "all" else [args.model]
     for name in chosen:
         started = time.perf_counter()

@@ -1,9 +1,10 @@
-"""`caseyard train classifier|scorer|all`: retrain the offline models from data/."""
+"""`caseyard train classifier|extractor|scorer|all`: retrain the offline models from data/
+and print how they do on data held out (real documents: held out by source)."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
@@ -13,7 +14,9 @@ from rich.table import Table
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
-        model: Annotated[str, typer.Argument(help="classifier, scorer or all")] = "all",
+        model: Annotated[
+            str, typer.Argument(help="classifier, extractor (measured only), scorer or all")
+        ] = "all",
         seed: Annotated[
             int, typer.Option(help="Random seed; the default reproduces data/*/metrics.json.")
         ] = 20260312,
@@ -25,21 +28,70 @@ def register(app: typer.Typer) -> None:
 
         Example: caseyard train classifier
         """
-        from agents.models.training import train_classifier, train_scorer
+        from agents.models.training import measure_extractor, train_classifier, train_scorer
         from caseyard.cli import console
         from caseyard.errors import ConfigError
 
-        trainers = {"classifier": train_classifier, "scorer": train_scorer}
+        trainers = {
+            "classifier": train_classifier,
+            "extractor": measure_extractor,
+            "scorer": train_scorer,
+        }
         if model not in (*trainers, "all"):
-            raise ConfigError(f"unknown model {model!r}: use classifier, scorer or all")
+            raise ConfigError(f"unknown model {model!r}: use classifier, extractor, scorer or all")
         chosen = list(trainers) if model == "all" else [model]
         columns = (SpinnerColumn(), *Progress.get_default_columns(), TimeElapsedColumn())
         for n, name in enumerate(chosen):
             with Progress(*columns, console=console, transient=True) as progress:
                 progress.add_task(f"training {name}", total=len(chosen), completed=n)
                 metrics = json.loads(trainers[name](seed=seed, write=write))
-            table = Table("metric", "value", title=f"{name} (held-out split, seed {seed})")
-            for key, value in metrics.items():
-                if isinstance(value, (int, float, str)):
-                    table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-            console.print(table)
+            for table in _tables(name, metrics, seed):
+                console.print(table)
+
+
+def _tables(name: str, metrics: dict[str, Any], seed: int) -> list[Table]:
+    """The metrics as tables: the scalars, then per type or per field where they exist."""
+    title = (
+        "held out by source" if "held_out_by_source" in metrics else f"held-out split, seed {seed}"
+    )
+    if name == "extractor":
+        title = "real documents, every source unseen"
+    top = Table("metric", "value", title=f"{name} ({title})")
+    held = metrics.get("held_out_by_source") or {}
+    rows = {**{f"real held out by source: {k}": v for k, v in held.items()}, **metrics}
+    baseline = metrics.get("synthetic_only_on_real") or {}
+    rows.update({f"real, synthetic-only model: {k}": v for k, v in baseline.items()})
+    for key, value in rows.items():
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            top.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    tables = [top]
+    if held.get("per_type"):
+        per_type = Table("type", "precision", "recall", "F1", "documents", "sources")
+        for doc_type, s in held["per_type"].items():
+            per_type.add_row(
+                doc_type,
+                f"{s['precision']:.3f}",
+                f"{s['recall']:.3f}",
+                f"{s['f1']:.3f}",
+                str(s["support"]),
+                str(s["sources"]),
+            )
+        tables.append(per_type)
+    for group, label in (
+        ("held_out", "sources never looked at"),
+        ("development", "sources the rules were written against"),
+    ):
+        part = metrics.get(group)
+        if not part:
+            continue
+        fields = Table(
+            "field",
+            "exact",
+            "documents",
+            "accuracy",
+            title=f"{group.replace('_', ' ')}: {label} ({', '.join(part['sources'])})",
+        )
+        for field, s in part["fields"].items():
+            fields.add_row(field, str(s["exact"]), str(s["documents"]), f"{s['accuracy']:.3f}")
+        tables.append(fields)
+    return tables

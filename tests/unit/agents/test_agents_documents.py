@@ -30,6 +30,7 @@ from agents.errors import (
 from caseyard.errors import CaseyardError
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "documents"
+REAL = Path(__file__).resolve().parents[3] / "data" / "real" / "files"
 
 
 def _pdf(text: str | None) -> bytes:
@@ -171,8 +172,18 @@ def test_encrypted_pdf_is_refused_with_a_clear_message() -> None:
     pdf.set_encryption(
         owner_password="owner", user_password="user", encryption_method=EncryptionMethod.RC4
     )
-    with pytest.raises(CorruptDocument, match="encrypted"):
+    with pytest.raises(CorruptDocument, match="encrypted with a password"):
         read_text(bytes(pdf.output()), "application/pdf")
+
+
+def test_a_pdf_encrypted_without_a_user_password_is_read() -> None:
+    # Only the owner's permissions are protected: what shops' e-receipts often do.
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    pdf.cell(text="SUMME EUR 39,44")
+    pdf.set_encryption(owner_password="owner", encryption_method=EncryptionMethod.AES_128)
+    assert "SUMME EUR 39,44" in read_text(bytes(pdf.output()), "application/pdf")
 
 
 def _pages(count: int) -> bytes:
@@ -206,3 +217,12 @@ def test_the_text_budget_and_page_limit_cap_what_is_read() -> None:
     pages = read_text(_pages(MAX_PDF_PAGES + 20), "application/pdf")
     assert "page 0 " in pages and f"page {MAX_PDF_PAGES - 1} " in pages
     assert f"page {MAX_PDF_PAGES} " not in pages
+
+
+def test_glyphs_without_a_unicode_mapping_become_replacement_characters() -> None:
+    # A real Factur-X invoice (data/real, Apache-2.0) whose fonts map some glyphs to lone
+    # surrogates in pypdf: they would make the text unencodable as UTF-8.
+    data = (REAL / "facturx-fnfe" / "Facture_FR_BASICWL.pdf").read_bytes()
+    text = read_text(data, "application/pdf")
+    assert "\ufffd" in text
+    text.encode("utf-8")  # raises on a lone surrogate

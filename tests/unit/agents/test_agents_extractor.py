@@ -211,3 +211,72 @@ def test_impossible_dates_are_ignored() -> None:
 def test_extractor_class_and_empty_text() -> None:
     assert Extractor().extract("") == ExtractOutput()
     assert Extractor.model_name == "extract-rules-v1"
+
+
+# Layouts of real documents (data/real): PDF text of tables, forms, receipts without a
+# currency sign. Each case is the shape of one such document, reduced to what matters.
+@pytest.mark.parametrize(
+    ("text", "name", "value"),
+    [
+        # A value glued before its label (right-aligned table cells in PDF text).
+        (
+            "Coolblue B.V.\n993548900Factuurnummer:\n19 april 2014Factuurdatum:\n",
+            "invoice_number",
+            "993548900",
+        ),
+        ("Order ID: OD30\n20-10-2015Invoice Date:\n", "invoice_date", "2015-10-20"),
+        # Compound German labels, Dutch and separators before the value.
+        ("Handelsrechnung Nr. 471102 vom 05.03.2018", "invoice_number", "471102"),
+        ("Invoice No : # BLR_WFLD20151000982590", "invoice_number", "BLR_WFLD20151000982590"),
+        ("Factuur nr. 2024-118\nTotaal € 717,97", "invoice_number", "2024-118"),
+        # A total without a currency sign takes the currency the document declares.
+        (
+            "Rechnungswährung : EUR\nSteuerbetrag in EUR 56,87\nBruttosumme 529,87",
+            "total_amount",
+            "529.87 EUR",
+        ),
+        ("Currency\nCHF\nAmount\n123 949.75\n", "total_amount", "123949.75 CHF"),
+        ("Gesamt EUR                 11,20\n", "total_amount", "11.20 EUR"),
+        ("Totaal € 717,97", "total_amount", "717.97 EUR"),
+        # No currency anywhere: the amount goes without one rather than not at all.
+        ("TOTAL 19.20\nCASH 20.00\nCHANGE 0.80", "total_amount", "19.20"),
+        # The strongly labelled total beats a VAT summary line.
+        ("zu zahlen 19,58\nSumme 1,91 12,07 19,58\nEUR", "total_amount", "19.58 EUR"),
+        # OCR lost the label: net + tax = total finds it.
+        (
+            "A Spindelmaeher 49.99 19\nRUCKGELD EUR 0.01\n19.00 % 42.01 7.98\n",
+            "total_amount",
+            "49.99 EUR",
+        ),
+        # The issuer is the seller, not the buyer the letter is addressed to.
+        (
+            "Käufer:\nKunden AG\nKundenstr. 1\nVerkäufer:\nGlobale Nummer: 4000 (GTIN)\n"
+            "Acme Supplies GmbH\n",
+            "issuer",
+            "Acme Supplies GmbH",
+        ),
+        ("Bill to:\nGlobex Ltd\n1 Main St\n\nInitech Inc\nInvoice 12", "issuer", "Initech Inc"),
+        (
+            "Service Provider:\n(Not to be used for payment remittance)\n"
+            "Amazon Web Services, Inc.\n",
+            "issuer",
+            "Amazon Web Services, Inc.",
+        ),
+        ("ROLLER\nSenefelder Straße 2\n33100 Paderborn\n", "issuer", "ROLLER"),
+    ],
+)
+def test_real_document_layouts(text: str, name: str, value: str) -> None:
+    assert field_value(extract(text), name) == value
+
+
+def test_a_total_that_net_plus_tax_confirms_is_surer() -> None:
+    confirmed = extract("Net 100.00 EUR\nVAT 19.00 EUR\nTotal 119.00 EUR")
+    alone = extract("Net 100.00 EUR\nVAT 20.00 EUR\nTotal 119.00 EUR")
+    (a,) = fields_named(confirmed, "total_amount")
+    (b,) = fields_named(alone, "total_amount")
+    assert a.normalized == b.normalized == "119.00 EUR"
+    assert a.confidence > b.confidence
+
+
+def test_no_issuer_where_nothing_names_one() -> None:
+    assert field_value(extract("12.03.2026 total 5,00 EUR"), "issuer") is None

@@ -1,0 +1,172 @@
+"""Evaluation on real documents: held out by source, calibration, field accuracy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from agents.errors import ModelError
+from agents.models import evaluation
+from agents.models.evaluation import (
+    RealDocument,
+    by_source,
+    expected_calibration_error,
+    extracted_fields,
+    fields_by_source,
+    load_real,
+    same_value,
+    scores,
+)
+from agents.models.extractor import extract
+from schemas.payloads import DocType, ExtractedField, ExtractOutput, FieldType
+
+
+def doc(id_: str, source: str, doc_type: DocType, text: str = "", **fields: str) -> RealDocument:
+    return RealDocument(id_, source, doc_type, "en", text or id_, fields)
+
+
+def test_each_source_is_predicted_by_a_model_that_never_saw_it() -> None:
+    real = [
+        doc("a1", "A", DocType.INVOICE),
+        doc("a2", "A", DocType.RECEIPT),
+        doc("b1", "B", DocType.INVOICE),
+        doc("c1", "C", DocType.RECEIPT),
+    ]
+    seen: list[tuple[set[str], list[str]]] = []
+
+    def fit(rest: Sequence[RealDocument]) -> evaluation.Predict:
+        trained_on = {d.source for d in rest}
+
+        def predict(texts: Sequence[str]) -> list[tuple[DocType, float]]:
+            seen.append((trained_on, list(texts)))
+            # A "model" that calls everything an invoice, sure of it.
+            return [(DocType.INVOICE, 0.9) for _ in texts]
+
+        return predict
+
+    held = by_source(real, fit)
+    assert sorted(seen, key=lambda s: s[1]) == [
+        ({"B", "C"}, ["a1", "a2"]),
+        ({"A", "C"}, ["b1"]),
+        ({"A", "B"}, ["c1"]),
+    ]
+    assert held.documents == 4 and held.sources == 3
+    assert held.accuracy == 0.5
+    assert held.per_type["invoice"].recall == 1.0 and held.per_type["invoice"].precision == 0.5
+    assert held.per_type["receipt"].f1 == 0.0
+    assert held.macro_f1 == pytest.approx((2 / 3 + 0.0) / 2, abs=1e-4)
+    assert held.confusion == {"invoice": {"invoice": 2}, "receipt": {"invoice": 2}}
+    # Sure and wrong half the time: badly calibrated, and no wrong answer escalates.
+    assert held.ece == pytest.approx(0.4)
+    assert held.wrong_below_threshold == 0.0
+    assert held.single_source_types == ()
+
+
+def test_one_source_cannot_be_held_out() -> None:
+    with pytest.raises(ModelError, match="two sources"):
+        by_source([doc("a", "A", DocType.INVOICE)], lambda rest: lambda texts: [])
+
+
+def test_calibration_error_is_zero_when_confidence_matches_accuracy() -> None:
+    assert expected_calibration_error([0.75] * 4, [True, True, True, False]) == 0.0
+    assert expected_calibration_error([1.0, 0.0], [True, False]) == 0.0
+    assert expected_calibration_error([0.95, 0.95], [False, False]) == pytest.approx(0.95)
+    assert expected_calibration_error([], []) == 0.0
+
+
+def test_threshold_shares_and_single_source_types() -> None:
+    real = [
+        doc("a", "A", DocType.INVOICE),
+        doc("b", "B", DocType.INVOICE),
+        doc("c", "B", DocType.RECEIPT),
+    ]
+    held = scores(real, [(DocType.INVOICE, 0.9), (DocType.RECEIPT, 0.3), (DocType.RECEIPT, 0.4)])
+    assert held.wrong_below_threshold == 1.0  # the one wrong answer escalates
+    assert held.right_below_threshold == 0.5  # one of two right answers asks a person
+    assert held.single_source_types == ("receipt",)
+
+
+def test_fields_are_compared_after_normalisation() -> None:
+    assert same_value("total", "19.20", "19.2")
+    assert same_value("total", "-19.20", "19.20")
+    assert not same_value("total", "19.21", "19.20")
+    assert not same_value("total", "n/a", "19.20")
+    assert same_value("iban", "DE89370400440532013000", "DE89 3704 0044 0532 0130 00")
+    assert same_value("invoice_number", "inv-001", "INV 001")
+    assert same_value("issuer", "ACME GmbH", "Acme")
+    assert not same_value("issuer", "Globex", "Acme")
+    assert same_value("date", "2024-03-01", "2024-03-01")
+    assert not same_value("date", None, "2024-03-01")
+
+
+def test_the_extractor_output_maps_to_ground_truth_keys() -> None:
+    def f(name: str, normalized: str) -> ExtractedField:
+        return ExtractedField(
+            name=name,
+            value=normalized,
+            type=FieldType.STRING,
+            normalized=normalized,
+            confidence=0.9,
+        )
+
+    out = ExtractOutput(
+        fields=(
+            f("date", "2024-01-02"),
+            f("invoice_date", "2024-01-03"),
+            f("total_amount", "19.20 EUR"),
+            f("organization", "Globex"),
+            f("issuer", "Acme"),
+        )
+    )
+    assert extracted_fields(out) == {
+        "total": "19.20",
+        "currency": "EUR",
+        "date": "2024-01-03",
+        "issuer": "Acme",
+    }
+
+
+def test_fields_by_source_counts_per_source_with_the_real_extractor() -> None:
+    text = (
+        "INVOICE\nInvoice number: INV-2024-0042\nInvoice date: 12 March 2024\n"
+        "Total due: EUR 1,250.00\n"
+    )
+    real = [
+        doc("x", "S1", DocType.INVOICE, text, total="1250.00", invoice_number="INV-2024-0042"),
+        doc("y", "S2", DocType.INVOICE, text, total="99.00"),
+        doc("z", "S2", DocType.COMPLAINT, "no fields here"),
+    ]
+    out = fields_by_source(real, extract)
+    assert out["total"].documents == 2 and out["total"].exact == 1
+    assert out["total"].by_source == {"S1": (1, 1), "S2": (0, 1)}
+    assert out["invoice_number"].accuracy == 1.0
+    assert "iban" not in out
+
+
+def test_load_real_reads_the_corpus_and_refuses_bad_lines(tmp_path: Path) -> None:
+    good = tmp_path / "corpus.jsonl"
+    row = {
+        "id": "1",
+        "source": "S",
+        "doc_type": "receipt",
+        "text": "TOTAL 19.20",
+        "fields": {"total": "19.20"},
+    }
+    good.write_text(json.dumps(row) + "\n\n", encoding="utf-8")
+    (only,) = load_real(good)
+    assert only.doc_type is DocType.RECEIPT and only.fields == {"total": "19.20"}
+    with pytest.raises(ModelError, match="cannot read"):
+        load_real(tmp_path / "missing.jsonl")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({**row, "doc_type": "poem"}) + "\n", encoding="utf-8")
+    with pytest.raises(ModelError, match=":1:"):
+        load_real(bad)
+
+
+def test_the_shipped_real_corpus_loads_and_spans_several_sources() -> None:
+    real = load_real()
+    assert len({d.source for d in real}) >= 2
+    assert len({d.id for d in real}) == len(real)
