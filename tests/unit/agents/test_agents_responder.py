@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from agents.models import Responder, extract
 from agents.models.responder import REDACTION_MASK, redact
 from caseyard.errors import ConfigError
 from schemas.payloads import Channel
 
+PIPELINES = Path(__file__).resolve().parents[3] / "pipelines"
 IBAN = "DE89 3704 0044 0532 0130 00"
 INVOICE = (
     "From: Henrike Albers <h.albers@nordwind-logistik.de>\n\n"
@@ -28,6 +30,7 @@ def test_templates_are_listed(responder: Responder) -> None:
     assert responder.templates() == [
         "acknowledgement",
         "escalation",
+        "fraud-alert-notice",
         "rejection",
         "request_info",
         "retraction",
@@ -54,6 +57,31 @@ def test_every_template_renders(responder: Responder, template: str, html_body: 
     assert "NWL-2026-019" in out.subject
     assert out.body.startswith("<!DOCTYPE html>") is html_body
     assert out.redactions == ()
+
+
+def test_every_template_a_shipped_pipeline_names_exists(responder: Responder) -> None:
+    # A missing one only shows when a case reaches that step: the fraud-alert pipeline's
+    # respond step dead-lettered every case this way before hand-offs sent cases there.
+    named = {
+        step["parameters"]["template"]
+        for path in PIPELINES.glob("*.yaml")
+        for step in yaml.safe_load(path.read_text("utf-8"))["steps"]
+        if "template" in step.get("parameters", {})
+    }
+    assert named and named <= set(responder.templates())
+
+
+def test_fraud_alert_notice_tells_the_reporter_what_to_do_now(responder: Responder) -> None:
+    out = responder.compose(
+        "fraud-alert-notice",
+        recipient="ingrid@example.org",
+        case_id="case-7",
+        doc_type="fraud_report",
+        fields=extract("I think I have been scammed."),
+        context={"urgent": True},
+    )
+    assert "case-7" in out.subject and "fraud" in out.subject.lower()
+    assert "priority" in out.body and "do not make further payments" in out.body
 
 
 def test_acknowledgement_wording(responder: Responder) -> None:
