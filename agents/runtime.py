@@ -46,6 +46,7 @@ from schemas import (
     TaskFailed,
     TaskOutput,
     TaskRequested,
+    cloudevents,
 )
 from schemas.dead_letters import DLQ_REDRIVEN_FROM, dead_letter, dead_letter_headers
 from schemas.topology import CASE_PARTITIONS, DEAD_LETTERS, RESULTS
@@ -363,7 +364,7 @@ class AgentService:
 
     async def _one(self, record: Record, level: int, done: _Done) -> None:
         try:
-            event = await self._codec.decode(record.value)
+            event = await cloudevents.decode(self._codec, record)
         except DecodeError as exc:
             await self._dead_letter(record, None, exc, "undecodable", done, attempts=level + 1)
             return
@@ -398,7 +399,8 @@ class AgentService:
 
     async def _message(self, emit: Emit) -> Message:
         value = await self._codec.encode(emit.event, emit.topic)
-        return Message(emit.topic, value, key=emit.event.case_id.encode())
+        headers = cloudevents.headers_for(emit.event, self._producer.service)
+        return Message(emit.topic, value, key=emit.event.case_id.encode(), headers=headers)
 
     async def _failed(
         self,

@@ -36,6 +36,7 @@ from schemas import (
     Event,
     Producer,
     SchemaRegistry,
+    cloudevents,
     new_event_id,
 )
 from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE, STATE
@@ -166,7 +167,12 @@ async def submit(
     )
     value = await app.codec.encode(event, INTAKE.name)
     with app.telemetry.submitting(case, {"caseyard.document": path.name}):
-        await app.bus.publish(INTAKE.name, value, key=case.encode())
+        await app.bus.publish(
+            INTAKE.name,
+            value,
+            key=case.encode(),
+            headers=cloudevents.headers_for(event, event.producer.service),
+        )
     return event
 
 
@@ -241,7 +247,7 @@ async def decode_records(
     broken: list[tuple[Record, DecodeError]] = []
     for record in records:
         try:
-            decoded.append((record, await app.codec.decode(record.value)))
+            decoded.append((record, await cloudevents.decode(app.codec, record)))
         except DecodeError as exc:
             broken.append((record, exc))
     return decoded, broken

@@ -46,7 +46,7 @@ from bus.errors import BusUnavailable, CommitFailed, TransactionError
 from coordinator._engine import timer_fired, transition
 from coordinator._pipeline import PipelineCatalog
 from coordinator._state import CaseState, Timer
-from schemas import AvroCodec, DecodeError, Event, Producer, TimerFired, TimerPurpose
+from schemas import AvroCodec, DecodeError, Event, Producer, TimerFired, TimerPurpose, cloudevents
 from schemas.audit import CaseHead, ChainCheckpoint, Signer
 from schemas.dead_letters import dead_letter, dead_letter_headers
 from schemas.topology import AUDIT, DEAD_LETTERS, HUMAN, INTAKE, RESULTS, STATE, TIMERS
@@ -515,7 +515,7 @@ class Coordinator:
         self, record: Record, states: dict[str, CaseState], changed: dict[str, CaseState | None]
     ) -> list[Message]:
         try:
-            event = await self._codec.decode(record.value)
+            event = await cloudevents.decode(self._codec, record)
         except DecodeError as exc:
             return [await self._dead_letter(record, None, type(exc).__name__, str(exc))]
         expected = _EXPECTED.get(record.topic, ())
@@ -562,11 +562,19 @@ class Coordinator:
             changed[case_id] = result.state
         # Trace context is the bus middleware's to set (`processing` around this record).
         key = case_id.encode()
+        service = self._producer.service
         for emit in result.outputs:
             value = await self._codec.encode(emit.event, emit.topic)
             # A hand-off's submission is keyed by the case it opens.
             own = emit.event.case_id == case_id
-            out.append(Message(emit.topic, value, key=key if own else emit.event.case_id.encode()))
+            out.append(
+                Message(
+                    emit.topic,
+                    value,
+                    key=key if own else emit.event.case_id.encode(),
+                    headers=cloudevents.headers_for(emit.event, service),
+                )
+            )
         return out
 
     def _forward(self, record: Record, case_id: str, home: int) -> Message:

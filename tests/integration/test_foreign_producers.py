@@ -10,6 +10,7 @@ producer at its defaults; on the embedded bus, records written straight to a par
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,16 @@ import pytest
 
 import bus
 from bus import partition_for
-from schemas import CaseCompleted
-from schemas.topology import CASE_PARTITIONS, INTAKE
-from tests.integration.coordinator_harness import TWO_STEPS, Harness, harness, submission
+from schemas import CaseCompleted, CaseOpened
+from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE
+from tests.helpers import eventually
+from tests.integration.coordinator_harness import (
+    DOCUMENT,
+    TWO_STEPS,
+    Harness,
+    harness,
+    submission,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -91,3 +99,88 @@ async def test_records_on_another_partition_are_sent_on(tmp_path: Path, pipeline
                 )
         await completed(h, cases)
         assert h.coordinator.stats.forwarded == len(cases)
+
+
+def cloudevent(case: str | None, n: int, **data: Any) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """A CloudEvent in binary mode submitting a case: JSON data naming the document."""
+    body = {"document": DOCUMENT.model_dump(), "pipeline": "seq", **data}
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", f"order-{n}".encode()),
+        ("ce_source", b"//erp.example.com"),
+        ("ce_type", b"com.example.document.received"),
+        ("content-type", b"application/json"),
+    ]
+    if case is not None:
+        headers.append(("ce_subject", case.encode()))
+    return json.dumps(body).encode(), headers
+
+
+@pytest.mark.kafka
+async def test_cloudevents_from_librdkafka_run_and_caseyard_answers_with_ce_headers(
+    kafka_bootstrap: str, pipelines: Path
+) -> None:
+    confluent_kafka = pytest.importorskip("confluent_kafka")
+    run = uuid.uuid4().hex[:8]
+    named = [f"ce-{run}-{n}" for n in range(3)]
+    async with harness(f"kafka://{kafka_bootstrap}", pipelines) as h:
+        producer = confluent_kafka.Producer({"bootstrap.servers": kafka_bootstrap})
+        for n, case in enumerate(named):
+            value, headers = cloudevent(case, n)
+            # The case id travels as ce_subject only: no key, librdkafka picks a partition.
+            producer.produce(INTAKE.name, value, headers=headers)
+        value, headers = cloudevent(None, 7, metadata={"ticket": "T-1"})
+        producer.produce(INTAKE.name, value, key=f"keyed-{run}".encode(), headers=headers)
+        assert await anyio.to_thread.run_sync(producer.flush, 30) == 0
+        await completed(h, [*named, f"keyed-{run}"])
+        # What caseyard wrote carries CloudEvents attributes a plain consumer can route by.
+        consumer = confluent_kafka.Consumer(
+            {
+                "bootstrap.servers": kafka_bootstrap,
+                "group.id": f"ce-reader-{run}",
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+            }
+        )
+        consumer.subscribe([CASE_EVENTS.name])
+        types: set[bytes] = set()
+        with anyio.fail_after(60):
+            while b"caseyard.CaseCompleted" not in types:
+                message = await anyio.to_thread.run_sync(consumer.poll, 1.0)
+                if message is None or message.error() or message.key() != named[0].encode():
+                    continue
+                attributes = dict(message.headers() or [])
+                assert attributes["ce_specversion"] == b"1.0"
+                assert attributes["ce_subject"] == named[0].encode()
+                assert attributes["content-type"] == b"application/avro"
+                types.add(attributes["ce_type"])
+        consumer.close()
+        assert {b"caseyard.CaseOpened", b"caseyard.StepStarted"} <= types
+
+
+async def test_a_cloudevent_submits_a_case_and_a_bad_one_is_dead_lettered(
+    tmp_path: Path, pipelines: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/bus.db"
+    async with harness(url, pipelines) as h:
+        value, headers = cloudevent("ce-good", 1)
+        await h.bus.publish(INTAKE.name, value, key=b"ce-good", headers=tuple(headers))
+        bad, headers = cloudevent("ce-bad", 2)
+        await h.bus.publish(
+            INTAKE.name,
+            bad,
+            key=b"ce-bad",
+            headers=tuple((k, v) for k, v in headers if k != "ce_source"),
+        )
+        await completed(h, ["ce-good"])
+        opened = next(e for e in await h.events("ce-good") if isinstance(e, CaseOpened))
+        assert opened.pipeline == "seq"
+        reasons = await eventually(lambda: _reasons_about(h, "ce_source"), timeout=30, interval=0.1)
+        assert "CloudEvent without ce_source" in reasons[0]
+        assert await h.events("ce-bad") == []
+
+
+async def _reasons_about(h: Harness, word: str) -> list[str]:
+    reasons = [r for r in await h.dead_letters() if word in r]
+    assert reasons
+    return reasons
