@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import anyio
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from caseyard.inbox.api import Api
 from caseyard.inbox.auth import User, UserStore
+from caseyard.inbox.listing import BANDS, CLAIMED, SORTS, Rows, View, next_task, select
 from caseyard.inbox.models import load_detail, timeline
 from caseyard.inbox.projection import HumanTask
 from caseyard.inbox.service import Inbox, Refused
@@ -44,7 +45,7 @@ from caseyard.inbox.session import (
     sign_in,
     sign_out,
 )
-from schemas import DecisionAction, ExtractedField, FieldPatch
+from schemas import DecisionAction, DocType, ExtractedField, FieldPatch
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -160,12 +161,18 @@ def remaining(deadline: datetime, now: datetime | None = None) -> str:
     return f"{text} left" if seconds >= 0 else f"overdue by {text}"
 
 
+def age(since: datetime, now: datetime | None = None) -> str:
+    """'3h 10m' or '2d 4h': how long a task has waited."""
+    return remaining(now or datetime.now(UTC), since).removesuffix(" left")
+
+
 def _templates() -> Jinja2Templates:
     env = Environment(
         loader=PackageLoader("caseyard.inbox", "templates"),
         autoescape=select_autoescape(["html"]),
     )
     env.filters["remaining"] = remaining
+    env.filters["age"] = age
     env.filters["when"] = lambda at: at.strftime("%Y-%m-%d %H:%M:%S UTC")
     return Jinja2Templates(env=env)
 
@@ -176,6 +183,7 @@ class Pages:
     def __init__(self, inbox: Inbox, users: UserStore) -> None:
         self.inbox = inbox
         self.users = users
+        self.rows = Rows()
         self.templates = _templates()
 
     def routes(self) -> list[Route]:
@@ -192,15 +200,27 @@ class Pages:
 
     async def index(self, request: Request) -> Response:
         user = self._user(request)
-        queues: dict[str, list[HumanTask]] = {q: [] for q in sorted(user.queues)}
-        for task in self.inbox.tasks(user):
-            queues.setdefault(task.queue, []).append(task)
-        return self._render(request, "tasks.html", user, queues=dict(sorted(queues.items())))
+        view = View.parse(request.query_params)
+        tasks = self.inbox.tasks(user)
+        return self._render(
+            request,
+            "tasks.html",
+            user,
+            page=select(self.rows.of(tasks), view, user),
+            view=view,
+            queues=sorted({t.queue for t in tasks} | set(user.queues)),
+            types=[t.value for t in DocType],
+            bands=BANDS,
+            sorts=SORTS,
+            claimed=CLAIMED,
+        )
 
     async def task(self, request: Request) -> Response:
         user = self._user(request)
         task, detail = await load_detail(self.inbox, user, request.path_params["task_id"])
         can_act = self.inbox.refusal(user, task) is None
+        view = View.parse(request.query_params)
+        after = next_task(self.rows.of(self.inbox.tasks(user)), view, user, task.id)
         return self._render(
             request,
             "task.html",
@@ -209,13 +229,15 @@ class Pages:
             timeline=timeline(self.inbox.case(user, task.case_id)),
             can_claim=can_act and task.claimed_by != user.name,
             can_decide=can_act and task.claimed_by == user.name,
+            view=view.query(),
+            next_task=after.id if after is not None else None,
         )
 
     async def claim(self, request: Request) -> Response:
         user = self._user(request)
-        await self._form(request)
+        form = await self._form(request)
         task = await self.inbox.claim(user, request.path_params["task_id"])
-        return self._back_to(task)
+        return self._back_to(task, _view_of(form))
 
     async def decide(self, request: Request) -> Response:
         user = self._user(request)
@@ -231,7 +253,13 @@ class Pages:
             patches = _patches(form, editable.fields if editable is not None else ())
         comment = str(form.get("comment", "")).strip() or None
         task = await self.inbox.decide(user, task_id, action, patches, comment)
-        return self._back_to(task)
+        # On to the next task of the list the reviewer came from; the list when none is left.
+        view = _view_of(form)
+        after = next_task(self.rows.of(self.inbox.tasks(user)), view, user, task.id)
+        if after is None:
+            query = view.query(page=1)
+            return RedirectResponse(f"/?{query}" if query else "/", status_code=303)
+        return self._back_to(after, view)
 
     async def login_form(self, request: Request) -> Response:
         return self._login_page(request, str(request.query_params.get("next", "/")))
@@ -323,8 +351,16 @@ class Pages:
         return self.templates.TemplateResponse(request, name, context, status_code=status_code)
 
     @staticmethod
-    def _back_to(task: HumanTask) -> Response:
-        return RedirectResponse(f"/tasks/{quote(task.id)}", status_code=303)
+    def _back_to(task: HumanTask, view: View) -> Response:
+        query = view.query()
+        return RedirectResponse(
+            f"/tasks/{quote(task.id)}" + (f"?{query}" if query else ""), status_code=303
+        )
+
+
+def _view_of(form: FormData) -> View:
+    """The list view a task page's form came from (its hidden ``view`` field)."""
+    return View.parse(dict(parse_qsl(str(form.get("view", "")))))
 
 
 def _patches(form: FormData, fields: tuple[ExtractedField, ...]) -> tuple[FieldPatch, ...]:

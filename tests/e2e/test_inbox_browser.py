@@ -219,15 +219,24 @@ async def test_a_reviewer_corrects_a_field_and_the_case_completes(
 
         # The reviewer of the queue: sees it, claims it, corrects the total, approves.
         await sign_in(page, w.url, "alice")
-        queue = page.locator('section[data-queue="risk-review"]')
-        await expect(queue.get_by_text("left")).to_be_visible()  # the SLA countdown
-        await queue.get_by_role("link", name=f"{case_id}/human/1").click()
+        # The list, filtered to high risk and sorted by it, from the filter form.
+        await page.get_by_label("Risk").select_option("high")
+        await page.get_by_label("Sort").select_option("risk")
+        await page.get_by_role("button", name="Show").click()
+        row = page.locator(f'#tasks tr[data-task="{case_id}/human/1"]')
+        await expect(row.get_by_text("left")).to_be_visible()  # the SLA countdown
+        await expect(row).to_contain_text("high")
+        await row.get_by_role("link", name=case_id).click()
         await expect(page.locator("pre.document")).to_contain_text("Invoice 2024-117")
         await expect(page.locator("ul.reasons")).to_contain_text("total unreadable")
-        await page.get_by_role("button", name="Claim").click()
+        await page.keyboard.press("c")  # claim, from the keyboard
         await expect(page.locator("#claimed-by")).to_have_text("alice")
         await page.get_by_label("total").fill(CORRECTED_TOTAL)
         await page.get_by_role("button", name="Save edits and approve").click()
+        # No other task in the view: back to the list it came from, now empty.
+        await expect(page.get_by_text("No task matches.")).to_be_visible()
+        assert "band=high" in page.url and "sort=risk" in page.url
+        await page.goto(f"{w.url}/tasks/{case_id}/human/1")
         await expect(page.locator("#task-status")).to_have_text("decided")
         await expect(page.locator("#decision")).to_contain_text(f"total → {CORRECTED_TOTAL}")
 
@@ -243,9 +252,9 @@ async def test_a_reviewer_corrects_a_field_and_the_case_completes(
         assert isinstance(extract, ExtractOutput)
         assert {f.name: f.value for f in extract.fields}["total"] == CORRECTED_TOTAL
 
-        # And the queue is empty again.
+        # And the list is empty again.
         await page.goto(w.url)
-        await expect(queue.get_by_text("Empty.")).to_be_visible()
+        await expect(page.get_by_text("Nothing is waiting for a person.")).to_be_visible()
 
 
 async def test_a_copied_session_cookie_is_worthless_once_its_user_signs_out(

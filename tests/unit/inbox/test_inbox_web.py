@@ -58,7 +58,7 @@ async def test_sign_in_then_the_queue_lists_the_task(tmp_path: Path, users_file:
         assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/")
         inbox = await world.web.get("/")
         assert inbox.status_code == 200
-        assert 'data-queue="risk-review"' in text(inbox) and task_id(RISK) in text(inbox)
+        assert f'data-task="{task_id(RISK)}"' in text(inbox) and "risk-review" in text(inbox)
         assert "fraud-analysts" not in text(inbox) and FRAUD not in text(inbox)
         assert '<time class="sla"' in text(inbox)
 
@@ -143,8 +143,9 @@ async def test_claim_edit_and_approve(tmp_path: Path, users_file: Path) -> None:
                 "comment": "total misread",
             },
         )
-        assert decided.status_code == 303
-        page = await world.web.get(decided.headers["location"])
+        # No other task in the view: back to the list.
+        assert (decided.status_code, decided.headers["location"]) == (303, "/")
+        page = await world.web.get(f"/tasks/{task_id(RISK)}")
         assert '<span class="status" id="task-status">decided</span>' in text(page)
         claim_event, decision = await world.human_events()
         assert isinstance(claim_event, HumanTaskClaimed) and claim_event.claimed_by == "alice"
