@@ -17,7 +17,15 @@ from agents.errors import EmptyDocument
 from agents.router import CompletionRequest, Constraints
 from agents.runtime import Outcome
 from agents.spec import AgentContext
-from schemas import ClassifyOutput, ExtractOutput, RespondOutput, ScoreOutput, TaskRequested
+from bus.errors import ConfigError
+from schemas import (
+    ClassifyOutput,
+    ExtractOutput,
+    ModelHop,
+    RespondOutput,
+    ScoreOutput,
+    TaskRequested,
+)
 
 OutputT = TypeVar("OutputT", ClassifyOutput, ExtractOutput, ScoreOutput, RespondOutput)
 
@@ -71,14 +79,55 @@ async def ask(
         ),
     )
     # An answer that is not a valid `output` is that provider's failure: the router
-    # falls back to the next route, as for an error.
+    # falls back to the next route, as for an error. A step asking for `min_confidence`
+    # cascades: an answer less sure than that goes on to the next route.
+    threshold = _min_confidence(task)
     routed = await context.router.complete(
         request,
         Constraints.from_task(task),
         check=lambda completion: output.model_validate(completion.parsed),
+        confidence=lambda completion: confidence_of(output.model_validate(completion.parsed)),
+        min_confidence=threshold,
     )
     value = output.model_validate(routed.response.parsed)
-    return value, Outcome(value, routed.usage)
+    if len(routed.attempts) == 1:
+        return value, Outcome(value, routed.usage)
+    hops = tuple(
+        ModelHop(
+            provider=a.provider,
+            model=a.model,
+            outcome=a.outcome.value,
+            confidence=a.confidence,
+            cost_usd=a.usage.cost_usd if a.usage is not None else 0.0,
+            latency_ms=a.latency_ms,
+            reason=a.reason,
+        )
+        for a in routed.attempts
+    )
+    return value, Outcome(value, routed.spent, hops)
+
+
+def confidence_of(output: BaseModel) -> float:
+    """How sure an output is: a classification's confidence; extracted fields' least
+    confident one (no field: 0, nothing was found); otherwise sure."""
+    if isinstance(output, ClassifyOutput):
+        return output.confidence
+    if isinstance(output, ExtractOutput):
+        return min((f.confidence for f in output.fields), default=0.0)
+    return 1.0
+
+
+def _min_confidence(task: TaskRequested) -> float | None:
+    written = task.input.parameters.get("min_confidence")
+    if written is None:
+        return None
+    try:
+        value = float(written)
+    except ValueError:
+        raise ConfigError(f"min_confidence {written!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"min_confidence {value} is not between 0 and 1")
+    return value
 
 
 T = TypeVar("T")

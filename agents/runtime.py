@@ -40,6 +40,7 @@ from schemas import (
     AvroCodec,
     DecodeError,
     Event,
+    ModelHop,
     ModelUsage,
     Producer,
     TaskCompleted,
@@ -104,6 +105,7 @@ class Outcome:
 
     output: TaskOutput
     usage: ModelUsage
+    hops: tuple[ModelHop, ...] = ()
 
 
 TaskWork = Callable[[TaskRequested], Awaitable[Outcome]]
@@ -149,6 +151,7 @@ class TaskHandler:
                     output=outcome.output,
                     usage=outcome.usage,
                     latency_ms=(time.perf_counter() - began) * 1000,
+                    hops=outcome.hops,
                 ),
             ),
         )

@@ -97,7 +97,7 @@ from schemas.lifecycle import (
     TimerFired,
     TimerPurpose,
 )
-from schemas.payloads import ExtractOutput, TaskOutput
+from schemas.payloads import ClassifyOutput, ExtractOutput, TaskOutput
 from schemas.results import TaskCompleted, TaskFailed
 from schemas.tasks import TaskInput, TaskRequested
 from schemas.topology import CASE_EVENTS, INTAKE, tasks_topic
@@ -562,7 +562,7 @@ class _Run:
         if human is None:
             return
         if event.action is DecisionAction.EDIT:
-            problem = self._edit_problem(human)
+            problem = self._edit_problem(human, event)
             if problem is not None:
                 self.dead_letter = problem
                 return
@@ -580,6 +580,8 @@ class _Run:
             self.waived = (*self.waived, human.rule)
         elif event.action is DecisionAction.EDIT:
             self._edit(human, event)
+            if human.step is not None and self.steps[human.step].status is StepStatus.COMPLETED:
+                self._hand_off(human.step)
         elif human.step is not None:
             self._update(human.step, status=StepStatus.COMPLETED, escalation=None)
             self._hand_off(human.step)
@@ -786,7 +788,7 @@ class _Run:
     ) -> None:
         output = event.output
         patches = self.patches.get(node)
-        if patches and isinstance(output, ExtractOutput):
+        if patches and isinstance(output, ExtractOutput | ClassifyOutput):
             output = apply_patches(output, patches)
         self.seq += 1
         self.steps[node] = StepState(
@@ -1113,7 +1115,7 @@ class _Run:
         reason = f"{event.action.value} by {event.decided_by} in {human.queue!r}"
         return Verdict(human.rule, _HUMAN_VERDICT[event.action], reason, inputs)
 
-    def _edit_problem(self, human: HumanTask) -> str | None:
+    def _edit_problem(self, human: HumanTask, event: HumanDecision) -> str | None:
         if human.kind is not HumanTaskKind.STEP:
             return f"human task {human.id!r} ({human.kind} review) cannot be edited"
         rule = self.plan.escalations[human.rule][1]
@@ -1122,8 +1124,12 @@ class _Run:
                 f"escalation {rule.id!r} has no on_edit: human task {human.id!r} cannot be edited"
             )
         target = self.steps.get(rule.on_edit.patch)
-        if target is None or not isinstance(target.output, ExtractOutput):
-            return f"step {rule.on_edit.patch!r} has no extract output to patch"
+        if target is None or not isinstance(target.output, ExtractOutput | ClassifyOutput):
+            return f"step {rule.on_edit.patch!r} has no extract or classify output to patch"
+        try:
+            apply_patches(target.output, event.patches)
+        except ValueError as exc:
+            return f"human task {human.id!r}: {exc}"
         return None
 
     def _edit(self, human: HumanTask, event: HumanDecision) -> None:
@@ -1131,7 +1137,7 @@ class _Run:
         on_edit = rule.on_edit
         assert on_edit is not None  # checked by _edit_problem
         target = self.steps[on_edit.patch]
-        assert isinstance(target.output, ExtractOutput)
+        assert isinstance(target.output, ExtractOutput | ClassifyOutput)
         self.patches[on_edit.patch] = (*self.patches.get(on_edit.patch, ()), *event.patches)
         self._update(on_edit.patch, output=apply_patches(target.output, event.patches))
         if on_edit.loop_to is None:

@@ -14,7 +14,16 @@ from coordinator._expressions import Expression
 from coordinator._pipeline import AccessRule, BudgetRule, TaskSpec
 from schemas.human import FieldPatch
 from schemas.lifecycle import Decision
-from schemas.payloads import ExtractedField, ExtractOutput, FieldType, TaskOutput
+from schemas.payloads import (
+    ClassifyOutput,
+    DocType,
+    ExtractedField,
+    ExtractOutput,
+    FieldType,
+    Label,
+    TaskOutput,
+    Urgency,
+)
 from schemas.results import ModelUsage
 
 REDACTED = "[redacted]"
@@ -181,12 +190,24 @@ def redact_output(output: TaskOutput, fields: Iterable[str]) -> TaskOutput:
     )
 
 
-def apply_patches(output: ExtractOutput, patches: Iterable[FieldPatch]) -> ExtractOutput:
-    """Return ``output`` corrected by a human: replace, add or (value None) remove fields.
+Patchable = ExtractOutput | ClassifyOutput
+"""The outputs a person may correct: extracted fields, and a classification's type and
+urgency."""
 
-    A corrected value is taken as certain and canonical (confidence 1, normalised to
-    itself); its text span no longer applies.
+
+def apply_patches(output: Patchable, patches: Iterable[FieldPatch]) -> Patchable:
+    """Return ``output`` corrected by a human.
+
+    Extracted fields are replaced, added or (value None) removed; a corrected value is
+    taken as certain and canonical (confidence 1, normalised to itself) and its text span
+    no longer applies. A classification takes ``doc_type`` and ``urgency``: the corrected
+    answer is certain (confidence 1).
+
+    Raises:
+        ValueError: A classification patch names another field or a value it cannot take.
     """
+    if isinstance(output, ClassifyOutput):
+        return _patched_classification(output, patches)
     fields = {f.name: f for f in output.fields}
     for patch in patches:
         if patch.value is None:
@@ -202,3 +223,27 @@ def apply_patches(output: ExtractOutput, patches: Iterable[FieldPatch]) -> Extra
             confidence=1.0,
         )
     return ExtractOutput(fields=tuple(fields.values()))
+
+
+def _patched_classification(
+    output: ClassifyOutput, patches: Iterable[FieldPatch]
+) -> ClassifyOutput:
+    changes: dict[str, object] = {}
+    for patch in patches:
+        if patch.field not in ("doc_type", "urgency") or patch.value is None:
+            raise ValueError(
+                f"a classification takes doc_type and urgency, not {patch.field!r}"
+                + (" removed" if patch.value is None else "")
+            )
+        kind = DocType if patch.field == "doc_type" else Urgency
+        try:
+            changes[patch.field] = kind(patch.value)
+        except ValueError:
+            raise ValueError(
+                f"{patch.field} {patch.value!r} is not one of {', '.join(v.value for v in kind)}"
+            ) from None
+    if "doc_type" in changes:
+        doc_type = changes["doc_type"]
+        assert isinstance(doc_type, DocType)
+        changes |= {"confidence": 1.0, "labels": (Label(label=doc_type.value, score=1.0),)}
+    return output.model_copy(update=changes)

@@ -119,7 +119,7 @@ from schemas.payloads import (
     TaskOutput,
     Urgency,
 )
-from schemas.results import ModelUsage, TaskCompleted, TaskFailed
+from schemas.results import ModelHop, ModelUsage, TaskCompleted, TaskFailed
 from schemas.tasks import TaskInput, TaskRequested
 
 __all__ = [
@@ -174,6 +174,7 @@ __all__ = [
     "Label",
     "MagicByteError",
     "MemorySchemaStore",
+    "ModelHop",
     "ModelUsage",
     "PolicyDecision",
     "Producer",

@@ -24,6 +24,24 @@ class ModelUsage(BaseModel):
     latency_ms: float = Field(default=0.0, ge=0.0, description="Time spent in the model.")
 
 
+class ModelHop(BaseModel):
+    """One model a task's call went to: in a fallback or a confidence cascade, each."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    outcome: str = Field(
+        min_length=1,
+        description="served, unsure (below the confidence asked for), failed, not_allowed, "
+        "over_budget or circuit_open",
+    )
+    confidence: float | None = Field(default=None, description="How sure its answer was.")
+    cost_usd: float = Field(default=0.0, ge=0.0)
+    latency_ms: float = Field(default=0.0, ge=0.0)
+    reason: str = ""
+
+
 class TaskCompleted(Event):
     """A task attempt succeeded; the output is recorded so replay never calls a model."""
 
@@ -35,6 +53,11 @@ class TaskCompleted(Event):
     output: TaskOutput
     usage: ModelUsage
     latency_ms: float = Field(ge=0.0, description="Wall time of the whole attempt.")
+    hops: tuple[ModelHop, ...] = Field(
+        default=(),
+        description="Every model asked, in order, when more than one was (fallback or "
+        "confidence cascade); `usage` then sums what they all cost.",
+    )
 
 
 class TaskFailed(Event):

@@ -131,6 +131,8 @@ class Outcome(StrEnum):
     """What happened to one route during a routed call."""
 
     SERVED = "served"
+    UNSURE = "unsure"
+    """Answered below the confidence asked for: the next route was asked too."""
     FAILED = "failed"
     NOT_ALLOWED = "not_allowed"
     OVER_BUDGET = "over_budget"
@@ -149,7 +151,8 @@ class Attempt:
         error: Class name of the error, for failures.
         retryable: Whether the failure or skip can pass (timeouts, open circuits).
         latency_ms: Time spent on the call (0 for skipped routes).
-        usage: What the call cost, for the route that served.
+        usage: What the call cost, for routes that answered.
+        confidence: How sure the answer was, when the caller asked for a confidence.
     """
 
     provider: str
@@ -160,6 +163,7 @@ class Attempt:
     retryable: bool = False
     latency_ms: float = 0.0
     usage: ModelUsage | None = None
+    confidence: float | None = None
 
     def __str__(self) -> str:
         detail = f"{self.error}: {self.reason}" if self.error else self.reason
@@ -177,11 +181,27 @@ class Routed(Generic[R]):
 
     response: R
     attempts: tuple[Attempt, ...]
+    sure: bool = True
+    """False when a confidence was asked for and no route reached it: `response` is then
+    the most confident answer any route gave."""
 
     @property
     def usage(self) -> ModelUsage:
         """Provider, model, tokens, cost and latency of the call that served."""
         return self.response.usage
+
+    @property
+    def spent(self) -> ModelUsage:
+        """What every answering route together cost, named after the one that served."""
+        answered = [a.usage for a in self.attempts if a.usage is not None]
+        return self.usage.model_copy(
+            update={
+                "input_tokens": sum(u.input_tokens for u in answered),
+                "output_tokens": sum(u.output_tokens for u in answered),
+                "cost_usd": sum(u.cost_usd for u in answered),
+                "latency_ms": sum(u.latency_ms for u in answered),
+            }
+        )
 
     @property
     def provider(self) -> str:
@@ -285,6 +305,8 @@ class Router:
         constraints: Constraints | None = None,
         *,
         check: Callable[[Completion], object] | None = None,
+        confidence: Callable[[Completion], float] | None = None,
+        min_confidence: float | None = None,
     ) -> Routed[Completion]:
         """Serve ``request`` from the first eligible route that succeeds.
 
@@ -292,6 +314,11 @@ class Router:
         output model); an answer it refuses with ``ValueError`` (pydantic's
         ``ValidationError`` is one) counts as that provider's failure, and the next route
         is tried, as for malformed JSON.
+
+        With ``confidence`` and ``min_confidence``, routes cascade: an answer less sure than
+        ``min_confidence`` is recorded (``unsure``) and the next route is asked, within
+        what is left of the budgets; if none is sure enough, the most confident answer
+        serves, with ``sure`` False (the caller escalates, e.g. to a person).
 
         Raises:
             RoutingError: Nothing served; the message lists every route and why.
@@ -314,8 +341,17 @@ class Router:
                     ) from exc
             return completion
 
+        judge = (
+            (confidence, min_confidence)
+            if confidence is not None and min_confidence is not None
+            else None
+        )
         return await self._route(
-            request.capability, constraints or Constraints(), (input_tokens, output_tokens), call
+            request.capability,
+            constraints or Constraints(),
+            (input_tokens, output_tokens),
+            call,
+            judge,
         )
 
     async def embed(
@@ -339,12 +375,14 @@ class Router:
         constraints: Constraints,
         tokens: tuple[int, int],
         call: Callable[[Provider, Route], Awaitable[R]],
+        judge: tuple[Callable[[R], float], float] | None = None,
     ) -> Routed[R]:
         routes = self._routes.get(capability, ())
         if not routes:
             raise NoProviderAllowedError(capability, (), "no routes are configured for it")
         started = self._clock()
         attempts: list[Attempt] = []
+        best: tuple[float, R] | None = None
         for route in routes:
             remaining_ms = (
                 None
@@ -356,9 +394,33 @@ class Router:
                 attempts.append(skipped)
                 continue
             result, attempt = await self._attempt(route, call, remaining_ms)
-            attempts.append(attempt)
-            if result is not None:
+            if result is None:
+                attempts.append(attempt)
+                continue
+            if judge is None:
+                attempts.append(attempt)
                 return Routed(result, tuple(attempts))
+            score, threshold = judge[0](result), judge[1]
+            attempt = replace(attempt, confidence=score)
+            if score >= threshold:
+                attempts.append(attempt)
+                return Routed(result, tuple(attempts))
+            attempts.append(
+                replace(
+                    attempt,
+                    outcome=Outcome.UNSURE,
+                    reason=f"confidence {score:.2f} is below {threshold:.2f}",
+                )
+            )
+            if best is None or score > best[0]:
+                best = (score, result)
+            # What an unsure answer cost comes out of the budget left for the next route
+            # (the time it took already does: the latency budget runs on the clock).
+            if constraints.max_cost_usd is not None:
+                left = max(0.0, constraints.max_cost_usd - result.usage.cost_usd)
+                constraints = replace(constraints, max_cost_usd=left)
+        if best is not None:
+            return Routed(best[1], tuple(attempts), sure=False)
         raise _failure(capability, attempts)
 
     def _skip(

@@ -23,6 +23,7 @@ from caseyard.inbox.auth import Role, User
 from caseyard.inbox.projection import CaseView, HumanTask, Projection, TaskStatus
 from coordinator import PipelineCatalog
 from schemas import (
+    ClassifyOutput,
     DecisionAction,
     DecodeError,
     Event,
@@ -30,6 +31,7 @@ from schemas import (
     ExtractedField,
     ExtractOutput,
     FieldPatch,
+    FieldType,
     HumanDecision,
     HumanTaskClaimed,
     Producer,
@@ -167,7 +169,23 @@ class Inbox:
         found = pipeline.plan.escalations.get(task.rule) if pipeline is not None else None
         on_edit = found[1].on_edit if found is not None else None
         output = task.evidence.get(on_edit.patch) if on_edit is not None else None
-        if on_edit is None or not isinstance(output, ExtractOutput):
+        if on_edit is None:
+            return None
+        if isinstance(output, ClassifyOutput):
+            # A classification is corrected as two fields: its type and its urgency.
+            return Editable(
+                on_edit.patch,
+                tuple(
+                    ExtractedField(
+                        name=name, value=value, type=FieldType.STRING, confidence=output.confidence
+                    )
+                    for name, value in (
+                        ("doc_type", output.doc_type.value),
+                        ("urgency", output.urgency.value),
+                    )
+                ),
+            )
+        if not isinstance(output, ExtractOutput):
             return None
         # The coordinator applies patches by name, the last field of a name wins: so here.
         by_name = {f.name: f for f in output.fields}

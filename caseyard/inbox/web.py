@@ -45,7 +45,7 @@ from caseyard.inbox.session import (
     sign_in,
     sign_out,
 )
-from schemas import DecisionAction, DocType, ExtractedField, FieldPatch
+from schemas import DecisionAction, DocType, ExtractedField, FieldPatch, Urgency
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -231,6 +231,7 @@ class Pages:
             can_decide=can_act and task.claimed_by == user.name,
             view=view.query(),
             next_task=after.id if after is not None else None,
+            choices=_CHOICES,
         )
 
     async def claim(self, request: Request) -> Response:
@@ -356,6 +357,10 @@ class Pages:
         return RedirectResponse(
             f"/tasks/{quote(task.id)}" + (f"?{query}" if query else ""), status_code=303
         )
+
+
+_CHOICES = {"doc_type": [t.value for t in DocType], "urgency": [u.value for u in Urgency]}
+"""Fields of a classification review, corrected from a list rather than typed."""
 
 
 def _view_of(form: FormData) -> View:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route as HttpRoute
 
+from agents._work import ask
 from agents.router import (
     CompletionRequest,
     Constraints,
@@ -38,6 +40,13 @@ from agents.router import (
     Router,
     retry_after_seconds,
 )
+from agents.spec import AgentContext
+from bus.errors import ConfigError
+from schemas import ClassifyOutput, DocType, Producer, TaskRequested
+from schemas.blobs import BlobStore
+from schemas.testing import example_events
+
+PRODUCER = Producer(service="classifier", version="test")
 
 READ_TIMEOUT = 0.2
 SLOW = 0.6
@@ -584,3 +593,101 @@ async def test_router_falls_back_from_500s_to_a_local_model(api: FakeApi, sleeps
     assert [a.outcome for a in routed.attempts] == [Outcome.FAILED, Outcome.SERVED]
     assert routed.attempts[0].error == "ProviderUnavailableError"
     assert len(api.seen) == 3
+
+
+# -- a confidence cascade: the local model, then the endpoint ------------------------------
+
+
+def chat_answer(content: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-2",
+        "object": "chat.completion",
+        "model": "small",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 40, "completion_tokens": 12, "total_tokens": 52},
+    }
+
+
+def unsure_local() -> LocalProvider:
+    unsure = ClassifyOutput(doc_type=DocType.COMPLAINT, confidence=0.41)
+    return LocalProvider({"doctype": lambda request: unsure}, offload=False)
+
+
+def cascade_task(min_confidence: str | None) -> TaskRequested:
+    task = next(e for e in example_events() if isinstance(e, TaskRequested))
+    parameters = {} if min_confidence is None else {"min_confidence": min_confidence}
+    return task.model_copy(
+        update={
+            "capability": "classify",
+            "allowed_models": (),
+            "max_cost_usd": None,
+            "max_latency_ms": None,
+            "input": task.input.model_copy(update={"parameters": parameters}),
+        }
+    )
+
+
+def cascade_context(router: Router, tmp_path: Path) -> AgentContext:
+    return AgentContext(
+        blobs=BlobStore(tmp_path), router=router, state_dir=tmp_path, producer=PRODUCER
+    )
+
+
+@pytest.mark.anyio
+async def test_an_unsure_local_answer_goes_to_the_endpoint_and_both_are_recorded(
+    provider: OpenAICompatibleProvider, api: FakeApi, tmp_path: Path
+) -> None:
+    sure = ClassifyOutput(doc_type=DocType.FRAUD_REPORT, confidence=0.93)
+    api.script(Reply(body=chat_answer(sure.model_dump_json())))
+    router = Router(
+        [unsure_local(), provider],
+        {"classify": [Route("local", "doctype"), Route("endpoint", "small")]},
+    )
+    context = cascade_context(router, tmp_path)
+
+    value, outcome = await ask(context, cascade_task("0.8"), "I was scammed", ClassifyOutput, "x")
+
+    assert value == sure and outcome.output == sure
+    local, remote = outcome.hops
+    assert (local.provider, local.outcome, local.confidence) == ("local", "unsure", 0.41)
+    assert (remote.provider, remote.model, remote.outcome, remote.confidence) == (
+        "endpoint",
+        "small",
+        "served",
+        0.93,
+    )
+    # What the task cost is both calls (the local one's tokens too), named after the answer.
+    assert outcome.usage.provider == "endpoint" and outcome.usage.input_tokens > 40
+    # The endpoint was asked for structured output (the JSON schema of the answer).
+    assert api.seen[-1].body["response_format"]["type"] in ("json_object", "json_schema")
+
+    # Without min_confidence the local answer serves and nothing else is asked.
+    seen = len(api.seen)
+    value, outcome = await ask(context, cascade_task(None), "I was scammed", ClassifyOutput, "x")
+    assert value.confidence == 0.41 and outcome.hops == () and len(api.seen) == seen
+
+
+@pytest.mark.anyio
+async def test_a_malformed_endpoint_answer_leaves_the_unsure_local_one(
+    provider: OpenAICompatibleProvider, api: FakeApi, tmp_path: Path
+) -> None:
+    api.script(Reply(body=chat_answer('{"doc_type": "invoice"')))  # cut short
+    router = Router(
+        [unsure_local(), provider],
+        {"classify": [Route("local", "doctype"), Route("endpoint", "small")]},
+    )
+    value, outcome = await ask(
+        cascade_context(router, tmp_path), cascade_task("0.8"), "x", ClassifyOutput, "x"
+    )
+    assert (value.doc_type, value.confidence) == (DocType.COMPLAINT, 0.41)
+    assert [h.outcome for h in outcome.hops] == ["unsure", "failed"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("bad", ["high", "1.5"])
+async def test_a_bad_min_confidence_is_a_config_error(
+    provider: OpenAICompatibleProvider, tmp_path: Path, bad: str
+) -> None:
+    router = Router([unsure_local()], {"classify": [Route("local", "doctype")]})
+    with pytest.raises(ConfigError, match="min_confidence"):
+        await ask(cascade_context(router, tmp_path), cascade_task(bad), "x", ClassifyOutput, "x")

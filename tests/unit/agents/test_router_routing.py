@@ -535,3 +535,80 @@ def test_router_configuration_is_checked(clock: FakeClock) -> None:
     with pytest.raises(ConfigError, match="latency_smoothing"):
         Router([a], {}, latency_smoothing=0)
     assert Router([a], {"classify": [Route("a", "m")]}).routes("classify") == (Route("a", "m"),)
+
+
+# -- confidence cascade ---------------------------------------------------------------------
+
+SURE = {"a": 0.4, "b": 0.9, "c": 0.6}
+"""How sure each fake provider's answer is (its name starts the answer text)."""
+
+
+def sureness(completion: Completion) -> float:
+    return SURE[completion.text.split("/")[0]]
+
+
+@pytest.mark.anyio
+async def test_a_sure_first_answer_asks_nobody_else(clock: FakeClock) -> None:
+    b, a = FakeProvider("b", clock), FakeProvider("a", clock)
+    routed = await router_of(clock, b, a).complete(REQUEST, confidence=sureness, min_confidence=0.8)
+    assert (routed.provider, routed.sure) == ("b", True)
+    [served] = routed.attempts
+    assert (served.outcome, served.confidence) == (Outcome.SERVED, 0.9)
+    assert a.calls == []
+
+
+@pytest.mark.anyio
+async def test_an_unsure_answer_goes_on_to_the_next_model(clock: FakeClock) -> None:
+    a, b = FakeProvider("a", clock, latency_ms=30), FakeProvider("b", clock, latency_ms=70)
+    routed = await router_of(clock, a, b).complete(REQUEST, confidence=sureness, min_confidence=0.8)
+    assert (routed.provider, routed.sure) == ("b", True)
+    unsure, served = routed.attempts
+    assert (unsure.outcome, unsure.confidence, unsure.reason) == (
+        Outcome.UNSURE,
+        0.4,
+        "confidence 0.40 is below 0.80",
+    )
+    assert (served.outcome, served.confidence) == (Outcome.SERVED, 0.9)
+    # What the task cost is both calls, named after the model that answered.
+    assert routed.spent == ModelUsage(
+        provider="b", model="m", input_tokens=20, output_tokens=8, cost_usd=0.002, latency_ms=100
+    )
+
+
+@pytest.mark.anyio
+async def test_when_no_model_is_sure_the_surest_answer_serves_unsure(clock: FakeClock) -> None:
+    a, c = FakeProvider("a", clock), FakeProvider("c", clock)
+    routed = await router_of(clock, a, c).complete(REQUEST, confidence=sureness, min_confidence=0.8)
+    assert (routed.provider, routed.sure) == ("c", False)
+    assert [x.outcome for x in routed.attempts] == [Outcome.UNSURE, Outcome.UNSURE]
+
+
+@pytest.mark.anyio
+async def test_a_failing_or_open_second_model_leaves_the_first_answer(clock: FakeClock) -> None:
+    a = FakeProvider("a", clock)
+    b = FakeProvider("b", clock, failures=[server_error("b")] * 3)
+    router = router_of(clock, a, b, breaker=BreakerPolicy(failure_threshold=1, cooldown_s=60))
+    first = await router.complete(REQUEST, confidence=sureness, min_confidence=0.8)
+    assert (first.provider, first.sure) == ("a", False)
+    assert [x.outcome for x in first.attempts] == [Outcome.UNSURE, Outcome.FAILED]
+    # The failure opened b's circuit: the next call does not even try it.
+    second = await router.complete(REQUEST, confidence=sureness, min_confidence=0.8)
+    assert [x.outcome for x in second.attempts] == [Outcome.UNSURE, Outcome.CIRCUIT_OPEN]
+    assert second.provider == "a"
+
+
+@pytest.mark.anyio
+async def test_what_the_unsure_answer_cost_leaves_less_budget_for_the_next(
+    clock: FakeClock,
+) -> None:
+    a = FakeProvider("a", clock, prices={"m": ModelPrice(0.0, 0.0)})
+    b = FakeProvider("b", clock, prices={"m": ModelPrice(1.0, 2.0)})
+    # a reports $0.001 spent; b's estimate is ~$0.0005 for this request: over what is left.
+    routed = await router_of(clock, a, b).complete(
+        REQUEST,
+        Constraints(max_cost_usd=0.0012),
+        confidence=sureness,
+        min_confidence=0.8,
+    )
+    assert routed.provider == "a" and not routed.sure
+    assert routed.attempts[1].outcome is Outcome.OVER_BUDGET

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from coordinator import CaseStatus, PipelineCatalog, transition
-from schemas.human import DecisionAction, HumanTaskOpened
+from schemas.human import DecisionAction, FieldPatch, HumanTaskOpened
 from schemas.intake import CaseSubmitted
 from schemas.lifecycle import (
     CaseCompleted,
@@ -15,7 +17,7 @@ from schemas.lifecycle import (
     PolicyDecision,
     TimerPurpose,
 )
-from schemas.payloads import DocType, RiskBand, Urgency
+from schemas.payloads import ClassifyOutput, DocType, RiskBand, Urgency
 from schemas.tasks import TaskRequested
 from schemas.topology import INTAKE
 from tests.unit.coordinator.coord_support import (
@@ -135,3 +137,62 @@ def test_fraud_alert_below_the_threshold_responds_with_redaction() -> None:
     assert d.task("respond").redact_fields == ("card_number", "iban", "account_number")
     d.complete("respond", respond())
     assert d.state is not None and d.state.status is CaseStatus.COMPLETED
+
+
+def unsure(doc_type: DocType = DocType.INVOICE) -> ClassifyOutput:
+    return classify(doc_type).model_copy(update={"confidence": 0.42})
+
+
+def test_an_unsure_classification_waits_for_a_person_who_confirms_it() -> None:
+    d = Driver(catalog=CATALOG)
+    d.submit()
+    assert d.requested(d.complete("classify", unsure())) == []
+    opened = d.of(HumanTaskOpened)[0]
+    assert (opened.queue, set(opened.evidence)) == ("document-review", {"classify"})
+    assert d.requested(d.decide(DecisionAction.APPROVE)) == ["extract#1", "triage#1"]
+
+
+def test_a_person_who_corrects_the_type_to_fraud_report_sends_the_case_to_fraud_alert() -> None:
+    d = Driver(catalog=CATALOG)
+    d.submit()
+    d.complete("classify", unsure(DocType.COMPLAINT))
+    d.decide(DecisionAction.EDIT, [FieldPatch(field="doc_type", value="fraud_report")])
+    handed = d.of(CaseHandedOff)[0]
+    assert (handed.step, handed.pipeline) == ("classify", "fraud-alert")
+    assert d.of(CaseCompleted)[0].outcome == "handed-off"
+
+
+def test_a_corrected_type_is_certain_and_later_steps_get_it() -> None:
+    d = Driver(catalog=CATALOG)
+    d.submit()
+    d.complete("classify", unsure(DocType.COMPLAINT))
+    d.decide(
+        DecisionAction.EDIT,
+        [FieldPatch(field="doc_type", value="invoice"), FieldPatch(field="urgency", value="high")],
+    )
+    given = d.task("extract").input.prior["classify"]
+    assert isinstance(given, ClassifyOutput)
+    assert (given.doc_type, given.urgency, given.confidence) == (
+        DocType.INVOICE,
+        Urgency.HIGH,
+        1.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("patch", "reason"),
+    [
+        (FieldPatch(field="doc_type", value="poem"), "doc_type 'poem' is not one of"),
+        (FieldPatch(field="total", value="12"), "takes doc_type and urgency, not 'total'"),
+        (FieldPatch(field="doc_type", value=None), "not 'doc_type' removed"),
+    ],
+)
+def test_a_classification_edit_it_cannot_take_is_dead_lettered(
+    patch: FieldPatch, reason: str
+) -> None:
+    d = Driver(catalog=CATALOG)
+    d.submit()
+    d.complete("classify", unsure())
+    result = d.decide(DecisionAction.EDIT, [patch])
+    assert result.dead_letter is not None and reason in result.dead_letter
+    assert d.state is not None and d.state.waiting_for_human

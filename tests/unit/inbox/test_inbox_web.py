@@ -11,13 +11,28 @@ import pytest
 
 from caseyard.inbox import TaskStatus
 from caseyard.inbox.web import remaining
-from schemas import DecisionAction, FieldPatch, HumanDecision, HumanTaskClaimed
+from schemas import (
+    CaseEscalated,
+    CaseOpened,
+    ClassifyOutput,
+    Decision,
+    DecisionAction,
+    DocType,
+    FieldPatch,
+    HumanDecision,
+    HumanTaskClaimed,
+    HumanTaskOpened,
+    PolicyDecision,
+)
 from tests.unit.inbox.inbox_support import (
+    DOCUMENT,
     INVOICE,
     PASSWORD,
+    T0,
     claimed,
     completed,
     csrf_of,
+    envelope,
     escalation,
     running_inbox,
     task_id,
@@ -235,3 +250,62 @@ async def test_sign_in_never_redirects_off_site(
 def test_the_sla_reads_as_time_left_or_overdue(seconds: int, text: str) -> None:
     now = datetime(2024, 5, 1, tzinfo=UTC)
     assert remaining(now + timedelta(seconds=seconds), now) == text
+
+
+async def test_an_unsure_classification_is_corrected_from_a_list(
+    tmp_path: Path, users_file: Path
+) -> None:
+    case = "case-unsure"
+    unsure = ClassifyOutput(doc_type=DocType.COMPLAINT, confidence=0.42)
+    async with running_inbox(tmp_path, users_file) as world:
+        await world.publish(
+            [
+                CaseOpened(
+                    **envelope(case, T0),
+                    pipeline="document-intake",
+                    pipeline_version=2,
+                    document=DOCUMENT,
+                ),
+                PolicyDecision(
+                    **envelope(case, T0),
+                    rule_id="unsure-type",
+                    decision=Decision.ESCALATE,
+                    reason="the models are unsure of the document type",
+                    step="classify",
+                ),
+                HumanTaskOpened(
+                    **envelope(case, T0),
+                    human_task_id=task_id(case),
+                    queue="document-review",
+                    reason="the models are unsure of the document type",
+                    document=DOCUMENT,
+                    evidence={"classify": unsure},
+                    sla_deadline=T0 + timedelta(hours=4),
+                ),
+                CaseEscalated(
+                    **envelope(case, T0),
+                    human_task_id=task_id(case),
+                    queue="document-review",
+                    reason="the models are unsure of the document type",
+                    step="classify",
+                ),
+            ]
+        )
+        csrf = await world.sign_in("sam")
+        await world.web.post(f"/tasks/{task_id(case)}/claim", data={"csrf": csrf})
+        page = text(await world.web.get(f"/tasks/{task_id(case)}"))
+        assert '<select id="field-1" name="field:doc_type">' in page
+        assert '<option value="complaint" selected>' in page
+        decided = await world.web.post(
+            f"/tasks/{task_id(case)}/decide",
+            data={
+                "csrf": csrf,
+                "action": "edit",
+                "field:doc_type": "fraud_report",
+                "field:urgency": "normal",
+            },
+        )
+        assert decided.status_code == 303
+        *_, decision = await world.human_events()
+        assert isinstance(decision, HumanDecision)
+        assert decision.patches == (FieldPatch(field="doc_type", value="fraud_report"),)

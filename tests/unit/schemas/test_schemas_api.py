@@ -59,6 +59,7 @@ EXPECTED = {
     "Label",
     "MagicByteError",
     "MemorySchemaStore",
+    "ModelHop",
     "ModelUsage",
     "PolicyDecision",
     "Producer",
