@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,11 +25,21 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _otel(name: str, *standard: str) -> AliasChoices:
+    """A setting read from CASEYARD_<NAME> (or `name` in caseyard.toml), else from the
+    standard OpenTelemetry variables, in that order."""
+    return AliasChoices(name, f"CASEYARD_{name.upper()}", *standard)
+
+
 class Settings(BaseSettings):
     """Everything a caseyard process can be told."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CASEYARD_", toml_file="caseyard.toml", extra="forbid", frozen=True
+        env_prefix="CASEYARD_",
+        toml_file="caseyard.toml",
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
     )
 
     bus: str = Field(
@@ -83,15 +93,34 @@ class Settings(BaseSettings):
         description="Serve /healthz, /readyz and /metrics (Prometheus) on this port (run, up)",
     )
     health_host: str = "127.0.0.1"
+    # Tracing also honours the standard OTEL_* variables; CASEYARD_* ones win over them.
     otel_exporter: Literal["none", "console", "otlp"] = Field(
         default="none",
+        validation_alias=_otel("otel_exporter", "OTEL_TRACES_EXPORTER"),
         description="Where trace spans go: nowhere, stderr (one JSON line per span), or "
-        "OTLP over HTTP to otel_endpoint",
+        "OTLP to otel_endpoint (also OTEL_TRACES_EXPORTER)",
     )
     otel_endpoint: Annotated[str, AfterValidator(_http_url)] = Field(
         default="http://127.0.0.1:4318",
-        description="OTLP/HTTP collector (Jaeger, an OpenTelemetry Collector): the base URL, "
-        "spans go to <url>/v1/traces",
+        validation_alias=_otel(
+            "otel_endpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+        description="OTLP collector (Jaeger, an OpenTelemetry Collector): the base URL, spans "
+        "go to <url>/v1/traces over HTTP (also OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)",
+    )
+    otel_protocol: Literal["http/protobuf", "grpc"] = Field(
+        default="http/protobuf",
+        validation_alias=_otel(
+            "otel_protocol", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"
+        ),
+        description="OTLP over HTTP, or gRPC with the grpc extra installed (also "
+        "OTEL_EXPORTER_OTLP_PROTOCOL)",
+    )
+    otel_service_name: str | None = Field(
+        default=None,
+        validation_alias=_otel("otel_service_name", "OTEL_SERVICE_NAME"),
+        description="service.name of every span (the caseyard service is then the "
+        "caseyard.service attribute); default: the caseyard service's name",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = Field(

@@ -48,6 +48,7 @@ from opentelemetry.util.types import AttributeValue
 from agents.runtime import RETRY_TOPIC_PREFIX
 from bus import Message, Middleware, Record
 from caseyard import __version__
+from caseyard.errors import ConfigError
 from caseyard.metrics import Metrics
 from caseyard.schema_store import SCHEMAS_TOPIC
 from caseyard.settings import Settings
@@ -261,12 +262,33 @@ def tracer_provider(settings: Settings, service: str) -> TracerProvider | None:
     """The tracer provider `settings.otel_exporter` asks for, or None for `none`."""
     if settings.otel_exporter == "none":
         return None
-    resource = Resource.create({"service.name": service, "service.version": __version__})
+    # OTEL_RESOURCE_ATTRIBUTES are merged in by the SDK; OTEL_SERVICE_NAME comes through
+    # the settings, and each caseyard service stays apart under it.
+    resource = Resource.create(
+        {
+            "service.name": settings.otel_service_name or service,
+            "service.version": __version__,
+            "caseyard.service": service,
+        }
+    )
     provider = TracerProvider(resource=resource)
     if settings.otel_exporter == "console":
         # stderr: a command's stdout may be data (`--json`).
         exporter = ConsoleSpanExporter(out=sys.stderr, formatter=_one_line)
         provider.add_span_processor(BatchSpanProcessor(exporter))
+    elif settings.otel_protocol == "grpc":
+        try:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found,unused-ignore]
+                OTLPSpanExporter as GrpcSpanExporter,
+            )
+        except ImportError:
+            provider.shutdown()
+            raise ConfigError(
+                "OTLP over gRPC needs its exporter: pip install 'caseyard[grpc]' (or use "
+                "http/protobuf)"
+            ) from None
+        grpc = GrpcSpanExporter(endpoint=settings.otel_endpoint, timeout=5)
+        provider.add_span_processor(BatchSpanProcessor(grpc))
     else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
