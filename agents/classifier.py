@@ -1,6 +1,8 @@
 """The classifier agent: document type (ten types) and urgency.
 
-Default model: TF-IDF + linear model trained on `data/classifier/corpus.jsonl`, offline.
+Default model: TF-IDF + linear model trained on `data/classifier/corpus.jsonl`, the real
+documents of `data/real` and what reviewers confirmed or corrected (`caseyard feedback
+export`), offline.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from schemas import ClassifyOutput, TaskRequested
 
 
 def local_models(place: ModelPlace) -> Mapping[str, LocalModel]:
-    model = once(lambda: Classifier.load(place.cache_dir))
+    model = once(lambda: Classifier.load(place.cache_dir, feedback=place.feedback))
     return {MODEL_NAME: lambda request: model().classify(request.prompt)}
 
 

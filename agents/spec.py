@@ -41,6 +41,8 @@ class ModelPlace:
     """Trained models, rebuilt when the training data changes."""
     state_dir: Path
     """The agent's durable state (e.g. a scorer's counterparty history)."""
+    feedback: Path | None = None
+    """What people confirmed or corrected, as training examples (may not exist yet)."""
 
 
 LocalModels = Callable[[ModelPlace], Mapping[str, LocalModel]]

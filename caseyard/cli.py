@@ -73,6 +73,7 @@ def _register_commands() -> None:
         cases,
         demo,
         dlq,
+        feedback,
         inbox,
         registry,
         replay,
@@ -82,7 +83,20 @@ def _register_commands() -> None:
         train,
     )
 
-    modules = (demo, services, cases, audit, replay, dlq, inbox, schemas, registry, topics, train)
+    modules = (
+        demo,
+        services,
+        cases,
+        audit,
+        replay,
+        dlq,
+        inbox,
+        schemas,
+        registry,
+        topics,
+        train,
+        feedback,
+    )
     for module in modules:
         module.register(app)
 

@@ -97,7 +97,11 @@ async def run_services(
             spec = find_agent(name)
             state_dir = app.settings.data_dir / "agents" / spec.name
             state_dir.mkdir(parents=True, exist_ok=True)
-            place = ModelPlace(cache_dir=app.settings.model_cache_dir, state_dir=state_dir)
+            place = ModelPlace(
+                cache_dir=app.settings.model_cache_dir,
+                state_dir=state_dir,
+                feedback=app.settings.feedback_path,
+            )
             router = await stack.enter_async_context(
                 build_router(app.settings, spec.capabilities, spec.local_models(place))
             )

@@ -165,6 +165,12 @@ class Settings(BaseSettings):
         return self.data_dir / "models"
 
     @property
+    def feedback_path(self) -> Path:
+        """Reviewers' confirmations and corrections as training examples (`caseyard
+        feedback export` writes it; the classifier learns from it)."""
+        return self.data_dir / "feedback.jsonl"
+
+    @property
     def inbox_users_path(self) -> Path:
         return self.inbox_users_file or self.data_dir / "inbox-users.toml"
 

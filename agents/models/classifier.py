@@ -42,6 +42,7 @@ __all__ = [
     "ClassifierMetrics",
     "LabeledDocument",
     "load_corpus",
+    "load_feedback",
     "train",
 ]
 
@@ -84,6 +85,7 @@ class ClassifierMetrics:
     corpus_sha256: str
     n_synthetic: int
     n_real: int
+    n_feedback: int
     held_out_by_source: dict[str, object] | None
     """`evaluation.HeldOut` as a dict; None without real documents of two sources."""
     synthetic_only_on_real: dict[str, float] | None
@@ -128,6 +130,34 @@ def load_corpus(path: Path = _data.CLASSIFIER_CORPUS) -> list[LabeledDocument]:
             raise ModelError(f"{path}:{number}: not a labelled document: {exc}") from exc
     if not docs:
         raise ModelError(f"the classifier corpus {path} is empty")
+    return docs
+
+
+def load_feedback(path: Path) -> list[LabeledDocument]:
+    """The classifications people confirmed or corrected (``caseyard feedback export``):
+    the lines of `path` that carry a ``doc_type``; none if the file does not exist.
+
+    Raises:
+        ModelError: If a line is not JSON or names no valid type.
+    """
+    if not path.is_file():
+        return []
+    docs = []
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        try:
+            row = json.loads(line) if line.strip() else {}
+            if row.get("doc_type") and row.get("text"):
+                urgency = row.get("urgency")
+                docs.append(
+                    LabeledDocument(
+                        str(row["text"]),
+                        DocType(row["doc_type"]),
+                        Urgency(urgency) if urgency else None,
+                        "feedback",
+                    )
+                )
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ModelError(f"{path}:{number}: not a feedback example: {exc}") from exc
     return docs
 
 
@@ -201,21 +231,31 @@ class Classifier:
         cache_dir: Path,
         corpus: Path | Sequence[Path] = DEFAULT_CORPORA,
         seed: int = DEFAULT_SEED,
+        feedback: Path | None = None,
     ) -> Classifier:
         """Return the classifier trained on ``corpus`` (one JSON-lines file or several:
-        by default the synthetic and the real corpus), from the cache when it is current.
+        by default the synthetic and the real corpus) and the people's ``feedback`` (see
+        `load_feedback`), from the cache when it is current.
 
         Raises:
             ModelError: If a corpus cannot be read or the cache cannot be written.
         """
         paths = [corpus] if isinstance(corpus, Path) else list(corpus)
-        key = cache_key(MODEL_NAME, *(file_digest(p) for p in paths), seed)
+        digests = [file_digest(p) for p in paths]
+        if feedback is not None and feedback.is_file():
+            digests.append(file_digest(feedback))
         return load_or_build(
             cache_dir,
             "classifier",
-            key,
+            cache_key(MODEL_NAME, *digests, seed),
             Classifier,
-            lambda: cls.fit([d for p in paths for d in load_corpus(p)], seed),
+            lambda: cls.fit(
+                [
+                    *(d for p in paths for d in load_corpus(p)),
+                    *(load_feedback(feedback) if feedback is not None else ()),
+                ],
+                seed,
+            ),
         )
 
     def classify(self, text: str) -> ClassifyOutput:
@@ -276,6 +316,7 @@ def train(
     seed: int = DEFAULT_SEED,
     metrics_path: Path | None = None,
     real: Sequence[RealDocument] = (),
+    feedback: Sequence[LabeledDocument] = (),
 ) -> tuple[Classifier, ClassifierMetrics]:
     """Measure the classifier, then train it on everything.
 
@@ -285,6 +326,8 @@ def train(
         metrics_path: Where to write the metrics as JSON (e.g. ``data/classifier/metrics.json``).
         real: Real documents (`evaluation.load_real`): measured held out by source (the
             headline), then trained on with the synthetic corpus.
+        feedback: What people confirmed or corrected (`load_feedback`): trained on, in
+            every fold too, never measured on.
 
     Returns:
         The classifier trained on the synthetic and the real documents, and the metrics.
@@ -312,7 +355,11 @@ def train(
 
         def fit(rest: Sequence[RealDocument]) -> evaluation.Predict:
             model = _fit_doc_types(
-                [*docs, *(LabeledDocument(d.text, d.doc_type, None, d.source) for d in rest)],
+                [
+                    *docs,
+                    *feedback,
+                    *(LabeledDocument(d.text, d.doc_type, None, d.source) for d in rest),
+                ],
                 seed,
             )
             return lambda texts: _predict(model, texts)
@@ -324,9 +371,10 @@ def train(
     metrics = ClassifierMetrics(
         model=MODEL_NAME,
         seed=seed,
-        corpus_sha256=_digest_docs([*docs, *labelled]),
+        corpus_sha256=_digest_docs([*docs, *labelled, *feedback]),
         n_synthetic=len(docs),
         n_real=len(real),
+        n_feedback=len(feedback),
         held_out_by_source=by_source,
         synthetic_only_on_real=baseline,
         synthetic_accuracy=_round(accuracy_score(truth, predicted)),
@@ -337,7 +385,7 @@ def train(
     if metrics_path is not None:
         metrics_path.parent.mkdir(parents=True, exist_ok=True)
         metrics_path.write_text(metrics.to_json(), encoding="utf-8")
-    return Classifier.fit([*docs, *labelled], seed), metrics
+    return Classifier.fit([*docs, *labelled, *feedback], seed), metrics
 
 
 def _digest_docs(docs: Sequence[LabeledDocument]) -> str:

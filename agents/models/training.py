@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 
 from agents.models import _data, evaluation
 from agents.models import classifier as classifier_model
@@ -27,13 +28,17 @@ from agents.models import scorer as scorer_model
 __all__ = ["main", "measure_extractor", "train_classifier", "train_scorer"]
 
 
-def train_classifier(seed: int = classifier_model.DEFAULT_SEED, write: bool = True) -> str:
-    """Train and evaluate the classifier; returns the metrics as JSON."""
+def train_classifier(
+    seed: int = classifier_model.DEFAULT_SEED, write: bool = True, feedback: Path | None = None
+) -> str:
+    """Train and evaluate the classifier (with people's `feedback`, if given: trained on,
+    never measured on); returns the metrics as JSON."""
     _, metrics = classifier_model.train(
         _data.CLASSIFIER_CORPUS,
         seed,
         _data.CLASSIFIER_METRICS if write else None,
         real=evaluation.load_real(),
+        feedback=classifier_model.load_feedback(feedback) if feedback is not None else (),
     )
     return metrics.to_json()
 

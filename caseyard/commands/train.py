@@ -4,6 +4,7 @@ and print how they do on data held out (real documents: held out by source)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +24,13 @@ def register(app: typer.Typer) -> None:
         write: Annotated[
             bool, typer.Option(help="Write the held-out metrics to data/<model>/metrics.json.")
         ] = True,
+        feedback: Annotated[
+            Path | None,
+            typer.Option(
+                help="Also train the classifier on reviewers' confirmations and corrections "
+                "(caseyard feedback export); never measured on."
+            ),
+        ] = None,
     ) -> None:
         """Train a model on the labeled data in data/ and print its held-out metrics.
 
@@ -44,7 +52,12 @@ def register(app: typer.Typer) -> None:
         for n, name in enumerate(chosen):
             with Progress(*columns, console=console, transient=True) as progress:
                 progress.add_task(f"training {name}", total=len(chosen), completed=n)
-                metrics = json.loads(trainers[name](seed=seed, write=write))
+                if name == "classifier":
+                    metrics = json.loads(
+                        train_classifier(seed=seed, write=write, feedback=feedback)
+                    )
+                else:
+                    metrics = json.loads(trainers[name](seed=seed, write=write))
             for table in _tables(name, metrics, seed):
                 console.print(table)
 
