@@ -26,6 +26,7 @@ from schemas import (
     ClassifyOutput,
     DecisionAction,
     DecodeError,
+    DocumentRef,
     Event,
     EventTooLargeError,
     ExtractedField,
@@ -197,12 +198,21 @@ class Inbox:
         Raises:
             CaseyardError: If the document is missing from the blob store or unreadable.
         """
+        data, ref = await self.document(task)
+        return await anyio.to_thread.run_sync(read_text, data, ref.media_type)
+
+    async def document(self, task: HumanTask) -> tuple[bytes, DocumentRef]:
+        """The task's document as submitted (call `task` first: it checks the user's right).
+
+        Raises:
+            Refused: 404 if the task names no document.
+            CaseyardError: If the document is missing from the blob store.
+        """
         case = self.projection.case(task.case_id)
         ref = task.announced.document or (case.document if case is not None else None)
         if ref is None:
             raise Refused(404, "the task has no document")
-        data = await anyio.to_thread.run_sync(self.app.blobs.get, ref)
-        return await anyio.to_thread.run_sync(read_text, data, ref.media_type)
+        return await anyio.to_thread.run_sync(self.app.blobs.get, ref), ref
 
     async def claim(self, user: User, task_id: str) -> HumanTask:
         """Claim the task for `user` (again claiming one's own task changes nothing).

@@ -11,6 +11,7 @@ length, are refused before they are read.
 from __future__ import annotations
 
 import logging
+import mimetypes
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -29,11 +30,13 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from caseyard.errors import CaseyardError
 from caseyard.inbox.api import Api
 from caseyard.inbox.auth import User, UserStore
 from caseyard.inbox.listing import BANDS, CLAIMED, SORTS, Rows, View, next_task, select
 from caseyard.inbox.models import load_detail, timeline
 from caseyard.inbox.projection import HumanTask
+from caseyard.inbox.render import INLINE, marked, page_count, page_png
 from caseyard.inbox.service import Inbox, Refused
 from caseyard.inbox.session import (
     CSRF_FIELD,
@@ -45,7 +48,7 @@ from caseyard.inbox.session import (
     sign_in,
     sign_out,
 )
-from schemas import DecisionAction, DocType, ExtractedField, FieldPatch, Urgency
+from schemas import DecisionAction, DocType, ExtractedField, ExtractOutput, FieldPatch, Urgency
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -81,7 +84,13 @@ class Guard:
 
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
+                own = list(message.get("headers", []))
+                # A response with a policy of its own (the original document) keeps it.
+                framed = {b"content-security-policy", b"x-frame-options"}
+                if any(name.lower() == b"content-security-policy" for name, _ in own):
+                    message["headers"] = [*own, *(h for h in extra if h[0] not in framed)]
+                else:
+                    message["headers"] = [*own, *extra]
             await send(message)
 
         await self.app(scope, receive, secured)
@@ -195,6 +204,10 @@ class Pages:
             Route("/logout", self._page(self.logout), methods=["POST"]),
             Route("/tasks/{task_id:path}/claim", self._page(self.claim), methods=["POST"]),
             Route("/tasks/{task_id:path}/decide", self._page(self.decide), methods=["POST"]),
+            Route("/tasks/{task_id:path}/original", self._page(self.original), methods=["GET"]),
+            Route(
+                "/tasks/{task_id:path}/page/{number:int}", self._page(self.page), methods=["GET"]
+            ),
             Route("/tasks/{task_id:path}", self._page(self.task), methods=["GET"]),
         ]
 
@@ -215,12 +228,55 @@ class Pages:
             claimed=CLAIMED,
         )
 
+    async def original(self, request: Request) -> Response:
+        """The document as submitted: shown if the browser can show it safely, else
+        downloaded; never run (a submitted HTML page stays inert)."""
+        user = self._user(request)
+        task = self.inbox.task(user, request.path_params["task_id"])
+        data, ref = await self.inbox.document(task)
+        inline = ref.media_type in INLINE
+        name = f"{task.case_id}{mimetypes.guess_extension(ref.media_type) or ''}"
+        return Response(
+            data,
+            media_type=ref.media_type if inline else "application/octet-stream",
+            headers={
+                "content-disposition": f'{"inline" if inline else "attachment"}; filename="{name}"',
+                # Its own policy: nothing in it runs, and only the inbox may frame it.
+                "content-security-policy": "default-src 'none'; img-src 'self'; "
+                "style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox",
+                "cache-control": "private, no-store",
+            },
+        )
+
+    async def page(self, request: Request) -> Response:
+        """Page `number` of the task's PDF as PNG."""
+        user = self._user(request)
+        task = self.inbox.task(user, request.path_params["task_id"])
+        data, ref = await self.inbox.document(task)
+        number = int(request.path_params["number"])
+        if ref.media_type != "application/pdf":
+            raise Refused(404, "the document is not a PDF")
+        try:
+            png = await anyio.to_thread.run_sync(page_png, data, number)
+        except IndexError:
+            raise Refused(404, f"the PDF has no page {number} to show") from None
+        except CaseyardError as exc:
+            raise Refused(422, str(exc)) from None
+        return Response(png, media_type="image/png", headers={"cache-control": "private"})
+
     async def task(self, request: Request) -> Response:
         user = self._user(request)
         task, detail = await load_detail(self.inbox, user, request.path_params["task_id"])
         can_act = self.inbox.refusal(user, task) is None
         view = View.parse(request.query_params)
         after = next_task(self.rows.of(self.inbox.tasks(user)), view, user, task.id)
+        pages = 0
+        if detail.document is not None and detail.document.media_type == "application/pdf":
+            data, _ = await self.inbox.document(task)
+            pages = await anyio.to_thread.run_sync(page_count, data)
+        extracted = [
+            f for o in detail.evidence.values() if isinstance(o, ExtractOutput) for f in o.fields
+        ]
         return self._render(
             request,
             "task.html",
@@ -232,6 +288,8 @@ class Pages:
             view=view.query(),
             next_task=after.id if after is not None else None,
             choices=_CHOICES,
+            pages=pages,
+            marked=marked(detail.document_text, extracted) if detail.document_text else [],
         )
 
     async def claim(self, request: Request) -> Response:

@@ -18,11 +18,15 @@ from schemas import (
     Decision,
     DecisionAction,
     DocType,
+    ExtractedField,
+    ExtractOutput,
     FieldPatch,
+    FieldType,
     HumanDecision,
     HumanTaskClaimed,
     HumanTaskOpened,
     PolicyDecision,
+    Span,
 )
 from tests.unit.inbox.inbox_support import (
     DOCUMENT,
@@ -309,3 +313,82 @@ async def test_an_unsure_classification_is_corrected_from_a_list(
         *_, decision = await world.human_events()
         assert isinstance(decision, HumanDecision)
         assert decision.patches == (FieldPatch(field="doc_type", value="fraud_report"),)
+
+
+def invoice_pdf() -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(text="Invoice 2024-117   Total due: 12.50 EUR")
+    return bytes(pdf.output())
+
+
+async def test_the_original_pdf_is_shown_page_by_page_to_those_who_may_see_it(
+    tmp_path: Path, users_file: Path
+) -> None:
+    async with running_inbox(tmp_path, users_file) as world:
+        ref = world.app.blobs.put(invoice_pdf(), "application/pdf")
+        await world.publish(escalation(RISK, document=ref))
+        await world.sign_in("alice")
+        page = text(await world.web.get(f"/tasks/{task_id(RISK)}"))
+        assert f'<img class="page" src="/tasks/{task_id(RISK)}/page/1"' in page
+        assert f"/tasks/{task_id(RISK)}/page/2" not in page
+        image = await world.web.get(f"/tasks/{task_id(RISK)}/page/1")
+        assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+        assert image.content.startswith(b"\x89PNG\r\n\x1a\n")
+        assert (await world.web.get(f"/tasks/{task_id(RISK)}/page/2")).status_code == 404
+        original = await world.web.get(f"/tasks/{task_id(RISK)}/original")
+        assert original.content == invoice_pdf() or original.content.startswith(b"%PDF")
+        assert original.headers["content-disposition"].startswith("inline")
+        # Someone who may not see the task sees none of its document either.
+        await world.sign_in("bob")
+        for path in ("page/1", "original"):
+            refused = await world.web.get(f"/tasks/{task_id(RISK)}/{path}")
+            assert refused.status_code == 403, path
+
+
+async def test_a_submitted_web_page_is_downloaded_inert_never_shown(
+    tmp_path: Path, users_file: Path
+) -> None:
+    hostile = b"<html><script>fetch('/api/tasks')</script><p>Invoice 9</p></html>"
+    async with running_inbox(tmp_path, users_file) as world:
+        ref = world.app.blobs.put(hostile, "text/html")
+        await world.publish(escalation(RISK, document=ref))
+        await world.sign_in("alice")
+        original = await world.web.get(f"/tasks/{task_id(RISK)}/original")
+        assert original.status_code == 200 and original.content == hostile
+        assert original.headers["content-type"] == "application/octet-stream"
+        assert original.headers["content-disposition"].startswith("attachment")
+        policies = original.headers.get_list("content-security-policy")
+        assert len(policies) == 1 and "sandbox" in policies[0]
+        assert (await world.web.get(f"/tasks/{task_id(RISK)}/page/1")).status_code == 404
+
+
+async def test_extracted_fields_are_marked_where_they_were_found(
+    tmp_path: Path, users_file: Path
+) -> None:
+    start = INVOICE.decode().index("12.50 EUR")
+    total = ExtractedField(
+        name="total_amount",
+        value="12.50 EUR",
+        type=FieldType.MONEY,
+        normalized="12.50 EUR",
+        span=Span(start=start, end=start + len("12.50 EUR")),
+        confidence=0.9,
+    )
+    async with running_inbox(tmp_path, users_file) as world:
+        ref = world.app.blobs.put(INVOICE, "text/plain")
+        events = escalation(RISK, document=ref)
+        opened = next(e for e in events if isinstance(e, HumanTaskOpened))
+        marked_task = opened.model_copy(
+            update={"evidence": {**opened.evidence, "extract": ExtractOutput(fields=(total,))}}
+        )
+        await world.publish([marked_task if e is opened else e for e in events])
+        await world.sign_in("alice")
+        page = text(await world.web.get(f"/tasks/{task_id(RISK)}"))
+        assert (
+            'Total due: <mark title="total_amount" data-field="total_amount">12.50 EUR</mark>'
+            in page
+        )
