@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from agents.errors import ModelError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / "data"
@@ -13,3 +18,21 @@ SCORER_METRICS = DATA_DIR / "scorer" / "metrics.json"
 REAL_CORPUS = DATA_DIR / "real" / "corpus.jsonl"
 REAL_MANIFEST = DATA_DIR / "real" / "manifest.jsonl"
 EXTRACTOR_METRICS = DATA_DIR / "extractor" / "metrics.json"
+
+
+def json_lines(path: Path, what: str) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) of each non-empty line of `path`.
+
+    Raises:
+        ModelError: If the file cannot be read, or a line is not JSON (naming the line).
+    """
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelError(f"cannot read the {what} {path}: {exc}") from exc
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except ValueError as exc:
+                raise ModelError(f"{path}:{number}: not JSON: {exc}") from exc

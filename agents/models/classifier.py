@@ -107,16 +107,9 @@ def load_corpus(path: Path = _data.CLASSIFIER_CORPUS) -> list[LabeledDocument]:
     Raises:
         ModelError: If the file is missing or a line is not a valid labelled document.
     """
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ModelError(f"cannot read the classifier corpus {path}: {exc}") from exc
     docs = []
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, row in _data.json_lines(path, "classifier corpus"):
         try:
-            row = json.loads(line)
             urgency = row.get("urgency")
             docs.append(
                 LabeledDocument(
@@ -126,7 +119,7 @@ def load_corpus(path: Path = _data.CLASSIFIER_CORPUS) -> list[LabeledDocument]:
                     str(row.get("source", "synthetic")),
                 )
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ModelError(f"{path}:{number}: not a labelled document: {exc}") from exc
     if not docs:
         raise ModelError(f"the classifier corpus {path} is empty")
@@ -143,9 +136,8 @@ def load_feedback(path: Path) -> list[LabeledDocument]:
     if not path.is_file():
         return []
     docs = []
-    for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+    for number, row in _data.json_lines(path, "feedback"):
         try:
-            row = json.loads(line) if line.strip() else {}
             if row.get("doc_type") and row.get("text"):
                 urgency = row.get("urgency")
                 docs.append(

@@ -13,7 +13,6 @@ extractor on it.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -74,16 +73,9 @@ def load_real(path: Path = _data.REAL_CORPUS) -> list[RealDocument]:
     Raises:
         ModelError: If the file is missing or a line is not a labelled real document.
     """
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ModelError(f"cannot read the real-document corpus {path}: {exc}") from exc
     docs = []
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, row in _data.json_lines(path, "real-document corpus"):
         try:
-            row = json.loads(line)
             fields = row.get("fields") or {}
             docs.append(
                 RealDocument(

@@ -351,7 +351,8 @@ _BARE_INVOICE = re.compile(
 
 
 def _identifiers(text: str) -> Iterator[_Candidate]:
-    for name, pattern in _IDS:
+    labelled = [(n, p, 0.9) for n, p in _IDS] + [(n, p, 0.85) for n, p in _GLUED_IDS]
+    for name, pattern, confidence in labelled:
         for match in pattern.finditer(text):
             yield _Candidate(
                 name,
@@ -360,19 +361,7 @@ def _identifiers(text: str) -> Iterator[_Candidate]:
                 match["value"].upper(),
                 match.start("value"),
                 match.end("value"),
-                0.9,
-                50,
-            )
-    for name, pattern in _GLUED_IDS:
-        for match in pattern.finditer(text):
-            yield _Candidate(
-                name,
-                match["value"],
-                FieldType.IDENTIFIER,
-                match["value"].upper(),
-                match.start("value"),
-                match.end("value"),
-                0.85,
+                confidence,
                 50,
             )
     for match in _BARE_INVOICE.finditer(text):
