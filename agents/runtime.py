@@ -275,8 +275,10 @@ class AgentService:
         retry: RetryPolicy = RetryPolicy(),
         clock: Clock = utc_now,
         own_topics: Sequence[str] = (),
+        cloudevents_headers: bool = False,
     ) -> None:
         self.name = name
+        self._cloudevents = cloudevents_headers
         self._bus = bus
         self._codec = codec
         self._topics = tuple(topics)
@@ -402,7 +404,9 @@ class AgentService:
 
     async def _message(self, emit: Emit) -> Message:
         value = await self._codec.encode(emit.event, emit.topic)
-        headers = cloudevents.headers_for(emit.event, self._producer.service)
+        headers = (
+            cloudevents.headers_for(emit.event, self._producer.service) if self._cloudevents else ()
+        )
         return Message(emit.topic, value, key=emit.event.case_id.encode(), headers=headers)
 
     async def _failed(

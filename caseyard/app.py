@@ -167,12 +167,12 @@ async def submit(
     )
     value = await app.codec.encode(event, INTAKE.name)
     with app.telemetry.submitting(case, {"caseyard.document": path.name}):
-        await app.bus.publish(
-            INTAKE.name,
-            value,
-            key=case.encode(),
-            headers=cloudevents.headers_for(event, event.producer.service),
+        headers = (
+            cloudevents.headers_for(event, event.producer.service)
+            if app.settings.cloudevents_headers
+            else ()
         )
+        await app.bus.publish(INTAKE.name, value, key=case.encode(), headers=headers)
     return event
 
 

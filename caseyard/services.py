@@ -43,6 +43,7 @@ def build_coordinator(
         producer=app.producer("coordinator"),
         instance=instance,
         signer=audit_signer(app.settings.audit_key_path, create=app.settings.audit_key is None),
+        cloudevents_headers=app.settings.cloudevents_headers,
     )
 
 
@@ -73,6 +74,7 @@ def build_agent(app: App, spec: AgentSpec, router: Router, state_dir: Path) -> A
         store=ProcessedStore(state_dir / "processed.db"),
         producer=producer,
         own_topics=spec.own_topics,
+        cloudevents_headers=app.settings.cloudevents_headers,
     )
 
 

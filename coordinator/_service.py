@@ -212,8 +212,10 @@ class Coordinator:
         timer_interval_s: float = 0.05,
         max_batch: int = 500,
         signer: Signer | None = None,
+        cloudevents_headers: bool = False,
     ) -> None:
         self._bus = bus
+        self._cloudevents = cloudevents_headers
         self._codec = codec
         self._catalog = catalog
         self._producer = producer
@@ -567,12 +569,13 @@ class Coordinator:
             value = await self._codec.encode(emit.event, emit.topic)
             # A hand-off's submission is keyed by the case it opens.
             own = emit.event.case_id == case_id
+            headers = cloudevents.headers_for(emit.event, service) if self._cloudevents else ()
             out.append(
                 Message(
                     emit.topic,
                     value,
                     key=key if own else emit.event.case_id.encode(),
-                    headers=cloudevents.headers_for(emit.event, service),
+                    headers=headers,
                 )
             )
         return out

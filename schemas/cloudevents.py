@@ -18,10 +18,10 @@ documents first (the blob store ``caseyard submit`` writes to). The event become
 dropped as a duplicate); anything else is a `CloudEventError`, which the coordinator
 dead-letters with its reason.
 
-**Out.** Every event caseyard publishes carries the same attributes as headers
-(`headers_for`), so consumers that know CloudEvents route and filter on them without
-caseyard's code or schemas: ``ce_type`` is ``caseyard.<EventType>``, ``ce_subject`` the
-case id, ``content-type`` ``application/avro`` (the value is Confluent-framed Avro).
+**Out.** With ``cloudevents_headers`` on, every event caseyard publishes carries the same
+attributes as headers (`headers_for`), so consumers that know CloudEvents route and filter
+on them without caseyard's code or schemas: ``ce_type`` is ``caseyard.<EventType>``,
+``ce_subject`` the case id, ``content-type`` ``application/avro`` (Confluent-framed Avro).
 """
 
 from __future__ import annotations
@@ -79,7 +79,11 @@ def _header(record: Record, name: str) -> bytes | None:
 
 def is_cloudevent(record: Record) -> bool:
     """Whether a record is a CloudEvent in binary mode whose data is not caseyard's Avro
-    (events caseyard publishes carry CloudEvents headers too, with Avro data)."""
+    (events caseyard publishes may carry CloudEvents headers too, with Avro data). A
+    Confluent frame starts with a zero byte, JSON never does: that is checked first, so
+    caseyard's own records cost no header scan."""
+    if record.value[:1] in (b"\x00", b""):
+        return False
     return _header(record, "ce_specversion") is not None and (
         _header(record, "content-type") != AVRO_CONTENT_TYPE
     )

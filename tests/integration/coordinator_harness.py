@@ -211,12 +211,14 @@ async def harness(
     *,
     middleware: Sequence[Middleware] = (),
     retry: RetryPolicy = NO_RETRIES,
+    cloudevents_headers: bool = False,
 ) -> AsyncIterator[Harness]:
     """A coordinator and one fake agent per capability, running until the block ends.
 
     `middleware` goes to the bus (tracing, metrics); `retry` is the agents' retry topics.
     """
-    async with _world(url, PipelineCatalog.load(pipelines), middleware, retry) as h:
+    catalog = PipelineCatalog.load(pipelines)
+    async with _world(url, catalog, middleware, retry, cloudevents_headers) as h:
         yield h
 
 
@@ -233,6 +235,7 @@ async def _world(
     catalog: PipelineCatalog | None,
     middleware: Sequence[Middleware] = (),
     retry: RetryPolicy = NO_RETRIES,
+    cloudevents_headers: bool = False,
 ) -> AsyncIterator[Harness]:
     async with (
         bus.connect(url, middleware=middleware, session_timeout_ms=6000, connect_timeout=30) as b,
@@ -254,6 +257,7 @@ async def _world(
                 catalog=catalog,
                 producer=PRODUCER,
                 instance=f"c-{uuid.uuid4().hex[:6]}",
+                cloudevents_headers=cloudevents_headers,
             )
             if catalog is not None
             else None

@@ -123,7 +123,8 @@ async def test_cloudevents_from_librdkafka_run_and_caseyard_answers_with_ce_head
     confluent_kafka = pytest.importorskip("confluent_kafka")
     run = uuid.uuid4().hex[:8]
     named = [f"ce-{run}-{n}" for n in range(3)]
-    async with harness(f"kafka://{kafka_bootstrap}", pipelines) as h:
+    url = f"kafka://{kafka_bootstrap}"
+    async with harness(url, pipelines, cloudevents_headers=True) as h:
         producer = confluent_kafka.Producer({"bootstrap.servers": kafka_bootstrap})
         for n, case in enumerate(named):
             value, headers = cloudevent(case, n)

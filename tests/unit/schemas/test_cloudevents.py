@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -144,5 +145,29 @@ async def test_caseyards_own_events_decode_as_avro_not_as_cloudevents() -> None:
     )
     assert not is_cloudevent(own)
     assert await decode(codec, own) == event
+    # Neither is a record without a CloudEvents header, whatever its value.
+    assert not is_cloudevent(record()._replace(headers=()))
     assert is_cloudevent(record())
     assert isinstance(await decode(codec, record()), CaseSubmitted)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("on", [False, True])
+async def test_caseyard_puts_ce_headers_on_what_it_publishes_only_when_asked(
+    tmp_path: Path, on: bool
+) -> None:
+    from caseyard.app import open_app, read_records, submit
+    from caseyard.settings import load_settings
+
+    document = tmp_path / "invoice.txt"
+    document.write_text("Invoice 1, total 12.00 EUR", encoding="utf-8")
+    settings = load_settings(bus="memory://", data_dir=tmp_path / "data", cloudevents_headers=on)
+    async with open_app(settings) as app:
+        event = await submit(app, document)
+        (record,) = await read_records(app, INTAKE.name)
+    headers = dict(record.headers)
+    if on:
+        assert headers["ce_type"] == b"caseyard.CaseSubmitted"
+        assert headers["ce_subject"] == event.case_id.encode()
+    else:
+        assert not any(name.startswith("ce_") for name in headers)
