@@ -271,7 +271,9 @@ def checkpoint_rows(work: Path) -> list[tuple[int, int, bytes]]:
 
 def test_a_removed_checkpoint_is_named(work: Path) -> None:
     rows = checkpoint_rows(work)
-    by_partition = [r for r in rows if r[0] == rows[0][0]]
+    # The partition with the most checkpoints (how many each gets depends on batching).
+    busiest = max({r[0] for r in rows}, key=lambda p: sum(r[0] == p for r in rows))
+    by_partition = [r for r in rows if r[0] == busiest]
     assert len(by_partition) >= 3
     partition, offset, _ = by_partition[1]
     delete(work, CHECKPOINTS, partition, offset)
