@@ -26,6 +26,7 @@ on them without caseyard's code or schemas: ``ce_type`` is ``caseyard.<EventType
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -166,19 +167,16 @@ def headers_for(event: Event, service: str) -> tuple[tuple[str, bytes], ...]:
         ("ce_specversion", b"1.0"),
         ("ce_id", event.event_id.encode()),
         ("ce_source", f"caseyard/{service}".encode()),
-        ("ce_type", _TYPES.get(type(event)) or _type(type(event))),
+        ("ce_type", _type(type(event))),
         ("ce_time", event.occurred_at.isoformat().encode()),
         ("ce_subject", event.case_id.encode()),
         ("content-type", AVRO_CONTENT_TYPE),
     )
 
 
-_TYPES: dict[type[Event], bytes] = {}
-
-
+@functools.cache
 def _type(event_class: type[Event]) -> bytes:
-    value = _TYPES[event_class] = f"caseyard.{event_class.event_type}".encode()
-    return value
+    return f"caseyard.{event_class.event_type}".encode()
 
 
 def _time(written: str | None, timestamp_ms: int) -> datetime:

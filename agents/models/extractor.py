@@ -530,18 +530,7 @@ def _money(text: str) -> list[_Candidate]:
         # "Gesamt EUR        11,20": the currency is in the label.
         named = _CURRENCY_IN_LABEL.search(prefix)
         written = f" {currency_code(named.group())}" if named else unit
-        found.append(
-            _Candidate(
-                "total_amount",
-                match["num"],
-                FieldType.MONEY,
-                f"{value:.2f}{written}",
-                match.start("num"),
-                match.end("num"),
-                0.9 if strong else 0.6,
-                20,
-            )
-        )
+        found.append(_total(match, f"{value:.2f}{written}", 0.9 if strong else 0.6, 20))
     for match in _LABEL_LINE.finditer(text):
         value = parse_number(match["num"])
         label = match["label"]
@@ -550,19 +539,22 @@ def _money(text: str) -> list[_Candidate]:
         symbol = match["pre"] or match["post"]
         written = f" {currency_code(symbol)}" if symbol else unit
         strong = _STRONG_TOTAL_CUE.search(label) is not None
-        found.append(
-            _Candidate(
-                "total_amount",
-                match["num"],
-                FieldType.MONEY,
-                f"{value:.2f}{written}",
-                match.start("num"),
-                match.end("num"),
-                0.9 if strong else 0.7,
-                25,
-            )
-        )
+        found.append(_total(match, f"{value:.2f}{written}", 0.9 if strong else 0.7, 25))
     return _checked_by_arithmetic(text, found, unit)
+
+
+def _total(match: re.Match[str], normalized: str, confidence: float, priority: int) -> _Candidate:
+    """A total read from the ``num`` group of `match`."""
+    return _Candidate(
+        "total_amount",
+        match["num"],
+        FieldType.MONEY,
+        normalized,
+        match.start("num"),
+        match.end("num"),
+        confidence,
+        priority,
+    )
 
 
 _CURRENCY_IN_LABEL = re.compile(_CURRENCY_PATTERN, re.IGNORECASE)

@@ -4,6 +4,8 @@ and print how they do on data held out (real documents: held out by source)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,8 +42,8 @@ def register(app: typer.Typer) -> None:
         from caseyard.cli import console
         from caseyard.errors import ConfigError
 
-        trainers = {
-            "classifier": train_classifier,
+        trainers: dict[str, Callable[..., str]] = {
+            "classifier": partial(train_classifier, feedback=feedback),
             "extractor": measure_extractor,
             "scorer": train_scorer,
         }
@@ -52,12 +54,7 @@ def register(app: typer.Typer) -> None:
         for n, name in enumerate(chosen):
             with Progress(*columns, console=console, transient=True) as progress:
                 progress.add_task(f"training {name}", total=len(chosen), completed=n)
-                if name == "classifier":
-                    metrics = json.loads(
-                        train_classifier(seed=seed, write=write, feedback=feedback)
-                    )
-                else:
-                    metrics = json.loads(trainers[name](seed=seed, write=write))
+                metrics = json.loads(trainers[name](seed=seed, write=write))
             for table in _tables(name, metrics, seed):
                 console.print(table)
 

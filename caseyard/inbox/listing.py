@@ -42,11 +42,6 @@ class Row:
         return all(word in text for word in words.lower().split())
 
 
-def row(task: HumanTask) -> Row:
-    """What a reviewer decides by, from the task's evidence (empty where it has none)."""
-    return Row(task, *_about(task.announced))
-
-
 def _about(announced: HumanTaskOpened) -> tuple[str, str, str, str, float | None]:
     doc_type = sender = amount = band = ""
     score = None
@@ -65,7 +60,8 @@ def _about(announced: HumanTaskOpened) -> tuple[str, str, str, str, float | None
 
 
 class Rows:
-    """`row` for many tasks, reading each task's evidence once per announcement (a list
+    """What a reviewer decides each task by, from its evidence (empty where it has none),
+    read once per announcement (a list
     of 10,000 open tasks is built on every page view)."""
 
     def __init__(self) -> None:

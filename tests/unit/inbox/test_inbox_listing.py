@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from caseyard.inbox.auth import Role, User
-from caseyard.inbox.listing import PAGE_SIZE, Rows, View, next_task, row, select
+from caseyard.inbox.listing import PAGE_SIZE, Rows, View, next_task, select
 from caseyard.inbox.projection import HumanTask
 from schemas import (
     ClassifyOutput,
@@ -73,7 +73,7 @@ def task(case_id: str, claimed_by: str | None = None, **kwargs: object) -> Human
 
 
 def test_a_row_says_what_the_evidence_says() -> None:
-    found = row(task("c1", doc_type=DocType.RECEIPT, score=0.82, band=RiskBand.HIGH))
+    (found,) = Rows().of([task("c1", doc_type=DocType.RECEIPT, score=0.82, band=RiskBand.HIGH)])
     assert (found.doc_type, found.sender, found.amount, found.band, found.score) == (
         "receipt",
         "Acme GmbH",
@@ -82,7 +82,8 @@ def test_a_row_says_what_the_evidence_says() -> None:
         0.82,
     )
     bare = HumanTask(announced=announced("c2").model_copy(update={"evidence": {}}), opened_at=T0)
-    assert (row(bare).doc_type, row(bare).band, row(bare).score) == ("", "", None)
+    (empty,) = Rows().of([bare])
+    assert (empty.doc_type, empty.band, empty.score) == ("", "", None)
 
 
 def test_filters_narrow_and_sorts_order() -> None:
