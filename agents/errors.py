@@ -14,9 +14,13 @@ the same task can succeed when tried again later::
         ├── MisplacedEvent                an event the agent does not take  (not retryable)
         ├── ModelError                    a model cannot be trained/loaded (not retryable)
         ├── StateError                    durable agent state failed       (retryable)
-        └── DeliveryError                 an outbox could not deliver
-            ├── DeliveryUnavailable       server unreachable or 4xx        (retryable)
-            └── DeliveryRejected          refused for good (5xx, channel)  (not retryable)
+        ├── DeliveryError                 an outbox could not deliver
+        │   ├── DeliveryUnavailable       server unreachable or 4xx        (retryable)
+        │   └── DeliveryRejected          refused for good (5xx, channel)  (not retryable)
+        └── ToolError                     a tool call failed: the tool said so, or the
+            │                             server refused it (retryable when the tool is
+            │                             idempotent or read-only)
+            └── ToolUnavailable           no connection to its MCP server   (retryable)
 
 This module imports only `bus.errors`.
 """
@@ -76,3 +80,19 @@ class DeliveryUnavailable(DeliveryError):
 
 class DeliveryRejected(DeliveryError):
     """The delivery target refused the message for good."""
+
+
+class ToolError(AgentError):
+    """A tool call failed with a known outcome: the tool reported an error, or its MCP
+    server refused the request. Retryable when the tool may be called again safely."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable  # type: ignore[misc]
+
+
+class ToolUnavailable(ToolError):
+    """The tool's MCP server could not be reached or started; nothing was called."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)

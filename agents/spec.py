@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agents.mcp import ToolClient
 from agents.router import LocalModel, Router
 from agents.runtime import Clock, Handler, TaskHandler, TaskWork, utc_now
 from bus.errors import ConfigError
@@ -31,6 +32,9 @@ class AgentContext:
     """A directory for the agent's own durable state (created for it)."""
     producer: Producer
     clock: Clock = utc_now
+    tools: ToolClient | None = None
+    """The tools of the configured MCP servers (the router's sibling); None where the
+    composition root gave the agent none."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import anyio
 
+from agents.mcp import ToolClient, ToolJournal, load_tool_servers
 from agents.router import Router
 from agents.runtime import AgentService, ProcessedStore
 from agents.spec import AgentContext, AgentSpec, ModelPlace, find_agent
@@ -30,7 +31,7 @@ from schemas.audit import AuditKeyError, Signer, public_path
 
 log = logging.getLogger(__name__)
 
-BUILT_IN_AGENTS = ("classifier", "extractor", "scorer", "responder")
+BUILT_IN_AGENTS = ("classifier", "extractor", "scorer", "responder", "tools")
 
 
 def build_coordinator(
@@ -62,9 +63,13 @@ def audit_signer(path: Path, *, create: bool) -> Signer:
         raise ConfigError(str(exc)) from exc
 
 
-def build_agent(app: App, spec: AgentSpec, router: Router, state_dir: Path) -> AgentService:
+def build_agent(
+    app: App, spec: AgentSpec, router: Router, state_dir: Path, tools: ToolClient | None = None
+) -> AgentService:
     producer = app.producer(spec.name)
-    context = AgentContext(blobs=app.blobs, router=router, state_dir=state_dir, producer=producer)
+    context = AgentContext(
+        blobs=app.blobs, router=router, state_dir=state_dir, producer=producer, tools=tools
+    )
     return AgentService(
         name=spec.name,
         bus=app.bus,
@@ -107,7 +112,13 @@ async def run_services(
             router = await stack.enter_async_context(
                 build_router(app.settings, spec.capabilities, spec.local_models(place))
             )
-            agent = build_agent(app, spec, router, state_dir)
+            tools = ToolClient(
+                load_tool_servers(app.settings.tool_servers_path),
+                ToolJournal(state_dir / "tool-calls.db"),
+                observe=app.telemetry.tool_call,
+            )
+            await stack.enter_async_context(tools.running())
+            agent = build_agent(app, spec, router, state_dir, tools)
             app.telemetry.metrics.watch_agent(agent, router)
             runners.append(agent)
         async with anyio.create_task_group() as tg:

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         default=Path(__file__).resolve().parent.parent / "pipelines",
         description="the pipeline definitions the coordinator loads",
     )
+    tool_servers_file: Path | None = Field(
+        default=None,
+        description="The MCP servers tool steps call (YAML, servers: {name: {command|url}}); "
+        "default: tools/servers.yaml in pipelines_dir",
+    )
     client_id: str = "caseyard"
     registry_url: str | None = Field(
         default=None,
@@ -169,6 +174,10 @@ class Settings(BaseSettings):
     @property
     def model_cache_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def tool_servers_path(self) -> Path:
+        return self.tool_servers_file or self.pipelines_dir / "tools" / "servers.yaml"
 
     @property
     def feedback_path(self) -> Path:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import OrderedDict
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
 from typing import Self
@@ -356,6 +356,29 @@ class Telemetry:
             return nullcontext()
         about = {CASE_ID: case_id, **(attributes or {})}
         return self.tracing.root("submit", case_id.encode(), about)
+
+    @contextmanager
+    def tool_call(
+        self, server: str, tool: str, key: str
+    ) -> Iterator[Callable[[str, str | bool], None]]:
+        """A span per tool call, `execute_tool <tool>`, with the GenAI semantic conventions'
+        `gen_ai.tool.*` attributes (an `agents.mcp.CallObserver`)."""
+        if self.provider is None:
+            yield lambda name, value: None
+            return
+        tracer = self.provider.get_tracer("caseyard.tools", __version__)
+        with tracer.start_as_current_span(
+            f"execute_tool {tool}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": tool,
+                "gen_ai.tool.call.id": key,
+                "gen_ai.tool.type": "extension",
+                "mcp.server.name": server,
+            },
+        ) as span:
+            yield span.set_attribute
 
     def close(self) -> None:
         """Flush and stop the span exporter (if this telemetry created it)."""

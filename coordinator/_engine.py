@@ -23,11 +23,12 @@ Invalid input is never raised as an exception: one bad record must not stop a pa
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from coordinator._expressions import ExpressionError
+from coordinator._expressions import ExpressionError, expression_view
 from coordinator._ids import (
     DEADLINE_TIMER,
     EventIds,
@@ -97,7 +98,7 @@ from schemas.lifecycle import (
     TimerFired,
     TimerPurpose,
 )
-from schemas.payloads import ClassifyOutput, ExtractOutput, TaskOutput
+from schemas.payloads import ClassifyOutput, ExtractOutput, TaskOutput, ToolOutput, ToolStatus
 from schemas.results import TaskCompleted, TaskFailed
 from schemas.tasks import TaskInput, TaskRequested
 from schemas.topology import CASE_EVENTS, INTAKE, tasks_topic
@@ -413,7 +414,7 @@ class _Run:
                 continue
             cached = self._dumps.get(sid)
             if cached is None or cached[0] is not state.output:
-                cached = (state.output, state.output.model_dump(mode="json"))
+                cached = (state.output, expression_view(state.output))
                 self._dumps[sid] = cached
             outputs[sid] = cached[1]
         if self._case_names is None:
@@ -723,7 +724,7 @@ class _Run:
                 )
                 return None
         self._dispatch(sid, run, 1)
-        return True
+        return True if self.status is CaseStatus.RUNNING else None
 
     def _dispatch(self, node: str, run: int, attempt: int) -> None:
         spec = self.plan.nodes[node]
@@ -744,6 +745,17 @@ class _Run:
                     prior[alias] = state.output
         if spec.redact:
             prior = {alias: redact_output(out, spec.redact) for alias, out in prior.items()}
+        arguments = None
+        if spec.tool is not None:
+            try:
+                arguments = self._arguments(node, spec)
+            except ExpressionError as exc:
+                detail = f"tool arguments: {exc}"
+                if spec.compensates is not None:
+                    self._compensation_failed(node, spec.compensates, detail)
+                else:
+                    self._close(f"step {node!r}: {detail}", "ExpressionError", node)
+                return
         max_cost, max_latency = (
             remaining(self.plan.budgets, self.waived, self.cost_usd, self.latency_ms)
             if self.plan.budgets
@@ -759,7 +771,10 @@ class _Run:
                 capability=spec.capability,
                 attempt=attempt,
                 input=TaskInput(
-                    document=self.state.document, parameters=spec.parameters, prior=prior
+                    document=self.state.document,
+                    parameters=spec.parameters,
+                    prior=prior,
+                    arguments=arguments,
                 ),
                 deadline=deadline,
                 allowed_models=spec.models,
@@ -782,6 +797,22 @@ class _Run:
         self._set_timer(
             timeout_timer(node, run, attempt), TimerPurpose.STEP_TIMEOUT, deadline, node
         )
+
+    def _arguments(self, node: str, spec: TaskSpec) -> str:
+        """A tool call's arguments as a JSON object, evaluated over the case now (the
+        recorded task carries the values, so a replay never evaluates them again)."""
+        assert spec.tool is not None
+        names = self._names(spec.compensates or node)
+        undone = self.steps[spec.compensates].output if spec.compensates is not None else None
+        if spec.compensates is not None and undone is not None:
+            # A compensation reads the output it undoes (the step is compensating now).
+            steps = {**names["steps"], spec.compensates: expression_view(undone)}  # type: ignore[dict-item]
+            names = {**names, "steps": steps}
+        values = {name: argument.evaluate(names) for name, argument in spec.tool.arguments.items()}
+        try:
+            return json.dumps(values, separators=(",", ":"), allow_nan=False)
+        except ValueError as exc:
+            raise ExpressionError(f"a value is not JSON: {exc}") from None
 
     def _step_completed(
         self, node: str, state: StepState, spec: TaskSpec, event: TaskCompleted
@@ -1185,7 +1216,14 @@ class _Run:
             if state.status in (StepStatus.PENDING, StepStatus.RUNNING, StepStatus.BACKOFF):
                 self._cancel_step(sid, state)
             elif state.status is StepStatus.REVIEW:
-                self._update(sid, status=StepStatus.COMPLETED, escalation=None)
+                # A tool call whose outcome nobody confirmed did not (knowingly) happen:
+                # there is nothing to undo. Any other reviewed step did its work.
+                unknown = (
+                    isinstance(state.output, ToolOutput)
+                    and state.output.status is ToolStatus.UNKNOWN
+                )
+                status = StepStatus.CANCELLED if unknown else StepStatus.COMPLETED
+                self._update(sid, status=status, escalation=None)
         if self.human is not None:
             self._cancel_timer(sla_timer(self.human.id, self.human.level))
             self.human = None

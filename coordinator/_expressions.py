@@ -8,7 +8,8 @@ so an expression can neither reach Python internals nor call methods.
 
 Names an expression may use (see ``NAMES``):
 
-- ``steps``: ``{step id: output}`` of the steps that completed, outputs as JSON-like dicts;
+- ``steps``: ``{step id: output}`` of the steps that completed, outputs as JSON-like dicts
+  (a tool step's ``result`` is the tool's JSON result itself, not its text);
 - ``case``: ``id``, ``pipeline``, ``version``, ``source``, ``metadata``, ``media_type``,
   ``size``;
 - ``usage``: ``cost_usd`` and ``latency_ms`` used so far;
@@ -24,11 +25,12 @@ default=None)`` reads an extracted field's value (normalised when known) from an
 from __future__ import annotations
 
 import ast
+import json
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from pydantic import GetCoreSchemaHandler
+from pydantic import BaseModel, GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 from simpleeval import (  # type: ignore[import-untyped]
     AttributeDoesNotExist,
@@ -40,6 +42,19 @@ from simpleeval import (  # type: ignore[import-untyped]
 from bus.errors import CaseyardError
 
 NAMES = frozenset({"steps", "case", "usage", "loops", "step"})
+
+
+def expression_view(output: BaseModel) -> dict[str, Any]:
+    """A step output as expressions see it: JSON-like, a tool's result parsed."""
+    view: dict[str, Any] = output.model_dump(mode="json")
+    if view.get("kind") == "tool":
+        try:
+            view["result"] = json.loads(view.get("result") or "null")
+        except ValueError:
+            pass  # the agent writes JSON; anything else stays the text it is
+    return view
+
+
 """The names every expression may use."""
 
 

@@ -150,20 +150,6 @@ class StepDefaults(_Model):
     retry: RetryPolicy = RetryPolicy()
 
 
-class Compensation(_Model):
-    """The task that undoes a completed step when the case fails or is rejected.
-
-    The compensating task gets the document, ``parameters`` and the step's output (keyed by
-    the step id). ``id`` defaults to ``undo-<step>``.
-    """
-
-    id: Identifier
-    capability: Capability
-    parameters: Mapping[str, str] = Field(default_factory=dict)
-    timeout: Duration | None = None
-    retry: RetryPolicy | None = None
-
-
 class OnEdit(_Model):
     """What a human ``edit`` does: patch a step's extracted fields, maybe loop back."""
 
@@ -198,6 +184,55 @@ class Escalation(EscalationTarget):
     on_edit: OnEdit | None = None
 
 
+TOOL_CAPABILITY = "tool"
+"""The capability of tool steps: the tools agent calls the tool on its MCP server."""
+
+UNKNOWN_OUTCOME_QUEUE = "tool-outcomes"
+
+
+class ToolCall(_Model):
+    """A call of a tool on an MCP server (a step's, or a compensation's).
+
+    ``arguments`` are expressions over the case (``steps``, ``case``...), evaluated when
+    the task is dispatched; the task carries their values as JSON. ``server`` names an
+    entry of the tool servers file the tools agent loads.
+    """
+
+    server: Identifier
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
+    arguments: Mapping[str, Expression] = Field(default_factory=dict)
+    unknown_outcome: EscalationTarget = Field(
+        default_factory=lambda: EscalationTarget(queue=UNKNOWN_OUTCOME_QUEUE),
+        description="Where a person says whether an interrupted call of a tool that is "
+        "not idempotent happened.",
+    )
+
+
+def _tool_capability(data: object) -> object:
+    """A step or compensation with ``tool`` has the tool capability unless it says one."""
+    if isinstance(data, dict) and data.get("tool") is not None and "capability" not in data:
+        return {**data, "capability": TOOL_CAPABILITY}
+    return data
+
+
+class Compensation(_Model):
+    """The task that undoes a completed step when the case fails or is rejected.
+
+    The compensating task gets the document, ``parameters`` and the step's output (keyed by
+    the step id). ``id`` defaults to ``undo-<step>``. With ``tool`` it is a tool call
+    (its arguments may read ``steps.<step>``, the output being undone).
+    """
+
+    id: Identifier
+    capability: Capability
+    parameters: Mapping[str, str] = Field(default_factory=dict)
+    tool: ToolCall | None = None
+    timeout: Duration | None = None
+    retry: RetryPolicy | None = None
+
+    _tool = model_validator(mode="before")(_tool_capability)
+
+
 class HandOff(_Model):
     """After the step completes (approved, if it was escalated): when ``when`` holds, the
     case ends here and goes on as a new case in pipeline ``to`` (same document, same
@@ -216,7 +251,7 @@ def _inputs(value: object) -> object:
 
 
 class Step(_Model):
-    """One step of a pipeline: a capability an agent performs."""
+    """One step of a pipeline: a capability an agent performs, or a tool call (``tool``)."""
 
     id: Identifier
     capability: Capability
@@ -225,6 +260,7 @@ class Step(_Model):
         default_factory=dict, description="{alias: step} of earlier outputs the task gets."
     )
     parameters: Mapping[str, str] = Field(default_factory=dict)
+    tool: ToolCall | None = None
     when: Expression | None = None
     timeout: Duration | None = None
     retry: RetryPolicy | None = None
@@ -237,11 +273,35 @@ class Step(_Model):
     @model_validator(mode="before")
     @classmethod
     def _compensation_id(cls, data: object) -> object:
+        data = _tool_capability(data)
         if isinstance(data, dict):
             compensation = data.get("compensation")
             if isinstance(compensation, dict) and "id" not in compensation:
                 return {**data, "compensation": {"id": f"undo-{data.get('id')}", **compensation}}
         return data
+
+    @model_validator(mode="after")
+    def _unknown_outcome(self) -> Self:
+        """A tool step escalates, first of all, a call whose outcome is unknown."""
+        if self.tool is None:
+            return self
+        target = self.tool.unknown_outcome
+        rule = Escalation(
+            id=f"{self.id}-outcome-unknown",
+            when=Expression(f"steps[{self.id!r}].status == 'unknown'"),
+            reason=(
+                f"did this happen? the call of tool {self.tool.name!r} on {self.tool.server!r} "
+                "was interrupted and the tool is not idempotent, so it was not called again: "
+                "approve if it took effect, reject to stop the case"
+            ),
+            evidence=(self.id,),
+            queue=target.queue,
+            sla=target.sla,
+            chain=target.chain,
+        )
+        if any(existing.id == rule.id for existing in self.escalate):
+            return self
+        return self.model_copy(update={"escalate": (rule, *self.escalate)})
 
 
 class Join(StrEnum):
@@ -380,6 +440,7 @@ class TaskSpec:
         redact_rules: Ids of those rules.
         models: The allowed models, from the models rule that applies (empty: any).
         models_rule: Id of that rule.
+        tool: For a tool call, the tool; None otherwise.
     """
 
     id: str
@@ -393,6 +454,7 @@ class TaskSpec:
     redact_rules: tuple[str, ...]
     models: tuple[str, ...]
     models_rule: str | None
+    tool: ToolCall | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -594,7 +656,16 @@ def _check_pipeline(pipeline: Pipeline) -> list[str]:
                 )
         if step.when is not None:
             problems.extend(_refs(f"step {step.id!r}: when", step.when, steps, earlier, step.id))
+        if step.tool is not None:
+            for name, argument in step.tool.arguments.items():
+                where = f"step {step.id!r}: tool: arguments: {name}"
+                problems.extend(_refs(where, argument, steps, earlier, step.id))
         mine = earlier | {step.id}
+        compensation = step.compensation
+        if compensation is not None and compensation.tool is not None:
+            for name, argument in compensation.tool.arguments.items():
+                where = f"step {step.id!r}: compensation: tool: arguments: {name}"
+                problems.extend(_refs(where, argument, steps, mine, step.id))
         for rule in step.escalate:
             where = f"step {step.id!r}: escalate {rule.id!r}"
             if rule.when is not None:
@@ -716,6 +787,7 @@ def _build_plan(pipeline: Pipeline) -> Plan:
         timeout: timedelta | None,
         retry: RetryPolicy | None,
         compensates: str | None,
+        tool: ToolCall | None,
     ) -> TaskSpec:
         redact = [
             p
@@ -727,6 +799,8 @@ def _build_plan(pipeline: Pipeline) -> Plan:
             for p in targeted
             if isinstance(p, ModelsRule) and p.applies_to(compensates or node, capability)
         ]
+        if tool is not None:
+            parameters = {**parameters, "server": tool.server, "tool": tool.name}
         return TaskSpec(
             id=node,
             capability=capability,
@@ -739,16 +813,26 @@ def _build_plan(pipeline: Pipeline) -> Plan:
             redact_rules=tuple(rule.id for rule in redact),
             models=models[0].allow if models else (),
             models_rule=models[0].id if models else None,
+            tool=tool,
         )
 
     nodes: dict[str, TaskSpec] = {}
     for step in pipeline.steps:
         nodes[step.id] = spec(
-            step.id, step.capability, step.parameters, step.inputs, step.timeout, step.retry, None
+            step.id,
+            step.capability,
+            step.parameters,
+            step.inputs,
+            step.timeout,
+            step.retry,
+            None,
+            step.tool,
         )
         if step.compensation is not None:
             c = step.compensation
-            nodes[c.id] = spec(c.id, c.capability, c.parameters, {}, c.timeout, c.retry, step.id)
+            nodes[c.id] = spec(
+                c.id, c.capability, c.parameters, {}, c.timeout, c.retry, step.id, c.tool
+            )
 
     def access(step: Step, at: str) -> tuple[AccessRule, ...]:
         return tuple(

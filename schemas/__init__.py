@@ -117,6 +117,8 @@ from schemas.payloads import (
     ScoreOutput,
     Span,
     TaskOutput,
+    ToolOutput,
+    ToolStatus,
     Urgency,
 )
 from schemas.results import ModelHop, ModelUsage, TaskCompleted, TaskFailed
@@ -212,6 +214,8 @@ __all__ = [
     "TaskRequested",
     "TimerFired",
     "TimerPurpose",
+    "ToolOutput",
+    "ToolStatus",
     "UnknownEventTypeError",
     "UnknownSchemaIdError",
     "UpcastError",

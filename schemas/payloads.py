@@ -1,4 +1,4 @@
-"""Typed outputs of the built-in capabilities: classify, extract, score, respond.
+"""Typed outputs of the built-in capabilities: classify, extract, score, respond, tool.
 
 Each output has a single-valued ``kind`` (the capability's name), so ``TaskOutput`` is a
 discriminated union in pydantic and an unambiguous union of records in Avro.
@@ -157,8 +157,40 @@ class RespondOutput(BaseModel):
     )
 
 
+class ToolStatus(StrEnum):
+    """Whether a tool call's outcome is known."""
+
+    OK = "ok"
+    UNKNOWN = "unknown"
+    """The call was interrupted (a crash, a lost connection) and the tool is not
+    idempotent, so it was not called again: a person says whether it happened."""
+
+
+class ToolOutput(BaseModel):
+    """Output of a tool step: one recorded call of a tool on an MCP server.
+
+    Replay and every later step read this record; the tool is never called again for it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["tool"] = "tool"
+    server: str = Field(min_length=1, description="The MCP server, as configured.")
+    tool: str = Field(min_length=1, description="The tool's name on that server.")
+    idempotency_key: str = Field(
+        min_length=1, description="Sent with the call; the same for every retry of it."
+    )
+    status: ToolStatus = ToolStatus.OK
+    result: str = Field(
+        default="null",
+        description="The tool's result as JSON: its structured content, else its text "
+        "(parsed when it is JSON); null when the outcome is unknown.",
+    )
+    text: str = Field(default="", description="The text content the tool returned.")
+
+
 TaskOutput = Annotated[
-    ClassifyOutput | ExtractOutput | ScoreOutput | RespondOutput,
+    ClassifyOutput | ExtractOutput | ScoreOutput | RespondOutput | ToolOutput,
     Field(discriminator="kind"),
 ]
 """The output of any capability; ``kind`` says which."""

@@ -35,6 +35,11 @@ class TaskInput(BaseModel):
     prior: Mapping[str, TaskOutput] = Field(
         default_factory=dict, description="Outputs of earlier steps, keyed by step name."
     )
+    arguments: str | None = Field(
+        default=None,
+        description="A tool step's arguments: a JSON object the coordinator evaluated "
+        "from the step's expressions when it dispatched the task.",
+    )
 
 
 class TaskRequested(Event):

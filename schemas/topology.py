@@ -35,8 +35,9 @@ from schemas.tasks import TaskRequested
 CASE_PARTITIONS = 6
 """Partitions of every case-keyed topic; more partitions allow more coordinator members."""
 
-CAPABILITIES = ("classify", "extract", "score", "respond")
-"""The capabilities the built-in agents serve (new agents may add their own)."""
+CAPABILITIES = ("classify", "extract", "score", "respond", "tool")
+"""The capabilities the built-in agents serve (new agents may add their own); ``tool`` is
+the tools agent's: pipeline tool steps, calls of tools on MCP servers."""
 
 
 @dataclass(frozen=True, slots=True)

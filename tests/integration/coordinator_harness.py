@@ -41,7 +41,9 @@ from schemas import (
     Registry,
     RespondOutput,
     RiskBand,
+    SchemaStore,
     ScoreOutput,
+    SqliteSchemaStore,
     TaskRequested,
 )
 from schemas.payloads import Channel
@@ -212,20 +214,29 @@ async def harness(
     middleware: Sequence[Middleware] = (),
     retry: RetryPolicy = NO_RETRIES,
     cloudevents_headers: bool = False,
+    capabilities: Sequence[str] = CAPABILITIES,
+    registry_db: Path | None = None,
 ) -> AsyncIterator[Harness]:
     """A coordinator and one fake agent per capability, running until the block ends.
 
-    `middleware` goes to the bus (tracing, metrics); `retry` is the agents' retry topics.
+    `middleware` goes to the bus (tracing, metrics); `retry` is the agents' retry topics;
+    `capabilities` those with a fake agent (a real agent serves any other);
+    `registry_db` a SQLite schema store to share with processes on a SQLite bus.
     """
     catalog = PipelineCatalog.load(pipelines)
-    async with _world(url, catalog, middleware, retry, cloudevents_headers) as h:
+    async with _world(
+        url, catalog, middleware, retry, cloudevents_headers, tuple(capabilities), registry_db
+    ) as h:
         yield h
 
 
 @asynccontextmanager
-async def agents_only(url: str) -> AsyncIterator[Harness]:
-    """Fake agents only: the coordinator runs elsewhere (e.g. as a process)."""
-    async with _world(url, None) as h:
+async def agents_only(
+    url: str, *, capabilities: Sequence[str] = CAPABILITIES, registry_db: Path | None = None
+) -> AsyncIterator[Harness]:
+    """Fake agents only (of `capabilities`): the coordinator runs elsewhere (e.g. as a
+    process)."""
+    async with _world(url, None, capabilities=tuple(capabilities), registry_db=registry_db) as h:
         yield h
 
 
@@ -236,6 +247,8 @@ async def _world(
     middleware: Sequence[Middleware] = (),
     retry: RetryPolicy = NO_RETRIES,
     cloudevents_headers: bool = False,
+    capabilities: tuple[str, ...] = CAPABILITIES,
+    registry_db: Path | None = None,
 ) -> AsyncIterator[Harness]:
     async with (
         bus.connect(url, middleware=middleware, session_timeout_ms=6000, connect_timeout=30) as b,
@@ -243,11 +256,15 @@ async def _world(
     ):
         await ensure_topology(b)
         # On Kafka the topics outlive a test: schemas must too, or old records undecodable.
-        store = (
-            await stack.enter_async_context(BusSchemaStore(b))
-            if url.startswith("kafka")
-            else MemorySchemaStore()
-        )
+        # Processes on a SQLite bus (`caseyard run`) share data_dir/registry.db.
+        store: SchemaStore
+        if url.startswith("kafka"):
+            store = await stack.enter_async_context(BusSchemaStore(b))
+        elif registry_db is not None:
+            registry_db.parent.mkdir(parents=True, exist_ok=True)
+            store = SqliteSchemaStore(registry_db)
+        else:
+            store = MemorySchemaStore()
         codec = AvroCodec(Registry(store))
         scripts = {c: Script() for c in CAPABILITIES}
         coordinator = (
@@ -273,7 +290,7 @@ async def _world(
                 producer=PRODUCER,
                 retry=retry,
             )
-            for capability in CAPABILITIES
+            for capability in capabilities
         ]
         stop = anyio.Event()
         async with anyio.create_task_group() as tg:

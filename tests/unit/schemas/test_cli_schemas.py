@@ -175,7 +175,7 @@ def test_subjects_cover_every_event_type_per_topic() -> None:
     tasks = [s for s, _ in subjects if s.endswith("caseyard.TaskRequested")]
     assert tasks == [
         f"caseyard.tasks.{c}-caseyard.TaskRequested"
-        for c in ("classify", "extract", "score", "respond")
+        for c in ("classify", "extract", "score", "respond", "tool")
     ]
     assert len({s for s, _ in subjects}) == len(subjects)
 
@@ -215,7 +215,7 @@ async def test_check_against_a_registry(
     for name, model in topology_subjects():
         await registry.register(name, schema_text(model))
     await check_registry(console, client, "http://registry", topic_record_name_strategy)
-    assert "up to date: all 24 subjects" in console.export_text()
+    assert "up to date: all 25 subjects" in console.export_text()
 
     fresh = Registry()
     await fresh.register(subject, long_source())  # what an older producer registered

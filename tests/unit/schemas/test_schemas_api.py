@@ -97,6 +97,8 @@ EXPECTED = {
     "TaskRequested",
     "TimerFired",
     "TimerPurpose",
+    "ToolOutput",
+    "ToolStatus",
     "UnknownEventTypeError",
     "UnknownSchemaIdError",
     "UpcastError",
