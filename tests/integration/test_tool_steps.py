@@ -266,10 +266,8 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
         proc.wait(timeout=10)
 
 
-def _run(
-    tmp_path: Path, service: str, servers: Path, procs: list[subprocess.Popen[bytes]]
-) -> subprocess.Popen[bytes]:
-    env = {
+def _env(tmp_path: Path, servers: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "CASEYARD_BUS": f"sqlite:///{tmp_path}/bus.db",
         "CASEYARD_DATA_DIR": str(tmp_path / "data"),
@@ -278,10 +276,17 @@ def _run(
         "CASEYARD_SESSION_TIMEOUT_MS": "2000",
         "CASEYARD_LOG_LEVEL": "WARNING",
     }
-    caseyard = Path(sys.executable).parent / "caseyard"
+
+
+CASEYARD = str(Path(sys.executable).parent / "caseyard")
+
+
+def _run(
+    tmp_path: Path, service: str, servers: Path, procs: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [str(caseyard), "run", service],
-        env=env,
+        [CASEYARD, "run", service],
+        env=_env(tmp_path, servers),
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=None if os.environ.get("TOOLS_DEBUG") else subprocess.DEVNULL,
@@ -336,6 +341,25 @@ async def test_a_killed_tools_agent_calls_once_or_asks_a_person(
     assert len([c for c in calls if not c.get("repeated")]) == effects
     if not human:  # called a second time, with the same key, which took no effect
         assert len(calls) == 2 and calls[1]["repeated"] and calls[0]["key"] == calls[1]["key"]
+    _replay_verifies_without_calling(tmp_path, case, ledger)
+
+
+def _replay_verifies_without_calling(tmp_path: Path, case: str, ledger: Path) -> None:
+    """`caseyard replay --verify` decides the case again from the log: the recorded tool
+    results stand in for the calls, so the tool's ledger does not move."""
+    before = ledger.read_text()
+    done = subprocess.run(
+        [CASEYARD, "replay", "--from", "earliest", "--case", case, "--verify"],
+        env=_env(tmp_path, tmp_path / "servers.yaml"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 case(s) decide as recorded" in done.stdout
+    assert ledger.read_text() == before
 
 
 async def test_a_killed_coordinator_records_the_call_it_started(
@@ -361,6 +385,7 @@ async def test_a_killed_coordinator_records_the_call_it_started(
         events = await h.wait_for(case, CaseCompleted, timeout=90)
         assert not any(isinstance(e, CaseEscalated) for e in events)
     assert [e["tool"] for e in _ledger(ledger)] == ["open_ticket"]
+    _replay_verifies_without_calling(tmp_path, case, ledger)
 
 
 async def _has(ledger: Path, tool: str) -> None:
