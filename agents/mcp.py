@@ -259,8 +259,6 @@ class ToolClient:
     ) -> None:
         """Own the connection to server `name`: open it for the next request, keep it while
         it works, reopen it after it broke."""
-        from mcp import Client  # the SDK is imported where it is used
-
         async with inbox:
             while True:
                 try:
@@ -268,7 +266,7 @@ class ToolClient:
                 except anyio.EndOfStream:
                     return
                 try:
-                    async with Client(_target(spec), read_timeout_seconds=spec.timeout) as client:
+                    async with _connected(spec) as client:
                         listing = await client.list_tools()
                         tools = {t.name: t for t in listing.tools}
                         log.info(
@@ -403,26 +401,32 @@ def _repeatable(spec: ToolServer, tool: Any) -> bool:
     return bool(hints.read_only_hint or hints.idempotent_hint)
 
 
-def _target(spec: ToolServer) -> Any:
-    """What the SDK's `Client` connects to."""
-    if spec.url is not None:
-        if not spec.headers:
-            return spec.url
+@asynccontextmanager
+async def _connected(spec: ToolServer) -> AsyncIterator[Any]:
+    """The SDK's client, connected to `spec` (an HTTP client with its headers is closed
+    with it)."""
+    from mcp import Client, StdioServerParameters
+
+    if spec.url is not None and spec.headers:
         import httpx2
         from mcp.client.streamable_http import streamable_http_client
 
-        return streamable_http_client(
-            spec.url, http_client=httpx2.AsyncClient(headers=dict(spec.headers))
+        async with httpx2.AsyncClient(headers=dict(spec.headers)) as http:
+            transport = streamable_http_client(spec.url, http_client=http)
+            async with Client(transport, read_timeout_seconds=spec.timeout) as client:
+                yield client
+        return
+    target: Any = spec.url
+    if spec.url is None:
+        command, *args = spec.command
+        target = StdioServerParameters(
+            command=sys.executable if command == "python" else command,
+            args=args,
+            env=dict(spec.env) or None,
+            cwd=spec.cwd,
         )
-    from mcp import StdioServerParameters
-
-    command, *args = spec.command
-    return StdioServerParameters(
-        command=sys.executable if command == "python" else command,
-        args=args,
-        env=dict(spec.env) or None,
-        cwd=spec.cwd,
-    )
+    async with Client(target, read_timeout_seconds=spec.timeout) as client:
+        yield client
 
 
 def _describe(error: BaseException) -> str:

@@ -139,6 +139,11 @@ class Settings(BaseSettings):
     )
     smtp_host: str | None = Field(default=None, description="Deliver replies by SMTP")
     smtp_port: int = 25
+    mcp_token: SecretStr | None = Field(
+        default=None,
+        description="The inbox API token `caseyard mcp` acts with over stdio (its user's "
+        "role and queues apply)",
+    )
     inbox_host: str = "127.0.0.1"
     inbox_port: int = Field(default=8080, gt=0, lt=65536)
     inbox_users_file: Path | None = Field(

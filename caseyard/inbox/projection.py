@@ -138,6 +138,10 @@ class Projection:
     def case(self, case_id: str) -> CaseView | None:
         return self._cases.get(case_id)
 
+    def cases(self) -> list[CaseView]:
+        """The cases kept, in the order their first event was read (oldest first)."""
+        return list(self._cases.values())
+
     def apply(self, event: Event) -> None:
         """Take in the next event read from `caseyard.case-events` or `caseyard.human`."""
         if isinstance(event, HumanTaskClaimed | HumanDecision):
