@@ -69,6 +69,7 @@ def settings() -> Settings:
 
 def _register_commands() -> None:
     from caseyard.commands import (
+        a2a,
         audit,
         cases,
         demo,
@@ -93,6 +94,7 @@ def _register_commands() -> None:
         dlq,
         inbox,
         mcp,
+        a2a,
         schemas,
         registry,
         topics,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 
 import anyio
 import uvicorn
@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from caseyard.errors import ConfigError
@@ -65,10 +65,14 @@ Detail = Callable[[], Mapping[str, object]]
 
 
 def health_app(
-    ready: Callable[[], bool], metrics: Scrape | None = None, detail: Detail | None = None
+    ready: Callable[[], bool],
+    metrics: Scrape | None = None,
+    detail: Detail | None = None,
+    extra: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """`/healthz` answers while the process serves; `/readyz` once its services are ready,
-    with `detail`; `/metrics` (if `metrics` is given) in the Prometheus text format."""
+    with `detail`; `/metrics` (if `metrics` is given) in the Prometheus text format; and
+    the `extra` routes (the agents' A2A card)."""
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -78,7 +82,7 @@ def health_app(
         body = {"ready": ok, **(detail() if detail is not None else {})}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz), *extra]
     if metrics is not None:
         scrape = metrics
 
@@ -145,6 +149,8 @@ async def serve_health(
     stop: anyio.Event,
     metrics: Scrape | None = None,
     detail: Detail | None = None,
+    extra: Sequence[BaseRoute] = (),
 ) -> None:
     """Serve `health_app` until `stop` is set."""
-    await serve_app(health_app(ready, metrics, detail), host, port, stop, what="health checks")
+    app = health_app(ready, metrics, detail, extra)
+    await serve_app(app, host, port, stop, what="health checks")

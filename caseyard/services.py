@@ -146,7 +146,8 @@ async def serve(
 ) -> None:
     """Run `names` until `stop` is set: the coordinator and agents (`run_services`), the
     inbox web app if named, and with `health_port` set the health server: `/healthz`,
-    `/readyz` (once `started`) and `/metrics` (this process, lag included)."""
+    `/readyz` (once `started`), `/metrics` (this process, lag included) and, where agents
+    run, their A2A agent card at `/.well-known/agent-card.json`."""
     started = started or anyio.Event()
     workers = [name for name in names if name != INBOX]
 
@@ -169,8 +170,12 @@ async def serve(
 
     async with anyio.create_task_group() as tg:
         if app.settings.health_port is not None:
+            from caseyard.a2a import card_routes  # the A2A SDK, only where a card is served
+
             port, host = app.settings.health_port, app.settings.health_host
-            tg.start_soon(serve_health, started.is_set, host, port, stop, metrics, detail)
+            agents = [find_agent(name) for name in workers if name != "coordinator"]
+            extra = card_routes(agents)
+            tg.start_soon(serve_health, started.is_set, host, port, stop, metrics, detail, extra)
         parts = ([run_workers] if workers else []) + ([run_inbox] if INBOX in names else [])
         ready = [anyio.Event() for _ in parts]
         for part, event in zip(parts, ready, strict=True):

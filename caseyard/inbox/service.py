@@ -106,6 +106,10 @@ class Inbox:
                     self._moved.set()
                     self._moved = anyio.Event()
 
+    async def news(self) -> None:
+        """Return once the projection has taken in more events."""
+        await self._moved.wait()
+
     async def _apply(self, record: Record) -> None:
         try:
             event = await self.app.codec.decode(record.value)
