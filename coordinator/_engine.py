@@ -803,11 +803,18 @@ class _Run:
         recorded task carries the values, so a replay never evaluates them again)."""
         assert spec.tool is not None
         names = self._names(spec.compensates or node)
+        steps: dict[str, object] = dict(names["steps"])  # type: ignore[call-overload]
         undone = self.steps[spec.compensates].output if spec.compensates is not None else None
         if spec.compensates is not None and undone is not None:
             # A compensation reads the output it undoes (the step is compensating now).
-            steps = {**names["steps"], spec.compensates: expression_view(undone)}  # type: ignore[dict-item]
-            names = {**names, "steps": steps}
+            steps[spec.compensates] = expression_view(undone)
+        if spec.redact:
+            # A redact rule on a tool step: the tool never gets those fields' values.
+            for sid in steps:
+                output = self.steps[sid].output if sid in self.steps else None
+                if output is not None:
+                    steps[sid] = expression_view(redact_output(output, spec.redact))
+        names = {**names, "steps": steps}
         values = {name: argument.evaluate(names) for name, argument in spec.tool.arguments.items()}
         try:
             return json.dumps(values, separators=(",", ":"), allow_nan=False)

@@ -41,7 +41,7 @@ from caseyard.app import (
 from caseyard.commands._run import run
 from caseyard.errors import AuditFailed, ConfigError
 from coordinator import CaseReplay, CaseState, Logged, PipelineCatalog, StepStatus, replay
-from schemas import CaseSubmitted
+from schemas import CaseSubmitted, ClassifyOutput, TaskCompleted
 from schemas.topology import CASE_EVENTS, HUMAN, INTAKE, RESULTS, TIMERS
 
 CLOCK_SKEW_MS = 60_000
@@ -112,6 +112,81 @@ async def start_offsets(
     if start.timestamp_ms is not None:
         return await offsets_for_times(app.bus, dict.fromkeys(tps, start.timestamp_ms))
     return dict.fromkeys(tps, 0)
+
+
+# -- what-if replay -----------------------------------------------------------------------
+
+
+def _replay_what_if(start: Start, case_id: str | None, what_if: str, as_json: bool) -> None:
+    from caseyard.app import open_app
+    from caseyard.cli import console, settings
+    from caseyard.whatif import ask_candidate, classify_what_if, parse_what_if, summarize
+
+    feedback = parse_what_if(what_if)
+
+    async def body() -> None:
+        catalog = PipelineCatalog.load(settings().pipelines_dir)
+        async with open_app(settings()) as app:
+            with Progress(console=console, transient=True, disable=as_json) as progress:
+                task = progress.add_task("reading the log", total=0)
+                log = await read_case_log(app, start, case_id, progress, task)
+                model, ask = await ask_candidate(app, feedback)
+                submitted = {
+                    i.event.case_id: i.event
+                    for i in log.inputs
+                    if isinstance(i.event, CaseSubmitted)
+                }
+                classified = {
+                    i.event.case_id
+                    for i in log.inputs
+                    if isinstance(i.event, TaskCompleted)
+                    and isinstance(i.event.output, ClassifyOutput)
+                    and i.event.case_id in submitted
+                }
+                asking = progress.add_task(f"asking {model}", total=len(classified))
+                answers = {}
+                for case in sorted(classified):
+                    answers[case] = await ask(submitted[case])
+                    progress.advance(asking)
+        rows = classify_what_if(log.inputs, log.outputs, catalog, lambda s: answers.get(s.case_id))
+        summary = summarize(rows)
+        if as_json:
+            report = {
+                "candidate": model,
+                "from": str(start),
+                "cases": [r.as_dict() for r in rows],
+                "summary": summary.as_dict(),
+            }
+            console.print_json(json.dumps(report))
+            return
+        table = Table("case", "recorded", "candidate", "route", "person")
+        table.title = f"what if classify were {model}: {len(rows)} case(s) from {start}"
+        for row in rows:
+            was, new = row.recorded, row.candidate
+            table.add_row(
+                row.case_id,
+                f"{was.doc_type.value} {was.confidence:.2f} {was.urgency.value}",
+                "document unreadable"
+                if new is None
+                else f"{new.doc_type.value} {new.confidence:.2f} {new.urgency.value}"
+                + (" *" if row.changed else ""),
+                row.route
+                if row.candidate_route in (None, row.route)
+                else f"{row.route} -> {row.candidate_route}",
+                row.person or "",
+            )
+        console.print(table)
+        people = summary.decided_by_people
+        console.print(
+            f"{summary.type_changed} of {summary.asked} types and {summary.urgency_changed} "
+            f"urgencies change, {summary.route_changed} routes; where people decided "
+            f"({people}): recorded model agrees {summary.recorded_agrees}, candidate "
+            f"{summary.candidate_agrees}. Later steps are not re-run.",
+            markup=False,
+            highlight=False,
+        )
+
+    run(body)
 
 
 # -- case replay -----------------------------------------------------------------------
@@ -428,6 +503,16 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        what_if: Annotated[
+            str | None,
+            typer.Option(
+                "--what-if",
+                help="classify[=FEEDBACK.jsonl]: ask a candidate classifier (the local model "
+                "as it trains now, or trained with that feedback file) for each case's "
+                "document and report what would have changed: type, urgency, route, "
+                "agreement with the people who decided. Nothing is published.",
+            ),
+        ] = None,
         group: Annotated[
             str | None,
             typer.Option("--group", help="Move this consumer group back instead (with --topic)."),
@@ -443,16 +528,22 @@ def register(app: typer.Typer) -> None:
         consumes the topic again from --from.
 
         Example: caseyard replay --from 2024-05-01T09:00:00Z --verify
+        Example: caseyard replay --what-if classify=.caseyard/feedback.jsonl
         Example: caseyard replay --group language --topic caseyard.intake --from earliest
         """
         start = parse_start(start_text)
         if (group is None) != (topic is None):
             raise ConfigError("--group and --topic go together (a group replay)")
         if group is not None and topic is not None:
-            if case_id is not None or verify:
-                raise ConfigError("--case and --verify are for case replay, not --group")
+            if case_id is not None or verify or what_if is not None:
+                raise ConfigError("--case, --verify and --what-if are for case replay, not --group")
             if start_text is None:
                 raise ConfigError("a group replay needs --from TIME, OFFSET or earliest")
             _replay_group(group, topic, start, as_json)
+            return
+        if what_if is not None:
+            if verify:
+                raise ConfigError("--what-if and --verify go separately")
+            _replay_what_if(start, case_id, what_if, as_json)
             return
         _replay_cases(start, case_id, verify, as_json)

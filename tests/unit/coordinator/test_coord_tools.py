@@ -154,3 +154,15 @@ def test_bad_tool_definitions_are_refused_at_load(change: tuple[str, str], messa
     with pytest.raises(PipelineError, match=r"test\.yaml") as info:
         load(SOURCE.replace(old, new, 1))
     assert message in str(info.value)
+
+
+def test_a_redact_rule_on_a_tool_step_keeps_the_values_from_the_tool() -> None:
+    source = SOURCE + (
+        "policies:\n  - {id: no-ibans-to-tools, kind: redact, steps: [vendor], fields: [iban]}\n"
+    )
+    d = Driver(load(source))
+    d.submit()
+    d.complete("extract", extract(iban="DE02120300000000202051"))
+    arguments = json.loads(d.task("vendor").input.arguments or "")
+    assert arguments["iban"] != "DE02120300000000202051"
+    assert "DE02120300000000202051" not in json.dumps(arguments)

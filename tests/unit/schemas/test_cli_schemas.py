@@ -215,7 +215,7 @@ async def test_check_against_a_registry(
     for name, model in topology_subjects():
         await registry.register(name, schema_text(model))
     await check_registry(console, client, "http://registry", topic_record_name_strategy)
-    assert "up to date: all 25 subjects" in console.export_text()
+    assert f"up to date: all {len(topology_subjects())} subjects" in console.export_text()
 
     fresh = Registry()
     await fresh.register(subject, long_source())  # what an older producer registered
