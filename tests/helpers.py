@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -44,3 +45,19 @@ async def quiet(consumer: Consumer, *, wait: float = 0.5) -> list[Record]:
     while time.monotonic() < deadline:
         records.extend(await consumer.poll(timeout=0.1))
     return records
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def listening(port: int, host: str = "127.0.0.1") -> None:
+    """Pass once something accepts connections on `host:port` (for `eventually`)."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            pass
+    except OSError as exc:
+        raise AssertionError(f"{host}:{port}: {exc}") from None

@@ -6,7 +6,6 @@ coordinator and scripted agents run in the test on the same SQLite bus."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from caseyard.inbox.auth import Role as InboxRole
 from caseyard.inbox.auth import UserStore
 from caseyard.schema_store import REGISTRY_DB
 from schemas import DecisionAction
-from tests.helpers import eventually
+from tests.helpers import eventually, free_port, listening
 from tests.integration.coordinator_harness import harness
 
 pytestmark = pytest.mark.anyio
@@ -86,9 +85,9 @@ def _start(procs: list[subprocess.Popen[bytes]], env: dict[str, str], *args: str
 async def test_an_agent_service_publishes_its_card_on_its_health_port(
     env: dict[str, str], serving: list[subprocess.Popen[bytes]]
 ) -> None:
-    port = _free_port()
+    port = free_port()
     _start(serving, {**env, "CASEYARD_HEALTH_PORT": str(port)}, "run", "tools")
-    await eventually(lambda: _listening(port), timeout=60)
+    await eventually(lambda: listening(port), timeout=60)
     async with httpx.AsyncClient() as http:
         card = await A2ACardResolver(http, f"http://127.0.0.1:{port}").get_agent_card()
     assert card.name == "tools"
@@ -106,13 +105,13 @@ async def test_an_a2a_client_follows_a_case_to_completion(
     users = UserStore(tmp_path / "data" / "inbox-users.toml")
     users.add_user("sam", InboxRole.SUPERVISOR, (), "a long password")
     token = users.add_token("sam")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     async with harness(
         env["CASEYARD_BUS"], tmp_path / "pipelines", registry_db=tmp_path / "data" / REGISTRY_DB
     ) as h:
         _start(serving, env, "a2a", "--port", str(port))
-        await eventually(lambda: _listening(port), timeout=60)
+        await eventually(lambda: listening(port), timeout=60)
         async with httpx.AsyncClient(timeout=30) as anonymous:
             refused = await anonymous.post(url + "/", json={"jsonrpc": "2.0", "id": 1})
             assert refused.status_code == 401
@@ -157,17 +156,3 @@ async def test_an_a2a_client_follows_a_case_to_completion(
             await client.close()
         events = [e.event_type for e in await h.events(case_id)]
         assert events[0] == "CaseOpened" and events[-1] == "CaseCompleted"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _listening(port: int) -> None:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            pass
-    except OSError as exc:
-        raise AssertionError(f"port {port}: {exc}") from None

@@ -22,7 +22,7 @@ from mcp.types import CallToolResult
 
 from caseyard.inbox.auth import Role, UserStore
 from caseyard.schema_store import REGISTRY_DB
-from tests.helpers import eventually
+from tests.helpers import eventually, free_port, listening
 from tests.integration.coordinator_harness import harness
 
 pytestmark = pytest.mark.anyio
@@ -68,15 +68,15 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def http_server(world: dict[str, Any]) -> Iterator[str]:
-    port = _free_port()
+def http_port(world: dict[str, Any]) -> Iterator[int]:
+    port = free_port()
     proc = subprocess.Popen(
         [CASEYARD, "mcp", "--http", str(port)],
         env=world["env"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    yield f"http://127.0.0.1:{port}/mcp"
+    yield port
     proc.terminate()
     proc.wait(timeout=15)
 
@@ -98,13 +98,16 @@ async def _as(url: str, token: str) -> AsyncIterator[Client]:
 
 
 async def test_an_assistant_submits_follows_and_decides_a_case(
-    world: dict[str, Any], http_server: str
+    world: dict[str, Any], http_port: int
 ) -> None:
     tmp: Path = world["tmp"]
+    http_server = f"http://127.0.0.1:{http_port}/mcp"
     async with harness(
         f"sqlite:///{tmp}/bus.db", tmp / "pipelines", registry_db=tmp / "data" / REGISTRY_DB
     ):
-        await eventually(lambda: _listening(http_server), timeout=60)
+        await eventually(
+            lambda: listening(int(http_server.split(":")[2].split("/")[0])), timeout=60
+        )
         async with _as(http_server, world["rita"]) as rita:
             tools = {t.name: t for t in (await rita.list_tools()).tools}
             read_only = {
@@ -177,23 +180,3 @@ def test_stdio_without_a_valid_token_is_one_line_and_a_usage_exit(world: dict[st
     assert done.stderr.strip().splitlines() == [
         "error: CASEYARD_MCP_TOKEN is not a token of any inbox user"
     ]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _listening(url: str) -> None:
-    import socket
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "", parts.port or 0), timeout=1):
-            pass
-    except OSError as exc:
-        raise AssertionError(f"{url}: {exc}") from None

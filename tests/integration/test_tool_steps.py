@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -43,7 +42,7 @@ from schemas import (
     ToolStatus,
 )
 from schemas.topology import CAPABILITIES, tasks_topic
-from tests.helpers import eventually
+from tests.helpers import eventually, free_port, listening
 from tests.integration.coordinator_harness import (
     NO_RETRIES,
     PRODUCER,
@@ -193,11 +192,11 @@ async def test_the_example_pipeline_checks_holds_and_reviews_over_stdio(tmp_path
 
 
 async def test_a_known_vendor_completes_without_a_hold_over_http(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     ledger = tmp_path / "ledger.jsonl"
     server = _serve_http(port, ledger)
     try:
-        await eventually(lambda: _listening(port), timeout=30)
+        await eventually(lambda: listening(port), timeout=30)
         text = ONE_TOOL.format(
             name="lookup", tool="check_vendor_iban", arguments=f"{{iban: \"'{ACME_IBAN}'\"}}"
         )
@@ -399,17 +398,3 @@ def _serve_http(port: int, ledger: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _listening(port: int) -> None:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            pass
-    except OSError as exc:
-        raise AssertionError(f"port {port}: {exc}") from None
