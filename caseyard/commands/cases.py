@@ -194,11 +194,74 @@ def register(app: typer.Typer) -> None:
             if quarantined is not None:
                 console.print(
                     f"quarantined: {quarantined}; its inputs go to the dead-letter topic until "
-                    "a good state record or a tombstone replaces it and the coordinator "
-                    "restores the partition (restart it); then redrive them",
+                    "a good state record or a tombstone replaces it (caseyard repair "
+                    f"{case_id}) and the coordinator restores the partition (restart it); "
+                    "then redrive them",
                     markup=False,
                     highlight=False,
                     soft_wrap=True,
                 )
+
+        run(body)
+
+    @app.command("repair")
+    def repair_command(
+        case_id: Annotated[str, typer.Argument(help="The quarantined case.")],
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Rebuild and check, write nothing.")
+        ] = False,
+        drop: Annotated[
+            bool,
+            typer.Option("--drop", help="Give the case up instead: write a tombstone."),
+        ] = False,
+    ) -> None:
+        """Rebuild a quarantined case's saga state from the log and write it to the
+        changelog: the case's applied inputs replayed through the coordinator's transition
+        and checked against its recorded case events (nothing is written if they differ).
+        Then restart the coordinator (it restores the partition) and redrive the case's
+        dead letters.
+
+        Example: caseyard repair case-0192f3a8c2d1
+        """
+        from caseyard.cli import console, settings
+        from caseyard.commands.replay import Start, read_case_log
+        from caseyard.repair import drop_case, repair_case
+
+        config = settings()
+
+        async def body() -> None:
+            catalog = PipelineCatalog.load(config.pipelines_dir)
+            async with open_app(config) as app:
+                if drop:
+                    why = await drop_case(app, case_id)
+                    console.print(
+                        f"dropped {case_id} (it was quarantined: {why}): a tombstone is in "
+                        "the changelog; the coordinator forgets the case at its next restore",
+                        markup=False,
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+                    return
+                with Progress(console=console, transient=True) as progress:
+                    task = progress.add_task("reading the log", total=0)
+                    log = await read_case_log(app, Start(), case_id, progress, task)
+                done = await repair_case(
+                    app, catalog, log.inputs, log.outputs, case_id, dry_run=dry_run
+                )
+            verb = "rebuilt" if dry_run else "repaired"
+            console.print(
+                f"{verb} {case_id} (quarantined: {done.why}): {done.status} after "
+                f"{done.applied} applied input(s); {done.left_out} dead-lettered input(s) "
+                "left out"
+                + (
+                    ": nothing written (--dry-run)"
+                    if dry_run
+                    else ". Restart the coordinator to restore it, then redrive its dead "
+                    "letters (caseyard dlq list, caseyard dlq redrive ID)"
+                ),
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
         run(body)
