@@ -77,6 +77,7 @@ def _register_commands() -> None:
         feedback,
         inbox,
         mcp,
+        models,
         registry,
         replay,
         schemas,
@@ -99,6 +100,7 @@ def _register_commands() -> None:
         registry,
         topics,
         train,
+        models,
         feedback,
     )
     for module in modules:

@@ -139,6 +139,12 @@ class Settings(BaseSettings):
     )
     smtp_host: str | None = Field(default=None, description="Deliver replies by SMTP")
     smtp_port: int = 25
+    drift_psi_alert: float = Field(
+        default=0.25,
+        gt=0,
+        description="A model version whose class mix drifts further than this population "
+        "stability index from its training mix is a drift breach (caseyard models report)",
+    )
     mcp_token: SecretStr | None = Field(
         default=None,
         description="The inbox API token `caseyard mcp` acts with over stdio (its user's "

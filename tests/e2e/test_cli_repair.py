@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from caseyard.schema_store import REGISTRY_DB
 from schemas import CaseCompleted, DecisionAction, HumanTaskOpened
 from schemas.topology import CASE_PARTITIONS, STATE
 from tests.helpers import eventually
-from tests.integration.coordinator_harness import harness
+from tests.integration.coordinator_harness import Harness, harness
 
 pytestmark = pytest.mark.anyio
 
@@ -56,7 +57,7 @@ async def test_a_quarantined_case_is_repaired_from_its_log(tmp_path: Path) -> No
     (tmp_path / "pipelines" / "reviewed.yaml").write_text(PIPELINE)
     url = f"sqlite:///{tmp_path}/bus.db"
 
-    def world():  # type: ignore[no-untyped-def]
+    def world() -> AbstractAsyncContextManager[Harness]:
         return harness(url, tmp_path / "pipelines", registry_db=tmp_path / "data" / REGISTRY_DB)
 
     async with world() as h:
