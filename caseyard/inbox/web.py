@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from caseyard.errors import CaseyardError
 from caseyard.inbox.api import Api
-from caseyard.inbox.auth import User, UserStore
+from caseyard.inbox.auth import Role, User, UserStore
 from caseyard.inbox.listing import BANDS, CLAIMED, SORTS, Rows, View, next_task, select
 from caseyard.inbox.models import load_detail, timeline
 from caseyard.inbox.projection import HumanTask
@@ -199,6 +199,7 @@ class Pages:
         # A task id holds slashes ('<case_id>/human/<n>'): the actions go first.
         return [
             Route("/", self._page(self.index)),
+            Route("/overview", self._page(self.overview), methods=["GET"]),
             Route("/login", self._page(self.login_form), methods=["GET"]),
             Route("/login", self._page(self.login), methods=["POST"]),
             Route("/logout", self._page(self.logout), methods=["POST"]),
@@ -226,6 +227,24 @@ class Pages:
             bands=BANDS,
             sorts=SORTS,
             claimed=CLAIMED,
+        )
+
+    async def overview(self, request: Request) -> Response:
+        """The last hour (or ?minutes=) of the whole system: supervisors and auditors."""
+        from caseyard.inbox.overview import charts, gather
+
+        user = self._user(request)
+        if user.role is Role.REVIEWER:
+            raise Refused(
+                403, f"{user.name} is a reviewer: the overview is for supervisors and auditors"
+            )
+        try:
+            minutes = min(max(int(request.query_params.get("minutes", "60")), 1), 7 * 24 * 60)
+        except ValueError:
+            raise Refused(422, "minutes is a number") from None
+        view = await gather(self.inbox.app, self.inbox.tasks(user), minutes)
+        return self._render(
+            request, "overview.html", user, view=view, charts=charts(view), latency=view.latency()
         )
 
     async def original(self, request: Request) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -158,3 +159,22 @@ def test_asyncapi_unwritable_output_is_one_line(tmp_path: Path) -> None:
     result = caseyard("topics", "asyncapi", "-o", str(tmp_path / "no" / "dir.yaml"), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "cannot write" in result.stderr
+
+
+def test_the_grafana_dashboard_and_prometheus_name_what_caseyard_exports() -> None:
+    dashboard = json.loads(
+        (ROOT / "deploy" / "grafana" / "dashboards" / "caseyard.json").read_text()
+    )
+    exported = set(
+        re.findall(r'"(caseyard_[a-z_]+)"', (ROOT / "caseyard" / "metrics.py").read_text())
+    )
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            for name in re.findall(r"caseyard_[a-z_]+", target["expr"]):
+                base = re.sub(r"_(total|bucket|sum|count)$", "", name)
+                assert base in exported, f"{panel['title']}: {name} is not a caseyard metric"
+    scraped = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        t.split(":")[0] for t in scraped["scrape_configs"][0]["static_configs"][0]["targets"]
+    }
+    assert targets == set(caseyard_services()) - {"registry"}

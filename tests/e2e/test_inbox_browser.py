@@ -33,6 +33,8 @@ from tests.integration.coordinator_harness import PRODUCER, USAGE, Script
 pytestmark = pytest.mark.anyio
 
 CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+"""Where the tests leave pictures of the pages (the README links them)."""
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -172,6 +174,11 @@ async def sign_in(page: Page, url: str, name: str) -> None:
     await expect(page.get_by_text(f"{name} (")).to_be_visible()
 
 
+async def shoot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
 async def sign_out(page: Page) -> None:
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
@@ -226,9 +233,11 @@ async def test_a_reviewer_corrects_a_field_and_the_case_completes(
         row = page.locator(f'#tasks tr[data-task="{case_id}/human/1"]')
         await expect(row.get_by_text("left")).to_be_visible()  # the SLA countdown
         await expect(row).to_contain_text("high")
+        await shoot(page, "task-list.png")
         await row.get_by_role("link", name=case_id).click()
         await expect(page.locator("pre.document")).to_contain_text("Invoice 2024-117")
         await expect(page.locator("ul.reasons")).to_contain_text("total unreadable")
+        await shoot(page, "task.png")
         await page.keyboard.press("c")  # claim, from the keyboard
         await expect(page.locator("#claimed-by")).to_have_text("alice")
         await page.get_by_label("total").fill(CORRECTED_TOTAL)
@@ -255,6 +264,42 @@ async def test_a_reviewer_corrects_a_field_and_the_case_completes(
         # And the list is empty again.
         await page.goto(w.url)
         await expect(page.get_by_text("Nothing is waiting for a person.")).to_be_visible()
+
+
+async def test_the_overview_draws_the_last_hour_for_auditors_only(
+    tmp_path: Path, chromium: Path
+) -> None:
+    invoice = tmp_path / "invoice.txt"
+    invoice.write_text(INVOICE)
+    async with world(tmp_path) as w, browser(chromium, tmp_path / "profile") as context:
+        case_id = (await submit(w.app, invoice, pipeline="review")).case_id
+        page = await context.new_page()
+        await sign_in(page, w.url, "alice")
+        answer = await page.goto(f"{w.url}/overview")
+        assert answer is not None and answer.status == 403  # reviewers work their queues
+        await expect(page.get_by_role("link", name="Overview")).to_have_count(0)
+        await sign_out(page)
+
+        await sign_in(page, w.url, "audrey")
+
+        async def escalated() -> None:
+            await page.goto(f"{w.url}/overview")
+            await expect(page.locator("#tasks svg rect")).to_have_count(1, timeout=1000)
+
+        await eventually(escalated, timeout=60, interval=0.2)
+        await expect(
+            page.get_by_role("heading", name="Overview: the last 60 minutes")
+        ).to_be_visible()
+        await expect(page.locator("#cases svg")).to_contain_text("review: opened")
+        await expect(page.locator("#cases svg")).to_contain_text("review: escalated")
+        await expect(page.locator("#tasks svg")).to_contain_text("risk-review")
+        assert await page.locator("#latency svg rect").count() >= 2  # extract and score
+        await expect(page.locator("#models svg")).to_contain_text("fake/scripted")
+        await expect(page.locator("#latency table")).to_contain_text("score")
+        await shoot(page, "overview.png")
+        await page.get_by_role("link", name="Overview").click()
+        assert page.url.endswith("/overview")
+        assert case_id  # the case whose figures these are
 
 
 async def test_a_copied_session_cookie_is_worthless_once_its_user_signs_out(
