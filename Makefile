@@ -49,6 +49,7 @@ bench: install
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.bus && \
 	$(BIN)/python -m bench.codec && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.coordinator && \
+	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.inbox && \
 	$(BIN)/python -m bench.agents
 
 kafka-up:

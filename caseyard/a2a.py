@@ -437,7 +437,11 @@ async def serve_a2a(
     """Serve `caseyard a2a` on `host:port` until `stop` is set."""
     users = UserStore(app.settings.inbox_users_path)
     users.load()
-    inbox = Inbox(app, PipelineCatalog.load(app.settings.pipelines_dir))
+    inbox = Inbox(
+        app,
+        PipelineCatalog.load(app.settings.pipelines_dir),
+        snapshot=app.settings.snapshot_path("a2a"),
+    )
     web = engine_app(inbox, users, public_url or f"http://{host}:{port}/")
     async with anyio.create_task_group() as tg:
         tg.start_soon(inbox.run, stop)

@@ -303,7 +303,11 @@ async def serve_mcp(
             raise ConfigError("caseyard mcp over stdio acts as a user: set CASEYARD_MCP_TOKEN")
         if users.check_token(token) is None:
             raise ConfigError("CASEYARD_MCP_TOKEN is not a token of any inbox user")
-    inbox = Inbox(app, PipelineCatalog.load(app.settings.pipelines_dir))
+    inbox = Inbox(
+        app,
+        PipelineCatalog.load(app.settings.pipelines_dir),
+        snapshot=app.settings.snapshot_path("mcp"),
+    )
     server = build_server(inbox, users, token=token if http is None else None)
     async with anyio.create_task_group() as tg:
         tg.start_soon(inbox.run, stop)

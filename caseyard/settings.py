@@ -186,6 +186,11 @@ class Settings(BaseSettings):
     def model_cache_dir(self) -> Path:
         return self.data_dir / "models"
 
+    def snapshot_path(self, reader: str) -> Path:
+        """Where a reader of the log (the inbox, `caseyard mcp`, `caseyard a2a`) keeps its
+        projection between runs."""
+        return self.data_dir / "snapshots" / f"{reader}.pickle"
+
     @property
     def tool_servers_path(self) -> Path:
         return self.tool_servers_file or self.pipelines_dir / "tools" / "servers.yaml"

@@ -31,7 +31,11 @@ async def serve_inbox(
     check_port(host, port, "the inbox")  # before the projection starts: one plain error
     users = UserStore(app.settings.inbox_users_path)
     users.load()
-    inbox = Inbox(app, PipelineCatalog.load(app.settings.pipelines_dir))
+    inbox = Inbox(
+        app,
+        PipelineCatalog.load(app.settings.pipelines_dir),
+        snapshot=app.settings.snapshot_path("inbox"),
+    )
     secret = app.settings.inbox_secret
     web = create_app(inbox, users, secret=secret.get_secret_value() if secret else None)
     listening = anyio.Event()

@@ -9,8 +9,10 @@ answer that follows already shows it.
 from __future__ import annotations
 
 import logging
+import pickle
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypedDict
 
 import anyio
@@ -43,6 +45,9 @@ log = logging.getLogger(__name__)
 
 READ_BACK_SECONDS = 5.0
 """How long a claim or decision waits to be read back before the answer goes out anyway."""
+SNAPSHOT_EVERY_S = 60.0
+"""How often a running inbox writes its projection snapshot (and once more at stop)."""
+SNAPSHOT_FORMAT = 1
 
 
 class Refused(CaseyardError):
@@ -77,10 +82,15 @@ class Inbox:
         catalog: The pipelines, to know which escalations accept edited fields.
     """
 
-    def __init__(self, app: App, catalog: PipelineCatalog) -> None:
+    def __init__(self, app: App, catalog: PipelineCatalog, *, snapshot: Path | None = None) -> None:
         self.app = app
         self.catalog = catalog
+        self.snapshot = snapshot
+        """Where the projection and the offsets it was built to are kept between runs, so a
+        restart reads only what came after (None: read the log from the beginning)."""
         self.projection = Projection()
+        self.records_read = 0
+        """Records taken in since this inbox started (a snapshot spares the older ones)."""
         self.ready = anyio.Event()
         """Set once the log as it was at start has been read."""
         self._read: dict[TopicPartition, int] = {}
@@ -94,17 +104,63 @@ class Inbox:
         """
         tps = [TopicPartition(t.name, p) for t in (CASE_EVENTS, HUMAN) for p in range(t.partitions)]
         ends = await self.app.bus.end_offsets(tps)
+        starts = await self._restore(ends)
+        written = anyio.current_time()
         async with self.app.bus.reader(tps) as reader:
+            for tp, offset in starts.items():
+                await reader.seek(tp, offset)
             while not stop.is_set():
                 if not self.ready.is_set() and await _caught_up(reader, ends):
                     self.ready.set()
+                    written = anyio.current_time()
+                    await self._save()
                 records = await reader.poll(timeout=0.2)
+                self.records_read += len(records)
                 for record in records:
                     await self._apply(record)
                     self._read[record.tp] = record.offset + 1
                 if records:
                     self._moved.set()
                     self._moved = anyio.Event()
+                if self.ready.is_set() and anyio.current_time() - written > SNAPSHOT_EVERY_S:
+                    written = anyio.current_time()
+                    await self._save()
+        if self.ready.is_set():
+            await self._save()
+
+    async def _restore(self, ends: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """Load the snapshot if there is a usable one; the offsets to read on from."""
+        path = self.snapshot
+        if path is None or not path.exists():
+            return {}
+        try:
+            loaded = await anyio.to_thread.run_sync(_load_snapshot, path)
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError, AttributeError) as exc:
+            log.warning("inbox snapshot %s unreadable, reading the log: %s", path, exc)
+            return {}
+        projection, offsets = loaded
+        if any(offsets.get(tp, 0) > end for tp, end in ends.items()):
+            # The topics are not the ones the snapshot was read from (recreated, or
+            # another bus): it cannot be trusted.
+            log.warning("inbox snapshot %s is ahead of the log, reading the log", path)
+            return {}
+        self.projection = projection
+        self._read = dict(offsets)
+        log.info(
+            "inbox snapshot restored", extra={"path": str(path), "tasks": len(projection.tasks())}
+        )
+        return dict(offsets)
+
+    async def _save(self) -> None:
+        """Write the projection and the offsets it was built to (atomically)."""
+        if self.snapshot is None:
+            return
+        try:
+            await anyio.to_thread.run_sync(
+                _save_snapshot, self.snapshot, self.projection, dict(self._read)
+            )
+        except OSError as exc:
+            log.warning("inbox snapshot %s not written: %s", self.snapshot, exc)
 
     async def news(self) -> None:
         """Return once the projection has taken in more events."""
@@ -305,6 +361,31 @@ class Inbox:
         with anyio.move_on_after(READ_BACK_SECONDS):
             while self._read.get(tp, 0) <= where.offset:
                 await self._moved.wait()
+
+
+def _load_snapshot(path: Path) -> tuple[Projection, dict[TopicPartition, int]]:
+    with path.open("rb") as handle:
+        # The inbox's own file in its data directory (trusted as the rest of it is).
+        data = pickle.load(handle)
+    if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+        raise ValueError("not an inbox snapshot of this version")
+    projection, offsets = data["projection"], data["offsets"]
+    if not isinstance(projection, Projection):
+        raise ValueError("no projection in it")
+    return projection, {TopicPartition(t, p): o for (t, p), o in offsets.items()}
+
+
+def _save_snapshot(path: Path, projection: Projection, read: dict[TopicPartition, int]) -> None:
+    data = {
+        "format": SNAPSHOT_FORMAT,
+        "projection": projection,
+        "offsets": {(tp.topic, tp.partition): offset for tp, offset in read.items()},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as handle:
+        pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(path)
 
 
 async def _caught_up(reader: Consumer, ends: dict[TopicPartition, int]) -> bool:
