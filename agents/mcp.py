@@ -26,6 +26,7 @@ import logging
 import sqlite3
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -203,9 +204,10 @@ class ToolClient:
         self._observe = observe
         self._queues: dict[str, MemoryObjectSendStream[_Request]] = {}
         self._tg: TaskGroup | None = None
-        self.calls = 0
-        self.repeated = 0
-        self.unknown = 0
+        self.outcomes: Counter[tuple[str, str, str]] = Counter()
+        """(server, tool, outcome) -> calls: ok, error (the tool or server said so),
+        interrupted (no answer came), repeated (sent again with its key after an
+        interruption), unknown (not sent again: a person is asked)."""
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[ToolClient]:
@@ -333,12 +335,11 @@ class ToolClient:
         about = {"server": server, "tool": request.tool, "key": request.key}
         if self._journal.sent_before(request.key, server, request.tool):
             if not safe:
-                self.unknown += 1
+                self.outcomes[server, request.tool, "unknown"] += 1
                 log.warning("tool call interrupted before: not calling again", extra=about)
                 return ToolResult(server, request.tool, request.key, known=False)
-            self.repeated += 1
+            self.outcomes[server, request.tool, "repeated"] += 1
             log.info("tool call interrupted before: calling again, same key", extra=about)
-        self.calls += 1
         request.sent = True
         try:
             result = await client.call_tool(
@@ -349,6 +350,7 @@ class ToolClient:
             )
         except MCPError as exc:
             if exc.code not in _INTERRUPTED:
+                self.outcomes[server, request.tool, "error"] += 1
                 raise ToolError(
                     f"tool {request.tool!r} on {server!r} refused the call: {exc.message}",
                     retryable=safe,
@@ -360,6 +362,7 @@ class ToolClient:
             block.text for block in result.content if getattr(block, "type", None) == "text"
         )
         if result.is_error:
+            self.outcomes[server, request.tool, "error"] += 1
             raise ToolError(
                 f"tool {request.tool!r} on {server!r} failed: {text or 'no message'}",
                 retryable=safe,
@@ -370,6 +373,7 @@ class ToolClient:
                 value = json.loads(text) if text else None
             except ValueError:
                 value = text
+        self.outcomes[server, request.tool, "ok"] += 1
         return ToolResult(server, request.tool, request.key, known=True, result=value, text=text)
 
     def _interrupted(
@@ -377,12 +381,12 @@ class ToolClient:
     ) -> ToolResult:
         """The call was sent and no answer came back."""
         detail = _describe(error)
+        self.outcomes[server, request.tool, "interrupted"] += 1
         if safe:
             raise ToolUnavailable(
                 f"tool {request.tool!r} on {server!r} was interrupted ({detail}): "
                 "it is idempotent, so it is retried with the same key"
             )
-        self.unknown += 1
         log.warning(
             "tool call interrupted: outcome unknown (%s)",
             detail,

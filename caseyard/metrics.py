@@ -39,6 +39,7 @@ from schemas.dead_letters import DLQ_ERROR_CLASS
 from schemas.topology import DEAD_LETTERS
 
 if TYPE_CHECKING:
+    from agents.mcp import ToolClient
     from agents.router import Router
     from agents.runtime import AgentService
     from coordinator import Coordinator
@@ -147,12 +148,26 @@ class ServiceCollector:
 
     def __init__(self) -> None:
         self.agents: list[tuple[AgentService, Router | None]] = []
+        self.tools: list[tuple[str, ToolClient]] = []
         self.coordinators: list[Coordinator] = []
 
     def collect(self) -> Iterable[Metric]:
         yield from self._agents()
         yield from self._models()
+        yield from self._tools()
         yield from self._coordinators()
+
+    def _tools(self) -> Iterable[Metric]:
+        calls = CounterMetricFamily(
+            "caseyard_tool_calls",
+            "MCP tool calls by outcome: ok, error, interrupted, repeated (sent again with its "
+            "idempotency key), unknown (not sent again: a person is asked).",
+            labels=["agent", "server", "tool", "outcome"],
+        )
+        for agent, client in self.tools:
+            for (server, tool, outcome), count in sorted(client.outcomes.items()):
+                calls.add_metric([agent, server, tool, outcome], count)
+        yield calls
 
     def _agents(self) -> Iterable[Metric]:
         inputs = CounterMetricFamily(
@@ -337,9 +352,13 @@ class Metrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
 
-    def watch_agent(self, service: AgentService, router: Router | None = None) -> None:
-        """Export `service`'s stats and its router's model usage."""
+    def watch_agent(
+        self, service: AgentService, router: Router | None = None, tools: ToolClient | None = None
+    ) -> None:
+        """Export `service`'s stats, its router's model usage and its tool calls."""
         self._services.agents.append((service, router))
+        if tools is not None:
+            self._services.tools.append((service.name, tools))
 
     def watch_coordinator(self, coordinator: Coordinator) -> None:
         """Export the coordinator's stats (SLA breaches included) and open cases."""

@@ -119,7 +119,7 @@ async def run_services(
             )
             await stack.enter_async_context(tools.running())
             agent = build_agent(app, spec, router, state_dir, tools)
-            app.telemetry.metrics.watch_agent(agent, router)
+            app.telemetry.metrics.watch_agent(agent, router, tools)
             runners.append(agent)
         async with anyio.create_task_group() as tg:
             for runner in runners:

@@ -159,3 +159,37 @@ async def test_collectors_read_agent_coordinator_and_model_stats() -> None:
     assert sample(metrics, applied, purpose="human_sla") == 2
     assert sample(metrics, "caseyard_coordinator_transactions_total", outcome="aborted") == 1
     assert sample(metrics, "caseyard_coordinator_open_cases") == 0
+
+
+def test_tool_calls_are_counted_by_server_tool_and_outcome(tmp_path: Path) -> None:
+    from agents.mcp import ToolClient, ToolJournal
+
+    metrics = Metrics()
+    tools = ToolClient({}, ToolJournal(tmp_path / "journal.db"))
+    tools.outcomes["vendors", "hold_payment", "ok"] += 2
+    tools.outcomes["vendors", "open_ticket", "unknown"] += 1
+    agent = AgentService(
+        name="tools",
+        bus=bus.connect("memory://"),
+        codec=AvroCodec(Registry(MemorySchemaStore())),
+        topics=["caseyard.tasks.tool"],
+        handler=TaskHandler("tool", _never, PRODUCER),
+        store=ProcessedStore(":memory:"),
+        producer=PRODUCER,
+    )
+    metrics.watch_agent(agent, None, tools)
+    labels = {"agent": "tools", "server": "vendors"}
+    assert (
+        sample(metrics, "caseyard_tool_calls_total", **labels, tool="hold_payment", outcome="ok")
+        == 2
+    )
+    assert (
+        sample(
+            metrics, "caseyard_tool_calls_total", **labels, tool="open_ticket", outcome="unknown"
+        )
+        == 1
+    )
+
+
+async def _never(task: TaskRequested) -> Outcome:
+    raise AssertionError("not called")

@@ -102,7 +102,9 @@ async def test_a_call_sent_before_is_repeated_only_when_safe(client: ToolClient)
     unknown = await call(client, scripted, "ticket", "ticket-key")
     assert not unknown.known and unknown.result is None
     assert [name for name, _, _ in scripted.calls] == ["lookup", "hold", "ticket", "lookup", "hold"]
-    assert (client.repeated, client.unknown) == (2, 1)
+    assert client.outcomes["vendors", "lookup", "repeated"] == 1
+    assert client.outcomes["vendors", "hold", "repeated"] == 1
+    assert client.outcomes["vendors", "ticket", "unknown"] == 1
 
 
 @pytest.mark.parametrize(
