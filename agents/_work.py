@@ -12,7 +12,7 @@ from typing import TypeVar
 import anyio.to_thread
 from pydantic import BaseModel
 
-from agents.documents import read_text
+from agents.documents import read_text_bounded
 from agents.errors import EmptyDocument
 from agents.router import CompletionRequest, Constraints
 from agents.runtime import Outcome
@@ -48,7 +48,7 @@ async def document_text(context: AgentContext, task: TaskRequested) -> str:
     if text is not None:
         return text
     data = await anyio.to_thread.run_sync(context.blobs.get, ref)
-    text = await anyio.to_thread.run_sync(read_text, data, ref.media_type)
+    text = await read_text_bounded(data, ref.media_type)
     with _TEXTS_LOCK:
         _TEXTS[key] = text
         _TEXTS.move_to_end(key)

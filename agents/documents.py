@@ -20,6 +20,7 @@ from collections.abc import Callable
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 
+import anyio.to_process
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import DictionaryObject
@@ -38,6 +39,7 @@ __all__ = [
     "MAX_PDF_PAGES",
     "MAX_PDF_PAGE_COUNT",
     "MAX_TEXT_CHARS",
+    "PARSE_BUDGET_S",
     "html_to_text",
     "media_type_for",
     "read_text",
@@ -79,6 +81,30 @@ def media_type_for(filename: str) -> str:
     if guessed is None:
         raise UnsupportedMediaType(f"cannot tell the media type of {filename!r}")
     return guessed
+
+
+PARSE_BUDGET_S = 120.0
+"""How long getting a document's text may take (OCR of a long scan included) before the
+document is refused: a parser trap or a decompression bomb costs this once, not a step's
+every attempt. Above the time a legitimate 20-page scan takes on a busy machine."""
+
+
+async def read_text_bounded(data: bytes, media_type: str, budget_s: float = PARSE_BUDGET_S) -> str:
+    """`read_text` in a worker process that is killed when it runs past `budget_s`.
+
+    Raises:
+        DocumentTooLarge: The budget ran out (not retryable: the same bytes would again).
+        DocumentError: As `read_text`.
+    """
+    try:
+        with anyio.fail_after(budget_s):
+            return await anyio.to_process.run_sync(read_text, data, media_type, cancellable=True)
+    except TimeoutError:
+        base, _ = _parse_media_type(media_type)
+        raise DocumentTooLarge(
+            f"reading the {base} document took longer than {budget_s:g} s: refused "
+            "(a parser trap or a decompression bomb; the parse was stopped)"
+        ) from None
 
 
 def read_text(data: bytes, media_type: str) -> str:

@@ -245,7 +245,7 @@ async def ask_candidate(
 ) -> tuple[str, Callable[[CaseSubmitted], Awaitable[ClassifyOutput | None]]]:
     """The candidate classifier (trained now, with `feedback` or the data dir's feedback
     file) and how it reads a case's document from the blob store."""
-    from agents.documents import read_text
+    from agents.documents import read_text_bounded
     from agents.errors import DocumentError
     from agents.models.classifier import Classifier
     from schemas import BlobError
@@ -260,7 +260,7 @@ async def ask_candidate(
         ref = submitted.document
         try:
             data = await anyio.to_thread.run_sync(app.blobs.get, ref)
-            text = await anyio.to_thread.run_sync(read_text, data, ref.media_type)
+            text = await read_text_bounded(data, ref.media_type)
         except (BlobError, DocumentError):
             return None  # the document is gone or unreadable: reported, not guessed
         return await anyio.to_thread.run_sync(model.classify, text)

@@ -17,7 +17,7 @@ from typing import TypedDict
 
 import anyio
 
-from agents.documents import read_text
+from agents.documents import read_text_bounded
 from bus import Consumer, Record, TopicPartition
 from caseyard.app import App
 from caseyard.errors import CaseyardError
@@ -259,7 +259,7 @@ class Inbox:
             CaseyardError: If the document is missing from the blob store or unreadable.
         """
         data, ref = await self.document(task)
-        return await anyio.to_thread.run_sync(read_text, data, ref.media_type)
+        return await read_text_bounded(data, ref.media_type)
 
     async def document(self, task: HumanTask) -> tuple[bytes, DocumentRef]:
         """The task's document as submitted (call `task` first: it checks the user's right).

@@ -1,0 +1,31 @@
+"""A document whose parse runs past its budget is refused, not retried, and the parse is
+stopped (its worker process killed); the next document parses as usual."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agents.documents import read_text_bounded
+from agents.errors import DocumentTooLarge, EmptyDocument
+
+pytestmark = pytest.mark.anyio
+
+PDF = (
+    Path(__file__).resolve().parents[3] / "examples" / "documents" / "invoice_nordwind_2025-118.pdf"
+)
+
+
+async def test_a_parse_past_its_budget_is_refused_and_the_next_one_works() -> None:
+    data = PDF.read_bytes()
+    with pytest.raises(DocumentTooLarge, match=r"took longer than 0\.001 s: refused") as refused:
+        await read_text_bounded(data, "application/pdf", budget_s=0.001)
+    assert not refused.value.retryable
+    text = await read_text_bounded(data, "application/pdf")
+    assert "Nordwind" in text or "nordwind" in text.lower()
+
+
+async def test_the_parser_s_own_refusals_come_back_as_they_are() -> None:
+    with pytest.raises(EmptyDocument, match="the text/plain document is empty"):
+        await read_text_bounded(b"   ", "text/plain")
