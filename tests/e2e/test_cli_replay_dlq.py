@@ -297,7 +297,7 @@ def test_audit_export_of_a_tampered_case_says_the_chain_is_broken(
         (
             ["replay", "--group", "g", "--topic", "caseyard.intake", "--from", "0", "--verify"],
             {},
-            "--case and --verify are for case replay",
+            "--case, --verify and --what-if are for case replay",
         ),
         (
             ["replay", "--group", "g", "--topic", "nosuch", "--from", "earliest"],

@@ -147,14 +147,16 @@ async def test_cloudevents_from_librdkafka_run_and_caseyard_answers_with_ce_head
         types: set[bytes] = set()
         with anyio.fail_after(60):
             while b"caseyard.CaseCompleted" not in types:
-                message = await anyio.to_thread.run_sync(consumer.poll, 1.0)
-                if message is None or message.error() or message.key() != named[0].encode():
-                    continue
-                attributes = dict(message.headers() or [])
-                assert attributes["ce_specversion"] == b"1.0"
-                assert attributes["ce_subject"] == named[0].encode()
-                assert attributes["content-type"] == b"application/avro"
-                types.add(attributes["ce_type"])
+                # In batches: the topic holds every earlier test's cases on this broker.
+                batch = await anyio.to_thread.run_sync(consumer.consume, 1000, 1.0)
+                for message in batch:
+                    if message.error() or message.key() != named[0].encode():
+                        continue
+                    attributes = dict(message.headers() or [])
+                    assert attributes["ce_specversion"] == b"1.0"
+                    assert attributes["ce_subject"] == named[0].encode()
+                    assert attributes["content-type"] == b"application/avro"
+                    types.add(attributes["ce_type"])
         consumer.close()
         assert {b"caseyard.CaseOpened", b"caseyard.StepStarted"} <= types
 
