@@ -10,6 +10,7 @@ unless CASEYARD_REQUIRE_TOOLS=1 (set by `make test`) makes that a failure.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +26,15 @@ from caseyard.app import App, open_app, submit
 from caseyard.inbox import Role, UserStore, serve_inbox
 from caseyard.settings import load_settings
 from coordinator import Coordinator, PipelineCatalog
-from schemas import ExtractOutput, RiskBand, ScoreOutput, TaskRequested
+from schemas import (
+    ExtractedField,
+    ExtractOutput,
+    FieldType,
+    RiskBand,
+    ScoreOutput,
+    Span,
+    TaskRequested,
+)
 from schemas.topology import CAPABILITIES, tasks_topic
 from tests.helpers import eventually
 from tests.integration.coordinator_harness import PRODUCER, USAGE, Script
@@ -264,6 +273,79 @@ async def test_a_reviewer_corrects_a_field_and_the_case_completes(
         # And the list is empty again.
         await page.goto(w.url)
         await expect(page.get_by_text("Nothing is waiting for a person.")).to_be_visible()
+
+
+def invoice_pdf(number: int) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=14)
+    pdf.cell(text=f"Invoice 2024-{number}")
+    pdf.ln(10)
+    pdf.cell(text="Total due: 12.50 EUR")
+    return bytes(pdf.output())
+
+
+PDF_TEXT = "Invoice 2024-201\nTotal due: 12.50 EUR"
+"""What the inbox reads from `invoice_pdf` (the numbers have the same length)."""
+
+
+async def read_total(task: TaskRequested) -> Outcome:
+    """The extractor reads the total where the PDF prints it."""
+    at = PDF_TEXT.index("12.50 EUR")
+    found = ExtractedField(
+        name="total",
+        value="12.50 EUR",
+        type=FieldType.MONEY,
+        span=Span(start=at, end=at + len("12.50 EUR")),
+        confidence=0.4,
+    )
+    return Outcome(ExtractOutput(fields=(found,)), USAGE)
+
+
+async def always_high(task: TaskRequested) -> Outcome:
+    return Outcome(ScoreOutput(score=0.95, band=RiskBand.HIGH, reasons=("new payee",)), USAGE)
+
+
+async def test_a_reviewer_checks_a_pdf_invoice_on_its_page_and_goes_on_to_the_next(
+    tmp_path: Path, chromium: Path
+) -> None:
+    paths = []
+    for number in (201, 202):
+        path = tmp_path / f"invoice-{number}.pdf"
+        path.write_bytes(invoice_pdf(number))
+        paths.append(path)
+    async with world(tmp_path) as w, browser(chromium, tmp_path / "profile") as context:
+        w.scripts["extract"].work = read_total
+        w.scripts["score"].work = always_high
+        cases = [(await submit(w.app, p, pipeline="review")).case_id for p in paths]
+        page = await context.new_page()
+        await sign_in(page, w.url, "alice")
+        view = f"{w.url}/?band=high&sort=risk"  # this pipeline has no classify step
+
+        async def both_listed() -> None:
+            await page.goto(view)
+            await expect(page.locator("#tasks tr[data-task]")).to_have_count(2, timeout=1000)
+
+        await eventually(both_listed, timeout=60, interval=0.2)
+        await page.locator("#tasks tr[data-task] a").first.click()
+        first = next(c for c in cases if c in page.url)
+        # The page as printed, rendered server-side, and the total marked in the text.
+        image = page.locator("img.page").first
+        await expect(image).to_be_visible()
+        assert await image.evaluate("img => img.complete && img.naturalWidth > 0")
+        await expect(page.locator('mark[data-field="total"]')).to_have_text("12.50 EUR")
+        await shoot(page, "task-pdf.png")
+        await page.keyboard.press("c")
+        await expect(page.locator("#claimed-by")).to_have_text("alice")
+        await page.get_by_label("total").fill("12.05 EUR")
+        await page.get_by_role("button", name="Save edits and approve").click()
+        # The next task of the same view opens.
+        other = next(c for c in cases if c != first)
+        await expect(page).to_have_url(re.compile(re.escape(other)))
+        await expect(page.locator('mark[data-field="total"]')).to_have_text("12.50 EUR")
+        assert "band=high" in page.url
 
 
 async def test_the_overview_draws_the_last_hour_for_auditors_only(
