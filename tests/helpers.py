@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
@@ -61,3 +65,34 @@ async def listening(port: int, host: str = "127.0.0.1") -> None:
             pass
     except OSError as exc:
         raise AssertionError(f"{host}:{port}: {exc}") from None
+
+
+CASEYARD = str(Path(sys.executable).parent / "caseyard")
+"""The CLI as a user types it (the venv's console script)."""
+
+
+def caseyard_env(root: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `caseyard` process on the embedded bus under `root`: the bus
+    `root/bus.db`, data `root/data` (its registry the one a test harness shares through
+    `registry_db`), pipelines `root/pipelines`."""
+    return {
+        **os.environ,
+        "CASEYARD_BUS": f"sqlite:///{root}/bus.db",
+        "CASEYARD_DATA_DIR": str(root / "data"),
+        "CASEYARD_PIPELINES_DIR": str(root / "pipelines"),
+        "CASEYARD_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def run_caseyard(root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`caseyard ARGS` in `caseyard_env(root)`, run to its end from `root`."""
+    return subprocess.run(
+        [CASEYARD, *args],
+        env=caseyard_env(root),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -5,9 +5,7 @@ coordinator and scripted agents run in the test on the same SQLite bus."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,39 +28,18 @@ from caseyard.inbox.auth import Role as InboxRole
 from caseyard.inbox.auth import UserStore
 from caseyard.schema_store import REGISTRY_DB
 from schemas import DecisionAction
-from tests.helpers import eventually, free_port, listening
-from tests.integration.coordinator_harness import harness
+from tests.helpers import CASEYARD, caseyard_env, eventually, free_port, listening
+from tests.integration.coordinator_harness import REVIEWED, harness
 
 pytestmark = pytest.mark.anyio
-
-CASEYARD = str(Path(sys.executable).parent / "caseyard")
-PIPELINE = """
-name: reviewed
-version: 1
-default: true
-description: classify and score; a person checks every score
-steps:
-  - {id: classify, capability: classify}
-  - id: score
-    capability: score
-    after: [classify]
-    inputs: [classify]
-    escalate: [{id: always, queue: review, reason: a person checks every score}]
-"""
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "data").mkdir()
     (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "reviewed.yaml").write_text(PIPELINE)
-    return {
-        **os.environ,
-        "CASEYARD_BUS": f"sqlite:///{tmp_path}/bus.db",
-        "CASEYARD_DATA_DIR": str(tmp_path / "data"),
-        "CASEYARD_PIPELINES_DIR": str(tmp_path / "pipelines"),
-        "CASEYARD_LOG_LEVEL": "WARNING",
-    }
+    (tmp_path / "pipelines" / "reviewed.yaml").write_text(REVIEWED)
+    return caseyard_env(tmp_path)
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ agents run in the test on the same SQLite bus."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,25 +20,10 @@ from mcp.types import CallToolResult
 
 from caseyard.inbox.auth import Role, UserStore
 from caseyard.schema_store import REGISTRY_DB
-from tests.helpers import eventually, free_port, listening
-from tests.integration.coordinator_harness import harness
+from tests.helpers import CASEYARD, caseyard_env, eventually, free_port, listening
+from tests.integration.coordinator_harness import REVIEWED, harness
 
 pytestmark = pytest.mark.anyio
-
-CASEYARD = str(Path(sys.executable).parent / "caseyard")
-PIPELINE = """
-name: reviewed
-version: 1
-default: true
-steps:
-  - {id: classify, capability: classify}
-  - id: score
-    capability: score
-    after: [classify]
-    inputs: [classify]
-    escalate: [{id: always, queue: review, reason: a person checks every score}]
-  - {id: respond, capability: respond, after: [score]}
-"""
 
 
 @pytest.fixture
@@ -48,17 +31,11 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     data = tmp_path / "data"
     data.mkdir()
     (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "reviewed.yaml").write_text(PIPELINE)
+    (tmp_path / "pipelines" / "reviewed.yaml").write_text(REVIEWED)
     users = UserStore(data / "inbox-users.toml")
     users.add_user("rita", Role.REVIEWER, ("review",), "a long password")
     users.add_user("audrey", Role.AUDITOR, (), "another long password")
-    env = {
-        **os.environ,
-        "CASEYARD_BUS": f"sqlite:///{tmp_path}/bus.db",
-        "CASEYARD_DATA_DIR": str(data),
-        "CASEYARD_PIPELINES_DIR": str(tmp_path / "pipelines"),
-        "CASEYARD_LOG_LEVEL": "WARNING",
-    }
+    env = caseyard_env(tmp_path)
     yield {
         "tmp": tmp_path,
         "env": env,

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,11 +16,11 @@ from caseyard.models_report import training_mix
 from caseyard.schema_store import REGISTRY_DB
 from schemas import CaseCompleted, ClassifyOutput, DocType, ModelUsage, TaskRequested
 from tests.e2e.test_inbox_browser import browser, chromium  # noqa: F401 (fixture)
+from tests.helpers import run_caseyard
 from tests.integration.coordinator_harness import harness
 
 pytestmark = pytest.mark.anyio
 
-CASEYARD = str(Path(sys.executable).parent / "caseyard")
 CALM = 60
 """Documents of the first model version, in its training mix."""
 PIPELINE = """
@@ -33,19 +30,6 @@ default: true
 steps:
   - {id: classify, capability: classify}
 """
-
-
-def _caseyard(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "CASEYARD_BUS": f"sqlite:///{tmp_path}/bus.db",
-        "CASEYARD_DATA_DIR": str(tmp_path / "data"),
-        "CASEYARD_PIPELINES_DIR": str(tmp_path / "pipelines"),
-        "CASEYARD_LOG_LEVEL": "WARNING",
-    }
-    return subprocess.run(
-        [CASEYARD, *args], env=env, capture_output=True, text=True, timeout=180, check=False
-    )
 
 
 async def test_a_shifting_class_mix_is_reported_as_drift(tmp_path: Path, chromium: Path) -> None:  # noqa: F811
@@ -74,7 +58,9 @@ async def test_a_shifting_class_mix_is_reported_as_drift(tmp_path: Path, chromiu
             await h.wait_for(case, CaseCompleted)
 
     page = tmp_path / "report.html"
-    done = _caseyard(tmp_path, "models", "report", "--json", "--html", str(page), "--fail-on-drift")
+    done = run_caseyard(
+        tmp_path, "models", "report", "--json", "--html", str(page), "--fail-on-drift"
+    )
     assert done.returncode == 1, done.stderr
     error = json.loads(done.stderr.strip().splitlines()[-1])
     assert error == {

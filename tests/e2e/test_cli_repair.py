@@ -6,9 +6,6 @@ quarantined is refused in one line."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
@@ -19,42 +16,15 @@ from bus import partition_for
 from caseyard.schema_store import REGISTRY_DB
 from schemas import CaseCompleted, DecisionAction, HumanTaskOpened
 from schemas.topology import CASE_PARTITIONS, STATE
-from tests.helpers import eventually
-from tests.integration.coordinator_harness import Harness, harness
+from tests.helpers import eventually, run_caseyard
+from tests.integration.coordinator_harness import REVIEWED, Harness, harness
 
 pytestmark = pytest.mark.anyio
-
-CASEYARD = str(Path(sys.executable).parent / "caseyard")
-PIPELINE = """
-name: reviewed
-version: 1
-default: true
-steps:
-  - {id: classify, capability: classify}
-  - id: score
-    capability: score
-    after: [classify]
-    escalate: [{id: always, queue: review, reason: a person checks every score}]
-  - {id: respond, capability: respond, after: [score]}
-"""
-
-
-def _caseyard(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "CASEYARD_BUS": f"sqlite:///{tmp_path}/bus.db",
-        "CASEYARD_DATA_DIR": str(tmp_path / "data"),
-        "CASEYARD_PIPELINES_DIR": str(tmp_path / "pipelines"),
-        "CASEYARD_LOG_LEVEL": "WARNING",
-    }
-    return subprocess.run(
-        [CASEYARD, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 async def test_a_quarantined_case_is_repaired_from_its_log(tmp_path: Path) -> None:
     (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "reviewed.yaml").write_text(PIPELINE)
+    (tmp_path / "pipelines" / "reviewed.yaml").write_text(REVIEWED)
     url = f"sqlite:///{tmp_path}/bus.db"
 
     def world() -> AbstractAsyncContextManager[Harness]:
@@ -81,22 +51,22 @@ async def test_a_quarantined_case_is_repaired_from_its_log(tmp_path: Path) -> No
 
         await eventually(dead_lettered, timeout=30)
 
-    refused = _caseyard(tmp_path, "repair", "case-nope")
+    refused = run_caseyard(tmp_path, "repair", "case-nope")
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
         "error: case 'case-nope' is not quarantined: nothing to repair"
     ]
-    dry = _caseyard(tmp_path, "repair", case, "--dry-run")
+    dry = run_caseyard(tmp_path, "repair", case, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "review" in dry.stdout and "nothing written" in dry.stdout
-    repaired = _caseyard(tmp_path, "repair", case)
+    repaired = run_caseyard(tmp_path, "repair", case)
     assert repaired.returncode == 0, repaired.stderr
     assert "1 dead-lettered input(s) left out" in repaired.stdout
 
     async with world() as h:
         assert h.coordinator is not None and h.coordinator.quarantined() == {}
-        redriven = _caseyard(tmp_path, "dlq", "redrive", "--all")
+        redriven = run_caseyard(tmp_path, "dlq", "redrive", "--all")
         assert redriven.returncode == 0, redriven.stderr
         events = await h.wait_for(case, CaseCompleted)
         assert [e.event_type for e in events].count("HumanTaskOpened") == 1
-    assert _caseyard(tmp_path, "audit", "verify", "--case", case).returncode == 0
+    assert run_caseyard(tmp_path, "audit", "verify", "--case", case).returncode == 0

@@ -5,9 +5,6 @@ capability that cannot be asked yet refused in one line."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,12 +20,12 @@ from schemas import (
     HumanTaskOpened,
     TaskRequested,
 )
+from tests.helpers import run_caseyard
 from tests.integration.coordinator_harness import USAGE, harness
 
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
-CASEYARD = str(Path(sys.executable).parent / "caseyard")
 DOCUMENT = ROOT / "examples" / "documents" / "invoice_brightwater_0457.txt"
 PIPELINE = """
 name: intake
@@ -47,28 +44,6 @@ steps:
 """
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CASEYARD_BUS": f"sqlite:///{tmp_path}/bus.db",
-        "CASEYARD_DATA_DIR": str(tmp_path / "data"),
-        "CASEYARD_PIPELINES_DIR": str(tmp_path / "pipelines"),
-        "CASEYARD_LOG_LEVEL": "WARNING",
-    }
-
-
-def _caseyard(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CASEYARD, *args],
-        env=_env(tmp_path),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 async def _weak(task: TaskRequested) -> Outcome:
     return Outcome(ClassifyOutput(doc_type=DocType.OTHER, confidence=0.3), USAGE)
 
@@ -82,7 +57,7 @@ async def test_what_if_asks_the_candidate_and_compares_with_the_person(tmp_path:
         registry_db=tmp_path / "data" / REGISTRY_DB,
     ) as h:
         h.scripts["classify"].work = _weak
-        submitted = _caseyard(tmp_path, "submit", str(DOCUMENT), "--json")
+        submitted = run_caseyard(tmp_path, "submit", str(DOCUMENT), "--json")
         assert submitted.returncode == 0, submitted.stderr
         (row,) = json.loads(submitted.stdout)
         case = row["case"]
@@ -90,7 +65,7 @@ async def test_what_if_asks_the_candidate_and_compares_with_the_person(tmp_path:
         await h.decide(case, DecisionAction.EDIT, (FieldPatch(field="doc_type", value="invoice"),))
         await h.wait_for(case, CaseCompleted)
 
-    done = _caseyard(tmp_path, "replay", "--what-if", "classify", "--json")
+    done = run_caseyard(tmp_path, "replay", "--what-if", "classify", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["candidate"].startswith("local/doctype-")
@@ -109,14 +84,14 @@ async def test_what_if_asks_the_candidate_and_compares_with_the_person(tmp_path:
     assert report["summary"]["candidate_agrees"] == 1
     assert report["summary"]["recorded_agrees"] == 0
 
-    table = _caseyard(tmp_path, "replay", "--what-if", "classify")
+    table = run_caseyard(tmp_path, "replay", "--what-if", "classify")
     assert table.returncode == 0 and "candidate 1" in table.stdout
 
 
 def test_a_capability_that_cannot_be_asked_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "pipelines").mkdir()
     (tmp_path / "pipelines" / "intake.yaml").write_text(PIPELINE)
-    done = _caseyard(tmp_path, "replay", "--what-if", "extract")
+    done = run_caseyard(tmp_path, "replay", "--what-if", "extract")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: --what-if 'extract': only classify can be asked of a candidate model "

@@ -73,6 +73,21 @@ steps:
   - {id: extract, capability: extract, after: [classify], inputs: [classify]}
 """
 """A short pipeline (`seq`) for tests about what surrounds the steps."""
+REVIEWED = """
+name: reviewed
+version: 1
+default: true
+description: classify and score; a person checks every score; respond
+steps:
+  - {id: classify, capability: classify}
+  - id: score
+    capability: score
+    after: [classify]
+    inputs: [classify]
+    escalate: [{id: always, queue: review, reason: a person checks every score}]
+  - {id: respond, capability: respond, after: [score]}
+"""
+"""A pipeline (`reviewed`) whose every case waits for a person in queue `review`."""
 
 
 def default_output(task: TaskRequested) -> Outcome:

@@ -17,21 +17,9 @@ from caseyard.schema_store import REGISTRY_DB
 from caseyard.settings import load_settings
 from coordinator import PipelineCatalog
 from schemas import CaseCompleted, DecisionAction, HumanTaskOpened
-from tests.integration.coordinator_harness import harness
+from tests.integration.coordinator_harness import REVIEWED, harness
 
 pytestmark = pytest.mark.anyio
-
-PIPELINE = """
-name: reviewed
-version: 1
-default: true
-steps:
-  - {id: classify, capability: classify}
-  - id: score
-    capability: score
-    after: [classify]
-    escalate: [{id: always, queue: review, reason: a person checks every score}]
-"""
 
 
 @asynccontextmanager
@@ -55,7 +43,7 @@ async def test_a_restarted_inbox_reads_only_what_came_after_its_snapshot(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "reviewed.yaml").write_text(PIPELINE)
+    (tmp_path / "pipelines" / "reviewed.yaml").write_text(REVIEWED)
     snapshot = tmp_path / "data" / "snapshots" / "inbox.pickle"
     async with harness(
         f"sqlite:///{tmp_path}/bus.db",
@@ -89,7 +77,7 @@ async def test_a_snapshot_ahead_of_the_log_is_set_aside(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "reviewed.yaml").write_text(PIPELINE)
+    (tmp_path / "pipelines" / "reviewed.yaml").write_text(REVIEWED)
     snapshot = tmp_path / "data" / "snapshots" / "inbox.pickle"
     async with harness(
         f"sqlite:///{tmp_path}/bus.db",
@@ -104,7 +92,7 @@ async def test_a_snapshot_ahead_of_the_log_is_set_aside(
     other = tmp_path / "other"
     (other / "data" / "snapshots").mkdir(parents=True)
     (other / "pipelines").mkdir()
-    (other / "pipelines" / "reviewed.yaml").write_text(PIPELINE)
+    (other / "pipelines" / "reviewed.yaml").write_text(REVIEWED)
     moved = other / "data" / "snapshots" / "inbox.pickle"
     moved.write_bytes(snapshot.read_bytes())
     async with harness(

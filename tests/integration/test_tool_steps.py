@@ -42,7 +42,7 @@ from schemas import (
     ToolStatus,
 )
 from schemas.topology import CAPABILITIES, tasks_topic
-from tests.helpers import eventually, free_port, listening
+from tests.helpers import CASEYARD, caseyard_env, eventually, free_port, listening
 from tests.integration.coordinator_harness import (
     NO_RETRIES,
     PRODUCER,
@@ -266,18 +266,11 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def _env(tmp_path: Path, servers: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CASEYARD_BUS": f"sqlite:///{tmp_path}/bus.db",
-        "CASEYARD_DATA_DIR": str(tmp_path / "data"),
-        "CASEYARD_TOOL_SERVERS_FILE": str(servers),
-        "CASEYARD_PIPELINES_DIR": str(tmp_path / "pipelines"),
-        "CASEYARD_SESSION_TIMEOUT_MS": "2000",
-        "CASEYARD_LOG_LEVEL": "WARNING",
-    }
-
-
-CASEYARD = str(Path(sys.executable).parent / "caseyard")
+    return caseyard_env(
+        tmp_path,
+        CASEYARD_TOOL_SERVERS_FILE=str(servers),
+        CASEYARD_SESSION_TIMEOUT_MS="2000",
+    )
 
 
 def _run(
