@@ -42,6 +42,7 @@ from simpleeval import (  # type: ignore[import-untyped]
 from bus.errors import CaseyardError
 
 NAMES = frozenset({"steps", "case", "usage", "loops", "step"})
+"""The names every expression may use."""
 
 
 def expression_view(output: BaseModel) -> dict[str, Any]:
@@ -53,9 +54,6 @@ def expression_view(output: BaseModel) -> dict[str, Any]:
         except ValueError:
             pass  # the agent writes JSON; anything else stays the text it is
     return view
-
-
-"""The names every expression may use."""
 
 
 class ExpressionError(CaseyardError):

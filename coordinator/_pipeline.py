@@ -230,7 +230,10 @@ class Compensation(_Model):
     timeout: Duration | None = None
     retry: RetryPolicy | None = None
 
-    _tool = model_validator(mode="before")(_tool_capability)
+    @model_validator(mode="before")
+    @classmethod
+    def _capability(cls, data: object) -> object:
+        return _tool_capability(data)
 
 
 class HandOff(_Model):
