@@ -72,7 +72,7 @@ from caseyard import __version__
 from caseyard.app import App, submit
 from caseyard.errors import ConfigError
 from caseyard.http import serve_app
-from caseyard.inbox.auth import UserStore
+from caseyard.inbox.auth import Role, UserStore
 from caseyard.inbox.projection import CaseView, TaskStatus
 from caseyard.inbox.service import Inbox
 from coordinator import PipelineCatalog
@@ -213,8 +213,9 @@ def engine_card(catalog: PipelineCatalog, url: str) -> AgentCard:
 class CaseExecutor(AgentExecutor):
     """A message in, a case out: submit the document, then report the case's state."""
 
-    def __init__(self, inbox: Inbox) -> None:
+    def __init__(self, inbox: Inbox, users: UserStore) -> None:
         self.inbox = inbox
+        self.users = users
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         message = context.message
@@ -225,6 +226,9 @@ class CaseExecutor(AgentExecutor):
         data, filename = _document(message)
         pipeline = context.metadata.get("pipeline")
         user = context.call_context.user.user_name
+        found = self.users.user(user)
+        if found is None or found.role is Role.AUDITOR:
+            raise ConfigError(f"{user} may not submit documents (auditors read, they do not)")
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / filename
             await anyio.Path(path).write_bytes(data)
@@ -413,7 +417,9 @@ CARD_PATH = "/.well-known/agent-card.json"
 def engine_app(inbox: Inbox, users: UserStore, url: str) -> Starlette:
     card = engine_card(inbox.catalog, url)
     handler = DefaultRequestHandler(
-        agent_executor=CaseExecutor(inbox), task_store=ProjectedTaskStore(inbox), agent_card=card
+        agent_executor=CaseExecutor(inbox, users),
+        task_store=ProjectedTaskStore(inbox),
+        agent_card=card,
     )
     routes = [*create_agent_card_routes(card), *create_jsonrpc_routes(handler, rpc_url="/")]
     return Starlette(

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 from caseyard.app import App, submit
 from caseyard.errors import ConfigError
 from caseyard.http import serve_app
-from caseyard.inbox.auth import User, UserStore
+from caseyard.inbox.auth import Role, User, UserStore
 from caseyard.inbox.models import (
     TaskDetail,
     TaskList,
@@ -114,6 +114,8 @@ def build_server(inbox: Inbox, users: UserStore, *, token: str | None = None) ->
         e-mail, HTML...); the filename's extension tells its type. Returns the case id."""
 
         async def act(user: User) -> Submitted:
+            if user.role is Role.AUDITOR:
+                raise Refused(403, f"{user.name} is an auditor: auditors read, they do not submit")
             if (text is None) == (content_base64 is None):
                 raise Refused(422, "give the document as text or as content_base64, one of them")
             if pipeline is not None and inbox.catalog.select(pipeline) is None:

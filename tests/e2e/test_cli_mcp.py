@@ -119,6 +119,11 @@ async def test_an_assistant_submits_follows_and_decides_a_case(
             async with Client(stdio) as audrey:
                 found = _structured(await audrey.call_tool("search_cases", {"text": case}))
                 assert [c["case_id"] for c in found["cases"]] == [case]
+                not_a_submitter = await audrey.call_tool(
+                    "submit_document", {"filename": "x.txt", "text": "an audit note"}
+                )
+                assert not_a_submitter.is_error
+                assert "403" in not_a_submitter.content[0].text  # type: ignore[union-attr]
                 refused = await audrey.call_tool(
                     "decide_task", {"task_id": task_id, "action": "approve"}
                 )
