@@ -36,10 +36,12 @@ from schemas import (
     Event,
     Producer,
     SchemaRegistry,
+    TaskCompleted,
+    TaskOutput,
     cloudevents,
     new_event_id,
 )
-from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE, STATE
+from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE, RESULTS, STATE
 
 if TYPE_CHECKING:
     from caseyard.telemetry import Telemetry
@@ -270,6 +272,19 @@ async def quarantined_cases(app: App, case_id: str | None = None) -> dict[str, s
         if isinstance(state, str):
             found[key.decode(errors="replace")] = state
     return found
+
+
+async def step_outputs(app: App, case_id: str) -> dict[str, TaskOutput]:
+    """What the agents returned for the case's steps (the last completed attempt of each,
+    in the order they completed), from the results topic."""
+    outputs: dict[str, TaskOutput] = {}
+    for _, event in await read_topic(app, RESULTS.name, case_id=case_id):
+        if isinstance(event, TaskCompleted) and event.case_id == case_id:
+            # Task ids are '<case>/<step>/<run>.<attempt>'.
+            step = event.task_id.removeprefix(f"{case_id}/").partition("/")[0]
+            outputs.pop(step, None)
+            outputs[step] = event.output
+    return outputs
 
 
 async def case_events(app: App, case_id: str | None = None) -> list[Event]:

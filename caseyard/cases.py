@@ -8,7 +8,20 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from schemas import CaseCompleted, CaseEscalated, CaseFailed, CaseHandedOff, Event, PolicyDecision
+from schemas import (
+    CaseCompleted,
+    CaseEscalated,
+    CaseFailed,
+    CaseHandedOff,
+    ClassifyOutput,
+    Event,
+    ExtractOutput,
+    PolicyDecision,
+    RespondOutput,
+    ScoreOutput,
+    TaskOutput,
+    ToolOutput,
+)
 
 
 def status_of(events: list[Event]) -> str:
@@ -90,3 +103,20 @@ def describe(event: Event) -> tuple[str, str]:
     if isinstance(event, PolicyDecision):
         decision = f"{event.rule_id}: {event.decision}"
     return decision, reason
+
+
+def summarize_output(output: TaskOutput) -> str:
+    """One line of what a step's agent returned, as people read it."""
+    if isinstance(output, ClassifyOutput):
+        return f"{output.doc_type.value} ({output.confidence:.2f}), urgency {output.urgency.value}"
+    if isinstance(output, ExtractOutput):
+        shown = [f"{f.name}={f.normalized or f.value}" for f in output.fields]
+        return ", ".join(shown) or "no fields found"
+    if isinstance(output, ScoreOutput):
+        reasons = f": {'; '.join(output.reasons)}" if output.reasons else ""
+        return f"{output.band.value} risk {output.score:.2f}{reasons}"
+    if isinstance(output, RespondOutput):
+        return f"{output.channel.value} to {output.recipient}: {output.subject}"
+    if isinstance(output, ToolOutput):
+        return f"{output.server}/{output.tool} {output.status.value}: {output.result[:120]}"
+    return output.model_dump_json()

@@ -11,8 +11,15 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from caseyard.app import App, case_events, open_app, quarantined_cases, submit
-from caseyard.cases import Outcome, by_case, describe, outcome_of, status_of
+from caseyard.app import App, case_events, open_app, quarantined_cases, step_outputs, submit
+from caseyard.cases import (
+    Outcome,
+    by_case,
+    describe,
+    outcome_of,
+    status_of,
+    summarize_output,
+)
 from caseyard.commands._run import run
 from caseyard.errors import CasesFailed, ConfigError
 from coordinator import PipelineCatalog, PipelineError
@@ -160,7 +167,8 @@ def register(app: typer.Typer) -> None:
         case_id: Annotated[str, typer.Argument(help="The case id.")],
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
-        """Show a case's timeline: every event with time, actor, decision and reason.
+        """Show a case's timeline (every event with time, actor, decision and reason) and
+        what its steps' agents returned (corrections people made are in the timeline).
 
         Example: caseyard case case-0192f3a8c2d1
         """
@@ -170,14 +178,18 @@ def register(app: typer.Typer) -> None:
             async with open_app(settings()) as app:
                 events = await case_events(app, case_id)
                 quarantined = (await quarantined_cases(app, case_id)).get(case_id)
+                outputs = await step_outputs(app, case_id)
             if not events:
                 raise ConfigError(f"no case {case_id!r} in the case-events log")
             if as_json:
-                console.print_json(
-                    json.dumps(
-                        [{"type": e.event_type, **e.model_dump(mode="json")} for e in events]
-                    )
-                )
+                document = {
+                    "case": case_id,
+                    "status": status_of(events),
+                    "quarantined": quarantined,
+                    "outputs": {step: o.model_dump(mode="json") for step, o in outputs.items()},
+                    "events": [{"type": e.event_type, **e.model_dump(mode="json")} for e in events],
+                }
+                console.print_json(json.dumps(document))
                 return
             table = Table("time", "actor", "event", "decision", "reason", title=case_id)
             for e in events:
@@ -190,6 +202,11 @@ def register(app: typer.Typer) -> None:
                     reason,
                 )
             console.print(table)
+            if outputs:
+                steps = Table("step", "output", title="what the agents returned")
+                for step, output in outputs.items():
+                    steps.add_row(step, summarize_output(output))
+                console.print(steps)
             console.print(f"status: {status_of(events)}")
             if quarantined is not None:
                 console.print(

@@ -65,6 +65,14 @@ async def test_what_if_asks_the_candidate_and_compares_with_the_person(tmp_path:
         await h.decide(case, DecisionAction.EDIT, (FieldPatch(field="doc_type", value="invoice"),))
         await h.wait_for(case, CaseCompleted)
 
+    shown = json.loads(run_caseyard(tmp_path, "case", case, "--json").stdout)
+    assert shown["status"].startswith("completed") and shown["quarantined"] is None
+    assert shown["outputs"]["classify"]["doc_type"] == "other"  # as the agent returned it
+    assert shown["outputs"]["score"]["kind"] == "score"
+    assert shown["events"][0]["type"] == "CaseOpened"
+    table = run_caseyard(tmp_path, "case", case)
+    assert "what the agents returned" in table.stdout and "other (0.30)" in table.stdout
+
     done = run_caseyard(tmp_path, "replay", "--what-if", "classify", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
