@@ -153,13 +153,19 @@ class Observation:
     ) -> Observation:
         """Build an observation from the classifier's and the extractor's outputs.
 
-        The counterparty is the named payee, else the account holder, the first
-        organisation (the letterhead), the sender or a named person, else the sender's
-        e-mail domain; None when the document names nobody.
+        The counterparty is the named payee, else the issuer (who the document asks to be
+        paid), the account holder, the first organisation (the letterhead), the sender or
+        a named person, else the sender's e-mail domain; None when it names nobody.
         """
         sender_email = field_value(extraction, "sender_email", "email")
         counterparty = field_value(
-            extraction, "payee_name", "account_holder", "organization", "sender_name", "person"
+            extraction,
+            "payee_name",
+            "issuer",
+            "account_holder",
+            "organization",
+            "sender_name",
+            "person",
         ) or (sender_email.rsplit("@", 1)[-1] if sender_email else None)
         amount, currency = None, None
         money = field_value(extraction, "total_amount", "amount")

@@ -249,3 +249,21 @@ def test_bad_events_are_a_model_error(tmp_path: Path) -> None:
 
 def test_model_name(scorer: Scorer) -> None:
     assert scorer.model_name.startswith("risk-gbm-calibrated-v1+")
+
+
+def test_the_counterparty_is_the_payee_else_the_issuer_before_the_letterhead() -> None:
+    from schemas.payloads import ClassifyOutput, ExtractedField, ExtractOutput, FieldType
+
+    def observed(*fields: tuple[str, str]) -> str | None:
+        extraction = ExtractOutput(
+            fields=tuple(
+                ExtractedField(name=n, value=v, type=FieldType.NAME, confidence=0.9)
+                for n, v in fields
+            )
+        )
+        classification = ClassifyOutput(doc_type=DocType.INVOICE, confidence=0.9)
+        return Observation.from_outputs("o", classification, extraction).counterparty
+
+    assert observed(("organization", "Bank AG"), ("issuer", "Nordwind GmbH")) == "Nordwind GmbH"
+    assert observed(("issuer", "Nordwind GmbH"), ("payee_name", "N. Logistik")) == "N. Logistik"
+    assert observed(("organization", "Bank AG")) == "Bank AG"
