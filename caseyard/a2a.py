@@ -20,10 +20,7 @@ still answers `tasks/get` for the cases it keeps.
 
 from __future__ import annotations
 
-import re
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -69,7 +66,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agents.spec import AgentSpec
 from caseyard import __version__
-from caseyard.app import App, submit
+from caseyard.app import App, submit_bytes
 from caseyard.errors import ConfigError
 from caseyard.http import serve_app
 from caseyard.inbox.auth import Role, UserStore
@@ -229,16 +226,14 @@ class CaseExecutor(AgentExecutor):
         found = self.users.user(user)
         if found is None or found.role is Role.AUDITOR:
             raise ConfigError(f"{user} may not submit documents (auditors read, they do not)")
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / filename
-            await anyio.Path(path).write_bytes(data)
-            await submit(
-                self.inbox.app,
-                path,
-                source=f"a2a:{user}",
-                pipeline=str(pipeline) if pipeline else None,
-                case_id=case_id,
-            )
+        await submit_bytes(
+            self.inbox.app,
+            data,
+            filename,
+            source=f"a2a:{user}",
+            pipeline=str(pipeline) if pipeline else None,
+            case_id=case_id,
+        )
         await event_queue.enqueue_event(
             proto_helpers.new_task(
                 case_id,
@@ -310,11 +305,8 @@ def _handed_to(case: CaseView | None) -> str | None:
 
 
 def _result(inbox: Inbox, case: CaseView) -> dict[str, Any]:
-    outputs: dict[str, Any] = {}
-    for task_id in case.tasks:
-        task = inbox.projection.task(task_id)
-        if task is not None:
-            outputs.update({k: v.model_dump(mode="json") for k, v in task.evidence.items()})
+    evidence = inbox.projection.evidence(case)
+    outputs = {step: output.model_dump(mode="json") for step, output in evidence.items()}
     ended = case.ended
     return {
         "case_id": case.case_id,
@@ -332,8 +324,7 @@ def _document(message: Message) -> tuple[bytes, str]:
     """The document a message carries: its file part, else its text parts."""
     for part in message.parts:
         if part.HasField("raw"):
-            name = part.filename or _name_for(part.media_type)
-            return part.raw, _safe(name)
+            return part.raw, part.filename or _name_for(part.media_type)
         if part.HasField("url"):
             raise ConfigError("send the document's bytes (a raw part), not a URL")
     text = proto_helpers.get_message_text(message)
@@ -351,10 +342,6 @@ def _name_for(media_type: str) -> str:
         "image/jpeg": ".jpg",
     }
     return "document" + suffixes.get(media_type, ".txt")
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:100] or "document.txt"
 
 
 class ProjectedTaskStore(InMemoryTaskStore):

@@ -33,6 +33,7 @@ from schemas import (
     BlobTooLargeError,
     CaseSubmitted,
     DecodeError,
+    DocumentRef,
     Event,
     Producer,
     SchemaRegistry,
@@ -156,6 +157,44 @@ async def submit(
         raise ConfigError(f"{exc} (CASEYARD_MAX_DOCUMENT_BYTES)") from exc
     except BlobError as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
+    return await _submitted(app, ref, path.name, source, pipeline, case_id)
+
+
+async def submit_bytes(
+    app: App,
+    data: bytes,
+    filename: str,
+    *,
+    source: str,
+    pipeline: str | None = None,
+    case_id: str | None = None,
+) -> CaseSubmitted:
+    """`submit` for a document that arrived as bytes (an MCP tool call, an A2A message):
+    its type is its filename's; the name is kept without any path."""
+    name = Path(filename).name or "document.txt"
+    if len(data) > app.settings.max_document_bytes:
+        raise ConfigError(
+            f"{name} is {len(data):,} bytes, over the limit of "
+            f"{app.settings.max_document_bytes:,} (CASEYARD_MAX_DOCUMENT_BYTES)"
+        )
+    media_type = media_type_of(Path(name))
+    try:
+        ref = await anyio.to_thread.run_sync(app.blobs.put, data, media_type)
+    except BlobError as exc:
+        raise ConfigError(f"cannot store {name}: {exc}") from exc
+    return await _submitted(app, ref, name, source, pipeline, case_id)
+
+
+async def _submitted(
+    app: App,
+    ref: DocumentRef,
+    name: str,
+    source: str,
+    pipeline: str | None,
+    case_id: str | None,
+) -> CaseSubmitted:
+    """Publish `CaseSubmitted` for the stored document `ref` (the root span of the case's
+    trace when tracing is on)."""
     case = case_id or new_case_id()
     event = CaseSubmitted(
         case_id=case,
@@ -164,11 +203,11 @@ async def submit(
         producer=app.producer("cli"),
         source=source,
         document=ref,
-        metadata={"filename": path.name},
+        metadata={"filename": name},
         pipeline=pipeline,
     )
     value = await app.codec.encode(event, INTAKE.name)
-    with app.telemetry.submitting(case, {"caseyard.document": path.name}):
+    with app.telemetry.submitting(case, {"caseyard.document": name}):
         headers = (
             cloudevents.headers_for(event, event.producer.service)
             if app.settings.cloudevents_headers
@@ -277,11 +316,12 @@ async def quarantined_cases(app: App, case_id: str | None = None) -> dict[str, s
 async def step_outputs(app: App, case_id: str) -> dict[str, TaskOutput]:
     """What the agents returned for the case's steps (the last completed attempt of each,
     in the order they completed), from the results topic."""
+    from coordinator import step_of_task  # as for quarantined_cases: only this reader
+
     outputs: dict[str, TaskOutput] = {}
     for _, event in await read_topic(app, RESULTS.name, case_id=case_id):
         if isinstance(event, TaskCompleted) and event.case_id == case_id:
-            # Task ids are '<case>/<step>/<run>.<attempt>'.
-            step = event.task_id.removeprefix(f"{case_id}/").partition("/")[0]
+            step = step_of_task(case_id, event.task_id)
             outputs.pop(step, None)
             outputs[step] = event.output
     return outputs

@@ -15,11 +15,8 @@ current beside the server; the server answers once it has read the log as it was
 from __future__ import annotations
 
 import base64
-import re
-import tempfile
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -28,7 +25,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from caseyard.app import App, submit
+from caseyard.app import App, submit_bytes
 from caseyard.errors import ConfigError
 from caseyard.http import serve_app
 from caseyard.inbox.auth import Role, User, UserStore
@@ -128,16 +125,12 @@ def build_server(inbox: Inbox, users: UserStore, *, token: str | None = None) ->
                 )
             except ValueError:
                 raise Refused(422, "content_base64 is not base64") from None
-            name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name)[:100] or "document.txt"
-            with tempfile.TemporaryDirectory() as folder:
-                path = Path(folder) / name
-                await anyio.Path(path).write_bytes(data)
-                try:
-                    event = await submit(
-                        inbox.app, path, source=f"mcp:{user.name}", pipeline=pipeline
-                    )
-                except ConfigError as exc:
-                    raise Refused(422, str(exc)) from None
+            try:
+                event = await submit_bytes(
+                    inbox.app, data, filename, source=f"mcp:{user.name}", pipeline=pipeline
+                )
+            except ConfigError as exc:
+                raise Refused(422, str(exc)) from None
             return Submitted(case_id=event.case_id, pipeline=pipeline)
 
         result: Submitted = await acting(ctx, act)
@@ -153,7 +146,7 @@ def build_server(inbox: Inbox, users: UserStore, *, token: str | None = None) ->
             return CaseDetail(
                 **timeline(case).model_dump(),
                 pipeline=case.pipeline[0] if case.pipeline else None,
-                outputs=_outputs(inbox, case),
+                outputs=inbox.projection.evidence(case),
             )
 
         result: CaseDetail = await acting(ctx, act)
@@ -251,15 +244,6 @@ def build_server(inbox: Inbox, users: UserStore, *, token: str | None = None) ->
         return result
 
     return server
-
-
-def _outputs(inbox: Inbox, case: CaseView) -> dict[str, TaskOutput]:
-    outputs: dict[str, TaskOutput] = {}
-    for task_id in case.tasks:
-        task = inbox.projection.task(task_id)
-        if task is not None:
-            outputs.update(task.evidence)
-    return outputs
 
 
 def _row(inbox: Inbox, case: CaseView) -> CaseRow:

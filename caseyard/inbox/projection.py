@@ -138,6 +138,16 @@ class Projection:
     def case(self, case_id: str) -> CaseView | None:
         return self._cases.get(case_id)
 
+    def evidence(self, case: CaseView) -> dict[str, TaskOutput]:
+        """The step outputs the case's human tasks showed, keyed by step (a later task's
+        evidence over an earlier one's)."""
+        outputs: dict[str, TaskOutput] = {}
+        for task_id in case.tasks:
+            task = self._tasks.get(task_id)
+            if task is not None:
+                outputs.update(task.evidence)
+        return outputs
+
     def cases(self) -> list[CaseView]:
         """The cases kept, in the order their first event was read (oldest first)."""
         return list(self._cases.values())
