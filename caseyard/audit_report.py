@@ -14,7 +14,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict
 
 from caseyard.cases import describe, status_of
-from coordinator import PRODUCER, Break, Link, Signed, case_event_hash
+from coordinator import PRODUCER, Break, Link, Signed, case_event_hash, step_of_task
 from schemas import (
     CaseCompleted,
     CaseFailed,
@@ -75,7 +75,7 @@ class _AttemptRow(_Row):
         return cls(
             time=event.occurred_at,
             task_id=event.task_id,
-            step=_step_of(event.case_id, event.task_id),
+            step=step_of_task(event.case_id, event.task_id),
             capability=event.capability,
             attempt=event.attempt,
             **fields,
@@ -147,11 +147,6 @@ class CaseReport(_Row):
     unreadable: list[str]
 
 
-def _step_of(case_id: str, task_id: str) -> str:
-    """The step (or compensation) of a task id ``<case_id>/<node>/<run>.<attempt>``."""
-    return task_id.removeprefix(f"{case_id}/").rpartition("/")[0] or task_id
-
-
 def _summary(event: Event) -> tuple[str, str]:
     if isinstance(event, CaseSubmitted):
         name = event.metadata.get("filename", event.document.uri)
@@ -159,13 +154,13 @@ def _summary(event: Event) -> tuple[str, str]:
     if isinstance(event, TaskCompleted):
         usage = event.usage
         return (
-            f"{_step_of(event.case_id, event.task_id)} attempt {event.attempt} by "
+            f"{step_of_task(event.case_id, event.task_id)} attempt {event.attempt} by "
             f"{usage.provider}/{usage.model}",
             f"${usage.cost_usd:.6f}, {event.latency_ms:.0f} ms",
         )
     if isinstance(event, TaskFailed):
         return (
-            f"{_step_of(event.case_id, event.task_id)} attempt {event.attempt} failed",
+            f"{step_of_task(event.case_id, event.task_id)} attempt {event.attempt} failed",
             f"{event.error_class}: {event.message}",
         )
     if isinstance(event, HumanTaskOpened):

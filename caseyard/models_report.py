@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from coordinator import step_of_task
 from schemas import (
     CaseEscalated,
     ClassifyOutput,
@@ -128,9 +129,7 @@ def build_report(
         report.histogram[min(int(output.confidence * BINS), BINS - 1)] += 1
         report.confidence_sum += output.confidence
         report.cascaded += len(event.hops) > 1
-        # Task ids are '<case>/<step>/<run>.<attempt>'.
-        step = event.task_id.removeprefix(f"{event.case_id}/").partition("/")[0]
-        review = reviews.get((event.case_id, step))
+        review = reviews.get((event.case_id, step_of_task(event.case_id, event.task_id)))
         if review is None:
             continue
         report.escalated += 1

@@ -21,7 +21,7 @@ from coordinator._engine import (
     transition,
 )
 from coordinator._expressions import Expression, ExpressionError
-from coordinator._ids import case_event_hash, derive_event_id
+from coordinator._ids import case_event_hash, derive_event_id, step_of_task
 from coordinator._pipeline import (
     AccessRule,
     BackoffKind,
@@ -120,6 +120,7 @@ __all__ = [
     "parse_pipeline",
     "read_state",
     "replay",
+    "step_of_task",
     "timer_fired",
     "transition",
     "verify_chain",

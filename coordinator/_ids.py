@@ -87,6 +87,13 @@ def parse_task_id(case_id: str, value: str) -> tuple[str, int, int] | None:
     return node, int(run), int(attempt)
 
 
+def step_of_task(case_id: str, value: str) -> str:
+    """The step (or compensation) a task id of ``case_id`` is of; ``value`` itself if it
+    is not such a task id."""
+    parsed = parse_task_id(case_id, value)
+    return parsed[0] if parsed is not None else value
+
+
 DEADLINE_TIMER = "deadline"
 """The id of a case's deadline timer."""
 
