@@ -49,8 +49,6 @@ IDEMPOTENCY_META = "io.caseyard/idempotency-key"
 IDEMPOTENCY_ARGUMENT = "idempotency_key"
 """Also passed as this argument to tools whose input schema declares it."""
 
-_INTERRUPTED = (-32000, -32001)  # the SDK's CONNECTION_CLOSED and REQUEST_TIMEOUT
-
 
 class ToolServer(BaseModel):
     """One MCP server: a command to start (stdio) or a URL (streamable HTTP)."""
@@ -113,32 +111,37 @@ def load_tool_servers(path: Path) -> dict[str, ToolServer]:
 
 
 class ToolJournal:
-    """Keys of the calls that were sent (SQLite, in the agent's durable state)."""
+    """Keys of the calls that were sent (SQLite, in the agent's durable state; the file is
+    made on the first call, so an agent that calls no tool has none)."""
 
     def __init__(self, path: Path | str) -> None:
-        try:
-            self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS sent(key TEXT PRIMARY KEY, server TEXT NOT NULL,"
-                " tool TEXT NOT NULL, at_ms INTEGER NOT NULL)"
-            )
-        except sqlite3.Error as exc:
-            raise StateError(f"tool journal {path}: {exc}") from exc
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
 
     def sent_before(self, key: str, server: str, tool: str) -> bool:
         """Record that the call `key` is being sent; True if it had been sent before."""
         try:
+            if self._conn is None:
+                self._conn = sqlite3.connect(
+                    str(self.path), isolation_level=None, check_same_thread=False
+                )
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute(
+                    "CREATE TABLE IF NOT EXISTS sent(key TEXT PRIMARY KEY, server TEXT NOT NULL,"
+                    " tool TEXT NOT NULL, at_ms INTEGER NOT NULL)"
+                )
             cursor = self._conn.execute(
                 "INSERT OR IGNORE INTO sent(key, server, tool, at_ms) VALUES(?,?,?,?)",
                 (key, server, tool, time.time_ns() // 10**6),
             )
         except sqlite3.Error as exc:
-            raise StateError(f"tool journal: {exc}") from exc
+            raise StateError(f"tool journal {self.path}: {exc}") from exc
         return cursor.rowcount == 0
 
     def close(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 Note = Callable[[str, str | bool], None]
@@ -221,6 +224,7 @@ class ToolClient:
                     queue.close()
                 self._queues.clear()
                 self._tg = None
+                self._journal.close()
                 tg.cancel_scope.cancel()
 
     async def call(
@@ -323,6 +327,7 @@ class ToolClient:
         request: _Request,
     ) -> ToolResult:
         from mcp.shared.exceptions import MCPError
+        from mcp_types.jsonrpc import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
         tool = tools.get(request.tool)
         if tool is None:
@@ -349,7 +354,7 @@ class ToolClient:
                 meta={IDEMPOTENCY_META: request.key},
             )
         except MCPError as exc:
-            if exc.code not in _INTERRUPTED:
+            if exc.code not in (CONNECTION_CLOSED, REQUEST_TIMEOUT):  # no answer came
                 self.outcomes[server, request.tool, "error"] += 1
                 raise ToolError(
                     f"tool {request.tool!r} on {server!r} refused the call: {exc.message}",

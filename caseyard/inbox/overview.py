@@ -178,9 +178,6 @@ def columns(values: Sequence[int], since: datetime, step: timedelta) -> Markup:
 
 def charts(view: Overview) -> Mapping[str, Markup]:
     """The page's charts by name."""
-    statuses = Counter[str]()
-    for counts in view.pipelines.values():
-        statuses.update(counts)
     return {
         "pipelines": bars(
             [
