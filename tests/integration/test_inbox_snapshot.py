@@ -5,7 +5,7 @@ aside with a warning and the log is read from the beginning."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -17,7 +17,7 @@ from caseyard.schema_store import REGISTRY_DB
 from caseyard.settings import load_settings
 from coordinator import PipelineCatalog
 from schemas import CaseCompleted, DecisionAction, HumanTaskOpened
-from tests.integration.coordinator_harness import REVIEWED, harness
+from tests.integration.coordinator_harness import REVIEWED, Harness, harness
 
 pytestmark = pytest.mark.anyio
 
@@ -39,17 +39,21 @@ async def running_inbox(tmp_path: Path, snapshot: Path) -> AsyncIterator[Inbox]:
         stop.set()
 
 
+def world(root: Path) -> AbstractAsyncContextManager[Harness]:
+    """Coordinator and scripted agents on the SQLite bus under `root` (pipeline REVIEWED),
+    sharing their schema registry with the inbox's app."""
+    (root / "pipelines").mkdir(parents=True, exist_ok=True)
+    (root / "pipelines" / "reviewed.yaml").write_text(REVIEWED)
+    return harness(
+        f"sqlite:///{root}/bus.db", root / "pipelines", registry_db=root / "data" / REGISTRY_DB
+    )
+
+
 async def test_a_restarted_inbox_reads_only_what_came_after_its_snapshot(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "reviewed.yaml").write_text(REVIEWED)
     snapshot = tmp_path / "data" / "snapshots" / "inbox.pickle"
-    async with harness(
-        f"sqlite:///{tmp_path}/bus.db",
-        tmp_path / "pipelines",
-        registry_db=tmp_path / "data" / REGISTRY_DB,
-    ) as h:
+    async with world(tmp_path) as h:
         first, second = await h.submit("reviewed"), await h.submit("reviewed")
         await h.wait_for(first, HumanTaskOpened)
         await h.wait_for(second, HumanTaskOpened)
@@ -76,14 +80,8 @@ async def test_a_restarted_inbox_reads_only_what_came_after_its_snapshot(
 async def test_a_snapshot_ahead_of_the_log_is_set_aside(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "reviewed.yaml").write_text(REVIEWED)
     snapshot = tmp_path / "data" / "snapshots" / "inbox.pickle"
-    async with harness(
-        f"sqlite:///{tmp_path}/bus.db",
-        tmp_path / "pipelines",
-        registry_db=tmp_path / "data" / REGISTRY_DB,
-    ) as h:
+    async with world(tmp_path) as h:
         case = await h.submit("reviewed")
         await h.wait_for(case, HumanTaskOpened)
         async with running_inbox(tmp_path, snapshot):
@@ -91,13 +89,9 @@ async def test_a_snapshot_ahead_of_the_log_is_set_aside(
     # The same snapshot against a new, empty log (the topics were recreated).
     other = tmp_path / "other"
     (other / "data" / "snapshots").mkdir(parents=True)
-    (other / "pipelines").mkdir()
-    (other / "pipelines" / "reviewed.yaml").write_text(REVIEWED)
     moved = other / "data" / "snapshots" / "inbox.pickle"
     moved.write_bytes(snapshot.read_bytes())
-    async with harness(
-        f"sqlite:///{other}/bus.db", other / "pipelines", registry_db=other / "data" / REGISTRY_DB
-    ):
+    async with world(other):
         async with running_inbox(other, moved) as fresh:
             assert fresh.projection.tasks() == []
     assert "ahead of the log" in caplog.text
