@@ -63,6 +63,7 @@ def test_public_names() -> None:
             "derive_event_id",
             "load_pipeline",
             "parse_pipeline",
+            "step_of_task",
             "timer_fired",
             "transition",
         ]
