@@ -31,7 +31,6 @@ A timer may fire twice (after a restart); the transition ignores a timer no long
 from __future__ import annotations
 
 import gc
-import heapq
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -45,7 +44,8 @@ from bus import Bus, Consumer, Message, Record, TopicPartition, partition_for, r
 from bus.errors import BusUnavailable, CommitFailed, TransactionError
 from coordinator._engine import timer_fired, transition
 from coordinator._pipeline import PipelineCatalog
-from coordinator._state import CaseState, Timer
+from coordinator._state import CaseState
+from coordinator._store import HOT_STATES, StateStore
 from schemas import AvroCodec, DecodeError, Event, Producer, TimerFired, TimerPurpose, cloudevents
 from schemas.audit import CaseHead, ChainCheckpoint, Signer
 from schemas.dead_letters import dead_letter, dead_letter_headers
@@ -213,6 +213,7 @@ class Coordinator:
         max_batch: int = 500,
         signer: Signer | None = None,
         cloudevents_headers: bool = False,
+        hot_states: int = HOT_STATES,
     ) -> None:
         self._bus = bus
         self._cloudevents = cloudevents_headers
@@ -228,9 +229,9 @@ class Coordinator:
         """Partitions of each input topic (asked of the bus once)."""
         self._checkpoints: dict[int, ChainCheckpoint | None] = {}
         """The latest checkpoint of each partition owned (None: none yet)."""
-        self._states: dict[int, dict[str, CaseState]] = {}
+        self._states: dict[int, StateStore] = {}
+        self._hot_states = hot_states
         self._quarantined: dict[int, dict[str, str]] = {}
-        self._timers: list[tuple[datetime, str, str, int]] = []
         # Timers published but not yet applied, per case: not fired twice meanwhile.
         self._fired: dict[str, set[str]] = {}
         self.stats = CoordinatorStats()
@@ -249,7 +250,7 @@ class Coordinator:
     def state(self, case_id: str) -> CaseState | None:
         for states in self._states.values():
             if case_id in states:
-                return states[case_id]
+                return states.get(case_id)
         return None
 
     def open_cases(self) -> int:
@@ -262,7 +263,8 @@ class Coordinator:
             # before reading the changelog, or we would restore a state older than the
             # input offsets it committed.
             await self._bus.fence(self._transactional_id(p))
-            states: dict[str, CaseState] = {}
+            states = StateStore(self._hot_states)
+            wakeups: dict[str, datetime | None] = {}
             quarantined: dict[str, str] = {}
             checkpoint: ChainCheckpoint | None = None
             with _no_gc_cycles():
@@ -274,21 +276,25 @@ class Coordinator:
                         case_id = record.key.decode("utf-8", "replace") if record.key else ""
                         quarantined.pop(case_id, None)  # a later record replaces a bad one
                         if record.value == TOMBSTONE:
-                            states.pop(case_id, None)
+                            states.pop(case_id)
+                            wakeups.pop(case_id, None)
                             continue
                         state = read_state(record)
                         if isinstance(state, CaseState):
-                            states[case_id] = state
+                            # Read (and so checked) now; kept compact until the case moves.
+                            states.put_value(case_id, record.value)
+                            wakeups[case_id] = state.next_due
                         else:
-                            states.pop(case_id, None)
+                            states.pop(case_id)
+                            wakeups.pop(case_id, None)
                             quarantined[case_id] = state
+            for case_id, due in wakeups.items():
+                states.wake_at(case_id, due)
             self._states[p] = states
             self._quarantined[p] = quarantined
             self._checkpoints[p] = checkpoint
             for case_id, why in quarantined.items():
                 log.error("case quarantined: %s", why, extra={"case_id": case_id})
-            for state in states.values():
-                self._schedule(state, p)
             self.stats.restored += len(states)
             log.info(
                 "restored partition",
@@ -363,12 +369,10 @@ class Coordinator:
             self._quarantined.pop(p, None)
             self._checkpoints.pop(p, None)
 
-    def _schedule(self, state: CaseState, partition: int, known: Sequence[Timer] = ()) -> None:
-        """Put the state's timers on the heap, but for those already on it (`known`)."""
-        old = {t.id for t in known}
-        for timer in state.timers:
-            if timer.id not in old:
-                heapq.heappush(self._timers, (timer.due_at, state.case_id, timer.id, partition))
+    def _pending_due(self, state: CaseState) -> datetime | None:
+        """When the earliest timer of the case not fired yet is due (None: none is)."""
+        fired = self._fired.get(state.case_id, ())
+        return min((t.due_at for t in state.timers if t.id not in fired), default=None)
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -478,18 +482,17 @@ class Coordinator:
         for case_id, state in changed.items():
             fired = self._fired.pop(case_id, set())
             if state is None or state.finished:
-                states.pop(case_id, None)
+                states.pop(case_id)
                 continue
-            before = states.get(case_id)
-            states[case_id] = state
-            self._schedule(state, p, known=before.timers if before else ())
+            states.put(case_id, state)
             pending = fired & {t.id for t in state.timers}
             if pending:
                 self._fired[case_id] = pending
+            states.wake_at(case_id, self._pending_due(state))
         return {}
 
     def _checkpoint(
-        self, p: int, states: dict[str, CaseState], changed: dict[str, CaseState | None]
+        self, p: int, states: StateStore, changed: dict[str, CaseState | None]
     ) -> ChainCheckpoint | None:
         """The checkpoint of the chains `changed` advanced (None if none did), numbered and
         chained after the partition's latest, signed if the coordinator has a key."""
@@ -514,7 +517,7 @@ class Coordinator:
         return self._signer.sign(checkpoint) if self._signer is not None else checkpoint
 
     async def _one(
-        self, record: Record, states: dict[str, CaseState], changed: dict[str, CaseState | None]
+        self, record: Record, states: StateStore, changed: dict[str, CaseState | None]
     ) -> list[Message]:
         try:
             event = await cloudevents.decode(self._codec, record)
@@ -636,16 +639,19 @@ class Coordinator:
         """Publish `TimerFired` for every due timer of an owned case; returns how many."""
         now = self._clock()
         due: list[Message] = []
-        while self._timers and self._timers[0][0] <= now:
-            _, case_id, timer_id, p = heapq.heappop(self._timers)
-            state = self._states.get(p, {}).get(case_id)
-            timer = next((t for t in state.timers if t.id == timer_id), None) if state else None
-            if state is None or timer is None or timer_id in self._fired.get(case_id, ()):
-                continue
-            self._fired.setdefault(case_id, set()).add(timer_id)
-            fired = timer_fired(state, timer, now)
-            value = await self._codec.encode(fired, TIMERS.name)
-            due.append(Message(TIMERS.name, value, key=case_id.encode(), partition=p))
+        for p, states in self._states.items():
+            for case_id in states.due(now):
+                state = states.get(case_id)
+                if state is None:
+                    continue
+                fired = self._fired.setdefault(case_id, set())
+                for timer in state.due_timers(now):
+                    if timer.id in fired:
+                        continue
+                    fired.add(timer.id)
+                    value = await self._codec.encode(timer_fired(state, timer, now), TIMERS.name)
+                    due.append(Message(TIMERS.name, value, key=case_id.encode(), partition=p))
+                states.wake_at(case_id, self._pending_due(state))
         if due:
             await self._bus.publish_batch(due)
             self.stats.timers_fired += len(due)

@@ -1,0 +1,115 @@
+"""The state store: recent states as objects, the rest compressed, and one wake-up per case."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from coordinator import CaseState
+from coordinator._store import StateStore
+from tests.unit.coordinator.coord_support import T0, Driver, classify, load
+
+PIPELINE = load(
+    """
+name: two
+version: 1
+outcome: done
+defaults: {timeout: 10s}
+steps:
+  - {id: a, capability: classify}
+  - {id: b, capability: extract, after: [a], inputs: [a], parameters: {fields: total}}
+"""
+)
+
+
+def states(n: int) -> list[CaseState]:
+    """`n` open cases past their first step (an output, a running step, two timers)."""
+    d = Driver(PIPELINE)
+    d.submit()
+    d.complete("a", classify())
+    assert d.state is not None
+    return [replace(d.state, case_id=f"case-{i}", correlation_id=f"case-{i}") for i in range(n)]
+
+
+def test_states_beyond_the_hot_ones_come_back_equal_from_their_compact_form() -> None:
+    store = StateStore(hot=2)
+    cases = states(5)
+    for state in cases:
+        store.put(state.case_id, state)
+    assert store.hot == 2 and len(store) == 5
+    assert list(store) == ["case-3", "case-4", "case-0", "case-1", "case-2"]
+    for state in cases:
+        assert store.get(state.case_id) == state
+    # Reading makes a case the most recent: the two read last are the objects now.
+    assert store.hot == 2
+    assert store.get("case-4") is store.get("case-4")
+
+
+def test_put_value_keeps_a_restored_changelog_value_until_the_case_is_used() -> None:
+    store = StateStore(hot=1)
+    (state,) = states(1)
+    store.put_value(state.case_id, state.to_bytes())
+    assert store.hot == 0 and state.case_id in store
+    assert store.get(state.case_id) == state
+    assert store.hot == 1
+
+
+def test_put_replaces_and_pop_forgets_whichever_form_the_case_is_in() -> None:
+    store = StateStore(hot=1)
+    first, second = states(2)
+    store.put(first.case_id, first)
+    store.put(second.case_id, second)  # first is compressed now
+    newer = replace(first, seq=first.seq + 1)
+    store.put(first.case_id, newer)
+    assert store.get(first.case_id) == newer
+    store.pop(first.case_id)
+    store.pop(second.case_id)
+    store.pop("never-there")
+    assert len(store) == 0 and store.get(first.case_id) is None
+
+
+def test_compact_form_is_a_fraction_of_the_json() -> None:
+    store = StateStore(hot=1)
+    cases = states(50)
+    for state in cases:
+        store.put(state.case_id, state)
+    packed = [len(v) for v in store._cold.values()]
+    assert len(packed) == 49
+    assert max(packed) < len(cases[0].to_bytes()) / 3
+
+
+def test_a_hot_limit_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        StateStore(hot=0)
+
+
+def test_wake_ups_come_due_in_time_order_once_each() -> None:
+    store = StateStore()
+    store.wake_at("late", T0 + timedelta(seconds=30))
+    store.wake_at("early", T0 + timedelta(seconds=10))
+    store.wake_at("none", None)
+    assert store.next_wakeup() == T0 + timedelta(seconds=10)
+    assert store.due(T0) == []
+    assert store.due(T0 + timedelta(seconds=10)) == ["early"]
+    assert store.due(T0 + timedelta(seconds=10)) == []  # returned once
+    assert store.due(T0 + timedelta(minutes=1)) == ["late"]
+    assert store.next_wakeup() is None
+
+
+def test_a_moved_or_cleared_wake_up_leaves_a_stale_entry_that_is_skipped() -> None:
+    store = StateStore()
+    store.wake_at("a", T0 + timedelta(seconds=10))
+    store.wake_at("a", T0 + timedelta(seconds=20))  # later now: 10 s is stale
+    store.wake_at("b", T0 + timedelta(seconds=5))
+    store.wake_at("b", None)  # no timer pending any more
+    store.wake_at("c", T0 + timedelta(seconds=5))
+    store.pop("c")  # the case is gone
+    assert store.due(T0 + timedelta(seconds=15)) == []
+    assert store.due(T0 + timedelta(seconds=20)) == ["a"]
+    # Same time again: one entry, not two.
+    store.wake_at("a", T0 + timedelta(seconds=30))
+    store.wake_at("a", T0 + timedelta(seconds=30))
+    assert store.due(T0 + timedelta(seconds=30)) == ["a"]
+    assert store._wakeups == []
