@@ -65,10 +65,12 @@ from coordinator._state import (
     StepStatus,
     Timer,
 )
+from coordinator._store import HOT_STATES, StateStore
 
 __all__ = [
     "AUDIT_HEAD",
     "ENGINE_VERSION",
+    "HOT_STATES",
     "PRODUCER",
     "RECENT_EVENTS",
     "TOMBSTONE",
@@ -106,6 +108,7 @@ __all__ = [
     "Replay",
     "RetryPolicy",
     "Signed",
+    "StateStore",
     "Step",
     "StepDefaults",
     "StepState",

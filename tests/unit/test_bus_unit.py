@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 
 import pytest
 
 import bus
-from bus import Message, Record, TopicPartition, TopicSpec
+from bus import Cleanup, Message, Record, TopicPartition, TopicSpec, read_to_end
 from caseyard.errors import ConfigError
 from tests.helpers import drain
 
@@ -155,3 +156,26 @@ async def test_consumers_lists_open_group_members_only() -> None:
             assert b.consumers() == [c]
             assert c.assignment() == {TopicPartition("t", 0), TopicPartition("t", 1)}
         assert b.consumers() == []
+
+
+async def test_sqlite_compacts_keyed_records_to_the_newest_per_key_when_opened(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/bus.db"
+    writes = [(b"a", b"a1"), (b"b", b"b1"), (None, b"x1"), (b"a", b"a2"), (None, b"x2")]
+    async with bus.connect(url) as b:
+        await b.ensure_topics(
+            [TopicSpec("log", partitions=2), TopicSpec("state", 2, Cleanup.COMPACT)]
+        )
+        for topic in ("log", "state"):
+            await b.publish_batch([Message(topic, v, key=k, partition=0) for k, v in writes])
+            await b.publish(topic, b"a-other-partition", key=b"a", partition=1)
+    async with bus.connect(url) as b:
+
+        async def values(topic: str) -> list[bytes]:
+            tps = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
+            return [r.value async for batch in read_to_end(b, tps) for r in batch]
+
+        # Keyless records are never compacted; the key is per partition, as in Kafka.
+        assert await values("state") == [b"b1", b"x1", b"a2", b"x2", b"a-other-partition"]
+        assert await values("log") == [*(v for _, v in writes), b"a-other-partition"]

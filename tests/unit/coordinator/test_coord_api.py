@@ -25,6 +25,8 @@ def test_public_names() -> None:
             "Coordinator",
             "CoordinatorStats",
             "ENGINE_VERSION",
+            "HOT_STATES",
+            "StateStore",
             "PRODUCER",
             "RECENT_EVENTS",
             "AccessRule",

@@ -7,8 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from coordinator import CaseState
-from coordinator._store import StateStore
+from coordinator import CaseState, StateStore
 from tests.unit.coordinator.coord_support import T0, Driver, classify, load
 
 PIPELINE = load(
