@@ -16,6 +16,7 @@ import email.policy
 import io
 import mimetypes
 import re
+import sys
 from collections.abc import Callable
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
@@ -40,6 +41,7 @@ __all__ = [
     "MAX_PDF_PAGE_COUNT",
     "MAX_TEXT_CHARS",
     "PARSE_BUDGET_S",
+    "PARSE_MEMORY_BYTES",
     "html_to_text",
     "media_type_for",
     "read_text",
@@ -89,22 +91,68 @@ document is refused: a parser trap or a decompression bomb costs this once, not 
 every attempt. Above the time a legitimate 20-page scan takes on a busy machine."""
 
 
-async def read_text_bounded(data: bytes, media_type: str, budget_s: float = PARSE_BUDGET_S) -> str:
-    """`read_text` in a worker process that is killed when it runs past `budget_s`.
+PARSE_MEMORY_BYTES = 1024**3
+"""How much memory reading one document may take on top of what the worker holds (Linux:
+its data limit, which OCR's tesseract inherits). Legitimate scans take a few hundred MB."""
+
+
+async def read_text_bounded(
+    data: bytes,
+    media_type: str,
+    budget_s: float = PARSE_BUDGET_S,
+    memory_bytes: int = PARSE_MEMORY_BYTES,
+) -> str:
+    """`read_text` in a worker process that is killed when it runs past `budget_s` and
+    refused memory beyond `memory_bytes` more (on Linux).
 
     Raises:
-        DocumentTooLarge: The budget ran out (not retryable: the same bytes would again).
+        DocumentTooLarge: A budget ran out (not retryable: the same bytes would again).
         DocumentError: As `read_text`.
     """
     try:
         with anyio.fail_after(budget_s):
-            return await anyio.to_process.run_sync(read_text, data, media_type, cancellable=True)
+            return await anyio.to_process.run_sync(
+                _read_text_capped, data, media_type, memory_bytes, cancellable=True
+            )
     except TimeoutError:
         base, _ = _parse_media_type(media_type)
         raise DocumentTooLarge(
             f"reading the {base} document took longer than {budget_s:g} s: refused "
             "(a parser trap or a decompression bomb; the parse was stopped)"
         ) from None
+
+
+def _read_text_capped(data: bytes, media_type: str, memory_bytes: int) -> str:
+    """`read_text` with the process's data limit at `memory_bytes` above its present size
+    (restored afterwards: the worker needs its memory back to take the next document)."""
+    if sys.platform != "linux":
+        return read_text(data, media_type)
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    limit = _data_bytes() + memory_bytes
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    try:
+        return read_text(data, media_type)
+    except MemoryError:
+        base, _ = _parse_media_type(media_type)
+        raise DocumentTooLarge(
+            f"reading the {base} document needed more than {memory_bytes / 2**20:,.0f} MiB: "
+            "refused (a decompression bomb or a parser trap)"
+        ) from None
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
+def _data_bytes() -> int:
+    """What the kernel counts against this process's data limit now (VmData)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def read_text(data: bytes, media_type: str) -> str:
