@@ -639,8 +639,11 @@ class Coordinator:
         """Publish `TimerFired` for every due timer of an owned case; returns how many."""
         now = self._clock()
         due: list[Message] = []
-        for p, states in self._states.items():
+        # A copy: encoding may wait, and a rebalance may meanwhile drop a partition.
+        for p, states in list(self._states.items()):
             for case_id in states.due(now):
+                if self._states.get(p) is not states:
+                    break  # the partition went elsewhere: its new owner has the timers
                 state = states.get(case_id)
                 if state is None:
                     continue
