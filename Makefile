@@ -46,6 +46,7 @@ bench: install
 	@trap '$(KAFKA) down --wipe' EXIT; \
 	$(KAFKA) down --wipe && $(KAFKA) up && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.peers && \
+	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.scale && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.bus && \
 	$(BIN)/python -m bench.codec && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.coordinator && \

@@ -720,6 +720,28 @@ async def instant_saga(
 ) -> AsyncIterator[Coordinator]:
     """A coordinator and four instant agents (the real agent runtime) running on `b`,
     ready (groups joined, changelog restored) when entered, stopped on exit."""
+    coordinator = Coordinator(
+        bus=b, codec=codec, catalog=catalog, producer=PRODUCER, instance=f"bench-{run}"
+    )
+    async with instant_agents(b, codec, also=(coordinator,), timeout=timeout):
+        # The coordinator restores the changelog when it gets its partitions (it
+        # signals nothing then: poll).
+        with anyio.fail_after(timeout):
+            while len(coordinator.loaded()) < CASE_PARTITIONS:  # noqa: ASYNC110
+                await anyio.sleep(0.05)
+        yield coordinator
+
+
+@asynccontextmanager
+async def instant_agents(
+    b: bus.Bus,
+    codec: AvroCodec,
+    *,
+    also: Sequence[Coordinator] = (),
+    timeout: float = 300,
+) -> AsyncIterator[None]:
+    """Four instant agents (the real agent runtime, one per capability) and `also`
+    running on `b`, ready (groups joined) when entered, stopped on exit."""
     outcomes = instant_outputs()
 
     def instant(capability: str) -> TaskWork:
@@ -730,9 +752,6 @@ async def instant_saga(
 
         return work
 
-    coordinator = Coordinator(
-        bus=b, codec=codec, catalog=catalog, producer=PRODUCER, instance=f"bench-{run}"
-    )
     agents = [
         AgentService(
             # Stable names: the groups' offsets carry over between runs on Kafka.
@@ -749,17 +768,13 @@ async def instant_saga(
     ]
     stop = anyio.Event()
     async with anyio.create_task_group() as tg:
-        runners: list[Coordinator | AgentService] = [coordinator, *agents]
+        runners: list[Coordinator | AgentService] = [*also, *agents]
         for runner in runners:
             tg.start_soon(runner.run, stop)
         with anyio.fail_after(timeout):
             for runner in runners:
                 await runner.ready.wait()
-            # The coordinator restores the changelog when it gets its partitions (it
-            # signals nothing then: poll).
-            while len(coordinator.loaded()) < CASE_PARTITIONS:  # noqa: ASYNC110
-                await anyio.sleep(0.05)
-        yield coordinator
+        yield
         stop.set()
 
 

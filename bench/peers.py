@@ -394,25 +394,36 @@ async def saga_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
         await ensure_topology(b)
         store = await stack.enter_async_context(BusSchemaStore(b))
         codec = AvroCodec(Registry(store))
-        base = {"case_id": "x", "correlation_id": "x", "occurred_at": datetime.now(UTC)}
-        completed = await schema_id(codec, CaseCompleted(**base, producer=PRODUCER, outcome="x"))
-        metadata = {"pad": pad(PAYLOAD - 300).decode()}
-
-        async def submit(keys: Sequence[str]) -> None:
-            now = datetime.now(UTC)
-            await b.publish_batch(
-                [
-                    bus.Message(
-                        INTAKE.name,
-                        await codec.encode(submission(k, now, metadata), INTAKE.name),
-                        key=k.encode(),
-                    )
-                    for k in keys
-                ]
-            )
-
+        chain = Chain(await saga_submit(b, codec), CASE_EVENTS.name, await completed_check(codec))
         async with instant_saga(b, codec, sequential_catalog(), run, timeout=120):
-            yield Chain(submit, CASE_EVENTS.name, lambda value: value[1:5] == completed)
+            yield chain
+
+
+async def saga_submit(b: bus.Bus, codec: AvroCodec) -> Submit:
+    """Submitting cases to the saga: a `CaseSubmitted` each, on intake."""
+    metadata = {"pad": pad(PAYLOAD - 300).decode()}
+
+    async def submit(keys: Sequence[str]) -> None:
+        now = datetime.now(UTC)
+        await b.publish_batch(
+            [
+                bus.Message(
+                    INTAKE.name,
+                    await codec.encode(submission(k, now, metadata), INTAKE.name),
+                    key=k.encode(),
+                )
+                for k in keys
+            ]
+        )
+
+    return submit
+
+
+async def completed_check(codec: AvroCodec) -> Callable[[bytes], bool]:
+    """Whether a case-events record is a `CaseCompleted` (by its schema id alone)."""
+    base = {"case_id": "x", "correlation_id": "x", "occurred_at": datetime.now(UTC)}
+    completed = await schema_id(codec, CaseCompleted(**base, producer=PRODUCER, outcome="x"))
+    return lambda value: value[1:5] == completed
 
 
 def submission(case_id: str, now: datetime, metadata: dict[str, str]) -> CaseSubmitted:
