@@ -43,7 +43,7 @@ import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -392,14 +392,17 @@ async def runtime_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
 
 
 @asynccontextmanager
-async def saga_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
-    async with (
-        bus.connect(f"kafka://{bootstrap}", session_timeout_ms=6000) as b,
-        AsyncExitStack() as stack,
-    ):
+async def saga_world(bootstrap: str) -> AsyncIterator[tuple[bus.Bus, AvroCodec]]:
+    """A bus on `bootstrap` with caseyard's topics, and a codec on its schema store."""
+    async with bus.connect(f"kafka://{bootstrap}", session_timeout_ms=6000) as b:
         await ensure_topology(b)
-        store = await stack.enter_async_context(BusSchemaStore(b))
-        codec = AvroCodec(Registry(store))
+        async with BusSchemaStore(b) as store:
+            yield b, AvroCodec(Registry(store))
+
+
+@asynccontextmanager
+async def saga_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
+    async with saga_world(bootstrap) as (b, codec):
         chain = Chain(await saga_submit(b, codec), CASE_EVENTS.name, await completed_check(codec))
         async with instant_saga(b, codec, sequential_catalog(), run, timeout=120):
             yield chain
@@ -410,21 +413,18 @@ async def saga_processes_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]
     """The saga as `caseyard run coordinator` twice and the agents elsewhere would run it:
     two coordinator processes share the partitions; the agents run in this process."""
     async with (
-        bus.connect(f"kafka://{bootstrap}", session_timeout_ms=6000) as b,
-        AsyncExitStack() as stack,
+        saga_world(bootstrap) as (b, codec),
+        instant_agents(b, codec),
+        members(bootstrap, run, 2) as running,
     ):
-        await ensure_topology(b)
-        store = await stack.enter_async_context(BusSchemaStore(b))
-        codec = AvroCodec(Registry(store))
-        async with instant_agents(b, codec), members(bootstrap, run, 2) as running:
-            pids = [m.process.pid for m in running]
+        pids = [m.process.pid for m in running]
 
-            def cpu() -> float:
-                return time.process_time() + sum(cpu_seconds(pid) for pid in pids)
+        def cpu() -> float:
+            return time.process_time() + sum(cpu_seconds(pid) for pid in pids)
 
-            yield Chain(
-                await saga_submit(b, codec), CASE_EVENTS.name, await completed_check(codec), cpu
-            )
+        yield Chain(
+            await saga_submit(b, codec), CASE_EVENTS.name, await completed_check(codec), cpu
+        )
 
 
 async def saga_submit(b: bus.Bus, codec: AvroCodec) -> Submit:

@@ -35,10 +35,7 @@ import bus
 from bench._members import cpu_seconds, members
 from bench._report import run_info, save
 from bench.coordinator import instant_agents
-from bench.peers import Chain, completed_check, observing, saga_submit
-from caseyard.schema_store import BusSchemaStore
-from caseyard.wiring import ensure_topology
-from schemas import AvroCodec, Registry
+from bench.peers import Chain, completed_check, observing, saga_submit, saga_world
 from schemas.topology import CASE_EVENTS
 
 TARGET_EFFICIENCY = 0.85
@@ -93,12 +90,7 @@ async def main() -> None:
         raise SystemExit(2)
     out = run_info(args=vars(args), kafka=bootstrap)
     rows: list[dict[str, Any]] = []
-    async with (
-        bus.connect(f"kafka://{bootstrap}", session_timeout_ms=6000) as b,
-        BusSchemaStore(b) as store,
-    ):
-        await ensure_topology(b)
-        codec = AvroCodec(Registry(store))
+    async with saga_world(bootstrap) as (b, codec):
         chain = Chain(await saga_submit(b, codec), CASE_EVENTS.name, await completed_check(codec))
         async with instant_agents(b, codec):
             for round_ in range(1, args.rounds + 1):
