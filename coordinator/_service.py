@@ -647,11 +647,12 @@ class Coordinator:
                 state = states.get(case_id)
                 if state is None:
                     continue
-                fired = self._fired.setdefault(case_id, set())
+                fired = self._fired.get(case_id, set())
                 for timer in state.due_timers(now):
                     if timer.id in fired:
                         continue
                     fired.add(timer.id)
+                    self._fired[case_id] = fired
                     value = await self._codec.encode(timer_fired(state, timer, now), TIMERS.name)
                     due.append(Message(TIMERS.name, value, key=case_id.encode(), partition=p))
                 states.wake_at(case_id, self._pending_due(state))
