@@ -35,7 +35,7 @@ import anyio
 
 from agents.errors import MisplacedEvent
 from bus import Bus, Consumer, Message, Outbox, Record, TopicSpec
-from bus.errors import CaseyardError
+from bus.errors import CaseyardError, CommitFailed
 from schemas import (
     AvroCodec,
     DecodeError,
@@ -248,6 +248,8 @@ class Stats:
     retried: int = 0
     failed: int = 0
     dead_lettered: int = 0
+    commits_failed: int = 0
+    """Batches whose commit the group refused after a rebalance (they come again)."""
     by_error: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -329,7 +331,18 @@ class AgentService:
                         extra={"agent": self.name, "partitions": len(consumer.assignment())},
                     )
                 if batch and await self._process(consumer, batch, level, stop):
-                    await consumer.commit()
+                    try:
+                        await consumer.commit()
+                    except CommitFailed as exc:
+                        # The group moved partitions while the batch was handled (this
+                        # member missed its session: a stalled loop, a long pause). The
+                        # records come again, to us or to the new owner, and the
+                        # processed store answers them with what was recorded.
+                        self.stats.commits_failed += 1
+                        log.warning(
+                            "commit failed after a rebalance; the batch comes again",
+                            extra={"agent": self.name, "group": group, "error": str(exc)},
+                        )
 
     async def _process(
         self, consumer: Consumer, batch: list[Record], level: int, stop: anyio.Event

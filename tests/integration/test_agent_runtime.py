@@ -13,7 +13,7 @@ What happens to each kind of bad input:
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +23,9 @@ import pytest
 
 import bus
 from agents.runtime import AgentService, Outcome, ProcessedStore, RetryPolicy, TaskHandler
-from bus import Bus, TopicSpec
+from bus import Bus, TopicPartition, TopicSpec
+from bus._base import ConsumerBase
+from bus.errors import CommitFailed
 from caseyard.errors import CaseyardError
 from caseyard.wiring import ensure_topology
 from schemas import (
@@ -180,6 +182,37 @@ class RuntimeContract:
         results, _ = await world.run_until(2)
         assert world.model.calls == ["t1"]
         assert results[0] == results[1]
+
+    async def test_a_commit_refused_after_a_rebalance_is_counted_and_the_agent_goes_on(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # What a member dropped from its group while it held a batch (its loop stalled
+        # past the session) is told when it commits: the batch comes again, elsewhere or
+        # here, and the agent must not die of it.
+        refused: list[str] = []
+        commit = ConsumerBase.commit
+
+        async def refused_once(
+            consumer: ConsumerBase, offsets: Mapping[TopicPartition, int] | None = None
+        ) -> None:
+            if not refused and consumer.group == f"agent.classifier-{world.run}":
+                refused.append(consumer.group)
+                raise CommitFailed(f"group {consumer.group!r}: partitions were rebalanced")
+            await commit(consumer, offsets)
+
+        monkeypatch.setattr(ConsumerBase, "commit", refused_once)
+        await world.send(world.task("t1"))
+        service = world.service()
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(service.run, stop)
+            await world.read(RESULTS.name, 1)
+            await world.send(world.task("t2"))
+            results = await world.read(RESULTS.name, 2)
+            stop.set()
+        assert refused and service.stats.commits_failed == 1
+        assert [r.task_id for r in results if isinstance(r, TaskCompleted)] == ["t1", "t2"]
+        assert world.model.calls == ["t1", "t2"]
 
     async def test_retryable_error_goes_through_the_retry_topic(self, world: World) -> None:
         world.model.failures["t1"] = [Flaky("rate limited")]
