@@ -46,12 +46,12 @@ bench: install
 	@trap '$(KAFKA) down --wipe' EXIT; \
 	$(KAFKA) down --wipe && $(KAFKA) up && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.peers && \
-	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.scale && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.bus && \
 	$(BIN)/python -m bench.codec && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.coordinator && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.inbox && \
-	$(BIN)/python -m bench.agents
+	$(BIN)/python -m bench.agents && \
+	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.scale
 
 kafka-up:
 	$(KAFKA) up
