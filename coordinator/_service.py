@@ -264,6 +264,8 @@ class Coordinator:
             # input offsets it committed.
             await self._bus.fence(self._transactional_id(p))
             states = StateStore(self._hot_states)
+            # Wake-ups once the changelog is read: a case with many records in it (not
+            # compacted yet) gets one heap entry, not one per record.
             wakeups: dict[str, datetime | None] = {}
             quarantined: dict[str, str] = {}
             checkpoint: ChainCheckpoint | None = None

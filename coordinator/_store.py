@@ -21,7 +21,6 @@ An entry whose time is no longer the case's wake-up is stale and dropped when it
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
 from datetime import datetime
 
 import zstandard
@@ -53,10 +52,6 @@ class StateStore:
 
     def __contains__(self, case_id: object) -> bool:
         return case_id in self._hot or case_id in self._cold
-
-    def __iter__(self) -> Iterator[str]:
-        yield from list(self._hot)
-        yield from list(self._cold)
 
     def get(self, case_id: str) -> CaseState | None:
         """The case's state (None if it has none here); it becomes the most recent."""
@@ -118,10 +113,6 @@ class StateStore:
         elif self._wakeup.get(case_id) != due:
             self._wakeup[case_id] = due
             heapq.heappush(self._wakeups, (due, case_id))
-
-    def next_wakeup(self) -> datetime | None:
-        """When the earliest entry is due (it may be stale), or None."""
-        return self._wakeups[0][0] if self._wakeups else None
 
     def due(self, now: datetime) -> list[str]:
         """The cases whose wake-up is at `now` or earlier, each once; a case returned has
