@@ -180,6 +180,11 @@ class ServiceCollector:
         errors = CounterMetricFamily(
             "caseyard_agent_errors", "Handler errors, by error class.", labels=["agent", "error"]
         )
+        refused = CounterMetricFamily(
+            "caseyard_agent_commits_failed",
+            "Batches whose offsets the group refused after a rebalance (the batch comes again).",
+            labels=["agent"],
+        )
         for service, _ in self.agents:
             stats = service.stats
             for outcome, count in (
@@ -192,8 +197,10 @@ class ServiceCollector:
                 inputs.add_metric([service.name, outcome], count)
             for error, count in sorted(stats.by_error.items()):
                 errors.add_metric([service.name, error], count)
+            refused.add_metric([service.name], stats.commits_failed)
         yield inputs
         yield errors
+        yield refused
 
     def _models(self) -> Iterable[Metric]:
         labels = ["agent", "provider", "model"]

@@ -134,6 +134,7 @@ async def test_collectors_read_agent_coordinator_and_model_stats() -> None:
             producer=PRODUCER,
         )
     agent.stats.handled, agent.stats.retried = 3, 1
+    agent.stats.commits_failed = 2
     agent.stats.by_error["DeliveryUnavailable"] += 1
     coordinator.stats.transitions, coordinator.stats.sla_breaches = 7, 2
     coordinator.stats.timers_applied["human_sla"] += 2
@@ -153,6 +154,7 @@ async def test_collectors_read_agent_coordinator_and_model_stats() -> None:
     assert sample(metrics, inputs, agent="classifier", outcome="failed") == 0
     errors = "caseyard_agent_errors_total"
     assert sample(metrics, errors, agent="classifier", error="DeliveryUnavailable") == 1
+    assert sample(metrics, "caseyard_agent_commits_failed_total", agent="classifier") == 2
     assert sample(metrics, "caseyard_coordinator_transitions_total") == 7
     assert sample(metrics, "caseyard_sla_breaches_total") == 2
     applied = "caseyard_coordinator_timers_applied_total"
