@@ -403,7 +403,7 @@ async def saga_world(bootstrap: str) -> AsyncIterator[tuple[bus.Bus, AvroCodec]]
 @asynccontextmanager
 async def saga_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
     async with saga_world(bootstrap) as (b, codec):
-        chain = Chain(await saga_submit(b, codec), CASE_EVENTS.name, await completed_check(codec))
+        chain = await saga_on(b, codec)
         async with instant_saga(b, codec, sequential_catalog(), run, timeout=120):
             yield chain
 
@@ -422,13 +422,14 @@ async def saga_processes_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]
         def cpu() -> float:
             return time.process_time() + sum(cpu_seconds(pid) for pid in pids)
 
-        yield Chain(
-            await saga_submit(b, codec), CASE_EVENTS.name, await completed_check(codec), cpu
-        )
+        yield await saga_on(b, codec, cpu)
 
 
-async def saga_submit(b: bus.Bus, codec: AvroCodec) -> Submit:
-    """Submitting cases to the saga: a `CaseSubmitted` each, on intake."""
+async def saga_on(
+    b: bus.Bus, codec: AvroCodec, cpu: Callable[[], float] = time.process_time
+) -> Chain:
+    """The saga's ends on `b`: a `CaseSubmitted` on intake starts a case, its
+    `CaseCompleted` on case-events (known by its schema id alone) ends it."""
     metadata = {"pad": pad(PAYLOAD - 300).decode()}
 
     async def submit(keys: Sequence[str]) -> None:
@@ -444,14 +445,9 @@ async def saga_submit(b: bus.Bus, codec: AvroCodec) -> Submit:
             ]
         )
 
-    return submit
-
-
-async def completed_check(codec: AvroCodec) -> Callable[[bytes], bool]:
-    """Whether a case-events record is a `CaseCompleted` (by its schema id alone)."""
     base = {"case_id": "x", "correlation_id": "x", "occurred_at": datetime.now(UTC)}
     completed = await schema_id(codec, CaseCompleted(**base, producer=PRODUCER, outcome="x"))
-    return lambda value: value[1:5] == completed
+    return Chain(submit, CASE_EVENTS.name, lambda value: value[1:5] == completed, cpu)
 
 
 def submission(case_id: str, now: datetime, metadata: dict[str, str]) -> CaseSubmitted:

@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
-import anyio.abc
 from rich.console import Console
 from rich.table import Table
 
@@ -35,8 +34,7 @@ import bus
 from bench._members import cpu_seconds, members
 from bench._report import run_info, save
 from bench.coordinator import instant_agents
-from bench.peers import Chain, completed_check, observing, saga_submit, saga_world
-from schemas.topology import CASE_EVENTS
+from bench.peers import SUBMIT_BATCH, Chain, observing, saga_on, saga_world
 
 TARGET_EFFICIENCY = 0.85
 """Two processes' cases per coordinator CPU-second, as a share of one process's."""
@@ -58,8 +56,8 @@ async def measure(
         pids = [m.process.pid for m in running]
         cpu = [cpu_seconds(pid) for pid in pids]
         began = time.perf_counter()
-        for start in range(0, cases, 500):
-            await chain.submit(keys[start : start + 500])
+        for start in range(0, cases, SUBMIT_BATCH):
+            await chain.submit(keys[start : start + SUBMIT_BATCH])
         await observer.wait(keys, 300)
         seconds = time.perf_counter() - began
         spent = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu, strict=True)]
@@ -91,7 +89,7 @@ async def main() -> None:
     out = run_info(args=vars(args), kafka=bootstrap)
     rows: list[dict[str, Any]] = []
     async with saga_world(bootstrap) as (b, codec):
-        chain = Chain(await saga_submit(b, codec), CASE_EVENTS.name, await completed_check(codec))
+        chain = await saga_on(b, codec)
         async with instant_agents(b, codec):
             for round_ in range(1, args.rounds + 1):
                 for layout in LAYOUTS:
