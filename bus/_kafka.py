@@ -23,6 +23,7 @@ from aiokafka import TopicPartition as KafkaTP
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     CommitFailedError,
+    IllegalOperation,
     IllegalStateError,
     KafkaConnectionError,
     KafkaError,
@@ -85,7 +86,7 @@ def _translated(what: str) -> Iterator[None]:
         raise RecordTooLarge(f"{what}: {exc}") from exc
     except (KafkaConnectionError, KafkaTimeoutError) as exc:
         raise BusUnavailable(f"{what}: Kafka unreachable ({exc})") from exc
-    except (KafkaError, IllegalStateError) as exc:
+    except (KafkaError, IllegalStateError, IllegalOperation) as exc:
         # aiokafka marks transient broker errors (leader moved, coordinator loading...).
         kind = BusUnavailable if getattr(exc, "retriable", False) else BusError
         raise kind(f"{what}: {type(exc).__name__}: {exc}") from exc
@@ -616,8 +617,30 @@ class KafkaReader(KafkaConsumer):
         return None
 
 
+def _failed_for_good(producer: AIOKafkaProducer) -> str | None:
+    """Why the transactional producer is in aiokafka's fatal state (None: it is not).
+
+    Its sender met an error no transaction survives (fenced by a newer producer with the
+    same id, most often), so it can neither send, abort nor begin again. aiokafka's own
+    transaction context asks the same private question before aborting. The cause is
+    read from the transaction's waiter, which also marks it retrieved (asyncio would
+    log it as never retrieved otherwise).
+    """
+    manager = producer._txn_manager
+    if manager is None or not manager.is_fatal_error():
+        return None
+    waiter = manager.wait_for_transaction_end()
+    cause = waiter.exception() if waiter.done() else None
+    return f"{type(cause).__name__}: {cause}" if cause is not None else "unknown cause"
+
+
 class KafkaTransaction:
-    """A Kafka transaction on the bus's transactional producer (one at a time per bus)."""
+    """A Kafka transaction on the bus's transactional producer (one at a time per bus).
+
+    A producer that failed for good mid-transaction (fenced while its records were in
+    flight) makes every later step raise `TransactionError` and is dropped: the broker
+    aborts its transaction, and the next transaction of the id starts a new producer.
+    """
 
     def __init__(self, bus: KafkaBus, transactional_id: str) -> None:
         self._bus = bus
@@ -633,7 +656,10 @@ class KafkaTransaction:
         await self._lock.acquire()
         try:
             self._producer = await self._bus.transactional_producer(self._transactional_id)
-            with _translated("beginning transaction"):
+            if _failed_for_good(self._producer) is not None:
+                await self._bus.discard_producer(self._transactional_id)
+                self._producer = await self._bus.transactional_producer(self._transactional_id)
+            with self._translated("beginning transaction"):
                 await self._producer.begin_transaction()
         except BaseException:
             self._lock.release()
@@ -650,13 +676,35 @@ class KafkaTransaction:
             return
         if exc_type is None:
             await self.commit()
-        else:
-            await self.abort()
+            return
+        # The block's error is the one to report, not a failure to abort after it.
+        producer = self._running()
+        self._done = True
+        try:
+            await self._abort(producer, after_error=True)
+        finally:
+            self._lock.release()
 
     def _running(self) -> AIOKafkaProducer:
         if self._done or self._producer is None:
             raise TransactionError("the transaction is not open (enter it with `async with`)")
         return self._producer
+
+    @contextmanager
+    def _translated(self, what: str) -> Iterator[None]:
+        """`_translated`, and a producer that failed for good raises `TransactionError`
+        (aiokafka says "Can't send messages while not in transaction" or fails the
+        delivery; neither is the error a caller can act on)."""
+        try:
+            with _translated(what):
+                yield
+        except BusError as exc:
+            why = None if self._producer is None else _failed_for_good(self._producer)
+            if why is None:
+                raise
+            raise TransactionError(
+                f"{what}: the transactional producer failed for good ({why})"
+            ) from exc
 
     async def publish(
         self,
@@ -681,7 +729,7 @@ class KafkaTransaction:
     async def _send_unsent(self, producer: AIOKafkaProducer) -> None:
         unsent, self._unsent = self._unsent, []
         if unsent:
-            with _translated(f"publishing to {sorted({m.topic for m in unsent})}"):
+            with self._translated(f"publishing to {sorted({m.topic for m in unsent})}"):
                 sent = await _enqueue(producer, unsent, self._partitions)
             self._pending.extend(future for future, _ in sent)
 
@@ -693,7 +741,7 @@ class KafkaTransaction:
         await self._send_unsent(producer)
         chosen = consumer.consumed() if offsets is None else offsets
         if chosen:
-            with _translated("sending offsets to transaction"):
+            with self._translated("sending offsets to transaction"):
                 await producer.send_offsets_to_transaction(
                     {KafkaTP(tp.topic, tp.partition): o for tp, o in chosen.items()},
                     consumer.group,
@@ -704,7 +752,7 @@ class KafkaTransaction:
         self._done = True
         try:
             await self._send_unsent(producer)
-            with _translated("committing transaction"):
+            with self._translated("committing transaction"):
                 for future in self._pending:
                     await future
                 await producer.commit_transaction()
@@ -728,10 +776,21 @@ class KafkaTransaction:
             self._lock.release()
 
     async def _abort(self, producer: AIOKafkaProducer, *, after_error: bool) -> None:
+        why = _failed_for_good(producer)
+        if why is not None:
+            # Nothing to abort with: the broker aborts the transaction when the producer's
+            # successor starts (or it times out); this producer is of no further use.
+            await self._bus.discard_producer(self._transactional_id)
+            if not after_error:
+                raise TransactionError(
+                    f"aborting transaction: the producer failed for good ({why})"
+                )
+            return
         try:
             await producer.abort_transaction()
         except (KafkaError, IllegalStateError) as exc:
             if not after_error:
                 raise TransactionError(f"aborting transaction: {exc}") from exc
-            # A commit already failed: its error is the one to report; the broker aborts
-            # the transaction itself when it times out or the producer is fenced.
+            # A commit or the block already failed: its error is the one to report; the
+            # broker aborts the transaction itself when it times out or the producer is
+            # fenced.

@@ -47,3 +47,34 @@ class TestKafkaBus(BusContract, EventContract):
             async with new.consumer("reader", [topic]) as c:
                 assert [r.value for r in await drain(c, 1)] == [b"from the new owner"]
                 assert await quiet(c) == []
+
+    @pytest.mark.anyio
+    async def test_a_producer_failed_for_good_mid_transaction_fails_it_cleanly(
+        self, url: str
+    ) -> None:
+        """aiokafka's sender puts a transactional producer in its fatal state when it meets
+        an error no transaction survives (a fence answered to its requests, seen in a
+        two-process coordinator's rebalance); there it can neither send nor abort, and
+        the coordinator process died of an AssertionError from aborting. Injected here as
+        the sender does it: every later step of the transaction says TransactionError
+        (the coordinator rewinds on it), and the next transaction of the id commits on a
+        new producer."""
+        from aiokafka.errors import ProducerFenced
+
+        async with self.connect(url) as b:
+            topic = await self.topic(b)
+            async with b.consumer("failed-for-good", [topic]) as c:
+                with pytest.raises(TransactionError, match="failed for good"):
+                    async with b.begin(transactional_id="failed-for-good") as tx:
+                        await tx.publish(topic, b"lost with its producer")
+                        tx._running()._txn_manager.fatal_error(ProducerFenced())
+                        await tx.send_offsets(c, {})
+                doomed = await b.begin(transactional_id="failed-for-good").__aenter__()
+                doomed._running()._txn_manager.fatal_error(ProducerFenced())
+                with pytest.raises(TransactionError, match="failed for good"):
+                    await doomed.abort()
+                async with b.begin(transactional_id="failed-for-good") as tx:
+                    await tx.publish(topic, b"from the next producer")
+            async with b.consumer("reader", [topic]) as reader:
+                assert [r.value for r in await drain(reader, 1)] == [b"from the next producer"]
+                assert await quiet(reader) == []
