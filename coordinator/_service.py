@@ -123,9 +123,12 @@ class _Restorer:
 
     async def on_revoked(self, partitions: frozenset[TopicPartition]) -> None:
         # Eager rebalancing revokes everything and assigns again; states are kept until
-        # the new assignment says which partitions went elsewhere.
+        # the new assignment says which partitions went elsewhere. Records of a revoked
+        # input partition not yet applied are dropped now: its position restarts from
+        # the committed offset, so they come again. Only now: what is fetched after the
+        # new assignment (from those positions) must not be dropped, or it is lost.
         async with self._service.exclusive():
-            pass
+            self._service.drop_pending(partitions)
 
     async def on_assigned(self, partitions: frozenset[TopicPartition]) -> None:
         async with self._service.exclusive():
@@ -135,9 +138,6 @@ class _Restorer:
             consumer = self.consumer
             owned = {tp.partition for tp in (consumer.assignment() if consumer else partitions)}
             self._service.forget(set(self._service.loaded()) - owned)
-            # Positions restart from the committed offsets: what waited is fetched again.
-            if consumer is not None:
-                self._service.drop_pending(consumer)
             await self._service.restore(owned)
 
 
@@ -165,6 +165,12 @@ class _Partition:
             del self.rewound[tp]
         self.pending.append(record)
         self.wake.set()
+
+    def drop(self, inputs: frozenset[TopicPartition]) -> None:
+        """Forget what waits from `inputs`, and their rewinds."""
+        self.pending = [r for r in self.pending if r.tp not in inputs]
+        for tp in inputs:
+            self.rewound.pop(tp, None)
 
     def take(self, consumer: Consumer) -> list[Record]:
         """The records waiting; the partition's inputs fetch again if they were paused."""
@@ -333,11 +339,11 @@ class Coordinator:
         """Partitions whose states are in memory."""
         return list(self._states)
 
-    def drop_pending(self, consumer: Consumer) -> None:
-        """Forget fetched records not yet applied (they are fetched again)."""
+    def drop_pending(self, inputs: frozenset[TopicPartition]) -> None:
+        """Forget the fetched records of `inputs` not yet applied (revoked: they are
+        fetched again from the committed offsets, by us or by their new owner)."""
         for task in self._tasks.values():
-            task.take(consumer)
-            task.rewound.clear()
+            task.drop(inputs)
 
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
