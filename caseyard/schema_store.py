@@ -65,7 +65,7 @@ def schema_value(record: SchemaRecord) -> bytes:
             "version": record.version,
             "id": record.schema_id,
             "schema": record.schema,
-            "deleted": False,
+            "deleted": record.deleted,
         }
     )
 
@@ -194,14 +194,18 @@ class BusSchemaStore:
             schema_id, schema = value.get("id"), value.get("schema")
             if not isinstance(schema_id, int) or not isinstance(schema, str):
                 return
-            candidate = SchemaRecord(subject, version, schema_id, schema)
+            # Confluent's registry soft-deletes a version by writing it again with
+            # "deleted": true (and could write it live again): the latest flag holds.
+            candidate = SchemaRecord(
+                subject, version, schema_id, schema, value.get("deleted") is True
+            )
             # First writer wins; a contradicting later record lost a race and is ignored.
             taken = self._records.get((subject, version))
-            if taken is not None and taken != candidate:
+            if taken is not None and (taken.schema_id, taken.schema) != (schema_id, schema):
                 return
             if self._ids.get(schema_id, schema) != schema:
                 return
-            self._records.setdefault((subject, version), candidate)
+            self._records[(subject, version)] = candidate
             self._ids[schema_id] = schema
         elif key.get("keytype") == "CONFIG":
             if subject is not None and not isinstance(subject, str):

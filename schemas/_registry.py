@@ -177,6 +177,10 @@ class Registry:
         self._by_id: dict[int, str] = {}
         self._id_by_fingerprint: dict[str, int] = {}
         self._subjects: dict[str, list[tuple[SchemaRecord, str]]] = {}
+        """Live versions by subject (soft-deleted ones are left out)."""
+        self._last_version: dict[str, int] = {}
+        """The highest version each subject ever had, soft-deleted ones included: a new
+        version comes after it (Confluent never reuses a version number)."""
         self._config: dict[str | None, CompatibilityLevel] = {}
 
     async def _refresh(self) -> None:
@@ -184,15 +188,21 @@ class Registry:
         by_id: dict[int, str] = {}
         by_fingerprint: dict[str, int] = {}
         subjects: dict[str, list[tuple[SchemaRecord, str]]] = {}
+        last: dict[str, int] = {}
         for record in contents.records:
             _, fingerprint = normalize_schema(record.schema)
+            # A soft-deleted version's id still resolves, and the same schema registered
+            # again gets the same id.
             by_id[record.schema_id] = record.schema
             by_fingerprint.setdefault(fingerprint, record.schema_id)
-            subjects.setdefault(record.subject, []).append((record, fingerprint))
+            last[record.subject] = max(last.get(record.subject, 0), record.version)
+            if not record.deleted:
+                subjects.setdefault(record.subject, []).append((record, fingerprint))
         for versions in subjects.values():
             versions.sort(key=lambda item: item[0].version)
         self._by_id, self._id_by_fingerprint = by_id, by_fingerprint
         self._subjects, self._config = subjects, dict(contents.config)
+        self._last_version = last
         self._loaded = True
 
     async def _ensure_loaded(self) -> None:
@@ -245,7 +255,7 @@ class Registry:
                     schema_id = max(self._by_id, default=0) + 1
                 else:
                     text = self._by_id[schema_id]  # keep one spelling per id
-                version = versions[-1][0].version + 1 if versions else 1
+                version = self._last_version.get(subject, 0) + 1
                 record = SchemaRecord(subject, version, schema_id, text)
                 try:
                     await self._store.append(record)
@@ -258,6 +268,7 @@ class Registry:
                 self._by_id[schema_id] = text
                 self._id_by_fingerprint.setdefault(fingerprint, schema_id)
                 self._subjects.setdefault(subject, []).append((record, fingerprint))
+                self._last_version[subject] = version
                 return schema_id
         raise RegistryUnavailableError(
             f"could not register under {subject!r}: the store kept changing underneath"

@@ -23,12 +23,18 @@ from schemas.errors import RegistryUnavailableError, SchemaStoreConflictError
 
 @dataclass(frozen=True)
 class SchemaRecord:
-    """One schema registered under one subject."""
+    """One schema registered under one subject.
+
+    A soft-deleted version (``deleted``, as Confluent's registry marks it in ``_schemas``)
+    is no longer a version of its subject, but its id still resolves: records written
+    with it can still be read.
+    """
 
     subject: str
     version: int
     schema_id: int
     schema: str
+    deleted: bool = False
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,11 @@ from schemas import (
     MemorySchemaStore,
     Registry,
     RegistryUnavailableError,
+    SchemaNotFoundError,
     SchemaRecord,
     SchemaStoreConflictError,
     SqliteSchemaStore,
+    VersionNotFoundError,
     schema_text,
 )
 from schemas.catalog import EVENT_TYPES
@@ -120,6 +122,45 @@ async def test_tombstones_delete(b: Bus) -> None:
         contents = await store.load()
     assert contents.records == ()
     assert contents.config == {}
+
+
+async def test_soft_deletes_as_confluents_registry_writes_them(b: Bus) -> None:
+    """A Confluent registry sharing `_schemas` soft-deletes a version by writing it again
+    with "deleted": true. The version is gone from its subject (listing, lookup, latest,
+    compatibility), its id still resolves (records written with it stay readable), the
+    same schema registered again gets its id back under a new version number, and a
+    later "deleted": false brings the version back."""
+    async with BusSchemaStore(b) as store:
+        registry = Registry(store)
+        a_id = await registry.register("things-value", A)
+        await registry.set_compatibility("NONE", "things-value")
+        b_id = await registry.register("things-value", B)
+        stored = json.dumps(json.loads(B), separators=(",", ":"))  # as the registry keeps it
+        await b.publish(
+            SCHEMAS_TOPIC,
+            schema_value(SchemaRecord("things-value", 2, b_id, stored, deleted=True)),
+            key=schema_key("things-value", 2),
+        )
+        fresh = Registry(store)
+        assert await fresh.versions("things-value") == [1]
+        assert (await fresh.get_version("things-value")).schema_id == a_id
+        with pytest.raises(VersionNotFoundError):
+            await fresh.get_version("things-value", 2)
+        with pytest.raises(SchemaNotFoundError):
+            await fresh.lookup("things-value", B)
+        assert json.loads(await fresh.schema_by_id(b_id)) == json.loads(B)
+
+        assert await fresh.register("things-value", B) == b_id
+        assert await fresh.versions("things-value") == [1, 3]
+        contents = await store.load()
+        assert SchemaRecord("things-value", 2, b_id, stored, deleted=True) in contents.records
+
+        await b.publish(
+            SCHEMAS_TOPIC,
+            schema_value(SchemaRecord("things-value", 2, b_id, stored)),
+            key=schema_key("things-value", 2),
+        )
+        assert await Registry(store).versions("things-value") == [1, 2, 3]
 
 
 async def test_append_refuses_what_is_already_taken(b: Bus) -> None:
