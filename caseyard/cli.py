@@ -67,6 +67,14 @@ def settings() -> Settings:
     return state.settings
 
 
+def existing_settings() -> Settings:
+    """The settings of a command that reads what caseyard wrote: refused when the embedded
+    bus they name does not exist, instead of creating an empty one and finding nothing."""
+    found = settings()
+    found.require_data()
+    return found
+
+
 def _register_commands() -> None:
     from caseyard.commands import (
         a2a,

@@ -1,8 +1,17 @@
 """Settings: environment (`CASEYARD_*`) over an optional `caseyard.toml`, built once at the
-entry point and passed down. Nothing below the composition root reads the environment."""
+entry point and passed down. Nothing below the composition root reads the environment.
+
+The project is found as git finds its repository: the nearest directory, from the
+current one up, holding a `caseyard.toml` or a `.caseyard` data directory. Its
+`caseyard.toml` is read, and relative paths that come from it or from the defaults (the
+data directory, the embedded bus file...) are taken from the project directory, so
+`caseyard cases` run from a subdirectory reads the project's cases. Paths given in the
+environment stay relative to where the command runs, as a shell user means them.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -25,6 +34,20 @@ def _http_url(value: str) -> str:
     return value
 
 
+TOML_FILE = "caseyard.toml"
+DATA_DIR = ".caseyard"
+SQLITE = "sqlite:///"
+
+
+def find_project(start: Path) -> Path | None:
+    """The nearest directory from `start` up holding a caseyard.toml or a .caseyard data
+    directory (None: there is none)."""
+    for directory in (start, *start.parents):
+        if (directory / TOML_FILE).is_file() or (directory / DATA_DIR).is_dir():
+            return directory
+    return None
+
+
 def _otel(name: str, *standard: str) -> AliasChoices:
     """A setting read from CASEYARD_<NAME> (or `name` in caseyard.toml), else from the
     standard OpenTelemetry variables, in that order."""
@@ -36,17 +59,17 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix="CASEYARD_",
-        toml_file="caseyard.toml",
+        toml_file=TOML_FILE,
         extra="forbid",
         frozen=True,
         populate_by_name=True,
     )
 
     bus: str = Field(
-        default="sqlite:///.caseyard/bus.db",
+        default=f"{SQLITE}{DATA_DIR}/bus.db",
         description="kafka://host:port[,host:port], sqlite:///path.db or memory://",
     )
-    data_dir: Path = Field(default=Path(".caseyard"), description="blobs, local state")
+    data_dir: Path = Field(default=Path(DATA_DIR), description="blobs, local state")
     pipelines_dir: Path = Field(
         default=Path(__file__).resolve().parent.parent / "pipelines",
         description="the pipeline definitions the coordinator loads",
@@ -176,7 +199,29 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        project = find_project(Path.cwd())
+        toml = (project or Path.cwd()) / TOML_FILE
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml))
+
+    @property
+    def embedded_bus_file(self) -> Path | None:
+        """The SQLite file of the embedded bus (None: the bus is not embedded)."""
+        return Path(self.bus.removeprefix(SQLITE)) if self.bus.startswith(SQLITE) else None
+
+    def require_data(self) -> None:
+        """Refuse a command that reads what caseyard wrote when the embedded bus it would
+        read does not exist (run from outside the project, it would find no cases).
+
+        Raises:
+            ConfigError: Saying where it looked and how to point it elsewhere.
+        """
+        path = self.embedded_bus_file
+        if path is not None and not path.exists():
+            raise ConfigError(
+                f"no caseyard data at {path.absolute()}: run from your project (a directory with a "
+                f"{TOML_FILE} or a {DATA_DIR} directory, or below it) or set CASEYARD_BUS "
+                "and CASEYARD_DATA_DIR"
+            )
 
     @property
     def blob_dir(self) -> Path:
@@ -210,11 +255,31 @@ class Settings(BaseSettings):
         return self.audit_key or self.data_dir / "audit-signing-key.pem"
 
 
+_PATHS = ("data_dir", "pipelines_dir", "tool_servers_file", "inbox_users_file", "audit_key")
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build the settings once; a bad value becomes one `ConfigError` line."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         raise ConfigError(f"setting {where!r}: {first['msg']}") from exc
+    project = find_project(Path.cwd())
+    if project is None or project == Path.cwd():
+        return settings
+
+    def from_project(name: str) -> bool:
+        """Whether the value comes from the project's caseyard.toml or the defaults."""
+        return name not in overrides and f"CASEYARD_{name.upper()}" not in os.environ
+
+    moved: dict[str, object] = {}
+    for name in _PATHS:
+        value = getattr(settings, name)
+        if isinstance(value, Path) and not value.is_absolute() and from_project(name):
+            moved[name] = project / value
+    bus_file = settings.embedded_bus_file
+    if bus_file is not None and not bus_file.is_absolute() and from_project("bus"):
+        moved["bus"] = f"{SQLITE}{project / bus_file}"
+    return settings.model_copy(update=moved)

@@ -131,10 +131,10 @@ def register(app: typer.Typer) -> None:
         Example: caseyard audit verify --case case-0192f3a8c2d1 --public-key audit.pem.pub
         """
         from caseyard.app import open_app
-        from caseyard.cli import console, settings
+        from caseyard.cli import console, existing_settings
         from caseyard.errors import AuditFailed
 
-        config = settings()
+        config = existing_settings()
         keys = trusted_keys(public_keys or [], config.audit_key_path)
 
         async def body() -> None:
@@ -205,9 +205,9 @@ def register(app: typer.Typer) -> None:
         Example: caseyard audit export --case case-0192f3a8c2d1 --format html -o case.html
         """
         from caseyard.app import open_app
-        from caseyard.cli import console, settings
+        from caseyard.cli import console, existing_settings
 
-        config = settings()
+        config = existing_settings()
         keys = trusted_keys(public_keys or [], config.audit_key_path)
 
         async def body() -> None:

@@ -127,13 +127,13 @@ def register(app: typer.Typer) -> None:
 
         Example: caseyard cases --status escalated
         """
-        from caseyard.cli import console, settings
+        from caseyard.cli import console, existing_settings
 
         if status is not None and status not in STATUSES:
             raise ConfigError(f"--status {status!r}: use one of {', '.join(STATUSES)}")
 
         async def body() -> None:
-            async with open_app(settings()) as app:
+            async with open_app(existing_settings()) as app:
                 cases = by_case(await case_events(app))
                 quarantined = await quarantined_cases(app)
             rows = []
@@ -172,10 +172,10 @@ def register(app: typer.Typer) -> None:
 
         Example: caseyard case case-0192f3a8c2d1
         """
-        from caseyard.cli import console, settings
+        from caseyard.cli import console, existing_settings
 
         async def body() -> None:
-            async with open_app(settings()) as app:
+            async with open_app(existing_settings()) as app:
                 events = await case_events(app, case_id)
                 quarantined = (await quarantined_cases(app, case_id)).get(case_id)
                 outputs = await step_outputs(app, case_id)

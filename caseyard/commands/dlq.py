@@ -170,10 +170,10 @@ def register(app: typer.Typer) -> None:
         Example: caseyard dlq list --json
         """
         from caseyard.app import open_app
-        from caseyard.cli import console, settings
+        from caseyard.cli import console, existing_settings
 
         async def body() -> None:
-            async with open_app(settings()) as app:
+            async with open_app(existing_settings()) as app:
                 letters, broken = await load_letters(app)
             rows = [letter.row() for letter in letters]
             if as_json:
@@ -209,10 +209,10 @@ def register(app: typer.Typer) -> None:
         Example: caseyard dlq show 0192f3a8-c2d1
         """
         from caseyard.app import open_app
-        from caseyard.cli import console, settings
+        from caseyard.cli import console, existing_settings
 
         async def body() -> None:
-            async with open_app(settings()) as app:
+            async with open_app(existing_settings()) as app:
                 letters, _ = await load_letters(app)
                 (letter,) = pick(letters, [letter_id])
                 original = await original_of(app, letter.letter)
@@ -267,14 +267,14 @@ def register(app: typer.Typer) -> None:
         Example: caseyard dlq redrive --all --dry-run
         """
         from caseyard.app import open_app
-        from caseyard.cli import console, settings
+        from caseyard.cli import console, existing_settings
 
         if bool(letter_ids) == every:
             raise ConfigError("give dead letter ids or --all (one of the two)")
 
         async def body() -> None:
             done: list[dict[str, Any]] = []
-            async with open_app(settings()) as app:
+            async with open_app(existing_settings()) as app:
                 letters, _ = await load_letters(app)
                 if every:
                     chosen = [letter for letter in letters if letter.redrive is None]

@@ -119,14 +119,14 @@ async def start_offsets(
 
 def _replay_what_if(start: Start, case_id: str | None, what_if: str, as_json: bool) -> None:
     from caseyard.app import open_app
-    from caseyard.cli import console, settings
+    from caseyard.cli import console, existing_settings
     from caseyard.whatif import ask_candidate, classify_what_if, parse_what_if, summarize
 
     feedback = parse_what_if(what_if)
 
     async def body() -> None:
-        catalog = PipelineCatalog.load(settings().pipelines_dir)
-        async with open_app(settings()) as app:
+        catalog = PipelineCatalog.load(existing_settings().pipelines_dir)
+        async with open_app(existing_settings()) as app:
             with Progress(console=console, transient=True, disable=as_json) as progress:
                 task = progress.add_task("reading the log", total=0)
                 log = await read_case_log(app, start, case_id, progress, task)
@@ -328,11 +328,11 @@ def _table(rows: list[dict[str, Any]], title: str) -> Table:
 
 def _replay_cases(start: Start, case_id: str | None, verify: bool, as_json: bool) -> None:
     from caseyard.app import open_app
-    from caseyard.cli import console, settings
+    from caseyard.cli import console, existing_settings
 
     async def body() -> None:
-        catalog = PipelineCatalog.load(settings().pipelines_dir)
-        async with open_app(settings()) as app:
+        catalog = PipelineCatalog.load(existing_settings().pipelines_dir)
+        async with open_app(existing_settings()) as app:
             with Progress(console=console, transient=True, disable=as_json) as progress:
                 task = progress.add_task("reading the log", total=0)
                 log = await read_case_log(app, start, case_id, progress, task)
@@ -451,10 +451,10 @@ async def reset_group(
 
 def _replay_group(group: str, topic: str, start: Start, as_json: bool) -> None:
     from caseyard.app import open_app
-    from caseyard.cli import console, settings
+    from caseyard.cli import console, existing_settings
 
     async def body() -> None:
-        async with open_app(settings()) as app:
+        async with open_app(existing_settings()) as app:
             moved = await reset_group(app.bus, group, topic, start)
         rows = [
             {

@@ -314,6 +314,7 @@ def test_audit_export_of_a_tampered_case_says_the_chain_is_broken(
 def test_bad_input_is_one_line_and_a_non_zero_exit(
     tmp_path: Path, args: list[str], env: dict[str, str], message: str
 ) -> None:
+    sqlite3.connect(tmp_path / "bus.db").close()  # a project with no cases yet
     result = caseyard(*args, cwd=tmp_path, env=env)
     assert result.returncode == 2  # a usage or configuration error
     assert message in result.stderr

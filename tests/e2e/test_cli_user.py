@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,7 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(
     (tmp_path / "notes.docx").write_bytes(b"x")
     (tmp_path / "docs").mkdir()
     (tmp_path / "big.txt").write_bytes(b"an invoice line\n" * 1000)
+    sqlite3.connect(tmp_path / "bus.db").close()  # a project with no cases yet
     result = caseyard(*args, cwd=tmp_path, env=env)
     assert result.returncode != 0
     assert message in result.stderr
@@ -70,6 +72,43 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(
     # Nothing refused was stored, not even in part, and no case was submitted.
     blobs = tmp_path / "data" / "blobs"
     assert not blobs.exists() or not [p for p in blobs.rglob("*") if p.is_file()]
+
+
+def test_the_project_is_found_from_below_it_and_reading_outside_it_is_refused(
+    tmp_path: Path,
+) -> None:
+    """As git finds its repository: commands run below the directory holding caseyard.toml
+    use its settings, with its relative paths taken from there; a reading command run
+    where there is no caseyard data says so (it used to create an empty bus there and
+    list no cases)."""
+    project = tmp_path / "project"
+    (project / "docs" / "deep").mkdir(parents=True)
+    (project / "caseyard.toml").write_text('data_dir = "state"\nbus = "sqlite:///state/bus.db"\n')
+    (project / "note.txt").write_text("Please refund order 1234: it arrived broken.\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEYARD_")}
+
+    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [CASEYARD, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    deep = project / "docs" / "deep"
+    submitted = run("submit", "../../note.txt", cwd=deep)
+    assert submitted.returncode == 0, submitted.stderr
+    assert (project / "state" / "bus.db").is_file()
+    assert [p for p in (project / "state" / "blobs").rglob("*") if p.is_file()]
+    assert not (deep / "state").exists() and not (deep / ".caseyard").exists()
+    listed = run("cases", cwd=deep)
+    assert listed.returncode == 0, listed.stderr
+
+    outside = run("cases", cwd=tmp_path)
+    assert outside.returncode == 2
+    assert outside.stderr.strip() == (
+        f"error: no caseyard data at {tmp_path}/.caseyard/bus.db: run from your project (a "
+        "directory with a caseyard.toml or a .caseyard directory, or below it) or set "
+        "CASEYARD_BUS and CASEYARD_DATA_DIR"
+    )
+    assert not (tmp_path / ".caseyard").exists()
 
 
 def all_commands() -> list[str]:
