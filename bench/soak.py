@@ -2,8 +2,11 @@
 
 `caseyard up` (coordinator, the four agents and the inbox in one process) runs on the
 embedded bus in a temporary directory; this process submits the sample documents of
-`examples/documents` round and round at a steady rate and samples the RSS of `caseyard
-up` (from /proc) every SAMPLE_S seconds, with the cases submitted and settled so far.
+`examples/documents` round and round at a steady rate, and a reviewer works the inbox
+as people would (every REVIEW_EVERY_S seconds it claims and approves the open human
+tasks over the inbox API), so escalated cases end too and the open work stays level. The
+RSS of `caseyard up` (from /proc) is sampled every SAMPLE_S seconds, with the cases
+submitted and the tasks decided so far.
 Memory is flat after warm-up when the RSS grew by less than 1% over the last 20 minutes
 (the issue's bar; with a shorter run, over its last two thirds).
 
@@ -27,16 +30,19 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 from rich.console import Console
 from rich.table import Table
 
 from bench._report import RESULTS, run_info, save
 from caseyard.app import MEDIA_TYPES, open_app, submit
+from caseyard.inbox.auth import Role, UserStore
 from caseyard.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CASEYARD = str(Path(sys.executable).parent / "caseyard")
 SAMPLE_S = 30.0
+REVIEW_EVERY_S = 5.0
 FLAT = 0.01
 
 
@@ -75,8 +81,13 @@ async def feed(
         p for p in (ROOT / "examples" / "documents").iterdir() if p.suffix.lower() in MEDIA_TYPES
     )
     settings = load_settings(bus=env["CASEYARD_BUS"], data_dir=Path(env["CASEYARD_DATA_DIR"]))
+    users = UserStore(settings.inbox_users_path)
+    users.add_user("soak", Role.SUPERVISOR, (), "soak-password-not-used")
+    token = users.add_token("soak")
+    decided = [0]
     samples: list[dict[str, float]] = []
-    async with open_app(settings) as app:
+    async with open_app(settings) as app, anyio.create_task_group() as tg:
+        tg.start_soon(review, int(env["CASEYARD_INBOX_PORT"]), token, decided)
         began = next_sample = time.monotonic()
         submitted = 0
         while (now := time.monotonic()) - began < minutes * 60:
@@ -86,14 +97,41 @@ async def feed(
             submitted += 1
             if now >= next_sample:
                 sample = {"minute": (now - began) / 60, "rss_mib": rss_mib(up.pid)}
-                samples.append(sample | {"submitted": submitted})
+                samples.append(sample | {"submitted": submitted, "decided": decided[0]})
                 console.print(
                     f"  {sample['minute']:5.1f} min  RSS {sample['rss_mib']:7.1f} MiB"
-                    f"  {submitted} submitted"
+                    f"  {submitted} submitted  {decided[0]} tasks decided"
                 )
                 next_sample += SAMPLE_S
             await anyio.sleep(max(0.0, began + submitted / rate - time.monotonic()))
+        tg.cancel_scope.cancel()
     return samples
+
+
+async def review(port: int, token: str, decided: list[int]) -> None:
+    """Claim and approve the open human tasks every REVIEW_EVERY_S seconds, as a reviewer
+    working the inbox would (reject where approving is refused)."""
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ) as client:
+        while True:
+            await anyio.sleep(REVIEW_EVERY_S)
+            try:
+                listed = await client.get("/api/tasks")
+            except httpx.TransportError:
+                continue  # the inbox is not listening yet
+            if listed.status_code != 200:
+                continue
+            for task in listed.json()["tasks"]:
+                path = f"/api/tasks/{task['id']}"
+                await client.post(f"{path}/claim")
+                for action in ("approve", "reject"):
+                    answer = await client.post(f"{path}/decision", json={"action": action})
+                    if answer.status_code == 200:
+                        decided[0] += 1
+                        break
 
 
 def soak(minutes: float, rate: float, console: Console) -> dict[str, Any]:
@@ -158,9 +196,16 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     result = soak(args.minutes, args.rate, console)
-    table = Table("minute", "RSS MiB", "submitted", title="caseyard up under a steady feed")
+    table = Table(
+        "minute", "RSS MiB", "submitted", "tasks decided", title="caseyard up under a steady feed"
+    )
     for s in result["samples"]:
-        table.add_row(f"{s['minute']:.1f}", f"{s['rss_mib']:.1f}", str(int(s["submitted"])))
+        table.add_row(
+            f"{s['minute']:.1f}",
+            f"{s['rss_mib']:.1f}",
+            str(int(s["submitted"])),
+            str(int(s["decided"])),
+        )
     console.print(table)
     console.print(
         f"RSS growth from minute {result['growth_from_minute']:.0f} to the end: "

@@ -9,7 +9,9 @@ interrupted.
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import sys
 from dataclasses import dataclass
 
@@ -128,10 +130,33 @@ def _unwrap(exc: BaseException) -> BaseException:
     return next((e for e in leaves if isinstance(e, CaseyardError)), leaves[0])
 
 
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
+
+
+def _limit_malloc_arenas() -> None:
+    """At most MALLOC_ARENAS glibc malloc arenas, unless MALLOC_ARENA_MAX says otherwise.
+
+    glibc gives threads that allocate arenas of their own (up to 8 per core), and what is
+    freed in one is not reused by the others, so a long-running process whose worker
+    threads parse documents keeps growing. Measured with `bench.soak` (`caseyard up`, 10
+    minutes at a document per second, side by side): RSS +15% from minute 3 with glibc's
+    default, +7% with two arenas. Called before any thread starts; not glibc (macOS,
+    musl), nothing to do.
+    """
+    if sys.platform != "linux" or "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+    except (OSError, AttributeError):
+        return
+
+
 def main() -> None:
     """Console-script entry point."""
     import click
 
+    _limit_malloc_arenas()
     _register_commands()
     try:
         app(standalone_mode=False)
