@@ -153,10 +153,13 @@ def register(app: typer.Typer) -> None:
             if as_json:
                 console.print_json(json.dumps(rows))
                 return
-            table = Table("case", "status", "pipeline", "opened", "events")
+            table = Table("case", "status", "pipeline", "opened (UTC)", "events")
             for r in rows:
+                # The time to the minute: the full ISO time (in --json) would be elided at
+                # 80 columns, which hides the time and keeps the date.
+                opened = str(r["opened"])[:16].replace("T", " ")
                 table.add_row(
-                    *(str(r[k]) for k in ("case", "status", "pipeline", "opened", "events"))
+                    str(r["case"]), str(r["status"]), str(r["pipeline"]), opened, str(r["events"])
                 )
             console.print(table)
 

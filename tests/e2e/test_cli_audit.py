@@ -27,12 +27,12 @@ ROOT = Path(__file__).resolve().parents[2]
 CASEYARD = str(Path(sys.executable).parent / "caseyard")
 
 
-def caseyard(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def caseyard(*args: str, cwd: Path, columns: int = 200) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "CASEYARD_DATA_DIR": str(cwd / "data"),
         "CASEYARD_BUS": f"sqlite:///{cwd}/bus.db",
-        "COLUMNS": "200",
+        "COLUMNS": str(columns),
     }
     return subprocess.run(
         [CASEYARD, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
@@ -61,6 +61,14 @@ def test_demo_cases_are_listed_and_their_log_verifies(demo_dir: Path) -> None:
     listed = caseyard("cases", "--json", cwd=demo_dir)
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.count('"case"') == 2
+    # In an 80-column terminal the table fits whole: nothing elided, the time included.
+    table = caseyard("cases", cwd=demo_dir, columns=80)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), table.stdout
+    assert "…" not in table.stdout, table.stdout
+    opened = json.loads(listed.stdout)[0]["opened"]
+    assert opened[:16].replace("T", " ") in table.stdout
     verified = caseyard("audit", "verify", cwd=demo_dir)
     assert verified.returncode == 0, verified.stderr
     assert "intact:" in verified.stdout
