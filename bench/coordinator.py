@@ -79,7 +79,7 @@ from agents.runtime import (
 )
 from bench._report import run_info, save
 from bus import Message, Middleware, TopicPartition, partition_for
-from caseyard.schema_store import BusSchemaStore
+from caseyard.schema_store import REGISTRY_DB, BusSchemaStore
 from caseyard.telemetry import Telemetry
 from caseyard.wiring import ensure_topology
 from coordinator import HOT_STATES, CaseState, Coordinator, PipelineCatalog, Transition, transition
@@ -103,12 +103,23 @@ from schemas import (
     RiskBand,
     SchemaStore,
     ScoreOutput,
+    SqliteSchemaStore,
     TaskCompleted,
     TaskOutput,
     TaskRequested,
 )
 from schemas.payloads import Channel, Label, Span, Urgency
-from schemas.topology import CAPABILITIES, CASE_EVENTS, CASE_PARTITIONS, INTAKE, STATE, tasks_topic
+from schemas.topology import (
+    CAPABILITIES,
+    CASE_EVENTS,
+    CASE_PARTITIONS,
+    HUMAN,
+    INTAKE,
+    RESULTS,
+    STATE,
+    TIMERS,
+    tasks_topic,
+)
 
 PIPELINES = Path(__file__).resolve().parent.parent / "pipelines"
 PRODUCER = Producer(service="bench", version="1")
@@ -118,7 +129,9 @@ PUBLISH_BATCH = 5000
 TARGET_TRANSITIONS_S = 20_000
 TARGET_MILLION_GIB = 1.0
 TARGET_RESTORE_S = 5.0
-PARTS = ("transitions", "memory", "million", "restore", "e2e")
+TARGET_REPLAY_EVENTS_S = 50_000
+CASEYARD = str(Path(sys.executable).parent / "caseyard")
+PARTS = ("transitions", "memory", "million", "restore", "e2e", "replay")
 
 # Every type that takes document-intake's full path (fraud reports and "other" skip steps).
 DOC_TYPES = (
@@ -852,6 +865,68 @@ def verdict(ok: bool) -> str:
     return "[green]met[/green]" if ok else "[red]missed[/red]"
 
 
+async def bench_replay(n: int, console: Console) -> dict[str, Any]:
+    """`caseyard replay --verify` as a user types it, over the log of `n` finished cases.
+
+    The cases run first (the sequential pipeline, instant agents) on a SQLite bus with the
+    registry where the CLI finds it; then the command reads the coordinator's input topics
+    and the case events, decodes them, rebuilds every case and checks every decision. Its
+    rate is the records it reads over its wall time, process start included (given beside).
+    """
+    run = uuid.uuid4().hex[:8]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "pipelines").mkdir()
+        (work / "pipelines" / "bench-sequential.yaml").write_text(SEQUENTIAL)
+        data = work / "data"
+        data.mkdir()
+        url = f"sqlite:///{work}/bus.db"
+        async with bus.connect(url) as b:
+            await ensure_topology(b)
+            codec = AvroCodec(Registry(SqliteSchemaStore(data / REGISTRY_DB)))
+            base = {"case_id": "x", "correlation_id": "x", "occurred_at": T0, "producer": PRODUCER}
+            closing_ids = (
+                await schema_id(codec, CaseCompleted(**base, outcome="done")),
+                await schema_id(codec, CaseFailed(**base, reason="x")),
+            )
+            console.print(f"  {n:,} cases to replay")
+            async with instant_saga(b, codec, sequential_catalog(), run):
+                await run_batch(b, codec, case_ids(f"replay-{run}", n), closing_ids)
+            topics = (INTAKE.name, RESULTS.name, HUMAN.name, TIMERS.name, CASE_EVENTS.name)
+            tps = [TopicPartition(t, p) for t in topics for p in range(CASE_PARTITIONS)]
+            records = sum((await b.end_offsets(tps)).values())
+        env = {
+            **os.environ,
+            "CASEYARD_BUS": url,
+            "CASEYARD_DATA_DIR": str(data),
+            "CASEYARD_PIPELINES_DIR": str(work / "pipelines"),
+        }
+        began = time.perf_counter()
+        await anyio.run_process([CASEYARD, "--version"], env=env, cwd=work)
+        startup_s = time.perf_counter() - began
+        began = time.perf_counter()
+        with anyio.fail_after(1800):
+            done = await anyio.run_process(
+                [CASEYARD, "replay", "--verify", "--json"], env=env, cwd=work, check=False
+            )
+        seconds = time.perf_counter() - began
+    if done.returncode != 0:
+        raise RuntimeError(f"caseyard replay failed: {done.stderr.decode().strip()}")
+    replayed = json.loads(done.stdout)
+    if len(replayed["cases"]) != n or replayed["differences"]:
+        raise RuntimeError(
+            f"replay rebuilt {len(replayed['cases'])} of {n} cases with "
+            f"{len(replayed['differences'])} differences"
+        )
+    return {
+        "cases": n,
+        "records": records,
+        "seconds": seconds,
+        "startup_s": startup_s,
+        "events_s": records / seconds,
+    }
+
+
 def report(console: Console, out: dict[str, Any]) -> None:
     rows: list[tuple[str, str, str, str]] = []
     t = out.get("transitions")
@@ -935,6 +1010,25 @@ def report(console: Console, out: dict[str, Any]) -> None:
                 "",
             )
         )
+    rp = out.get("replay")
+    if rp:
+        rows.append(
+            (
+                "caseyard replay --verify, events/s",
+                f"{rp['events_s']:,.0f}",
+                f">= {TARGET_REPLAY_EVENTS_S:,}",
+                verdict(rp["events_s"] >= TARGET_REPLAY_EVENTS_S),
+            )
+        )
+        rows.append(
+            (
+                "  records, cases / wall (start)",
+                f"{rp['records']:,}, {rp['cases']:,} / {rp['seconds']:.1f} s "
+                f"({rp['startup_s']:.1f} s)",
+                "",
+                "",
+            )
+        )
     notes = []
     if t:
         notes.append(f"{t['cases']:,} document-intake cases for transitions/s")
@@ -968,6 +1062,7 @@ async def main() -> None:
     )
     parser.add_argument("--hold", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--e2e-cases", type=int, default=500)
+    parser.add_argument("--replay-cases", type=int, default=2_000)
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
     args = parser.parse_args()
     if args.hold:
@@ -1029,6 +1124,10 @@ async def main() -> None:
                 )
         if kafka:
             out["e2e"].append(await bench_e2e(f"kafka://{kafka}", args.e2e_cases, console))
+
+    if "replay" in parts:
+        console.print("replay")
+        out["replay"] = await bench_replay(args.replay_cases, console)
 
     report(console, out)
     save(out, "coordinator", console)

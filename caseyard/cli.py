@@ -69,6 +69,14 @@ def settings() -> Settings:
     return state.settings
 
 
+def print_json(document: object) -> None:
+    """A command's --json answer on stdout: indented JSON written as is (rich's
+    print_json highlights and re-wraps it line by line: 3.5 of the 8 s `replay --verify
+    --json` took over 2,000 cases)."""
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    sys.stdout.flush()
+
+
 def existing_settings() -> Settings:
     """The settings of a command that reads what caseyard wrote: refused when the embedded
     bus they name does not exist, instead of creating an empty one and finding nothing."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -70,7 +69,7 @@ def register(app: typer.Typer) -> None:
 
         Example: caseyard submit examples/documents/*.eml --wait
         """
-        from caseyard.cli import console, settings
+        from caseyard.cli import console, print_json, settings
 
         for path in paths:
             if path.is_dir():
@@ -101,7 +100,7 @@ def register(app: typer.Typer) -> None:
                     row |= {"handed_off_to": outcome.case_id, "pipeline": outcome.pipeline}
                 rows.append(row)
             if as_json:
-                console.print_json(json.dumps(rows))
+                print_json(rows)
             else:
                 table = Table("case", "document", "status")
                 for p, c in submitted:
@@ -127,7 +126,7 @@ def register(app: typer.Typer) -> None:
 
         Example: caseyard cases --status escalated
         """
-        from caseyard.cli import console, existing_settings
+        from caseyard.cli import console, existing_settings, print_json
 
         if status is not None and status not in STATUSES:
             raise ConfigError(f"--status {status!r}: use one of {', '.join(STATUSES)}")
@@ -151,15 +150,15 @@ def register(app: typer.Typer) -> None:
             if status:
                 rows = [r for r in rows if r["status"] == status]
             if as_json:
-                console.print_json(json.dumps(rows))
+                print_json(rows)
                 return
             table = Table("case", "status", "pipeline", "opened (UTC)", "events")
             for r in rows:
                 # The time to the minute: the full ISO time (in --json) would be elided at
                 # 80 columns, which hides the time and keeps the date.
-                opened = str(r["opened"])[:16].replace("T", " ")
+                when = str(r["opened"])[:16].replace("T", " ")
                 table.add_row(
-                    str(r["case"]), str(r["status"]), str(r["pipeline"]), opened, str(r["events"])
+                    str(r["case"]), str(r["status"]), str(r["pipeline"]), when, str(r["events"])
                 )
             console.print(table)
 
@@ -175,7 +174,7 @@ def register(app: typer.Typer) -> None:
 
         Example: caseyard case case-0192f3a8c2d1
         """
-        from caseyard.cli import console, existing_settings
+        from caseyard.cli import console, existing_settings, print_json
 
         async def body() -> None:
             async with open_app(existing_settings()) as app:
@@ -192,7 +191,7 @@ def register(app: typer.Typer) -> None:
                     "outputs": {step: o.model_dump(mode="json") for step, o in outputs.items()},
                     "events": [{"type": e.event_type, **e.model_dump(mode="json")} for e in events],
                 }
-                console.print_json(json.dumps(document))
+                print_json(document)
                 return
             table = Table("time", "actor", "event", "decision", "reason", title=case_id)
             for e in events:

@@ -170,14 +170,14 @@ def register(app: typer.Typer) -> None:
         Example: caseyard dlq list --json
         """
         from caseyard.app import open_app
-        from caseyard.cli import console, existing_settings
+        from caseyard.cli import console, existing_settings, print_json
 
         async def body() -> None:
             async with open_app(existing_settings()) as app:
                 letters, broken = await load_letters(app)
             rows = [letter.row() for letter in letters]
             if as_json:
-                console.print_json(json.dumps(rows))
+                print_json(rows)
                 return
             table = Table("id", "time", "case", "source", "reason", "redriven")
             table.title = f"{len(rows)} dead letter(s) on {DEAD_LETTERS.name}"
@@ -209,7 +209,7 @@ def register(app: typer.Typer) -> None:
         Example: caseyard dlq show 0192f3a8-c2d1
         """
         from caseyard.app import open_app
-        from caseyard.cli import console, existing_settings
+        from caseyard.cli import console, existing_settings, print_json
 
         async def body() -> None:
             async with open_app(existing_settings()) as app:
@@ -221,7 +221,7 @@ def register(app: typer.Typer) -> None:
             document["redrive_to"] = letter.target
             document["original"] = original
             if as_json:
-                console.print_json(json.dumps(document))
+                print_json(document)
                 return
             table = Table(show_header=False, title=f"dead letter {letter.id}")
             for key in ("time", "case", "producer", "reason", "error_class", "message"):
@@ -235,7 +235,7 @@ def register(app: typer.Typer) -> None:
             table.add_row("key", str(original["key"]))
             console.print(table, markup=False)
             if original["decoded"] is not None:
-                console.print_json(json.dumps(original["decoded"]))
+                print_json(original["decoded"])
             else:
                 console.print(
                     f"original ({original['size']} bytes) does not decode: "
@@ -267,7 +267,7 @@ def register(app: typer.Typer) -> None:
         Example: caseyard dlq redrive --all --dry-run
         """
         from caseyard.app import open_app
-        from caseyard.cli import console, existing_settings
+        from caseyard.cli import console, existing_settings, print_json
 
         if bool(letter_ids) == every:
             raise ConfigError("give dead letter ids or --all (one of the two)")
@@ -293,7 +293,7 @@ def register(app: typer.Typer) -> None:
                         row["at"] = (await redrive(app, letter))["at"]
                     done.append(row)
             if as_json:
-                console.print_json(json.dumps({"dry_run": dry_run, "redriven": done}))
+                print_json({"dry_run": dry_run, "redriven": done})
                 return
             verb = "would redrive" if dry_run else "redriven"
             for row in done:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -29,7 +28,7 @@ def register(app: typer.Typer) -> None:
         Example: caseyard feedback export
         """
         from caseyard.app import open_app
-        from caseyard.cli import console, settings
+        from caseyard.cli import console, print_json, settings
         from caseyard.commands._run import run
         from caseyard.feedback import examples, write
 
@@ -52,7 +51,7 @@ def register(app: typer.Typer) -> None:
                 "skipped": [{"task": s.human_task_id, "reason": s.reason} for s in skipped],
             }
             if as_json:
-                console.print_json(json.dumps(summary))
+                print_json(summary)
                 return
             console.print(
                 f"wrote {len(rows)} example(s) to {target}: {corrected} corrected type(s), "

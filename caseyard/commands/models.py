@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -46,7 +45,7 @@ def register(app: typer.Typer) -> None:
         """
         from agents.models.classifier import DEFAULT_CORPORA, load_corpus
         from caseyard.app import open_app, read_topic
-        from caseyard.cli import console, settings
+        from caseyard.cli import console, print_json, settings
         from caseyard.commands.replay import parse_start
         from caseyard.models_report import build_report, render_html, training_mix
         from schemas.topology import CASE_EVENTS, HUMAN, RESULTS
@@ -87,7 +86,7 @@ def register(app: typer.Typer) -> None:
                     "threshold": threshold,
                     "versions": [r.as_dict(trained) for r in reports],
                 }
-                console.print_json(json.dumps(document))
+                print_json(document)
             else:
                 table = Table(
                     "model",

@@ -19,7 +19,6 @@ tell: the join does not get every partition.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -119,7 +118,7 @@ async def start_offsets(
 
 def _replay_what_if(start: Start, case_id: str | None, what_if: str, as_json: bool) -> None:
     from caseyard.app import open_app
-    from caseyard.cli import console, existing_settings
+    from caseyard.cli import console, existing_settings, print_json
     from caseyard.whatif import ask_candidate, classify_what_if, parse_what_if, summarize
 
     feedback = parse_what_if(what_if)
@@ -157,7 +156,7 @@ def _replay_what_if(start: Start, case_id: str | None, what_if: str, as_json: bo
                 "cases": [r.as_dict() for r in rows],
                 "summary": summary.as_dict(),
             }
-            console.print_json(json.dumps(report))
+            print_json(report)
             return
         table = Table("case", "recorded", "candidate", "route", "person")
         table.title = f"what if classify were {model}: {len(rows)} case(s) from {start}"
@@ -328,7 +327,7 @@ def _table(rows: list[dict[str, Any]], title: str) -> Table:
 
 def _replay_cases(start: Start, case_id: str | None, verify: bool, as_json: bool) -> None:
     from caseyard.app import open_app
-    from caseyard.cli import console, existing_settings
+    from caseyard.cli import console, existing_settings, print_json
 
     async def body() -> None:
         catalog = PipelineCatalog.load(existing_settings().pipelines_dir)
@@ -370,7 +369,7 @@ def _replay_cases(start: Start, case_id: str | None, verify: bool, as_json: bool
                     {"case": case, "record": where, "problem": "does not decode"}
                     for case, where in broken
                 ]
-            console.print_json(json.dumps(document))
+            print_json(document)
         else:
             console.print(_table(rows, f"{len(rows)} case(s) rebuilt from {start}"))
             if skipped:
@@ -451,7 +450,7 @@ async def reset_group(
 
 def _replay_group(group: str, topic: str, start: Start, as_json: bool) -> None:
     from caseyard.app import open_app
-    from caseyard.cli import console, existing_settings
+    from caseyard.cli import console, existing_settings, print_json
 
     async def body() -> None:
         async with open_app(existing_settings()) as app:
@@ -466,7 +465,7 @@ def _replay_group(group: str, topic: str, start: Start, as_json: bool) -> None:
             for m in moved
         ]
         if as_json:
-            console.print_json(json.dumps({"group": group, "topic": topic, "partitions": rows}))
+            print_json({"group": group, "topic": topic, "partitions": rows})
             return
         table = Table("partition", "committed before", "committed now", "to consume again")
         table.title = f"group {group} on {topic} from {start}"

@@ -7,6 +7,7 @@ import pytest
 
 import bus
 from bus import Bus
+from bus._kafka import KafkaTransaction
 from caseyard.errors import BusUnavailable, TransactionError
 from tests.contract.bus_contract import BusContract
 from tests.contract.event_contract import EventContract
@@ -67,9 +68,11 @@ class TestKafkaBus(BusContract, EventContract):
                 with pytest.raises(TransactionError, match="failed for good"):
                     async with b.begin(transactional_id="failed-for-good") as tx:
                         await tx.publish(topic, b"lost with its producer")
+                        assert isinstance(tx, KafkaTransaction)
                         tx._running()._txn_manager.fatal_error(ProducerFenced())
                         await tx.send_offsets(c, {})
                 doomed = await b.begin(transactional_id="failed-for-good").__aenter__()
+                assert isinstance(doomed, KafkaTransaction)
                 doomed._running()._txn_manager.fatal_error(ProducerFenced())
                 with pytest.raises(TransactionError, match="failed for good"):
                     await doomed.abort()
