@@ -11,6 +11,7 @@ as PDF attachments. Anything unusable raises a non-retryable `DocumentError`.
 
 from __future__ import annotations
 
+import codecs
 import email
 import email.policy
 import io
@@ -22,6 +23,7 @@ from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 
 import anyio.to_process
+from charset_normalizer import from_bytes as detect_charset
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import DictionaryObject
@@ -213,16 +215,50 @@ def _reader_for(base: str) -> Callable[[bytes, str | None], str]:
     raise UnsupportedMediaType(f"no reader for media type {base!r}")
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose BOM it starts with
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_LATIN = ("Basic Latin", "Latin", "Currency Symbols", "General Punctuation", "Letterlike")
+"""Unicode blocks cp1252 covers well enough: a text in them alone is read as cp1252."""
+
+
 def _decode(data: bytes, charset: str | None) -> str:
-    # A declared charset wins; otherwise UTF-8 (with or without BOM), and cp1252 as the
-    # last resort because it decodes every byte the way old Windows mailers meant it.
-    candidates = [c for c in (charset, "utf-8-sig", "cp1252", "latin-1") if c]
-    for candidate in candidates:
+    """The text of `data`: a declared charset wins; then a byte-order mark; then UTF-8.
+
+    Otherwise the bytes are in a legacy encoding. charset-normalizer names the script:
+    when it is one cp1252 cannot hold (Cyrillic, Greek, CJK...) or UTF-16/32 without a
+    BOM, its guess is used. A Latin-script text is read as cp1252, the way old Windows
+    mailers meant it (the detector cannot tell cp1252 from cp1250 or ISO 8859-x on a
+    letter's worth of Latin text, and guessed wrong in tests where cp1252 was right).
+    """
+    if charset:
         try:
-            return data.decode(candidate)
+            return data.decode(charset)
         except (UnicodeDecodeError, LookupError):
-            continue
-    raise CorruptDocument("the text cannot be decoded")  # pragma: no cover - latin-1 decodes all
+            pass
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                break
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = detect_charset(data[:65536]).best()
+    if best is not None and best.encoding.startswith(("utf_16", "utf_32")):
+        return data.decode(best.encoding, errors="replace")
+    if best is not None and not all(a.startswith(_LATIN) for a in best.alphabets):
+        return data.decode(best.encoding, errors="replace")
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")  # decodes every byte
 
 
 def _read_pdf(data: bytes, _charset: str | None) -> str:
