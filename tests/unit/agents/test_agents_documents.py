@@ -73,19 +73,17 @@ def test_plain_text_honours_charset_and_falls_back() -> None:
 @pytest.mark.parametrize(
     ("text", "encoding"),
     [
-        ("Счёт № 42 на сумму 12 500 руб. Оплатить до 15 марта. С уважением.", "cp1251"),
+        ("Счёт № 42 на сумму 12 500 руб. Оплатить до 15 марта. С уважением.", "cp1251"),  # noqa: RUF001
         ("Τιμολόγιο αριθ. 12, ποσό 250 ευρώ, πληρωμή έως 15 Μαρτίου.", "cp1253"),
         ("請求書番号 1234、合計金額 15,000円。お支払い期限は3月末日です。", "shift_jis"),
-        ("发票号码 1234，总金额 15,000元。请在三月底前付款。", "gb18030"),
+        ("发票号码 1234，总金额 15,000元。请在三月底前付款。", "gb18030"),  # noqa: RUF001
         ("Invoice 1234: total due 345.00 EUR by March 12, paid by transfer.", "utf-16-le"),
         ("Rechnung 4711 über 1.250,00 € ist fällig. Mit freundlichen Grüßen", "utf-16"),
         ("Rechnung 4711 über 1.250,00 € ist fällig.", "utf-32"),
         ("Sehr geehrte Damen und Herren, die Rechnung über 1.250,00 € ist fällig.", "cp1252"),
     ],
 )
-def test_plain_text_without_a_declared_charset_is_read_in_its_own(
-    text: str, encoding: str
-) -> None:
+def test_plain_text_without_a_declared_charset_is_read_in_its_own(text: str, encoding: str) -> None:
     """Windows exports UTF-16 (with a BOM, or without one); mail and files from Russia,
     Greece, Japan and China come in their legacy encodings. A Latin-script text is read as
     cp1252 (a Polish cp1250 text without a declared charset is not told apart)."""
