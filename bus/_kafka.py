@@ -676,14 +676,9 @@ class KafkaTransaction:
             return
         if exc_type is None:
             await self.commit()
-            return
-        # The block's error is the one to report, not a failure to abort after it.
-        producer = self._running()
-        self._done = True
-        try:
-            await self._abort(producer, after_error=True)
-        finally:
-            self._lock.release()
+        else:
+            # The block's error is the one to report, not a failure to abort after it.
+            await self._end_aborted(after_error=True)
 
     def _running(self) -> AIOKafkaProducer:
         if self._done or self._producer is None:
@@ -768,10 +763,13 @@ class KafkaTransaction:
             self._lock.release()
 
     async def abort(self) -> None:
+        await self._end_aborted(after_error=False)
+
+    async def _end_aborted(self, *, after_error: bool) -> None:
         producer = self._running()
         self._done = True
         try:
-            await self._abort(producer, after_error=False)
+            await self._abort(producer, after_error=after_error)
         finally:
             self._lock.release()
 
