@@ -1,7 +1,7 @@
 """Soak: `caseyard up` fed documents continuously; its memory over time (issue 11).
 
-`caseyard up` (coordinator, the four agents and the inbox in one process) runs on the
-embedded bus in a temporary directory; this process submits the sample documents of
+`caseyard up` (coordinator, the four agents and the inbox in one process) runs on an
+embedded bus in a temporary directory (or on `--bus`); this process submits the sample documents of
 `examples/documents` round and round at a steady rate, and a reviewer works the inbox
 as people would (every REVIEW_EVERY_S seconds it claims and approves the open human
 tasks over the inbox API), so escalated cases end too and the open work stays level. The
@@ -16,7 +16,7 @@ Memory is flat after warm-up when the RSS grew by less than 1% over the last 20 
 with whatever else uses it: give it a broker of its own).
 
 Prints the table, writes bench/results/soak.json and bench/results/soak.svg (RSS over
-time). Kafka is not soaked here.
+time; soak-kafka.* with `--bus`).
 """
 
 from __future__ import annotations
