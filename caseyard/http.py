@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 import anyio
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -56,8 +57,8 @@ def check_port(host: str, port: int, what: str = "the registry") -> None:
             ) from exc
 
 
-Scrape = Callable[[], Awaitable[bytes]]
-"""Produces the Prometheus exposition text of the process."""
+Scrape = Callable[[bool], Awaitable[bytes]]
+"""Produces the exposition text of the process: OpenMetrics when told True."""
 
 
 Detail = Callable[[], Mapping[str, object]]
@@ -87,7 +88,10 @@ def health_app(
         scrape = metrics
 
         async def exposition(request: Request) -> Response:
-            return Response(await scrape(), media_type=CONTENT_TYPE_LATEST)
+            # OpenMetrics (with exemplars) for scrapers that ask for it, as Prometheus does.
+            if "application/openmetrics-text" in request.headers.get("accept", ""):
+                return Response(await scrape(True), media_type=OPENMETRICS)
+            return Response(await scrape(False), media_type=CONTENT_TYPE_LATEST)
 
         routes.append(Route("/metrics", exposition))
     return Starlette(routes=routes)

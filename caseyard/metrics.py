@@ -11,6 +11,11 @@ Two sources, neither of which puts prometheus_client below the composition root:
   the partitions each open consumer-group member is assigned), refreshed by `scrape`.
 
 Counts are of this process since it started; Prometheus turns them into rates.
+
+The handler-duration histogram carries exemplars: each bucket's latest observation made
+inside a trace keeps its `trace_id`, so a slow bucket on a dashboard links to a trace.
+They are in the OpenMetrics exposition, which `/metrics` serves to scrapers that ask for
+it (`Accept: application/openmetrics-text`, as Prometheus does with exemplar storage on).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 import anyio
+from opentelemetry import trace
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -31,6 +37,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
 from agents.runtime import RETRY_TOPIC_PREFIX
 from bus import Bus, Consumer, Message, Record, TopicPartition
@@ -115,7 +122,10 @@ class BusMetrics:
         return _Timed(self, record.topic, group)
 
     def handled(self, topic: str, group: str, seconds: float, failed: bool) -> None:
-        self._duration.labels(topic, group).observe(seconds)
+        # The tracing middleware's span is current here (it wraps this scope).
+        context = trace.get_current_span().get_span_context()
+        exemplar = {"trace_id": f"{context.trace_id:032x}"} if context.is_valid else None
+        self._duration.labels(topic, group).observe(seconds, exemplar)
         if failed:
             self._errors.labels(topic, group).inc()
 
@@ -375,7 +385,11 @@ class Metrics:
         """The cases the watched coordinators quarantined, with why."""
         return {c: why for co in self._services.coordinators for c, why in co.quarantined().items()}
 
-    async def scrape(self, b: Bus) -> bytes:
-        """The exposition text, consumer lag of `b` refreshed first."""
+    async def scrape(self, b: Bus, *, openmetrics: bool = False) -> bytes:
+        """The exposition text, consumer lag of `b` refreshed first: Prometheus' text
+        format, or OpenMetrics (exemplars included) when `openmetrics`."""
         await self._lag.refresh(b)
+        if openmetrics:
+            text: bytes = openmetrics_latest(self.registry)  # type: ignore[no-untyped-call]
+            return text
         return generate_latest(self.registry)

@@ -151,8 +151,8 @@ async def serve(
     started = started or anyio.Event()
     workers = [name for name in names if name != INBOX]
 
-    async def metrics() -> bytes:
-        return await app.telemetry.metrics.scrape(app.bus)
+    async def metrics(openmetrics: bool) -> bytes:
+        return await app.telemetry.metrics.scrape(app.bus, openmetrics=openmetrics)
 
     def detail() -> dict[str, object]:
         # Cases whose state record is corrupt wait for an operator; the process is ready.

@@ -130,6 +130,13 @@ async def test_metrics_move_with_traffic(tmp_path: Path) -> None:
                 return now
 
             got = await eventually(moved, timeout=60, interval=0.1)
+            # Prometheus asks for OpenMetrics when it stores exemplars: served as such.
+            asked = await client.get(
+                "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+            )
+            assert asked.headers["content-type"].startswith("application/openmetrics-text")
+            assert asked.text.rstrip().endswith("# EOF")
+            assert "caseyard_handler_duration_seconds_bucket" in asked.text
             ready = (await client.get("/readyz")).json()
             assert ready == {"ready": True, "quarantined_cases": {}}
         stop.set()

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client.parser import text_string_to_metric_families
 
 import bus
@@ -78,6 +79,35 @@ async def test_bus_traffic_handler_time_retries_and_dead_letters() -> None:
     assert sample(metrics, "caseyard_dead_letters_total", error_class="Boom") == 1
     assert sample(metrics, "caseyard_handler_duration_seconds_count", topic="t", group="g") == 2
     assert sample(metrics, "caseyard_handler_errors_total", topic="t", group="g") == 1
+
+
+async def test_handler_durations_carry_their_trace_as_an_exemplar_in_openmetrics() -> None:
+    """A record handled inside a trace (the tracing middleware's span is current in the
+    metrics scope) leaves its trace id on its duration bucket; OpenMetrics shows it, the
+    classic text format (which has no exemplars) does not."""
+    tracer = TracerProvider().get_tracer("test")
+    metrics = Metrics()
+    async with bus.connect("memory://", middleware=[metrics.middleware]) as b:
+        await b.ensure_topics([TopicSpec("t")])
+        await b.publish_batch([bus.Message("t", b"1"), bus.Message("t", b"2")])
+        async with b.consumer("g", ["t"]) as c:
+            traced, untraced = await drain(c, 2)
+            with tracer.start_as_current_span("process t") as span, c.processing(traced):
+                pass
+            with c.processing(untraced):
+                pass
+        openmetrics = (await metrics.scrape(b, openmetrics=True)).decode()
+        classic = (await metrics.scrape(b)).decode()
+    trace_id = f"{span.get_span_context().trace_id:032x}"
+    buckets = [
+        line
+        for line in openmetrics.splitlines()
+        if line.startswith("caseyard_handler_duration_seconds_bucket") and " # " in line
+    ]
+    assert buckets, openmetrics
+    assert all(f'trace_id="{trace_id}"' in line for line in buckets)
+    assert openmetrics.rstrip().endswith("# EOF")
+    assert trace_id not in classic
 
 
 @pytest.fixture(params=["memory", pytest.param("kafka", marks=pytest.mark.kafka)])
