@@ -865,6 +865,11 @@ def verdict(ok: bool) -> str:
     return "[green]met[/green]" if ok else "[red]missed[/red]"
 
 
+def at_least(label: str, value: float, target: int) -> tuple[str, str, str, str]:
+    """A report row for a rate with a floor: the value, the target and whether it is met."""
+    return (label, f"{value:,.0f}", f">= {target:,}", verdict(value >= target))
+
+
 async def bench_replay(n: int, console: Console) -> dict[str, Any]:
     """`caseyard replay --verify` as a user types it, over the log of `n` finished cases.
 
@@ -932,12 +937,7 @@ def report(console: Console, out: dict[str, Any]) -> None:
     t = out.get("transitions")
     if t:
         rows.append(
-            (
-                "transitions/s (CPU time)",
-                f"{t['transitions_cpu_s']:,.0f}",
-                f">= {TARGET_TRANSITIONS_S:,}",
-                verdict(t["transitions_cpu_s"] >= TARGET_TRANSITIONS_S),
-            )
+            at_least("transitions/s (CPU time)", t["transitions_cpu_s"], TARGET_TRANSITIONS_S)
         )
         rows.append(("transitions/s (wall)", f"{t['transitions_s']:,.0f}", "", ""))
         for label, us in sorted(t["us_by_input"].items()):
@@ -1013,12 +1013,7 @@ def report(console: Console, out: dict[str, Any]) -> None:
     rp = out.get("replay")
     if rp:
         rows.append(
-            (
-                "caseyard replay --verify, events/s",
-                f"{rp['events_s']:,.0f}",
-                f">= {TARGET_REPLAY_EVENTS_S:,}",
-                verdict(rp["events_s"] >= TARGET_REPLAY_EVENTS_S),
-            )
+            at_least("caseyard replay --verify, events/s", rp["events_s"], TARGET_REPLAY_EVENTS_S)
         )
         rows.append(
             (
