@@ -89,7 +89,7 @@ def _write_uuid(out: bytearray, value: uuid.UUID) -> None:
 
 
 class Unsupported(Exception):
-    """A type this writer does not know; the codec falls back to fastavro for the model."""
+    """A type the compiled writer or reader does not know; the codec uses fastavro for it."""
 
 
 @functools.cache

@@ -33,6 +33,7 @@ from schemas._avro import (
     parsed_schema,
     schema_text,
 )
+from schemas._avro_read import Read, compile_reader
 from schemas._avro_write import Unsupported, Write, record_writer
 from schemas._registry import SchemaRegistry
 from schemas._upcasting import UPCASTERS, Upcasters
@@ -106,6 +107,8 @@ class _Writer:
     reader: Any
     version: int
     upcast: bool
+    read: Read | None
+    """The compiled reader when the bytes are read as written (no reader schema)."""
 
 
 class AvroCodec:
@@ -180,7 +183,12 @@ class AvroCodec:
             schema_id = (await self._registry.lookup(subject, text)).schema_id
         self._ids[(topic, event_class)] = schema_id
         own = _Writer(
-            event_class, parsed_schema(event_class), None, event_class.schema_version, False
+            event_class,
+            parsed_schema(event_class),
+            None,
+            event_class.schema_version,
+            False,
+            _compiled_reader(avro_schema(event_class)),
         )
         self._writers.setdefault(schema_id, own)
         return schema_id
@@ -229,11 +237,15 @@ class AvroCodec:
         writer = self._writers.get(schema_id)
         if writer is None:
             writer = await self._load_writer(schema_id)
-        buffer = io.BytesIO(data)
-        buffer.seek(HEADER_SIZE)
         event_type = writer.model.event_type
         try:
-            record = fastavro.schemaless_reader(buffer, writer.schema, writer.reader)
+            if writer.read is not None:
+                record, end = writer.read(data, HEADER_SIZE)
+            else:
+                buffer = io.BytesIO(data)
+                buffer.seek(HEADER_SIZE)
+                record = fastavro.schemaless_reader(buffer, writer.schema, writer.reader)
+                end = buffer.tell()
         except fastavro.read.SchemaResolutionError as exc:
             raise SchemaResolutionError(
                 f"{event_type} written with schema {schema_id} cannot be read with the "
@@ -246,7 +258,7 @@ class AvroCodec:
                 f"(truncated or corrupt): {type(exc).__name__}: {exc}",
                 schema_id=schema_id,
             ) from exc
-        trailing = len(data) - buffer.tell()
+        trailing = len(data) - end
         if trailing:
             raise CorruptPayloadError(
                 f"{event_type} body has {trailing} bytes after the record (corrupt)",
@@ -259,9 +271,10 @@ class AvroCodec:
                 event_type, record, writer.version, writer.model.schema_version
             )
         try:
-            return writer.model.model_validate(record)
+            event: Event = writer.model.__pydantic_validator__.validate_python(record)
         except ValidationError as exc:
             raise EventValidationError(event_type, str(exc), schema_id=schema_id) from exc
+        return event
 
     async def _load_writer(self, schema_id: int) -> _Writer:
         try:
@@ -292,11 +305,14 @@ class AvroCodec:
             )
         if version < model.schema_version:
             # Read the old shape as written; upcasters lift it to the current version.
-            writer = _Writer(model, writer_schema, None, version, True)
+            writer = _Writer(
+                model, writer_schema, None, version, True, _compiled_reader(writer_json)
+            )
         else:
             same = writer_json == avro_schema(model)
             reader = None if same else parsed_schema(model)
-            writer = _Writer(model, writer_schema, reader, version, False)
+            compiled = _compiled_reader(writer_json) if same else None
+            writer = _Writer(model, writer_schema, reader, version, False, compiled)
         self._writers[schema_id] = writer
         return writer
 
@@ -314,6 +330,14 @@ def _writer_for(event_class: type[Event]) -> Write:
             out += buffer.getvalue()
 
         return with_fastavro
+
+
+def _compiled_reader(writer_json: object) -> Read | None:
+    """The compiled reader of a writer schema; None leaves it to fastavro."""
+    try:
+        return compile_reader(writer_json)
+    except (Unsupported, ValueError, KeyError, TypeError):
+        return None
 
 
 def _record_name(schema: object) -> str | None:
