@@ -55,6 +55,7 @@ from agents.runtime import TaskHandler, TaskWork
 from agents.spec import AgentContext, ModelPlace, find_agent
 from bench._report import run_info, save
 from bus import TopicPartition
+from caseyard import process
 from caseyard.app import MEDIA_TYPES, App, open_app, read_topic, submit
 from caseyard.models import build_router
 from caseyard.services import BUILT_IN_AGENTS, run_services
@@ -517,4 +518,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    process.tune()  # what `caseyard run` sets
     anyio.run(main)

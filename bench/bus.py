@@ -31,6 +31,7 @@ from rich.table import Table
 import bus
 from bus import Bus, Message, TopicSpec
 from bus._kafka import KafkaBus
+from caseyard import process
 
 RESULTS = Path(__file__).parent / "results"
 BATCH = 1000
@@ -246,4 +247,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    process.tune()  # what `caseyard run` sets
     anyio.run(main)

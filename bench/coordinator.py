@@ -79,6 +79,7 @@ from agents.runtime import (
 )
 from bench._report import run_info, save
 from bus import Message, Middleware, TopicPartition, partition_for
+from caseyard import process
 from caseyard.schema_store import REGISTRY_DB, BusSchemaStore
 from caseyard.telemetry import Telemetry
 from caseyard.wiring import ensure_topology
@@ -1129,4 +1130,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    process.tune()  # what `caseyard run` sets
     anyio.run(main)

@@ -26,6 +26,8 @@ last one reaches the end (cases/s, CPU seconds of the variant per case), then ca
 half that rate for LATENCY_S seconds (latency from submit to end, p50/p99, and per step:
 the case latency / 4). Rounds alternate the variants; the table shows the median of the
 rounds and the ratios to raw and to faststream-batch. The broker's own CPU is not counted.
+The variants share this process and the settings `caseyard run` gives its own
+(`caseyard.process`: glibc's malloc, Python's GC thresholds).
 
     CASEYARD_BENCH_KAFKA=127.0.0.1:19092 python -m bench.peers [--rounds 3] [--cases N]
         [--latency-s S] [--only VARIANT ...]
@@ -64,6 +66,7 @@ from bench._members import cpu_seconds, members
 from bench._report import run_info, save
 from bench.coordinator import instant_agents, instant_saga, schema_id, sequential_catalog
 from bus._kafka import KafkaBus
+from caseyard import process
 from caseyard.schema_store import BusSchemaStore
 from caseyard.wiring import ensure_topology
 from schemas import (
@@ -644,4 +647,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    process.tune()  # what `caseyard run` sets
     anyio.run(main)

@@ -9,9 +9,7 @@ interrupted.
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 import sys
 from dataclasses import dataclass
 
@@ -19,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from caseyard import __version__
+from caseyard import __version__, process
 from caseyard.errors import CaseyardError, ConfigError, UnknownTopic
 from caseyard.settings import Settings, load_settings
 
@@ -138,48 +136,12 @@ def _unwrap(exc: BaseException) -> BaseException:
     return next((e for e in leaves if isinstance(e, CaseyardError)), leaves[0])
 
 
-MALLOC_ARENAS = 2
-MALLOC_MMAP_THRESHOLD = 128 * 1024
-# glibc's mallopt parameters, and the variables that set them at start (which win).
-_MALLOPT = (
-    (-8, MALLOC_ARENAS, "MALLOC_ARENA_MAX"),  # M_ARENA_MAX
-    (-3, MALLOC_MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_"),  # M_MMAP_THRESHOLD
-    (-1, MALLOC_MMAP_THRESHOLD, "MALLOC_TRIM_THRESHOLD_"),  # M_TRIM_THRESHOLD
-)
-
-
-def _tune_malloc() -> None:
-    """glibc's malloc set for a long-running process that handles documents.
-
-    At most MALLOC_ARENAS arenas: glibc gives threads that allocate arenas of their own (up
-    to 8 per core) and does not reuse what one frees in another. A fixed mmap threshold of
-    128 KiB: glibc raises it as large blocks are freed (up to 32 MiB), after which the
-    documents' buffers (a few MiB each, read by three agents per case) come from the
-    arenas and fragment them, so RSS climbs in steps; fixed, such blocks are mapped and
-    given back when freed. Trimming at the same size. Measured with `bench.soak`
-    (`caseyard up`, a document per second, two runs side by side each time): RSS +15.0%
-    from minute 3 to 10 with glibc's defaults, +7.2% with two arenas; then, both with two
-    arenas, 14 minutes: 271 MiB at the end with the fixed threshold against 318 (+29 MiB
-    from minute 5 against +36). Called before any thread starts; a MALLOC_* variable set
-    by the user wins; not glibc, nothing to do.
-    """
-    if sys.platform != "linux":
-        return
-    try:
-        libc = ctypes.CDLL(None)
-        for parameter, value, variable in _MALLOPT:
-            if variable not in os.environ:
-                libc.mallopt(parameter, value)
-    except (OSError, AttributeError):
-        return
-
-
 def main() -> None:
     """Console-script entry point."""
     import click
 
-    _tune_malloc()
     _register_commands()
+    process.tune()
     try:
         app(standalone_mode=False)
     except BaseException as raised:

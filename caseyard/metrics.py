@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import anyio
 from opentelemetry import trace
@@ -104,9 +104,15 @@ class BusMetrics:
             registry=registry,
         )
 
+        # Children by label values, looked up once: `labels()` checks and locks on every
+        # call (0.11 of `caseyard replay`'s 2 s went there, one call per record read).
+        self._published_by = _Children(self._published)
+        self._consumed_by = _Children(self._consumed)
+        self._duration_by = _Children(self._duration)
+
     def outgoing(self, message: Message) -> Message:
         topic = message.topic
-        self._published.labels(topic).inc()
+        self._published_by(topic).inc()
         if topic.startswith(RETRY_TOPIC_PREFIX):
             self._retries.labels(topic).inc()
         elif topic == DEAD_LETTERS.name:
@@ -115,7 +121,7 @@ class BusMetrics:
         return message
 
     def incoming(self, record: Record) -> Record:
-        self._consumed.labels(record.topic).inc()
+        self._consumed_by(record.topic).inc()
         return record
 
     def processing(self, record: Record, group: str) -> AbstractContextManager[None]:
@@ -125,9 +131,28 @@ class BusMetrics:
         # The tracing middleware's span is current here (it wraps this scope).
         context = trace.get_current_span().get_span_context()
         exemplar = {"trace_id": f"{context.trace_id:032x}"} if context.is_valid else None
-        self._duration.labels(topic, group).observe(seconds, exemplar)
+        self._duration_by(topic, group).observe(seconds, exemplar)
         if failed:
             self._errors.labels(topic, group).inc()
+
+
+_M = TypeVar("_M", Counter, Histogram)
+
+
+class _Children(Generic[_M]):
+    """A labelled metric's children by their label values."""
+
+    __slots__ = ("_children", "_metric")
+
+    def __init__(self, metric: _M) -> None:
+        self._metric: _M = metric
+        self._children: dict[tuple[str, ...], _M] = {}
+
+    def __call__(self, *values: str) -> _M:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
 
 
 class _Timed:

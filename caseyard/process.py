@@ -1,0 +1,74 @@
+"""Process settings for a long-running caseyard process: glibc's malloc and Python's GC.
+
+The CLI applies both at start (`caseyard.cli.main`); the benchmarks apply them too, so what
+they measure is what `caseyard run` runs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import sys
+
+MALLOC_ARENAS = 2
+MALLOC_MMAP_THRESHOLD = 128 * 1024
+# glibc's mallopt parameters, and the variables that set them at start (which win).
+_MALLOPT = (
+    (-8, MALLOC_ARENAS, "MALLOC_ARENA_MAX"),  # M_ARENA_MAX
+    (-3, MALLOC_MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_"),  # M_MMAP_THRESHOLD
+    (-1, MALLOC_MMAP_THRESHOLD, "MALLOC_TRIM_THRESHOLD_"),  # M_TRIM_THRESHOLD
+)
+
+
+def tune_malloc() -> None:
+    """glibc's malloc set for a long-running process that handles documents.
+
+    At most MALLOC_ARENAS arenas: glibc gives threads that allocate arenas of their own (up
+    to 8 per core) and does not reuse what one frees in another. A fixed mmap threshold of
+    128 KiB: glibc raises it as large blocks are freed (up to 32 MiB), after which the
+    documents' buffers (a few MiB each, read by three agents per case) come from the
+    arenas and fragment them, so RSS climbs in steps; fixed, such blocks are mapped and
+    given back when freed. Trimming at the same size. Measured with `bench.soak`
+    (`caseyard up`, a document per second, two runs side by side each time): RSS +15.0%
+    from minute 3 to 10 with glibc's defaults, +7.2% with two arenas; then, both with two
+    arenas, 14 minutes: 271 MiB at the end with the fixed threshold against 318 (+29 MiB
+    from minute 5 against +36). Called before any thread starts; a MALLOC_* variable set
+    by the user wins; not glibc, nothing to do.
+    """
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        for parameter, value, variable in _MALLOPT:
+            if variable not in os.environ:
+                libc.mallopt(parameter, value)
+    except (OSError, AttributeError):
+        return
+
+
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Python's cyclic GC set for a process that holds many objects and makes many more.
+
+    CPython collects its youngest generation every 700 container allocations; what
+    survives is scanned again in the older generations. A process that decodes thousands
+    of events a second and keeps cases in memory spent a third of `caseyard replay`'s time
+    there (profile of `replay --verify` over 30,000 records: 2.36 s, 1.55 s with the GC
+    off). Here the objects made at start (modules, classes, validators) are frozen out of
+    every collection, and the young generation is collected every GC_YOUNG_THRESHOLD
+    allocations (2.36 -> 1.70 s; the saga of `bench.peers` 1.75 -> 1.57 CPU ms per case).
+    Cycles are still collected, later. Called once the commands are imported; a process
+    that sets its own thresholds afterwards wins.
+    """
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
+def tune() -> None:
+    """Both, for a process whose imports are done and whose threads have not started."""
+    tune_malloc()
+    tune_gc()
