@@ -184,11 +184,15 @@ class _Partition:
 def read_state(record: Record) -> CaseState | str:
     """The saga state a changelog record holds, or why it cannot be read (the case is
     quarantined)."""
+    return _state_at(record.value, TopicPartition(record.topic, record.partition), record.offset)
+
+
+def _state_at(value: bytes, tp: TopicPartition, offset: int) -> CaseState | str:
     try:
-        return CaseState.from_bytes(record.value)
+        return CaseState.from_bytes(value)
     except ValueError as exc:  # pydantic's ValidationError included
         return (
-            f"its state record {record.topic}[{record.partition}]@{record.offset} is corrupt "
+            f"its state record {tp.topic}[{tp.partition}]@{offset} is corrupt "
             f"({type(exc).__name__}: {str(exc).splitlines()[0]})"
         )
 
@@ -270,34 +274,34 @@ class Coordinator:
             # input offsets it committed.
             await self._bus.fence(self._transactional_id(p))
             states = StateStore(self._hot_states)
-            # Wake-ups once the changelog is read: a case with many records in it (not
-            # compacted yet) gets one heap entry, not one per record.
-            wakeups: dict[str, datetime | None] = {}
+            tp = TopicPartition(STATE.name, p)
+            # A changelog not compacted yet holds many values per case: each is kept
+            # compressed as it comes and only the last of each case is read (checked and
+            # its wake-up taken) once the partition is read, as Kafka Streams restores a
+            # store's bytes without deserialising them. `latest`: the offset of each.
+            latest: dict[str, int] = {}
             quarantined: dict[str, str] = {}
             checkpoint: ChainCheckpoint | None = None
             with _no_gc_cycles():
-                async for batch in read_to_end(self._bus, [TopicPartition(STATE.name, p)]):
+                async for batch in read_to_end(self._bus, [tp]):
                     for record in batch:
                         if record.key == AUDIT_HEAD:
                             checkpoint = self._read_checkpoint(record)
                             continue
                         case_id = record.key.decode("utf-8", "replace") if record.key else ""
-                        quarantined.pop(case_id, None)  # a later record replaces a bad one
                         if record.value == TOMBSTONE:
                             states.pop(case_id)
-                            wakeups.pop(case_id, None)
-                            continue
-                        state = read_state(record)
-                        if isinstance(state, CaseState):
-                            # Read (and so checked) now; kept compact until the case moves.
-                            states.put_value(case_id, record.value)
-                            wakeups[case_id] = state.next_due
+                            latest.pop(case_id, None)
                         else:
-                            states.pop(case_id)
-                            wakeups.pop(case_id, None)
-                            quarantined[case_id] = state
-            for case_id, due in wakeups.items():
-                states.wake_at(case_id, due)
+                            states.put_value(case_id, record.value)
+                            latest[case_id] = record.offset
+                for case_id, offset in latest.items():
+                    state = _state_at(states.value(case_id), tp, offset)
+                    if isinstance(state, CaseState):
+                        states.wake_at(case_id, state.next_due)
+                    else:
+                        states.pop(case_id)
+                        quarantined[case_id] = state
             self._states[p] = states
             self._quarantined[p] = quarantined
             self._checkpoints[p] = checkpoint

@@ -1,0 +1,60 @@
+"""Restoring a partition from a changelog that is not compacted yet: the last record of each
+case is what counts, whatever came before it.
+
+Each kind of record history, and what the restored coordinator holds: several states ->
+the last; a bad state then a good one -> the good one; a good state then a bad one -> the
+case is quarantined, saying which record; a state then a tombstone -> no case; a tombstone
+then a state -> the state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+import bus
+from bus import Message, partition_for
+from coordinator import TOMBSTONE, CaseState, Coordinator, PipelineCatalog
+from schemas import AvroCodec, MemorySchemaStore, Producer, Registry
+from schemas.topology import CASE_PARTITIONS, STATE
+from tests.unit.coordinator.test_coord_rebalance import PIPELINES
+from tests.unit.coordinator.test_coord_store import states
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_last_record_of_each_case_is_what_a_restore_holds() -> None:
+    (base,) = states(1)
+    cases = {name: f"{name}-{i}" for i, name in enumerate(("many", "healed", "broken", "gone"))}
+    cases["back"] = "back-4"
+    first = {c: replace(base, case_id=c, correlation_id=c) for c in cases.values()}
+    later = {c: replace(s, seq=s.seq + 1) for c, s in first.items()}
+    history: dict[str, list[dict[str, CaseState] | bytes]] = {
+        cases["many"]: [first, first, later],
+        cases["healed"]: [b"\xff not a state", later],
+        cases["broken"]: [first, b"{}"],
+        cases["gone"]: [first, TOMBSTONE],
+        cases["back"]: [TOMBSTONE, later],
+    }
+    async with bus.connect("memory://") as b:
+        await b.ensure_topics([bus.TopicSpec(STATE.name, partitions=CASE_PARTITIONS)])
+        for case_id, values in history.items():
+            for value in values:
+                raw = value[case_id].to_bytes() if isinstance(value, dict) else value
+                p = partition_for(case_id.encode(), CASE_PARTITIONS, 0)
+                await b.publish_batch([Message(STATE.name, raw, key=case_id.encode(), partition=p)])
+        coordinator = Coordinator(
+            bus=b,
+            codec=AvroCodec(Registry(MemorySchemaStore())),
+            catalog=PipelineCatalog.load(PIPELINES),
+            producer=Producer(service="test", version="1"),
+        )
+        await coordinator.restore(set(range(CASE_PARTITIONS)))
+    for name in ("many", "healed", "back"):
+        assert coordinator.state(cases[name]) == later[cases[name]], name
+    assert coordinator.state(cases["gone"]) is None
+    assert coordinator.state(cases["broken"]) is None
+    assert list(coordinator.quarantined()) == [cases["broken"]]
+    why = coordinator.quarantined()[cases["broken"]]
+    assert why.startswith(f"its state record {STATE.name}[") and "is corrupt" in why
