@@ -55,6 +55,23 @@ class Outbound:
             )
         return message
 
+    def prepare_all(self, messages: Sequence[Message]) -> list[Message]:
+        """`prepare` each; if one is refused, those before it are told undelivered."""
+        prepared: list[Message] = []
+        try:
+            for message in messages:
+                prepared.append(self.prepare(message))
+        except BaseException as exc:
+            self.delivered(prepared, exc)
+            raise
+        return prepared
+
+    def delivered(self, messages: Sequence[Message], error: BaseException | None = None) -> None:
+        """Tell the middleware what became of prepared messages (see `Middleware`)."""
+        if messages:
+            for mw in self.middleware:
+                mw.delivered(messages, error)
+
     def incoming(self, record: Record) -> Record:
         for mw in self.middleware:
             record = mw.incoming(record)
@@ -89,7 +106,7 @@ class Outbox:
 
     def add(self, messages: Sequence[Message]) -> None:
         """Check and stamp `messages` now; they are published by the next `flush`."""
-        self._prepared.extend(self._outbound.prepare(m) for m in messages)
+        self._prepared.extend(self._outbound.prepare_all(messages))
 
     def __len__(self) -> int:
         return len(self._prepared)

@@ -135,7 +135,7 @@ class EmbeddedBus:
         return position
 
     async def publish_batch(self, messages: Sequence[Message]) -> list[Position]:
-        return await self.append([self._out.prepare(m) for m in messages])
+        return await self.append(self._out.prepare_all(messages))
 
     def outbox(self) -> Outbox:
         return Outbox(self._out, self.append)
@@ -146,7 +146,12 @@ class EmbeddedBus:
         offsets: tuple[str, str, Mapping[TopicPartition, int]] | None = None,
     ) -> list[Position]:
         """Write messages that went through `Outbound.prepare`, with offsets if given."""
-        positions = await self.run(self._store.append, prepared, _now_ms(), offsets)
+        try:
+            positions = await self.run(self._store.append, prepared, _now_ms(), offsets)
+        except BaseException as exc:
+            self._out.delivered(prepared, exc)
+            raise
+        self._out.delivered(prepared)
         if positions:
             self.notify()
         return positions
@@ -381,11 +386,17 @@ class EmbeddedTransaction:
         if exc_type is None:
             await self.commit()
         else:
-            await self.abort()
+            self._aborted(exc or TransactionError("transaction aborted"))
 
     def _check(self) -> None:
         if self._done:
             raise TransactionError("the transaction is already committed or aborted")
+
+    def _aborted(self, why: BaseException) -> None:
+        self._check()
+        self._done = True
+        self._bus.outbound.delivered(self._messages, why)
+        self._messages.clear()
 
     async def publish(
         self,
@@ -400,7 +411,7 @@ class EmbeddedTransaction:
 
     async def publish_batch(self, messages: Sequence[Message]) -> None:
         self._check()
-        self._messages.extend(self._bus.outbound.prepare(m) for m in messages)
+        self._messages.extend(self._bus.outbound.prepare_all(messages))
 
     async def send_offsets(
         self, consumer: Consumer, offsets: Mapping[TopicPartition, int] | None = None
@@ -419,6 +430,4 @@ class EmbeddedTransaction:
         await self._bus.append(self._messages, self._offsets)
 
     async def abort(self) -> None:
-        self._check()
-        self._done = True
-        self._messages.clear()
+        self._aborted(TransactionError("transaction aborted"))

@@ -237,21 +237,29 @@ class KafkaBus:
         return position
 
     async def publish_batch(self, messages: Sequence[Message]) -> list[Position]:
-        return await self._send_prepared([self._out.prepare(m) for m in messages])
+        return await self._send_prepared(self._out.prepare_all(messages))
 
     def outbox(self) -> Outbox:
         return Outbox(self._out, self._send_prepared)
 
     async def _send_prepared(self, prepared: Sequence[Message]) -> list[Position]:
-        producer = self._running_producer()
-        counts = {topic: await self.partitions(topic) for topic in {m.topic for m in prepared}}
         positions: list[Position | None] = [None] * len(prepared)
-        with _translated(f"publishing to {sorted(counts)}"):
-            # Hand everything to the producer before waiting, so it goes in few requests.
-            for future, members in await _enqueue(producer, prepared, counts):
-                md = await future
-                for n, i in enumerate(members):
-                    positions[i] = Position(md.topic, md.partition, md.offset + n)
+        try:
+            producer = self._running_producer()
+            counts = {t: await self.partitions(t) for t in {m.topic for m in prepared}}
+            with _translated(f"publishing to {sorted(counts)}"):
+                # Hand everything to the producer before waiting, so it goes in few requests.
+                for future, members in await _enqueue(producer, prepared, counts):
+                    md = await future
+                    for n, i in enumerate(members):
+                        positions[i] = Position(md.topic, md.partition, md.offset + n)
+                    if self._out.middleware:
+                        self._out.delivered([prepared[i] for i in members])
+        except BaseException as exc:
+            self._out.delivered(
+                [m for m, p in zip(prepared, positions, strict=True) if p is None], exc
+            )
+            raise
         return [p for p in positions if p is not None]
 
     def consumer(
@@ -648,6 +656,8 @@ class KafkaTransaction:
         self._transactional_id = transactional_id
         self._producer: AIOKafkaProducer | None = None
         self._unsent: list[Message] = []
+        self._messages: list[Message] = []
+        """Every message of the transaction, told delivered (or not) when it ends."""
         self._partitions: dict[str, int] = {}
         self._pending: list[asyncio.Future[Any]] = []
         self._done = False
@@ -678,7 +688,7 @@ class KafkaTransaction:
             await self.commit()
         else:
             # The block's error is the one to report, not a failure to abort after it.
-            await self._end_aborted(after_error=True)
+            await self._end_aborted(exc or TransactionError("aborted"), after_error=True)
 
     def _running(self) -> AIOKafkaProducer:
         if self._done or self._producer is None:
@@ -716,7 +726,8 @@ class KafkaTransaction:
         """Checked and stamped now, handed to the producer together with the rest of the
         transaction's records (at `send_offsets` or `commit`): few, full batches."""
         self._running()
-        prepared = [self._bus.outbound.prepare(m) for m in messages]
+        prepared = self._bus.outbound.prepare_all(messages)
+        self._messages.extend(prepared)
         for topic in {m.topic for m in prepared}:
             self._partitions[topic] = await self._bus.partitions(topic)
         self._unsent.extend(prepared)
@@ -751,23 +762,33 @@ class KafkaTransaction:
                 for future in self._pending:
                     await future
                 await producer.commit_transaction()
-        except TransactionError:
+        except TransactionError as exc:
             # Fenced: this producer is dead for good. Drop it; the broker has aborted
             # the transaction, and the caller must treat its partitions as lost.
+            self._told(exc)
             await self._bus.discard_producer(self._transactional_id)
             raise
-        except BaseException:
+        except BaseException as exc:
+            self._told(exc)
             await self._abort(producer, after_error=True)
             raise
+        else:
+            self._told(None)
         finally:
             self._lock.release()
 
     async def abort(self) -> None:
-        await self._end_aborted(after_error=False)
+        await self._end_aborted(TransactionError("transaction aborted"), after_error=False)
 
-    async def _end_aborted(self, *, after_error: bool) -> None:
+    def _told(self, error: BaseException | None) -> None:
+        """The middleware learns what became of the transaction's messages."""
+        messages, self._messages = self._messages, []
+        self._bus.outbound.delivered(messages, error)
+
+    async def _end_aborted(self, why: BaseException, *, after_error: bool) -> None:
         producer = self._running()
         self._done = True
+        self._told(why)
         try:
             await self._abort(producer, after_error=after_error)
         finally:

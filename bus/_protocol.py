@@ -14,16 +14,24 @@ if TYPE_CHECKING:
 
 
 class Middleware(Protocol):
-    """Sees every message on its way out, every record on its way in, and wraps the
-    handling of each record.
+    """Sees every message on its way out and when it got there, every record on its way
+    in, and wraps the handling of each record.
 
     The hook for tracing and metrics: `outgoing` may add headers (e.g. `traceparent`),
-    `incoming` may read them, and `processing` is the scope in which a consumer handles
-    one record (it may make a context current, so that what the handler publishes is
-    seen as caused by that record). All three must be cheap and must not do I/O.
+    `delivered` says what became of what it returned, `incoming` may read headers, and
+    `processing` is the scope in which a consumer handles one record (it may make a
+    context current, so that what the handler publishes is seen as caused by that
+    record). All must be cheap and must not do I/O.
     """
 
     def outgoing(self, message: Message) -> Message: ...
+
+    def delivered(self, messages: Sequence[Message], error: BaseException | None) -> None:
+        """`messages` (as `outgoing` returned them) are durable (`error` None: the broker
+        acknowledged them; for a transaction's, it committed) or never will be (`error`
+        says why: a failed send, an aborted transaction, a message refused before it was
+        sent). Told once per message that went through `outgoing`."""
+        ...
 
     def incoming(self, record: Record) -> Record: ...
 

@@ -2,9 +2,9 @@
 
 Two sources, neither of which puts prometheus_client below the composition root:
 
-- `BusMetrics`, bus middleware: messages published and consumed per topic, the time to
-  handle each record (the `processing` scope) per topic and consumer group, publishes to
-  retry topics and to the dead-letter topic.
+- `BusMetrics`, bus middleware: messages published, not delivered (failed) and consumed
+  per topic, the time to handle each record (the `processing` scope) per topic and
+  consumer group, publishes to retry topics and to the dead-letter topic.
 - Collectors that read what the services already keep, at scrape time: the agents'
   `Stats`, the coordinator's `CoordinatorStats` (SLA breaches included), the model
   routers' totals (tokens, spend), and consumer lag (end offsets minus the positions of
@@ -21,7 +21,7 @@ it (`Accept: application/openmetrics-text`, as Prometheus does with exemplar sto
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -68,6 +68,13 @@ class BusMetrics:
         self._published = Counter(
             "caseyard_messages_published",
             "Messages handed to the bus (those of a transaction that aborted included).",
+            ["topic"],
+            registry=registry,
+        )
+        self._failed = Counter(
+            "caseyard_messages_failed",
+            "Messages handed to the bus that it did not deliver: a failed send, an aborted "
+            "transaction, a message refused before it was sent.",
             ["topic"],
             registry=registry,
         )
@@ -119,6 +126,11 @@ class BusMetrics:
             error = next((v for k, v in message.headers if k == DLQ_ERROR_CLASS), b"")
             self._dead_letters.labels(error.decode("utf-8", "replace")).inc()
         return message
+
+    def delivered(self, messages: Sequence[Message], error: BaseException | None) -> None:
+        if error is not None:
+            for message in messages:
+                self._failed.labels(message.topic).inc()
 
     def incoming(self, record: Record) -> Record:
         self._consumed_by(record.topic).inc()

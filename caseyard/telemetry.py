@@ -10,6 +10,9 @@ How one case stays one trace (W3C trace context in the `traceparent` header):
 - `App.submit` opens a root span, `submit`; the `CaseSubmitted` publish is its child.
 - Every publish is a PRODUCER span, `publish <topic>`, child of the current span; its
   context goes into the message's `traceparent` header (replacing one copied from input).
+  It starts when the message is handed to the bus and ends when the bus says it is
+  durable (the broker's acknowledgement; a transaction's commit), or failed: then its
+  status is an error with the exception recorded (a failed send, an aborted transaction).
 - Every record is handled inside a CONSUMER span, `process <topic>`, child of the
   record's `traceparent` and current while the handler runs: what the handler publishes
   (the coordinator's tasks and case events, an agent's result, a retry, a dead letter)
@@ -30,7 +33,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
 from typing import Self
@@ -87,6 +90,8 @@ class TracingMiddleware:
         system: `messaging.system` (`kafka`, or the embedded bus's name).
         untraced: Topics that get no span and no trace header.
         max_keys: How many message keys (cases) the last-span map remembers.
+        max_sending: How many PRODUCER spans may wait for their delivery; beyond it the
+            oldest ends unresolved (a bus that never says: a bound, not a leak).
     """
 
     def __init__(
@@ -96,11 +101,15 @@ class TracingMiddleware:
         system: str = "kafka",
         untraced: Collection[str] = UNTRACED_TOPICS,
         max_keys: int = 10_000,
+        max_sending: int = 100_000,
     ) -> None:
         self._tracer = provider.get_tracer("caseyard.bus", __version__)
         self._system = system
         self._untraced = frozenset(untraced)
         self._max_keys = max_keys
+        self._max_sending = max_sending
+        # PRODUCER spans by the traceparent they put on their message, until delivered.
+        self._sending: OrderedDict[bytes, trace.Span] = OrderedDict()
         self._propagator = TraceContextTextMapPropagator()
         self._last: OrderedDict[bytes, SpanContext] = OrderedDict()
         # Per case: the spans that handled its coordinator inputs since its last task.
@@ -166,7 +175,9 @@ class TracingMiddleware:
         )
         carrier: dict[str, str] = {}
         self._propagator.inject(carrier, trace.set_span_in_context(span))
-        span.end()
+        self._sending[carrier["traceparent"].encode("latin-1")] = span
+        if len(self._sending) > self._max_sending:
+            self._sending.popitem(last=False)[1].end()
         if not in_span and message.key is not None:
             self._remember(message.key, span.get_span_context())
         if in_span and current.is_recording():
@@ -175,6 +186,17 @@ class TracingMiddleware:
         return message._replace(
             headers=headers + tuple((k, v.encode("latin-1")) for k, v in carrier.items())
         )
+
+    def delivered(self, messages: Sequence[Message], error: BaseException | None) -> None:
+        for message in messages:
+            traceparent = next((v for k, v in message.headers if k == "traceparent"), None)
+            span = self._sending.pop(traceparent, None) if traceparent is not None else None
+            if span is None:
+                continue  # an untraced topic, or a message some other hop stamped
+            if error is not None:
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            span.end()
 
     def incoming(self, record: Record) -> Record:
         key = record.key

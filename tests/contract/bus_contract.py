@@ -9,12 +9,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 import pytest
 
 import bus
-from bus import Bus, Consumer, Message, StartFrom, TopicPartition, TopicSpec
+from bus import Bus, Consumer, Message, Record, StartFrom, TopicPartition, TopicSpec
 from caseyard.errors import (
     BusClosed,
     BusError,
@@ -49,6 +50,27 @@ class Recorder:
 
     async def on_revoked(self, partitions: frozenset[TopicPartition]) -> None:
         self.revoked |= partitions
+
+
+class Deliveries:
+    """A middleware that notes what the bus says became of each message it sent out."""
+
+    def __init__(self) -> None:
+        self.told: dict[bytes, str] = {}
+
+    def outgoing(self, message: Message) -> Message:
+        return message
+
+    def delivered(self, messages: Sequence[Message], error: BaseException | None) -> None:
+        for m in messages:
+            assert m.value not in self.told, f"{m.value!r} told twice"
+            self.told[m.value] = "ok" if error is None else type(error).__name__
+
+    def incoming(self, record: Record) -> Record:
+        return record
+
+    def processing(self, record: Record, group: str) -> AbstractContextManager[None]:
+        return nullcontext()
 
 
 @pytest.mark.anyio
@@ -398,6 +420,46 @@ class BusContract:
             with pytest.raises(RecordTooLarge, match="over the limit of 1000"):
                 await small.publish(topic, b"x" * 1001)
             await small.publish(topic, b"x" * 900)
+
+    async def test_middleware_is_told_when_each_message_is_durable_or_never_will_be(
+        self, url: str
+    ) -> None:
+        """Sent: once acknowledged. Outbox: at its flush. Transaction: at its commit, or
+        failed with the block's error, or `TransactionError` for an explicit abort. Refused
+        on the way out: what was accepted before it in the same call, with the refusal."""
+        d = Deliveries()
+        async with bus.connect(
+            url, middleware=[d], max_message_bytes=1000, connect_timeout=20
+        ) as b:
+            topic = await self.topic(b)
+            await b.publish(topic, b"one")
+            await b.publish_batch([Message(topic, b"two"), Message(topic, b"three")])
+            outbox = b.outbox()
+            outbox.add([Message(topic, b"four")])
+            assert b"four" not in d.told, "an outbox's messages are sent at its flush"
+            await outbox.flush()
+            async with b.begin(transactional_id=name("tx")) as tx:
+                await tx.publish(topic, b"five")
+                assert b"five" not in d.told, "a transaction's messages count at its commit"
+            with pytest.raises(RuntimeError, match="handler failed"):
+                async with b.begin(transactional_id=name("tx")) as tx:
+                    await tx.publish(topic, b"six")
+                    raise RuntimeError("handler failed")
+            tx = await b.begin(transactional_id=name("tx")).__aenter__()
+            await tx.publish(topic, b"seven")
+            await tx.abort()
+            with pytest.raises(RecordTooLarge):
+                await b.publish_batch([Message(topic, b"eight"), Message(topic, b"x" * 1001)])
+        assert d.told == {
+            b"one": "ok",
+            b"two": "ok",
+            b"three": "ok",
+            b"four": "ok",
+            b"five": "ok",
+            b"six": "RuntimeError",
+            b"seven": "TransactionError",
+            b"eight": "RecordTooLarge",
+        }
 
     async def test_closed_bus(self, url: str) -> None:
         b = await self.connect(url).__aenter__()

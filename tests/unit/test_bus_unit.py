@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
@@ -79,6 +79,9 @@ class Tracing:
     def outgoing(self, message: Message) -> Message:
         return message._replace(headers=(*message.headers, ("traceparent", b"00-t-s-01")))
 
+    def delivered(self, messages: Sequence[Message], error: BaseException | None) -> None:
+        pass
+
     def incoming(self, record: Record) -> Record:
         self.seen.append(record.header("traceparent"))
         return record
@@ -109,6 +112,9 @@ class Scoped:
 
     def outgoing(self, message: Message) -> Message:
         return message
+
+    def delivered(self, messages: Sequence[Message], error: BaseException | None) -> None:
+        pass
 
     def incoming(self, record: Record) -> Record:
         return record

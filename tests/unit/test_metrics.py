@@ -67,13 +67,17 @@ async def test_bus_traffic_handler_time_retries_and_dead_letters() -> None:
         await b.publish_batch([bus.Message("t", b"1"), bus.Message("t", b"2")])
         await b.publish("caseyard.retry.a.1", b"again")
         await b.publish("caseyard.dlq", b"x", headers=(("dlq.error_class", b"Boom"),))
+        tx = await b.begin().__aenter__()
+        await tx.publish("t", b"never")
+        await tx.abort()
         async with b.consumer("g", ["t"]) as c:
             first, second = await drain(c, 2)
             with c.processing(first):
                 pass
             with pytest.raises(RuntimeError), c.processing(second):
                 raise RuntimeError("handler bug")
-    assert sample(metrics, "caseyard_messages_published_total", topic="t") == 2
+    assert sample(metrics, "caseyard_messages_published_total", topic="t") == 3
+    assert sample(metrics, "caseyard_messages_failed_total", topic="t") == 1
     assert sample(metrics, "caseyard_messages_consumed_total", topic="t") == 2
     assert sample(metrics, "caseyard_retries_total", topic="caseyard.retry.a.1") == 1
     assert sample(metrics, "caseyard_dead_letters_total", error_class="Boom") == 1

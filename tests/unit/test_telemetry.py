@@ -56,6 +56,13 @@ def named(spans: Sequence[ReadableSpan], name: str) -> ReadableSpan:
     return span
 
 
+def sent(tracing: TracingMiddleware, message: Message) -> Message:
+    """`message` through the middleware, then delivered (its PRODUCER span ends)."""
+    out = tracing.outgoing(message)
+    tracing.delivered([out], None)
+    return out
+
+
 def traceparent(message: Message | Record) -> str:
     values = [v.decode() for k, v in message.headers if k == "traceparent"]
     assert len(values) == 1, message.headers
@@ -128,7 +135,7 @@ def test_a_publish_in_a_span_replaces_the_trace_header_it_carries(
     tracing = TracingMiddleware(provider)
     stale = ("traceparent", b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01")
     with provider.get_tracer("test").start_as_current_span("handler"):
-        out = tracing.outgoing(Message("t", b"v", b"k", headers=(("x", b"1"), stale)))
+        out = sent(tracing, Message("t", b"v", b"k", headers=(("x", b"1"), stale)))
     (span,) = [s for s in exporter.get_finished_spans() if s.name == "publish t"]
     assert out.headers[0] == ("x", b"1")
     assert traceparent(out).split("-")[2] == f"{span.context.span_id:016x}"
@@ -138,10 +145,10 @@ def test_without_a_current_span_the_header_then_the_key_then_a_new_root_is_the_p
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
     tracing = TracingMiddleware(provider)
-    carried = tracing.outgoing(Message("t", b"v", b"other"))
-    first = tracing.outgoing(Message("t", b"v", b"case-1"))
-    again = tracing.outgoing(Message("t", b"v", b"case-1"))
-    tracing.outgoing(Message("t", b"v", b"case-1", headers=carried.headers))
+    carried = sent(tracing, Message("t", b"v", b"other"))
+    first = sent(tracing, Message("t", b"v", b"case-1"))
+    again = sent(tracing, Message("t", b"v", b"case-1"))
+    sent(tracing, Message("t", b"v", b"case-1", headers=carried.headers))
     root_other, root_case, child, via_header = exporter.get_finished_spans()
 
     assert root_other.parent is None and root_case.parent is None
@@ -155,25 +162,25 @@ def test_without_a_current_span_the_header_then_the_key_then_a_new_root_is_the_p
 def test_the_key_map_is_bounded(provider: TracerProvider) -> None:
     tracing = TracingMiddleware(provider, max_keys=2)
     for key in (b"a", b"b", b"c"):
-        tracing.outgoing(Message("t", b"v", key))
+        sent(tracing, Message("t", b"v", key))
     assert tracing.last_span(b"a") is None
     assert tracing.last_span(b"b") is not None and tracing.last_span(b"c") is not None
-    tracing.outgoing(Message("t", b"v", b"b"))  # used again: now the newest
-    tracing.outgoing(Message("t", b"v", b"d"))
+    sent(tracing, Message("t", b"v", b"b"))  # used again: now the newest
+    sent(tracing, Message("t", b"v", b"d"))
     assert tracing.last_span(b"c") is None and tracing.last_span(b"b") is not None
 
 
 def test_reading_learns_the_trace_of_keys_not_known_yet(provider: TracerProvider) -> None:
     publisher, watcher = TracingMiddleware(provider), TracingMiddleware(provider)
-    first = publisher.outgoing(Message("events", b"v", b"case-1"))
-    other = TracingMiddleware(provider).outgoing(Message("events", b"v", b"case-1"))
+    first = sent(publisher, Message("events", b"v", b"case-1"))
+    other = sent(TracingMiddleware(provider), Message("events", b"v", b"case-1"))
     watcher.incoming(Record("events", 0, 0, 0, b"case-1", b"v", first.headers))
     watcher.incoming(Record("events", 0, 1, 0, b"case-1", b"v", other.headers))
-    known, sent = watcher.last_span(b"case-1"), publisher.last_span(b"case-1")
-    assert known is not None and sent is not None
-    assert (known.trace_id, known.span_id) == (sent.trace_id, sent.span_id)
+    known, ours = watcher.last_span(b"case-1"), publisher.last_span(b"case-1")
+    assert known is not None and ours is not None
+    assert (known.trace_id, known.span_id) == (ours.trace_id, ours.span_id)
     # A decision published later by the watcher, with no span current, joins that trace.
-    decision = watcher.outgoing(Message("human", b"v", b"case-1"))
+    decision = sent(watcher, Message("human", b"v", b"case-1"))
     assert traceparent(decision).split("-")[1] == f"{known.trace_id:032x}"
 
 
@@ -181,10 +188,10 @@ def test_a_record_from_another_trace_than_its_key_had_links_to_it(
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
     tracing = TracingMiddleware(provider)
-    timer = tracing.outgoing(Message("timers", b"v", b"case-1"))  # e.g. after a restart
+    timer = sent(tracing, Message("timers", b"v", b"case-1"))  # e.g. after a restart
     with tracing.processing(Record("timers", 0, 0, 0, b"case-1", b"v", timer.headers), "g"):
         pass
-    old = TracingMiddleware(provider).outgoing(Message("results", b"v", b"case-1"))
+    old = sent(TracingMiddleware(provider), Message("results", b"v", b"case-1"))
     with tracing.processing(Record("results", 0, 0, 0, b"case-1", b"v", old.headers), "g"):
         pass
     spans = exporter.get_finished_spans()
@@ -204,7 +211,7 @@ def test_a_task_after_parallel_branches_links_the_other_branches(
         record = Record("caseyard.results", 0, 0, 0, b"case-1", name.encode(), ())
         with tracing.processing(record, "coordinator"):
             for topic in publishes:
-                tracing.outgoing(Message(topic, name.encode(), b"case-1"))
+                sent(tracing, Message(topic, name.encode(), b"case-1"))
 
     handle("classified", ["caseyard.case-events", "caseyard.tasks.extract", "caseyard.tasks.score"])
     handle("extracted", ["caseyard.case-events"])  # the join waits for score
@@ -224,7 +231,7 @@ def test_a_record_without_trace_context_continues_its_keys_trace(
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
     tracing = TracingMiddleware(provider)
-    tracing.outgoing(Message("t", b"v", b"case-1"))
+    sent(tracing, Message("t", b"v", b"case-1"))
     with tracing.processing(Record("t", 0, 0, 0, b"case-1", b"v"), ""):
         pass
     with tracing.processing(Record("t", 0, 1, 0, None, b"v"), ""):
@@ -235,16 +242,53 @@ def test_a_record_without_trace_context_continues_its_keys_trace(
     assert GROUP not in (keyless.attributes or {})
 
 
+async def test_a_publish_span_ends_when_the_bus_says_delivered_or_failed(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    tracing = TracingMiddleware(provider)
+    async with bus.connect("memory://", middleware=[tracing]) as b:
+        await b.ensure_topics([TopicSpec("t")])
+        outbox = b.outbox()
+        outbox.add([Message("t", b"later", b"case-1")])
+        assert exporter.get_finished_spans() == (), "open until the outbox is flushed"
+        await outbox.flush()
+        (delivered,) = exporter.get_finished_spans()
+        assert delivered.kind is SpanKind.PRODUCER
+        assert delivered.status.status_code is StatusCode.UNSET
+        with pytest.raises(RuntimeError, match="handler failed"):
+            async with b.begin() as tx:
+                await tx.publish("t", b"never", key=b"case-2")
+                raise RuntimeError("handler failed")
+    failed = exporter.get_finished_spans()[-1]
+    assert failed.name == "publish t" and failed.attributes is not None
+    assert failed.attributes[KAFKA_KEY] == "case-2"
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.status.description == "RuntimeError: handler failed"
+    assert [e.name for e in failed.events] == ["exception"]
+
+
+def test_publish_spans_waiting_for_delivery_are_bounded(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    tracing = TracingMiddleware(provider, max_sending=2)
+    first, *_ = [tracing.outgoing(Message("t", b"v", f"k{i}".encode())) for i in range(3)]
+    (ended,) = exporter.get_finished_spans()
+    assert traceparent(first).split("-")[2] == f"{ended.context.span_id:016x}"
+    tracing.delivered([first], None)  # told after it was let go: nothing more happens
+    assert len(exporter.get_finished_spans()) == 1
+
+
 def test_failures_in_a_scope_mark_its_span(
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
     tracing = TracingMiddleware(provider)
     record = Record("tasks", 0, 0, 0, b"case-1", b"v")
     with tracing.processing(record, "g"):
-        tracing.outgoing(Message("caseyard.retry.agent.1", b"v", b"case-1"))
+        sent(tracing, Message("caseyard.retry.agent.1", b"v", b"case-1"))
     with tracing.processing(record, "g"):
-        tracing.outgoing(
-            Message("caseyard.dlq", b"v", b"case-1", headers=(("dlq.error_class", b"Boom"),))
+        sent(
+            tracing,
+            Message("caseyard.dlq", b"v", b"case-1", headers=(("dlq.error_class", b"Boom"),)),
         )
     with pytest.raises(ValueError, match="bug"), tracing.processing(record, "g"):
         raise ValueError("bug")
@@ -273,7 +317,7 @@ def test_submitting_opens_the_root_of_a_case(
     telemetry = Telemetry("test", tracer_provider=provider)
     assert telemetry.tracing is not None
     with telemetry.submitting("case-1", {"caseyard.document": "a.txt"}):
-        telemetry.tracing.outgoing(Message("caseyard.intake", b"v", b"case-1"))
+        sent(telemetry.tracing, Message("caseyard.intake", b"v", b"case-1"))
     published, root = exporter.get_finished_spans()
     assert root.name == "submit" and root.parent is None
     assert dict(root.attributes or {}) == {
