@@ -69,6 +69,9 @@ GROUP = "messaging.consumer.group.name"
 KAFKA_KEY = "messaging.kafka.message.key"
 KAFKA_OFFSET = "messaging.kafka.offset"
 BODY_SIZE = "messaging.message.body.size"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+CLIENT_ID = "messaging.client.id"
 CASE_ID = "caseyard.case_id"
 
 UNTRACED_TOPICS = frozenset({STATE.name, SCHEMAS_TOPIC})
@@ -92,6 +95,8 @@ class TracingMiddleware:
         max_keys: How many message keys (cases) the last-span map remembers.
         max_sending: How many PRODUCER spans may wait for their delivery; beyond it the
             oldest ends unresolved (a bus that never says: a bound, not a leak).
+        server: The broker's (first bootstrap) host and port: `server.address`/`.port`.
+        client_id: The Kafka client id: `messaging.client.id`.
     """
 
     def __init__(
@@ -102,11 +107,18 @@ class TracingMiddleware:
         untraced: Collection[str] = UNTRACED_TOPICS,
         max_keys: int = 10_000,
         max_sending: int = 100_000,
+        server: tuple[str, int] | None = None,
+        client_id: str | None = None,
     ) -> None:
         self._tracer = provider.get_tracer("caseyard.bus", __version__)
-        self._system = system
         self._untraced = frozenset(untraced)
         self._max_keys = max_keys
+        # Every messaging span's attributes that do not depend on the message.
+        self._common: dict[str, AttributeValue] = {SYSTEM: system}
+        if server is not None:
+            self._common[SERVER_ADDRESS], self._common[SERVER_PORT] = server
+        if client_id is not None:
+            self._common[CLIENT_ID] = client_id
         self._max_sending = max_sending
         # PRODUCER spans by the traceparent they put on their message, until delivered.
         self._sending: OrderedDict[bytes, trace.Span] = OrderedDict()
@@ -159,7 +171,7 @@ class TracingMiddleware:
                 known = self.last_span(message.key)
             parent = trace.set_span_in_context(NonRecordingSpan(known)) if known else Context()
         attributes: dict[str, AttributeValue] = {
-            SYSTEM: self._system,
+            **self._common,
             OPERATION_TYPE: "send",
             OPERATION_NAME: "publish",
             DESTINATION: message.topic,
@@ -221,7 +233,7 @@ class TracingMiddleware:
         elif known is not None and known.trace_id != parent.trace_id:
             links.append(Link(known, {"caseyard.link": "earlier trace of this key"}))
         attributes: dict[str, AttributeValue] = {
-            SYSTEM: self._system,
+            **self._common,
             OPERATION_TYPE: "process",
             OPERATION_NAME: "process",
             DESTINATION: record.topic,
@@ -324,6 +336,16 @@ def messaging_system(bus_url: str) -> str:
     return "kafka" if urlsplit(bus_url).scheme == "kafka" else "caseyard-embedded"
 
 
+def messaging_server(bus_url: str) -> tuple[str, int] | None:
+    """`server.address` and `server.port` for a bus URL: Kafka's first bootstrap server
+    (the embedded bus has no server)."""
+    parts = urlsplit(bus_url)
+    if parts.scheme != "kafka" or not parts.netloc:
+        return None
+    first = urlsplit("//" + parts.netloc.split(",")[0])
+    return (first.hostname, first.port or 9092) if first.hostname else None
+
+
 class Telemetry:
     """The tracing and metrics of one process: give `middleware` to the bus.
 
@@ -332,6 +354,8 @@ class Telemetry:
         tracer_provider: Where spans go; None traces nothing.
         metrics: The Prometheus side (default: a new registry).
         system: `messaging.system` of the spans.
+        server: `server.address` and `server.port` of the spans (Kafka's).
+        client_id: `messaging.client.id` of the spans (Kafka's).
         owns_provider: `close()` shuts the provider down (flushing spans).
     """
 
@@ -342,12 +366,16 @@ class Telemetry:
         tracer_provider: trace.TracerProvider | None = None,
         metrics: Metrics | None = None,
         system: str = "kafka",
+        server: tuple[str, int] | None = None,
+        client_id: str | None = None,
         owns_provider: bool = False,
     ) -> None:
         self.service = service
         self.provider = tracer_provider
         self.tracing = (
-            TracingMiddleware(tracer_provider, system=system) if tracer_provider else None
+            TracingMiddleware(tracer_provider, system=system, server=server, client_id=client_id)
+            if tracer_provider
+            else None
         )
         self.metrics = metrics or Metrics()
         self._owns_provider = owns_provider
@@ -360,6 +388,8 @@ class Telemetry:
             service,
             tracer_provider=provider,
             system=messaging_system(settings.bus),
+            server=messaging_server(settings.bus),
+            client_id=settings.client_id if messaging_server(settings.bus) else None,
             owns_provider=provider is not None,
         )
 

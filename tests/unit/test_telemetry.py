@@ -20,6 +20,7 @@ from caseyard.errors import ConfigError
 from caseyard.settings import load_settings
 from caseyard.telemetry import (
     BODY_SIZE,
+    CLIENT_ID,
     DESTINATION,
     GROUP,
     KAFKA_KEY,
@@ -27,9 +28,12 @@ from caseyard.telemetry import (
     OPERATION_NAME,
     OPERATION_TYPE,
     PARTITION,
+    SERVER_ADDRESS,
+    SERVER_PORT,
     SYSTEM,
     Telemetry,
     TracingMiddleware,
+    messaging_server,
     messaging_system,
     otlp_traces_url,
 )
@@ -72,7 +76,9 @@ def traceparent(message: Message | Record) -> str:
 async def test_context_round_trips_through_headers_with_semantic_conventions(
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
-    tracing = TracingMiddleware(provider, system="kafka")
+    tracing = TracingMiddleware(
+        provider, system="kafka", server=("broker-1", 9093), client_id="intake"
+    )
     tracer = provider.get_tracer("test")
     async with bus.connect("memory://", middleware=[tracing]) as b:
         await b.ensure_topics([TopicSpec("in", partitions=2), TopicSpec("out")])
@@ -106,8 +112,9 @@ async def test_context_round_trips_through_headers_with_semantic_conventions(
     assert current.get_span_context() == processed.context
 
     assert published.kind is SpanKind.PRODUCER
+    common = {SYSTEM: "kafka", SERVER_ADDRESS: "broker-1", SERVER_PORT: 9093, CLIENT_ID: "intake"}
     assert dict(published.attributes or {}) == {
-        SYSTEM: "kafka",
+        **common,
         OPERATION_TYPE: "send",
         OPERATION_NAME: "publish",
         DESTINATION: "in",
@@ -117,7 +124,7 @@ async def test_context_round_trips_through_headers_with_semantic_conventions(
     }
     assert processed.kind is SpanKind.CONSUMER
     assert dict(processed.attributes or {}) == {
-        SYSTEM: "kafka",
+        **common,
         OPERATION_TYPE: "process",
         OPERATION_NAME: "process",
         DESTINATION: "in",
@@ -358,6 +365,9 @@ def test_otlp_endpoint_and_messaging_system() -> None:
     assert messaging_system("kafka://a:9092,b:9092") == "kafka"
     assert messaging_system("sqlite:///x.db") == "caseyard-embedded"
     assert messaging_system("memory://") == "caseyard-embedded"
+    assert messaging_server("kafka://a:9093,b:9092") == ("a", 9093)
+    assert messaging_server("kafka://broker") == ("broker", 9092)
+    assert messaging_server("sqlite:///x.db") is None
 
 
 @pytest.mark.parametrize(
