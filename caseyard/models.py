@@ -14,11 +14,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from agents.router import (
     LocalModel,
     LocalProvider,
+    ModelCallObserver,
     ModelPrice,
     OpenAICompatibleProvider,
     Provider,
     Route,
     Router,
+    unobserved,
 )
 from caseyard.settings import Settings
 
@@ -27,9 +29,13 @@ REMOTE = "openai"
 
 @asynccontextmanager
 async def build_router(
-    settings: Settings, capabilities: Sequence[str], local_models: Mapping[str, LocalModel]
+    settings: Settings,
+    capabilities: Sequence[str],
+    local_models: Mapping[str, LocalModel],
+    observe: ModelCallObserver = unobserved,
 ) -> AsyncIterator[Router]:
-    """A router for `capabilities` over `local_models` and the configured endpoint."""
+    """A router for `capabilities` over `local_models` and the configured endpoint; each
+    call it makes is watched by `observe` (the process's telemetry: a span per call)."""
     async with AsyncExitStack() as stack:
         providers: list[Provider] = [LocalProvider(local_models)]
         remote: list[Route] = []
@@ -55,4 +61,4 @@ async def build_router(
             )
             for capability in capabilities
         }
-        yield Router(providers, routes)
+        yield Router(providers, routes, observe=observe)

@@ -110,7 +110,12 @@ async def run_services(
                 feedback=app.settings.feedback_path,
             )
             router = await stack.enter_async_context(
-                build_router(app.settings, spec.capabilities, spec.local_models(place))
+                build_router(
+                    app.settings,
+                    spec.capabilities,
+                    spec.local_models(place),
+                    observe=app.telemetry.model_call,
+                )
             )
             tools = ToolClient(
                 load_tool_servers(app.settings.tool_servers_path),

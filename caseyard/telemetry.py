@@ -432,6 +432,35 @@ class Telemetry:
         ) as span:
             yield span.set_attribute
 
+    @contextmanager
+    def model_call(
+        self, operation: str, provider: str, model: str
+    ) -> Iterator[Callable[[str, str | int | float | bool], None]]:
+        """A span per model call, `<operation> <model>`, with the GenAI semantic
+        conventions' attributes (an `agents.router.ModelCallObserver`): the provider and
+        the requested model, then the answering model and the tokens, or `error.type`
+        (the span's status then says the call failed)."""
+        if self.provider is None:
+            yield lambda name, value: None
+            return
+        tracer = self.provider.get_tracer("caseyard.models", __version__)
+        with tracer.start_as_current_span(
+            f"{operation} {model}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "gen_ai.operation.name": operation,
+                "gen_ai.provider.name": provider,
+                "gen_ai.request.model": model,
+            },
+        ) as span:
+
+            def note(name: str, value: str | int | float | bool) -> None:
+                span.set_attribute(name, value)
+                if name == "error.type":
+                    span.set_status(Status(StatusCode.ERROR, str(value)))
+
+            yield note
+
     def close(self) -> None:
         """Flush and stop the span exporter (if this telemetry created it)."""
         if self._owns_provider and isinstance(self.provider, TracerProvider):

@@ -39,11 +39,14 @@ from agents.router._pii import PII_KINDS, redact_pii
 from agents.router._router import (
     Attempt,
     Constraints,
+    ModelCallObserver,
     ModelTotals,
+    Note,
     Outcome,
     Route,
     Routed,
     Router,
+    unobserved,
 )
 from agents.router._types import (
     FREE,
@@ -76,9 +79,11 @@ __all__ = [
     "LocalOutput",
     "LocalProvider",
     "Message",
+    "ModelCallObserver",
     "ModelPrice",
     "ModelTotals",
     "NoProviderAllowedError",
+    "Note",
     "OpenAICompatibleProvider",
     "Outcome",
     "Provider",
@@ -102,4 +107,5 @@ __all__ = [
     "estimate_tokens",
     "redact_pii",
     "retry_after_seconds",
+    "unobserved",
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from fnmatch import fnmatchcase
@@ -230,6 +231,26 @@ class ModelTotals:
     """Summed over served calls."""
 
 
+Note = Callable[[str, str | int | float | bool], None]
+"""Adds an attribute to the observation of a model call."""
+
+
+class ModelCallObserver(Protocol):
+    """Watches each model call (the composition root makes it a span with the GenAI
+    semantic conventions' ``gen_ai.*`` attributes: nothing below the root imports
+    tracing). ``operation`` is ``chat`` or ``embeddings``. A provider's failure is noted as
+    ``error.type``; an error leaving the block is the call's error too."""
+
+    def __call__(
+        self, operation: str, provider: str, model: str
+    ) -> AbstractContextManager[Note]: ...
+
+
+@contextmanager
+def unobserved(operation: str, provider: str, model: str) -> Iterator[Note]:
+    yield lambda name, value: None
+
+
 class Router:
     """Routes model calls to providers: allow-list, budgets, fallback, circuit breakers.
 
@@ -248,6 +269,7 @@ class Router:
         latency_smoothing: Weight of the newest observation in the latency average.
         default_output_tokens: Output length assumed for the cost estimate when the
             request sets no ``max_output_tokens``.
+        observe: Watches each call made (see `ModelCallObserver`).
 
     Raises:
         ConfigError: Duplicate provider names, or a route naming an unknown provider.
@@ -262,6 +284,7 @@ class Router:
         breaker: BreakerPolicy | None = None,
         latency_smoothing: float = 0.3,
         default_output_tokens: int = 256,
+        observe: ModelCallObserver = unobserved,
     ) -> None:
         self._providers: dict[str, Provider] = {}
         for provider in providers:
@@ -283,6 +306,7 @@ class Router:
         self._breakers = {name: CircuitBreaker(self._policy, clock) for name in self._providers}
         self._smoothing = latency_smoothing
         self._default_output_tokens = default_output_tokens
+        self._watch = observe
         self._latency: dict[tuple[str, str], float] = {}
         self.totals: dict[tuple[str, str], ModelTotals] = {}
         """Per (provider, model): calls, tokens and spend so far (read by metrics)."""
@@ -347,6 +371,7 @@ class Router:
             else None
         )
         return await self._route(
+            "chat",
             request.capability,
             constraints or Constraints(),
             (input_tokens, output_tokens),
@@ -367,10 +392,13 @@ class Router:
         async def call(provider: Provider, route: Route) -> Embeddings:
             return await provider.embed(texts, model=route.model)
 
-        return await self._route(capability, constraints or Constraints(), (input_tokens, 0), call)
+        return await self._route(
+            "embeddings", capability, constraints or Constraints(), (input_tokens, 0), call
+        )
 
     async def _route(
         self,
+        operation: str,
         capability: str,
         constraints: Constraints,
         tokens: tuple[int, int],
@@ -393,7 +421,7 @@ class Router:
             if skipped is not None:
                 attempts.append(skipped)
                 continue
-            result, attempt = await self._attempt(route, call, remaining_ms)
+            result, attempt = await self._attempt(operation, route, call, remaining_ms)
             if result is None:
                 attempts.append(attempt)
                 continue
@@ -472,11 +500,30 @@ class Router:
 
     async def _attempt(
         self,
+        operation: str,
         route: Route,
         call: Callable[[Provider, Route], Awaitable[R]],
         remaining_ms: float | None,
     ) -> tuple[R | None, Attempt]:
         """Call one route whose breaker is acquired; the answer (if any) and the record."""
+        with self._watch(operation, route.provider, route.model) as note:
+            result, attempt = await self._call(route, call, remaining_ms)
+            if result is not None:
+                usage = result.usage
+                note("gen_ai.response.model", usage.model)
+                note("gen_ai.usage.input_tokens", usage.input_tokens)
+                note("gen_ai.usage.output_tokens", usage.output_tokens)
+                note("caseyard.cost_usd", usage.cost_usd)
+            elif attempt.error is not None:
+                note("error.type", attempt.error)
+            return result, attempt
+
+    async def _call(
+        self,
+        route: Route,
+        call: Callable[[Provider, Route], Awaitable[R]],
+        remaining_ms: float | None,
+    ) -> tuple[R | None, Attempt]:
         breaker = self._breakers[route.provider]
         provider = self._providers[route.provider]
         started = self._clock()

@@ -382,3 +382,24 @@ def test_bad_telemetry_settings_are_one_line(overrides: dict[str, str], message:
         load_settings(**overrides)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_model_calls_are_client_spans_with_gen_ai_attributes(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    telemetry = Telemetry("agent.classifier", tracer_provider=provider)
+    with telemetry.model_call("chat", "openai", "gpt-4o-mini") as note:
+        note("gen_ai.usage.input_tokens", 420)
+    with telemetry.model_call("chat", "local", "classifier-v3") as note:
+        note("error.type", "ProviderResponseError")
+    served, failed = exporter.get_finished_spans()
+    assert served.name == "chat gpt-4o-mini" and served.kind is SpanKind.CLIENT
+    assert dict(served.attributes or {}) == {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": 420,
+    }
+    assert served.status.status_code is StatusCode.UNSET
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.status.description == "ProviderResponseError"

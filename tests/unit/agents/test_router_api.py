@@ -32,8 +32,10 @@ EXPECTED = {
     "LocalOutput",
     "LocalProvider",
     "Message",
+    "ModelCallObserver",
     "ModelPrice",
     "ModelTotals",
+    "Note",
     "NoProviderAllowedError",
     "OpenAICompatibleProvider",
     "Outcome",
@@ -58,6 +60,7 @@ EXPECTED = {
     "estimate_tokens",
     "redact_pii",
     "retry_after_seconds",
+    "unobserved",
 }
 
 RETRYABLE = {

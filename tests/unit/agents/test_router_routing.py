@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import anyio
 import pytest
@@ -18,6 +19,7 @@ from agents.router import (
     Embeddings,
     ModelPrice,
     NoProviderAllowedError,
+    Note,
     Outcome,
     Provider,
     ProviderAuthError,
@@ -612,3 +614,61 @@ async def test_what_the_unsure_answer_cost_leaves_less_budget_for_the_next(
     )
     assert routed.provider == "a" and not routed.sure
     assert routed.attempts[1].outcome is Outcome.OVER_BUDGET
+
+
+class Calls:
+    """A model-call observer that keeps what it was told of each call."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str, dict[str, object]]] = []
+
+    @contextmanager
+    def __call__(self, operation: str, provider: str, model: str) -> Iterator[Note]:
+        notes: dict[str, object] = {}
+        self.seen.append((operation, provider, model, notes))
+        yield notes.__setitem__
+
+
+@pytest.mark.anyio
+async def test_each_call_is_observed_with_its_usage_or_its_error(clock: FakeClock) -> None:
+    """Skipped routes are not calls; a failed call says its error; a served one its
+    answering model and tokens; embeddings are `embeddings` calls."""
+    calls = Calls()
+    a = FakeProvider("a", clock, failures=[server_error("a")])
+    b, c = FakeProvider("b", clock), FakeProvider("c", clock)
+    router = Router(
+        [a, b, c],
+        {
+            "classify": [Route("c", "m"), Route("a", "m"), Route("b", "m")],
+            "embed": [Route("b", "e")],
+        },
+        clock=clock,
+        observe=calls,
+    )
+    await router.complete(REQUEST, Constraints(allowed_models=frozenset({"a/m", "b/m"})))
+    await router.embed("embed", ["x"])
+    assert calls.seen == [
+        ("chat", "a", "m", {"error.type": "ProviderUnavailableError"}),
+        (
+            "chat",
+            "b",
+            "m",
+            {
+                "gen_ai.response.model": "m",
+                "gen_ai.usage.input_tokens": 10,
+                "gen_ai.usage.output_tokens": 4,
+                "caseyard.cost_usd": 0.001,
+            },
+        ),
+        (
+            "embeddings",
+            "b",
+            "e",
+            {
+                "gen_ai.response.model": "e",
+                "gen_ai.usage.input_tokens": 10,
+                "gen_ai.usage.output_tokens": 4,
+                "caseyard.cost_usd": 0.001,
+            },
+        ),
+    ]
