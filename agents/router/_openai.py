@@ -20,6 +20,7 @@ from typing import Any, Self
 
 import anyio
 import httpx
+import tenacity
 from pydantic import JsonValue
 
 from agents.router import _pii
@@ -143,7 +144,8 @@ class OpenAICompatibleProvider:
     ``max_retries`` times: after ``Retry-After`` when the server sends it, else after
     ``backoff`` seconds doubling per retry. A wait longer than ``max_retry_wait`` is not
     waited: the error is raised at once so the router can try another provider. Timeouts
-    are not retried here; the time is already spent, and the router falls back.
+    and failed connections are not retried here; the time is already spent, and the
+    router falls back. The loop is tenacity's; the decisions (`_retries`, `_wait`) ours.
 
     Args:
         base_url: The endpoint, e.g. ``http://127.0.0.1:8000`` (a trailing ``/v1`` is
@@ -344,58 +346,73 @@ class OpenAICompatibleProvider:
         http = self._http
         if http is None:
             raise RuntimeError(f"open {self!r} with `async with` before use")
-        retries = 0
-        while True:
-            response = await self._send(http, path, body, model)
-            status = response.status_code
-            if status in _TRY_LATER or status >= 500:
-                error = self._try_later_error(response, model)
-                delay = (
-                    error.retry_after
-                    if error.retry_after is not None
-                    else self._backoff * 2**retries
-                )
-                # A server that asks for a long wait is better left to the next provider.
-                if retries >= self._max_retries or delay > self._max_retry_wait:
-                    raise error
-                retries += 1
-                await self._sleep(delay)
-                continue
-            if status in (401, 403):
-                raise ProviderAuthError(
-                    f"HTTP {status}: {_server_message(response)}",
-                    provider=self._name,
-                    model=model,
-                    status=status,
-                )
-            if 400 <= status < 500:
-                raise ProviderRejectedError(
-                    f"HTTP {status}: {_server_message(response)}",
-                    provider=self._name,
-                    model=model,
-                    status=status,
-                )
-            if not 200 <= status < 300:
-                raise ProviderResponseError(
-                    f"unexpected HTTP {status}", provider=self._name, model=model, status=status
-                )
-            try:
-                decoded = response.json()
-            except ValueError as exc:
-                raise ProviderResponseError(
-                    f"the response is not JSON: {response.text[:100]!r}",
-                    provider=self._name,
-                    model=model,
-                    status=status,
-                ) from exc
-            if not isinstance(decoded, dict):
-                raise ProviderResponseError(
-                    f"the response is not a JSON object: {type(decoded).__name__}",
-                    provider=self._name,
-                    model=model,
-                    status=status,
-                )
-            return _Payload(decoded, self._name, model)
+        retrying = tenacity.AsyncRetrying(
+            retry=self._retries,
+            wait=self._wait,
+            stop=tenacity.stop_after_attempt(self._max_retries + 1),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._answer(http, path, body, model)
+        raise AssertionError("unreachable: tenacity returns or re-raises")
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        """Before the next try: what the server asked for, else `backoff` doubling."""
+        error = state.outcome.exception() if state.outcome is not None else None
+        after = error.retry_after if isinstance(error, ProviderError) else None
+        return after if after is not None else self._backoff * 2 ** (state.attempt_number - 1)
+
+    def _retries(self, state: tenacity.RetryCallState) -> bool:
+        """A 429, 408 or 5xx answer is tried again, unless the server asks for a longer
+        wait than `max_retry_wait`: that is better left to the next provider."""
+        error = state.outcome.exception() if state.outcome is not None else None
+        return _try_later(error) and self._wait(state) <= self._max_retry_wait
+
+    async def _answer(
+        self, http: httpx.AsyncClient, path: str, body: Mapping[str, Any], model: str
+    ) -> _Payload:
+        """One request and what its answer says (an error is raised as it comes)."""
+        response = await self._send(http, path, body, model)
+        status = response.status_code
+        if _try_later_status(status):
+            raise self._try_later_error(response, model)
+        if status in (401, 403):
+            raise ProviderAuthError(
+                f"HTTP {status}: {_server_message(response)}",
+                provider=self._name,
+                model=model,
+                status=status,
+            )
+        if 400 <= status < 500:
+            raise ProviderRejectedError(
+                f"HTTP {status}: {_server_message(response)}",
+                provider=self._name,
+                model=model,
+                status=status,
+            )
+        if not 200 <= status < 300:
+            raise ProviderResponseError(
+                f"unexpected HTTP {status}", provider=self._name, model=model, status=status
+            )
+        try:
+            decoded = response.json()
+        except ValueError as exc:
+            raise ProviderResponseError(
+                f"the response is not JSON: {response.text[:100]!r}",
+                provider=self._name,
+                model=model,
+                status=status,
+            ) from exc
+        if not isinstance(decoded, dict):
+            raise ProviderResponseError(
+                f"the response is not a JSON object: {type(decoded).__name__}",
+                provider=self._name,
+                model=model,
+                status=status,
+            )
+        return _Payload(decoded, self._name, model)
 
     async def _send(
         self, http: httpx.AsyncClient, path: str, body: Mapping[str, Any], model: str
@@ -428,6 +445,19 @@ class OpenAICompatibleProvider:
             status=status,
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
+
+
+def _try_later_status(status: int) -> bool:
+    return status in _TRY_LATER or status >= 500
+
+
+def _try_later(error: BaseException | None) -> bool:
+    """An answer that says "later" (not a connection that failed: that is not retried)."""
+    return (
+        isinstance(error, ProviderUnavailableError)
+        and error.status is not None
+        and _try_later_status(error.status)
+    )
 
 
 def _index(item: object, default: int) -> int:
