@@ -1,4 +1,14 @@
-"""A circuit breaker per provider: stop calling a provider that keeps failing."""
+"""A circuit breaker per provider: stop calling a provider that keeps failing.
+
+Kept rather than taken from a library: the router acquires a breaker before it calls (a
+route whose circuit is open is skipped without a call, and says why), releases it
+unjudged when the task's latency budget cancels the call (that says nothing about the
+provider), and counts a failure only when the provider is at fault (a request it
+rejected is not), on a clock the tests drive. purgatory (maintained, asyncio) wraps a
+call in a context manager that counts every exception it lets through, keeps its state
+behind an async store and reads the wall clock; pybreaker's async support needs Tornado.
+Fitting either would take more code than this module.
+"""
 
 from __future__ import annotations
 

@@ -66,4 +66,7 @@ def test_text_format_for_terminals() -> None:
         logging.getLogger("bus").debug("fetched", extra={"case_id": "case-3"})
     finally:
         reset(handler)
-    assert out.getvalue().rstrip().endswith("DEBUG   bus: fetched case_id=case-3")
+    (line,) = out.getvalue().splitlines()
+    time, rest = line.split(" ", 1)
+    assert time.endswith("+00:00")
+    assert rest.split() == ["[debug", "]", "fetched", "[bus]", "case_id=case-3"]
