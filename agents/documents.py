@@ -18,7 +18,8 @@ import io
 import mimetypes
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 
@@ -35,7 +36,7 @@ from agents.errors import (
     EmptyDocument,
     UnsupportedMediaType,
 )
-from agents.ocr import MAX_OCR_PAGES, ocr
+from agents.ocr import MAX_OCR_PAGES, OcrText, OcrWord, ocr
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
@@ -44,9 +45,13 @@ __all__ = [
     "MAX_TEXT_CHARS",
     "PARSE_BUDGET_S",
     "PARSE_MEMORY_BYTES",
+    "TextBox",
     "html_to_text",
     "media_type_for",
     "read_text",
+    "read_text_bounded",
+    "read_text_boxes",
+    "read_text_boxes_bounded",
 ]
 
 MAX_PDF_PAGES = 100
@@ -111,6 +116,21 @@ async def read_text_bounded(
         DocumentTooLarge: A budget ran out (not retryable: the same bytes would again).
         DocumentError: As `read_text`.
     """
+    text, _ = await read_text_boxes_bounded(data, media_type, budget_s, memory_bytes)
+    return text
+
+
+async def read_text_boxes_bounded(
+    data: bytes,
+    media_type: str,
+    budget_s: float = PARSE_BUDGET_S,
+    memory_bytes: int = PARSE_MEMORY_BYTES,
+) -> tuple[str, tuple[TextBox, ...]]:
+    """`read_text_boxes` within the budgets of `read_text_bounded`.
+
+    Raises:
+        As `read_text_bounded`.
+    """
     try:
         with anyio.fail_after(budget_s):
             return await anyio.to_process.run_sync(
@@ -124,11 +144,13 @@ async def read_text_bounded(
         ) from None
 
 
-def _read_text_capped(data: bytes, media_type: str, memory_bytes: int) -> str:
-    """`read_text` with the process's data limit at `memory_bytes` above its present size
-    (restored afterwards: the worker needs its memory back to take the next document)."""
+def _read_text_capped(
+    data: bytes, media_type: str, memory_bytes: int
+) -> tuple[str, tuple[TextBox, ...]]:
+    """`read_text_boxes` with the process's data limit at `memory_bytes` above its present
+    size (restored afterwards: the worker needs its memory back to take the next one)."""
     if sys.platform != "linux":
-        return read_text(data, media_type)
+        return read_text_boxes(data, media_type)
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
@@ -137,7 +159,7 @@ def _read_text_capped(data: bytes, media_type: str, memory_bytes: int) -> str:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
     try:
-        return read_text(data, media_type)
+        return read_text_boxes(data, media_type)
     except MemoryError:
         base, _ = _parse_media_type(media_type)
         raise DocumentTooLarge(
@@ -169,6 +191,31 @@ def read_text(data: bytes, media_type: str) -> str:
         UnsupportedMediaType: If no reader handles ``media_type``.
         CorruptDocument: If the bytes do not parse as ``media_type``.
     """
+    return read_text_boxes(data, media_type)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class TextBox:
+    """Where characters `start` to `end` (exclusive) of a document's text were read on
+    its page `page` (from 0): a box as fractions of the page (0..1)."""
+
+    start: int
+    end: int
+    page: int
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+def read_text_boxes(data: bytes, media_type: str) -> tuple[str, tuple[TextBox, ...]]:
+    """`read_text`, and where each word of the text was read on the page of an image
+    (OCR's word boxes; no boxes for other documents, nor for a scanned PDF, whose images
+    are not its pages as drawn).
+
+    Raises:
+        As `read_text`.
+    """
     base, charset = _parse_media_type(media_type)
     if len(data) > MAX_DOCUMENT_BYTES:
         raise DocumentTooLarge(
@@ -176,11 +223,25 @@ def read_text(data: bytes, media_type: str) -> str:
         )
     if not data.strip():
         raise EmptyDocument(f"the {base} document is empty")
-    reader = _reader_for(base)
-    text = _normalize(reader(data, charset)[:MAX_TEXT_CHARS])
+    read = _reader_for(base)(data, charset)
+    raw, words = (read.text, read.words) if isinstance(read, OcrText) else (read, ())
+    text = _normalize(raw[:MAX_TEXT_CHARS])
     if not text:
         raise EmptyDocument(f"the {base} document contains no text")
-    return text
+    return text, _located(text, words)
+
+
+def _located(text: str, words: Sequence[OcrWord]) -> tuple[TextBox, ...]:
+    """Each word's place in `text`, found in order (normalising may have dropped some)."""
+    boxes: list[TextBox] = []
+    at = 0
+    for word in words:
+        start = text.find(word.text, at)
+        if start < 0:
+            continue
+        at = start + len(word.text)
+        boxes.append(TextBox(start, at, word.page, word.left, word.top, word.width, word.height))
+    return tuple(boxes)
 
 
 def html_to_text(markup: str) -> str:
@@ -201,7 +262,7 @@ def _parse_media_type(media_type: str) -> tuple[str, str | None]:
     return base.strip().lower(), charset
 
 
-def _reader_for(base: str) -> Callable[[bytes, str | None], str]:
+def _reader_for(base: str) -> Callable[[bytes, str | None], str | OcrText]:
     if base in _PDF_TYPES:
         return _read_pdf
     if base in _IMAGE_TYPES:
@@ -317,11 +378,11 @@ def _ocr_pdf(reader: PdfReader) -> str:
     return text
 
 
-def _read_image(data: bytes, _charset: str | None) -> str:
-    text = ocr([data]).text
-    if not text.strip():
+def _read_image(data: bytes, _charset: str | None) -> OcrText:
+    read = ocr([data])
+    if not read.text.strip():
         raise EmptyDocument("the image has no text OCR could read")
-    return text
+    return read
 
 
 def _read_email(data: bytes, _charset: str | None) -> str:

@@ -39,11 +39,26 @@ class OcrUnavailable(DocumentError):
 
 
 @dataclass(frozen=True, slots=True)
+class OcrWord:
+    """A word Tesseract read, and where: its box as fractions of its page (0..1)."""
+
+    text: str
+    page: int
+    """From 0, over all the images read."""
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True, slots=True)
 class OcrText:
     text: str
     confidence: float
     """Mean word confidence, 0..1 (Tesseract's own, per recognised word)."""
     pages: int
+    words: tuple[OcrWord, ...] = ()
+    """The words of `text`, in its order."""
 
 
 def check_image(data: bytes) -> int:
@@ -87,20 +102,24 @@ def ocr(images: Sequence[bytes]) -> OcrText:
     """
     texts: list[str] = []
     confidences: list[float] = []
+    words: list[OcrWord] = []
     pages = 0
     for data in images:
         if pages >= MAX_OCR_PAGES:
             break
         frames = min(check_image(data), MAX_OCR_PAGES - pages)
-        text, words = _tesseract(data, frames)
-        texts.append(text)
-        confidences.extend(words)
+        read = _from_tsv(_tesseract(data, frames), first_page=pages)
+        texts.append(read.text)
+        confidences.extend(read.confidences)
+        words.extend(read.words)
         pages += frames
     confidence = sum(confidences) / len(confidences) / 100 if confidences else 0.0
-    return OcrText("\n\n".join(t for t in texts if t.strip()), round(confidence, 3), pages)
+    text = "\n\n".join(t for t in texts if t.strip())
+    return OcrText(text, round(confidence, 3), pages, tuple(words))
 
 
-def _tesseract(data: bytes, frames: int) -> tuple[str, list[float]]:
+def _tesseract(data: bytes, frames: int) -> str:
+    """Tesseract's TSV of `data`."""
     command = ["tesseract", "stdin", "stdout", "-l", LANGUAGES, "--psm", PAGE_SEGMENTATION, "tsv"]
     try:
         done = subprocess.run(
@@ -120,20 +139,46 @@ def _tesseract(data: bytes, frames: int) -> tuple[str, list[float]]:
         raise CorruptDocument(
             f"OCR failed: {why[-1] if why else 'tesseract exit ' + str(done.returncode)}"
         )
-    return _from_tsv(done.stdout.decode("utf-8", errors="replace"))
+    return done.stdout.decode("utf-8", errors="replace")
 
 
-def _from_tsv(tsv: str) -> tuple[str, list[float]]:
-    """Lines of words as Tesseract laid them out (a blank line between blocks), and each
-    recognised word's confidence (0..100)."""
-    lines: dict[tuple[str, str, str, str], list[str]] = {}
+@dataclass(frozen=True, slots=True)
+class _Read:
+    text: str
+    confidences: list[float]
+    """Each recognised word's, 0..100."""
+    words: list[OcrWord]
+
+
+def _from_tsv(tsv: str, first_page: int = 0) -> _Read:
+    """Lines of words as Tesseract laid them out (a blank line between blocks), each
+    recognised word's confidence, and each word's box on its page (pages numbered from
+    `first_page`)."""
+    lines: dict[tuple[str, str, str, str], list[OcrWord]] = {}
     confidences: list[float] = []
+    sizes: dict[str, tuple[int, int]] = {}
     for row in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
+        try:
+            left, top, width, height = (int(row[k]) for k in ("left", "top", "width", "height"))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if row.get("level") == "1":  # the page: the size the boxes are in
+            sizes[row["page_num"]] = (max(width, 1), max(height, 1))
         word = (row.get("text") or "").strip()
         if row.get("level") != "5" or not word:
             continue
+        page_width, page_height = sizes.get(row["page_num"], (1, 1))
         key = (row["page_num"], row["block_num"], row["par_num"], row["line_num"])
-        lines.setdefault(key, []).append(word)
+        lines.setdefault(key, []).append(
+            OcrWord(
+                word,
+                first_page + int(row["page_num"]) - 1,
+                left / page_width,
+                top / page_height,
+                width / page_width,
+                height / page_height,
+            )
+        )
         try:
             confidence = float(row.get("conf") or -1)
         except ValueError:
@@ -141,10 +186,12 @@ def _from_tsv(tsv: str) -> tuple[str, list[float]]:
         if confidence >= 0:
             confidences.append(confidence)
     out: list[str] = []
+    words: list[OcrWord] = []
     block: tuple[str, str, str] | None = None
-    for (page, number, paragraph, _), words in lines.items():
+    for (page, number, paragraph, _), line in lines.items():
         if block is not None and (page, number, paragraph) != block:
             out.append("")
         block = (page, number, paragraph)
-        out.append(" ".join(words))
-    return "\n".join(out), confidences
+        out.append(" ".join(w.text for w in line))
+        words.extend(line)
+    return _Read("\n".join(out), confidences, words)

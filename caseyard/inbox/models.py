@@ -3,11 +3,13 @@ document), which the pages render too."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.documents import TextBox
 from caseyard.cases import describe
 from caseyard.errors import CaseyardError
 from caseyard.inbox.auth import User
@@ -81,6 +83,11 @@ class TaskDetail(TaskSummary):
     case_status: str
     document: DocumentRef | None
     document_text: str | None
+    document_boxes: list[TextBox] = Field(
+        default_factory=list,
+        description="Where the words of document_text were read on the pages of a scanned "
+        "image (OCR): characters start..end, page from 0, the box as fractions of the page.",
+    )
     document_error: str | None = Field(description="Why the document text is missing.")
     evidence: dict[str, TaskOutput] = Field(description="Step outputs, keyed by step.")
     editable_step: str | None = Field(
@@ -162,12 +169,14 @@ def task_detail(
     editable: Editable | None,
     text: str | None,
     problem: str | None,
+    boxes: Sequence[TextBox] = (),
 ) -> TaskDetail:
     return TaskDetail(
         **_summary_fields(task),
         case_status=case.status,
         document=task.announced.document or case.document,
         document_text=text,
+        document_boxes=list(boxes),
         document_error=problem,
         evidence=dict(task.evidence),
         editable_step=editable.step if editable is not None else None,
@@ -213,9 +222,11 @@ async def load_detail(inbox: Inbox, user: User, task_id: str) -> tuple[HumanTask
     why it cannot be read)."""
     task = inbox.task(user, task_id)
     case = inbox.case(user, task.case_id)
-    text, problem = None, None
+    text: str | None = None
+    problem: str | None = None
+    boxes: tuple[TextBox, ...] = ()
     try:
-        text = await inbox.document_text(task)
+        text, boxes = await inbox.document_text(task)
     except CaseyardError as exc:
         problem = str(exc)
-    return task, task_detail(task, case, inbox.editable(task), text, problem)
+    return task, task_detail(task, case, inbox.editable(task), text, problem, boxes)

@@ -1,5 +1,6 @@
 """The original document as a reviewer sees it: PDF pages rendered to PNG (pdfium, the
-engine Chrome uses), and the extracted fields marked where they were found in the text."""
+engine Chrome uses), and the extracted fields marked where they were found: in the text,
+and on the page of a scanned image (the boxes of the words OCR read there)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 import pypdfium2  # type: ignore[import-untyped]
 from PIL import Image
 
+from agents.documents import TextBox
 from agents.errors import CorruptDocument
 from schemas import ExtractedField
 
@@ -81,3 +83,15 @@ def marked(text: str, fields: Sequence[ExtractedField]) -> list[tuple[str, str |
     if at < len(text):
         parts.append((text[at:], None))
     return parts
+
+
+def boxed(boxes: Sequence[TextBox], fields: Sequence[ExtractedField]) -> list[tuple[str, TextBox]]:
+    """Each word box a field's span covers, with the field's name: what the page image of
+    a scan highlights."""
+    found: list[tuple[str, TextBox]] = []
+    for field in fields:
+        if field.span is None:
+            continue
+        start, end = field.span.start, field.span.end
+        found.extend((field.name, b) for b in boxes if b.start < end and start < b.end)
+    return found

@@ -17,7 +17,7 @@ from typing import TypedDict
 
 import anyio
 
-from agents.documents import read_text_bounded
+from agents.documents import TextBox, read_text_boxes_bounded
 from bus import Consumer, Record, TopicPartition
 from caseyard.app import App
 from caseyard.errors import CaseyardError
@@ -252,14 +252,15 @@ class Inbox:
         by_name = {f.name: f for f in output.fields}
         return Editable(on_edit.patch, tuple(by_name.values()))
 
-    async def document_text(self, task: HumanTask) -> str:
-        """The plain text of the task's document.
+    async def document_text(self, task: HumanTask) -> tuple[str, tuple[TextBox, ...]]:
+        """The plain text of the task's document, and where its words are on the page of
+        a scanned image (see `agents.documents.read_text_boxes`).
 
         Raises:
             CaseyardError: If the document is missing from the blob store or unreadable.
         """
         data, ref = await self.document(task)
-        return await read_text_bounded(data, ref.media_type)
+        return await read_text_boxes_bounded(data, ref.media_type)
 
     async def document(self, task: HumanTask) -> tuple[bytes, DocumentRef]:
         """The task's document as submitted (call `task` first: it checks the user's right).

@@ -36,7 +36,7 @@ from caseyard.inbox.auth import Role, User, UserStore
 from caseyard.inbox.listing import BANDS, CLAIMED, SORTS, Rows, View, next_task, select
 from caseyard.inbox.models import load_detail, timeline
 from caseyard.inbox.projection import HumanTask
-from caseyard.inbox.render import INLINE, marked, page_count, page_png
+from caseyard.inbox.render import INLINE, boxed, marked, page_count, page_png
 from caseyard.inbox.service import Inbox, Refused
 from caseyard.inbox.session import (
     CSRF_FIELD,
@@ -309,6 +309,7 @@ class Pages:
             choices=_CHOICES,
             pages=pages,
             marked=marked(detail.document_text, extracted) if detail.document_text else [],
+            boxed=boxed(detail.document_boxes, extracted),
         )
 
     async def claim(self, request: Request) -> Response:

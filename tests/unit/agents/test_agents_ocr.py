@@ -16,7 +16,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from agents._work import document_text
-from agents.documents import read_text
+from agents.documents import read_text, read_text_boxes
 from agents.errors import CorruptDocument, DocumentTooLarge, EmptyDocument
 from agents.models.extractor import extract
 from agents.ocr import MAX_PIXELS, ocr
@@ -73,6 +73,24 @@ def test_a_scanned_invoice_as_jpeg_and_as_an_image_only_pdf() -> None:
         text = read_text(data, media_type)
         assert "BW-0457" in text, media_type
         assert "GB29 NWBK 6016 1331 9268 19" in text or "GB29NWBK60161331926819" in text
+
+
+def test_each_word_of_a_scan_is_placed_where_it_was_printed() -> None:
+    """The boxes say where on the page the characters of the text were read: the total's
+    amount is on the third of the four text lines, right of its label."""
+    image = scan("Kaffeekiosk am Markt\nBeleg 004417\nSUMME EUR 11,20\nDanke")
+    text, boxes = read_text_boxes(image, "image/png")
+    start = text.index("11,20")
+    (amount,) = [b for b in boxes if b.start <= start < b.end]
+    assert text[amount.start : amount.end] == "11,20"
+    (label,) = [b for b in boxes if text[b.start : b.end] == "SUMME"]
+    assert amount.page == label.page == 0
+    assert abs(amount.top - label.top) < 0.02, "one printed line"
+    assert amount.left > label.left + label.width
+    # Line 3 of 4 with a blank line above and below: its top is at 3/6 of the height.
+    assert 0.45 < amount.top < 0.55 and 0 < amount.height < 0.15
+    assert all(0 <= b.left < 1 and 0 <= b.top < 1 for b in boxes)
+    assert read_text_boxes(b"Total 12.00 EUR", "text/plain")[1] == ()
 
 
 def test_ocr_reports_pages_and_a_confidence() -> None:

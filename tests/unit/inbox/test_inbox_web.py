@@ -393,3 +393,45 @@ async def test_extracted_fields_are_marked_where_they_were_found(
             'Total due: <mark title="total_amount" data-field="total_amount">12.50 EUR</mark>'
             in page
         )
+
+
+async def test_on_a_scanned_image_the_fields_are_boxed_where_ocr_read_them(
+    tmp_path: Path, users_file: Path
+) -> None:
+    """The page image of a scan carries a box over each word of an extracted field: the
+    boxes of the words OCR read there, as fractions of the page (an SVG over the image;
+    the API gives the same word boxes)."""
+    from agents.documents import read_text_boxes
+    from tests.unit.agents.test_agents_ocr import scan  # skips without Tesseract
+
+    png = scan("Invoice 2024-117\nTotal due 12.50 EUR")
+    words, boxes = read_text_boxes(png, "image/png")
+    start = words.index("12.50 EUR")
+    total = ExtractedField(
+        name="total_amount",
+        value="12.50 EUR",
+        type=FieldType.MONEY,
+        normalized="12.50 EUR",
+        span=Span(start=start, end=start + len("12.50 EUR")),
+        confidence=0.9,
+    )
+    async with running_inbox(tmp_path, users_file) as world:
+        ref = world.app.blobs.put(png, "image/png")
+        events = escalation(RISK, document=ref)
+        opened = next(e for e in events if isinstance(e, HumanTaskOpened))
+        boxed_task = opened.model_copy(
+            update={"evidence": {**opened.evidence, "extract": ExtractOutput(fields=(total,))}}
+        )
+        await world.publish([boxed_task if e is opened else e for e in events])
+        await world.sign_in("alice")
+        page = text(await world.web.get(f"/tasks/{task_id(RISK)}"))
+        detail = (await world.web.get(f"/api/tasks/{task_id(RISK)}")).json()
+    amount, currency = [b for b in boxes if start <= b.start < start + len("12.50 EUR")]
+    for box in (amount, currency):
+        assert (
+            f'<rect x="{box.left:.4f}" y="{box.top:.4f}" width="{box.width:.4f}" '
+            f'height="{box.height:.4f}" data-field="total_amount">'
+        ) in page
+    assert page.count("<rect ") == 2, "only the field's words"
+    assert amount.left < currency.left and abs(amount.top - currency.top) < 0.02
+    assert len(detail["document_boxes"]) == len(boxes)
