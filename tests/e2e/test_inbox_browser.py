@@ -348,6 +348,56 @@ async def test_a_reviewer_checks_a_pdf_invoice_on_its_page_and_goes_on_to_the_ne
         assert "band=high" in page.url
 
 
+async def test_on_a_scanned_invoice_the_total_is_boxed_where_it_was_read(
+    tmp_path: Path, chromium: Path
+) -> None:
+    from agents.documents import read_text
+    from tests.unit.agents.test_agents_ocr import scan  # skips without Tesseract
+
+    png = scan("Invoice 2024-301\nTotal due: 12.50 EUR")
+    (tmp_path / "scan.png").write_bytes(png)
+    text = read_text(png, "image/png")  # what the agents and the inbox read (OCR)
+    at = text.index("12.50 EUR")
+
+    async def read_scanned_total(task: TaskRequested) -> Outcome:
+        found = ExtractedField(
+            name="total",
+            value="12.50 EUR",
+            type=FieldType.MONEY,
+            span=Span(start=at, end=at + len("12.50 EUR")),
+            confidence=0.4,
+        )
+        return Outcome(ExtractOutput(fields=(found,)), USAGE)
+
+    async with world(tmp_path) as w, browser(chromium, tmp_path / "profile") as context:
+        w.scripts["extract"].work = read_scanned_total
+        w.scripts["score"].work = always_high
+        case = (await submit(w.app, tmp_path / "scan.png", pipeline="review")).case_id
+        page = await context.new_page()
+        await sign_in(page, w.url, "alice")
+
+        async def listed() -> None:
+            await page.goto(f"{w.url}/?band=high")
+            await expect(page.locator(f'#tasks tr[data-task*="{case}"]')).to_have_count(
+                1, timeout=1000
+            )
+
+        await eventually(listed, timeout=60, interval=0.2)
+        await page.locator(f'#tasks tr[data-task*="{case}"] a').first.click()
+        image = page.locator(".page-frame img.page")
+        await expect(image).to_be_visible()
+        # One box per word of the total ("12.50", "EUR"), over the image where they are.
+        boxes = page.locator('svg.ocr-boxes rect[data-field="total"]')
+        await expect(boxes).to_have_count(2)
+        frame = await image.bounding_box()
+        first = await boxes.first.bounding_box()
+        assert frame is not None and first is not None
+        assert frame["x"] < first["x"] < frame["x"] + frame["width"]
+        assert frame["y"] + frame["height"] / 2 < first["y"] < frame["y"] + frame["height"]
+        await expect(page.locator('mark[data-field="total"]')).to_have_text("12.50 EUR")
+        await shoot(page, "task-scan.png")
+
+
 async def test_the_overview_draws_the_last_hour_for_auditors_only(
     tmp_path: Path, chromium: Path
 ) -> None:
