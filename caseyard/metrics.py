@@ -41,6 +41,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as openmetr
 
 from agents.runtime import RETRY_TOPIC_PREFIX
 from bus import Bus, Consumer, Message, Record, TopicPartition
+from caseyard.drift import DriftWatch
 from caseyard.errors import CaseyardError
 from schemas.dead_letters import DLQ_ERROR_CLASS
 from schemas.topology import DEAD_LETTERS
@@ -401,6 +402,7 @@ class Metrics:
         self.middleware = BusMetrics(self.registry)
         self._services = ServiceCollector()
         self._lag = LagCollector()
+        self._drift: DriftWatch | None = None
         self.registry.register(self._services)
         self.registry.register(self._lag)
         ProcessCollector(registry=self.registry)
@@ -413,6 +415,12 @@ class Metrics:
         self._services.agents.append((service, router))
         if tools is not None:
             self._services.tools.append((service.name, tools))
+
+    def drift(self, threshold: float) -> DriftWatch:
+        """The process's classifier drift metrics (made on first use; see caseyard.drift)."""
+        if self._drift is None:
+            self._drift = DriftWatch(self.registry, threshold)
+        return self._drift
 
     def watch_coordinator(self, coordinator: Coordinator) -> None:
         """Export the coordinator's stats (SLA breaches included) and open cases."""

@@ -70,12 +70,15 @@ def build_agent(
     context = AgentContext(
         blobs=app.blobs, router=router, state_dir=state_dir, producer=producer, tools=tools
     )
+    handler = spec.build(context)
+    if "classify" in spec.capabilities:
+        handler = app.telemetry.metrics.drift(app.settings.drift_psi_alert).watching(handler)
     return AgentService(
         name=spec.name,
         bus=app.bus,
         codec=app.codec_with(spec.own_events),
         topics=spec.topics,
-        handler=spec.build(context),
+        handler=handler,
         store=ProcessedStore(state_dir / "processed.db"),
         producer=producer,
         own_topics=spec.own_topics,
