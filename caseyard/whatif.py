@@ -1,4 +1,4 @@
-"""What-if replay: recorded cases' classifications asked of a candidate model.
+"""What-if replay: recorded cases' model steps asked of a candidate model.
 
 `caseyard replay --what-if classify[=FEEDBACK]` reads the cases as `caseyard replay` does,
 asks a candidate classifier (the model as it trains now, or trained with a feedback file
@@ -6,19 +6,24 @@ of reviewers' decisions) for each case's document, and reports what would have c
 the document type and urgency, the route the coordinator takes right after the
 classification (on by itself, to a person and which queue, handed to another pipeline),
 and, where a person decided the classification, whether each model agrees with the
-person. Nothing is published and no external model is called: the candidate is the local
-model, the route comes from the pure transition on the recorded state (`coordinator`).
+person. `--what-if extract` does the same for the extraction, with the local extractor
+as it is now: which fields change, the route after the extract step, and, for the fields
+a person confirmed or corrected later in the case, which model agrees. Nothing is
+published and no external model is called: the candidate is the local model, the route
+comes from the pure transition on the recorded state (`coordinator`).
 
-Only the classification is swapped: later steps are not re-run, so what they would have
-done with the new type is not claimed.
+Only the one step is swapped: later steps are not re-run, so what they would have done
+with the candidate's answer is not claimed. Score cannot be asked yet: its model reads
+the counterparty history as it was, which the log does not hold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 
@@ -38,6 +43,7 @@ from schemas import (
     ClassifyOutput,
     DecisionAction,
     Event,
+    ExtractOutput,
     HumanDecision,
     HumanTaskOpened,
     TaskCompleted,
@@ -48,6 +54,8 @@ if TYPE_CHECKING:
 
 Candidate = Callable[[CaseSubmitted], ClassifyOutput | None]
 """The candidate's classification of a case's document (None: the document is gone)."""
+
+Out = TypeVar("Out", ClassifyOutput, ExtractOutput)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,93 @@ class ClassifyWhatIf:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ExtractWhatIf:
+    """One case: the recorded extraction and route beside the candidate's."""
+
+    case_id: str
+    recorded: ExtractOutput
+    recorded_model: str
+    candidate: ExtractOutput | None
+    route: str
+    candidate_route: str | None
+    person: dict[str, str] | None
+    """The field values a person confirmed or corrected later in the case, if one did."""
+
+    def changes(self) -> list[str]:
+        """What the candidate reads differently: `name: old -> new`, `+name=new`, `-name`."""
+        if self.candidate is None:
+            return []
+        was, new = field_values(self.recorded), field_values(self.candidate)
+        out = []
+        for name in sorted(set(was) | set(new)):
+            if name not in new:
+                out.append(f"-{name}")
+            elif name not in was:
+                out.append(f"+{name}={new[name]}")
+            elif was[name] != new[name]:
+                out.append(f"{name}: {was[name]} -> {new[name]}")
+        return out
+
+    def agreement(self) -> tuple[int, int, int]:
+        """Of the fields a person settled: how many; how many each model read the same."""
+        if self.person is None:
+            return 0, 0, 0
+        was = field_values(self.recorded)
+        new = field_values(self.candidate) if self.candidate is not None else {}
+        settled = self.person.items()
+        return (
+            len(self.person),
+            sum(1 for k, v in settled if was.get(k) == v),
+            sum(1 for k, v in settled if new.get(k) == v),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "case": self.case_id,
+            "recorded": {
+                "fields": field_values(self.recorded),
+                "route": self.route,
+                "model": self.recorded_model,
+            },
+            "candidate": None
+            if self.candidate is None
+            else {"fields": field_values(self.candidate), "route": self.candidate_route},
+            "changes": self.changes(),
+            "person": self.person,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractSummary:
+    cases: int
+    asked: int
+    cases_changed: int
+    fields_changed: int
+    route_changed: int
+    fields_settled_by_people: int
+    recorded_agrees: int
+    candidate_agrees: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def summarize_extract(rows: Sequence[ExtractWhatIf]) -> ExtractSummary:
+    asked = [r for r in rows if r.candidate is not None]
+    agreement = [r.agreement() for r in asked]
+    return ExtractSummary(
+        cases=len(rows),
+        asked=len(asked),
+        cases_changed=sum(1 for r in asked if r.changes()),
+        fields_changed=sum(len(r.changes()) for r in asked),
+        route_changed=sum(1 for r in asked if r.candidate_route != r.route),
+        fields_settled_by_people=sum(a[0] for a in agreement),
+        recorded_agrees=sum(a[1] for a in agreement),
+        candidate_agrees=sum(a[2] for a in agreement),
+    )
+
+
 def route_of(result: Transition) -> str:
     """Where a transition sends the case: a person, another pipeline, an end, or on."""
     for event in result.events:
@@ -114,61 +209,147 @@ def classify_what_if(
 ) -> list[ClassifyWhatIf]:
     """Per case whose submission is among `inputs`, its first classification beside the
     candidate's (cases without one are left out)."""
+    found = []
+    for case_id, submitted, ordered in _cases(inputs, outputs, catalog):
+        one = _swap(ordered, catalog, ClassifyOutput, functools.partial(candidate, submitted))
+        if one is None:
+            continue
+        person = _person(one.opened, one.later, one.recorded) if one.opened else None
+        found.append(
+            ClassifyWhatIf(
+                case_id=case_id,
+                recorded=one.recorded,
+                recorded_model=one.model,
+                candidate=one.candidate,
+                route=one.route,
+                candidate_route=one.candidate_route,
+                person=person,
+            )
+        )
+    return found
+
+
+def extract_what_if(
+    inputs: Sequence[Logged],
+    outputs: Sequence[Logged],
+    catalog: PipelineCatalog,
+    candidate: Callable[[CaseSubmitted], ExtractOutput | None],
+) -> list[ExtractWhatIf]:
+    """Per case whose submission is among `inputs`, its first extraction beside the
+    candidate's (cases without one are left out)."""
+    found = []
+    for case_id, submitted, ordered in _cases(inputs, outputs, catalog):
+        one = _swap(ordered, catalog, ExtractOutput, functools.partial(candidate, submitted))
+        if one is None:
+            continue
+        found.append(
+            ExtractWhatIf(
+                case_id=case_id,
+                recorded=one.recorded,
+                recorded_model=one.model,
+                candidate=one.candidate,
+                route=one.route,
+                candidate_route=one.candidate_route,
+                person=_settled_fields(one.recorded, one.later),
+            )
+        )
+    return found
+
+
+def field_values(output: ExtractOutput) -> dict[str, str]:
+    """Each field's value as compared: its normalised form if it has one (the first field
+    of a name, as the coordinator reads them)."""
+    values: dict[str, str] = {}
+    for f in output.fields:
+        values.setdefault(f.name, f.normalized or f.value)
+    return values
+
+
+def _settled_fields(recorded: ExtractOutput, later: Sequence[Event]) -> dict[str, str] | None:
+    """The field values a person settled on after the extraction: the first review
+    decided later in the case, approved (the recorded values) or edited (its patches over
+    them). None if no person decided."""
+    for event in later:
+        if not isinstance(event, HumanDecision):
+            continue
+        if event.action is DecisionAction.APPROVE:
+            return field_values(recorded)
+        if event.action is DecisionAction.EDIT:
+            settled = field_values(recorded)
+            settled.update({p.field: p.value for p in event.patches if p.value})
+            return settled
+        return None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Swapped(Generic[Out]):
+    """A case's first output of one kind, recorded and as the candidate gives it."""
+
+    event: TaskCompleted
+    recorded: Out
+    candidate: Out | None
+    route: str
+    candidate_route: str | None
+    opened: HumanTaskOpened | None
+    """The review the recorded output's transition opened, if it did."""
+    later: list[Event]
+    """The case's events consumed after it."""
+
+    @property
+    def model(self) -> str:
+        return f"{self.event.usage.provider}/{self.event.usage.model}"
+
+
+def _swap(
+    ordered: Sequence[Logged],
+    catalog: PipelineCatalog,
+    kind: type[Out],
+    ask: Callable[[], Out | None],
+) -> _Swapped[Out] | None:
+    """Walk the case to its first `kind` output; the transition with it and with `ask`'s."""
+    state: CaseState | None = None
+    for index, item in enumerate(ordered):
+        event = item.event
+        if isinstance(event, TaskCompleted) and isinstance(event.output, kind):
+            recorded = transition(state, event, catalog)
+            proposal = ask()
+            swapped = (
+                transition(state, event.model_copy(update={"output": proposal}), catalog)
+                if proposal is not None
+                else None
+            )
+            return _Swapped(
+                event,
+                event.output,
+                proposal,
+                route_of(recorded),
+                route_of(swapped) if swapped is not None else None,
+                next((e for e in recorded.events if isinstance(e, HumanTaskOpened)), None),
+                [i.event for i in ordered[index + 1 :]],
+            )
+        state = transition(state, event, catalog).state
+    return None
+
+
+def _cases(
+    inputs: Sequence[Logged], outputs: Sequence[Logged], catalog: PipelineCatalog
+) -> Iterator[tuple[str, CaseSubmitted, list[Logged]]]:
+    """Each case submitted among `inputs`: its submission, its records in consumed order."""
     by_case: dict[str, tuple[list[Logged], list[Logged]]] = {}
     for item in inputs:
         by_case.setdefault(item.event.case_id, ([], []))[0].append(item)
     for item in outputs:
         if item.event.case_id in by_case:
             by_case[item.event.case_id][1].append(item)
-    found = []
     for case_id, (mine, theirs) in by_case.items():
         submitted = next((i.event for i in mine if isinstance(i.event, CaseSubmitted)), None)
-        if submitted is None:
-            continue
-        one = _one_case(
-            case_id, submitted, consumption_order(mine, theirs, catalog), catalog, candidate
-        )
-        if one is not None:
-            found.append(one)
-    return found
+        if submitted is not None:
+            yield case_id, submitted, consumption_order(mine, theirs, catalog)
 
 
-def _one_case(
-    case_id: str,
-    submitted: CaseSubmitted,
-    ordered: Sequence[Logged],
-    catalog: PipelineCatalog,
-    candidate: Candidate,
-) -> ClassifyWhatIf | None:
-    state: CaseState | None = None
-    for index, item in enumerate(ordered):
-        event = item.event
-        if isinstance(event, TaskCompleted) and isinstance(event.output, ClassifyOutput):
-            recorded = transition(state, event, catalog)
-            proposal = candidate(submitted)
-            swapped = (
-                transition(state, event.model_copy(update={"output": proposal}), catalog)
-                if proposal is not None
-                else None
-            )
-            return ClassifyWhatIf(
-                case_id=case_id,
-                recorded=event.output,
-                recorded_model=f"{event.usage.provider}/{event.usage.model}",
-                candidate=proposal,
-                route=route_of(recorded),
-                candidate_route=route_of(swapped) if swapped is not None else None,
-                person=_person(recorded, [i.event for i in ordered[index + 1 :]], event.output),
-            )
-        state = transition(state, event, catalog).state
-    return None
-
-
-def _person(recorded: Transition, later: Sequence[Event], output: ClassifyOutput) -> str | None:
+def _person(opened: HumanTaskOpened, later: Sequence[Event], output: ClassifyOutput) -> str | None:
     """The type a person settled on for the review the classification opened, if any."""
-    opened = next((e for e in recorded.events if isinstance(e, HumanTaskOpened)), None)
-    if opened is None:
-        return None
     for event in later:
         if isinstance(event, HumanDecision) and event.human_task_id == opened.human_task_id:
             if event.action is DecisionAction.APPROVE:
@@ -220,24 +401,47 @@ def summarize(rows: Sequence[ClassifyWhatIf]) -> Summary:
     )
 
 
-def parse_what_if(text: str) -> Path | None:
-    """`--what-if classify[=FEEDBACK]`: the feedback file the candidate trains with, if any.
+WHAT_IF = ("classify", "extract")
+"""The capabilities a candidate can be asked for."""
+
+
+def parse_what_if(text: str) -> tuple[str, Path | None]:
+    """`--what-if classify[=FEEDBACK]` or `--what-if extract`: the capability, and the
+    feedback file the candidate classifier trains with, if any.
 
     Raises:
-        ConfigError: Another capability, or a feedback file that does not exist.
+        ConfigError: Another capability, feedback for the extractor, or a feedback file
+            that does not exist.
     """
     capability, _, source = text.partition("=")
-    if capability.strip() != "classify":
+    capability = capability.strip()
+    if capability not in WHAT_IF:
         raise ConfigError(
-            f"--what-if {text!r}: only classify can be asked of a candidate model "
-            "(extract and score are not built yet)"
+            f"--what-if {text!r}: only {' and '.join(WHAT_IF)} can be asked of a candidate "
+            "model (score reads the counterparty history as it was, which the log does not hold)"
         )
     if not source:
-        return None
+        return capability, None
+    if capability != "classify":
+        raise ConfigError(f"--what-if {text!r}: the extractor is rules, it takes no feedback file")
     path = Path(source)
     if not path.is_file():
         raise ConfigError(f"--what-if {text!r}: {path}: no such feedback file")
-    return path
+    return capability, path
+
+
+async def _document_text(app: App, submitted: CaseSubmitted) -> str | None:
+    """The text of a case's document (None: gone or unreadable, reported, not guessed)."""
+    from agents.documents import read_text_bounded
+    from agents.errors import DocumentError
+    from schemas import BlobError
+
+    ref = submitted.document
+    try:
+        data = await anyio.to_thread.run_sync(app.blobs.get, ref)
+        return await read_text_bounded(data, ref.media_type)
+    except (BlobError, DocumentError):
+        return None
 
 
 async def ask_candidate(
@@ -245,10 +449,7 @@ async def ask_candidate(
 ) -> tuple[str, Callable[[CaseSubmitted], Awaitable[ClassifyOutput | None]]]:
     """The candidate classifier (trained now, with `feedback` or the data dir's feedback
     file) and how it reads a case's document from the blob store."""
-    from agents.documents import read_text_bounded
-    from agents.errors import DocumentError
     from agents.models.classifier import Classifier
-    from schemas import BlobError
 
     settings = app.settings
     chosen = feedback or (settings.feedback_path if settings.feedback_path.is_file() else None)
@@ -257,12 +458,21 @@ async def ask_candidate(
     )
 
     async def ask(submitted: CaseSubmitted) -> ClassifyOutput | None:
-        ref = submitted.document
-        try:
-            data = await anyio.to_thread.run_sync(app.blobs.get, ref)
-            text = await read_text_bounded(data, ref.media_type)
-        except (BlobError, DocumentError):
-            return None  # the document is gone or unreadable: reported, not guessed
-        return await anyio.to_thread.run_sync(model.classify, text)
+        text = await _document_text(app, submitted)
+        return None if text is None else await anyio.to_thread.run_sync(model.classify, text)
 
     return f"local/{model.model_name}", ask
+
+
+def ask_extractor(
+    app: App,
+) -> tuple[str, Callable[[CaseSubmitted], Awaitable[ExtractOutput | None]]]:
+    """The candidate extractor (the local rules as they are now) and how it reads a case's
+    document from the blob store."""
+    from agents.models.extractor import MODEL_NAME, extract
+
+    async def ask(submitted: CaseSubmitted) -> ExtractOutput | None:
+        text = await _document_text(app, submitted)
+        return None if text is None else await anyio.to_thread.run_sync(extract, text)
+
+    return f"local/{MODEL_NAME}", ask

@@ -40,7 +40,7 @@ from caseyard.app import (
 from caseyard.commands._run import run
 from caseyard.errors import AuditFailed, ConfigError
 from coordinator import CaseReplay, CaseState, Logged, PipelineCatalog, StepStatus, replay
-from schemas import CaseSubmitted, ClassifyOutput, TaskCompleted
+from schemas import CaseSubmitted, ClassifyOutput, ExtractOutput, TaskCompleted, TaskOutput
 from schemas.topology import CASE_EVENTS, HUMAN, INTAKE, RESULTS, TIMERS
 
 CLOCK_SKEW_MS = 60_000
@@ -118,10 +118,11 @@ async def start_offsets(
 
 def _replay_what_if(start: Start, case_id: str | None, what_if: str, as_json: bool) -> None:
     from caseyard.app import open_app
-    from caseyard.cli import console, existing_settings, print_json
-    from caseyard.whatif import ask_candidate, classify_what_if, parse_what_if, summarize
+    from caseyard.cli import console, existing_settings
+    from caseyard.whatif import ask_candidate, ask_extractor, parse_what_if
 
-    feedback = parse_what_if(what_if)
+    capability, feedback = parse_what_if(what_if)
+    kind: type[TaskOutput] = ClassifyOutput if capability == "classify" else ExtractOutput
 
     async def body() -> None:
         catalog = PipelineCatalog.load(existing_settings().pipelines_dir)
@@ -129,63 +130,133 @@ def _replay_what_if(start: Start, case_id: str | None, what_if: str, as_json: bo
             with Progress(console=console, transient=True, disable=as_json) as progress:
                 task = progress.add_task("reading the log", total=0)
                 log = await read_case_log(app, start, case_id, progress, task)
-                model, ask = await ask_candidate(app, feedback)
+                model, ask = (
+                    await ask_candidate(app, feedback)
+                    if capability == "classify"
+                    else ask_extractor(app)
+                )
                 submitted = {
                     i.event.case_id: i.event
                     for i in log.inputs
                     if isinstance(i.event, CaseSubmitted)
                 }
-                classified = {
+                wanted = {
                     i.event.case_id
                     for i in log.inputs
                     if isinstance(i.event, TaskCompleted)
-                    and isinstance(i.event.output, ClassifyOutput)
+                    and isinstance(i.event.output, kind)
                     and i.event.case_id in submitted
                 }
-                asking = progress.add_task(f"asking {model}", total=len(classified))
-                answers = {}
-                for case in sorted(classified):
+                asking = progress.add_task(f"asking {model}", total=len(wanted))
+                answers: dict[str, Any] = {}
+                for case in sorted(wanted):
                     answers[case] = await ask(submitted[case])
                     progress.advance(asking)
-        rows = classify_what_if(log.inputs, log.outputs, catalog, lambda s: answers.get(s.case_id))
-        summary = summarize(rows)
-        if as_json:
-            report = {
+        report = _what_if_classify if capability == "classify" else _what_if_extract
+        report(log, catalog, answers, model, start, as_json)
+
+    run(body)
+
+
+def _what_if_classify(
+    log: CaseLog,
+    catalog: PipelineCatalog,
+    answers: Mapping[str, Any],
+    model: str,
+    start: Start,
+    as_json: bool,
+) -> None:
+    from caseyard.cli import console, print_json
+    from caseyard.whatif import classify_what_if, summarize
+
+    rows = classify_what_if(log.inputs, log.outputs, catalog, lambda s: answers.get(s.case_id))
+    summary = summarize(rows)
+    if as_json:
+        print_json(
+            {
                 "candidate": model,
                 "from": str(start),
                 "cases": [r.as_dict() for r in rows],
                 "summary": summary.as_dict(),
             }
-            print_json(report)
-            return
-        table = Table("case", "recorded", "candidate", "route", "person")
-        table.title = f"what if classify were {model}: {len(rows)} case(s) from {start}"
-        for row in rows:
-            was, new = row.recorded, row.candidate
-            table.add_row(
-                row.case_id,
-                f"{was.doc_type.value} {was.confidence:.2f} {was.urgency.value}",
-                "document unreadable"
-                if new is None
-                else f"{new.doc_type.value} {new.confidence:.2f} {new.urgency.value}"
-                + (" *" if row.changed else ""),
-                row.route
-                if row.candidate_route in (None, row.route)
-                else f"{row.route} -> {row.candidate_route}",
-                row.person or "",
-            )
-        console.print(table)
-        people = summary.decided_by_people
-        console.print(
-            f"{summary.type_changed} of {summary.asked} types and {summary.urgency_changed} "
-            f"urgencies change, {summary.route_changed} routes; where people decided "
-            f"({people}): recorded model agrees {summary.recorded_agrees}, candidate "
-            f"{summary.candidate_agrees}. Later steps are not re-run.",
-            markup=False,
-            highlight=False,
         )
+        return
+    table = Table("case", "recorded", "candidate", "route", "person")
+    table.title = f"what if classify were {model}: {len(rows)} case(s) from {start}"
+    for row in rows:
+        was, new = row.recorded, row.candidate
+        table.add_row(
+            row.case_id,
+            f"{was.doc_type.value} {was.confidence:.2f} {was.urgency.value}",
+            "document unreadable"
+            if new is None
+            else f"{new.doc_type.value} {new.confidence:.2f} {new.urgency.value}"
+            + (" *" if row.changed else ""),
+            _route(row.route, row.candidate_route),
+            row.person or "",
+        )
+    console.print(table)
+    people = summary.decided_by_people
+    console.print(
+        f"{summary.type_changed} of {summary.asked} types and {summary.urgency_changed} "
+        f"urgencies change, {summary.route_changed} routes; where people decided "
+        f"({people}): recorded model agrees {summary.recorded_agrees}, candidate "
+        f"{summary.candidate_agrees}. Later steps are not re-run.",
+        markup=False,
+        highlight=False,
+    )
 
-    run(body)
+
+def _what_if_extract(
+    log: CaseLog,
+    catalog: PipelineCatalog,
+    answers: Mapping[str, Any],
+    model: str,
+    start: Start,
+    as_json: bool,
+) -> None:
+    from caseyard.cli import console, print_json
+    from caseyard.whatif import extract_what_if, summarize_extract
+
+    rows = extract_what_if(log.inputs, log.outputs, catalog, lambda s: answers.get(s.case_id))
+    summary = summarize_extract(rows)
+    if as_json:
+        print_json(
+            {
+                "candidate": model,
+                "from": str(start),
+                "cases": [r.as_dict() for r in rows],
+                "summary": summary.as_dict(),
+            }
+        )
+        return
+    table = Table("case", "fields", "what changes", "route", "people")
+    table.title = f"what if extract were {model}: {len(rows)} case(s) from {start}"
+    for row in rows:
+        settled, recorded, candidate = row.agreement()
+        table.add_row(
+            row.case_id,
+            str(len(row.recorded.fields)),
+            "document unreadable"
+            if row.candidate is None
+            else "; ".join(row.changes()) or "nothing",
+            _route(row.route, row.candidate_route),
+            f"{settled} settled: recorded {recorded}, candidate {candidate}" if settled else "",
+        )
+    console.print(table)
+    console.print(
+        f"{summary.cases_changed} of {summary.asked} extractions change "
+        f"({summary.fields_changed} fields), {summary.route_changed} routes; of the "
+        f"{summary.fields_settled_by_people} fields people settled: recorded model agrees "
+        f"{summary.recorded_agrees}, candidate {summary.candidate_agrees}. Later steps are "
+        "not re-run.",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _route(route: str, candidate: str | None) -> str:
+    return route if candidate in (None, route) else f"{route} -> {candidate}"
 
 
 # -- case replay -----------------------------------------------------------------------
@@ -509,7 +580,9 @@ def register(app: typer.Typer) -> None:
                 help="classify[=FEEDBACK.jsonl]: ask a candidate classifier (the local model "
                 "as it trains now, or trained with that feedback file) for each case's "
                 "document and report what would have changed: type, urgency, route, "
-                "agreement with the people who decided. Nothing is published.",
+                "agreement with the people who decided. extract: the same with the local "
+                "extractor as it is now (fields, route, agreement with the fields people "
+                "settled). Nothing is published.",
             ),
         ] = None,
         group: Annotated[

@@ -1,6 +1,7 @@
-"""`caseyard replay --what-if classify` as a user types it: a case recorded with a weak
-classification that a person corrected, asked again of the local classifier; and a
-capability that cannot be asked yet refused in one line."""
+"""`caseyard replay --what-if classify|extract` as a user types it: a case recorded with a
+weak classification that a person corrected, asked again of the local classifier; one
+whose total the recorded extractor misread and a person corrected, asked again of the
+local rules; and a capability that cannot be asked yet refused in one line."""
 
 from __future__ import annotations
 
@@ -16,8 +17,13 @@ from schemas import (
     ClassifyOutput,
     DecisionAction,
     DocType,
+    ExtractedField,
+    ExtractOutput,
     FieldPatch,
+    FieldType,
     HumanTaskOpened,
+    RiskBand,
+    ScoreOutput,
     TaskRequested,
 )
 from tests.helpers import run_caseyard
@@ -100,9 +106,97 @@ async def test_what_if_asks_the_candidate_and_compares_with_the_person(tmp_path:
 def test_a_capability_that_cannot_be_asked_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "pipelines").mkdir()
     (tmp_path / "pipelines" / "intake.yaml").write_text(PIPELINE)
-    done = run_caseyard(tmp_path, "replay", "--what-if", "extract")
+    done = run_caseyard(tmp_path, "replay", "--what-if", "score")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "error: --what-if 'extract': only classify can be asked of a candidate model "
-        "(extract and score are not built yet)"
+        "error: --what-if 'score': only classify and extract can be asked of a candidate "
+        "model (score reads the counterparty history as it was, which the log does not hold)"
     ]
+    done = run_caseyard(tmp_path, "replay", "--what-if", "extract=feedback.jsonl")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: --what-if 'extract=feedback.jsonl': the extractor is rules, it takes no "
+        "feedback file"
+    ]
+
+
+EXTRACT_PIPELINE = """
+name: intake
+version: 1
+default: true
+steps:
+  - id: extract
+    capability: extract
+  - id: score
+    capability: score
+    after: [extract]
+    inputs: [extract]
+    escalate:
+      - id: high
+        when: steps.score.band == 'high'
+        queue: risk-review
+        reason: high risk
+        on_edit: {patch: extract}
+"""
+
+
+async def test_what_if_extract_compares_the_fields_with_what_the_person_settled(
+    tmp_path: Path,
+) -> None:
+    """The recorded extractor misread the total; a person corrected it to what the local
+    rules read; the what-if shows the change and that the candidate agrees with them."""
+    from agents.documents import read_text
+    from agents.models.extractor import extract, field_value
+
+    rules_total = field_value(
+        extract(read_text(DOCUMENT.read_bytes(), "text/plain")), "total_amount"
+    )
+    assert rules_total is not None
+
+    async def misread(task: TaskRequested) -> Outcome:
+        wrong = ExtractedField(
+            name="total_amount",
+            value="1.00 EUR",
+            type=FieldType.MONEY,
+            normalized="1.00 EUR",
+            confidence=0.6,
+        )
+        return Outcome(ExtractOutput(fields=(wrong,)), USAGE)
+
+    async def high(task: TaskRequested) -> Outcome:
+        return Outcome(ScoreOutput(score=0.9, band=RiskBand.HIGH), USAGE)
+
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "intake.yaml").write_text(EXTRACT_PIPELINE)
+    async with harness(
+        f"sqlite:///{tmp_path}/bus.db",
+        tmp_path / "pipelines",
+        registry_db=tmp_path / "data" / REGISTRY_DB,
+    ) as h:
+        h.scripts["extract"].work = misread
+        h.scripts["score"].work = high
+        submitted = run_caseyard(tmp_path, "submit", str(DOCUMENT), "--json")
+        assert submitted.returncode == 0, submitted.stderr
+        (row,) = json.loads(submitted.stdout)
+        case = row["case"]
+        await h.wait_for(case, HumanTaskOpened)
+        await h.decide(
+            case, DecisionAction.EDIT, (FieldPatch(field="total_amount", value=rules_total),)
+        )
+        await h.wait_for(case, CaseCompleted)
+
+    done = run_caseyard(tmp_path, "replay", "--what-if", "extract", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["candidate"] == "local/extract-rules-v1"
+    (only,) = report["cases"]
+    assert only["recorded"]["fields"] == {"total_amount": "1.00 EUR"}
+    assert only["candidate"]["fields"]["total_amount"] == rules_total
+    assert f"total_amount: 1.00 EUR -> {rules_total}" in only["changes"]
+    assert only["person"] == {"total_amount": rules_total}
+    summary = report["summary"]
+    assert (summary["fields_settled_by_people"], summary["recorded_agrees"]) == (1, 0)
+    assert summary["candidate_agrees"] == 1
+
+    table = run_caseyard(tmp_path, "replay", "--what-if", "extract")
+    assert table.returncode == 0 and "candidate 1" in table.stdout

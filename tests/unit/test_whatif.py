@@ -87,3 +87,39 @@ def test_cases_not_classified_yet_are_left_out() -> None:
     d = Driver(catalog=CATALOG)
     d.submit("intake")
     assert classify_what_if(*_log(d), CATALOG, _candidate(DocType.INVOICE, 0.9)) == []
+
+
+def test_an_extraction_lists_changed_added_and_dropped_fields_and_agreement() -> None:
+    from caseyard.whatif import ExtractWhatIf, summarize_extract
+    from schemas import ExtractedField, ExtractOutput, FieldType
+
+    def field(name: str, value: str) -> ExtractedField:
+        return ExtractedField(name=name, value=value, type=FieldType.STRING, confidence=0.8)
+
+    recorded = ExtractOutput(
+        fields=(field("total", "1.00"), field("iban", "DE89"), field("x", "y"))
+    )
+    candidate = ExtractOutput(
+        fields=(field("total", "12.50"), field("iban", "DE89"), field("z", "w"))
+    )
+    row = ExtractWhatIf(
+        case_id="c",
+        recorded=recorded,
+        recorded_model="fake/scripted",
+        candidate=candidate,
+        route="auto",
+        candidate_route="auto",
+        person={"total": "12.50", "iban": "DE89"},
+    )
+    assert row.changes() == ["total: 1.00 -> 12.50", "-x", "+z=w"]
+    assert row.agreement() == (2, 1, 2)
+    unread = ExtractWhatIf("d", recorded, "fake/scripted", None, "auto", None, None)
+    assert unread.changes() == [] and unread.agreement() == (0, 0, 0)
+    summary = summarize_extract([row, unread])
+    assert (summary.cases, summary.asked, summary.cases_changed, summary.fields_changed) == (
+        2,
+        1,
+        1,
+        3,
+    )
+    assert (summary.recorded_agrees, summary.candidate_agrees) == (1, 2)
