@@ -316,10 +316,42 @@ def _decode(data: bytes, charset: str | None) -> str:
         return data.decode(best.encoding, errors="replace")
     if best is not None and not all(a.startswith(_LATIN) for a in best.alphabets):
         return data.decode(best.encoding, errors="replace")
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
+    return _western_or_central(data)
+
+
+_SAMPLE = 65_536
+"""Characters of a legacy text its code page is judged on."""
+
+
+def _western_or_central(data: bytes) -> str:
+    """A Latin-script legacy text: cp1252, unless it reads better as cp1250.
+
+    The two agree on ASCII and most Western letters; where they differ, cp1252 turns the
+    Central European letters into symbols (ł, ą, ż, ľ, Ł, Ą become ³, ¹, ¿, ¾, £, ¥) or
+    leaves bytes it has no character for (ť, Ź, Ť): a symbol between two letters, or an
+    unmapped byte, is not Western text. cp1250 is taken when it has fewer of those; on a
+    tie (Czech spelled with č, ř, ě, all letters in cp1252 too) cp1252 stays.
+    """
+    western = data.decode("cp1252", errors="replace")
+    odd = _misread(western[:_SAMPLE])
+    if odd:
+        central = data.decode("cp1250", errors="replace")
+        if _misread(central[:_SAMPLE]) < odd:
+            return central
+    if "\ufffd" in western:
         return data.decode("latin-1")  # decodes every byte
+    return western
+
+
+def _misread(text: str) -> int:
+    """Characters of a decoded text that a wrong 8-bit code page leaves: unmapped bytes,
+    and non-letters from the upper half between two letters."""
+    count = text.count("\ufffd")
+    for i in range(1, len(text) - 1):
+        c = text[i]
+        if c >= "\x80" and not c.isalpha() and text[i - 1].isalpha() and text[i + 1].isalpha():
+            count += 1
+    return count
 
 
 def _read_pdf(data: bytes, _charset: str | None) -> str:

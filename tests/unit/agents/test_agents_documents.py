@@ -81,13 +81,29 @@ def test_plain_text_honours_charset_and_falls_back() -> None:
         ("Rechnung 4711 über 1.250,00 € ist fällig. Mit freundlichen Grüßen", "utf-16"),
         ("Rechnung 4711 über 1.250,00 € ist fällig.", "utf-32"),
         ("Sehr geehrte Damen und Herren, die Rechnung über 1.250,00 € ist fällig.", "cp1252"),
+        ("Facture n° 12 : montant dû 250,00 €, à régler avant le 15 mars. Cœur ¿Qué?", "cp1252"),
+        ("Faktura nr 12, kwota do zapłaty 1 250,00 zł. Proszę o płatność do 15 marca.", "cp1250"),
+        ("Zażółć gęślą jaźń. Łódź, ul. Piękna 5. Żółw ŚWIĘTY.", "cp1250"),
+        ("Faktúra č. 12, suma 250 €, ľudia z Ťahanoviec platia do 15. marca.", "cp1250"),
     ],
 )
 def test_plain_text_without_a_declared_charset_is_read_in_its_own(text: str, encoding: str) -> None:
     """Windows exports UTF-16 (with a BOM, or without one); mail and files from Russia,
     Greece, Japan and China come in their legacy encodings. A Latin-script text is read as
-    cp1252 (a Polish cp1250 text without a declared charset is not told apart)."""
+    cp1252, unless cp1252 leaves symbols inside its words where cp1250 reads letters
+    (Polish, Slovak); Czech spelled only with letters both share stays cp1252 (see below)."""
     assert read_text(text.encode(encoding), "text/plain") == text
+
+
+def test_czech_in_cp1250_without_a_charset_is_read_as_cp1252_and_stays_readable() -> None:
+    """The limit of telling the two apart by bytes alone: every letter of this Czech text
+    is a letter in cp1252 too, so it is read as cp1252 (a declared charset fixes it)."""
+    czech = "Částka k úhradě 1 250 Kč, splatnost do 15. března."
+    assert (
+        read_text(czech.encode("cp1250"), "text/plain")
+        == "Èástka k úhradì 1 250 Kè, splatnost do 15. bøezna."
+    )
+    assert read_text(czech.encode("cp1250"), "text/plain; charset=windows-1250") == czech
 
 
 def test_html_drops_scripts_and_keeps_structure() -> None:
