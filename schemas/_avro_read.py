@@ -111,7 +111,9 @@ class _Compiler:
         self.lines = ["def read(data, pos):", "    size = len(data)"]
         self._value(schema, "value", 1, namespace)
         self.lines.append("    return value, pos")
-        code = compile("\n".join(self.lines), "<avro reader>", "exec")
+        # Named per schema, so profiles tell the readers apart.
+        label = (schema.get("name") or schema.get("type")) if isinstance(schema, dict) else schema
+        code = compile("\n".join(self.lines), f"<avro reader of {label}>", "exec")
         exec(code, self.names)  # the source was generated above, from the schema's types only
         read: Read = self.names["read"]  # type: ignore[assignment]
         return read

@@ -19,7 +19,8 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    # Most values are UTC already (the codec reads timestamps as UTC, services stamp UTC).
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
