@@ -181,10 +181,35 @@ class _Partition:
         return records
 
 
+RESTORE_WINDOW = 20_000
+"""Changelog values a restore keeps raw before it reads them (~1.3 KB each): a value
+replaced within the window is never read."""
+
+
 def read_state(record: Record) -> CaseState | str:
     """The saga state a changelog record holds, or why it cannot be read (the case is
     quarantined)."""
     return _state_at(record.value, TopicPartition(record.topic, record.partition), record.offset)
+
+
+def _settle(
+    states: StateStore,
+    quarantined: dict[str, str],
+    tp: TopicPartition,
+    case_id: str,
+    value: bytes,
+    offset: int,
+) -> None:
+    """Restore the case's state from its changelog value at `offset`: checked, kept
+    compressed with its wake-up; or the case quarantined, saying why."""
+    state = _state_at(value, tp, offset)
+    if isinstance(state, CaseState):
+        states.put_value(case_id, value)
+        states.wake_at(case_id, state.next_due)
+        quarantined.pop(case_id, None)
+    else:
+        states.pop(case_id)
+        quarantined[case_id] = state
 
 
 def _state_at(value: bytes, tp: TopicPartition, offset: int) -> CaseState | str:
@@ -275,13 +300,15 @@ class Coordinator:
             await self._bus.fence(self._transactional_id(p))
             states = StateStore(self._hot_states)
             tp = TopicPartition(STATE.name, p)
-            # A changelog not compacted yet holds many values per case: each is kept
-            # compressed as it comes and only the last of each case is read (checked and
-            # its wake-up taken) once the partition is read, as Kafka Streams restores a
-            # store's bytes without deserialising them. `latest`: the offset of each.
-            latest: dict[str, int] = {}
+            # A changelog not compacted yet holds many values per case. The latest values
+            # wait here, raw, oldest first; a value replaced or ended while it waits is
+            # never read (as Kafka Streams restores a store's bytes without deserialising
+            # them). What leaves the window, and what is left at the end, is checked,
+            # kept compressed, and its wake-up taken: memory stays bounded.
+            waiting: dict[str, tuple[bytes, int]] = {}
             quarantined: dict[str, str] = {}
             checkpoint: ChainCheckpoint | None = None
+
             with _no_gc_cycles():
                 async for batch in read_to_end(self._bus, [tp]):
                     for record in batch:
@@ -289,19 +316,17 @@ class Coordinator:
                             checkpoint = self._read_checkpoint(record)
                             continue
                         case_id = record.key.decode("utf-8", "replace") if record.key else ""
+                        waiting.pop(case_id, None)
                         if record.value == TOMBSTONE:
                             states.pop(case_id)
-                            latest.pop(case_id, None)
-                        else:
-                            states.put_value(case_id, record.value)
-                            latest[case_id] = record.offset
-                for case_id, offset in latest.items():
-                    state = _state_at(states.value(case_id), tp, offset)
-                    if isinstance(state, CaseState):
-                        states.wake_at(case_id, state.next_due)
-                    else:
-                        states.pop(case_id)
-                        quarantined[case_id] = state
+                            quarantined.pop(case_id, None)
+                            continue
+                        waiting[case_id] = (record.value, record.offset)
+                        if len(waiting) > RESTORE_WINDOW:
+                            oldest = next(iter(waiting))
+                            _settle(states, quarantined, tp, oldest, *waiting.pop(oldest))
+                for case_id, (value, offset) in waiting.items():
+                    _settle(states, quarantined, tp, case_id, value, offset)
             self._states[p] = states
             self._quarantined[p] = quarantined
             self._checkpoints[p] = checkpoint

@@ -76,19 +76,10 @@ class StateStore:
         self._evict()
 
     def put_value(self, case_id: str, value: bytes) -> None:
-        """Keep the case's state as its changelog value, read when the case is next used
-        (a restore reads the last value of each case to check it first)."""
+        """Keep the case's state as its changelog value (`value` must be a valid one: a
+        restore has read it already); it is read when the case is next used."""
         self._hot.pop(case_id, None)
         self._cold[case_id] = self._pack(value)
-
-    def value(self, case_id: str) -> bytes:
-        """The changelog value of a case held compressed (as `put_value` left it).
-
-        Raises:
-            KeyError: If the case is not held compressed.
-        """
-        assert self._decompressor is not None
-        return self._decompressor.decompress(self._cold[case_id])
 
     def pop(self, case_id: str) -> None:
         """Forget the case (its heap entry goes stale)."""

@@ -15,7 +15,8 @@ import pytest
 
 import bus
 from bus import Message, partition_for
-from coordinator import TOMBSTONE, CaseState, Coordinator, PipelineCatalog
+from coordinator import TOMBSTONE, CaseState, Coordinator, PipelineCatalog, _service
+from coordinator._service import RESTORE_WINDOW
 from schemas import AvroCodec, MemorySchemaStore, Producer, Registry
 from schemas.topology import CASE_PARTITIONS, STATE
 from tests.unit.coordinator.test_coord_rebalance import PIPELINES
@@ -24,10 +25,24 @@ from tests.unit.coordinator.test_coord_store import states
 pytestmark = pytest.mark.anyio
 
 
-async def test_the_last_record_of_each_case_is_what_a_restore_holds() -> None:
+def one_partition(name: str) -> str:
+    """A case id like `name` on partition 0."""
+    n = 0
+    while partition_for(f"{name}-{n}".encode(), CASE_PARTITIONS, 0) != 0:
+        n += 1
+    return f"{name}-{n}"
+
+
+@pytest.mark.parametrize("window", [1, 2, RESTORE_WINDOW])
+async def test_the_last_record_of_each_case_is_what_a_restore_holds(
+    window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether values wait to be read (a window as large as the changelog) or are read as
+    they leave a window of one or two, the last record of each case decides."""
+    monkeypatch.setattr(_service, "RESTORE_WINDOW", window)
     (base,) = states(1)
-    cases = {name: f"{name}-{i}" for i, name in enumerate(("many", "healed", "broken", "gone"))}
-    cases["back"] = "back-4"
+    names = ("many", "healed", "broken", "gone", "back")
+    cases = {name: one_partition(name) for name in names}  # one restore reads them all
     first = {c: replace(base, case_id=c, correlation_id=c) for c in cases.values()}
     later = {c: replace(s, seq=s.seq + 1) for c, s in first.items()}
     history: dict[str, list[dict[str, CaseState] | bytes]] = {
@@ -39,8 +54,12 @@ async def test_the_last_record_of_each_case_is_what_a_restore_holds() -> None:
     }
     async with bus.connect("memory://") as b:
         await b.ensure_topics([bus.TopicSpec(STATE.name, partitions=CASE_PARTITIONS)])
-        for case_id, values in history.items():
-            for value in values:
+        # The cases' records interleaved, as the changelog of busy cases has them.
+        for n in range(max(len(v) for v in history.values())):
+            for case_id, values in history.items():
+                if n >= len(values):
+                    continue
+                value = values[n]
                 raw = value[case_id].to_bytes() if isinstance(value, dict) else value
                 p = partition_for(case_id.encode(), CASE_PARTITIONS, 0)
                 await b.publish_batch([Message(STATE.name, raw, key=case_id.encode(), partition=p)])
