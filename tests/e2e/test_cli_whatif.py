@@ -1,11 +1,14 @@
 """`caseyard replay --what-if classify|extract` as a user types it: a case recorded with a
 weak classification that a person corrected, asked again of the local classifier; one
 whose total the recorded extractor misread and a person corrected, asked again of the
-local rules; and a capability that cannot be asked yet refused in one line."""
+local rules; the loop from a person's correction through `feedback export` and `train` to
+a what-if that agrees with them; and a capability that cannot be asked yet refused in one
+line."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -200,3 +203,60 @@ async def test_what_if_extract_compares_the_fields_with_what_the_person_settled(
 
     table = run_caseyard(tmp_path, "replay", "--what-if", "extract")
     assert table.returncode == 0 and "candidate 1" in table.stdout
+
+
+ROMANCE = ROOT / "examples" / "documents" / "fraud_romance_scam.txt"
+
+
+async def test_a_correction_trains_a_version_whose_what_if_agrees_with_the_person(
+    tmp_path: Path,
+) -> None:
+    """The loop: the recorded model called a romance scam a complaint, a person corrected
+    it to a fraud report; `caseyard feedback export` makes it an example, `caseyard train`
+    measures a classifier with it, and the what-if of the local model before the export
+    still says complaint, after it fraud report, as the person did."""
+
+    async def unsure_complaint(task: TaskRequested) -> Outcome:
+        return Outcome(ClassifyOutput(doc_type=DocType.COMPLAINT, confidence=0.4), USAGE)
+
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "intake.yaml").write_text(PIPELINE)
+    async with harness(
+        f"sqlite:///{tmp_path}/bus.db",
+        tmp_path / "pipelines",
+        registry_db=tmp_path / "data" / REGISTRY_DB,
+    ) as h:
+        h.scripts["classify"].work = unsure_complaint
+        submitted = run_caseyard(tmp_path, "submit", str(ROMANCE), "--json")
+        assert submitted.returncode == 0, submitted.stderr
+        (row,) = json.loads(submitted.stdout)
+        case = row["case"]
+        await h.wait_for(case, HumanTaskOpened)
+        correction = (FieldPatch(field="doc_type", value="fraud_report"),)
+        await h.decide(case, DecisionAction.EDIT, correction)
+        await h.wait_for(case, CaseCompleted)
+
+    def what_if() -> dict[str, object]:
+        done = run_caseyard(tmp_path, "replay", "--what-if", "classify", "--json")
+        assert done.returncode == 0, done.stderr
+        (only,) = json.loads(done.stdout)["cases"]
+        assert only["case"] == case and only["person"] == "fraud_report"
+        return only["candidate"]  # type: ignore[no-any-return]
+
+    before = what_if()
+    assert before["doc_type"] == "complaint", "the shipped model errs as the recorded one"
+    exported = run_caseyard(tmp_path, "feedback", "export")
+    assert exported.returncode == 0, exported.stderr
+    (example,) = [
+        json.loads(line)
+        for line in (tmp_path / "data" / "feedback.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    assert (example["case_id"], example["doc_type"]) == (case, "fraud_report")
+    trained = run_caseyard(
+        tmp_path, "train", "classifier", "--feedback", str(tmp_path / "data" / "feedback.jsonl")
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert re.search(r"n_feedback\W+1\b", trained.stdout), trained.stdout  # measured with it
+    after = what_if()
+    assert after["doc_type"] == "fraud_report", "the version trained with it agrees"
