@@ -82,6 +82,9 @@ _TRACE_HEADERS = ("traceparent", "tracestate")
 COORDINATOR_INPUTS = frozenset(t.name for t in (INTAKE, RESULTS, HUMAN, TIMERS))
 TASKS_PREFIX = tasks_topic("").name
 _FAN_IN = {"caseyard.link": "fan-in"}
+
+Note = Callable[[str, str | int | float | bool], None]
+"""Adds an attribute to a span a service opened through the composition root."""
 _MAX_INPUTS_PER_KEY = 64
 
 
@@ -409,54 +412,53 @@ class Telemetry:
         about = {CASE_ID: case_id, **(attributes or {})}
         return self.tracing.root("submit", case_id.encode(), about)
 
-    @contextmanager
-    def tool_call(
-        self, server: str, tool: str, key: str
-    ) -> Iterator[Callable[[str, str | bool], None]]:
+    def tool_call(self, server: str, tool: str, key: str) -> AbstractContextManager[Note]:
         """A span per tool call, `execute_tool <tool>`, with the GenAI semantic conventions'
         `gen_ai.tool.*` attributes (an `agents.mcp.CallObserver`)."""
-        if self.provider is None:
-            yield lambda name, value: None
-            return
-        tracer = self.provider.get_tracer("caseyard.tools", __version__)
-        with tracer.start_as_current_span(
+        return self._client_span(
+            "caseyard.tools",
             f"execute_tool {tool}",
-            kind=SpanKind.CLIENT,
-            attributes={
+            {
                 "gen_ai.operation.name": "execute_tool",
                 "gen_ai.tool.name": tool,
                 "gen_ai.tool.call.id": key,
                 "gen_ai.tool.type": "extension",
                 "mcp.server.name": server,
             },
-        ) as span:
-            yield span.set_attribute
+        )
 
-    @contextmanager
-    def model_call(
-        self, operation: str, provider: str, model: str
-    ) -> Iterator[Callable[[str, str | int | float | bool], None]]:
+    def model_call(self, operation: str, provider: str, model: str) -> AbstractContextManager[Note]:
         """A span per model call, `<operation> <model>`, with the GenAI semantic
         conventions' attributes (an `agents.router.ModelCallObserver`): the provider and
-        the requested model, then the answering model and the tokens, or `error.type`
-        (the span's status then says the call failed)."""
-        if self.provider is None:
-            yield lambda name, value: None
-            return
-        tracer = self.provider.get_tracer("caseyard.models", __version__)
-        with tracer.start_as_current_span(
+        the requested model, then the answering model and the tokens, or `error.type`."""
+        return self._client_span(
+            "caseyard.models",
             f"{operation} {model}",
-            kind=SpanKind.CLIENT,
-            attributes={
+            {
                 "gen_ai.operation.name": operation,
                 "gen_ai.provider.name": provider,
                 "gen_ai.request.model": model,
             },
+        )
+
+    @contextmanager
+    def _client_span(
+        self, scope: str, name: str, attributes: dict[str, AttributeValue]
+    ) -> Iterator[Note]:
+        """A CLIENT span, current in the block (nothing when tracing is off); yields how to
+        add an attribute to it. `error.type` also sets the span's status to an error, as
+        an exception leaving the block does."""
+        if self.provider is None:
+            yield lambda key, value: None
+            return
+        tracer = self.provider.get_tracer(scope, __version__)
+        with tracer.start_as_current_span(
+            name, kind=SpanKind.CLIENT, attributes=attributes
         ) as span:
 
-            def note(name: str, value: str | int | float | bool) -> None:
-                span.set_attribute(name, value)
-                if name == "error.type":
+            def note(key: str, value: str | int | float | bool) -> None:
+                span.set_attribute(key, value)
+                if key == "error.type":
                     span.set_status(Status(StatusCode.ERROR, str(value)))
 
             yield note

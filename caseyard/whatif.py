@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -56,6 +56,15 @@ Candidate = Callable[[CaseSubmitted], ClassifyOutput | None]
 """The candidate's classification of a case's document (None: the document is gone)."""
 
 Out = TypeVar("Out", ClassifyOutput, ExtractOutput)
+
+
+class Counts:
+    """A what-if's totals (dataclass fields)."""
+
+    __slots__ = ()
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +169,7 @@ class ExtractWhatIf:
 
 
 @dataclass(frozen=True, slots=True)
-class ExtractSummary:
+class ExtractSummary(Counts):
     cases: int
     asked: int
     cases_changed: int
@@ -169,9 +178,6 @@ class ExtractSummary:
     fields_settled_by_people: int
     recorded_agrees: int
     candidate_agrees: int
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
 
 
 def summarize_extract(rows: Sequence[ExtractWhatIf]) -> ExtractSummary:
@@ -362,7 +368,7 @@ def _person(opened: HumanTaskOpened, later: Sequence[Event], output: ClassifyOut
 
 
 @dataclass(frozen=True, slots=True)
-class Summary:
+class Summary(Counts):
     cases: int
     asked: int
     type_changed: int
@@ -371,9 +377,6 @@ class Summary:
     decided_by_people: int
     recorded_agrees: int
     candidate_agrees: int
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
 
 
 def summarize(rows: Sequence[ClassifyWhatIf]) -> Summary:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import typer
@@ -42,6 +42,9 @@ from caseyard.errors import AuditFailed, ConfigError
 from coordinator import CaseReplay, CaseState, Logged, PipelineCatalog, StepStatus, replay
 from schemas import CaseSubmitted, ClassifyOutput, ExtractOutput, TaskCompleted, TaskOutput
 from schemas.topology import CASE_EVENTS, HUMAN, INTAKE, RESULTS, TIMERS
+
+if TYPE_CHECKING:
+    from caseyard.whatif import ClassifyWhatIf, Counts, ExtractWhatIf
 
 CLOCK_SKEW_MS = 60_000
 """Records up to this much older than the first chosen submission are read too."""
@@ -172,14 +175,7 @@ def _what_if_classify(
     rows = classify_what_if(log.inputs, log.outputs, catalog, lambda s: answers.get(s.case_id))
     summary = summarize(rows)
     if as_json:
-        print_json(
-            {
-                "candidate": model,
-                "from": str(start),
-                "cases": [r.as_dict() for r in rows],
-                "summary": summary.as_dict(),
-            }
-        )
+        print_json(_what_if_json(model, start, rows, summary))
         return
     table = Table("case", "recorded", "candidate", "route", "person")
     table.title = f"what if classify were {model}: {len(rows)} case(s) from {start}"
@@ -221,14 +217,7 @@ def _what_if_extract(
     rows = extract_what_if(log.inputs, log.outputs, catalog, lambda s: answers.get(s.case_id))
     summary = summarize_extract(rows)
     if as_json:
-        print_json(
-            {
-                "candidate": model,
-                "from": str(start),
-                "cases": [r.as_dict() for r in rows],
-                "summary": summary.as_dict(),
-            }
-        )
+        print_json(_what_if_json(model, start, rows, summary))
         return
     table = Table("case", "fields", "what changes", "route", "people")
     table.title = f"what if extract were {model}: {len(rows)} case(s) from {start}"
@@ -253,6 +242,17 @@ def _what_if_extract(
         markup=False,
         highlight=False,
     )
+
+
+def _what_if_json(
+    model: str, start: Start, rows: Sequence[ClassifyWhatIf | ExtractWhatIf], summary: Counts
+) -> dict[str, Any]:
+    return {
+        "candidate": model,
+        "from": str(start),
+        "cases": [r.as_dict() for r in rows],
+        "summary": summary.as_dict(),
+    }
 
 
 def _route(route: str, candidate: str | None) -> str:

@@ -384,7 +384,7 @@ def test_bad_telemetry_settings_are_one_line(overrides: dict[str, str], message:
     assert "\n" not in str(info.value)
 
 
-def test_model_calls_are_client_spans_with_gen_ai_attributes(
+def test_model_and_tool_calls_are_client_spans_with_gen_ai_attributes(
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
     telemetry = Telemetry("agent.classifier", tracer_provider=provider)
@@ -392,7 +392,18 @@ def test_model_calls_are_client_spans_with_gen_ai_attributes(
         note("gen_ai.usage.input_tokens", 420)
     with telemetry.model_call("chat", "local", "classifier-v3") as note:
         note("error.type", "ProviderResponseError")
-    served, failed = exporter.get_finished_spans()
+    with telemetry.tool_call("vendors", "lookup", "case-1/vendor/1.1") as note:
+        note("mcp.outcome", "ok")
+    served, failed, tool = exporter.get_finished_spans()
+    assert tool.name == "execute_tool lookup" and tool.kind is SpanKind.CLIENT
+    assert dict(tool.attributes or {}) == {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": "lookup",
+        "gen_ai.tool.call.id": "case-1/vendor/1.1",
+        "gen_ai.tool.type": "extension",
+        "mcp.server.name": "vendors",
+        "mcp.outcome": "ok",
+    }
     assert served.name == "chat gpt-4o-mini" and served.kind is SpanKind.CLIENT
     assert dict(served.attributes or {}) == {
         "gen_ai.operation.name": "chat",
