@@ -308,7 +308,6 @@ class Coordinator:
             waiting: dict[str, tuple[bytes, int]] = {}
             quarantined: dict[str, str] = {}
             checkpoint: ChainCheckpoint | None = None
-
             with _no_gc_cycles():
                 async for batch in read_to_end(self._bus, [tp]):
                     for record in batch:
