@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from agents.runtime import Emit, Handler
-from caseyard.models_report import psi
+from caseyard.models_report import default_training_mix, psi
 from schemas import ClassifyOutput, Event, TaskCompleted
 
 log = logging.getLogger(__name__)
@@ -37,14 +37,6 @@ MIN_SAMPLE = 100
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 TrainingMix = Callable[[], Mapping[str, float]]
-
-
-def default_training_mix() -> Mapping[str, float]:
-    """The share of each document type in the default corpora (as the report compares)."""
-    from agents.models.classifier import DEFAULT_CORPORA, load_corpus
-    from caseyard.models_report import training_mix
-
-    return training_mix([d.doc_type for p in DEFAULT_CORPORA for d in load_corpus(p)])
 
 
 class DriftWatch:

@@ -154,6 +154,14 @@ def training_mix(labels: Sequence[DocType]) -> dict[str, float]:
     return {label: count / total for label, count in counts.items()}
 
 
+def default_training_mix() -> dict[str, float]:
+    """The share of each document type in the corpora the default classifier trains on
+    (what the report and the live drift metrics compare with; reading them takes ~2 s)."""
+    from agents.models.classifier import DEFAULT_CORPORA, load_corpus
+
+    return training_mix([d.doc_type for p in DEFAULT_CORPORA for d in load_corpus(p)])
+
+
 def render_html(
     reports: Sequence[VersionReport], trained: Mapping[str, float], *, since: str, threshold: float
 ) -> str:

@@ -33,6 +33,7 @@ from coordinator import (
     Logged,
     PipelineCatalog,
     Transition,
+    apply_patches,
     consumption_order,
     transition,
 )
@@ -273,19 +274,22 @@ def field_values(output: ExtractOutput) -> dict[str, str]:
 
 def _settled_fields(recorded: ExtractOutput, later: Sequence[Event]) -> dict[str, str] | None:
     """The field values a person settled on after the extraction: the first review
-    decided later in the case, approved (the recorded values) or edited (its patches over
-    them). None if no person decided."""
+    decided later in the case, approved (the recorded values) or edited (its field patches
+    applied as the coordinator applies them). None if no person decided."""
     for event in later:
         if not isinstance(event, HumanDecision):
             continue
         if event.action is DecisionAction.APPROVE:
             return field_values(recorded)
         if event.action is DecisionAction.EDIT:
-            settled = field_values(recorded)
-            settled.update({p.field: p.value for p in event.patches if p.value})
-            return settled
+            fields = [p for p in event.patches if p.field not in _CLASSIFICATION]
+            return field_values(apply_patches(recorded, fields))
         return None
     return None
+
+
+_CLASSIFICATION = frozenset(("doc_type", "urgency"))
+"""Patch fields that correct a classification, not an extraction."""
 
 
 @dataclass(frozen=True, slots=True)

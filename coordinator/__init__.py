@@ -46,6 +46,7 @@ from coordinator._pipeline import (
     load_pipeline,
     parse_pipeline,
 )
+from coordinator._policies import apply_patches
 from coordinator._replay import CaseReplay, Logged, Mismatch, Replay, consumption_order, replay
 from coordinator._service import (
     AUDIT_HEAD,
@@ -116,6 +117,7 @@ __all__ = [
     "TaskSpec",
     "Timer",
     "Transition",
+    "apply_patches",
     "case_event_hash",
     "consumption_order",
     "derive_event_id",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import overload
 
 from coordinator._expressions import Expression
 from coordinator._pipeline import AccessRule, BudgetRule, TaskSpec
@@ -195,6 +196,12 @@ Patchable = ExtractOutput | ClassifyOutput
 urgency."""
 
 
+@overload
+def apply_patches(output: ExtractOutput, patches: Iterable[FieldPatch]) -> ExtractOutput: ...
+@overload
+def apply_patches(output: ClassifyOutput, patches: Iterable[FieldPatch]) -> ClassifyOutput: ...
+@overload
+def apply_patches(output: Patchable, patches: Iterable[FieldPatch]) -> Patchable: ...
 def apply_patches(output: Patchable, patches: Iterable[FieldPatch]) -> Patchable:
     """Return ``output`` corrected by a human.
 

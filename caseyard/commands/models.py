@@ -43,11 +43,10 @@ def register(app: typer.Typer) -> None:
 
         Example: caseyard models report --since 2026-12-01 --html report.html
         """
-        from agents.models.classifier import DEFAULT_CORPORA, load_corpus
         from caseyard.app import open_app, read_topic
         from caseyard.cli import console, print_json, settings
         from caseyard.commands.replay import parse_start
-        from caseyard.models_report import build_report, render_html, training_mix
+        from caseyard.models_report import build_report, default_training_mix, render_html
         from schemas.topology import CASE_EVENTS, HUMAN, RESULTS
 
         config = settings()
@@ -63,7 +62,7 @@ def register(app: typer.Typer) -> None:
                     for topic in (RESULTS.name, CASE_EVENTS.name, HUMAN.name)
                     for _, event in await read_topic(app, topic)
                 ]
-            trained = training_mix([d.doc_type for p in DEFAULT_CORPORA for d in load_corpus(p)])
+            trained = default_training_mix()
             reports = build_report(events, trained, threshold=threshold, since=start.time)
             for report in reports:
                 if report.breach:

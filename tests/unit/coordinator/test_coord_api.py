@@ -21,6 +21,7 @@ def test_public_names() -> None:
             "Mismatch",
             "Replay",
             "consumption_order",
+            "apply_patches",
             "replay",
             "Coordinator",
             "CoordinatorStats",
