@@ -61,6 +61,9 @@ class EmbeddedBus:
         self._out = Outbound(middleware, max_message_bytes)
         self.session_timeout_ms = session_timeout_ms
         self._new_data = anyio.Event()
+        self._epochs: dict[str, int] = {}
+        """The epoch this bus holds of each transactional id it used (as a Kafka producer
+        holds its id's epoch from `InitProducerId`)."""
 
     @classmethod
     def sqlite(cls, url: str, path: str, **options: object) -> EmbeddedBus:
@@ -144,10 +147,14 @@ class EmbeddedBus:
         self,
         prepared: Sequence[Message],
         offsets: tuple[str, str, Mapping[TopicPartition, int]] | None = None,
+        producer: tuple[str, int] | None = None,
     ) -> list[Position]:
-        """Write messages that went through `Outbound.prepare`, with offsets if given."""
+        """Write messages that went through `Outbound.prepare`, with offsets if given; with
+        a `(transactional id, epoch)`, only if no newer holder of the id fenced it."""
         try:
-            positions = await self.run(self._store.append, prepared, _now_ms(), offsets)
+            positions = await self.run(
+                self._store.append, prepared, _now_ms(), offsets, producer
+            )
         except BaseException as exc:
             self._out.delivered(prepared, exc)
             raise
@@ -172,10 +179,22 @@ class EmbeddedBus:
         return EmbeddedReader(self, partitions, start)
 
     def begin(self, *, transactional_id: str | None = None) -> EmbeddedTransaction:
-        return EmbeddedTransaction(self)
+        return EmbeddedTransaction(self, transactional_id)
 
     async def fence(self, transactional_id: str) -> None:
-        """Nothing to do: commits check partition ownership in the same SQLite transaction."""
+        """Take the id over: transactions of it begun elsewhere can no longer commit."""
+        await self._take_over(transactional_id)
+
+    async def epoch(self, transactional_id: str) -> int:
+        """The epoch of the id this bus holds; the first use takes the id over."""
+        epoch = self._epochs.get(transactional_id)
+        return epoch if epoch is not None else await self._take_over(transactional_id)
+
+    async def _take_over(self, transactional_id: str) -> int:
+        epoch = self._epochs[transactional_id] = await self.run(
+            self._store.fence, transactional_id
+        )
+        return epoch
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
         for spec in specs:
@@ -366,13 +385,18 @@ class EmbeddedReader(EmbeddedConsumer):
 class EmbeddedTransaction:
     """Buffers records and offsets; commit writes them in one SQLite transaction."""
 
-    def __init__(self, bus: EmbeddedBus) -> None:
+    def __init__(self, bus: EmbeddedBus, transactional_id: str | None) -> None:
         self._bus = bus
+        self._transactional_id = transactional_id
+        self._producer: tuple[str, int] | None = None
         self._messages: list[Message] = []
         self._offsets: tuple[str, str, dict[TopicPartition, int]] | None = None
         self._done = False
 
     async def __aenter__(self) -> Self:
+        if self._transactional_id is not None:
+            tid = self._transactional_id
+            self._producer = (tid, await self._bus.epoch(tid))
         return self
 
     async def __aexit__(
@@ -427,7 +451,7 @@ class EmbeddedTransaction:
     async def commit(self) -> None:
         self._check()
         self._done = True
-        await self._bus.append(self._messages, self._offsets)
+        await self._bus.append(self._messages, self._offsets, self._producer)
 
     async def abort(self) -> None:
         self._aborted(TransactionError("transaction aborted"))

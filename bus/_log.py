@@ -9,6 +9,9 @@ Group membership uses leases: a member renews its row on every poll; a member wh
 ran out is dropped, and its partitions go to the live members. Partition ownership is a row
 per partition, claimed only when free, so two members never own one partition at once; a
 commit checks ownership, which fences a member that lost its partitions.
+
+Transactional ids fence as on Kafka: taking an id over (`fence`) bumps its epoch, and a
+transaction begun under an older epoch of the id cannot commit (a zombie's).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ CREATE TABLE IF NOT EXISTS records(
 CREATE TABLE IF NOT EXISTS group_offsets(
     grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
     offset INTEGER NOT NULL, PRIMARY KEY(grp, topic, partition)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS producers(
+    transactional_id TEXT PRIMARY KEY, epoch INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS members(
     grp TEXT NOT NULL, member TEXT NOT NULL, topics TEXT NOT NULL,
     expires_ms INTEGER NOT NULL, PRIMARY KEY(grp, member)) WITHOUT ROWID;
@@ -189,9 +194,14 @@ class LogStore:
         messages: Sequence[Message],
         now_ms: int,
         offsets: tuple[str, str, Mapping[TopicPartition, int]] | None = None,
+        producer: tuple[str, int] | None = None,
     ) -> list[Position]:
-        """Append `messages` and, if given, commit `(group, member, offsets)` atomically."""
+        """Append `messages` and, if given, commit `(group, member, offsets)` atomically;
+        if `producer` `(transactional_id, epoch)` is given, only while that epoch is the
+        id's latest."""
         with _write(self._conn):
+            if producer is not None:
+                self._check_epoch(*producer)
             positions = [self._append_one(m, now_ms) for m in messages]
             if offsets is not None:
                 group, member, committed = offsets
@@ -337,6 +347,26 @@ class LogStore:
             "SELECT topic, partition FROM owners WHERE grp=? AND member=?", (group, member)
         ).fetchall()
         return frozenset(TopicPartition(t, p) for t, p in rows)
+
+    def fence(self, transactional_id: str) -> int:
+        """Take `transactional_id` over: its next epoch, which fences every older one."""
+        with _write(self._conn):
+            (epoch,) = self._conn.execute(
+                "INSERT INTO producers(transactional_id, epoch) VALUES(?, 0)"
+                " ON CONFLICT(transactional_id) DO UPDATE SET epoch=epoch+1 RETURNING epoch",
+                (transactional_id,),
+            ).fetchone()
+        return int(epoch)
+
+    def _check_epoch(self, transactional_id: str, epoch: int) -> None:
+        row = self._conn.execute(
+            "SELECT epoch FROM producers WHERE transactional_id=?", (transactional_id,)
+        ).fetchone()
+        if row is None or int(row[0]) != epoch:
+            raise TransactionError(
+                f"transaction aborted: transactional id {transactional_id!r} was taken over"
+                f" by a newer producer (epoch {row and row[0]}, this one {epoch}): fenced"
+            )
 
     def committed(self, group: str, tp: TopicPartition) -> int | None:
         row = self._conn.execute(

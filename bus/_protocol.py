@@ -232,10 +232,11 @@ class Bus(Protocol):
     def begin(self, *, transactional_id: str | None = None) -> Transaction:
         """A new transaction; enter it (`async with`) to begin.
 
-        On Kafka, transactions with the same `transactional_id` fence each other: once a
-        new producer with that id begins, an older one (a zombie) can no longer commit.
-        Default: one id per bus instance. The embedded bus fences through group ownership
-        instead (`send_offsets` for a partition this member lost aborts the transaction).
+        Transactions with the same `transactional_id` fence each other: once a bus
+        instance begins (or `fence`s) with that id, an older holder (a zombie) can no
+        longer commit; its commit raises `TransactionError`. Default: one id per bus
+        instance. `send_offsets` also checks the group: offsets of a partition this member
+        lost abort the transaction.
         """
         ...
 
@@ -245,7 +246,8 @@ class Bus(Protocol):
         On Kafka this (re)initializes the id's producer: older producers with the id are
         fenced, and a transaction one of them left open is finished (aborted, or its
         commit completed) before this returns, so a read_committed reader then sees the
-        final state. The embedded bus fences through group ownership: nothing to do.
+        final state. The embedded bus bumps the id's epoch (its commits are atomic: none
+        is left open).
         """
         ...
 

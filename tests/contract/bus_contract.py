@@ -22,6 +22,7 @@ from caseyard.errors import (
     CommitFailed,
     InvalidTopic,
     RecordTooLarge,
+    TransactionError,
     UnknownTopic,
 )
 from tests.helpers import drain, eventually, quiet
@@ -295,6 +296,28 @@ class BusContract:
         async with b.consumer(group, [source]) as c:
             assert await c.committed(TopicPartition(source, 0)) == 4
             assert await quiet(c) == []
+
+    async def test_same_transactional_id_fences_the_older_holder(self, url: str) -> None:
+        """A zombie (a transaction begun before another bus took its id over) cannot
+        commit, whether the new holder began a transaction with the id or only fenced it."""
+        if not self.supports_restart:
+            pytest.skip("two connections of this backend do not share a log")
+        async with self.connect(url) as old, self.connect(url) as new:
+            topic = await self.topic(new)
+            zombie = await old.begin(transactional_id="fence-me").__aenter__()
+            await zombie.publish(topic, b"from the zombie")
+            async with new.begin(transactional_id="fence-me") as tx:
+                await tx.publish(topic, b"from the new owner")
+            with pytest.raises(TransactionError):
+                await zombie.commit()
+            zombie = await old.begin(transactional_id="fence-me-too").__aenter__()
+            await zombie.publish(topic, b"from the second zombie")
+            await new.fence("fence-me-too")
+            with pytest.raises(TransactionError):
+                await zombie.commit()
+            async with new.consumer(name("reader"), [topic]) as c:
+                assert [r.value for r in await drain(c, 1)] == [b"from the new owner"]
+                assert await quiet(c) == []
 
     async def test_aborted_transaction_is_invisible(self, b: Bus) -> None:
         source, sink = await self.topic(b), await self.topic(b)

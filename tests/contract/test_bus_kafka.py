@@ -36,20 +36,6 @@ class TestKafkaBus(BusContract, EventContract):
             await unreachable.__aenter__()
 
     @pytest.mark.anyio
-    async def test_same_transactional_id_fences_the_older_producer(self, url: str) -> None:
-        async with self.connect(url) as old, self.connect(url) as new:
-            topic = await self.topic(new)
-            zombie = await old.begin(transactional_id="fence-me").__aenter__()
-            await zombie.publish(topic, b"from the zombie")
-            async with new.begin(transactional_id="fence-me") as tx:
-                await tx.publish(topic, b"from the new owner")
-            with pytest.raises(TransactionError):
-                await zombie.commit()
-            async with new.consumer("reader", [topic]) as c:
-                assert [r.value for r in await drain(c, 1)] == [b"from the new owner"]
-                assert await quiet(c) == []
-
-    @pytest.mark.anyio
     async def test_a_producer_failed_for_good_mid_transaction_fails_it_cleanly(
         self, url: str
     ) -> None:
