@@ -298,14 +298,14 @@ async def quarantined_cases(app: App, case_id: str | None = None) -> dict[str, s
     """The cases (or the case) whose latest changelog record the coordinator cannot read,
     with why: it quarantines them (their inputs are dead-lettered) until a good record
     or a tombstone replaces the bad one."""
-    from coordinator import AUDIT_HEAD, TOMBSTONE, read_state  # only this reader needs it
+    from coordinator import OWN_KEYS, TOMBSTONE, read_state  # only this reader needs it
 
     latest: dict[bytes, Record] = {}
     for record in await read_records(app, STATE.name, case_id=case_id):
         latest[record.key or b""] = record
     found: dict[str, str] = {}
     for key, record in latest.items():
-        if key == AUDIT_HEAD or record.value == TOMBSTONE:
+        if key in OWN_KEYS or record.value == TOMBSTONE:
             continue
         state = read_state(record)
         if isinstance(state, str):

@@ -50,6 +50,7 @@ from coordinator._policies import apply_patches
 from coordinator._replay import CaseReplay, Logged, Mismatch, Replay, consumption_order, replay
 from coordinator._service import (
     AUDIT_HEAD,
+    OWN_KEYS,
     TOMBSTONE,
     Coordinator,
     CoordinatorStats,
@@ -72,6 +73,7 @@ __all__ = [
     "AUDIT_HEAD",
     "ENGINE_VERSION",
     "HOT_STATES",
+    "OWN_KEYS",
     "PRODUCER",
     "RECENT_EVENTS",
     "TOMBSTONE",

@@ -9,6 +9,7 @@ def test_public_names() -> None:
     assert sorted(coordinator.__all__) == sorted(
         [
             "AUDIT_HEAD",
+            "OWN_KEYS",
             "TOMBSTONE",
             "read_state",
             "Break",
