@@ -8,13 +8,18 @@ classification (on by itself, to a person and which queue, handed to another pip
 and, where a person decided the classification, whether each model agrees with the
 person. `--what-if extract` does the same for the extraction, with the local extractor
 as it is now: which fields change, the route after the extract step, and, for the fields
-a person confirmed or corrected later in the case, which model agrees. Nothing is
-published and no external model is called: the candidate is the local model, the route
+a person confirmed or corrected later in the case, which model agrees. `--what-if score`
+asks the local scorer as it trains now, with the inputs each score task was given (as the
+pure transition rebuilds the request: redacted and patched as they were); its
+counterparty history is rebuilt in memory by scoring the window's cases in the order their
+scores were recorded (a counterparty first seen before the window is new to it, which the
+report says). Where a person decided the review a score opened, a rejection counts as
+confirming the risk (a model agrees if it said high), an approval as clearing it. Nothing
+is published and no external model is called: the candidate is the local model, the route
 comes from the pure transition on the recorded state (`coordinator`).
 
 Only the one step is swapped: later steps are not re-run, so what they would have done
-with the candidate's answer is not claimed. Score cannot be asked yet: its model reads
-the counterparty history as it was, which the log does not hold.
+with the candidate's answer is not claimed.
 """
 
 from __future__ import annotations
@@ -43,11 +48,15 @@ from schemas import (
     CaseSubmitted,
     ClassifyOutput,
     DecisionAction,
+    DocType,
     Event,
     ExtractOutput,
     HumanDecision,
     HumanTaskOpened,
+    RiskBand,
+    ScoreOutput,
     TaskCompleted,
+    TaskRequested,
 )
 
 if TYPE_CHECKING:
@@ -56,7 +65,7 @@ if TYPE_CHECKING:
 Candidate = Callable[[CaseSubmitted], ClassifyOutput | None]
 """The candidate's classification of a case's document (None: the document is gone)."""
 
-Out = TypeVar("Out", ClassifyOutput, ExtractOutput)
+Out = TypeVar("Out", ClassifyOutput, ExtractOutput, ScoreOutput)
 
 
 class Counts:
@@ -170,6 +179,76 @@ class ExtractWhatIf:
 
 
 @dataclass(frozen=True, slots=True)
+class ScoreWhatIf:
+    """One case: the recorded risk score and route beside the candidate's."""
+
+    case_id: str
+    recorded: ScoreOutput
+    recorded_model: str
+    candidate: ScoreOutput | None
+    route: str
+    candidate_route: str | None
+    person: str | None
+    """What a person decided on the review the recorded score opened: `risky` (rejected),
+    `cleared` (approved), or None (no such review, or not decided either way)."""
+
+    @property
+    def changed(self) -> bool:
+        return self.candidate is not None and self.candidate.band != self.recorded.band
+
+    @staticmethod
+    def agrees(output: ScoreOutput | None, person: str) -> bool:
+        return output is not None and (output.band is RiskBand.HIGH) == (person == "risky")
+
+    def as_dict(self) -> dict[str, Any]:
+        c = self.candidate
+        return {
+            "case": self.case_id,
+            "recorded": {
+                "score": self.recorded.score,
+                "band": self.recorded.band.value,
+                "route": self.route,
+                "model": self.recorded_model,
+            },
+            "candidate": None
+            if c is None
+            else {
+                "score": c.score,
+                "band": c.band.value,
+                "reasons": list(c.reasons),
+                "route": self.candidate_route,
+            },
+            "person": self.person,
+            "changed": self.changed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreSummary(Counts):
+    cases: int
+    asked: int
+    band_changed: int
+    route_changed: int
+    decided_by_people: int
+    recorded_agrees: int
+    candidate_agrees: int
+
+
+def summarize_score(rows: Sequence[ScoreWhatIf]) -> ScoreSummary:
+    asked = [r for r in rows if r.candidate is not None]
+    people = [(r, r.person) for r in asked if r.person is not None]
+    return ScoreSummary(
+        cases=len(rows),
+        asked=len(asked),
+        band_changed=sum(1 for r in asked if r.changed),
+        route_changed=sum(1 for r in asked if r.candidate_route != r.route),
+        decided_by_people=len(people),
+        recorded_agrees=sum(1 for r, p in people if ScoreWhatIf.agrees(r.recorded, p)),
+        candidate_agrees=sum(1 for r, p in people if ScoreWhatIf.agrees(r.candidate, p)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class ExtractSummary(Counts):
     cases: int
     asked: int
@@ -261,6 +340,73 @@ def extract_what_if(
             )
         )
     return found
+
+
+def score_what_if(
+    inputs: Sequence[Logged],
+    outputs: Sequence[Logged],
+    catalog: PipelineCatalog,
+    candidate: Callable[[CaseSubmitted], ScoreOutput | None],
+) -> list[ScoreWhatIf]:
+    """Per case whose submission is among `inputs`, its first risk score beside the
+    candidate's (cases without one are left out)."""
+    found = []
+    for case_id, submitted, ordered in _cases(inputs, outputs, catalog):
+        one = _swap(ordered, catalog, ScoreOutput, functools.partial(candidate, submitted))
+        if one is None:
+            continue
+        found.append(
+            ScoreWhatIf(
+                case_id=case_id,
+                recorded=one.recorded,
+                recorded_model=one.model,
+                candidate=one.candidate,
+                route=one.route,
+                candidate_route=one.candidate_route,
+                person=_verdict(one.opened, one.later) if one.opened else None,
+            )
+        )
+    return found
+
+
+def score_requests(
+    inputs: Sequence[Logged], outputs: Sequence[Logged], catalog: PipelineCatalog
+) -> list[tuple[CaseSubmitted, TaskRequested]]:
+    """Each case's first score task as the coordinator asked it (the transition rebuilds
+    the request: its inputs redacted and patched as they were), in the order the scores
+    were recorded: the order a counterparty history is rebuilt in."""
+    found: list[tuple[tuple[int, int, int], CaseSubmitted, TaskRequested]] = []
+    for _, submitted, ordered in _cases(inputs, outputs, catalog):
+        state: CaseState | None = None
+        asked: dict[str, TaskRequested] = {}
+        for item in ordered:
+            event = item.event
+            if isinstance(event, TaskCompleted) and isinstance(event.output, ScoreOutput):
+                request = asked.get(event.task_id)
+                if request is not None:
+                    where = (item.timestamp_ms, item.partition, item.offset)
+                    found.append((where, submitted, request))
+                break
+            result = transition(state, event, catalog)
+            for output in result.outputs:
+                if isinstance(output.event, TaskRequested) and output.event.capability == "score":
+                    asked[output.event.task_id] = output.event
+            state = result.state
+    found.sort(key=lambda f: f[0])
+    return [(submitted, request) for _, submitted, request in found]
+
+
+def _verdict(opened: HumanTaskOpened, later: Sequence[Event]) -> str | None:
+    """What a person decided on the review `opened`: rejected (`risky`), approved
+    (`cleared`), or neither."""
+    for event in later:
+        if isinstance(event, HumanDecision) and event.human_task_id == opened.human_task_id:
+            if event.action is DecisionAction.REJECT:
+                return "risky"
+            if event.action is DecisionAction.APPROVE:
+                return "cleared"
+            return None
+    return None
 
 
 def field_values(output: ExtractOutput) -> dict[str, str]:
@@ -408,29 +554,26 @@ def summarize(rows: Sequence[ClassifyWhatIf]) -> Summary:
     )
 
 
-WHAT_IF = ("classify", "extract")
+WHAT_IF = ("classify", "extract", "score")
 """The capabilities a candidate can be asked for."""
 
 
 def parse_what_if(text: str) -> tuple[str, Path | None]:
-    """`--what-if classify[=FEEDBACK]` or `--what-if extract`: the capability, and the
+    """`--what-if classify[=FEEDBACK]`, `extract` or `score`: the capability, and the
     feedback file the candidate classifier trains with, if any.
 
     Raises:
-        ConfigError: Another capability, feedback for the extractor, or a feedback file
-            that does not exist.
+        ConfigError: Another capability, feedback for another, or a feedback file that
+            does not exist.
     """
     capability, _, source = text.partition("=")
     capability = capability.strip()
     if capability not in WHAT_IF:
-        raise ConfigError(
-            f"--what-if {text!r}: only {' and '.join(WHAT_IF)} can be asked of a candidate "
-            "model (score reads the counterparty history as it was, which the log does not hold)"
-        )
+        raise ConfigError(f"--what-if {text!r}: a candidate can be asked for {', '.join(WHAT_IF)}")
     if not source:
         return capability, None
     if capability != "classify":
-        raise ConfigError(f"--what-if {text!r}: the extractor is rules, it takes no feedback file")
+        raise ConfigError(f"--what-if {text!r}: only the classifier trains with a feedback file")
     path = Path(source)
     if not path.is_file():
         raise ConfigError(f"--what-if {text!r}: {path}: no such feedback file")
@@ -483,3 +626,34 @@ def ask_extractor(
         return None if text is None else await anyio.to_thread.run_sync(extract, text)
 
     return f"local/{MODEL_NAME}", ask
+
+
+async def ask_scorer(
+    app: App, requests: Sequence[tuple[CaseSubmitted, TaskRequested]]
+) -> tuple[str, dict[str, ScoreOutput | None]]:
+    """The candidate scorer (the local model as it trains now) and its score of each
+    case's request, asked in order over one counterparty history rebuilt in memory (None:
+    the document is gone)."""
+    from agents.models.history import MemoryHistory
+    from agents.models.scorer import Observation, Scorer
+
+    model = await anyio.to_thread.run_sync(lambda: Scorer.load(app.settings.model_cache_dir))
+    history = MemoryHistory()
+    answers: dict[str, ScoreOutput | None] = {}
+    for submitted, request in requests:
+        text = await _document_text(app, submitted)
+        if text is None:
+            answers[submitted.case_id] = None
+            continue
+        given = request.input.prior.values()
+        observation = Observation.from_outputs(
+            request.task_id,
+            next((o for o in given if isinstance(o, ClassifyOutput)), None)
+            or ClassifyOutput(doc_type=DocType.OTHER, confidence=0.0),
+            next((o for o in given if isinstance(o, ExtractOutput)), None) or ExtractOutput(),
+            text,
+        )
+        answers[submitted.case_id] = await anyio.to_thread.run_sync(
+            model.score, observation, history
+        )
+    return f"local/{model.model_name}", answers

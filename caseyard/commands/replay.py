@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -40,11 +41,18 @@ from caseyard.app import (
 from caseyard.commands._run import run
 from caseyard.errors import AuditFailed, ConfigError
 from coordinator import CaseReplay, CaseState, Logged, PipelineCatalog, StepStatus, replay
-from schemas import CaseSubmitted, ClassifyOutput, ExtractOutput, TaskCompleted, TaskOutput
+from schemas import (
+    CaseSubmitted,
+    ClassifyOutput,
+    ExtractOutput,
+    ScoreOutput,
+    TaskCompleted,
+    TaskOutput,
+)
 from schemas.topology import CASE_EVENTS, HUMAN, INTAKE, RESULTS, TIMERS
 
 if TYPE_CHECKING:
-    from caseyard.whatif import ClassifyWhatIf, Counts, ExtractWhatIf
+    from caseyard.whatif import ClassifyWhatIf, Counts, ExtractWhatIf, ScoreWhatIf
 
 CLOCK_SKEW_MS = 60_000
 """Records up to this much older than the first chosen submission are read too."""
@@ -122,10 +130,15 @@ async def start_offsets(
 def _replay_what_if(start: Start, case_id: str | None, what_if: str, as_json: bool) -> None:
     from caseyard.app import open_app
     from caseyard.cli import console, existing_settings
-    from caseyard.whatif import ask_candidate, ask_extractor, parse_what_if
+    from caseyard.whatif import ask_scorer, parse_what_if, score_requests
 
     capability, feedback = parse_what_if(what_if)
-    kind: type[TaskOutput] = ClassifyOutput if capability == "classify" else ExtractOutput
+    kinds: dict[str, type[TaskOutput]] = {
+        "classify": ClassifyOutput,
+        "extract": ExtractOutput,
+        "score": ScoreOutput,
+    }
+    kind = kinds[capability]
 
     async def body() -> None:
         catalog = PipelineCatalog.load(existing_settings().pipelines_dir)
@@ -133,32 +146,49 @@ def _replay_what_if(start: Start, case_id: str | None, what_if: str, as_json: bo
             with Progress(console=console, transient=True, disable=as_json) as progress:
                 task = progress.add_task("reading the log", total=0)
                 log = await read_case_log(app, start, case_id, progress, task)
-                model, ask = (
-                    await ask_candidate(app, feedback)
-                    if capability == "classify"
-                    else ask_extractor(app)
-                )
-                submitted = {
-                    i.event.case_id: i.event
-                    for i in log.inputs
-                    if isinstance(i.event, CaseSubmitted)
-                }
-                wanted = {
-                    i.event.case_id
-                    for i in log.inputs
-                    if isinstance(i.event, TaskCompleted)
-                    and isinstance(i.event.output, kind)
-                    and i.event.case_id in submitted
-                }
-                asking = progress.add_task(f"asking {model}", total=len(wanted))
                 answers: dict[str, Any] = {}
-                for case in sorted(wanted):
-                    answers[case] = await ask(submitted[case])
-                    progress.advance(asking)
-        report = _what_if_classify if capability == "classify" else _what_if_extract
-        report(log, catalog, answers, model, start, as_json)
+                if capability == "score":
+                    # One history for all, built in the order the scores came: asked together.
+                    requests = score_requests(log.inputs, log.outputs, catalog)
+                    progress.add_task(f"scoring {len(requests)} case(s) in order", total=None)
+                    model, scores = await ask_scorer(app, requests)
+                    answers.update(scores)
+                else:
+                    model = await _ask_each(app, capability, feedback, log, kind, answers, progress)
+        reports = {"classify": _what_if_classify, "extract": _what_if_extract}
+        reports.get(capability, _what_if_score)(log, catalog, answers, model, start, as_json)
 
     run(body)
+
+
+async def _ask_each(
+    app: App,
+    capability: str,
+    feedback: Path | None,
+    log: CaseLog,
+    kind: type[TaskOutput],
+    answers: dict[str, Any],
+    progress: Progress,
+) -> str:
+    """Ask the candidate classifier or extractor for each case's document, one by one."""
+    from caseyard.whatif import ask_candidate, ask_extractor
+
+    model, ask = (
+        await ask_candidate(app, feedback) if capability == "classify" else ask_extractor(app)
+    )
+    submitted = {i.event.case_id: i.event for i in log.inputs if isinstance(i.event, CaseSubmitted)}
+    wanted = {
+        i.event.case_id
+        for i in log.inputs
+        if isinstance(i.event, TaskCompleted)
+        and isinstance(i.event.output, kind)
+        and i.event.case_id in submitted
+    }
+    asking = progress.add_task(f"asking {model}", total=len(wanted))
+    for case in sorted(wanted):
+        answers[case] = await ask(submitted[case])
+        progress.advance(asking)
+    return model
 
 
 def _what_if_classify(
@@ -244,8 +274,51 @@ def _what_if_extract(
     )
 
 
+def _what_if_score(
+    log: CaseLog,
+    catalog: PipelineCatalog,
+    answers: Mapping[str, ScoreOutput | None],
+    model: str,
+    start: Start,
+    as_json: bool,
+) -> None:
+    from caseyard.cli import console, print_json
+    from caseyard.whatif import score_what_if, summarize_score
+
+    rows = score_what_if(log.inputs, log.outputs, catalog, lambda s: answers.get(s.case_id))
+    summary = summarize_score(rows)
+    if as_json:
+        print_json(_what_if_json(model, start, rows, summary))
+        return
+    table = Table("case", "recorded", "candidate", "route", "person")
+    table.title = f"what if score were {model}: {len(rows)} case(s) from {start}"
+    for row in rows:
+        was, new = row.recorded, row.candidate
+        table.add_row(
+            row.case_id,
+            f"{was.band.value} {was.score:.2f}",
+            "document unreadable"
+            if new is None
+            else f"{new.band.value} {new.score:.2f}" + (" *" if row.changed else ""),
+            _route(row.route, row.candidate_route),
+            row.person or "",
+        )
+    console.print(table)
+    console.print(
+        f"{summary.band_changed} of {summary.asked} bands change, {summary.route_changed} "
+        f"routes; where people decided ({summary.decided_by_people}): recorded model agrees "
+        f"{summary.recorded_agrees}, candidate {summary.candidate_agrees}. The counterparty "
+        "history was rebuilt from these cases alone, in order; later steps are not re-run.",
+        markup=False,
+        highlight=False,
+    )
+
+
 def _what_if_json(
-    model: str, start: Start, rows: Sequence[ClassifyWhatIf | ExtractWhatIf], summary: Counts
+    model: str,
+    start: Start,
+    rows: Sequence[ClassifyWhatIf | ExtractWhatIf | ScoreWhatIf],
+    summary: Counts,
 ) -> dict[str, Any]:
     return {
         "candidate": model,
@@ -582,7 +655,9 @@ def register(app: typer.Typer) -> None:
                 "document and report what would have changed: type, urgency, route, "
                 "agreement with the people who decided. extract: the same with the local "
                 "extractor as it is now (fields, route, agreement with the fields people "
-                "settled). Nothing is published.",
+                "settled). score: the local scorer as it trains now, its counterparty "
+                "history rebuilt from the cases in the order they were scored (band, route, "
+                "agreement with people's verdicts). Nothing is published.",
             ),
         ] = None,
         group: Annotated[

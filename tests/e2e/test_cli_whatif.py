@@ -1,9 +1,10 @@
-"""`caseyard replay --what-if classify|extract` as a user types it: a case recorded with a
-weak classification that a person corrected, asked again of the local classifier; one
-whose total the recorded extractor misread and a person corrected, asked again of the
-local rules; the loop from a person's correction through `feedback export` and `train` to
-a what-if that agrees with them; and a capability that cannot be asked yet refused in one
-line."""
+"""`caseyard replay --what-if classify|extract|score` as a user types it: a case recorded
+with a weak classification that a person corrected, asked again of the local classifier;
+one whose total the recorded extractor misread and a person corrected, asked again of the
+local rules; a supplier's invoices and then its "new bank details", scored again by the
+local scorer over a counterparty history rebuilt in the order they came; the loop from a
+person's correction through `feedback export` and `train` to a what-if that agrees with
+them; and a capability that cannot be asked refused in one line."""
 
 from __future__ import annotations
 
@@ -109,17 +110,15 @@ async def test_what_if_asks_the_candidate_and_compares_with_the_person(tmp_path:
 def test_a_capability_that_cannot_be_asked_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "pipelines").mkdir()
     (tmp_path / "pipelines" / "intake.yaml").write_text(PIPELINE)
-    done = run_caseyard(tmp_path, "replay", "--what-if", "score")
+    done = run_caseyard(tmp_path, "replay", "--what-if", "respond")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "error: --what-if 'score': only classify and extract can be asked of a candidate "
-        "model (score reads the counterparty history as it was, which the log does not hold)"
+        "error: --what-if 'respond': a candidate can be asked for classify, extract, score"
     ]
     done = run_caseyard(tmp_path, "replay", "--what-if", "extract=feedback.jsonl")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "error: --what-if 'extract=feedback.jsonl': the extractor is rules, it takes no "
-        "feedback file"
+        "error: --what-if 'extract=feedback.jsonl': only the classifier trains with a feedback file"
     ]
 
 
@@ -260,3 +259,113 @@ async def test_a_correction_trains_a_version_whose_what_if_agrees_with_the_perso
     assert re.search(r"n_feedback\W+1\b", trained.stdout), trained.stdout  # measured with it
     after = what_if()
     assert after["doc_type"] == "fraud_report", "the version trained with it agrees"
+
+
+SCORE_PIPELINE = """
+name: intake
+version: 1
+default: true
+steps:
+  - {id: classify, capability: classify}
+  - {id: extract, capability: extract, after: [classify]}
+  - id: score
+    capability: score
+    after: [extract]
+    inputs: [classify, extract]
+    escalate:
+      - id: high
+        when: steps.score.band == 'high'
+        queue: risk-review
+        reason: high risk
+"""
+EXAMPLES = ROOT / "examples" / "documents"
+NORDWIND = (
+    "invoice_nordwind_2025-118.pdf",
+    "invoice_nordwind_2026-007.eml",
+    "invoice_nordwind_2026-019.txt",
+    "payment_nordwind_new_bank_details.eml",
+)
+MEDIA = {".pdf": "application/pdf", ".eml": "message/rfc822", ".txt": "text/plain"}
+
+
+async def test_what_if_score_rebuilds_the_counterparty_history_in_order(tmp_path: Path) -> None:
+    """Recorded: a naive scorer that called the third Nordwind invoice high risk (a person
+    cleared it) and the "new bank details" low. The local scorer, asked again over a
+    history rebuilt from the three invoices first, calls the new account high risk and the
+    invoice not: both bands change, and the candidate agrees with the person."""
+    import hashlib
+
+    from agents.documents import read_text
+    from agents.models.extractor import extract
+
+    expected = json.loads((EXAMPLES / "EXPECTED.json").read_text())["documents"]
+    by_hash: dict[str, str] = {}
+    extracted: dict[str, ExtractOutput] = {}
+    for name in NORDWIND:
+        data = (EXAMPLES / name).read_bytes()
+        by_hash[hashlib.sha256(data).hexdigest()] = name
+        extracted[name] = extract(read_text(data, MEDIA[Path(name).suffix]))
+
+    def name_of(task: TaskRequested) -> str:
+        document = task.input.document
+        assert document is not None
+        return by_hash[document.sha256]
+
+    async def classify(task: TaskRequested) -> Outcome:
+        doc_type = DocType(expected[name_of(task)]["doc_type"])
+        return Outcome(ClassifyOutput(doc_type=doc_type, confidence=0.9), USAGE)
+
+    async def rules(task: TaskRequested) -> Outcome:
+        return Outcome(extracted[name_of(task)], USAGE)
+
+    async def naive(task: TaskRequested) -> Outcome:
+        if name_of(task) == "invoice_nordwind_2026-019.txt":
+            return Outcome(ScoreOutput(score=0.9, band=RiskBand.HIGH), USAGE)
+        return Outcome(ScoreOutput(score=0.1, band=RiskBand.LOW), USAGE)
+
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "intake.yaml").write_text(SCORE_PIPELINE)
+    cases: dict[str, str] = {}
+    async with harness(
+        f"sqlite:///{tmp_path}/bus.db",
+        tmp_path / "pipelines",
+        registry_db=tmp_path / "data" / REGISTRY_DB,
+    ) as h:
+        h.scripts["classify"].work = classify
+        h.scripts["extract"].work = rules
+        h.scripts["score"].work = naive
+        for name in NORDWIND:  # one after the other: the order the history is rebuilt in
+            submitted = run_caseyard(tmp_path, "submit", str(EXAMPLES / name), "--json")
+            assert submitted.returncode == 0, submitted.stderr
+            (row,) = json.loads(submitted.stdout)
+            cases[name] = row["case"]
+            if name == "invoice_nordwind_2026-019.txt":
+                await h.wait_for(row["case"], HumanTaskOpened)
+                await h.decide(row["case"], DecisionAction.APPROVE)
+            await h.wait_for(row["case"], CaseCompleted)
+
+    done = run_caseyard(tmp_path, "replay", "--what-if", "score", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["candidate"].startswith("local/")
+    rows = {r["case"]: r for r in report["cases"]}
+    assert set(rows) == set(cases.values())
+    redirect = rows[cases["payment_nordwind_new_bank_details.eml"]]
+    assert (redirect["recorded"]["band"], redirect["candidate"]["band"]) == ("low", "high")
+    assert (redirect["recorded"]["route"], redirect["candidate"]["route"]) == (
+        "auto",
+        "person (risk-review)",
+    )
+    cleared = rows[cases["invoice_nordwind_2026-019.txt"]]
+    assert cleared["recorded"]["band"] == "high" and cleared["candidate"]["band"] != "high"
+    assert cleared["person"] == "cleared"
+    for name in NORDWIND[:2]:
+        assert rows[cases[name]]["candidate"]["band"] != "high", name
+    summary = report["summary"]
+    assert summary["band_changed"] >= 2 and summary["route_changed"] >= 2
+    assert (summary["decided_by_people"], summary["recorded_agrees"]) == (1, 0)
+    assert summary["candidate_agrees"] == 1
+
+    table = run_caseyard(tmp_path, "replay", "--what-if", "score")
+    assert table.returncode == 0, table.stderr
+    assert "rebuilt from these cases alone" in table.stdout and "candidate 1" in table.stdout

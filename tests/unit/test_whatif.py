@@ -123,3 +123,50 @@ def test_an_extraction_lists_changed_added_and_dropped_fields_and_agreement() ->
         3,
     )
     assert (summary.recorded_agrees, summary.candidate_agrees) == (1, 2)
+
+
+RISK = load(
+    """
+name: risk
+version: 1
+steps:
+  - {id: classify, capability: classify}
+  - id: score
+    capability: score
+    after: [classify]
+    inputs: [classify]
+    escalate:
+      - {id: high, when: "steps.score.band == 'high'", queue: risk-review, reason: high risk}
+"""
+)
+
+
+def test_a_score_is_asked_as_it_was_requested_and_judged_by_the_person_s_verdict() -> None:
+    """The request is rebuilt with the classification the coordinator gave the score step;
+    a person who rejected the high-risk case confirmed the risk: the recorded high agrees,
+    a candidate's low does not."""
+    from caseyard.whatif import score_requests, score_what_if, summarize_score
+    from schemas import RiskBand, ScoreOutput
+    from tests.unit.coordinator.coord_support import score
+
+    d = Driver(RISK)
+    d.submit("risk")
+    d.complete("classify", classify(DocType.PAYMENT_REQUEST))
+    d.complete("score", score(0.9, RiskBand.HIGH))
+    d.claim()
+    d.decide(DecisionAction.REJECT)
+    inputs, outputs = _log(d)
+    ((submitted, request),) = score_requests(inputs, outputs, d.catalog)
+    assert submitted.case_id == request.case_id
+    assert request.task_id == d.task("score").task_id
+    given = request.input.prior["classify"]
+    assert isinstance(given, ClassifyOutput) and given.doc_type is DocType.PAYMENT_REQUEST
+
+    (row,) = score_what_if(
+        inputs, outputs, d.catalog, lambda s: ScoreOutput(score=0.3, band=RiskBand.LOW)
+    )
+    assert row.person == "risky" and row.changed
+    assert (row.route, row.candidate_route) == ("person (risk-review)", "auto")
+    summary = summarize_score([row])
+    assert (summary.band_changed, summary.decided_by_people) == (1, 1)
+    assert (summary.recorded_agrees, summary.candidate_agrees) == (1, 0)
