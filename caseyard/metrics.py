@@ -327,6 +327,19 @@ class ServiceCollector:
         for purpose, count in sorted(purposes.items()):
             applied.add_metric([purpose], count)
         yield applied
+        reviews = CounterMetricFamily(
+            "caseyard_reviews",
+            "People's verdicts on a step's output, by the model that gave it: confirmed "
+            "(approved), corrected (edited), rejected.",
+            labels=["model", "outcome"],
+        )
+        verdicts: dict[tuple[str, str], int] = {}
+        for s in stats:
+            for key, count in s.reviews.items():
+                verdicts[key] = verdicts.get(key, 0) + count
+        for (model, outcome), count in sorted(verdicts.items()):
+            reviews.add_metric([model, outcome], count)
+        yield reviews
         transactions = CounterMetricFamily(
             "caseyard_coordinator_transactions",
             "Transactions by outcome (an aborted batch is applied again).",

@@ -835,6 +835,7 @@ class _Run:
             attempt=state.attempt,
             seq=self.seq,
             output=output,
+            model=f"{event.usage.provider}/{event.usage.model}",
         )
         self._push(
             _CASE_TOPIC,

@@ -50,7 +50,17 @@ from coordinator._engine import timer_fired, transition
 from coordinator._pipeline import PipelineCatalog
 from coordinator._state import CaseState
 from coordinator._store import HOT_STATES, StateStore
-from schemas import AvroCodec, DecodeError, Event, Producer, TimerFired, TimerPurpose, cloudevents
+from schemas import (
+    AvroCodec,
+    DecisionAction,
+    DecodeError,
+    Event,
+    HumanDecision,
+    Producer,
+    TimerFired,
+    TimerPurpose,
+    cloudevents,
+)
 from schemas.audit import CaseHead, ChainCheckpoint, Signer
 from schemas.dead_letters import dead_letter, dead_letter_headers
 from schemas.topology import AUDIT, DEAD_LETTERS, HUMAN, INTAKE, RESULTS, STATE, TIMERS
@@ -119,6 +129,9 @@ class CoordinatorStats:
     """Inputs that came on another partition than their case's and were sent on to it."""
     restored: int = 0
     by_ignored_reason: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    reviews: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    """People's verdicts on a step's output by (model that gave it, `confirmed` |
+    `corrected` | `rejected`): with the classified count, the share people corrected."""
 
 
 class _Restorer:
@@ -249,6 +262,10 @@ def _state_at(value: bytes, tp: TopicPartition, offset: int) -> CaseState | str:
             f"its state record {tp.topic}[{tp.partition}]@{offset} is corrupt "
             f"({type(exc).__name__}: {str(exc).splitlines()[0]})"
         )
+
+
+_OUTCOMES = {DecisionAction.APPROVE: "confirmed", DecisionAction.REJECT: "rejected"}
+"""A review's verdict on the model's output; an edit corrected it."""
 
 
 def _positions_bytes(positions: dict[str, int]) -> bytes:
@@ -706,6 +723,8 @@ class Coordinator:
             if event.purpose is TimerPurpose.HUMAN_SLA:
                 self.stats.sla_breaches += 1
                 log.info("human task SLA breached", extra={"case_id": case_id})
+        elif isinstance(event, HumanDecision) and result.dead_letter is None:
+            self._count_review(current, event)
         self.stats.transitions += 1
         if log.isEnabledFor(logging.DEBUG):
             outputs = ",".join(e.event.event_type for e in result.outputs)
@@ -734,6 +753,17 @@ class Coordinator:
                 )
             )
         return out
+
+    def _count_review(self, before: CaseState | None, decision: HumanDecision) -> None:
+        """A person's verdict on the output of the step under review, counted against the
+        model that gave it (budget and compensation tasks judge no model)."""
+        human = before.human if before is not None else None
+        if before is None or human is None or human.step is None:
+            return
+        step = before.steps.get(human.step)
+        model = step.model if step is not None and step.model else "unrecorded"
+        outcome = _OUTCOMES.get(decision.action, "corrected")
+        self.stats.reviews[(model, outcome)] += 1
 
     def _forward(self, record: Record, case_id: str, home: int) -> Message:
         """An input on another partition than its case's (a producer that partitions by

@@ -91,6 +91,8 @@ class StepState:
         seq: Completion order among the case's steps, so compensation can go in reverse.
         escalation: The escalation rule that put the step in review.
         output: The accepted output (human corrections applied).
+        model: The model that gave the output (`provider/model`), so a person's verdict
+            on it can be counted against that model.
     """
 
     status: StepStatus
@@ -99,6 +101,7 @@ class StepState:
     seq: _NotZero = 0
     escalation: _Text = None
     output: Annotated[TaskOutput | None, Field(exclude_if=_none)] = None
+    model: _Text = None
 
 
 @dataclass(frozen=True, slots=True)

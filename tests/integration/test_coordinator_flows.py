@@ -29,7 +29,7 @@ from schemas import (
 )
 from schemas.topology import RESULTS
 from tests.helpers import eventually
-from tests.integration.coordinator_harness import USAGE, default_output, harness
+from tests.integration.coordinator_harness import USAGE, Harness, default_output, harness
 
 pytestmark = pytest.mark.anyio
 
@@ -237,6 +237,7 @@ class Flows:
             await h.decide(case, DecisionAction.APPROVE)
             events = await h.wait_for(case, CaseCompleted)
             assert [e.step for e in events if isinstance(e, StepCompleted)][-1] == "respond"
+            assert _reviews(h) == {("fake/scripted", "confirmed"): 1}
 
     async def test_human_reject_compensates_and_closes(self, pipelines: Path) -> None:
         async with harness(self.url, pipelines) as h:
@@ -248,6 +249,7 @@ class Flows:
             completed = next(e for e in events if isinstance(e, CaseCompleted))
             assert completed.outcome == "rejected"
             assert not h.calls("respond", case)
+            assert _reviews(h) == {("fake/scripted", "rejected"): 1}
 
     async def test_human_edit_patches_and_rescores(self, pipelines: Path) -> None:
         async with harness(self.url, pipelines) as h:
@@ -261,9 +263,16 @@ class Flows:
                 assert len(h.calls("score", case)) == 2
 
             await eventually(rescored)
+            assert _reviews(h) == {("fake/scripted", "corrected"): 1}
             rescore = h.calls("score", case)[-1]
             (extract,) = [o for name, o in rescore.input.prior.items() if name == "extract"]
             assert any(f.value == "12 EUR" for f in extract.fields)  # type: ignore[union-attr]
+
+
+def _reviews(h: Harness) -> dict[tuple[str, str], int]:
+    """People's verdicts the coordinator counted, by the model whose output they judged."""
+    assert h.coordinator is not None
+    return dict(h.coordinator.stats.reviews)
 
 
 async def _instant(task: TaskRequested) -> Outcome:

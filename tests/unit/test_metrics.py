@@ -173,6 +173,7 @@ async def test_collectors_read_agent_coordinator_and_model_stats() -> None:
     coordinator.stats.transitions, coordinator.stats.sla_breaches = 7, 2
     coordinator.stats.timers_applied["human_sla"] += 2
     coordinator.stats.aborted = 1
+    coordinator.stats.reviews["local/classify-nb", "corrected"] += 3
     metrics.watch_agent(agent, router)
     metrics.watch_coordinator(coordinator)
 
@@ -195,6 +196,8 @@ async def test_collectors_read_agent_coordinator_and_model_stats() -> None:
     assert sample(metrics, applied, purpose="human_sla") == 2
     assert sample(metrics, "caseyard_coordinator_transactions_total", outcome="aborted") == 1
     assert sample(metrics, "caseyard_coordinator_open_cases") == 0
+    reviews = "caseyard_reviews_total"
+    assert sample(metrics, reviews, model="local/classify-nb", outcome="corrected") == 3
 
 
 def test_tool_calls_are_counted_by_server_tool_and_outcome(tmp_path: Path) -> None:

@@ -41,6 +41,9 @@ class Member:
     def paused(self) -> frozenset[TopicPartition]:
         return frozenset()
 
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return None  # nothing committed: no position to seek to
+
 
 def record(topic: str, partition: int, offset: int) -> Record:
     return Record(topic, partition, offset, 0, b"case", b"value", ())
