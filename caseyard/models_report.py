@@ -190,17 +190,27 @@ Mean confidence {report.mean_confidence:.2f}; the cascade went past the first mo
 </section>"""
         )
     body = "\n".join(sections) or "<p>No classifications in this period.</p>"
+    return html_page(
+        "caseyard models report",
+        f"""<h1>What the classifier sees</h1>
+<p>Since {html.escape(since)}, per model version.</p>
+{body}""",
+    )
+
+
+def html_page(title: str, body: str) -> str:
+    """A self-contained page (inline SVG, no script) in the reports' one style."""
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>caseyard models report</title>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
 body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }}
 section {{ border-left: 4px solid #3a7; padding-left: 1em; margin-bottom: 2em; }}
 section.breach {{ border-color: #c33; }}
 figure {{ display: inline-block; margin: 0 2em 0 0; vertical-align: top; }}
 text {{ font: 11px system-ui, sans-serif; }}
+table {{ border-collapse: collapse; }}
+th, td {{ text-align: left; padding: 2px 10px 2px 0; border-bottom: 1px solid #ddd; }}
 </style></head><body>
-<h1>What the classifier sees</h1>
-<p>Since {html.escape(since)}, per model version.</p>
 {body}
 </body></html>
 """

@@ -25,6 +25,9 @@ with the candidate's answer is not claimed.
 from __future__ import annotations
 
 import functools
+import html
+from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -68,13 +71,25 @@ Candidate = Callable[[CaseSubmitted], ClassifyOutput | None]
 Out = TypeVar("Out", ClassifyOutput, ExtractOutput, ScoreOutput)
 
 
-class Counts:
+class Counts(ABC):
     """A what-if's totals (dataclass fields)."""
 
     __slots__ = ()
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+    @abstractmethod
+    def sentence(self) -> str:
+        """The totals as the report says them."""
+
+
+UNREADABLE = "document unreadable"
+
+
+def route_change(route: str, candidate: str | None) -> str:
+    """`route`, or `route -> candidate's` where the candidate's differs."""
+    return route if candidate in (None, route) else f"{route} -> {candidate}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +105,32 @@ class ClassifyWhatIf:
     person: str | None
     """The document type a person confirmed or corrected, if one decided it."""
 
+    HEADERS = ("case", "recorded", "candidate", "route", "person")
+
     @property
     def changed(self) -> bool:
         c = self.candidate
         return c is not None and (
             c.doc_type != self.recorded.doc_type or c.urgency != self.recorded.urgency
         )
+
+    def cells(self) -> tuple[str, ...]:
+        was, new = self.recorded, self.candidate
+        return (
+            self.case_id,
+            f"{was.doc_type.value} {was.confidence:.2f} {was.urgency.value}",
+            UNREADABLE
+            if new is None
+            else f"{new.doc_type.value} {new.confidence:.2f} {new.urgency.value}"
+            + (" *" if self.changed else ""),
+            route_change(self.route, self.candidate_route),
+            self.person or "",
+        )
+
+    def labels(self) -> tuple[str, str | None]:
+        """What the recorded model and the candidate called it (the report's matrix)."""
+        new = self.candidate
+        return self.recorded.doc_type.value, None if new is None else new.doc_type.value
 
     def as_dict(self) -> dict[str, Any]:
         c = self.candidate
@@ -133,6 +168,23 @@ class ExtractWhatIf:
     candidate_route: str | None
     person: dict[str, str] | None
     """The field values a person confirmed or corrected later in the case, if one did."""
+
+    HEADERS = ("case", "fields", "what changes", "route", "people")
+
+    def cells(self) -> tuple[str, ...]:
+        settled, recorded, candidate = self.agreement()
+        return (
+            self.case_id,
+            str(len(self.recorded.fields)),
+            UNREADABLE if self.candidate is None else "; ".join(self.changes()) or "nothing",
+            route_change(self.route, self.candidate_route),
+            f"{settled} settled: recorded {recorded}, candidate {candidate}" if settled else "",
+        )
+
+    def labels(self) -> tuple[str, str | None]:
+        """Whether the candidate reads the fields as recorded (the report's matrix)."""
+        same = "as recorded"
+        return same, None if self.candidate is None else same if not self.changes() else "changed"
 
     def changes(self) -> list[str]:
         """What the candidate reads differently: `name: old -> new`, `+name=new`, `-name`."""
@@ -192,9 +244,27 @@ class ScoreWhatIf:
     """What a person decided on the review the recorded score opened: `risky` (rejected),
     `cleared` (approved), or None (no such review, or not decided either way)."""
 
+    HEADERS = ("case", "recorded", "candidate", "route", "person")
+
     @property
     def changed(self) -> bool:
         return self.candidate is not None and self.candidate.band != self.recorded.band
+
+    def cells(self) -> tuple[str, ...]:
+        was, new = self.recorded, self.candidate
+        return (
+            self.case_id,
+            f"{was.band.value} {was.score:.2f}",
+            UNREADABLE
+            if new is None
+            else f"{new.band.value} {new.score:.2f}" + (" *" if self.changed else ""),
+            route_change(self.route, self.candidate_route),
+            self.person or "",
+        )
+
+    def labels(self) -> tuple[str, str | None]:
+        new = self.candidate
+        return self.recorded.band.value, None if new is None else new.band.value
 
     @staticmethod
     def agrees(output: ScoreOutput | None, person: str) -> bool:
@@ -233,6 +303,14 @@ class ScoreSummary(Counts):
     recorded_agrees: int
     candidate_agrees: int
 
+    def sentence(self) -> str:
+        return (
+            f"{self.band_changed} of {self.asked} bands change, {self.route_changed} routes; "
+            f"where people decided ({self.decided_by_people}): recorded model agrees "
+            f"{self.recorded_agrees}, candidate {self.candidate_agrees}. The counterparty "
+            "history was rebuilt from these cases alone, in order; later steps are not re-run."
+        )
+
 
 def summarize_score(rows: Sequence[ScoreWhatIf]) -> ScoreSummary:
     asked = [r for r in rows if r.candidate is not None]
@@ -258,6 +336,14 @@ class ExtractSummary(Counts):
     fields_settled_by_people: int
     recorded_agrees: int
     candidate_agrees: int
+
+    def sentence(self) -> str:
+        return (
+            f"{self.cases_changed} of {self.asked} extractions change ({self.fields_changed} "
+            f"fields), {self.route_changed} routes; of the {self.fields_settled_by_people} "
+            f"fields people settled: recorded model agrees {self.recorded_agrees}, candidate "
+            f"{self.candidate_agrees}. Later steps are not re-run."
+        )
 
 
 def summarize_extract(rows: Sequence[ExtractWhatIf]) -> ExtractSummary:
@@ -528,6 +614,14 @@ class Summary(Counts):
     recorded_agrees: int
     candidate_agrees: int
 
+    def sentence(self) -> str:
+        return (
+            f"{self.type_changed} of {self.asked} types and {self.urgency_changed} urgencies "
+            f"change, {self.route_changed} routes; where people decided "
+            f"({self.decided_by_people}): recorded model agrees {self.recorded_agrees}, "
+            f"candidate {self.candidate_agrees}. Later steps are not re-run."
+        )
+
 
 def summarize(rows: Sequence[ClassifyWhatIf]) -> Summary:
     asked = [r for r in rows if r.candidate is not None]
@@ -657,3 +751,62 @@ async def ask_scorer(
             model.score, observation, history
         )
     return f"local/{model.model_name}", answers
+
+
+WhatIfRow = ClassifyWhatIf | ExtractWhatIf | ScoreWhatIf
+
+
+def render_html(
+    capability: str, model: str, start: str, rows: Sequence[WhatIfRow], summary: Counts
+) -> str:
+    """The what-if as a page: the totals, how the recorded answers map to the candidate's
+    (a matrix: the diagonal is agreement), and every case."""
+    from caseyard.models_report import html_page
+
+    headers = type(rows[0]).HEADERS if rows else ("case",)
+    table = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row.cells()) + "</tr>"
+        for row in rows
+    )
+    return html_page(
+        f"caseyard what-if {capability}",
+        f"""<h1>What if {html.escape(capability)} were {html.escape(model)}</h1>
+<p>{len(rows)} case(s) from {html.escape(start)}. {html.escape(summary.sentence())}</p>
+<figure><figcaption>Recorded (rows) and candidate (columns): green kept, red changed</figcaption>
+{_matrix_svg(Counter(row.labels() for row in rows))}</figure>
+<table class="cases"><tr>{"".join(f"<th>{html.escape(h)}</th>" for h in headers)}</tr>
+{table}</table>""",
+    )
+
+
+def _matrix_svg(counts: Counter[tuple[str, str | None]]) -> str:
+    recorded = sorted({r for r, _ in counts})
+    candidate = sorted({c or UNREADABLE for _, c in counts})
+    cell, left = 34, 140
+    top = 20 + min(90, 6 * max((len(c) for c in candidate), default=0))
+    width, height = left + cell * len(candidate) + 10, top + cell * len(recorded) + 10
+    most = max(counts.values(), default=1)
+    parts = [f'<svg role="img" width="{width}" height="{height}" class="matrix">']
+    for j, label in enumerate(candidate):
+        x = left + j * cell + cell / 2
+        parts.append(
+            f'<text x="{x:.0f}" y="{top - 6}" transform="rotate(-45 {x:.0f} {top - 6})">'
+            f"{html.escape(label)}</text>"
+        )
+    for i, was in enumerate(recorded):
+        y = top + i * cell
+        parts.append(f'<text x="0" y="{y + cell / 2 + 4:.0f}">{html.escape(was)}</text>')
+        for j, new in enumerate(candidate):
+            n = counts.get((was, None if new == UNREADABLE else new), 0)
+            colour = "#3a7" if was == new else "#c33"
+            parts.append(
+                f'<rect x="{left + j * cell}" y="{y}" width="{cell - 2}" height="{cell - 2}" '
+                f'fill="{colour if n else "#eee"}" fill-opacity="{0.15 + 0.85 * n / most:.2f}">'
+                f"<title>{html.escape(was)} -> {html.escape(new)}: {n}</title></rect>"
+            )
+            if n:
+                parts.append(
+                    f'<text x="{left + j * cell + 6}" y="{y + cell / 2 + 4:.0f}">{n}</text>'
+                )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -52,7 +52,7 @@ from schemas import (
 from schemas.topology import CASE_EVENTS, HUMAN, INTAKE, RESULTS, TIMERS
 
 if TYPE_CHECKING:
-    from caseyard.whatif import ClassifyWhatIf, Counts, ExtractWhatIf, ScoreWhatIf
+    from caseyard.whatif import Counts
 
 CLOCK_SKEW_MS = 60_000
 """Records up to this much older than the first chosen submission are read too."""
@@ -127,7 +127,9 @@ async def start_offsets(
 # -- what-if replay -----------------------------------------------------------------------
 
 
-def _replay_what_if(start: Start, case_id: str | None, what_if: str, as_json: bool) -> None:
+def _replay_what_if(
+    start: Start, case_id: str | None, what_if: str, as_json: bool, html_path: Path | None
+) -> None:
     from caseyard.app import open_app
     from caseyard.cli import console, existing_settings
     from caseyard.whatif import ask_scorer, parse_what_if, score_requests
@@ -155,8 +157,7 @@ def _replay_what_if(start: Start, case_id: str | None, what_if: str, as_json: bo
                     answers.update(scores)
                 else:
                     model = await _ask_each(app, capability, feedback, log, kind, answers, progress)
-        reports = {"classify": _what_if_classify, "extract": _what_if_extract}
-        reports.get(capability, _what_if_score)(log, catalog, answers, model, start, as_json)
+        _what_if_report(capability, log, catalog, answers, model, start, as_json, html_path)
 
     run(body)
 
@@ -191,145 +192,62 @@ async def _ask_each(
     return model
 
 
-def _what_if_classify(
+def _what_if_report(
+    capability: str,
     log: CaseLog,
     catalog: PipelineCatalog,
     answers: Mapping[str, Any],
     model: str,
     start: Start,
     as_json: bool,
+    html_path: Path | None,
 ) -> None:
     from caseyard.cli import console, print_json
-    from caseyard.whatif import classify_what_if, summarize
-
-    rows = classify_what_if(log.inputs, log.outputs, catalog, lambda s: answers.get(s.case_id))
-    summary = summarize(rows)
-    if as_json:
-        print_json(_what_if_json(model, start, rows, summary))
-        return
-    table = Table("case", "recorded", "candidate", "route", "person")
-    table.title = f"what if classify were {model}: {len(rows)} case(s) from {start}"
-    for row in rows:
-        was, new = row.recorded, row.candidate
-        table.add_row(
-            row.case_id,
-            f"{was.doc_type.value} {was.confidence:.2f} {was.urgency.value}",
-            "document unreadable"
-            if new is None
-            else f"{new.doc_type.value} {new.confidence:.2f} {new.urgency.value}"
-            + (" *" if row.changed else ""),
-            _route(row.route, row.candidate_route),
-            row.person or "",
-        )
-    console.print(table)
-    people = summary.decided_by_people
-    console.print(
-        f"{summary.type_changed} of {summary.asked} types and {summary.urgency_changed} "
-        f"urgencies change, {summary.route_changed} routes; where people decided "
-        f"({people}): recorded model agrees {summary.recorded_agrees}, candidate "
-        f"{summary.candidate_agrees}. Later steps are not re-run.",
-        markup=False,
-        highlight=False,
+    from caseyard.whatif import (
+        WhatIfRow,
+        classify_what_if,
+        extract_what_if,
+        render_html,
+        score_what_if,
+        summarize,
+        summarize_extract,
+        summarize_score,
     )
 
+    def answer(submitted: CaseSubmitted) -> Any:
+        return answers.get(submitted.case_id)
 
-def _what_if_extract(
-    log: CaseLog,
-    catalog: PipelineCatalog,
-    answers: Mapping[str, Any],
-    model: str,
-    start: Start,
-    as_json: bool,
-) -> None:
-    from caseyard.cli import console, print_json
-    from caseyard.whatif import extract_what_if, summarize_extract
-
-    rows = extract_what_if(log.inputs, log.outputs, catalog, lambda s: answers.get(s.case_id))
-    summary = summarize_extract(rows)
-    if as_json:
-        print_json(_what_if_json(model, start, rows, summary))
-        return
-    table = Table("case", "fields", "what changes", "route", "people")
-    table.title = f"what if extract were {model}: {len(rows)} case(s) from {start}"
-    for row in rows:
-        settled, recorded, candidate = row.agreement()
-        table.add_row(
-            row.case_id,
-            str(len(row.recorded.fields)),
-            "document unreadable"
-            if row.candidate is None
-            else "; ".join(row.changes()) or "nothing",
-            _route(row.route, row.candidate_route),
-            f"{settled} settled: recorded {recorded}, candidate {candidate}" if settled else "",
+    rows: Sequence[WhatIfRow]
+    summary: Counts
+    if capability == "classify":
+        rows = found = classify_what_if(log.inputs, log.outputs, catalog, answer)
+        summary = summarize(found)
+    elif capability == "extract":
+        rows = read = extract_what_if(log.inputs, log.outputs, catalog, answer)
+        summary = summarize_extract(read)
+    else:
+        rows = scored = score_what_if(log.inputs, log.outputs, catalog, answer)
+        summary = summarize_score(scored)
+    if html_path is not None:
+        html_path.write_text(
+            render_html(capability, model, str(start), rows, summary), encoding="utf-8"
         )
-    console.print(table)
-    console.print(
-        f"{summary.cases_changed} of {summary.asked} extractions change "
-        f"({summary.fields_changed} fields), {summary.route_changed} routes; of the "
-        f"{summary.fields_settled_by_people} fields people settled: recorded model agrees "
-        f"{summary.recorded_agrees}, candidate {summary.candidate_agrees}. Later steps are "
-        "not re-run.",
-        markup=False,
-        highlight=False,
-    )
-
-
-def _what_if_score(
-    log: CaseLog,
-    catalog: PipelineCatalog,
-    answers: Mapping[str, ScoreOutput | None],
-    model: str,
-    start: Start,
-    as_json: bool,
-) -> None:
-    from caseyard.cli import console, print_json
-    from caseyard.whatif import score_what_if, summarize_score
-
-    rows = score_what_if(log.inputs, log.outputs, catalog, lambda s: answers.get(s.case_id))
-    summary = summarize_score(rows)
     if as_json:
-        print_json(_what_if_json(model, start, rows, summary))
-        return
-    table = Table("case", "recorded", "candidate", "route", "person")
-    table.title = f"what if score were {model}: {len(rows)} case(s) from {start}"
-    for row in rows:
-        was, new = row.recorded, row.candidate
-        table.add_row(
-            row.case_id,
-            f"{was.band.value} {was.score:.2f}",
-            "document unreadable"
-            if new is None
-            else f"{new.band.value} {new.score:.2f}" + (" *" if row.changed else ""),
-            _route(row.route, row.candidate_route),
-            row.person or "",
+        print_json(
+            {
+                "candidate": model,
+                "from": str(start),
+                "cases": [r.as_dict() for r in rows],
+                "summary": summary.as_dict(),
+            }
         )
+        return
+    table = Table(*(type(rows[0]).HEADERS if rows else ("case",)))
+    table.title = f"what if {capability} were {model}: {len(rows)} case(s) from {start}"
+    for row in rows:
+        table.add_row(*row.cells())
     console.print(table)
-    console.print(
-        f"{summary.band_changed} of {summary.asked} bands change, {summary.route_changed} "
-        f"routes; where people decided ({summary.decided_by_people}): recorded model agrees "
-        f"{summary.recorded_agrees}, candidate {summary.candidate_agrees}. The counterparty "
-        "history was rebuilt from these cases alone, in order; later steps are not re-run.",
-        markup=False,
-        highlight=False,
-    )
-
-
-def _what_if_json(
-    model: str,
-    start: Start,
-    rows: Sequence[ClassifyWhatIf | ExtractWhatIf | ScoreWhatIf],
-    summary: Counts,
-) -> dict[str, Any]:
-    return {
-        "candidate": model,
-        "from": str(start),
-        "cases": [r.as_dict() for r in rows],
-        "summary": summary.as_dict(),
-    }
-
-
-def _route(route: str, candidate: str | None) -> str:
-    return route if candidate in (None, route) else f"{route} -> {candidate}"
+    console.print(summary.sentence(), markup=False, highlight=False)
 
 
 # -- case replay -----------------------------------------------------------------------
@@ -660,6 +578,10 @@ def register(app: typer.Typer) -> None:
                 "agreement with people's verdicts). Nothing is published.",
             ),
         ] = None,
+        html_path: Annotated[
+            Path | None,
+            typer.Option("--html", help="With --what-if: also write the report as an HTML page."),
+        ] = None,
         group: Annotated[
             str | None,
             typer.Option("--group", help="Move this consumer group back instead (with --topic)."),
@@ -688,9 +610,11 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError("a group replay needs --from TIME, OFFSET or earliest")
             _replay_group(group, topic, start, as_json)
             return
+        if html_path is not None and what_if is None:
+            raise ConfigError("--html writes a what-if report: it goes with --what-if")
         if what_if is not None:
             if verify:
                 raise ConfigError("--what-if and --verify go separately")
-            _replay_what_if(start, case_id, what_if, as_json)
+            _replay_what_if(start, case_id, what_if, as_json, html_path)
             return
         _replay_cases(start, case_id, verify, as_json)

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.async_api import expect
 
 from agents.runtime import Outcome
 from caseyard.schema_store import REGISTRY_DB
@@ -30,6 +31,7 @@ from schemas import (
     ScoreOutput,
     TaskRequested,
 )
+from tests.e2e.test_inbox_browser import browser, chromium, shoot  # noqa: F401 (fixture)
 from tests.helpers import run_caseyard
 from tests.integration.coordinator_harness import USAGE, harness
 
@@ -288,11 +290,15 @@ NORDWIND = (
 MEDIA = {".pdf": "application/pdf", ".eml": "message/rfc822", ".txt": "text/plain"}
 
 
-async def test_what_if_score_rebuilds_the_counterparty_history_in_order(tmp_path: Path) -> None:
+async def test_what_if_score_rebuilds_the_counterparty_history_in_order(
+    tmp_path: Path,
+    chromium: Path,  # noqa: F811
+) -> None:
     """Recorded: a naive scorer that called the third Nordwind invoice high risk (a person
     cleared it) and the "new bank details" low. The local scorer, asked again over a
     history rebuilt from the three invoices first, calls the new account high risk and the
-    invoice not: both bands change, and the candidate agrees with the person."""
+    invoice not: both bands change, and the candidate agrees with the person. The HTML
+    report, opened in headless Chromium, maps the recorded bands to the candidate's."""
     import hashlib
 
     from agents.documents import read_text
@@ -344,7 +350,8 @@ async def test_what_if_score_rebuilds_the_counterparty_history_in_order(tmp_path
                 await h.decide(row["case"], DecisionAction.APPROVE)
             await h.wait_for(row["case"], CaseCompleted)
 
-    done = run_caseyard(tmp_path, "replay", "--what-if", "score", "--json")
+    page = tmp_path / "what-if.html"
+    done = run_caseyard(tmp_path, "replay", "--what-if", "score", "--json", "--html", str(page))
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["candidate"].startswith("local/")
@@ -369,3 +376,16 @@ async def test_what_if_score_rebuilds_the_counterparty_history_in_order(tmp_path
     table = run_caseyard(tmp_path, "replay", "--what-if", "score")
     assert table.returncode == 0, table.stderr
     assert "rebuilt from these cases alone" in table.stdout and "candidate 1" in table.stdout
+
+    async with browser(chromium, tmp_path / "profile") as context:
+        tab = await context.new_page()
+        await tab.goto(page.as_uri())
+        await expect(tab.locator("h1")).to_have_text(re.compile(r"What if score were local/"))
+        matrix = tab.locator("svg.matrix")
+        await expect(matrix).to_be_visible()
+        # The new account: recorded low, the candidate high (a red, off-diagonal cell).
+        await expect(matrix.locator("title", has_text="low -> high: 1")).to_have_count(1)
+        await expect(matrix.locator("title", has_text="high -> high")).to_have_count(1)
+        await expect(tab.locator("table.cases tr")).to_have_count(1 + len(NORDWIND))
+        await expect(tab.locator("p").first).to_contain_text("recorded model agrees 0, candidate 1")
+        await shoot(tab, "what-if-score.png")
