@@ -173,6 +173,12 @@ class Settings(BaseSettings):
         description="The inbox API token `caseyard mcp` acts with over stdio (its user's "
         "role and queues apply)",
     )
+    inbox_keep_ended_cases: int = Field(
+        default=1000,  # caseyard.inbox.projection.KEEP_ENDED_CASES
+        ge=1,
+        description="Ended cases (with no human task open) whose timelines the inbox keeps "
+        "in memory, the latest ones; open tasks are always kept",
+    )
     inbox_host: str = "127.0.0.1"
     inbox_port: int = Field(default=8080, gt=0, lt=65536)
     inbox_users_file: Path | None = Field(

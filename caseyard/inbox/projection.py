@@ -34,7 +34,8 @@ from schemas import (
 )
 
 KEEP_ENDED_CASES = 1000
-"""Cases that ended without a human task whose timelines stay (the most recent ones)."""
+"""Cases that ended, with no human task left open, whose timelines and tasks stay (the most
+recent ones): the inbox's memory is this window plus the open work, however long it runs."""
 
 
 class TaskStatus(StrEnum):
@@ -124,9 +125,12 @@ class Projection:
     def __init__(self, *, keep_ended_cases: int = KEEP_ENDED_CASES) -> None:
         self._tasks: dict[str, HumanTask] = {}
         self._cases: dict[str, CaseView] = {}
-        self._early: dict[str, list[HumanEvent]] = {}
+        self._early: OrderedDict[str, list[HumanEvent]] = OrderedDict()
+        """Human events read before their task's announcement (the topics are read side
+        by side), oldest first; bounded like the ended cases (one for an evicted task
+        would otherwise wait forever)."""
         self._ended: OrderedDict[str, None] = OrderedDict()
-        self._keep = keep_ended_cases
+        self.keep_ended_cases = keep_ended_cases
 
     def task(self, task_id: str) -> HumanTask | None:
         return self._tasks.get(task_id)
@@ -195,12 +199,16 @@ class Projection:
         task = self._tasks.get(event.human_task_id)
         if task is None or task.case_id != event.case_id:
             self._early.setdefault(event.human_task_id, []).append(event)
+            while len(self._early) > self.keep_ended_cases:
+                self._early.popitem(last=False)
             return
-        self._cases[event.case_id].events.append(event)
+        case = self._cases[event.case_id]
+        case.events.append(event)
         if task.decision is not None:
             return
         if isinstance(event, HumanDecision):
             task.decision = event
+            self._maybe_done(case)
         elif event.occurred_at >= task.announced.occurred_at:
             task.claimed_by, task.claimed_at = event.claimed_by, event.occurred_at
 
@@ -210,8 +218,16 @@ class Projection:
             task = self._tasks[task_id]
             if task.status is TaskStatus.OPEN:
                 task.ended_by = event
-        if not case.tasks:
-            self._ended[case.case_id] = None
-            while len(self._ended) > self._keep:
-                forgotten, _ = self._ended.popitem(last=False)
-                del self._cases[forgotten]
+        self._maybe_done(case)
+
+    def _maybe_done(self, case: CaseView) -> None:
+        """An ended case with no task open joins the window of the latest ended cases; the
+        oldest beyond it are forgotten with their tasks (the log keeps them)."""
+        if case.ended is None or any(self._tasks[t].status is TaskStatus.OPEN for t in case.tasks):
+            return
+        self._ended[case.case_id] = None
+        self._ended.move_to_end(case.case_id)
+        while len(self._ended) > self.keep_ended_cases:
+            forgotten, _ = self._ended.popitem(last=False)
+            for task_id in self._cases.pop(forgotten).tasks:
+                del self._tasks[task_id]

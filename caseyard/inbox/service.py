@@ -47,7 +47,8 @@ READ_BACK_SECONDS = 5.0
 """How long a claim or decision waits to be read back before the answer goes out anyway."""
 SNAPSHOT_EVERY_S = 60.0
 """How often a running inbox writes its projection snapshot (and once more at stop)."""
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
+"""2: ended cases with human tasks are forgotten beyond the window too (1 kept them all)."""
 
 
 class Refused(CaseyardError):
@@ -88,7 +89,7 @@ class Inbox:
         self.snapshot = snapshot
         """Where the projection and the offsets it was built to are kept between runs, so a
         restart reads only what came after (None: read the log from the beginning)."""
-        self.projection = Projection()
+        self.projection = Projection(keep_ended_cases=app.settings.inbox_keep_ended_cases)
         self.records_read = 0
         """Records taken in since this inbox started (a snapshot spares the older ones)."""
         self.ready = anyio.Event()
@@ -144,6 +145,7 @@ class Inbox:
             # another bus): it cannot be trusted.
             log.warning("inbox snapshot %s is ahead of the log, reading the log", path)
             return {}
+        projection.keep_ended_cases = self.projection.keep_ended_cases
         self.projection = projection
         self._read = dict(offsets)
         log.info(

@@ -120,20 +120,39 @@ def test_a_task_opened_after_its_case_failed_stays_open() -> None:
     assert (task.status, task.after_case_ended) == (TaskStatus.OPEN, True)
 
 
-def test_ended_cases_without_human_tasks_are_forgotten_beyond_the_limit() -> None:
+def test_the_open_work_stays_and_ended_cases_are_forgotten_beyond_the_limit() -> None:
+    """The inbox's memory is the open work plus a window of the latest ended cases: a case
+    that ended with no task open (none, decided, or closed by its end) joins the window,
+    and the oldest beyond it are forgotten with their tasks (the log keeps them)."""
     projection = Projection(keep_ended_cases=2)
+    for event in escalation("waiting"):  # its task stays open, however long
+        projection.apply(event)
+    for event in [*escalation(CASE), decided(CASE, "alice"), completed(CASE)]:
+        projection.apply(event)
+    view = projection.case(CASE)
+    assert view is not None
+    (decided_task,) = view.tasks
     for n in range(4):
         projection.apply(escalation(f"plain-{n}")[0])
         projection.apply(completed(f"plain-{n}"))
+    kept = [projection.case(f"plain-{n}") is not None for n in range(4)]
+    assert kept == [False, False, True, True]
+    assert projection.case(CASE) is None and projection.task(decided_task) is None
+    waiting = projection.case("waiting")
+    assert waiting is not None
+    assert [projection.task(t).status for t in waiting.tasks] == [TaskStatus.OPEN]  # type: ignore[union-attr]
+
+
+def test_a_case_whose_task_was_closed_by_its_end_joins_the_window() -> None:
+    projection = Projection(keep_ended_cases=1)
     for event in [*escalation(CASE), completed(CASE)]:
         projection.apply(event)
-    assert [projection.case(f"plain-{n}") is not None for n in range(4)] == [
-        False,
-        False,
-        True,
-        True,
-    ]
-    assert projection.case(CASE) is not None
+    view = projection.case(CASE)
+    assert view is not None
+    assert [projection.task(t).status for t in view.tasks] == [TaskStatus.CLOSED]  # type: ignore[union-attr]
+    projection.apply(escalation("next")[0])
+    projection.apply(completed("next"))
+    assert projection.case(CASE) is None and projection.case("next") is not None
 
 
 def test_the_timeline_holds_case_and_human_events_in_reading_order() -> None:
