@@ -381,24 +381,13 @@ def classify_what_if(
 ) -> list[ClassifyWhatIf]:
     """Per case whose submission is among `inputs`, its first classification beside the
     candidate's (cases without one are left out)."""
-    found = []
-    for case_id, submitted, ordered in _cases(inputs, outputs, catalog):
-        one = _swap(ordered, catalog, ClassifyOutput, functools.partial(candidate, submitted))
-        if one is None:
-            continue
-        person = _person(one.opened, one.later, one.recorded) if one.opened else None
-        found.append(
-            ClassifyWhatIf(
-                case_id=case_id,
-                recorded=one.recorded,
-                recorded_model=one.model,
-                candidate=one.candidate,
-                route=one.route,
-                candidate_route=one.candidate_route,
-                person=person,
-            )
+    return [
+        ClassifyWhatIf(
+            **one.common(case_id),
+            person=_person(one.opened, one.later, one.recorded) if one.opened else None,
         )
-    return found
+        for case_id, one in _swapped(inputs, outputs, catalog, ClassifyOutput, candidate)
+    ]
 
 
 def extract_what_if(
@@ -409,23 +398,10 @@ def extract_what_if(
 ) -> list[ExtractWhatIf]:
     """Per case whose submission is among `inputs`, its first extraction beside the
     candidate's (cases without one are left out)."""
-    found = []
-    for case_id, submitted, ordered in _cases(inputs, outputs, catalog):
-        one = _swap(ordered, catalog, ExtractOutput, functools.partial(candidate, submitted))
-        if one is None:
-            continue
-        found.append(
-            ExtractWhatIf(
-                case_id=case_id,
-                recorded=one.recorded,
-                recorded_model=one.model,
-                candidate=one.candidate,
-                route=one.route,
-                candidate_route=one.candidate_route,
-                person=_settled_fields(one.recorded, one.later),
-            )
-        )
-    return found
+    return [
+        ExtractWhatIf(**one.common(case_id), person=_settled_fields(one.recorded, one.later))
+        for case_id, one in _swapped(inputs, outputs, catalog, ExtractOutput, candidate)
+    ]
 
 
 def score_what_if(
@@ -436,23 +412,27 @@ def score_what_if(
 ) -> list[ScoreWhatIf]:
     """Per case whose submission is among `inputs`, its first risk score beside the
     candidate's (cases without one are left out)."""
-    found = []
-    for case_id, submitted, ordered in _cases(inputs, outputs, catalog):
-        one = _swap(ordered, catalog, ScoreOutput, functools.partial(candidate, submitted))
-        if one is None:
-            continue
-        found.append(
-            ScoreWhatIf(
-                case_id=case_id,
-                recorded=one.recorded,
-                recorded_model=one.model,
-                candidate=one.candidate,
-                route=one.route,
-                candidate_route=one.candidate_route,
-                person=_verdict(one.opened, one.later) if one.opened else None,
-            )
+    return [
+        ScoreWhatIf(
+            **one.common(case_id),
+            person=_verdict(one.opened, one.later) if one.opened else None,
         )
-    return found
+        for case_id, one in _swapped(inputs, outputs, catalog, ScoreOutput, candidate)
+    ]
+
+
+def _swapped(
+    inputs: Sequence[Logged],
+    outputs: Sequence[Logged],
+    catalog: PipelineCatalog,
+    kind: type[Out],
+    candidate: Callable[[CaseSubmitted], Out | None],
+) -> Iterator[tuple[str, _Swapped[Out]]]:
+    """Each case submitted among `inputs` with a `kind` output: its first, swapped."""
+    for case_id, submitted, ordered in _cases(inputs, outputs, catalog):
+        one = _swap(ordered, catalog, kind, functools.partial(candidate, submitted))
+        if one is not None:
+            yield case_id, one
 
 
 def score_requests(
@@ -541,6 +521,17 @@ class _Swapped(Generic[Out]):
     @property
     def model(self) -> str:
         return f"{self.event.usage.provider}/{self.event.usage.model}"
+
+    def common(self, case_id: str) -> dict[str, Any]:
+        """The fields every what-if row has, for case `case_id`."""
+        return {
+            "case_id": case_id,
+            "recorded": self.recorded,
+            "recorded_model": self.model,
+            "candidate": self.candidate,
+            "route": self.route,
+            "candidate_route": self.candidate_route,
+        }
 
 
 def _swap(
