@@ -15,7 +15,9 @@ RocksDB) behind a small cache of objects; this store does the same in memory:
 
 The store also keeps each case's timer wake-up: one heap entry per case, at its earliest
 timer not yet fired (not one per timer), so a million open cases cost a million entries.
-An entry whose time is no longer the case's wake-up is stale and dropped when it comes up.
+An entry whose time is no longer the case's wake-up is stale and dropped when it comes up,
+or sooner: a case that ended or moved on leaves one due hours away (an SLA, a deadline),
+so once the stale entries outnumber the live ones the heap is rebuilt from the live ones.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from coordinator._state import CaseState
 
 HOT_STATES = 2048
 """States kept as objects per partition (the rest are compressed)."""
+STALE_SLACK = 1024
+"""Stale wake-up entries beyond the live ones tolerated before the heap is rebuilt."""
 
 
 class StateStore:
@@ -113,6 +117,9 @@ class StateStore:
         elif self._wakeup.get(case_id) != due:
             self._wakeup[case_id] = due
             heapq.heappush(self._wakeups, (due, case_id))
+            if len(self._wakeups) > 2 * len(self._wakeup) + STALE_SLACK:
+                self._wakeups = [(d, c) for c, d in self._wakeup.items()]
+                heapq.heapify(self._wakeups)
 
     def due(self, now: datetime) -> list[str]:
         """The cases whose wake-up is at `now` or earlier, each once; a case returned has

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from coordinator import CaseState, StateStore
+from coordinator._store import STALE_SLACK
 from tests.unit.coordinator.coord_support import T0, Driver, classify, load
 
 PIPELINE = load(
@@ -113,3 +114,18 @@ def test_a_moved_or_cleared_wake_up_leaves_a_stale_entry_that_is_skipped() -> No
     store.wake_at("a", T0 + timedelta(seconds=30))
     assert store.due(T0 + timedelta(seconds=30)) == ["a"]
     assert store._wakeups == []
+
+
+def test_stale_wake_ups_of_ended_cases_do_not_pile_up_until_they_are_due() -> None:
+    """Cases that end leave wake-ups due hours away (an SLA): the heap stays in proportion
+    to the cases still waiting, and those still come due in order."""
+    store = StateStore()
+    far = T0 + timedelta(hours=4)
+    for n in range(10_000):
+        store.wake_at(f"ended-{n}", far + timedelta(seconds=n))
+        store.pop(f"ended-{n}")
+    store.wake_at("waiting", T0 + timedelta(minutes=1))
+    store.wake_at("later", far)
+    assert len(store._wakeups) <= 2 * 2 + STALE_SLACK + 1
+    assert store.due(T0 + timedelta(minutes=1)) == ["waiting"]
+    assert store.due(far + timedelta(days=1)) == ["later"]
