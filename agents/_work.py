@@ -12,7 +12,7 @@ from typing import TypeVar
 import anyio.to_thread
 from pydantic import BaseModel
 
-from agents.documents import read_text_bounded
+from agents.documents import TextBox, read_text_boxes_bounded
 from agents.errors import EmptyDocument
 from agents.router import CompletionRequest, Constraints
 from agents.runtime import Outcome
@@ -30,7 +30,7 @@ from schemas import (
 OutputT = TypeVar("OutputT", ClassifyOutput, ExtractOutput, ScoreOutput, RespondOutput)
 
 
-_TEXTS: OrderedDict[tuple[str, str], str] = OrderedDict()
+_TEXTS: OrderedDict[tuple[str, str], tuple[str, tuple[TextBox, ...]]] = OrderedDict()
 _TEXTS_LOCK = threading.Lock()
 TEXTS_KEPT = 64
 """Documents whose text this process keeps (the most recent): the agents of one process
@@ -39,22 +39,31 @@ TEXTS_KEPT = 64
 
 async def document_text(context: AgentContext, task: TaskRequested) -> str:
     """The text of the task's document (read from the blob store, parsed off the loop)."""
+    text, _ = await document_read(context, task)
+    return text
+
+
+async def document_read(
+    context: AgentContext, task: TaskRequested
+) -> tuple[str, tuple[TextBox, ...]]:
+    """The text of the task's document and, where OCR read it, its words' places and
+    confidences (none otherwise)."""
     ref = task.input.document
     if ref is None:
         raise EmptyDocument(f"task {task.task_id} carries no document")
     key = (ref.sha256, ref.media_type)  # content-addressed: the same key, the same text
     with _TEXTS_LOCK:
-        text = _TEXTS.get(key)
-    if text is not None:
-        return text
+        read = _TEXTS.get(key)
+    if read is not None:
+        return read
     data = await anyio.to_thread.run_sync(context.blobs.get, ref)
-    text = await read_text_bounded(data, ref.media_type)
+    read = await read_text_boxes_bounded(data, ref.media_type)
     with _TEXTS_LOCK:
-        _TEXTS[key] = text
+        _TEXTS[key] = read
         _TEXTS.move_to_end(key)
         while len(_TEXTS) > TEXTS_KEPT:
             _TEXTS.popitem(last=False)
-    return text
+    return read
 
 
 def instructions(output: type[BaseModel], what: str) -> str:

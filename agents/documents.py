@@ -206,6 +206,8 @@ class TextBox:
     top: float
     width: float
     height: float
+    confidence: float = 1.0
+    """How sure OCR was of the word, 0..1."""
 
 
 def read_text_boxes(data: bytes, media_type: str) -> tuple[str, tuple[TextBox, ...]]:
@@ -240,7 +242,18 @@ def _located(text: str, words: Sequence[OcrWord]) -> tuple[TextBox, ...]:
         if start < 0:
             continue
         at = start + len(word.text)
-        boxes.append(TextBox(start, at, word.page, word.left, word.top, word.width, word.height))
+        boxes.append(
+            TextBox(
+                start,
+                at,
+                word.page,
+                word.left,
+                word.top,
+                word.width,
+                word.height,
+                word.confidence,
+            )
+        )
     return tuple(boxes)
 
 

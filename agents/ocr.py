@@ -49,6 +49,8 @@ class OcrWord:
     top: float
     width: float
     height: float
+    confidence: float = 1.0
+    """Tesseract's confidence in the word, 0..1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,12 @@ def _from_tsv(tsv: str, first_page: int = 0) -> _Read:
             continue
         page_width, page_height = sizes.get(row["page_num"], (1, 1))
         key = (row["page_num"], row["block_num"], row["par_num"], row["line_num"])
+        try:
+            confidence = float(row.get("conf") or -1)
+        except ValueError:
+            confidence = -1
+        if confidence >= 0:
+            confidences.append(confidence)
         lines.setdefault(key, []).append(
             OcrWord(
                 word,
@@ -177,14 +185,9 @@ def _from_tsv(tsv: str, first_page: int = 0) -> _Read:
                 top / page_height,
                 width / page_width,
                 height / page_height,
+                round(min(confidence, 100.0) / 100, 3) if confidence >= 0 else 0.0,
             )
         )
-        try:
-            confidence = float(row.get("conf") or -1)
-        except ValueError:
-            confidence = -1
-        if confidence >= 0:
-            confidences.append(confidence)
     out: list[str] = []
     words: list[OcrWord] = []
     block: tuple[str, str, str] | None = None

@@ -280,3 +280,43 @@ def test_a_total_that_net_plus_tax_confirms_is_surer() -> None:
 
 def test_no_issuer_where_nothing_names_one() -> None:
     assert field_value(extract("12.03.2026 total 5,00 EUR"), "issuer") is None
+
+
+def test_a_field_read_by_ocr_is_no_surer_than_its_least_sure_word() -> None:
+    from agents.documents import TextBox
+    from agents.extractor import ocr_capped
+    from schemas import ExtractedField, ExtractOutput, FieldType, Span
+
+    text = "SUMME EUR 11,20 Beleg 004417"
+
+    def word(start: int, end: int, confidence: float) -> TextBox:
+        return TextBox(start, end, 0, 0.1, 0.1, 0.1, 0.05, confidence)
+
+    words = [word(0, 5, 0.95), word(6, 9, 0.97), word(10, 15, 0.41), word(16, 21, 0.9)]
+    total = ExtractedField(
+        name="total_amount",
+        value="EUR 11,20",
+        type=FieldType.MONEY,
+        span=Span(start=text.index("EUR"), end=text.index("11,20") + 5),
+        confidence=0.9,
+    )
+    unsure = ExtractedField(
+        name="issuer",
+        value="Beleg",
+        type=FieldType.STRING,
+        span=Span(start=16, end=21),
+        confidence=0.5,
+    )
+    unplaced = ExtractedField(name="x", value="y", type=FieldType.STRING, confidence=0.8)
+    nowhere = ExtractedField(
+        name="receipt",
+        value="004417",
+        type=FieldType.STRING,
+        span=Span(start=22, end=28),
+        confidence=0.7,
+    )
+    capped = ocr_capped(ExtractOutput(fields=(total, unsure, unplaced, nowhere)), words)
+    # The amount's worst word was read at 0.41; the others keep their own (lower, no span,
+    # or no word OCR read under the span).
+    assert [f.confidence for f in capped.fields] == [0.41, 0.5, 0.8, 0.7]
+    assert [f.value for f in capped.fields] == ["EUR 11,20", "Beleg", "y", "004417"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -100,6 +101,20 @@ def test_ocr_reports_pages_and_a_confidence() -> None:
     assert "Page two" in result.text
 
 
+def test_each_word_carries_how_sure_ocr_was_of_it() -> None:
+    """The document's confidence is the mean of its words'; each box keeps its word's, so
+    the extractor can cap a field by the words it was read from."""
+    result = ocr([scan("Kaffeekiosk am Markt\nSUMME EUR 11,20")])
+    assert result.words and all(0 < w.confidence <= 1 for w in result.words)
+    mean = sum(w.confidence for w in result.words) / len(result.words)
+    assert abs(mean - result.confidence) < 0.01
+    text, boxes = read_text_boxes(scan("SUMME EUR 11,20"), "image/png")
+    assert [b.confidence for b in boxes] == [
+        w.confidence for w in ocr([scan("SUMME EUR 11,20")]).words
+    ]
+    assert text.startswith("SUMME")
+
+
 def test_a_multi_page_tiff_is_read_page_by_page() -> None:
     pages = [Image.open(io.BytesIO(scan(f"Page {n} of the claim"))) for n in (1, 2, 3)]
     out = io.BytesIO()
@@ -175,3 +190,52 @@ async def test_the_agents_of_one_process_read_a_scan_once(tmp_path: Path) -> Non
     texts = [await document_text(context, task_for(step, ref)) for step in steps]
     assert len(set(texts)) == 1 and "2026-014" in texts[0]
     assert blobs.reads == [ref.sha256]  # read, and OCR'd, once
+
+
+def speckled(data: bytes, share: float, seed: int = 3) -> bytes:
+    """A scan with `share` of its pixels flipped to black or white (dust, a bad copier)."""
+    image = Image.open(io.BytesIO(data))
+    pixels, rng = image.load(), random.Random(seed)
+    assert pixels is not None
+    for x in range(image.width):
+        for y in range(image.height):
+            if rng.random() < share:
+                pixels[x, y] = 0 if rng.random() < 0.5 else 255
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.anyio
+async def test_the_extractor_caps_a_scanned_field_by_the_ocr_of_its_words(
+    tmp_path: Path,
+) -> None:
+    """The extractor agent on a speckled scan: each field is no surer than OCR was of the
+    words under its span, and some are less sure than the rules alone would say."""
+    from agents.extractor import local_models, work
+    from agents.router import LocalProvider, Route
+    from agents.spec import ModelPlace
+
+    blobs = CountingBlobs(tmp_path / "blobs")
+    image = speckled(scan("Kaffeekiosk am Markt\nBeleg 004417\nSUMME EUR 11,20\nDanke"), 0.08)
+    ref = blobs.put(image, "image/png")
+    models = local_models(ModelPlace(cache_dir=tmp_path, state_dir=tmp_path))
+    router = Router(
+        [LocalProvider(models, offload=False)], {"extract": [Route("local", next(iter(models)))]}
+    )
+    context = AgentContext(
+        blobs=blobs, router=router, state_dir=tmp_path, producer=Producer(service="t", version="1")
+    )
+    outcome = await work(context)(task_for("extract", ref))
+    text, boxes = read_text_boxes(image, "image/png")
+    by_rules = {f.name: f for f in extract(text).fields}
+    lowered = 0
+    for field in outcome.output.fields:  # type: ignore[union-attr]
+        rules = by_rules[field.name]
+        assert field.span == rules.span and field.value == rules.value
+        span = field.span
+        assert span is not None
+        under = [b.confidence for b in boxes if b.start < span.end and b.end > span.start]
+        assert field.confidence == min(rules.confidence, *under)
+        lowered += field.confidence < rules.confidence
+    assert lowered >= 1
