@@ -15,9 +15,9 @@ main loop only fetches and hands records to them):
    of a transaction's time when measured). Its transactional id is tied to p, so a
    zombie that lost p is fenced (Kafka's producer epochs; the embedded bus keeps epochs
    in SQLite). A restore seeks p's inputs to the positions the changelog holds; the
-   group's committed offsets follow behind, for lag tools. Each input is handled inside the bus
-   middleware's scope (`consumer.processing(record)`: tracing, metrics) and its outputs
-   join the open transaction there, so they are seen as caused by that input.
+   group's committed offsets follow behind, for lag tools. Each input is handled inside
+   the bus middleware's scope (`consumer.processing(record)`: tracing, metrics) and its
+   outputs join the open transaction there, so they are seen as caused by that input.
 
 The tasks' transactions run concurrently with each other and with fetching; what arrives
 for p while its transaction is in flight goes into its next one, so batches grow with the
@@ -336,12 +336,12 @@ class Coordinator:
         self._counts: dict[str, int] = {}
         """Partitions of each input topic (asked of the bus once)."""
         self._checkpoints: dict[int, ChainCheckpoint | None] = {}
+        """The latest checkpoint of each partition owned (None: none yet)."""
         self._positions: dict[int, dict[str, int]] = {}
         """Per partition: the next offset of each input topic, as the changelog holds it."""
         self._uncommitted: dict[TopicPartition, int] = {}
         """Positions the group's committed offsets have not caught up with yet."""
         self._moved = anyio.Event()
-        """The latest checkpoint of each partition owned (None: none yet)."""
         self._states: dict[int, StateStore] = {}
         self._hot_states = hot_states
         self._quarantined: dict[int, dict[str, str]] = {}
