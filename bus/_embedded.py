@@ -152,9 +152,7 @@ class EmbeddedBus:
         """Write messages that went through `Outbound.prepare`, with offsets if given; with
         a `(transactional id, epoch)`, only if no newer holder of the id fenced it."""
         try:
-            positions = await self.run(
-                self._store.append, prepared, _now_ms(), offsets, producer
-            )
+            positions = await self.run(self._store.append, prepared, _now_ms(), offsets, producer)
         except BaseException as exc:
             self._out.delivered(prepared, exc)
             raise
@@ -191,9 +189,7 @@ class EmbeddedBus:
         return epoch if epoch is not None else await self._take_over(transactional_id)
 
     async def _take_over(self, transactional_id: str) -> int:
-        epoch = self._epochs[transactional_id] = await self.run(
-            self._store.fence, transactional_id
-        )
+        epoch = self._epochs[transactional_id] = await self.run(self._store.fence, transactional_id)
         return epoch
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
