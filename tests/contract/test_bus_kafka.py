@@ -18,6 +18,8 @@ KAFKA_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kafka"
 
 @pytest.mark.kafka
 class TestKafkaBus(BusContract, EventContract):
+    fences_alone = False
+
     @pytest.fixture
     def url(self, kafka_bootstrap: str) -> str:
         return f"kafka://{kafka_bootstrap}"
