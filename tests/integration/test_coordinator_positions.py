@@ -17,18 +17,9 @@ from coordinator._service import INPUTS, POSITIONS
 from schemas import CaseCompleted
 from schemas.topology import CASE_PARTITIONS, INTAKE, RESULTS, STATE
 from tests.helpers import eventually
-from tests.integration.coordinator_harness import harness
+from tests.integration.coordinator_harness import TWO_STEPS, harness
 
 pytestmark = pytest.mark.anyio
-
-PIPELINE = """
-name: seq
-version: 1
-default: true
-steps:
-  - {id: classify, capability: classify}
-  - {id: extract, capability: extract, after: [classify], inputs: [classify]}
-"""
 
 
 @pytest.fixture(params=["sqlite", "kafka"])
@@ -41,7 +32,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def pipelines(tmp_path: Path) -> Path:
     (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "seq.yaml").write_text(PIPELINE)
+    (tmp_path / "pipelines" / "seq.yaml").write_text(TWO_STEPS)
     return tmp_path / "pipelines"
 
 
