@@ -36,7 +36,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -128,7 +128,9 @@ class CoordinatorStats:
     forwarded: int = 0
     """Inputs that came on another partition than their case's and were sent on to it."""
     restored: int = 0
-    by_ignored_reason: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    recent_ignored: deque[str] = field(default_factory=lambda: deque(maxlen=100))
+    """Why the latest inputs were ignored, newest last (bounded: each reason names its
+    timer or task, so a count per reason grew with every one, for as long as it ran)."""
     reviews: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     """People's verdicts on a step's output by (model that gave it, `confirmed` |
     `corrected` | `rejected`): with the classified count, the share people corrected."""
@@ -717,7 +719,7 @@ class Coordinator:
             out.append(await self._dead_letter(record, event, "InvalidInput", result.dead_letter))
         if result.ignored is not None:
             self.stats.ignored += 1
-            self.stats.by_ignored_reason[result.ignored] += 1
+            self.stats.recent_ignored.append(result.ignored)
         elif isinstance(event, TimerFired) and result.dead_letter is None:
             self.stats.timers_applied[event.purpose.value] += 1
             if event.purpose is TimerPurpose.HUMAN_SLA:
