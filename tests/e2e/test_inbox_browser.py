@@ -334,7 +334,8 @@ async def test_a_reviewer_checks_a_pdf_invoice_on_its_page_and_goes_on_to_the_ne
         # The page as printed, rendered server-side, and the total marked in the text.
         image = page.locator("img.page").first
         await expect(image).to_be_visible()
-        assert await image.evaluate("img => img.complete && img.naturalWidth > 0")
+        # Visible is not loaded: decode() waits for the picture (rejects if it is broken).
+        assert await image.evaluate("img => img.decode().then(() => img.naturalWidth > 0)")
         await expect(page.locator('mark[data-field="total"]')).to_have_text("12.50 EUR")
         await shoot(page, "task-pdf.png")
         await page.keyboard.press("c")
