@@ -148,16 +148,13 @@ class _Restorer:
         self._service = service
         self.consumer: Consumer | None = None
         """The consumer it listens to (set once entered)."""
-        self._unseeked: frozenset[TopicPartition] = frozenset()
-        """Assigned while the consumer was entered (the embedded bus assigns then): they
-        are pointed at their positions once it is known."""
 
     async def entered(self, consumer: Consumer) -> None:
-        """The consumer is entered and has fetched nothing yet."""
+        """The consumer is entered and has fetched nothing yet: what it was assigned while
+        entering (the embedded bus assigns then) is pointed at its positions now."""
         self.consumer = consumer
         async with self._service.exclusive():
-            await self._service.seek_to_positions(consumer, self._unseeked)
-        self._unseeked = frozenset()
+            await self._service.seek_to_positions(consumer, consumer.assignment())
 
     async def on_revoked(self, partitions: frozenset[TopicPartition]) -> None:
         # Eager rebalancing revokes everything and assigns again; states are kept until
@@ -178,11 +175,9 @@ class _Restorer:
             self._service.forget(set(self._service.loaded()) - owned)
             await self._service.restore(owned)
             # Only what was (re)assigned: its fetched records were dropped, so nothing
-            # fetched is fetched twice.
+            # fetched is fetched twice. (Before the consumer is entered: `entered` does.)
             if consumer is not None:
                 await self._service.seek_to_positions(consumer, partitions)
-            else:
-                self._unseeked |= partitions
 
 
 @dataclass

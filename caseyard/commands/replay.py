@@ -45,7 +45,6 @@ from schemas import (
     CaseSubmitted,
     ClassifyOutput,
     ExtractOutput,
-    ScoreOutput,
     TaskCompleted,
     TaskOutput,
 )
@@ -135,12 +134,6 @@ def _replay_what_if(
     from caseyard.whatif import ask_scorer, parse_what_if, score_requests
 
     capability, feedback = parse_what_if(what_if)
-    kinds: dict[str, type[TaskOutput]] = {
-        "classify": ClassifyOutput,
-        "extract": ExtractOutput,
-        "score": ScoreOutput,
-    }
-    kind = kinds[capability]
 
     async def body() -> None:
         catalog = PipelineCatalog.load(existing_settings().pipelines_dir)
@@ -148,15 +141,14 @@ def _replay_what_if(
             with Progress(console=console, transient=True, disable=as_json) as progress:
                 task = progress.add_task("reading the log", total=0)
                 log = await read_case_log(app, start, case_id, progress, task)
-                answers: dict[str, Any] = {}
+                answers: Mapping[str, Any]
                 if capability == "score":
                     # One history for all, built in the order the scores came: asked together.
                     requests = score_requests(log.inputs, log.outputs, catalog)
                     progress.add_task(f"scoring {len(requests)} case(s) in order", total=None)
-                    model, scores = await ask_scorer(app, requests)
-                    answers.update(scores)
+                    model, answers = await ask_scorer(app, requests)
                 else:
-                    model = await _ask_each(app, capability, feedback, log, kind, answers, progress)
+                    model, answers = await _ask_each(app, capability, feedback, log, progress)
         _what_if_report(capability, log, catalog, answers, model, start, as_json, html_path)
 
     run(body)
@@ -167,13 +159,13 @@ async def _ask_each(
     capability: str,
     feedback: Path | None,
     log: CaseLog,
-    kind: type[TaskOutput],
-    answers: dict[str, Any],
     progress: Progress,
-) -> str:
-    """Ask the candidate classifier or extractor for each case's document, one by one."""
+) -> tuple[str, dict[str, Any]]:
+    """The candidate classifier or extractor, and its answer for each case's document (of
+    the cases that have its kind of output), asked one by one."""
     from caseyard.whatif import ask_candidate, ask_extractor
 
+    kind: type[TaskOutput] = ClassifyOutput if capability == "classify" else ExtractOutput
     model, ask = (
         await ask_candidate(app, feedback) if capability == "classify" else ask_extractor(app)
     )
@@ -186,10 +178,11 @@ async def _ask_each(
         and i.event.case_id in submitted
     }
     asking = progress.add_task(f"asking {model}", total=len(wanted))
+    answers: dict[str, Any] = {}
     for case in sorted(wanted):
         answers[case] = await ask(submitted[case])
         progress.advance(asking)
-    return model
+    return model, answers
 
 
 def _what_if_report(

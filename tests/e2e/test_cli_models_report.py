@@ -13,11 +13,10 @@ from playwright.async_api import expect
 from agents.models.classifier import DEFAULT_CORPORA, load_corpus
 from agents.runtime import Outcome
 from caseyard.models_report import training_mix
-from caseyard.schema_store import REGISTRY_DB
 from schemas import CaseCompleted, ClassifyOutput, DocType, ModelUsage, TaskRequested
 from tests.e2e.test_inbox_browser import browser, chromium  # noqa: F401 (fixture)
 from tests.helpers import run_caseyard
-from tests.integration.coordinator_harness import harness
+from tests.integration.coordinator_harness import cli_harness
 
 pytestmark = pytest.mark.anyio
 
@@ -33,8 +32,6 @@ steps:
 
 
 async def test_a_shifting_class_mix_is_reported_as_drift(tmp_path: Path, chromium: Path) -> None:  # noqa: F811
-    (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "intake.yaml").write_text(PIPELINE)
     # First documents in the mix the model was trained on (v1), then a flood of fraud
     # reports (v2, as after a retraining).
     trained = training_mix([d.doc_type for p in DEFAULT_CORPORA for d in load_corpus(p)])
@@ -47,11 +44,7 @@ async def test_a_shifting_class_mix_is_reported_as_drift(tmp_path: Path, chromiu
         output = ClassifyOutput(doc_type=next(kinds), confidence=0.9 if first else 0.55)
         return Outcome(output, ModelUsage(provider="local", model="v1" if first else "v2"))
 
-    async with harness(
-        f"sqlite:///{tmp_path}/bus.db",
-        tmp_path / "pipelines",
-        registry_db=tmp_path / "data" / REGISTRY_DB,
-    ) as h:
+    async with cli_harness(tmp_path, PIPELINE) as h:
         h.scripts["classify"].work = classify
         cases = [await h.submit("intake", case_id=f"case-{i:03d}") for i in range(len(calm) + 12)]
         for case in cases:

@@ -16,7 +16,6 @@ import pytest
 from playwright.async_api import expect
 
 from agents.runtime import Outcome
-from caseyard.schema_store import REGISTRY_DB
 from schemas import (
     CaseCompleted,
     ClassifyOutput,
@@ -33,7 +32,7 @@ from schemas import (
 )
 from tests.e2e.test_inbox_browser import browser, chromium, shoot  # noqa: F401 (fixture)
 from tests.helpers import run_caseyard
-from tests.integration.coordinator_harness import USAGE, harness
+from tests.integration.coordinator_harness import USAGE, cli_harness
 
 pytestmark = pytest.mark.anyio
 
@@ -56,23 +55,22 @@ steps:
 """
 
 
+def submit(tmp_path: Path, document: Path) -> str:
+    """`caseyard submit DOCUMENT --json` as a user types it: the case it opened."""
+    submitted = run_caseyard(tmp_path, "submit", str(document), "--json")
+    assert submitted.returncode == 0, submitted.stderr
+    (row,) = json.loads(submitted.stdout)
+    return str(row["case"])
+
+
 async def _weak(task: TaskRequested) -> Outcome:
     return Outcome(ClassifyOutput(doc_type=DocType.OTHER, confidence=0.3), USAGE)
 
 
 async def test_what_if_asks_the_candidate_and_compares_with_the_person(tmp_path: Path) -> None:
-    (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "intake.yaml").write_text(PIPELINE)
-    async with harness(
-        f"sqlite:///{tmp_path}/bus.db",
-        tmp_path / "pipelines",
-        registry_db=tmp_path / "data" / REGISTRY_DB,
-    ) as h:
+    async with cli_harness(tmp_path, PIPELINE) as h:
         h.scripts["classify"].work = _weak
-        submitted = run_caseyard(tmp_path, "submit", str(DOCUMENT), "--json")
-        assert submitted.returncode == 0, submitted.stderr
-        (row,) = json.loads(submitted.stdout)
-        case = row["case"]
+        case = submit(tmp_path, DOCUMENT)
         await h.wait_for(case, HumanTaskOpened)
         await h.decide(case, DecisionAction.EDIT, (FieldPatch(field="doc_type", value="invoice"),))
         await h.wait_for(case, CaseCompleted)
@@ -170,19 +168,10 @@ async def test_what_if_extract_compares_the_fields_with_what_the_person_settled(
     async def high(task: TaskRequested) -> Outcome:
         return Outcome(ScoreOutput(score=0.9, band=RiskBand.HIGH), USAGE)
 
-    (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "intake.yaml").write_text(EXTRACT_PIPELINE)
-    async with harness(
-        f"sqlite:///{tmp_path}/bus.db",
-        tmp_path / "pipelines",
-        registry_db=tmp_path / "data" / REGISTRY_DB,
-    ) as h:
+    async with cli_harness(tmp_path, EXTRACT_PIPELINE) as h:
         h.scripts["extract"].work = misread
         h.scripts["score"].work = high
-        submitted = run_caseyard(tmp_path, "submit", str(DOCUMENT), "--json")
-        assert submitted.returncode == 0, submitted.stderr
-        (row,) = json.loads(submitted.stdout)
-        case = row["case"]
+        case = submit(tmp_path, DOCUMENT)
         await h.wait_for(case, HumanTaskOpened)
         await h.decide(
             case, DecisionAction.EDIT, (FieldPatch(field="total_amount", value=rules_total),)
@@ -220,18 +209,9 @@ async def test_a_correction_trains_a_version_whose_what_if_agrees_with_the_perso
     async def unsure_complaint(task: TaskRequested) -> Outcome:
         return Outcome(ClassifyOutput(doc_type=DocType.COMPLAINT, confidence=0.4), USAGE)
 
-    (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "intake.yaml").write_text(PIPELINE)
-    async with harness(
-        f"sqlite:///{tmp_path}/bus.db",
-        tmp_path / "pipelines",
-        registry_db=tmp_path / "data" / REGISTRY_DB,
-    ) as h:
+    async with cli_harness(tmp_path, PIPELINE) as h:
         h.scripts["classify"].work = unsure_complaint
-        submitted = run_caseyard(tmp_path, "submit", str(ROMANCE), "--json")
-        assert submitted.returncode == 0, submitted.stderr
-        (row,) = json.loads(submitted.stdout)
-        case = row["case"]
+        case = submit(tmp_path, ROMANCE)
         await h.wait_for(case, HumanTaskOpened)
         correction = (FieldPatch(field="doc_type", value="fraud_report"),)
         await h.decide(case, DecisionAction.EDIT, correction)
@@ -329,26 +309,17 @@ async def test_what_if_score_rebuilds_the_counterparty_history_in_order(
             return Outcome(ScoreOutput(score=0.9, band=RiskBand.HIGH), USAGE)
         return Outcome(ScoreOutput(score=0.1, band=RiskBand.LOW), USAGE)
 
-    (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "intake.yaml").write_text(SCORE_PIPELINE)
     cases: dict[str, str] = {}
-    async with harness(
-        f"sqlite:///{tmp_path}/bus.db",
-        tmp_path / "pipelines",
-        registry_db=tmp_path / "data" / REGISTRY_DB,
-    ) as h:
+    async with cli_harness(tmp_path, SCORE_PIPELINE) as h:
         h.scripts["classify"].work = classify
         h.scripts["extract"].work = rules
         h.scripts["score"].work = naive
         for name in NORDWIND:  # one after the other: the order the history is rebuilt in
-            submitted = run_caseyard(tmp_path, "submit", str(EXAMPLES / name), "--json")
-            assert submitted.returncode == 0, submitted.stderr
-            (row,) = json.loads(submitted.stdout)
-            cases[name] = row["case"]
+            cases[name] = submit(tmp_path, EXAMPLES / name)
             if name == "invoice_nordwind_2026-019.txt":
-                await h.wait_for(row["case"], HumanTaskOpened)
-                await h.decide(row["case"], DecisionAction.APPROVE)
-            await h.wait_for(row["case"], CaseCompleted)
+                await h.wait_for(cases[name], HumanTaskOpened)
+                await h.decide(cases[name], DecisionAction.APPROVE)
+            await h.wait_for(cases[name], CaseCompleted)
 
     page = tmp_path / "what-if.html"
     done = run_caseyard(tmp_path, "replay", "--what-if", "score", "--json", "--html", str(page))

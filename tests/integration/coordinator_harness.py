@@ -18,7 +18,7 @@ import anyio
 import bus
 from agents.runtime import AgentService, Outcome, ProcessedStore, RetryPolicy, TaskHandler
 from bus import Bus, Middleware, Record, TopicPartition, read_to_end
-from caseyard.schema_store import BusSchemaStore
+from caseyard.schema_store import REGISTRY_DB, BusSchemaStore
 from caseyard.wiring import ensure_topology
 from coordinator import Coordinator, PipelineCatalog
 from schemas import (
@@ -241,6 +241,20 @@ async def harness(
     catalog = PipelineCatalog.load(pipelines)
     async with _world(
         url, catalog, middleware, retry, cloudevents_headers, tuple(capabilities), registry_db
+    ) as h:
+        yield h
+
+
+@asynccontextmanager
+async def cli_harness(tmp_path: Path, pipeline: str) -> AsyncIterator[Harness]:
+    """`pipeline` (as pipelines/intake.yaml), a coordinator and fake agents on the SQLite
+    bus and schema store that `caseyard` run in `tmp_path` uses (`tests.helpers`), so what
+    the CLI submits there is worked on and what it reads was recorded."""
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "intake.yaml").write_text(pipeline)
+    registry = tmp_path / "data" / REGISTRY_DB
+    async with harness(
+        f"sqlite:///{tmp_path}/bus.db", tmp_path / "pipelines", registry_db=registry
     ) as h:
         yield h
 

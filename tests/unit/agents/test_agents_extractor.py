@@ -292,29 +292,19 @@ def test_a_field_read_by_ocr_is_no_surer_than_its_least_sure_word() -> None:
     def word(start: int, end: int, confidence: float) -> TextBox:
         return TextBox(start, end, 0, 0.1, 0.1, 0.1, 0.05, confidence)
 
+    def read(name: str, value: str, confidence: float) -> ExtractedField:
+        """A field the rules read where `value` stands in `text` (no span if it does not)."""
+        at = text.find(value)
+        span = Span(start=at, end=at + len(value)) if at >= 0 else None
+        return ExtractedField(
+            name=name, value=value, type=FieldType.STRING, span=span, confidence=confidence
+        )
+
     words = [word(0, 5, 0.95), word(6, 9, 0.97), word(10, 15, 0.41), word(16, 21, 0.9)]
-    total = ExtractedField(
-        name="total_amount",
-        value="EUR 11,20",
-        type=FieldType.MONEY,
-        span=Span(start=text.index("EUR"), end=text.index("11,20") + 5),
-        confidence=0.9,
-    )
-    unsure = ExtractedField(
-        name="issuer",
-        value="Beleg",
-        type=FieldType.STRING,
-        span=Span(start=16, end=21),
-        confidence=0.5,
-    )
-    unplaced = ExtractedField(name="x", value="y", type=FieldType.STRING, confidence=0.8)
-    nowhere = ExtractedField(
-        name="receipt",
-        value="004417",
-        type=FieldType.STRING,
-        span=Span(start=22, end=28),
-        confidence=0.7,
-    )
+    total = read("total_amount", "EUR 11,20", 0.9)
+    unsure = read("issuer", "Beleg", 0.5)
+    unplaced = read("x", "y", 0.8)  # not in the text: no span
+    nowhere = read("receipt", "004417", 0.7)  # after the last word OCR read
     capped = ocr_capped(ExtractOutput(fields=(total, unsure, unplaced, nowhere)), words)
     # The amount's worst word was read at 0.41; the others keep their own (lower, no span,
     # or no word OCR read under the span).
