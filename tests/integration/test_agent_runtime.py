@@ -22,6 +22,7 @@ import anyio
 import pytest
 
 import bus
+from agents import runtime
 from agents.runtime import AgentService, Outcome, ProcessedStore, RetryPolicy, TaskHandler
 from bus import Bus, TopicPartition, TopicSpec
 from bus._base import ConsumerBase
@@ -44,7 +45,7 @@ from schemas import (
 )
 from schemas.dead_letters import DLQ_REASON, DLQ_REDRIVEN_FROM
 from schemas.topology import DEAD_LETTERS, RESULTS, tasks_topic
-from tests.helpers import drain
+from tests.helpers import drain, eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -213,6 +214,38 @@ class RuntimeContract:
         assert refused and service.stats.commits_failed == 1
         assert [r.task_id for r in results if isinstance(r, TaskCompleted)] == ["t1", "t2"]
         assert world.model.calls == ["t1", "t2"]
+
+    async def test_what_was_handled_is_committed_before_the_group_moves_its_partitions(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Commits wait for the interval (the first batch's goes at once); a partition the
+        # group takes away is committed first, so its next owner does not take again
+        # what was handled.
+        monkeypatch.setattr(runtime, "COMMIT_INTERVAL_S", 3600.0)
+        service = world.service()
+        stop = anyio.Event()
+        await world.send(world.task("t0"))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(service.run, stop)
+            await world.read(RESULTS.name, 1)
+            tps = [TopicPartition(world.tasks, p) for p in range(3)]
+            for tp in tps:  # one record handled and not committed yet on every partition
+                t = world.task(f"t{tp.partition + 1}", f"case-{tp.partition}")
+                value = await world.codec.encode(t, world.tasks)
+                await world.bus.publish(tp.topic, value, partition=tp.partition)
+            await world.read(RESULTS.name, 4)
+            ends = await world.bus.end_offsets(tps)
+            async with world.bus.consumer(service.group, [world.tasks]) as joining:
+
+                async def handed_over() -> None:
+                    await joining.poll(timeout=0.05, max_records=0)
+                    assert joining.assignment()
+                    for tp in joining.assignment():
+                        assert await joining.committed(tp) == ends[tp]
+
+                await eventually(handed_over, timeout=60)
+            stop.set()
+        assert sorted(world.model.calls) == ["t0", "t1", "t2", "t3"]
 
     async def test_retryable_error_goes_through_the_retry_topic(self, world: World) -> None:
         world.model.failures["t1"] = [Flaky("rate limited")]
