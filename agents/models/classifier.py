@@ -6,6 +6,10 @@ word-level model whose answer explicit cues can only raise (a "final notice" is 
 "low", whatever the model thinks). Digits are folded to ``0`` before vectorising, so
 ``12.03.2026`` and ``01.11.2025`` look alike and amounts do not become vocabulary.
 
+Before either model, `formats.recognise` looks for an interchange format that decides the
+type by its grammar (an MT940 or OFX file is a bank statement); such a document gets that
+type with confidence FORMAT_CONFIDENCE.
+
 Both models train from ``data/classifier/corpus.jsonl`` in a few seconds; `Classifier.load`
 caches them under a directory keyed by the corpus digest, so they retrain only when the
 corpus (or scikit-learn) changes.
@@ -29,7 +33,7 @@ from sklearn.pipeline import Pipeline, make_pipeline, make_union  # type: ignore
 from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
 
 from agents.errors import ModelError
-from agents.models import _data, evaluation
+from agents.models import _data, evaluation, formats
 from agents.models._cache import cache_key, file_digest, load_or_build
 from agents.models._lexicon import urgency_floor
 from agents.models.evaluation import RealDocument
@@ -46,11 +50,13 @@ __all__ = [
     "train",
 ]
 
-MODEL_NAME = "doctype-tfidf-svm-v1"
+MODEL_NAME = "doctype-tfidf-svm-v2"
 """Reported in `ModelUsage.model`; bump the version when features or estimator change."""
 DEFAULT_SEED = 20260312
 TEST_SIZE = 0.2
 TOP_LABELS = 5
+FORMAT_CONFIDENCE = 0.99
+"""The confidence of a type that a recognised interchange format decides."""
 DEFAULT_CORPORA = (_data.CLASSIFIER_CORPUS, _data.REAL_CORPUS)
 """What the shipped classifier learns from: the synthetic corpus and the real documents."""
 _URGENCY_ORDER = (Urgency.LOW, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL)
@@ -252,6 +258,14 @@ class Classifier:
 
     def classify(self, text: str) -> ClassifyOutput:
         """Classify one document's text."""
+        known = formats.recognise(text)
+        if known is not None:
+            return ClassifyOutput(
+                doc_type=known.doc_type,
+                confidence=FORMAT_CONFIDENCE,
+                labels=(Label(label=known.doc_type.value, score=FORMAT_CONFIDENCE),),
+                urgency=self.urgency(text, known.doc_type),
+            )
         probabilities = self._doc_type.predict_proba([text])[0]
         classes = [str(c) for c in self._doc_type.classes_]
         order = np.argsort(-probabilities, kind="stable")
@@ -298,8 +312,10 @@ def _predict(model: Pipeline, texts: Sequence[str]) -> list[tuple[DocType, float
     classes = [str(c) for c in model.classes_]
     best = np.argmax(probabilities, axis=1)
     return [
-        (DocType(classes[int(i)]), float(row[int(i)]))
-        for i, row in zip(best, probabilities, strict=True)
+        (known.doc_type, FORMAT_CONFIDENCE)
+        if (known := formats.recognise(text)) is not None
+        else (DocType(classes[int(i)]), float(row[int(i)]))
+        for text, i, row in zip(texts, best, probabilities, strict=True)
     ]
 
 

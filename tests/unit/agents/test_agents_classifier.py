@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def test_output_shape(classifier: Classifier, example_texts: dict[str, str]) -> 
     scores = [label.score for label in out.labels]
     assert scores == sorted(scores, reverse=True)
     assert 1 < len(out.labels) <= 5
-    assert classifier.model_name.startswith("doctype-tfidf-svm-v1+")
+    assert classifier.model_name.startswith("doctype-tfidf-svm-v2+")
 
 
 @pytest.mark.parametrize(
@@ -157,4 +158,4 @@ def test_bad_corpus_is_a_model_error(tmp_path: Path) -> None:
 
 
 def test_model_name_constant_is_versioned() -> None:
-    assert classifier_module.MODEL_NAME.endswith("-v1")
+    assert re.fullmatch(r"[a-z0-9-]+-v\d+", classifier_module.MODEL_NAME)

@@ -83,7 +83,7 @@ async def test_each_kind_of_decision_becomes_an_example_or_is_said_why_not(
 ) -> None:
     unsure = ClassifyOutput(doc_type=DocType.COMPLAINT, confidence=0.4)
     async with running_inbox(tmp_path, users_file) as world:
-        await classified(world, "case-fix", "doctype-tfidf-svm-v1+abc")
+        await classified(world, "case-fix", "doctype-tfidf-svm-v2+abc")
         await world.publish(
             [
                 opened("case-fix", {"classify": unsure}, world),
@@ -116,7 +116,7 @@ async def test_each_kind_of_decision_becomes_an_example_or_is_said_why_not(
         "ana",
     )
     assert fix["corrects"]["classify"] == {
-        "model": "local/doctype-tfidf-svm-v1+abc",
+        "model": "local/doctype-tfidf-svm-v2+abc",
         "doc_type": "complaint",
         "confidence": 0.4,
     }
