@@ -8,6 +8,7 @@ Its methods block on file I/O; from async code call them through
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -111,12 +112,15 @@ class BlobStore:
                 sha256 = digest.hexdigest()
                 path = self._path(sha256)
                 if path.exists():  # content-addressed: the same bytes are there already
-                    Path(tmp_name).unlink()
+                    os.unlink(tmp_name)
                 else:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(tmp_name, path)
             except BaseException:
-                Path(tmp_name).unlink(missing_ok=True)
+                # Not `Path(tmp_name)`: Python 3.11's pathlib interns the parts it parses,
+                # and a new name per document churns the interpreter's intern table.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp_name)
                 raise
         except OSError as exc:
             raise BlobError(f"cannot store {what} under {self._root}: {exc}") from exc
