@@ -1,7 +1,7 @@
 """Process settings for a long-running caseyard process: glibc's malloc, Python's GC and
 SQLite's heap.
 
-The CLI applies both at start (`caseyard.cli.main`); the benchmarks apply them too, so what
+The CLI applies them at start (`caseyard.cli.main`); the benchmarks apply them too, so what
 they measure is what `caseyard run` runs.
 """
 
