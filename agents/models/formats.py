@@ -38,7 +38,7 @@ class Format:
     doc_type: DocType
 
 
-_MT_TAGS = re.compile(r"^:(20|25|28C?|60[FM]|61|62[FM]|34F|13D|90[DC]):", re.MULTILINE)
+_MT_TAGS = re.compile(r"^:(20|25|28C?|60[FM]|34F|13D):", re.MULTILINE)
 _OFX = re.compile(r"OFXHEADER\s*[:=]|<OFX>", re.IGNORECASE)
 _OFX_STATEMENT = re.compile(r"<(?:STMTRS|CCSTMTRS|INVSTMTRS)>", re.IGNORECASE)
 _CAMT = re.compile(
