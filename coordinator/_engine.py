@@ -28,7 +28,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from coordinator._expressions import ExpressionError, expression_view
+from pydantic import BaseModel
+
+from coordinator._expressions import ExpressionError, StepViews, expression_view
 from coordinator._ids import (
     DEADLINE_TIMER,
     EventIds,
@@ -298,7 +300,7 @@ class _Run:
         self.ignored: str | None = None
         self.dead_letter: str | None = None
         self.dirty = False
-        self._dumps: dict[str, tuple[TaskOutput, dict[str, Any]]] = {}
+        self._dumps: dict[str, tuple[BaseModel, dict[str, Any]]] = {}
         self._case_names: dict[str, object] | None = None
         self._ids: EventIds | None = None
         self._base: dict[str, Any] = {}
@@ -407,16 +409,11 @@ class _Run:
         self.dirty = True
 
     def _names(self, step: str) -> dict[str, object]:
-        outputs: dict[str, object] = {}
+        outputs: dict[str, TaskOutput] = {}
         for sid in self.plan.order:
             state = self.steps.get(sid)
-            if state is None or state.output is None or state.status not in _HAS_OUTPUT:
-                continue
-            cached = self._dumps.get(sid)
-            if cached is None or cached[0] is not state.output:
-                cached = (state.output, expression_view(state.output))
-                self._dumps[sid] = cached
-            outputs[sid] = cached[1]
+            if state is not None and state.output is not None and state.status in _HAS_OUTPUT:
+                outputs[sid] = state.output
         if self._case_names is None:
             document = self.state.document
             self._case_names = {
@@ -429,7 +426,7 @@ class _Run:
                 "size": document.size,
             }
         return {
-            "steps": outputs,
+            "steps": StepViews(outputs, self._dumps),
             "case": self._case_names,
             "usage": {"cost_usd": self.cost_usd, "latency_ms": self.latency_ms},
             "loops": dict(self.loops),

@@ -27,7 +27,7 @@ from __future__ import annotations
 import ast
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, GetCoreSchemaHandler
@@ -54,6 +54,46 @@ def expression_view(output: BaseModel) -> dict[str, Any]:
         except ValueError:
             pass  # the agent writes JSON; anything else stays the text it is
     return view
+
+
+class StepViews(Mapping[str, dict[str, Any]]):
+    """``steps`` as expressions see it: each output's view is built when an expression
+    first reads it (most read one or two steps of many), then kept in ``cache``.
+
+    Args:
+        outputs: The outputs of the steps that completed, by step id.
+        cache: ``{step id: (output, view)}``, shared by the views of one transition; an
+            entry is reused only for the very output it was built from.
+    """
+
+    __slots__ = ("_cache", "_outputs")
+
+    def __init__(
+        self,
+        outputs: Mapping[str, BaseModel],
+        cache: dict[str, tuple[BaseModel, dict[str, Any]]],
+    ) -> None:
+        self._outputs = outputs
+        self._cache = cache
+
+    def __getitem__(self, step: str) -> dict[str, Any]:
+        output = self._outputs[step]
+        cached = self._cache.get(step)
+        if cached is None or cached[0] is not output:
+            cached = self._cache[step] = (output, expression_view(output))
+        return cached[1]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._outputs)
+
+    def __len__(self) -> int:
+        return len(self._outputs)
+
+    def __contains__(self, step: object) -> bool:
+        return step in self._outputs
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 class ExpressionError(CaseyardError):
@@ -155,7 +195,7 @@ class _Evaluator(EvalWithCompoundTypes):  # type: ignore[misc]
         if node.attr.startswith("_"):
             raise FeatureNotAvailable(f"access to {node.attr!r} is not allowed")
         value = self._eval(node.value)
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             try:
                 return value[node.attr]
             except KeyError:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from pydantic import BaseModel
 
 from coordinator import Expression, ExpressionError
+from coordinator._expressions import StepViews
+from schemas import ClassifyOutput, DocType, RiskBand, ScoreOutput, Urgency
 
 NAMES: dict[str, object] = {
     "steps": {
@@ -109,3 +114,26 @@ def test_expressions_compare_by_text() -> None:
     assert Expression("1 + 1") != Expression("2")
     assert len({Expression("1"), Expression("1")}) == 1
     assert repr(Expression("1")) == "Expression('1')"
+
+
+def test_step_views_build_only_the_outputs_an_expression_reads() -> None:
+    classify = ClassifyOutput(doc_type=DocType.INVOICE, confidence=0.91, urgency=Urgency.NORMAL)
+    score = ScoreOutput(score=0.72, band=RiskBand.HIGH, reasons=("new payee",))
+    cache: dict[str, tuple[BaseModel, dict[str, Any]]] = {}
+    steps = StepViews({"classify": classify, "score": score}, cache)
+    names = {**NAMES, "steps": steps}
+
+    assert Expression("steps.score.band == 'high' and 'classify' in steps").test(names)
+    assert list(cache) == ["score"]  # classify was only tested for presence
+    assert Expression("len(steps)").evaluate(names) == 2
+    assert Expression("[s for s in steps]").evaluate(names) == ["classify", "score"]
+    assert Expression("get(steps, 'triage', 'none')").evaluate(names) == "none"
+    assert Expression("steps['classify'].doc_type").evaluate(names) == "invoice"
+    view = cache["score"][1]
+    assert steps["score"] is view  # built once per output
+    assert str(dict(steps)) == repr(steps)
+    with pytest.raises(ExpressionError, match="triage"):
+        Expression("steps.triage.score").evaluate(names)
+    # A new output for a step (a loop ran it again) is never shown through the old view.
+    again = StepViews({"score": score.model_copy(update={"score": 0.1})}, cache)
+    assert again["score"]["score"] == 0.1
