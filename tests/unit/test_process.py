@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
+import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import closing
 
@@ -30,3 +34,28 @@ def test_sqlite_heap_is_held_to_the_limit_for_every_connection_of_the_process(
     process.tune_sqlite()
     # Set through one connection, closed since: every other one of the process has it.
     assert _soft_heap_limit() == process.SQLITE_HEAP_LIMIT
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_cycles_are_collected_on_a_clock_when_the_collector_would_not_run() -> None:
+    stop = threading.Event()
+    gc.disable()  # no automatic collection at all: only the thread collects
+    try:
+        node = _Node()
+        alive = weakref.ref(node)
+        del node
+        assert alive() is not None  # a cycle: reference counting alone keeps it
+        thread = process.collect_periodically(every_s=0.02, stop=stop)
+        deadline = time.monotonic() + 10
+        while alive() is not None and time.monotonic() < deadline:
+            stop.wait(0.01)
+        assert alive() is None
+    finally:
+        stop.set()
+        gc.enable()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
