@@ -14,6 +14,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 
 MALLOC_ARENAS = 2
 MALLOC_MMAP_THRESHOLD = 128 * 1024
@@ -73,6 +74,8 @@ def tune_gc() -> None:
 
 
 FULL_COLLECTION_EVERY_S = 60.0
+FULL_COLLECTION_SHARE = 0.001
+"""At most this share of the time goes to the collections `collect_periodically` adds."""
 
 
 def collect_periodically(
@@ -88,22 +91,32 @@ def collect_periodically(
     objects, phonenumbers' exceptions with their tracebacks and frames, closed transports:
     ~2,600 objects a minute, no full collection from minute 7 to 20, and RSS rising
     ~0.35 MiB a minute all that while. A full collection skips what `tune_gc` froze, so
-    in a process like that it takes ~10 ms; one that ran by itself in the interval (a
-    busy process) is not repeated. `stop` ends the thread (tests); otherwise it lives as
-    long as the process.
+    in a process like that it takes 10-30 ms; one that ran by itself in the interval (a
+    busy process) is not repeated, and a heap so large that a collection takes longer
+    than FULL_COLLECTION_SHARE of the interval (a coordinator holding a million cases it
+    did not restore) waits proportionally longer for the next. `stop` ends the thread
+    (tests); otherwise it lives as long as the process.
     """
     done = stop if stop is not None else threading.Event()
 
     def run() -> None:
+        interval = every_s
         seen = gc.get_stats()[2]["collections"]
-        while not done.wait(every_s):
+        while not done.wait(interval):
             if gc.get_stats()[2]["collections"] == seen:
+                began = time.perf_counter()
                 gc.collect()
+                interval = next_interval(every_s, time.perf_counter() - began)
             seen = gc.get_stats()[2]["collections"]
 
     thread = threading.Thread(target=run, name="caseyard-full-gc", daemon=True)
     thread.start()
     return thread
+
+
+def next_interval(every_s: float, took_s: float) -> float:
+    """How long to wait after a full collection that took `took_s` seconds."""
+    return max(every_s, took_s / FULL_COLLECTION_SHARE)
 
 
 SQLITE_HEAP_LIMIT = 2 * 1024 * 1024

@@ -59,3 +59,9 @@ def test_cycles_are_collected_on_a_clock_when_the_collector_would_not_run() -> N
         gc.enable()
     thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_a_collection_that_takes_long_waits_longer_for_the_next() -> None:
+    assert process.next_interval(60.0, 0.02) == 60.0  # a light process: every minute
+    # A large heap: collections stay at FULL_COLLECTION_SHARE of the time.
+    assert process.next_interval(60.0, 1.5) == 1.5 / process.FULL_COLLECTION_SHARE
