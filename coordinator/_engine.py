@@ -300,7 +300,7 @@ class _Run:
         self.ignored: str | None = None
         self.dead_letter: str | None = None
         self.dirty = False
-        self._dumps: dict[str, tuple[BaseModel, dict[str, Any]]] = {}
+        self._views: dict[str, tuple[BaseModel, dict[str, Any]]] = {}
         self._case_names: dict[str, object] | None = None
         self._ids: EventIds | None = None
         self._base: dict[str, Any] = {}
@@ -426,7 +426,7 @@ class _Run:
                 "size": document.size,
             }
         return {
-            "steps": StepViews(outputs, self._dumps),
+            "steps": StepViews(outputs, self._views),
             "case": self._case_names,
             "usage": {"cost_usd": self.cost_usd, "latency_ms": self.latency_ms},
             "loops": dict(self.loops),

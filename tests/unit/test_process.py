@@ -20,12 +20,17 @@ def _soft_heap_limit() -> int:
         return int(conn.execute("PRAGMA soft_heap_limit").fetchone()[0])
 
 
+def _set_soft_heap_limit(limit: int) -> None:
+    with closing(sqlite3.connect(":memory:")) as conn:
+        conn.execute(f"PRAGMA soft_heap_limit={limit}")
+
+
 @pytest.fixture
 def restored() -> Iterator[None]:
     before = _soft_heap_limit()
+    _set_soft_heap_limit(0)  # no limit: whatever set one before cannot pass the test
     yield
-    with closing(sqlite3.connect(":memory:")) as conn:
-        conn.execute(f"PRAGMA soft_heap_limit={before}")
+    _set_soft_heap_limit(before)
 
 
 def test_sqlite_heap_is_held_to_the_limit_for_every_connection_of_the_process(
