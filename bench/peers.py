@@ -24,7 +24,9 @@ records keyed by case, 6 partitions), each at-least-once or better:
 Each variant, per round: a warm-up, then CASES cases submitted at once, timed until the
 last one reaches the end (cases/s, CPU seconds of the variant per case), then cases at
 half that rate for LATENCY_S seconds (latency from submit to end, p50/p99, and per step:
-the case latency / 4). Rounds alternate the variants; the table shows the median of the
+the case latency / 4; and the CPU per case and the cores the variant kept busy meanwhile:
+small batches cost more per case, and a variant that fills its core at half its max rate
+queues). Rounds alternate the variants; the table shows the median of the
 rounds and the ratios to raw and to faststream-batch. The broker's own CPU is not counted.
 The variants share this process and the settings `caseyard run` gives its own
 (`caseyard.process`: glibc's malloc, Python's GC thresholds).
@@ -516,6 +518,7 @@ async def measure(
         per_tick = max(1, round(rate / 2 * tick))
         paced_keys = [f"{run}-lat-{i}" for i in range(paced)]
         sent: dict[str, float] = {}
+        paced_cpu = chain.cpu()
         start_at = time.perf_counter()
         for n, start in enumerate(range(0, paced, per_tick)):
             due = start_at + n * tick
@@ -525,6 +528,8 @@ async def measure(
             await chain.submit(chunk)
             sent.update(dict.fromkeys(chunk, at))
         await observer.wait(paced_keys, 120)
+        paced_cpu_s = chain.cpu() - paced_cpu
+        paced_wall_s = time.perf_counter() - start_at
         latencies = [observer.done[k] - sent[k] for k in paced_keys]
     result = {
         "variant": variant,
@@ -533,6 +538,8 @@ async def measure(
         "cases_s": rate,
         "cpu_ms_per_case": cpu_s / cases * 1000,
         "paced_cases_s": paced / latency_s,
+        "paced_cpu_ms_per_case": paced_cpu_s / paced * 1000,
+        "paced_cpu_share": paced_cpu_s / paced_wall_s,
         "latency_p50_ms": percentile(latencies, 0.5) * 1000,
         "latency_p99_ms": percentile(latencies, 0.99) * 1000,
         "step_p50_ms": percentile(latencies, 0.5) * 1000 / HOPS,
@@ -558,6 +565,8 @@ def report(console: Console, out: dict[str, Any]) -> None:
             for k in (
                 "cases_s",
                 "cpu_ms_per_case",
+                "paced_cpu_ms_per_case",
+                "paced_cpu_share",
                 "latency_p50_ms",
                 "latency_p99_ms",
                 "step_p50_ms",
@@ -575,6 +584,7 @@ def report(console: Console, out: dict[str, Any]) -> None:
         "vs raw",
         "vs fs-batch",
         "CPU ms/case",
+        "@50%: CPU ms/case, cores",
         "case p50/p99 ms @50%",
         "step p50/p99 ms",
     ):
@@ -591,6 +601,7 @@ def report(console: Console, out: dict[str, Any]) -> None:
             f"{m['cases_s'] / raw:.2f}x" if raw else "-",
             f"{m['cases_s'] / fsb:.2f}x" if fsb else "-",
             f"{m['cpu_ms_per_case']:.2f}",
+            f"{m['paced_cpu_ms_per_case']:.2f}, {m['paced_cpu_share']:.2f}",
             f"{m['latency_p50_ms']:.0f} / {m['latency_p99_ms']:.0f}",
             f"{m['step_p50_ms']:.1f} / {m['step_p99_ms']:.1f}",
         )
