@@ -124,6 +124,29 @@ def test_a_multi_page_tiff_is_read_page_by_page() -> None:
     assert all(f"Page {n}" in result.text for n in (1, 2, 3))
 
 
+REAL = ROOT / "data" / "real" / "files"
+
+
+def total_of(text: str) -> str | None:
+    return next((f.normalized for f in extract(text).fields if f.name == "total_amount"), None)
+
+
+@pytest.mark.parametrize(
+    ("photo", "total"),
+    [
+        # A phone photo on a wooden table: one global threshold reads only its header.
+        ("azure-docintel/receipt-french.png", "21.00"),
+        # A flat scan of thin thermal print: a threshold per neighbourhood breaks it up.
+        ("softmatic-receipts/ikea_08102016_12_13439.jpg", "134.39 EUR"),
+    ],
+)
+def test_photos_and_flat_scans_of_real_receipts_read_their_totals(photo: str, total: str) -> None:
+    """Each image is read with both of Tesseract's thresholds and the reading with more
+    confidently read characters is kept: each of these two real receipts loses its total
+    to one of them."""
+    assert total_of(read_text((REAL / photo).read_bytes(), "image/png")) == total
+
+
 def test_a_huge_image_is_refused_before_it_is_decoded() -> None:
     out = io.BytesIO()
     Image.new("1", (10_000, 10_000), 1).save(out, "PNG")  # 100 megapixels, a small file
