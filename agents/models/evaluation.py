@@ -253,7 +253,8 @@ def fields_by_source(
 
 
 def extracted_fields(output: ExtractOutput) -> dict[str, str]:
-    """The extractor's answer for each ground-truth key (its first field of each name)."""
+    """The extractor's answer for each ground-truth key (its first field of each name; the
+    currency is the total's, else the one the document declares)."""
     first: dict[str, str] = {}
     for f in output.fields:
         first.setdefault(f.name, f.normalized or f.value)
@@ -264,6 +265,8 @@ def extracted_fields(output: ExtractOutput) -> dict[str, str]:
         found["total"] = number
         if code:
             found["currency"] = code
+    if "currency" not in found and "currency" in first:
+        found["currency"] = first["currency"]
     for key, names in _FIELD_NAMES.items():
         for name in names:
             if name in first:

@@ -90,6 +90,7 @@ def extract(text: str) -> ExtractOutput:
     )
     exclusive = _resolve([*exclusive, *_dates(text, _month_first_hint(text))])
     exclusive = _resolve([*exclusive, *_money(text)])
+    exclusive = _resolve([*exclusive, *_declared_currency(text)])
     exclusive = _resolve([*exclusive, *_phones(text, _region_hint(text, exclusive))])
     people = _resolve([*_names(text), *_addresses(text)])
     people = [p for p in people if not any(p.overlaps(e) for e in exclusive if e.type in _HARD)]
@@ -491,6 +492,19 @@ def _document_currency(text: str, found: list[_Candidate]) -> str | None:
     return currencies.most_common(1)[0][0] if currencies else None
 
 
+def _declared_currency(text: str) -> list[_Candidate]:
+    """The currency a document declares under a label, as a field of its own: a QR-bill
+    left for the payer to fill in, or an order form, states it without any amount."""
+    for match in _DECLARED_CURRENCY.finditer(text):
+        code = match["code"].upper()
+        if code in ISO_CODES:
+            start, end = match.span("code")
+            return [
+                _Candidate("currency", match["code"], FieldType.STRING, code, start, end, 0.9, 20)
+            ]
+    return []
+
+
 def _money(text: str) -> list[_Candidate]:
     found: list[_Candidate] = []
     for match in MONEY.finditer(text):
@@ -666,7 +680,8 @@ def _promote_singletons(candidates: list[_Candidate]) -> list[_Candidate]:
 
 _SELLER_CUE = re.compile(
     r"^[ \t]*(?:seller|sold by|vendor|supplier|service provider|issued by|payable to"
-    r"|account\s*/\s*payable to|verk[äa]ufer|lieferant|rechnungssteller|zahlungsempf[äa]nger"
+    r"|(?:account|konto|compte|conto)\s*/\s*(?:payable to|zahlbar an|payable [àa]|pagabile a"
+    r"|da pajar a)|verk[äa]ufer|lieferant|rechnungssteller|zahlungsempf[äa]nger"
     r"|leverancier|vendeur|fournisseur|[ée]metteur|proveedor|vendedor|emisor)\b[^\n]{0,3}$"
     r"|\b(?:sold by|vendor|seller)\s*:",
     re.IGNORECASE | re.MULTILINE,

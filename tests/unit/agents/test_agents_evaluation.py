@@ -117,16 +117,20 @@ def test_the_extractor_output_maps_to_ground_truth_keys() -> None:
             f("date", "2024-01-02"),
             f("invoice_date", "2024-01-03"),
             f("total_amount", "19.20 EUR"),
+            f("currency", "CHF"),
             f("organization", "Globex"),
             f("issuer", "Acme"),
         )
     )
     assert extracted_fields(out) == {
         "total": "19.20",
-        "currency": "EUR",
+        "currency": "EUR",  # the total's, before the one the document declares
         "date": "2024-01-03",
         "issuer": "Acme",
     }
+    # Without a total's currency, the declared one.
+    declared = ExtractOutput(fields=(f("total_amount", "19.20"), f("currency", "CHF")))
+    assert extracted_fields(declared) == {"total": "19.20", "currency": "CHF"}
 
 
 def test_fields_by_source_counts_per_source_with_the_real_extractor() -> None:

@@ -263,6 +263,15 @@ def test_extractor_class_and_empty_text() -> None:
             "Amazon Web Services, Inc.",
         ),
         ("ROLLER\nSenefelder Straße 2\n33100 Paderborn\n", "issuer", "ROLLER"),
+        # A Swiss QR-bill's payment part, the amount left for the payer: its creditor (under
+        # "Account / Payable to" in any of the standard's languages) and its currency.
+        (
+            "Zahlteil\nWährung\nCHF\nBetrag\nKonto / Zahlbar an\nCH37 0900 0000 3044 4222 5\n"
+            "Stiftung Winterhilfe Schweiz\n3000 Bern\n",
+            "issuer",
+            "Stiftung Winterhilfe Schweiz",
+        ),
+        ("Section paiement\nMonnaie\nEUR\nMontant\nCompte / Payable à\n", "currency", "EUR"),
     ],
 )
 def test_real_document_layouts(text: str, name: str, value: str) -> None:
