@@ -34,6 +34,10 @@ CURRENCY_CODES = {
     "aud": "AUD",
     "₹": "INR",
     "inr": "INR",
+    # "Rs" is also Pakistan's, Sri Lanka's and Nepal's rupee; India's is the one most
+    # documents that write it are in.
+    "rs": "INR",
+    "rs.": "INR",
     "czk": "CZK",
     "huf": "HUF",
     "ron": "RON",
@@ -50,7 +54,7 @@ ISO_CODES = frozenset(CURRENCY_CODES.values())
 
 _CURRENCY = (
     r"(?:US\$|[€$£¥₹]|\b(?:EUR|USD|GBP|CHF|SEK|DKK|NOK|PLN|JPY|CAD|AUD|INR|CZK|HUF|RON|NZD|HKD"
-    r"|SGD|ZAR|BRL|MXN|CNY)\b|\bFr\.)"
+    r"|SGD|ZAR|BRL|MXN|CNY)\b|\bFr\.|\bRs(?:\.\s?|\s)(?=\d))"
 )
 CURRENCY_PATTERN = _CURRENCY
 """A currency as written: a symbol or an ISO code."""
@@ -93,18 +97,19 @@ def parse_number(text: str) -> Decimal | None:
 
 
 _MONTHS_RAW = {
-    1: "january jan januar jänner janvier janv enero ene",
-    2: "february feb februar fevrier févr fev février febrero",
-    3: "march mar märz maerz marz mrz mars marzo",
-    4: "april apr avril abril abr",
-    5: "may mai mayo",
-    6: "june jun juni juin junio",
-    7: "july jul juli juillet juil julio",
-    8: "august aug august aout août agosto ago",
-    9: "september sep sept septembre septiembre setiembre",
-    10: "october oct oktober okt octobre octubre",
-    11: "november nov novembre noviembre",
-    12: "december dec dezember dez decembre décembre diciembre dic",
+    # English, German, French, Spanish, Dutch, Italian, Portuguese.
+    1: "january jan januar jänner janvier janv enero ene januari gennaio janeiro",
+    2: "february feb februar fevrier févr fev février febrero februari febbraio fevereiro",
+    3: "march mar märz maerz marz mrz mars marzo maart março",
+    4: "april apr avril abril abr aprile",
+    5: "may mai mayo mei maggio maio",
+    6: "june jun juni juin junio giugno junho",
+    7: "july jul juli juillet juil julio luglio julho",
+    8: "august aug august aout août agosto ago augustus",
+    9: "september sep sept septembre septiembre setiembre settembre setembro",
+    10: "october oct oktober okt octobre octubre ottobre outubro",
+    11: "november nov novembre noviembre novembro",
+    12: "december dec dezember dez decembre décembre diciembre dic dicembre dezembro",
 }
 
 
@@ -126,7 +131,7 @@ DATE = re.compile(
     r"|(?P<num>\b(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})(?!\d))"
     rf"|(?P<dmy>\b(?P<d1>\d{{1,2}})(?:st|nd|rd|th|er|\.|º)?[\s-]+(?:de\s+)?"
     rf"(?P<m1>{_MONTH_ALT})\.?,?[\s-]+(?:de\s+)?(?P<y1>\d{{4}})(?!\d))"
-    rf"|(?P<mdy>\b(?P<m2>{_MONTH_ALT})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+"
+    rf"|(?P<mdy>\b(?P<m2>{_MONTH_ALT})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s?,?\s+"
     rf"(?P<y2>\d{{4}})(?!\d))",
     re.IGNORECASE,
 )

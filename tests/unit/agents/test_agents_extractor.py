@@ -163,6 +163,8 @@ def test_number_formats(written: str, value: str) -> None:
         ("Total 1 234,56 EUR", "1234.56 EUR"),
         ("Total EUR 12,50", "12.50 EUR"),
         ("Total 250 USD", "250.00 USD"),
+        ("Grand Total\nRs 1939", "1939.00 INR"),
+        ("Grand Total Rs. 1,939.50", "1939.50 INR"),
     ],
 )
 def test_money_with_currency(text: str, normalized: str) -> None:
@@ -186,6 +188,11 @@ def test_money_with_currency(text: str, normalized: str) -> None:
         ("1er février 2026", False, "2026-02-01"),
         ("12-Mar-2026", False, "2026-03-12"),
         ("02 MAY 2031", False, "2031-05-02"),
+        ("29 maart 2014", False, "2014-03-29"),
+        ("3 gennaio 2024", False, "2024-01-03"),
+        ("5 de março de 2024", False, "2024-03-05"),
+        # PDF text puts a space before the comma.
+        ("August 3 , 2014", False, "2014-08-03"),
     ],
 )
 def test_date_formats(written: str, month_first: bool, iso: str) -> None:
