@@ -43,6 +43,7 @@ test-unit: install
 # The benchmarks fill the broker (100k changelog states): they get a fresh one, wiped after.
 bench: install
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	@scripts/ocr-tools
 	@trap '$(KAFKA) down --wipe' EXIT; \
 	$(KAFKA) down --wipe && $(KAFKA) up && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.peers && \
@@ -51,6 +52,7 @@ bench: install
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.coordinator && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.inbox && \
 	$(BIN)/python -m bench.agents && \
+	$(BIN)/python -m bench.ocr && \
 	CASEYARD_BENCH_KAFKA=$$($(KAFKA) bootstrap) $(BIN)/python -m bench.scale
 
 kafka-up:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
+import pypdfium2  # type: ignore[import-untyped]
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
@@ -145,6 +146,21 @@ def test_photos_and_flat_scans_of_real_receipts_read_their_totals(photo: str, to
     confidently read characters is kept: each of these two real receipts loses its total
     to one of them."""
     assert total_of(read_text((REAL / photo).read_bytes(), "image/png")) == total
+
+
+def test_a_receipt_scanned_at_200_dpi_is_read_enlarged() -> None:
+    """A real receipt PDF rendered at 200 dpi and saved as a scanner saves it (an image-only
+    PDF): its words are too small for Tesseract, so they are read again enlarged, and its
+    total comes back as from the text layer (at the scan's own size it is lost)."""
+    ebon = (REAL / "rewe-ebon" / "webD97-1.pdf").read_bytes()
+    assert total_of(read_text(ebon, "application/pdf")) == "13.05 EUR"
+    pages = [
+        page.render(scale=200 / 72, grayscale=True).to_pil().convert("L")
+        for page in pypdfium2.PdfDocument(ebon)
+    ]
+    scan = io.BytesIO()
+    pages[0].save(scan, "PDF", save_all=True, append_images=pages[1:], resolution=200)
+    assert total_of(read_text(scan.getvalue(), "application/pdf")) == "13.05 EUR"
 
 
 def test_a_huge_image_is_refused_before_it_is_decoded() -> None:
