@@ -34,9 +34,9 @@ global (Otsu) threshold: it turns a phone photo of a receipt on a wooden table, 
 a shadow across it, into its header alone or nothing ("no text OCR could read"). 2 is
 Sauvola's, a threshold per neighbourhood: it reads those photos whole, but breaks some flat
 scans (a logo's shading, thin thermal print). On `data/real`'s OCR'd documents with field
-ground truth (26), before small text was enlarged (below), fields the extractor got right with the global threshold / Sauvola's /
-the more confident of the two: totals 16 / 17 / 18, dates 13 / 17 / 17, issuers 12 / 9 /
-11; the price is twice Tesseract's time."""
+ground truth (26), before small text was enlarged (below), fields the extractor got right
+with the global threshold / Sauvola's / the more confident of the two: totals 16 / 17 /
+18, dates 13 / 17 / 17, issuers 12 / 9 / 11; the price is twice Tesseract's time."""
 CONFIDENT = 0.6
 """A word Tesseract is at least this sure of counts towards its reading's score."""
 SMALL_TEXT_PX = 24
