@@ -41,8 +41,8 @@ CONFIDENT = 0.6
 """A word Tesseract is at least this sure of counts towards its reading's score."""
 SMALL_TEXT_PX = 24
 """Words whose boxes are lower than this (median, in pixels) are read again enlarged to
-TEXT_PX: Tesseract reads text best at 20-30 px of x-height, and a receipt scanned at 200
-dpi gives words ~16-22 px high (at 300 dpi, 24-32). Measured with `bench.ocr` on real
+TEXT_PX: Tesseract reads best when capitals are some 30 px high, and a receipt scanned at
+200 dpi gives word boxes ~16-22 px high (at 300 dpi, 24-32). Measured with `bench.ocr` on real
 receipts scanned at 200 dpi: totals 5 of 7 read as at 300 dpi, 7 of 7 once enlarged."""
 TEXT_PX = 32
 MAX_PIXELS = 40_000_000
