@@ -13,12 +13,13 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import subprocess
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from agents.errors import CorruptDocument, DocumentError, DocumentTooLarge
 
@@ -45,6 +46,11 @@ TEXT_PX: Tesseract reads best when capitals are some 30 px high, and a receipt s
 200 dpi gives word boxes ~16-22 px high (at 300 dpi, 24-32). Measured with `bench.ocr` on real
 receipts scanned at 200 dpi: totals 5 of 7 read as at 300 dpi, 7 of 7 once enlarged."""
 TEXT_PX = 32
+TURN_CONFIDENCE = 2.0
+"""Tesseract's orientation confidence (``--psm 0``) from which a page it says lies on its
+side or upside down is also read turned; the more confident reading is kept, because the
+detection errs: a receipt scanned sideways scored 7.9, but upright ID-card specimens were
+called upside down at 3.6-6.2."""
 MAX_PIXELS = 40_000_000
 """Pixels per page (a 300-dpi A4 page is 8.7 million); a larger image is refused unread."""
 MAX_OCR_PAGES = 20
@@ -134,10 +140,10 @@ def ocr(images: Sequence[bytes]) -> OcrText:
         if pages >= MAX_OCR_PAGES:
             break
         frames = min(check_image(data), MAX_OCR_PAGES - pages)
-        read = _best_read(data, frames, pages)
-        larger = _enlarged(data, read) if frames == 1 else None
-        if larger is not None:
-            read = max(read, _best_read(larger, frames, pages), key=_confident_chars)
+        if frames == 1:
+            read = _read_page(data, pages)
+        else:
+            read = _best_read(data, frames, pages)
         texts.append(read.text)
         confidences.extend(read.confidences)
         words.extend(read.words)
@@ -145,6 +151,57 @@ def ocr(images: Sequence[bytes]) -> OcrText:
     confidence = sum(confidences) / len(confidences) / 100 if confidences else 0.0
     text = "\n\n".join(t for t in texts if t.strip())
     return OcrText(text, round(confidence, 3), pages, tuple(words))
+
+
+def _read_page(data: bytes, page: int) -> _Read:
+    """One page's best reading: upright as its EXIF orientation says, also turned if
+    Tesseract finds it on its side or upside down, and again enlarged if its text is small
+    (each time the more confident reading is kept)."""
+    data = _upright(data)
+    read = _best_read(data, 1, page)
+    turn = _orientation(data)
+    if turn:
+        turned = _turned(data, turn)
+        read_turned = _best_read(turned, 1, page)
+        if _confident_chars(read_turned) > _confident_chars(read):
+            data, read = turned, read_turned
+    larger = _enlarged(data, read)
+    if larger is not None:
+        read = max(read, _best_read(larger, 1, page), key=_confident_chars)
+    return read
+
+
+def _upright(data: bytes) -> bytes:
+    """`data` turned as its EXIF orientation says (a phone stores the sensor's pixels and a
+    tag saying how to turn them; Tesseract ignores the tag), as a PNG; else unchanged."""
+    with Image.open(io.BytesIO(data)) as image:
+        if image.getexif().get(_EXIF_ORIENTATION, 1) == 1:
+            return data
+        out = io.BytesIO()
+        ImageOps.exif_transpose(image).save(out, "PNG")
+    return out.getvalue()
+
+
+_EXIF_ORIENTATION = 0x0112
+
+
+def _orientation(data: bytes) -> int:
+    """Degrees (clockwise) Tesseract's orientation detection says the page must be turned
+    by; 0 if upright, unsure (below TURN_CONFIDENCE), or if detection is not installed."""
+    osd = _run_tesseract(["tesseract", "stdin", "stdout", "--psm", "0"], data, 1, check=False)
+    rotate = re.search(r"^Rotate: (\d+)", osd, re.MULTILINE)
+    confidence = re.search(r"^Orientation confidence: ([\d.]+)", osd, re.MULTILINE)
+    if rotate is None or confidence is None or float(confidence[1]) < TURN_CONFIDENCE:
+        return 0
+    return int(rotate[1]) % 360
+
+
+def _turned(data: bytes, degrees: int) -> bytes:
+    """`data` turned `degrees` clockwise, as a PNG."""
+    with Image.open(io.BytesIO(data)) as image:
+        out = io.BytesIO()
+        image.rotate(-degrees, expand=True).save(out, "PNG")
+    return out.getvalue()
 
 
 def _best_read(data: bytes, frames: int, first_page: int) -> _Read:
@@ -177,6 +234,11 @@ def _tesseract(data: bytes, frames: int, thresholding: str) -> str:
     """Tesseract's TSV of `data`, binarised with `thresholding` (see THRESHOLDS)."""
     command = ["tesseract", "stdin", "stdout", "-l", LANGUAGES, "--psm", PAGE_SEGMENTATION]
     command += ["-c", f"thresholding_method={thresholding}", "tsv"]
+    return _run_tesseract(command, data, frames)
+
+
+def _run_tesseract(command: list[str], data: bytes, frames: int, *, check: bool = True) -> str:
+    """Tesseract's output for `data`; a failure raises if `check`, else gives ""."""
     try:
         done = subprocess.run(
             command,
@@ -195,6 +257,8 @@ def _tesseract(data: bytes, frames: int, thresholding: str) -> str:
             f"OCR took longer than {PAGE_TIMEOUT_S * max(frames, 1):g} s; refused"
         ) from exc
     if done.returncode != 0:
+        if not check:
+            return ""
         why = done.stderr.decode(errors="replace").strip().splitlines()
         raise CorruptDocument(
             f"OCR failed: {why[-1] if why else 'tesseract exit ' + str(done.returncode)}"

@@ -17,6 +17,7 @@ import pypdfium2  # type: ignore[import-untyped]
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from agents import ocr as agents_ocr
 from agents._work import document_text
 from agents.documents import read_text, read_text_boxes
 from agents.errors import CorruptDocument, DocumentTooLarge, EmptyDocument
@@ -161,6 +162,32 @@ def test_a_receipt_scanned_at_200_dpi_is_read_enlarged() -> None:
     scan = io.BytesIO()
     pages[0].save(scan, "PDF", save_all=True, append_images=pages[1:], resolution=200)
     assert total_of(read_text(scan.getvalue(), "application/pdf")) == "13.05 EUR"
+
+
+def test_a_receipt_scanned_sideways_is_read_turned() -> None:
+    """A real receipt scanned lying on its side (a scanned PDF, no EXIF tag to say so):
+    Tesseract's orientation detection says turn it, and the turned reading is kept."""
+    pdf = (REAL / "receipt-parser-legacy" / "IMG0001.pdf").read_bytes()
+    assert total_of(read_text(pdf, "application/pdf")) == "0.99 EUR"
+
+
+def test_a_phone_photo_is_read_as_its_exif_orientation_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A phone stores the sensor's pixels and a tag saying how to turn them (6: a quarter
+    turn clockwise); Tesseract ignores the tag. Orientation detection is switched off here,
+    so only the tag can turn the page."""
+    monkeypatch.setattr(agents_ocr, "TURN_CONFIDENCE", float("inf"))
+    upright = Image.open(io.BytesIO(scan("Invoice 2026-014\nTotal 3,360.00 USD")))
+    sideways = upright.rotate(90, expand=True)  # as the sensor saw it
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo = io.BytesIO()
+    sideways.save(photo, "JPEG", exif=exif.tobytes())
+    assert "3,360.00" in read_text(photo.getvalue(), "image/jpeg")
+    untagged = io.BytesIO()
+    sideways.save(untagged, "JPEG")
+    assert "3,360.00" not in ocr([untagged.getvalue()]).text
 
 
 def test_a_huge_image_is_refused_before_it_is_decoded() -> None:
