@@ -17,7 +17,7 @@ import re
 import subprocess
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -156,7 +156,8 @@ def ocr(images: Sequence[bytes]) -> OcrText:
 def _read_page(data: bytes, page: int) -> _Read:
     """One page's best reading: upright as its EXIF orientation says, also turned if
     Tesseract finds it on its side or upside down, and again enlarged if its text is small
-    (each time the more confident reading is kept)."""
+    (each time the more confident reading is kept). Word boxes are on the page as EXIF
+    shows it, not as it was turned for reading."""
     data = _upright(data)
     read = _best_read(data, 1, page)
     turn = _orientation(data)
@@ -165,10 +166,12 @@ def _read_page(data: bytes, page: int) -> _Read:
         read_turned = _best_read(turned, 1, page)
         if _confident_chars(read_turned) > _confident_chars(read):
             data, read = turned, read_turned
+        else:
+            turn = 0
     larger = _enlarged(data, read)
     if larger is not None:
         read = max(read, _best_read(larger, 1, page), key=_confident_chars)
-    return read
+    return replace(read, words=[_unturned(w, turn) for w in read.words]) if turn else read
 
 
 def _upright(data: bytes) -> bytes:
@@ -202,6 +205,19 @@ def _turned(data: bytes, degrees: int) -> bytes:
         out = io.BytesIO()
         image.rotate(-degrees, expand=True).save(out, "PNG")
     return out.getvalue()
+
+
+def _unturned(word: OcrWord, degrees: int) -> OcrWord:
+    """`word`'s box on the page before it was turned `degrees` clockwise (boxes are
+    fractions of their page, so a quarter turn swaps width and height)."""
+    left, top, width, height = word.left, word.top, word.width, word.height
+    if degrees == 90:
+        return replace(word, left=top, top=1 - left - width, width=height, height=width)
+    if degrees == 180:
+        return replace(word, left=1 - left - width, top=1 - top - height)
+    if degrees == 270:
+        return replace(word, left=1 - top - height, top=left, width=height, height=width)
+    return word
 
 
 def _best_read(data: bytes, frames: int, first_page: int) -> _Read:

@@ -15,7 +15,7 @@ from typing import cast
 
 import pypdfium2  # type: ignore[import-untyped]
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from agents import ocr as agents_ocr
 from agents._work import document_text
@@ -169,6 +169,39 @@ def test_a_receipt_scanned_sideways_is_read_turned() -> None:
     Tesseract's orientation detection says turn it, and the turned reading is kept."""
     pdf = (REAL / "receipt-parser-legacy" / "IMG0001.pdf").read_bytes()
     assert total_of(read_text(pdf, "application/pdf")) == "0.99 EUR"
+
+
+def test_the_words_of_a_page_read_turned_are_placed_on_the_page_as_stored() -> None:
+    """The boxes say where the words are on the page as the reviewer sees it (stored
+    sideways), not on the page turned for reading."""
+    text = (SAMPLES / "invoice_brightwater_0457.txt").read_text(encoding="utf-8")
+    upright = scan(text)
+    sideways = io.BytesIO()
+    Image.open(io.BytesIO(upright)).rotate(90, expand=True).save(sideways, "PNG")
+
+    def box(words: tuple[agents_ocr.OcrWord, ...]) -> tuple[float, float, float, float]:
+        word = next(w for w in words if w.text == "BW-0457")
+        return word.left, word.top, word.width, word.height
+
+    left, top, width, height = box(ocr([upright]).words)
+    # A quarter turn anticlockwise: the upright page's (x, y) is the stored page's (y, 1 - x).
+    expected = (top, 1 - left - width, height, width)
+    got = box(ocr([sideways.getvalue()]).words)
+    assert all(abs(a - b) < 0.01 for a, b in zip(got, expected, strict=True)), (got, expected)
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_a_box_on_a_turned_page_maps_back_to_the_stored_page(degrees: int) -> None:
+    page = Image.new("L", (400, 300), 255)
+    ImageDraw.Draw(page).rectangle((40, 200, 139, 229), fill=0)  # 100 x 30 px at (40, 200)
+    turned = ImageOps.invert(page.rotate(-degrees, expand=True))  # clockwise, as the reader
+    left, top, right, bottom = cast(tuple[int, int, int, int], turned.getbbox())
+    w, h = turned.size
+    word = agents_ocr.OcrWord("x", 0, left / w, top / h, (right - left) / w, (bottom - top) / h)
+    back = agents_ocr._unturned(word, degrees)
+    assert (back.left, back.top, back.width, back.height) == pytest.approx(
+        (40 / 400, 200 / 300, 100 / 400, 30 / 300)
+    )
 
 
 def test_a_phone_photo_is_read_as_its_exif_orientation_says(
