@@ -6,6 +6,12 @@ without the wrapper's temporary files, and with what a service needs around it: 
 and limits checked *before* Tesseract decodes anything (the image header gives the pixel
 count and the frame count; Pillow reads only that). The TSV gives each word's confidence;
 their mean travels with the text (`OcrText`).
+
+A page is read several ways and the reading with the most confidently read characters is
+kept: with a global and a local threshold (photos and flat scans each fail one of them),
+turned when its EXIF tag or Tesseract's orientation detection says it lies on its side, and
+enlarged when its text is small (a 200-dpi scan). `bench.ocr` measures the result against
+the text versions of real receipts.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ the kernel: one 300-dpi receipt page took 14.2 s (7.9 s of it system time) on a 
 machine, 1.8 s with one thread. Pages are many and cores few: one thread each."""
 PAGE_TIMEOUT_S = 60.0
 """Tesseract's time per page before the document is refused (a runaway image)."""
+_EXIF_ORIENTATION = 0x0112
 
 
 class OcrUnavailable(DocumentError):
@@ -183,9 +190,6 @@ def _upright(data: bytes) -> bytes:
         out = io.BytesIO()
         ImageOps.exif_transpose(image).save(out, "PNG")
     return out.getvalue()
-
-
-_EXIF_ORIENTATION = 0x0112
 
 
 def _orientation(data: bytes) -> int:
