@@ -167,18 +167,16 @@ def _read_page(data: bytes, page: int) -> _Read:
     shows it, not as it was turned for reading."""
     data = _upright(data)
     read = _best_read(data, 1, page)
-    turn = _orientation(data)
+    turn, kept = _orientation(data), 0
     if turn:
         turned = _turned(data, turn)
         read_turned = _best_read(turned, 1, page)
         if _confident_chars(read_turned) > _confident_chars(read):
-            data, read = turned, read_turned
-        else:
-            turn = 0
+            data, read, kept = turned, read_turned, turn
     larger = _enlarged(data, read)
     if larger is not None:
         read = max(read, _best_read(larger, 1, page), key=_confident_chars)
-    return replace(read, words=[_unturned(w, turn) for w in read.words]) if turn else read
+    return replace(read, words=[_unturned(w, kept) for w in read.words]) if kept else read
 
 
 def _upright(data: bytes) -> bytes:

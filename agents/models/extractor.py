@@ -484,10 +484,8 @@ _DECLARED_CURRENCY = re.compile(
 def _document_currency(text: str, found: list[_Candidate]) -> str | None:
     """The currency a document states ("Currency: CHF", "Rechnungswährung: EUR"), else the
     one its amounts are written in most, else None."""
-    for match in _DECLARED_CURRENCY.finditer(text):
-        code = match["code"].upper()
-        if code in ISO_CODES:
-            return code
+    for declared in _declared_currency(text):
+        return declared.normalized
     currencies = Counter(c.normalized.split()[1] for c in found if c.normalized)
     return currencies.most_common(1)[0][0] if currencies else None
 

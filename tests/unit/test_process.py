@@ -48,6 +48,7 @@ class _Node:
 
 def test_cycles_are_collected_on_a_clock_when_the_collector_would_not_run() -> None:
     stop = threading.Event()
+    thread: threading.Thread | None = None
     gc.disable()  # no automatic collection at all: only the thread collects
     try:
         node = _Node()
@@ -62,6 +63,7 @@ def test_cycles_are_collected_on_a_clock_when_the_collector_would_not_run() -> N
     finally:
         stop.set()
         gc.enable()
+    assert thread is not None
     thread.join(timeout=10)
     assert not thread.is_alive()
 
