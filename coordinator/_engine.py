@@ -79,6 +79,7 @@ from coordinator._state import (
     StepStatus,
     Timer,
 )
+from schemas import trusted
 from schemas.envelope import Event, Producer
 from schemas.human import DecisionAction, HumanDecision, HumanTaskClaimed, HumanTaskOpened
 from schemas.intake import CaseSubmitted
@@ -363,6 +364,14 @@ class _Run:
         envelope["previous_hash"] = self.last_hash
         return envelope
 
+    def _emit(self, topic: str, model: type[Event], **fields: Any) -> None:
+        """Output an event of ``model``: the envelope (a case event's with the previous
+        hash), overridden by ``fields``. Built without validating (``schemas.trusted``):
+        every value comes from a validated input, the loaded pipeline or the state."""
+        values = self._case_envelope() if issubclass(model, CaseEvent) else self._envelope()
+        values.update(fields)
+        self._push(topic, trusted(model, **values))
+
     def _push(self, topic: str, event: Event) -> None:
         if isinstance(event, CaseEvent):
             self.last_hash = case_event_hash(event)
@@ -371,16 +380,14 @@ class _Run:
         self.dirty = True
 
     def _decide(self, verdict: Verdict, step: str | None) -> None:
-        self._push(
+        self._emit(
             _CASE_TOPIC,
-            PolicyDecision(
-                **self._case_envelope(),
-                rule_id=verdict.rule_id,
-                decision=verdict.decision,
-                reason=verdict.reason,
-                step=step,
-                inputs=verdict.inputs,
-            ),
+            PolicyDecision,
+            rule_id=verdict.rule_id,
+            decision=verdict.decision,
+            reason=verdict.reason,
+            step=step,
+            inputs=verdict.inputs,
         )
 
     # State helpers.
@@ -436,14 +443,12 @@ class _Run:
     # Inputs.
 
     def open(self, event: CaseSubmitted) -> None:
-        self._push(
+        self._emit(
             _CASE_TOPIC,
-            CaseOpened(
-                **self._case_envelope(),
-                pipeline=self.pipeline.name,
-                pipeline_version=self.pipeline.version,
-                document=event.document,
-            ),
+            CaseOpened,
+            pipeline=self.pipeline.name,
+            pipeline_version=self.pipeline.version,
+            document=event.document,
         )
         if self.pipeline.deadline is not None:
             self._set_timer(
@@ -511,17 +516,15 @@ class _Run:
         node, state, spec = found
         self._cancel_timer(timeout_timer(node, state.run, state.attempt))
         will_retry = event.retryable and state.attempt < spec.retry.max_attempts
-        self._push(
+        self._emit(
             _CASE_TOPIC,
-            StepFailed(
-                **self._case_envelope(),
-                step=node,
-                task_id=event.task_id,
-                attempt=event.attempt,
-                error_class=event.error_class,
-                message=event.message,
-                will_retry=will_retry,
-            ),
+            StepFailed,
+            step=node,
+            task_id=event.task_id,
+            attempt=event.attempt,
+            error_class=event.error_class,
+            message=event.message,
+            will_retry=will_retry,
         )
         if will_retry:
             self._retry(node, state, spec)
@@ -759,36 +762,33 @@ class _Run:
             else (None, None)
         )
         deadline = self.now + spec.timeout
-        self._push(
+        self._emit(
             _task_topic(spec.capability),
-            TaskRequested(
-                **self._envelope(),
-                task_id=tid,
-                step=node,
-                capability=spec.capability,
-                attempt=attempt,
-                input=TaskInput(
-                    document=self.state.document,
-                    parameters=spec.parameters,
-                    prior=prior,
-                    arguments=arguments,
-                ),
-                deadline=deadline,
-                allowed_models=spec.models,
-                redact_fields=spec.redact,
-                max_cost_usd=max_cost,
-                max_latency_ms=max_latency,
+            TaskRequested,
+            task_id=tid,
+            step=node,
+            capability=spec.capability,
+            attempt=attempt,
+            input=trusted(
+                TaskInput,
+                document=self.state.document,
+                parameters=spec.parameters,
+                prior=prior,
+                arguments=arguments,
             ),
+            deadline=deadline,
+            allowed_models=spec.models,
+            redact_fields=spec.redact,
+            max_cost_usd=max_cost,
+            max_latency_ms=max_latency,
         )
-        self._push(
+        self._emit(
             _CASE_TOPIC,
-            StepStarted(
-                **self._case_envelope(),
-                step=node,
-                capability=spec.capability,
-                task_id=tid,
-                attempt=attempt,
-            ),
+            StepStarted,
+            step=node,
+            capability=spec.capability,
+            task_id=tid,
+            attempt=attempt,
         )
         self.steps[node] = StepState(status=StepStatus.RUNNING, run=run, attempt=attempt)
         self._set_timer(
@@ -834,11 +834,8 @@ class _Run:
             output=output,
             model=f"{event.usage.provider}/{event.usage.model}",
         )
-        self._push(
-            _CASE_TOPIC,
-            StepCompleted(
-                **self._case_envelope(), step=node, task_id=event.task_id, attempt=event.attempt
-            ),
+        self._emit(
+            _CASE_TOPIC, StepCompleted, step=node, task_id=event.task_id, attempt=event.attempt
         )
         # An allowed model and an escalation rule that does not fire are not recorded:
         # the task's allow-list decision and the output itself already say so.
@@ -899,38 +896,28 @@ class _Run:
             if state.status in _ACTIVE and sid != node:
                 self._cancel_step(sid, state)
         child = handoff_case_id(self.case_id, rule.to)
-        self._push(
+        self._emit(
             _CASE_TOPIC,
-            CaseHandedOff(
-                **self._case_envelope(),
-                step=node,
-                rule_id=rule.id,
-                pipeline=rule.to,
-                to_case_id=child,
-                reason=rule.reason,
-            ),
+            CaseHandedOff,
+            step=node,
+            rule_id=rule.id,
+            pipeline=rule.to,
+            to_case_id=child,
+            reason=rule.reason,
         )
-        submitted = self._envelope()
-        submitted["case_id"] = child
-        self._push(
+        self._emit(
             INTAKE.name,
-            CaseSubmitted(
-                **submitted,
-                source=f"hand-off from {self.case_id}",
-                document=self.state.document,
-                metadata={**self.state.metadata, "handed_off_from": self.case_id},
-                pipeline=rule.to,
-            ),
+            CaseSubmitted,
+            case_id=child,
+            source=f"hand-off from {self.case_id}",
+            document=self.state.document,
+            metadata={**self.state.metadata, "handed_off_from": self.case_id},
+            pipeline=rule.to,
         )
         self.status = CaseStatus.COMPLETED
         self._cancel_timer(DEADLINE_TIMER)
         self._drop_outputs()
-        self._push(
-            _CASE_TOPIC,
-            CaseCompleted(
-                **self._case_envelope(), outcome=HANDED_OFF, total_cost_usd=self.cost_usd
-            ),
-        )
+        self._emit(_CASE_TOPIC, CaseCompleted, outcome=HANDED_OFF, total_cost_usd=self.cost_usd)
 
     def _retry(self, node: str, state: StepState, spec: TaskSpec) -> None:
         delay = spec.retry.delay(state.attempt)
@@ -975,31 +962,27 @@ class _Run:
             return
         tid = task_id(self.case_id, node, state.run, state.attempt)
         spec = self.plan.nodes[node]
-        self._push(
+        self._emit(
             _CASE_TOPIC,
-            StepTimedOut(
-                **self._case_envelope(),
-                step=node,
-                task_id=tid,
-                attempt=state.attempt,
-                deadline=timer.due_at,
-            ),
+            StepTimedOut,
+            step=node,
+            task_id=tid,
+            attempt=state.attempt,
+            deadline=timer.due_at,
         )
         if state.attempt < spec.retry.max_attempts:
             self._retry(node, state, spec)
             return
         message = f"no result within {_format_duration(spec.timeout)}"
-        self._push(
+        self._emit(
             _CASE_TOPIC,
-            StepFailed(
-                **self._case_envelope(),
-                step=node,
-                task_id=tid,
-                attempt=state.attempt,
-                error_class="StepTimeout",
-                message=message,
-                will_retry=False,
-            ),
+            StepFailed,
+            step=node,
+            task_id=tid,
+            attempt=state.attempt,
+            error_class="StepTimeout",
+            message=message,
+            will_retry=False,
         )
         self._exhausted(node, state, spec, "StepTimeout", message)
 
@@ -1015,13 +998,8 @@ class _Run:
         self.status = CaseStatus.COMPLETED
         self._cancel_timer(DEADLINE_TIMER)
         self._drop_outputs()
-        self._push(
-            _CASE_TOPIC,
-            CaseCompleted(
-                **self._case_envelope(),
-                outcome=self.pipeline.outcome,
-                total_cost_usd=self.cost_usd,
-            ),
+        self._emit(
+            _CASE_TOPIC, CaseCompleted, outcome=self.pipeline.outcome, total_cost_usd=self.cost_usd
         )
 
     def _drop_outputs(self) -> None:
@@ -1086,27 +1064,23 @@ class _Run:
 
     def _announce(self, human: HumanTask, reason: str, sla: timedelta) -> None:
         """Publish where a human task is now and set its SLA timer."""
-        self._push(
+        self._emit(
             _CASE_TOPIC,
-            HumanTaskOpened(
-                **self._case_envelope(),
-                human_task_id=human.id,
-                queue=human.queue,
-                reason=reason,
-                document=self.state.document,
-                evidence=self._evidence(human),
-                sla_deadline=self.now + sla,
-            ),
+            HumanTaskOpened,
+            human_task_id=human.id,
+            queue=human.queue,
+            reason=reason,
+            document=self.state.document,
+            evidence=self._evidence(human),
+            sla_deadline=self.now + sla,
         )
-        self._push(
+        self._emit(
             _CASE_TOPIC,
-            CaseEscalated(
-                **self._case_envelope(),
-                human_task_id=human.id,
-                queue=human.queue,
-                reason=reason,
-                step=human.step,
-            ),
+            CaseEscalated,
+            human_task_id=human.id,
+            queue=human.queue,
+            reason=reason,
+            step=human.step,
         )
         self._set_timer(sla_timer(human.id, human.level), TimerPurpose.HUMAN_SLA, self.now + sla)
 
@@ -1256,14 +1230,12 @@ class _Run:
         step = self.closing.undo[0]
         compensation = self.plan.steps[step].compensation
         assert compensation is not None
-        self._push(
+        self._emit(
             _CASE_TOPIC,
-            CompensationStarted(
-                **self._case_envelope(),
-                step=step,
-                compensation=compensation.id,
-                reason=self.closing.reason,
-            ),
+            CompensationStarted,
+            step=step,
+            compensation=compensation.id,
+            reason=self.closing.reason,
         )
         self._update(step, status=StepStatus.COMPENSATING)
         self._dispatch(compensation.id, 1, 1)
@@ -1272,10 +1244,7 @@ class _Run:
         assert self.closing is not None
         self._update(node, status=StepStatus.COMPLETED)
         self._update(step, status=StepStatus.COMPENSATED)
-        self._push(
-            _CASE_TOPIC,
-            CompensationCompleted(**self._case_envelope(), step=step, compensation=node),
-        )
+        self._emit(_CASE_TOPIC, CompensationCompleted, step=step, compensation=node)
         rest = self.closing.undo[1:]
         self.closing = replace(self.closing, undo=rest)
         if rest:
@@ -1289,15 +1258,13 @@ class _Run:
         reason = f"compensation {node!r} of step {step!r} failed ({detail}) after: {closing.reason}"
         self.status = CaseStatus.FAILED
         self.closing = None
-        self._push(
+        self._emit(
             _CASE_TOPIC,
-            CaseFailed(
-                **self._case_envelope(),
-                reason=reason,
-                error_class="CompensationFailed",
-                step=step,
-                compensated=False,
-            ),
+            CaseFailed,
+            reason=reason,
+            error_class="CompensationFailed",
+            step=step,
+            compensated=False,
         )
         target = self.pipeline.compensation_escalation
         self._open_human(
@@ -1312,21 +1279,14 @@ class _Run:
         self._drop_outputs()
         if closing.rejected:
             self.status = CaseStatus.COMPLETED
-            self._push(
-                _CASE_TOPIC,
-                CaseCompleted(
-                    **self._case_envelope(), outcome="rejected", total_cost_usd=self.cost_usd
-                ),
-            )
+            self._emit(_CASE_TOPIC, CaseCompleted, outcome="rejected", total_cost_usd=self.cost_usd)
             return
         self.status = CaseStatus.FAILED
-        self._push(
+        self._emit(
             _CASE_TOPIC,
-            CaseFailed(
-                **self._case_envelope(),
-                reason=closing.reason,
-                error_class=closing.error_class,
-                step=closing.step,
-                compensated=compensated,
-            ),
+            CaseFailed,
+            reason=closing.reason,
+            error_class=closing.error_class,
+            step=closing.step,
+            compensated=compensated,
         )

@@ -37,6 +37,7 @@ from schemas._store import (
     SqliteSchemaStore,
     StoreContents,
 )
+from schemas._trusted import trusted
 from schemas._upcasting import UPCASTERS, Upcaster, Upcasters
 from schemas.blobs import BlobStore, DocumentRef, Sha256Hex
 from schemas.catalog import (
@@ -239,4 +240,5 @@ __all__ = [
     "schema_text",
     "topic_name_strategy",
     "topic_record_name_strategy",
+    "trusted",
 ]
