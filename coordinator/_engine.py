@@ -26,7 +26,7 @@ import functools
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 
@@ -347,7 +347,10 @@ class _Run:
 
     # Emitting.
 
-    def _envelope(self) -> dict[str, Any]:
+    def _emit(self, topic: str, model: type[Event], **fields: Any) -> None:
+        """Output an event of ``model``: the envelope (a case event's with the previous
+        hash), overridden by ``fields``. Built without validating (``schemas.trusted``):
+        every value comes from a validated input, the loaded pipeline or the state."""
         if self._ids is None:
             self._ids = EventIds(self.event.event_id, self.now)
             self._base = {
@@ -357,24 +360,12 @@ class _Run:
                 "occurred_at": self.now,
                 "producer": PRODUCER,
             }
-        return {"event_id": self._ids(len(self.outputs)), **self._base}
-
-    def _case_envelope(self) -> dict[str, Any]:
-        envelope = self._envelope()
-        envelope["previous_hash"] = self.last_hash
-        return envelope
-
-    def _emit(self, topic: str, model: type[Event], **fields: Any) -> None:
-        """Output an event of ``model``: the envelope (a case event's with the previous
-        hash), overridden by ``fields``. Built without validating (``schemas.trusted``):
-        every value comes from a validated input, the loaded pipeline or the state."""
-        values = self._case_envelope() if issubclass(model, CaseEvent) else self._envelope()
-        values.update(fields)
-        self._push(topic, trusted(model, **values))
-
-    def _push(self, topic: str, event: Event) -> None:
-        if isinstance(event, CaseEvent):
-            self.last_hash = case_event_hash(event)
+        case_event = issubclass(model, CaseEvent)
+        if case_event:
+            fields["previous_hash"] = self.last_hash
+        event = trusted(model, **{**self._base, "event_id": self._ids(len(self.outputs)), **fields})
+        if case_event:
+            self.last_hash = case_event_hash(cast(CaseEvent, event))
             self.events += 1
         self.outputs.append(Output(topic, event))
         self.dirty = True

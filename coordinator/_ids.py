@@ -151,5 +151,9 @@ def case_event_hash(event: CaseEvent) -> str:
     each hash covers the whole chain before it; ``caseyard audit verify`` recomputes it
     from the decoded events.
     """
-    data = event.event_type.encode() + b"\n" + event.model_dump_json().encode()
-    return hashlib.sha256(data).hexdigest()
+    # The serializer itself: the bytes of ``model_dump_json()`` without its wrapper and
+    # a decode/encode round trip (a case event is hashed on every transition).
+    digest = hashlib.sha256(event.event_type.encode())
+    digest.update(b"\n")
+    digest.update(event.__pydantic_serializer__.to_json(event))
+    return digest.hexdigest()

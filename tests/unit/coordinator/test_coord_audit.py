@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from coordinator import Link, Signed, case_event_hash, verify_chain, verify_heads
 from schemas import CaseEvent, Producer, StepStarted
 from schemas.audit import CaseHead, ChainCheckpoint, Signer, key_id
+from schemas.testing import example_events
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -180,3 +182,13 @@ def test_a_signed_checkpoint_verifies_offline_from_its_json() -> None:
     signature = base64.b64decode(record.pop("signature"))
     payload = json.dumps(record, separators=(",", ":")).encode()
     key.public_key.verify(signature, payload)  # raises if it does not hold
+
+
+def test_the_hash_is_the_sha256_of_the_type_and_the_events_json_as_documented() -> None:
+    # The definition `caseyard audit verify` and any other verifier rely on; the engine
+    # computes it from the serializer's bytes directly, which must not change it.
+    events = [e for e in example_events() if isinstance(e, CaseEvent)]
+    assert len(events) > 10
+    for event in events:
+        text = f"{event.event_type}\n{event.model_dump_json()}".encode()
+        assert case_event_hash(event) == sha256(text).hexdigest(), event.event_type
