@@ -997,7 +997,7 @@ class _Run:
         # A closed case needs no outputs any more; it may linger while late results drain.
         for sid, state in self.steps.items():
             if state.output is not None:
-                self.steps[sid] = replace(state, output=None)
+                self.steps[sid] = state.without_output()
 
     # Human tasks.
 

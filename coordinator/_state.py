@@ -103,6 +103,13 @@ class StepState:
     output: Annotated[TaskOutput | None, Field(exclude_if=_none)] = None
     model: _Text = None
 
+    def without_output(self) -> StepState:
+        """The same step without its output (what a closed case keeps). Built directly:
+        ``dataclasses.replace`` looks the fields up on every call."""
+        return StepState(
+            self.status, self.run, self.attempt, self.seq, self.escalation, None, self.model
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Timer:
