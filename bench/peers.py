@@ -6,6 +6,10 @@ records keyed by case, 6 partitions), each at-least-once or better:
 - raw: raw aiokafka, one consumer group per stage, the producer with caseyard's settings
   (idempotent, acks=all, linger 5 ms); a poll batch is sent without awaiting each ack,
   then awaited once, then committed once. What a Kafka engineer writes by hand.
+- raw-librdkafka: the same chain on confluent-kafka (librdkafka, the C client; a test
+  dependency already): a thread per stage takes up to 500 records, produces them,
+  flushes (waits for every ack), commits synchronously. Not a caseyard option: it shows
+  what the Kafka client itself costs in Python (aiokafka) against C.
 - faststream-batch: FastStream batch subscribers (`batch=True`, `AckPolicy.ACK`: one
   commit per batch), each record sent with its key without awaiting its ack
   (`no_confirm=True`), the batch's acks awaited together.
@@ -88,7 +92,15 @@ PRODUCER = Producer(service="bench", version="1")
 HOPS = 4
 PAYLOAD = 1024
 PARTITIONS = CASE_PARTITIONS
-VARIANTS = ("raw", "faststream-batch", "faststream-default", "runtime", "saga", "saga-2-processes")
+VARIANTS = (
+    "raw",
+    "raw-librdkafka",
+    "faststream-batch",
+    "faststream-default",
+    "runtime",
+    "saga",
+    "saga-2-processes",
+)
 SUBMIT_BATCH = 500
 DOCUMENT = DocumentRef(
     uri=f"blob://sha256/{'0' * 64}", sha256="0" * 64, size=1234, media_type="application/pdf"
@@ -228,6 +240,88 @@ async def raw_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
             tg.cancel_scope.cancel()
     finally:
         await producer.stop()
+
+
+# -- raw librdkafka ------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def librdkafka_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
+    import threading
+
+    from confluent_kafka import Consumer as RdConsumer
+    from confluent_kafka import Producer as RdProducer
+
+    topics = [f"bench.rdk.{run}.{i}" for i in range(HOPS + 1)]
+    await create_topics(bootstrap, topics)
+    options = producer_options(bootstrap)
+    producing = {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": options["linger_ms"],
+    }
+    stop = threading.Event()
+    ready = [threading.Event() for _ in range(HOPS)]
+
+    def produce(producer: Any, topic: str, value: bytes | None, key: bytes | None) -> None:
+        while True:
+            try:
+                producer.produce(topic, value, key=key)
+                return
+            except BufferError:  # the local queue is full: let deliveries drain it
+                producer.poll(0.01)
+
+    def stage(i: int) -> None:
+        consumer = RdConsumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"{topics[i]}.group",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        producer = RdProducer(producing)
+        consumer.subscribe([topics[i]], on_assign=lambda *_: ready[i].set())
+        try:
+            while not stop.is_set():
+                # Whatever is there as soon as one record is: consume(500, t) would wait
+                # for 500 records or the whole timeout.
+                records = consumer.consume(1, 0.2)
+                if records:
+                    records += consumer.consume(499, 0)
+                records = [r for r in records if r.error() is None]
+                for r in records:
+                    produce(producer, topics[i + 1], r.value(), r.key())
+                if records:
+                    producer.flush()
+                    consumer.commit(asynchronous=False)
+        finally:
+            consumer.close()
+
+    threads = [threading.Thread(target=stage, args=(i,), daemon=True) for i in range(HOPS)]
+    for thread in threads:
+        thread.start()
+    submitter = RdProducer(producing)
+    value = pad(PAYLOAD)
+
+    def send(keys: Sequence[str]) -> None:
+        for k in keys:
+            produce(submitter, topics[0], value, k.encode())
+        submitter.flush()
+
+    async def submit(keys: Sequence[str]) -> None:
+        await anyio.to_thread.run_sync(send, keys)
+
+    try:
+        for event in ready:
+            if not await anyio.to_thread.run_sync(event.wait, 60):
+                raise TimeoutError("a librdkafka stage got no partitions within 60 s")
+        yield Chain(submit, topics[-1])
+    finally:
+        stop.set()
+        for thread in threads:
+            await anyio.to_thread.run_sync(thread.join)
 
 
 # -- FastStream -----------------------------------------------------------------------------
@@ -473,6 +567,8 @@ def submission(case_id: str, now: datetime, metadata: dict[str, str]) -> CaseSub
 def chain_for(variant: str, bootstrap: str, run: str) -> Any:
     if variant == "raw":
         return raw_chain(bootstrap, run)
+    if variant == "raw-librdkafka":
+        return librdkafka_chain(bootstrap, run)
     if variant == "faststream-batch":
         return faststream_chain(bootstrap, run, batch=True)
     if variant == "faststream-default":
