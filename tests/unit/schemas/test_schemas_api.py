@@ -122,6 +122,7 @@ EXPECTED = {
     "schema_text",
     "topic_name_strategy",
     "topic_record_name_strategy",
+    "trusted",
 }
 
 
