@@ -18,9 +18,13 @@ import sys
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import stdnum.iban
 from fpdf import FPDF
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "examples" / "documents"
@@ -1351,23 +1355,70 @@ SCANS = {
 }
 """Scans of text examples (a PNG, and a PDF with no text layer): what OCR has to read."""
 
+PHOTOS = {
+    "receipt_hardware_store_photo.jpg": "receipt_hardware_store.pdf",
+}
+"""Phone photos of text examples: askew on a darker table, lit unevenly, stored sideways
+with the EXIF orientation a phone writes."""
+
+SIDEWAYS = {
+    "invoice_nordwind_2026-019_sideways.png": "invoice_nordwind_2026-019.txt",
+}
+"""Scans fed into the scanner sideways: the page is on its side and nothing says so."""
+
 
 def write_scan(path: Path, text: str) -> None:
     """The text printed on white paper at about 300 dpi, saved as a scanner would."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    size = 40
-    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", size)
-    lines = text.split("\n")
-    width = max(int(font.getlength(line)) for line in lines) + 2 * size
-    image = Image.new("L", (width, (len(lines) + 2) * size * 3 // 2), 255)
-    draw = ImageDraw.Draw(image)
-    for n, line in enumerate(lines, start=1):
-        draw.text((size, n * size * 3 // 2), line, font=font, fill=0)
+    image = _printed(text, 40, paper=255, ink=0)
     if path.suffix == ".pdf":
         image.save(path, "PDF", resolution=300)
     else:
         image.save(path, "PNG", optimize=True)
+
+
+def _printed(text: str, size: int, *, paper: int, ink: int) -> Image.Image:
+    """The text in a `size`-pixel monospaced font, grey level `ink` on `paper`."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", size)
+    lines = text.split("\n")
+    width = max(int(font.getlength(line)) for line in lines) + 2 * size
+    image = Image.new("L", (width, (len(lines) + 2) * size * 3 // 2), paper)
+    draw = ImageDraw.Draw(image)
+    for n, line in enumerate(lines, start=1):
+        draw.text((size, n * size * 3 // 2), line, font=font, fill=ink)
+    return image
+
+
+def write_photo(path: Path, text: str) -> None:
+    """A phone photo of the printed text: the page turned 3 degrees on a darker table,
+    light falling off towards one side, slightly out of focus, a JPEG stored sideways
+    with EXIF orientation 6 (a viewer turns it 90 degrees clockwise to show it)."""
+    from PIL import Image, ImageFilter
+
+    page = _printed(text, 34, paper=242, ink=20)
+    margin = 120
+    table = Image.new("L", (page.width + 2 * margin, page.height + 2 * margin), 70)
+    table.paste(page, (margin, margin))
+    table = table.rotate(3, resample=Image.Resampling.BICUBIC, fillcolor=70)
+    # Light from the left: the right edge gets 70% of it.
+    light = Image.linear_gradient("L").rotate(90).resize(table.size)
+    shade = Image.eval(light, lambda v: 255 - int(v * 0.3))
+    lit = Image.composite(table, Image.new("L", table.size, 0), shade)
+    lit = lit.filter(ImageFilter.GaussianBlur(1.2)).convert("RGB")
+    stored = lit.transpose(Image.Transpose.ROTATE_90)  # as the sensor saw it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to view
+    stored.save(path, "JPEG", quality=82, exif=exif)
+
+
+def write_sideways(path: Path, text: str) -> None:
+    """The text printed and scanned with the page on its side (no EXIF in a scan)."""
+    from PIL import Image
+
+    _printed(text, 40, paper=255, ink=0).transpose(Image.Transpose.ROTATE_270).save(
+        path, "PNG", optimize=True
+    )
 
 
 def main() -> int:
@@ -1390,9 +1441,14 @@ def main() -> int:
         if doc.risk:
             entry["risk"] = doc.risk
         expected[doc.name] = entry
-    for name, source in SCANS.items():
+    images = [
+        *((name, source, write_scan) for name, source in SCANS.items()),
+        *((name, source, write_photo) for name, source in PHOTOS.items()),
+        *((name, source, write_sideways) for name, source in SIDEWAYS.items()),
+    ]
+    for name, source, write in images:
         (doc,) = [d for d in DOCS if d.name == source]
-        write_scan(OUT / name, doc.content)
+        write(OUT / name, doc.content)
         expected[name] = expected[source]
     names = [d.name for d in DOCS]
     assert len(set(names)) == len(names), "duplicate example names"
@@ -1405,7 +1461,7 @@ def main() -> int:
     (OUT / "EXPECTED.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    sys.stdout.write(f"wrote {len(DOCS) + len(SCANS)} documents to {OUT.relative_to(ROOT)}\n")
+    sys.stdout.write(f"wrote {len(DOCS) + len(images)} documents to {OUT.relative_to(ROOT)}\n")
     return 0
 
 
