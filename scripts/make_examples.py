@@ -1371,7 +1371,9 @@ def write_scan(path: Path, text: str) -> None:
     """The text printed on white paper at about 300 dpi, saved as a scanner would."""
     image = _printed(text, 40, paper=255, ink=0)
     if path.suffix == ".pdf":
-        image.save(path, "PDF", resolution=300)
+        # Fixed dates, so that the file is the same byte for byte on every run.
+        stamp = PDF_DATE.utctimetuple()
+        image.save(path, "PDF", resolution=300, creationDate=stamp, modDate=stamp)
     else:
         image.save(path, "PNG", optimize=True)
 
