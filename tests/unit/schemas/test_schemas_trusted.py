@@ -24,20 +24,11 @@ def test_equals_the_validated_event_and_serialises_the_same(event: Event) -> Non
 
 
 def test_fields_not_given_take_their_defaults_and_factories() -> None:
-    built = trusted(
-        StepStarted,
-        case_id="c",
-        correlation_id="c",
-        occurred_at=NOW,
-        producer=PRODUCER,
-        step="classify",
-        capability="classify",
-        task_id="c/classify/1.1",
-        attempt=1,
-    )
+    built = _started()  # no event_id, causation_id or previous_hash given
     assert built.causation_id is None  # a default
     assert built.previous_hash is None
     assert built.event_id  # the default factory: a new UUIDv7
+    assert built.event_id != _started().event_id
     assert built.model_fields_set == set(StepStarted.model_fields)
 
 
