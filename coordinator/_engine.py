@@ -763,7 +763,9 @@ class _Run:
             input=trusted(
                 TaskInput,
                 document=self.state.document,
-                parameters=spec.parameters,
+                # A copy: the pipeline's own mapping must not be shared with every task
+                # (validation copied it; `trusted` does not).
+                parameters=dict(spec.parameters),
                 prior=prior,
                 arguments=arguments,
             ),

@@ -64,7 +64,7 @@ n such documents weighs 3/n, a generated (or a reviewer's feedback) document 1. 
 one producer's layout and wording; weighted by their number, the 30-odd complaints of two
 public complaint databases taught the model that any narrative written to a company is a
 complaint, and real insurance claims and fraud reports, written that way too, were called
-complaints. Held out by source (185 documents, 28 sources): macro-F1 0.679 with every
+complaints. Held out by source (185 documents, 29 sources): macro-F1 0.679 with every
 document weighing 1, 0.746 / 0.751 / 0.737 at 1.5 / 3 / 6 per source and type (tried on
 that same evaluation, so the choice is not independent of it; flat weights of 0.1-0.5 per
 real document gave 0.715-0.729)."""
