@@ -159,3 +159,22 @@ def test_bad_corpus_is_a_model_error(tmp_path: Path) -> None:
 
 def test_model_name_constant_is_versioned() -> None:
     assert re.fullmatch(r"[a-z0-9-]+-v\d+", classifier_module.MODEL_NAME)
+
+
+def test_a_sources_real_documents_of_a_type_weigh_a_fixed_amount_together() -> None:
+    """Many documents from one source must not outweigh a few from another: each real
+    (source, type) group weighs SOURCE_TYPE_WEIGHT in all; generated and feedback
+    documents weigh 1 each."""
+    docs = [
+        *(LabeledDocument(f"c{i}", DocType.COMPLAINT, None, "big-db") for i in range(12)),
+        LabeledDocument("f", DocType.FRAUD_REPORT, None, "big-db"),
+        *(LabeledDocument(f"i{i}", DocType.INSURANCE_CLAIM, None, "small") for i in range(2)),
+        LabeledDocument("s", DocType.INVOICE, Urgency.LOW),
+        LabeledDocument("r", DocType.RECEIPT, None, "feedback"),
+    ]
+    weights = classifier_module._weights(docs)
+    total = classifier_module.SOURCE_TYPE_WEIGHT
+    assert weights[:12].sum() == pytest.approx(total)
+    assert weights[12] == pytest.approx(total)
+    assert weights[13:15].tolist() == pytest.approx([total / 2, total / 2])
+    assert weights[15:].tolist() == [1.0, 1.0]
