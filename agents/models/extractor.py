@@ -295,7 +295,8 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
     (
         "invoice_number",
         r"invoice\s*(?:no\.?|number|nr\.?|num\.?|#|id)|inv\.?\s*(?:no\.?|#)|bill\s*(?:no\.?|#)"
-        r"|rechnungs?\s*-?\s*(?:nr\.?|nummer|no\.?)|\w*rechnung\s*(?:nr\.?|#)|re\.?-?nr\.?"
+        r"|rechnungs?\s*-?\s*(?:nr\.?|nummer|no\.?)|\w*rechnung\)?\s*(?:nr\.?|#)|re\.?-?nr\.?"
+        r"|gutschrifts?\s*-?\s*(?:nr\.?|nummer)|avoir\s*(?:n°|no|n\.?º?|num[ée]ro)"
         r"|factuur\s*-?\s*(?:nummer|nr\.?|no\.?)|faktura\s*(?:vat\s*)?(?:nr\.?|no\.?)"
         r"|nr\.?\s*faktury|numer\s*faktury"
         r"|facture\s*(?:n°|no|n\.?º?|num[ée]ro)|n°\s*de\s*facture|factura\s*(?:n[º°o.]*|número)"
@@ -461,14 +462,15 @@ _SUBTOTAL_CUE = re.compile(
     re.IGNORECASE,
 )
 _TAX_CUE = re.compile(r"\b(?:vat|mwst|ust|tva|iva|tax|sales tax|btw)\b|steuer", re.IGNORECASE)
-_BARE_AMOUNT = re.compile(
-    r"(?P<num>(?<![\d.,])\d{1,3}(?:[.,' ]\d{3})*[.,]\d{2})[ \t]*$", re.MULTILINE
-)
+_DIGITS = r"(?:\d{1,3}(?:[.,' ]\d{3})+|\d+)"
+"""The integer part of an amount: grouped in thousands ("2.000", "123 949") or not
+("2000", as many German invoices write it)."""
+_BARE_AMOUNT = re.compile(rf"(?P<num>(?<![\d.,]){_DIGITS}[.,]\d{{2}})[ \t]*$", re.MULTILINE)
 """An amount without a currency at the end of a line ("SUMME 4.52", "Bruttosumme 529,87")."""
 _LABEL_LINE = re.compile(
     rf"^[ \t]*(?P<label>(?:{_STRONG_TOTAL}|total|totaal|summe|gesamt|amount|betrag|montant"
     r"|importe)[^\n\d]{0,20}?)[ \t]*:?[ \t]*\n[ \t]*"
-    rf"(?P<pre>{_CURRENCY_PATTERN})?[ \t]*(?P<num>\d{{1,3}}(?:[.,' ]\d{{3}})*[.,]\d{{2}})"
+    rf"(?P<pre>{_CURRENCY_PATTERN})?[ \t]*(?P<num>{_DIGITS}[.,]\d{{2}})"
     rf"[ \t]*(?P<post>{_CURRENCY_PATTERN})?[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -575,7 +577,7 @@ _TENDERED = re.compile(
     r"|esp[èe]ces|rendu|efectivo|cambio)\b",
     re.IGNORECASE,
 )
-_DECIMAL = re.compile(r"(?<![\d.,])\d{1,3}(?:[.,]\d{3})*[.,]\d{2}(?![\d])")
+_DECIMAL = re.compile(r"(?<![\d.,])(?:\d{1,3}(?:[.,]\d{3})+|\d+)[.,]\d{2}(?![\d])")
 
 
 def _checked_by_arithmetic(text: str, found: list[_Candidate], unit: str) -> list[_Candidate]:

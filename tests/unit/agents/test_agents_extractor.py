@@ -135,6 +135,24 @@ def test_totals_due_dates_and_invoice_numbers() -> None:
     assert len(fields_named(out, "total_amount")) == 1
 
 
+def test_a_total_of_thousands_written_without_a_separator() -> None:
+    # German invoices write "2000,00": the bare total at a line's end and the net + tax =
+    # total check read it as they read "2.000,00".
+    text = (
+        "Gutschrift (Selbst ausgestellte Rechnung) Nr. 47110818\nRechnungswährung : EUR\n"
+        "Rechnungssumme ohne USt. 1680,67\nSteuerbetrag in EUR 319,33\nBruttosumme 2000,00\n"
+    )
+    out = extract(text)
+    assert field_value(out, "total_amount") == "2000.00 EUR"
+    assert fields_named(out, "total_amount")[0].confidence == 0.97  # confirmed by the sum
+    assert field_value(out, "invoice_number") == "47110818"
+
+
+def test_credit_note_numbers() -> None:
+    assert field_value(extract("Gutschrift Nr. GS-2026-17\n"), "invoice_number") == "GS-2026-17"
+    assert field_value(extract("Avoir n° AV-0042\n"), "invoice_number") == "AV-0042"
+
+
 @pytest.mark.parametrize(
     ("written", "value"),
     [
