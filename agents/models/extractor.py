@@ -469,13 +469,13 @@ _BARE_AMOUNT = re.compile(rf"(?P<num>(?<![\d.,]){_DIGITS}[.,]\d{{2}})[ \t]*$", r
 """An amount without a currency at the end of a line ("SUMME 4.52", "Bruttosumme 529,87")."""
 _LABEL_LINE = re.compile(
     rf"^[ \t]*(?P<label>(?:{_STRONG_TOTAL}|total|totaal|summe|gesamt|amount|betrag|montant"
-    r"|importe)[^\n\d]{0,20}?)[ \t]*:?[ \t]*\n[ \t]*"
+    r"|import[eo]?)[^\n\d]{0,20}?)[ \t]*:?[ \t]*\n[ \t]*"
     rf"(?P<pre>{_CURRENCY_PATTERN})?[ \t]*(?P<num>{_DIGITS}[.,]\d{{2}})"
     rf"[ \t]*(?P<post>{_CURRENCY_PATTERN})?[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 """A total whose value is on the line under its label, as PDF text of forms has it
-(a QR-bill's "Amount" over "123 949.75")."""
+(a QR-bill's "Amount" over "123 949.75"; "Betrag", "Montant", "Importo", Romansh "Import")."""
 _DECLARED_CURRENCY = re.compile(
     r"(?:currency|w[äa]hrung|devise|monnaie|moneda|divisa|valuta)[ \t]*[:.]?[ \t]*\n?[ \t]*"
     r"(?P<code>[A-Za-z]{3})\b",

@@ -148,6 +148,12 @@ def test_a_total_of_thousands_written_without_a_separator() -> None:
     assert field_value(out, "invoice_number") == "47110818"
 
 
+def test_a_qr_bill_amount_under_its_label_in_italian_and_romansh() -> None:
+    for label in ("Importo", "Import"):
+        out = extract(f"Valuta\nCHF\n{label}\n987 654 321.50\n")
+        assert field_value(out, "total_amount") == "987654321.50 CHF", label
+
+
 def test_credit_note_numbers() -> None:
     assert field_value(extract("Gutschrift Nr. GS-2026-17\n"), "invoice_number") == "GS-2026-17"
     assert field_value(extract("Avoir n° AV-0042\n"), "invoice_number") == "AV-0042"
