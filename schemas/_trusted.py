@@ -17,6 +17,7 @@ equals itself).
 
 from __future__ import annotations
 
+import copy
 import functools
 import keyword
 from collections.abc import Callable
@@ -65,8 +66,10 @@ def _constructor(model: type[BaseModel]) -> Callable[..., Any]:
     for i, (name, info) in enumerate(fields.items()):
         if info.is_required():
             params.append(name)
-        elif info.default_factory is not None:
-            names[f"_f{i}"] = info.default_factory
+        elif info.default_factory is not None or not _hashable(info.default):
+            # A mutable default is copied for each instance, as pydantic does.
+            factory = info.default_factory or functools.partial(copy.deepcopy, info.default)
+            names[f"_f{i}"] = factory
             params.append(f"{name}=_MISSING")
             factories.append(f"    if {name} is _MISSING:\n        {name} = _f{i}()")
         else:
@@ -77,14 +80,23 @@ def _constructor(model: type[BaseModel]) -> Callable[..., Any]:
         [
             f"def build(*, {', '.join(params)}):" if params else "def build():",
             *factories,
-            "    obj = _new(_model)",
-            f"    _set(obj, '__dict__', {{{items}}})",
-            "    _set(obj, '__pydantic_fields_set__', set(_ALL))",
-            "    _set(obj, '__pydantic_extra__', None)",
-            "    _set(obj, '__pydantic_private__', None)",
-            "    return obj",
+            # Locals start with an underscore: no field can be named so.
+            "    _obj = _new(_model)",
+            f"    _set(_obj, '__dict__', {{{items}}})",
+            "    _set(_obj, '__pydantic_fields_set__', set(_ALL))",
+            "    _set(_obj, '__pydantic_extra__', None)",
+            "    _set(_obj, '__pydantic_private__', None)",
+            "    return _obj",
         ]
     )
     # The source is generated from the model's field names only (identifiers).
     exec(compile(source, f"<trusted constructor of {model.__qualname__}>", "exec"), names)
     return names["build"]  # type: ignore[return-value]
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True

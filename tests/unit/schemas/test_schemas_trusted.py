@@ -81,3 +81,17 @@ def _started() -> StepStarted:
         task_id="c/classify/1.1",
         attempt=1,
     )
+
+
+class _Awkward(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    obj: int
+    tags: list[str] = []
+
+
+def test_a_field_named_like_a_local_and_a_mutable_default() -> None:
+    a, b = trusted(_Awkward, obj=1), trusted(_Awkward, obj=2)
+    assert (a.obj, b.obj) == (1, 2)
+    assert a == _Awkward(obj=1)
+    a.tags.append("x")  # a default list is each instance's own, as pydantic makes it
+    assert b.tags == [] and _Awkward(obj=3).tags == []
