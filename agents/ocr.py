@@ -147,17 +147,35 @@ def ocr(images: Sequence[bytes]) -> OcrText:
         if pages >= MAX_OCR_PAGES:
             break
         frames = min(check_image(data), MAX_OCR_PAGES - pages)
-        if frames == 1:
-            read = _read_page(data, pages)
-        else:
-            read = _best_read(data, frames, pages)
-        texts.append(read.text)
-        confidences.extend(read.confidences)
-        words.extend(read.words)
-        pages += frames
+        for page in _frames(data, frames):
+            read = _read_page(page, pages)
+            texts.append(read.text)
+            confidences.extend(read.confidences)
+            words.extend(read.words)
+            pages += 1
     confidence = sum(confidences) / len(confidences) / 100 if confidences else 0.0
     text = "\n\n".join(t for t in texts if t.strip())
     return OcrText(text, round(confidence, 3), pages, tuple(words))
+
+
+def _frames(data: bytes, frames: int) -> list[bytes]:
+    """The first `frames` pages of an image, each an image of its own (a multi-page TIFF's
+    frames as PNGs), so that each is read as any page is and the page limit holds: handed
+    the whole TIFF, Tesseract would read every frame, however many."""
+    if frames == 1:
+        return [data]
+    with Image.open(io.BytesIO(data)) as image:
+        pages = []
+        for frame in range(frames):
+            image.seek(frame)
+            pages.append(_png(image))
+    return pages
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 def _read_page(data: bytes, page: int) -> _Read:
@@ -166,16 +184,16 @@ def _read_page(data: bytes, page: int) -> _Read:
     (each time the more confident reading is kept). Word boxes are on the page as EXIF
     shows it, not as it was turned for reading."""
     data = _upright(data)
-    read = _best_read(data, 1, page)
+    read = _best_read(data, page)
     turn, kept = _orientation(data), 0
     if turn:
         turned = _turned(data, turn)
-        read_turned = _best_read(turned, 1, page)
+        read_turned = _best_read(turned, page)
         if _confident_chars(read_turned) > _confident_chars(read):
             data, read, kept = turned, read_turned, turn
     larger = _enlarged(data, read)
     if larger is not None:
-        read = max(read, _best_read(larger, 1, page), key=_confident_chars)
+        read = max(read, _best_read(larger, page), key=_confident_chars)
     return replace(read, words=[_unturned(w, kept) for w in read.words]) if kept else read
 
 
@@ -185,15 +203,13 @@ def _upright(data: bytes) -> bytes:
     with Image.open(io.BytesIO(data)) as image:
         if image.getexif().get(_EXIF_ORIENTATION, 1) == 1:
             return data
-        out = io.BytesIO()
-        ImageOps.exif_transpose(image).save(out, "PNG")
-    return out.getvalue()
+        return _png(ImageOps.exif_transpose(image))
 
 
 def _orientation(data: bytes) -> int:
     """Degrees (clockwise) Tesseract's orientation detection says the page must be turned
     by; 0 if upright, unsure (below TURN_CONFIDENCE), or if detection is not installed."""
-    osd = _run_tesseract(["tesseract", "stdin", "stdout", "--psm", "0"], data, 1, check=False)
+    osd = _run_tesseract(["tesseract", "stdin", "stdout", "--psm", "0"], data, check=False)
     rotate = re.search(r"^Rotate: (\d+)", osd, re.MULTILINE)
     confidence = re.search(r"^Orientation confidence: ([\d.]+)", osd, re.MULTILINE)
     if rotate is None or confidence is None or float(confidence[1]) < TURN_CONFIDENCE:
@@ -204,9 +220,7 @@ def _orientation(data: bytes) -> int:
 def _turned(data: bytes, degrees: int) -> bytes:
     """`data` turned `degrees` clockwise, as a PNG."""
     with Image.open(io.BytesIO(data)) as image:
-        out = io.BytesIO()
-        image.rotate(-degrees, expand=True).save(out, "PNG")
-    return out.getvalue()
+        return _png(image.rotate(-degrees, expand=True))
 
 
 def _unturned(word: OcrWord, degrees: int) -> OcrWord:
@@ -222,10 +236,10 @@ def _unturned(word: OcrWord, degrees: int) -> OcrWord:
     return word
 
 
-def _best_read(data: bytes, frames: int, first_page: int) -> _Read:
-    """The reading of `data` with the more confident of Tesseract's thresholds."""
+def _best_read(data: bytes, page: int) -> _Read:
+    """The reading of page `data` with the more confident of Tesseract's thresholds."""
     return max(
-        (_from_tsv(_tesseract(data, frames, m), first_page) for m in THRESHOLDS),
+        (_from_tsv(_tesseract(data, m), page) for m in THRESHOLDS),
         key=_confident_chars,
     )
 
@@ -243,26 +257,24 @@ def _enlarged(data: bytes, read: _Read) -> bytes | None:
         size = (round(image.width * scale), round(image.height * scale))
         if size[0] * size[1] > MAX_PIXELS:
             return None
-        out = io.BytesIO()
-        image.convert("L").resize(size, Image.Resampling.LANCZOS).save(out, "PNG")
-    return out.getvalue()
+        return _png(image.convert("L").resize(size, Image.Resampling.LANCZOS))
 
 
-def _tesseract(data: bytes, frames: int, thresholding: str) -> str:
-    """Tesseract's TSV of `data`, binarised with `thresholding` (see THRESHOLDS)."""
+def _tesseract(data: bytes, thresholding: str) -> str:
+    """Tesseract's TSV of page `data`, binarised with `thresholding` (see THRESHOLDS)."""
     command = ["tesseract", "stdin", "stdout", "-l", LANGUAGES, "--psm", PAGE_SEGMENTATION]
     command += ["-c", f"thresholding_method={thresholding}", "tsv"]
-    return _run_tesseract(command, data, frames)
+    return _run_tesseract(command, data)
 
 
-def _run_tesseract(command: list[str], data: bytes, frames: int, *, check: bool = True) -> str:
-    """Tesseract's output for `data`; a failure raises if `check`, else gives ""."""
+def _run_tesseract(command: list[str], data: bytes, *, check: bool = True) -> str:
+    """Tesseract's output for page `data`; a failure raises if `check`, else gives ""."""
     try:
         done = subprocess.run(
             command,
             input=data,
             capture_output=True,
-            timeout=PAGE_TIMEOUT_S * max(frames, 1),
+            timeout=PAGE_TIMEOUT_S,
             env={"OMP_THREAD_LIMIT": OMP_THREADS, **os.environ},
         )
     except FileNotFoundError as exc:
@@ -271,9 +283,7 @@ def _run_tesseract(command: list[str], data: bytes, frames: int, *, check: bool 
             "tesseract-ocr tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa)"
         ) from exc
     except subprocess.TimeoutExpired as exc:
-        raise DocumentTooLarge(
-            f"OCR took longer than {PAGE_TIMEOUT_S * max(frames, 1):g} s; refused"
-        ) from exc
+        raise DocumentTooLarge(f"OCR took longer than {PAGE_TIMEOUT_S:g} s; refused") from exc
     if done.returncode != 0:
         if not check:
             return ""

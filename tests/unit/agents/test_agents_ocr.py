@@ -126,6 +126,21 @@ def test_a_multi_page_tiff_is_read_page_by_page() -> None:
     assert all(f"Page {n}" in result.text for n in (1, 2, 3))
 
 
+def test_a_tiff_with_more_frames_than_the_page_limit_is_read_to_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every frame is read as a page of its own, so the limit holds for Tesseract too
+    (handed the whole TIFF, it read every frame, however many the limit allowed)."""
+    monkeypatch.setattr(agents_ocr, "MAX_OCR_PAGES", 2)
+    pages = [Image.open(io.BytesIO(scan(f"Page {n} of the claim"))) for n in (1, 2, 3)]
+    out = io.BytesIO()
+    pages[0].save(out, "TIFF", save_all=True, append_images=pages[1:])
+    result = ocr([out.getvalue()])
+    assert result.pages == 2
+    assert "Page 2" in result.text and "Page 3" not in result.text
+    assert {w.page for w in result.words} == {0, 1}
+
+
 REAL = ROOT / "data" / "real" / "files"
 
 
