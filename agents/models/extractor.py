@@ -486,8 +486,9 @@ _DECLARED_CURRENCY = re.compile(
 def _document_currency(text: str, found: list[_Candidate]) -> str | None:
     """The currency a document states ("Currency: CHF", "Rechnungswährung: EUR"), else the
     one its amounts are written in most, else None."""
-    for declared in _declared_currency(text):
-        return declared.normalized
+    declared = _declared_currency(text)
+    if declared:
+        return declared[0].normalized
     currencies = Counter(c.normalized.split()[1] for c in found if c.normalized)
     return currencies.most_common(1)[0][0] if currencies else None
 
