@@ -693,6 +693,7 @@ _BUYER_CUE = re.compile(
     r"|payable by|factur[ée] [àa]|facturar a|klant|acheteur|comprador)\b",
     re.IGNORECASE | re.MULTILINE,
 )
+_SENDER_LINE = re.compile(r"[ \t]*[-\u2013\u2014|\u00b7\u2022][ \t]*\w")
 _BRAND_LINE = re.compile(r"[A-Za-zÄÖÜäöüßÉéèà&'., -]{3,50}")
 
 
@@ -721,6 +722,11 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
                 end = start + len(line)
                 return [_Candidate("issuer", line, FieldType.NAME, line, start, end, 0.75, 30)]
     buyers = [(m.start(), lines_after(m.start(), 3)) for m in _BUYER_CUE.finditer(text)]
+    for org in orgs:
+        # A sender line ("QualityHosting AG - Uferweg 40-42 - D-63571 Gelnhausen", above a
+        # window envelope's address, or a letterhead) names the issuer wherever it stands.
+        if _SENDER_LINE.match(text, org.end) and not any(a <= org.start < b for a, b in buyers):
+            return [replace(org, name="issuer", confidence=0.8)]
     for org in orgs:
         if not any(a <= org.start < b for a, b in buyers):
             return [replace(org, name="issuer", confidence=0.7)]
@@ -815,6 +821,14 @@ _ORG = re.compile(
     rf"(?<![\w&])(?P<name>{_WORD}(?:[ \t]+(?:{_WORD}|{_LINK})){{0,5}}?)[ \t]+"
     rf"(?P<suffix>{_ORG_SUFFIX})(?![\w])"
 )
+_LETTERHEAD = re.compile(
+    rf"^[ \t]*(?P<name>[^\W\d_][\w'\u2019.&-]*(?:[ \t]+[\w'\u2019.&-]+){{0,5}}?)[ \t]+"
+    rf"(?P<suffix>{_ORG_SUFFIX})(?=[ \t]*(?:$|[-\u2013\u2014|\u00b7\u2022,]))",
+    re.MULTILINE,
+)
+"""A line that starts with a company's name and legal form, as a letterhead or a receipt's
+header does ("Au bon moulin SARL - 1242 chemin ...", "toom Baumarkt GmbH"): there the
+name's words may be lower-case, which `_ORG` (capitalised words, anywhere) does not allow."""
 _LEADING_NOISE = re.compile(
     r"^(?:(?:Dear|From|To|An|Von|De|Para|For|Bill|Invoice|Customer|Kunde|Client|Cliente"
     r"|Beneficiary|Payee|Attn|Betreff|Subject|Re|Fwd|AW|TR|The|Der|Die|Das|Le|La|El|Los|Hello"
@@ -883,7 +897,8 @@ _NOT_NAMES = frozenset(
 
 
 def _names(text: str) -> Iterator[_Candidate]:
-    for match in _ORG.finditer(text):
+    seen: set[int] = set()
+    for match in (*_ORG.finditer(text), *_LETTERHEAD.finditer(text)):
         name = match["name"]
         noise = _LEADING_NOISE.match(name)
         offset = noise.end() if noise else 0
@@ -891,8 +906,11 @@ def _names(text: str) -> Iterator[_Candidate]:
             continue
         start = match.start("name") + offset
         value = text[start : match.end()]
-        if not value[0].isupper():
+        if start in seen or not (value[0].isupper() or match.re is _LETTERHEAD):
             continue
+        if not any(len(word) >= 3 and word.isalpha() for word in name[offset:].split()):
+            continue  # OCR noise before a legal form ("fi PE Ss SA"), not a name
+        seen.add(start)
         yield _Candidate("organization", value, FieldType.NAME, value, start, match.end(), 0.85, 30)
     for match in _PERSON_LABELS.finditer(text):
         # "Insured: Eleanor Whitfield, 19 Larch Grove, ..." names the person before the comma.

@@ -294,6 +294,23 @@ def test_extractor_class_and_empty_text() -> None:
             "Amazon Web Services, Inc.",
         ),
         ("ROLLER\nSenefelder Straße 2\n33100 Paderborn\n", "issuer", "ROLLER"),
+        # A letterhead's name in lower-case words, not the customer's below it.
+        (
+            "Au bon moulin SARL - 1242 chemin de l'olive - 84340 Malaucène\nFacture FA-10\n"
+            "Ma jolie boutique SARL\n",
+            "issuer",
+            "Au bon moulin SARL",
+        ),
+        ("toomm\n\ntoom Baumarkt GmbH\nGruner Weg 41\n", "issuer", "toom Baumarkt GmbH"),
+        # OCR noise before a legal form is no name: the shop's line after it is.
+        ("fi PE Ss SA\nHORNBACH Baumarkt AG\nFiliale 547\n", "issuer", "HORNBACH Baumarkt AG"),
+        # The sender line above a window envelope's address, under the address it faces.
+        (
+            "Hong Kong\niViveLabs Ltd.\nQualityHosting AG - Uferweg 40-42 - D-63571 Gelnhausen\n"
+            "Rechnung\n",
+            "issuer",
+            "QualityHosting AG",
+        ),
         # A Swiss QR-bill's payment part, the amount left for the payer: its creditor (under
         # "Account / Payable to" in any of the standard's languages) and its currency.
         (
