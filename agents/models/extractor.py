@@ -295,7 +295,8 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
     (
         "invoice_number",
         r"invoice\s*(?:no\.?|number|nr\.?|num\.?|#|id)|inv\.?\s*(?:no\.?|#)|bill\s*(?:no\.?|#)"
-        r"|rechnungs?\s*-?\s*(?:nr\.?|nummer|no\.?)|\w*rechnung\)?\s*(?:nr\.?|#)|re\.?-?nr\.?"
+        r"|rechnungs?\s*-?\s*(?:nr\.?|nummer|no\.?)|re\.?-?nr\.?"
+        r"|\w*rechnung\)?(?:\s+de[rs]\s+\w+)?\s*(?:nr\.?|#)"
         r"|gutschrifts?\s*-?\s*(?:nr\.?|nummer)|avoir\s*(?:n°|no|n\.?º?|num[ée]ro)"
         r"|factuur\s*-?\s*(?:nummer|nr\.?|no\.?)|faktura\s*(?:vat\s*)?(?:nr\.?|no\.?)"
         r"|nr\.?\s*faktury|numer\s*faktury"
@@ -327,8 +328,10 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
 )
 _ID_VALUE = (
     r"[ \t:#.]*(?:n[°º]\s*)?"
-    r"(?P<value>(?=[A-Z0-9/._-]*\d)[A-Z0-9][A-Z0-9/._-]{1,30}[A-Z0-9])"
+    r"(?P<value>(?:(?-i:[A-Z]{1,3}) (?=\d))?(?=[A-Z0-9/._-]*\d)[A-Z0-9][A-Z0-9/._-]{1,30}[A-Z0-9])"
 )
+"""An identifier after its label: letters, digits and ``/._-``, with a digit; a short prefix
+in capitals may stand apart ("Faktura nr: F 1234K20/1234/12"; not "Nr. vom 12.03.2026")."""
 _IDS = [
     (name, re.compile(rf"\b(?:{label})\s*{_ID_VALUE}", re.IGNORECASE)) for name, label in _ID_LABELS
 ]

@@ -260,6 +260,12 @@ def test_extractor_class_and_empty_text() -> None:
         ("Handelsrechnung Nr. 471102 vom 05.03.2018", "invoice_number", "471102"),
         ("Invoice No : # BLR_WFLD20151000982590", "invoice_number", "BLR_WFLD20151000982590"),
         ("Factuur nr. 2024-118\nTotaal € 717,97", "invoice_number", "2024-118"),
+        ("Faktura nr: F 1234K20/1234/12 Data wystawienia", "invoice_number", "F 1234K20/1234/12"),
+        (
+            "Rechnung des Versicherers Nr. 00.123.456.7-2018-1 vom\n11.03.2018",
+            "invoice_number",
+            "00.123.456.7-2018-1",
+        ),
         # A total without a currency sign takes the currency the document declares.
         (
             "Rechnungswährung : EUR\nSteuerbetrag in EUR 56,87\nBruttosumme 529,87",
@@ -333,6 +339,10 @@ def test_a_total_that_net_plus_tax_confirms_is_surer() -> None:
     (b,) = fields_named(alone, "total_amount")
     assert a.normalized == b.normalized == "119.00 EUR"
     assert a.confidence > b.confidence
+
+
+def test_a_word_after_the_label_is_no_invoice_number() -> None:
+    assert field_value(extract("Rechnung Nr. vom 12.03.2026 total 5 EUR"), "invoice_number") is None
 
 
 def test_no_issuer_where_nothing_names_one() -> None:
