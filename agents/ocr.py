@@ -127,7 +127,13 @@ def check_image(data: bytes) -> int:
         raise
     except Image.DecompressionBombError as exc:
         raise DocumentTooLarge(f"the image is too large to read: {exc}") from exc
-    except (UnidentifiedImageError, OSError, ValueError, EOFError) as exc:
+    except UnidentifiedImageError as exc:
+        # Pillow's message names the in-memory file object ("<_io.BytesIO object at 0x..>").
+        raise CorruptDocument(
+            "the image cannot be read: its bytes are not a PNG, JPEG or TIFF image, or it is "
+            "damaged"
+        ) from exc
+    except (OSError, ValueError, EOFError) as exc:
         raise CorruptDocument(f"the image cannot be read: {exc}") from exc
 
 

@@ -75,11 +75,21 @@ class Letter:
             "case": letter.case_id,
             "reason": letter.reason,
             "error_class": letter.error_class,
+            "message": letter.message,
             "source": self.source,
             "attempts": letter.attempts,
             "redriven": self.redrive,
             "where": f"{self.record.topic}/{self.record.partition}/{self.record.offset}",
         }
+
+
+def why(row: dict[str, Any]) -> str:
+    """A dead letter's reason and, unless the reason says it already, the error's own words
+    ("classifier: not retryable: CorruptDocument: the PDF is encrypted with a password")."""
+    reason, message = str(row["reason"]), str(row["message"])
+    if message in reason:
+        return reason
+    return f"{reason}: {row['error_class']}: {message}"
 
 
 def pick(letters: Sequence[Letter], ids: Sequence[str]) -> list[Letter]:
@@ -187,7 +197,7 @@ def register(app: typer.Typer) -> None:
                     datetime.fromisoformat(r["time"]).strftime("%Y-%m-%d %H:%M:%S"),
                     r["case"],
                     r["source"],
-                    r["reason"],
+                    why(r),
                     "" if r["redriven"] is None else f"to {r['redriven']['topic']}",
                 )
             console.print(table)
@@ -216,7 +226,7 @@ def register(app: typer.Typer) -> None:
                 letters, _ = await load_letters(app)
                 (letter,) = pick(letters, [letter_id])
                 original = await original_of(app, letter.letter)
-            document = {**letter.row(), "message": letter.letter.message}
+            document = letter.row()
             document["producer"] = letter.letter.producer.service
             document["redrive_to"] = letter.target
             document["original"] = original
