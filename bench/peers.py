@@ -4,7 +4,7 @@ Five ways to run the same 4-hop chain (stage 1 -> 2 -> 3 -> 4, instant handlers,
 records keyed by case, 6 partitions), each at-least-once or better:
 
 - raw: raw aiokafka, one consumer group per stage, the producer with caseyard's settings
-  (idempotent, acks=all, linger 5 ms); a poll batch is sent without awaiting each ack,
+  (idempotent, acks=all, no linger); a poll batch is sent without awaiting each ack,
   then awaited once, then committed once. What a Kafka engineer writes by hand.
 - raw-librdkafka: the same chain on confluent-kafka (librdkafka, the C client; a test
   dependency already): a thread per stage takes up to 500 records, produces them,
