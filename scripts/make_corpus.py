@@ -1400,6 +1400,146 @@ def payment_link(f: Fake, lang: str) -> str:
     return lines(text, URG)
 
 
+def payment_reminder(f: Fake, lang: str) -> str:
+    """A dunning letter: an invoice left unpaid, the amount still owed, a new deadline."""
+    c = lang_country(f, lang)
+    org, customer = f.org(c), f.person(c)
+    number, issued = invoice_number(f), f.day()
+    due = issued + dt.timedelta(days=f.pick([14, 30, 45]))
+    deadline = due + dt.timedelta(days=f.pick([21, 28, 35]))
+    owed = f.amount(40, 9000)
+    fee = f.pick([0.0, 5.0, 10.0, 15.0])
+    level = f.r.randint(1, 3)
+    day = {"issued": f.date(issued, c), "due": f.date(due, c), "by": f.date(deadline, c)}
+    text = {
+        "en": [
+            f"{f.pick(['Payment reminder', 'Reminder', 'Final reminder', 'Overdue notice'])}",
+            f"Our invoice {number} of {day['issued']} was due on {day['due']}. We have not yet"
+            f" received your payment of {f.money(owed, c)}.",
+            f"Please transfer the outstanding amount of {f.money(owed + fee, c)} (including a "
+            f"reminder fee of {f.money(fee, c)}) by {day['by']}.",
+            "If you have already paid, please disregard this letter.",
+        ],
+        "de": [
+            f"{f.pick(['Zahlungserinnerung', f'{level}. Mahnung', 'Letzte Mahnung'])}",
+            f"unsere Rechnung Nr. {number} vom {day['issued']} war am {day['due']} fällig. "
+            f"Leider konnten wir bis heute keinen Zahlungseingang über {f.money(owed, c)} "
+            "feststellen.",
+            f"Bitte überweisen Sie den offenen Betrag von {f.money(owed + fee, c)} inklusive "
+            f"Mahngebühr ({f.money(fee, c)}) bis zum {day['by']}.",
+            "Sollten Sie die Zahlung bereits veranlasst haben, betrachten Sie dieses Schreiben "
+            "bitte als gegenstandslos.",
+        ],
+        "fr": [
+            f"{f.pick(['Relance', 'Rappel de paiement', 'Mise en demeure', '2e relance'])}",
+            f"Sauf erreur de notre part, notre facture n° {number} du {day['issued']}, échue le"
+            f" {day['due']}, reste impayée à ce jour pour un montant de {f.money(owed, c)}.",
+            f"Nous vous remercions de bien vouloir régler la somme de {f.money(owed + fee, c)} "
+            f"avant le {day['by']}.",
+            "Si votre règlement a été effectué entre-temps, veuillez ne pas tenir compte de ce "
+            "courrier.",
+        ],
+        "es": [
+            f"{f.pick(['Recordatorio de pago', 'Aviso de impago', 'Segundo aviso'])}",
+            f"Nuestra factura n.º {number} del {day['issued']} venció el {day['due']} y sigue "
+            f"pendiente de pago por importe de {f.money(owed, c)}.",
+            f"Le rogamos abone el importe pendiente de {f.money(owed + fee, c)} antes del "
+            f"{day['by']}.",
+            "Si ya ha realizado el pago, le rogamos ignore este aviso.",
+        ],
+    }[lang]
+    return lines(
+        org.name,
+        org.street,
+        org.city_line,
+        "",
+        customer.name,
+        "",
+        text[0],
+        "",
+        greet(f, lang, customer),
+        *text[1:],
+        "",
+        f"IBAN: {org.iban}",
+        f"BIC: {org.bic}",
+        URG,
+        "",
+        sign(f, lang, f.person(c).name, org.name),
+    )
+
+
+_SLIP_LABELS = {
+    "en": (
+        "Receipt",
+        "Payment part",
+        "Account / Payable to",
+        "Reference",
+        "Currency",
+        "Amount",
+        "Payable by",
+    ),
+    "de": (
+        "Empfangsschein",
+        "Zahlteil",
+        "Konto / Zahlbar an",
+        "Referenz",
+        "Währung",
+        "Betrag",
+        "Zahlbar durch",
+    ),
+    "fr": (
+        "Récépissé",
+        "Section paiement",
+        "Compte / Payable à",
+        "Référence",
+        "Monnaie",
+        "Montant",
+        "Payable par",
+    ),
+    "es": (
+        "Recibo",
+        "Parte de pago",
+        "Cuenta / Pagadero a",
+        "Referencia",
+        "Moneda",
+        "Importe",
+        "Pagadero por",
+    ),
+}
+
+
+def payment_slip(f: Fake, lang: str) -> str:
+    """A payment slip (a transfer form the creditor fills in for the payer, as a Swiss
+    QR-bill's receipt and payment part or a SEPA credit-transfer form)."""
+    c = lang_country(f, lang)
+    creditor, debtor = f.org(c), f.person(c)
+    receipt, part, account, reference, currency_label, amount_label, payable_by = _SLIP_LABELS[lang]
+    value = f"{f.amount(20, 5000):.2f}".replace(".", "," if f.chance(0.3) else ".")
+    currency = f.pick([c.currency, "EUR", "CHF"])
+    ref = f.pick(
+        [
+            f"RF{f.digits(2)} {f.digits(4)} {f.digits(4)}",
+            " ".join(f.digits(5) for _ in range(5)),
+            invoice_number(f),
+        ]
+    )
+    block = [
+        f"{account}",
+        creditor.iban,
+        creditor.name,
+        creditor.street,
+        creditor.city_line,
+        f"{reference}",
+        ref,
+        f"{payable_by}",
+        debtor.name,
+        f.street(c),
+    ]
+    money = [currency_label, currency, amount_label, value]
+    first = [receipt, *block, *money] if f.chance(0.6) else []
+    return lines(*first, "", part, *money, *block, URG)
+
+
 INCIDENTS = {
     "en": [
         "a burst pipe flooded the kitchen",
@@ -2511,6 +2651,9 @@ TEMPLATES: dict[str, list[Template]] = {
         payment_reimbursement,
         payment_personal,
         payment_link,
+        payment_reminder,
+        payment_reminder,
+        payment_slip,
     ],
     "insurance_claim": [
         claim_form,
