@@ -686,7 +686,9 @@ _SELLER_CUE = re.compile(
     r"^[ \t]*(?:seller|sold by|vendor|supplier|service provider|issued by|payable to"
     r"|(?:account|konto|compte|conto)\s*/\s*(?:payable to|zahlbar an|payable [àa]|pagabile a"
     r"|da pajar a)|verk[äa]ufer|lieferant|rechnungssteller|zahlungsempf[äa]nger"
-    r"|leverancier|vendeur|fournisseur|[ée]metteur|proveedor|vendedor|emisor)\b[^\n]{0,3}$"
+    r"|leverancier|vendeur|fournisseur|[ée]metteur|proveedor|vendedor|emisor"
+    r"|(?:ente )?creditore|cedente(?:\s*/\s*prestatore)?|fornitore|venditore)\b[^\n]{0,3}"
+    r"(?:[ \t]+(?=[A-Z]*\d)[A-Z0-9]{8,16})?$"
     r"|\b(?:sold by|vendor|seller)\s*:",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -895,7 +897,8 @@ _NOT_NAMES = frozenset(
     "invoice rechnung facture factura total amount date due payment customer account bank "
     "dear hello thanks team service support office department the your our please order "
     "insurance claim policy statement receipt contract agreement page sent from iphone "
-    "online banking kundenservice atención client cliente le la el monthly new".split()
+    "online banking kundenservice atención client cliente le la el monthly new "
+    "avviso pagamento fattura ricevuta mahnung zahlungserinnerung relance".split()
 )
 
 

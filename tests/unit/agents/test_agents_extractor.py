@@ -300,6 +300,14 @@ def test_extractor_class_and_empty_text() -> None:
             "Amazon Web Services, Inc.",
         ),
         ("ROLLER\nSenefelder Straße 2\n33100 Paderborn\n", "issuer", "ROLLER"),
+        # An Italian payment notice: the amount with the euro by name, the creditor body
+        # under its label (with its fiscal code), not the notice's title.
+        ("Importo\n1.500,00 Euro\nentro il\n31/12/2024", "total_amount", "1500.00 EUR"),
+        (
+            "AVVISO DI PAGAMENTO\nENTE CREDITORE 99999000013\nComune di Test\nSettore di Test",
+            "issuer",
+            "Comune di Test",
+        ),
         # A letterhead's name in lower-case words, not the customer's below it.
         (
             "Au bon moulin SARL - 1242 chemin de l'olive - 84340 Malaucène\nFacture FA-10\n"
