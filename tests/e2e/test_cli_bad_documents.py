@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fpdf import FPDF
-from fpdf.enums import EncryptionMethod
 from PIL import Image
 
+from tests.documents import password_protected_pdf, pdf_of_pages
 from tests.e2e.test_cli_user import caseyard
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,22 +34,11 @@ def write_bad_documents(docs: Path) -> None:
     huge = io.BytesIO()
     Image.new("1", (10_000, 10_000), 1).save(huge, "PNG")  # 100 megapixels in ~20 KB
     (docs / "huge.png").write_bytes(huge.getvalue())
-    pdf = FPDF()
-    pdf.set_font("helvetica", size=11)
-    for n in range(3):
-        pdf.add_page()
-        pdf.cell(text=f"page {n}")
-    pages = bytes(pdf.output()).replace(b"/Count 3", b"/Count 10000")
+    pages = pdf_of_pages(3).replace(b"/Count 3", b"/Count 10000")
     assert b"/Count 10000" in pages
     (docs / "pages.pdf").write_bytes(pages)
-    locked = FPDF()
-    locked.add_page()
-    locked.set_font("helvetica", size=11)
-    locked.cell(text="Invoice 2026-001 total 100.00 EUR")
-    locked.set_encryption(
-        owner_password="owner", user_password="user", encryption_method=EncryptionMethod.RC4
-    )
-    (docs / "locked.pdf").write_bytes(bytes(locked.output()))
+    locked = password_protected_pdf("Invoice 2026-001 total 100.00 EUR")
+    (docs / "locked.pdf").write_bytes(locked)
 
 
 def as_json(*args: str, cwd: Path) -> Any:

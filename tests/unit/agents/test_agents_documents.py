@@ -28,6 +28,7 @@ from agents.errors import (
     UnsupportedMediaType,
 )
 from caseyard.errors import CaseyardError
+from tests.documents import password_protected_pdf, pdf_of_pages
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "documents"
 REAL = Path(__file__).resolve().parents[3] / "data" / "real" / "files"
@@ -201,15 +202,8 @@ def test_bad_input_raises_a_typed_non_retryable_error(
 
 
 def test_encrypted_pdf_is_refused_with_a_clear_message() -> None:
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("helvetica", size=11)
-    pdf.cell(text="secret")
-    pdf.set_encryption(
-        owner_password="owner", user_password="user", encryption_method=EncryptionMethod.RC4
-    )
     with pytest.raises(CorruptDocument, match="encrypted with a password"):
-        read_text(bytes(pdf.output()), "application/pdf")
+        read_text(password_protected_pdf("secret"), "application/pdf")
 
 
 def test_a_pdf_encrypted_without_a_user_password_is_read() -> None:
@@ -222,15 +216,6 @@ def test_a_pdf_encrypted_without_a_user_password_is_read() -> None:
     assert "SUMME EUR 39,44" in read_text(bytes(pdf.output()), "application/pdf")
 
 
-def _pages(count: int) -> bytes:
-    pdf = FPDF()
-    pdf.set_font("helvetica", size=11)
-    for n in range(count):
-        pdf.add_page()
-        pdf.cell(text=f"page {n} " + "x" * 80)
-    return bytes(pdf.output())
-
-
 def test_a_document_over_the_size_limit_is_refused_before_parsing() -> None:
     data = b"a" * (MAX_DOCUMENT_BYTES + 1)
     with pytest.raises(DocumentTooLarge, match="over the limit") as caught:
@@ -239,7 +224,7 @@ def test_a_document_over_the_size_limit_is_refused_before_parsing() -> None:
 
 
 def test_a_pdf_declaring_too_many_pages_is_refused_before_reading_them() -> None:
-    pdf = _pages(3)
+    pdf = pdf_of_pages(3)
     # The page tree's /Count says 20,000: refused on the count, no page is walked.
     bloated = pdf.replace(b"/Count 3", f"/Count {MAX_PDF_PAGE_COUNT * 10}".encode())
     assert bloated != pdf
@@ -250,7 +235,7 @@ def test_a_pdf_declaring_too_many_pages_is_refused_before_reading_them() -> None
 def test_the_text_budget_and_page_limit_cap_what_is_read() -> None:
     text = read_text(("word " * (MAX_TEXT_CHARS // 2)).encode(), "text/plain")
     assert len(text) <= MAX_TEXT_CHARS
-    pages = read_text(_pages(MAX_PDF_PAGES + 20), "application/pdf")
+    pages = read_text(pdf_of_pages(MAX_PDF_PAGES + 20), "application/pdf")
     assert "page 0 " in pages and f"page {MAX_PDF_PAGES - 1} " in pages
     assert f"page {MAX_PDF_PAGES} " not in pages
 
