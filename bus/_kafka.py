@@ -35,6 +35,7 @@ from aiokafka.errors import (
 )
 from aiokafka.producer import sender as aiokafka_sender
 
+from bus import _txn_offsets as txn_offsets
 from bus._base import DEFAULT_MAX_MESSAGE_BYTES, ConsumerBase, Outbound, Outbox
 from bus._protocol import Consumer, Middleware, RebalanceListener
 from bus._types import (
@@ -120,6 +121,8 @@ class KafkaBus:
         self._tx_producers: dict[str, AIOKafkaProducer] = {}
         self._tx_locks: dict[str, asyncio.Lock] = {}
         self._probe: AIOKafkaConsumer | None = None
+        self.coordinators: txn_offsets.Coordinators = {}
+        """Transaction and group coordinators found (for `send_offsets`)."""
         self._partitions: dict[str, int] = {}
         self._started = False
 
@@ -742,16 +745,34 @@ class KafkaTransaction:
     async def send_offsets(
         self, consumer: Consumer, offsets: Mapping[TopicPartition, int] | None = None
     ) -> None:
+        """The consumer's offsets commit with the transaction, if the group still counts
+        the consumer as the member it assigned them to (KIP-447, `bus._txn_offsets`).
+
+        The transaction's records are acknowledged first: once the group has let the
+        offsets in, they are in the log as part of the open transaction, so a new owner
+        reading with read_committed waits for it to end rather than reading past it.
+        """
         producer = self._running()
-        # The records go first: they travel while the offsets are added.
+        if not isinstance(consumer, KafkaConsumer):
+            raise TransactionError("send_offsets needs a consumer of the same bus")
         await self._send_unsent(producer)
         chosen = consumer.consumed() if offsets is None else offsets
-        if chosen:
-            with self._translated("sending offsets to transaction"):
-                await producer.send_offsets_to_transaction(
-                    {KafkaTP(tp.topic, tp.partition): o for tp, o in chosen.items()},
-                    consumer.group,
-                )
+        if not chosen:
+            return
+        lost = sorted(tp for tp in chosen if tp not in consumer.assignment())
+        if lost:
+            raise TransactionError(
+                f"transaction aborted: group {consumer.group!r}: partitions {lost} are no"
+                " longer assigned to this member (rebalanced); their records will be"
+                " redelivered to the new owner"
+            )
+        with self._translated("publishing the transaction's records"):
+            for future in self._pending:
+                await future
+        with self._translated("sending offsets to transaction"):
+            await txn_offsets.send_offsets(
+                producer, consumer._client(), consumer.group, chosen, self._bus.coordinators
+            )
 
     async def commit(self) -> None:
         producer = self._running()

@@ -164,7 +164,13 @@ class Transaction(Protocol):
     async def send_offsets(
         self, consumer: Consumer, offsets: Mapping[TopicPartition, int] | None = None
     ) -> None:
-        """Commit `consumer`'s offsets (default: what it handed out) with this transaction."""
+        """Commit `consumer`'s offsets (default: what it handed out) with this transaction.
+
+        Only while the group still counts the consumer as the owner of those partitions: a
+        consumer the group has rebalanced away (a zombie woken from a long pause) gets
+        `TransactionError` and the transaction aborts, its records unseen (on Kafka the
+        group generation travels with the offsets, KIP-447).
+        """
         ...
 
     async def commit(self) -> None: ...

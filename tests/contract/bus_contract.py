@@ -297,6 +297,44 @@ class BusContract:
             assert await c.committed(TopicPartition(source, 0)) == 4
             assert await quiet(c) == []
 
+    async def test_a_transaction_of_offsets_alone_commits_them(self, b: Bus) -> None:
+        topic = await self.topic(b)
+        group = name("g")
+        await b.publish(topic, b"handled elsewhere")
+        async with b.consumer(group, [topic]) as c:
+            await drain(c, 1)
+            async with b.begin() as tx:
+                await tx.send_offsets(c)
+        async with b.consumer(group, [topic]) as c:
+            assert await c.committed(TopicPartition(topic, 0)) == 1
+            assert await quiet(c) == []
+
+    async def test_offsets_of_partitions_the_member_lost_abort_the_transaction(
+        self, b: Bus
+    ) -> None:
+        """Consume-transform-produce across a rebalance: offsets of a partition another
+        member took meanwhile are refused and the transaction aborts, its records unseen;
+        the partition's records go to its new owner."""
+        source, sink = await self.topic(b, partitions=2), await self.topic(b)
+        group = name("g")
+        await b.publish_batch([Message(source, b"x", partition=p) for p in range(2)])
+        async with b.consumer(group, [source]) as first:
+            inputs = await drain(first, 2)
+            async with b.consumer(group, [source]) as second:
+
+                async def split() -> None:
+                    await first.poll(timeout=0.1, max_records=0)
+                    await second.poll(timeout=0.1, max_records=0)
+                    assert len(first.assignment()) == len(second.assignment()) == 1
+
+                await eventually(split, timeout=40)
+                with pytest.raises(TransactionError, match=r"no longer assigned.*\(rebalanced\)"):
+                    async with b.begin() as tx:
+                        await tx.publish(sink, b"from the partitions' old owner")
+                        await tx.send_offsets(first, {r.tp: r.offset + 1 for r in inputs})
+        async with b.consumer(name("reader"), [sink]) as reader:
+            assert await quiet(reader) == []
+
     async def test_same_transactional_id_fences_the_older_holder(self, url: str) -> None:
         """A zombie (a transaction begun before another bus began one with its id) cannot
         commit."""

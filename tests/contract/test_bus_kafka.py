@@ -7,11 +7,12 @@ import pytest
 
 import bus
 from bus import Bus
-from bus._kafka import KafkaTransaction
+from bus import _txn_offsets as txn_offsets
+from bus._kafka import KafkaBus, KafkaConsumer, KafkaTransaction
 from caseyard.errors import BusUnavailable, TransactionError
-from tests.contract.bus_contract import BusContract
+from tests.contract.bus_contract import BusContract, name
 from tests.contract.event_contract import EventContract
-from tests.helpers import drain, quiet
+from tests.helpers import drain, eventually, quiet
 
 KAFKA_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kafka"
 
@@ -36,6 +37,48 @@ class TestKafkaBus(BusContract, EventContract):
         unreachable = bus.connect("kafka://127.0.0.1:1", connect_timeout=1.0)
         with pytest.raises(BusUnavailable, match=r"cannot reach Kafka at 127.0.0.1:1 within 1s"):
             await unreachable.__aenter__()
+
+    @pytest.mark.anyio
+    async def test_a_member_of_an_older_generation_cannot_commit_offsets_in_a_transaction(
+        self, url: str
+    ) -> None:
+        """KIP-447: TxnOffsetCommit carries the member's generation, and the group refuses
+        an old one. A zombie (a member the group moved past while it slept, still holding
+        its old generation) sends its offsets with it: refused, and what it wrote in the
+        transaction is never seen."""
+        async with self.connect(url) as b:
+            assert isinstance(b, KafkaBus)
+            source, sink = await self.topic(b), await self.topic(b)
+            await b.publish(source, b"x")
+            group = name("zombie")
+            async with b.consumer(group, [source]) as first:
+                (record,) = await drain(first, 1)
+                assert isinstance(first, KafkaConsumer)
+                coordinator = first._client()._coordinator
+                asleep = (coordinator.generation, coordinator.member_id)
+                async with b.consumer(group, [source]) as second:
+
+                    async def moved_on() -> None:
+                        await first.poll(timeout=0.1, max_records=0)
+                        await second.poll(timeout=0.1, max_records=0)
+                        assert coordinator.generation > asleep[0]
+
+                    await eventually(moved_on, timeout=40)
+                    tx = await b.begin().__aenter__()
+                    assert isinstance(tx, KafkaTransaction)
+                    await tx.publish(sink, b"from a zombie")
+                    with pytest.raises(TransactionError, match=r"rebalanced away"):
+                        await txn_offsets.send_offsets(
+                            tx._running(),
+                            first._client(),
+                            group,
+                            {record.tp: record.offset + 1},
+                            b.coordinators,
+                            generation=asleep,
+                        )
+                    await tx.abort()
+            async with b.consumer(name("reader"), [sink]) as reader:
+                assert await quiet(reader) == []
 
     @pytest.mark.anyio
     async def test_a_producer_failed_for_good_mid_transaction_fails_it_cleanly(
