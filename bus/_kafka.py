@@ -291,8 +291,11 @@ class KafkaBus:
         async with self.tx_lock(transactional_id):
             await self.discard_producer(transactional_id)
             # Starting the producer sends InitProducerId, which bumps the epoch (fencing
-            # older producers) and completes or aborts their open transaction first.
+            # older producers) and completes or aborts their open transaction first. It
+            # is not kept: the id may be another process's (a coordinator fences the
+            # member that wrote a partition last); a `begin` with it starts a new one.
             await self.transactional_producer(transactional_id)
+            await self.discard_producer(transactional_id)
 
     async def discard_producer(self, transactional_id: str) -> None:
         producer = self._tx_producers.pop(transactional_id, None)

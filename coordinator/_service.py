@@ -1,30 +1,31 @@
 """The coordinator's runtime: inputs -> transition -> one transaction, exactly once.
 
 For each partition number p it owns (every case-keyed topic is co-partitioned, so p of
-each input topic holds the same cases), a task of its own (as Kafka Streams' tasks; the
-main loop only fetches and hands records to them):
+each input topic holds the same cases) it keeps p's saga states, and one loop runs
+transactions for all of them (as Kafka Streams' EOS v2 does, one producer per member):
 
-1. restores the saga states of p from the compacted changelog when p is assigned;
+1. when p is assigned, restores p's states from the compacted changelog: first reading
+   it, then fencing the transactional id the changelog names as p's last writer (ending a
+   transaction a dead or sleeping owner left open, aborted or committed) and reading what
+   that made visible; then the member claims p, writing its own id there;
 2. decodes each input record and applies the pure `transition` to the case's state (an
    input on another partition than its case's, from a producer that partitions keys
    otherwise or writes none, is sent on to the case's partition instead);
-3. in ONE transaction publishes the outputs, the new states (changelog), the dead letters,
-   a signed checkpoint of the case chains it advanced (`schemas.audit`), and p's input
-   positions (a changelog record, as Flink keeps offsets in its checkpoints: two
-   round trips fewer per transaction than Kafka's `send_offsets_to_transaction`, half
-   of a transaction's time when measured). Its transactional id is tied to p, so a
-   zombie that lost p is fenced (Kafka's producer epochs; the embedded bus keeps epochs
-   in SQLite). A restore seeks p's inputs to the positions the changelog holds; the
-   group's committed offsets follow behind, for lag tools. Each input is handled inside
+3. in ONE transaction, for every partition with inputs waiting, publishes the outputs,
+   the new states (changelog), the dead letters, a signed checkpoint of the case chains
+   it advanced (`schemas.audit`) and the partition's input positions (a changelog
+   record, as Flink keeps offsets in its checkpoints); and commits the inputs' offsets
+   to the group with the member's generation (KIP-447, `Transaction.send_offsets`): a
+   member the group has rebalanced away cannot commit, its transaction aborts. A restore
+   seeks p's inputs to the positions the changelog holds. Each input is handled inside
    the bus middleware's scope (`consumer.processing(record)`: tracing, metrics) and its
    outputs join the open transaction there, so they are seen as caused by that input.
 
-The tasks' transactions run concurrently with each other and with fetching; what arrives
-for p while its transaction is in flight goes into its next one, so batches grow with the
-load, and a partition whose next batch is full is paused, not the loop. In-memory states
-change only after the commit; a failed transaction rewinds p's inputs to the first
-uncommitted record (and drops what was fetched after it), so the same inputs are applied
-again to the same states.
+What arrives while a transaction is in flight goes into the next one, so batches grow
+with the load, and a partition whose next batch is full is paused, not the loop.
+In-memory states change only after the commit; a failed transaction rewinds its inputs to
+the first uncommitted record (and drops what was fetched after them), so the same inputs
+are applied again to the same states.
 
 The timer loop fires due timers by publishing `TimerFired` into the coordinator's own
 input topic; the firing is applied like any other input (transactional and replayable).
@@ -36,6 +37,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import uuid
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -45,7 +47,7 @@ from datetime import UTC, datetime
 import anyio
 
 from bus import Bus, Consumer, Message, Record, TopicPartition, partition_for, read_to_end
-from bus.errors import BusError, BusUnavailable, CommitFailed, TransactionError
+from bus.errors import BusUnavailable, CommitFailed, TransactionError
 from coordinator._engine import timer_fired, transition
 from coordinator._pipeline import PipelineCatalog
 from coordinator._state import CaseState
@@ -78,10 +80,11 @@ POSITIONS = b"\x00positions"
 """Changelog key of the partition's input positions: for each input topic, the offset of
 the next record of its partition p, written in the transaction that applied the ones before
 it. A restore seeks there; the group's committed offsets are only a lagging copy."""
-OWN_KEYS = frozenset({AUDIT_HEAD, POSITIONS})
+WRITER = b"\x00writer"
+"""Changelog key of the transactional id of the member that claimed the partition last:
+its next owner fences that id before restoring, ending a transaction it left open."""
+OWN_KEYS = frozenset({AUDIT_HEAD, POSITIONS, WRITER})
 """The changelog keys of the coordinator's own records, not of cases."""
-OFFSETS_INTERVAL_S = 1.0
-"""How often, at most, the group's committed offsets are brought up to the positions."""
 
 Clock = Callable[[], datetime]
 
@@ -182,15 +185,14 @@ class _Restorer:
 
 @dataclass
 class _Partition:
-    """The task of one partition number: the records waiting for its next transaction.
+    """One partition number's records waiting for the member's next transaction.
 
-    Records fetched while a transaction of the partition is in flight wait here and all go
-    into the next one, so a busy partition commits bigger batches, not more of them.
+    Records fetched while a transaction is in flight wait here and all go into the next
+    one, so a busy member commits bigger batches, not more of them.
     """
 
     partition: int
     pending: list[Record] = field(default_factory=list)
-    wake: anyio.Event = field(default_factory=anyio.Event)
     rewound: dict[TopicPartition, int] = field(default_factory=dict)
     """After an abort: the offset each input partition was rewound to. Records fetched
     before the rewind are dropped until that offset comes again."""
@@ -203,7 +205,6 @@ class _Partition:
                 return
             del self.rewound[tp]
         self.pending.append(record)
-        self.wake.set()
 
     def drop(self, inputs: frozenset[TopicPartition]) -> None:
         """Forget what waits from `inputs`, and their rewinds."""
@@ -336,9 +337,11 @@ class Coordinator:
         """The latest checkpoint of each partition owned (None: none yet)."""
         self._positions: dict[int, dict[str, int]] = {}
         """Per partition: the next offset of each input topic, as the changelog holds it."""
-        self._uncommitted: dict[TopicPartition, int] = {}
-        """Positions the group's committed offsets have not caught up with yet."""
-        self._moved = anyio.Event()
+        self._member_id = f"{instance}-{uuid.uuid4().hex[:12]}"
+        """This member's transactional id: one transaction at a time, for all its partitions
+        (Kafka Streams' EOS v2); a zombie's is refused by the group generation its offsets
+        carry, a dead member's is fenced by whoever restores its partitions."""
+        self._wake = anyio.Event()
         self._states: dict[int, StateStore] = {}
         self._hot_states = hot_states
         self._quarantined: dict[int, dict[str, str]] = {}
@@ -367,55 +370,86 @@ class Coordinator:
         return sum(len(s) for s in self._states.values())
 
     async def restore(self, partitions: set[int]) -> None:
-        """Load the latest state of every case of `partitions` from the changelog."""
-        for p in sorted(partitions - set(self._states)):
-            # A previous owner of p may have died mid-commit: finish its transaction
-            # before reading the changelog, or we would restore a state older than the
-            # input offsets it committed.
-            await self._bus.fence(self._transactional_id(p))
-            states = StateStore(self._hot_states)
-            tp = TopicPartition(STATE.name, p)
-            # A changelog not compacted yet holds many values per case. The latest values
-            # wait here, raw, oldest first; a value replaced or ended while it waits is
-            # never read (as Kafka Streams restores a store's bytes without deserialising
-            # them). What leaves the window, and what is left at the end, is checked,
-            # kept compressed, and its wake-up taken: memory stays bounded.
-            waiting: dict[str, tuple[bytes, int]] = {}
-            quarantined: dict[str, str] = {}
-            checkpoint: ChainCheckpoint | None = None
-            positions: dict[str, int] = {}
-            with _no_gc_cycles():
-                async for batch in read_to_end(self._bus, [tp]):
-                    for record in batch:
-                        if record.key == AUDIT_HEAD:
-                            checkpoint = self._read_checkpoint(record)
-                            continue
-                        if record.key == POSITIONS:
-                            positions = _read_positions(record)
-                            continue
-                        case_id = record.key.decode("utf-8", "replace") if record.key else ""
-                        waiting.pop(case_id, None)
-                        if record.value == TOMBSTONE:
-                            states.pop(case_id)
-                            quarantined.pop(case_id, None)
-                            continue
-                        waiting[case_id] = (record.value, record.offset)
-                        if len(waiting) > RESTORE_WINDOW:
-                            oldest = next(iter(waiting))
-                            _settle(states, quarantined, tp, oldest, *waiting.pop(oldest))
-                for case_id, (value, offset) in waiting.items():
-                    _settle(states, quarantined, tp, case_id, value, offset)
-            self._states[p] = states
-            self._quarantined[p] = quarantined
-            self._checkpoints[p] = checkpoint
-            self._positions[p] = positions
-            for case_id, why in quarantined.items():
-                log.error("case quarantined: %s", why, extra={"case_id": case_id})
-            self.stats.restored += len(states)
-            log.info(
-                "restored partition",
-                extra={"partition": p, "open_cases": len(states), "quarantined": len(quarantined)},
-            )
+        """Load the latest state of every case of `partitions` from the changelog; then
+        claim them: this member's transactional id becomes their writer."""
+        gained = sorted(partitions - set(self._states))
+        for p in gained:
+            await self._restore(p)
+        if gained:
+            # The next owner of these partitions fences this member's id, ending a
+            # transaction it may leave open when it dies, before reading the changelog.
+            async with self._bus.begin(transactional_id=self._member_id) as tx:
+                for p in gained:
+                    await tx.publish(STATE.name, self._member_id.encode(), key=WRITER, partition=p)
+
+    async def _restore(self, p: int) -> None:
+        states = StateStore(self._hot_states)
+        tp = TopicPartition(STATE.name, p)
+        # A changelog not compacted yet holds many values per case. The latest values
+        # wait here, raw, oldest first; a value replaced or ended while it waits is
+        # never read (as Kafka Streams restores a store's bytes without deserialising
+        # them). What leaves the window, and what is left at the end, is checked,
+        # kept compressed, and its wake-up taken: memory stays bounded.
+        waiting: dict[str, tuple[bytes, int]] = {}
+        quarantined: dict[str, str] = {}
+        checkpoint: ChainCheckpoint | None = None
+        positions: dict[str, int] = {}
+        writer: str | None = None
+        following = 0
+
+        async def read(start: int | None) -> None:
+            """Apply the changelog's records, from its beginning or from `start`."""
+            nonlocal checkpoint, positions, writer, following
+            since = None if start is None else {tp: start}
+            async for batch in read_to_end(self._bus, [tp], start=since):
+                for record in batch:
+                    following = record.offset + 1
+                    if record.key == AUDIT_HEAD:
+                        checkpoint = self._read_checkpoint(record)
+                        continue
+                    if record.key == POSITIONS:
+                        positions = _read_positions(record)
+                        continue
+                    if record.key == WRITER:
+                        writer = record.value.decode("utf-8", "replace")
+                        continue
+                    case_id = record.key.decode("utf-8", "replace") if record.key else ""
+                    waiting.pop(case_id, None)
+                    if record.value == TOMBSTONE:
+                        states.pop(case_id)
+                        quarantined.pop(case_id, None)
+                        continue
+                    waiting[case_id] = (record.value, record.offset)
+                    if len(waiting) > RESTORE_WINDOW:
+                        oldest = next(iter(waiting))
+                        _settle(states, quarantined, tp, oldest, *waiting.pop(oldest))
+
+        with _no_gc_cycles():
+            end = (await self._bus.end_offsets([tp]))[tp]
+            await read(None)
+            # The member that wrote p last may have died, or be asleep, with a transaction
+            # open; a read_committed reader stops before it. Fencing its id ends it
+            # (aborted, or committed if its commit had begun): then what it made visible
+            # is read too. (A changelog from before members had ids names no writer: its
+            # partition's own id was the writer's.)
+            last = writer or f"{self._instance}-p{p}"
+            if last != self._member_id:
+                await self._bus.fence(last)
+                if (await self._bus.end_offsets([tp]))[tp] > end:
+                    await read(following)
+            for case_id, (value, offset) in waiting.items():
+                _settle(states, quarantined, tp, case_id, value, offset)
+        self._states[p] = states
+        self._quarantined[p] = quarantined
+        self._checkpoints[p] = checkpoint
+        self._positions[p] = positions
+        for case_id, why in quarantined.items():
+            log.error("case quarantined: %s", why, extra={"case_id": case_id})
+        self.stats.restored += len(states)
+        log.info(
+            "restored partition",
+            extra={"partition": p, "open_cases": len(states), "quarantined": len(quarantined)},
+        )
 
     @staticmethod
     def _read_checkpoint(record: Record) -> ChainCheckpoint | None:
@@ -438,10 +472,6 @@ class Coordinator:
         until a good state record (or a tombstone) replaces the bad one and the partition
         is restored again; then the dead letters can be redriven."""
         return {c: why for cases in self._quarantined.values() for c, why in cases.items()}
-
-    def _transactional_id(self, p: int) -> str:
-        """Tied to the partition, not the process: the next owner of p fences the last."""
-        return f"{self._instance}-p{p}"
 
     def loaded(self) -> list[int]:
         """Partitions whose states are in memory."""
@@ -525,7 +555,7 @@ class Coordinator:
         ):
             await restorer.entered(consumer)
             tg.start_soon(self._timer_loop, stop)
-            tg.start_soon(self._offsets_loop, consumer)
+            tg.start_soon(self._member_loop, consumer)
             while not stop.is_set():
                 batch = await consumer.poll(timeout=0.2, max_records=self._max_batch)
                 if not self.ready.is_set() and consumer.assignment():
@@ -534,127 +564,134 @@ class Coordinator:
                     task = self._tasks.get(record.partition)
                     if task is None:
                         task = self._tasks[record.partition] = _Partition(record.partition)
-                        tg.start_soon(self._partition_loop, consumer, record.partition, task)
                     task.add(record)
+                if batch:
+                    self._wake.set()
                 # Back-pressure: a partition with a full batch waiting fetches no more
-                # until its task takes it; the other partitions flow on.
+                # until the next transaction takes it; the other partitions flow on.
                 for p, task in self._tasks.items():
                     if len(task.pending) >= self._max_batch:
                         consumer.pause(*(tp for tp in consumer.assignment() if tp.partition == p))
-            # The transactions in flight finish; then the partition tasks stop.
+            # The transaction in flight finishes; then the member loop stops.
             async with self.exclusive():
                 tg.cancel_scope.cancel()
-            await self._commit_offsets(consumer)
 
-    async def _offsets_loop(self, consumer: Consumer) -> None:
-        """Bring the group's committed offsets up to the positions, at most every
-        `OFFSETS_INTERVAL_S`, so lag tools (kafka-consumer-groups.sh, Burrow) see the
-        coordinator move. Nothing reads them back while the changelog has positions."""
+    async def _member_loop(self, consumer: Consumer) -> None:
+        """One transaction at a time for all the partitions this member owns: what arrives
+        while it is in flight goes into the next, so batches grow with the load."""
         while True:
-            await self._moved.wait()
-            self._moved = anyio.Event()
-            await self._commit_offsets(consumer)
-            await anyio.sleep(OFFSETS_INTERVAL_S)
-
-    async def _commit_offsets(self, consumer: Consumer) -> None:
-        owned = consumer.assignment()
-        due = {tp: o for tp, o in self._uncommitted.items() if tp in owned}
-        self._uncommitted = {}
-        if not due:
-            return
-        try:
-            await consumer.commit(due)
-        except BusError as exc:
-            # The positions are safe in the changelog; the group's copy waits for the next.
-            log.info("group offsets not brought up to date: %s", exc)
-
-    async def _partition_loop(self, consumer: Consumer, p: int, task: _Partition) -> None:
-        while True:
-            await task.wake.wait()
-            task.wake = anyio.Event()
+            await self._wake.wait()
+            self._wake = anyio.Event()
             async with self._transaction_slot():
-                # What was fetched from a position the group's copy gave, before the
-                # restore moved it on, was applied already.
-                applied = self._positions.get(p, {})
-                records = [r for r in task.take(consumer) if r.offset >= applied.get(r.topic, 0)]
-                if not records:
-                    continue
-                if p in self._states:
-                    rewind = await self._apply(consumer, p, records)
-                else:
-                    # Fetched for a partition whose states are not here (it moved away):
-                    # never dropped, they come again, to us or to its owner.
-                    log.warning("records of a partition not loaded", extra={"partition": p})
-                    rewind = _first_offsets(records)
-                if rewind and p in {tp.partition for tp in consumer.assignment()}:
+                owned = {tp.partition for tp in consumer.assignment()}
+                batch: dict[int, list[Record]] = {}
+                rewind: dict[TopicPartition, int] = {}
+                for p, task in self._tasks.items():
+                    # What was fetched from a position the group's copy gave, before the
+                    # restore moved it on, was applied already.
+                    applied = self._positions.get(p, {})
+                    records = [
+                        r for r in task.take(consumer) if r.offset >= applied.get(r.topic, 0)
+                    ]
+                    if not records:
+                        continue
+                    if p in self._states:
+                        batch[p] = records
+                    else:
+                        # Fetched for a partition whose states are not here (it moved
+                        # away): never dropped, they come again, to us or to its owner.
+                        log.warning("records of a partition not loaded", extra={"partition": p})
+                        rewind |= _first_offsets(records)
+                if batch:
+                    rewind |= await self._apply(consumer, batch)
+                for tp, offset in rewind.items():
+                    if tp.partition not in owned:
+                        continue
                     # Nothing of the batch happened: it comes again, and what was fetched
                     # after it is dropped until it does.
+                    task = self._tasks[tp.partition]
                     task.take(consumer)
-                    task.rewound = rewind
-                    for tp, offset in rewind.items():
-                        await consumer.seek(tp, offset)
+                    task.rewound[tp] = offset
+                    await consumer.seek(tp, offset)
 
     async def _apply(
-        self, consumer: Consumer, p: int, records: list[Record]
+        self, consumer: Consumer, batch: dict[int, list[Record]]
     ) -> dict[TopicPartition, int]:
-        """Apply `records` in one transaction; if it aborts, where to rewind each input."""
-        states = self._states[p]
-        changed: dict[str, CaseState | None] = {}
-        offsets = {TopicPartition(r.topic, r.partition): r.offset + 1 for r in records}
-        positions = self._positions.get(p, {}) | {tp.topic: o for tp, o in offsets.items()}
+        """Apply `batch` (records by partition) in one transaction with the inputs'
+        offsets, fenced by the group generation; if it aborts, where to rewind each input."""
+        applied: list[
+            tuple[int, dict[str, CaseState | None], dict[str, int], ChainCheckpoint | None]
+        ] = []
+        offsets = {
+            TopicPartition(r.topic, r.partition): r.offset + 1
+            for records in batch.values()
+            for r in records
+        }
         try:
-            async with self._bus.begin(transactional_id=self._transactional_id(p)) as tx:
-                for record in records:
-                    with consumer.processing(record):
-                        await tx.publish_batch(await self._one(record, states, changed))
-                await tx.publish_batch(
-                    [
-                        Message(
-                            STATE.name,
-                            TOMBSTONE if state is None or state.finished else state.to_bytes(),
-                            key=case_id.encode(),
-                            partition=p,
-                        )
-                        for case_id, state in changed.items()
-                    ]
-                )
-                checkpoint = self._checkpoint(p, states, changed)
-                if checkpoint is not None:
-                    value = checkpoint.to_bytes()
+            async with self._bus.begin(transactional_id=self._member_id) as tx:
+                for p, records in batch.items():
+                    states = self._states[p]
+                    changed: dict[str, CaseState | None] = {}
+                    for record in records:
+                        with consumer.processing(record):
+                            await tx.publish_batch(await self._one(record, states, changed))
                     await tx.publish_batch(
                         [
-                            Message(AUDIT.name, value, key=AUDIT_HEAD, partition=p),
-                            Message(STATE.name, value, key=AUDIT_HEAD, partition=p),
+                            Message(
+                                STATE.name,
+                                TOMBSTONE if state is None or state.finished else state.to_bytes(),
+                                key=case_id.encode(),
+                                partition=p,
+                            )
+                            for case_id, state in changed.items()
                         ]
                     )
-                value = _positions_bytes(positions)
-                await tx.publish(STATE.name, value, key=POSITIONS, partition=p)
+                    checkpoint = self._checkpoint(p, states, changed)
+                    if checkpoint is not None:
+                        value = checkpoint.to_bytes()
+                        await tx.publish_batch(
+                            [
+                                Message(AUDIT.name, value, key=AUDIT_HEAD, partition=p),
+                                Message(STATE.name, value, key=AUDIT_HEAD, partition=p),
+                            ]
+                        )
+                    positions = self._positions.get(p, {}) | {
+                        tp.topic: o for tp, o in offsets.items() if tp.partition == p
+                    }
+                    await tx.publish(
+                        STATE.name, _positions_bytes(positions), key=POSITIONS, partition=p
+                    )
+                    applied.append((p, changed, positions, checkpoint))
+                await tx.send_offsets(consumer, offsets)
         except (TransactionError, CommitFailed, BusUnavailable):
             # Nothing of this batch happened: rewind so the same inputs come again (to us
-            # if we still own p, else to the new owner, who restores from the changelog).
+            # if we still own them, else to their new owner, who restores from the
+            # changelog).
             self.stats.aborted += 1
             log.warning(
                 "transaction aborted; the batch comes again",
-                extra={"partition": p, "records": len(records)},
+                extra={"partitions": sorted(batch), "records": sum(map(len, batch.values()))},
                 exc_info=True,
             )
-            return _first_offsets(records)
+            return {
+                tp: o for records in batch.values() for tp, o in _first_offsets(records).items()
+            }
         self.stats.transactions += 1
-        self._positions[p] = positions
-        self._uncommitted.update(offsets)
-        self._moved.set()
-        if checkpoint is not None:
-            self._checkpoints[p] = checkpoint
-        for case_id, state in changed.items():
-            fired = self._fired.pop(case_id, set())
-            if state is None or state.finished:
-                states.pop(case_id)
-                continue
-            states.put(case_id, state)
-            pending = fired & {t.id for t in state.timers}
-            if pending:
-                self._fired[case_id] = pending
-            states.wake_at(case_id, self._pending_due(state))
+        for p, changed, positions, checkpoint in applied:
+            states = self._states[p]
+            self._positions[p] = positions
+            if checkpoint is not None:
+                self._checkpoints[p] = checkpoint
+            for case_id, state in changed.items():
+                fired = self._fired.pop(case_id, set())
+                if state is None or state.finished:
+                    states.pop(case_id)
+                    continue
+                states.put(case_id, state)
+                pending = fired & {t.id for t in state.timers}
+                if pending:
+                    self._fired[case_id] = pending
+                states.wake_at(case_id, self._pending_due(state))
         return {}
 
     def _checkpoint(

@@ -1,19 +1,18 @@
-"""A coordinator process that stops dead before one partition's commit (for the kill test).
+"""A coordinator process that stops dead before a commit (for the kill test).
 
     python -m tests.fault.stalling_coordinator BOOTSTRAP PIPELINES_DIR LOG
 
 It runs the real `Coordinator` on Kafka; the bus under it lets every transaction through,
-but the third transaction of partition 0 never commits: its records, states and offsets
-are sent, then it hangs (as a process does whose next instruction is the commit when it
-is killed). Every later commit of another partition is written to LOG as it happens, so
-the test knows those partitions committed after partition 0 stalled; then it kills this
-process with SIGKILL.
+but the STALL_AT-th transaction that spans several partitions never commits: its
+records, states, positions and the group offsets are sent, then it hangs (as a process
+does whose next instruction is the commit when it is killed), after writing "stalled" to
+LOG. The test then kills this process with SIGKILL.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -25,43 +24,59 @@ from caseyard.schema_store import BusSchemaStore
 from caseyard.wiring import ensure_topology
 from coordinator import Coordinator, PipelineCatalog
 from schemas import AvroCodec, Producer, Registry
+from schemas.topology import STATE
 
-VICTIM = "-p0"
 STALL_AT = 3
+PARTITIONS = 2
+"""The STALL_AT-th transaction writing the changelogs of at least PARTITIONS partitions
+stalls."""
+
+
+class Watched:
+    """A transaction that remembers which changelog partitions it wrote."""
+
+    def __init__(self, tx: bus.Transaction) -> None:
+        self._tx = tx
+        self.partitions: set[int] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+    async def publish(self, topic: str, value: bytes, **kwargs: Any) -> None:
+        await self.publish_batch([bus.Message(topic, value, **kwargs)])
+
+    async def publish_batch(self, messages: Sequence[bus.Message]) -> None:
+        self.partitions |= {
+            m.partition for m in messages if m.topic == STATE.name and m.partition is not None
+        }
+        await self._tx.publish_batch(messages)
 
 
 class StallingBus:
-    """Delegates to a real bus; its `begin` stalls the victim's STALL_AT-th commit."""
+    """Delegates to a real bus; its `begin` stalls one transaction before its commit."""
 
     def __init__(self, real: bus.Bus, log: Path) -> None:
         self._real = real
         self._log = log
-        self._victim_commits = 0
-        self.stalled = False
+        self._spanning = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
     @asynccontextmanager
-    async def _transaction(self, transactional_id: str) -> AsyncIterator[bus.Transaction]:
+    async def _transaction(self, transactional_id: str | None) -> AsyncIterator[Watched]:
         async with self._real.begin(transactional_id=transactional_id) as tx:
-            yield tx
-            if transactional_id.endswith(VICTIM):
-                self._victim_commits += 1
-                if self._victim_commits == STALL_AT:
-                    self.stalled = True
-                    self._write("stalled")
+            watched = Watched(tx)
+            yield watched
+            if len(watched.partitions) >= PARTITIONS:
+                self._spanning += 1
+                if self._spanning == STALL_AT:
+                    with self._log.open("a") as out:
+                        out.write(f"stalled {sorted(watched.partitions)}\n")
                     await anyio.sleep_forever()
-            elif self.stalled:
-                self._write(f"committing {transactional_id}")
 
     def begin(self, *, transactional_id: str | None = None) -> Any:
-        assert transactional_id is not None
         return self._transaction(transactional_id)
-
-    def _write(self, line: str) -> None:
-        with self._log.open("a") as out:
-            out.write(line + "\n")
 
 
 async def main(bootstrap: str, pipelines: str, log: str) -> None:
