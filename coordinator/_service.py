@@ -604,15 +604,21 @@ class Coordinator:
                         rewind |= _first_offsets(records)
                 if batch:
                     rewind |= await self._apply(consumer, batch)
-                for tp, offset in rewind.items():
-                    if tp.partition not in owned:
-                        continue
-                    # Nothing of the batch happened: it comes again, and what was fetched
-                    # after it is dropped until it does.
-                    task = self._tasks[tp.partition]
-                    task.take(consumer)
-                    task.rewound[tp] = offset
-                    await consumer.seek(tp, offset)
+                await self._rewind(consumer, rewind, owned)
+
+    async def _rewind(
+        self, consumer: Consumer, rewind: dict[TopicPartition, int], owned: set[int]
+    ) -> None:
+        """Nothing of a batch happened: its inputs come again from `rewind`'s offsets, and
+        what was fetched after them is dropped until they do. That includes records of an
+        input partition the batch had none of: they are read again from the first one."""
+        for p in sorted({tp.partition for tp in rewind} & owned):
+            task = self._tasks[p]
+            again = _first_offsets(task.take(consumer))
+            again |= {tp: offset for tp, offset in rewind.items() if tp.partition == p}
+            task.rewound = again
+            for tp, offset in again.items():
+                await consumer.seek(tp, offset)
 
     async def _apply(
         self, consumer: Consumer, batch: dict[int, list[Record]]

@@ -90,3 +90,46 @@ async def test_revoked_records_are_dropped_and_records_fetched_after_are_kept() 
         kept.add(record(RESULTS.name, 0, 10))  # fetched again from the committed offset
         await listener.on_assigned(member.assignment())
         assert [r.offset for r in kept.pending] == [10]
+
+
+class Seeking(Member):
+    """A member that remembers where it was told to read from."""
+
+    def __init__(self, partitions: set[int]) -> None:
+        super().__init__(partitions)
+        self.seeks: dict[TopicPartition, int] = {}
+
+    async def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks[tp] = offset
+
+
+@pytest.mark.anyio
+async def test_an_aborted_batch_rewinds_every_input_whose_records_it_drops() -> None:
+    """The batch had intake records of partition 0; results of partition 0 were fetched
+    while its transaction was in flight. When it aborts, both are read again: the intake
+    from the batch's first record, the results from the first one dropped (a rewind of
+    the batch's inputs alone lost the results, whose position had moved past them)."""
+    async with bus.connect("memory://") as b:
+        coordinator = Coordinator(
+            bus=b,
+            codec=AvroCodec(Registry(MemorySchemaStore())),
+            catalog=PipelineCatalog.load(PIPELINES),
+            producer=Producer(service="test", version="1"),
+        )
+        member = Seeking({0, 1})
+        waiting, other = _Partition(0), _Partition(1)
+        coordinator._tasks = {0: waiting, 1: other}
+        waiting.add(record(RESULTS.name, 0, 7))
+        waiting.add(record(RESULTS.name, 0, 8))
+        other.add(record(RESULTS.name, 1, 3))
+        intake = TopicPartition(INTAKE.name, 0)
+        await coordinator._rewind(member, {intake: 10}, {0, 1})  # type: ignore[arg-type]
+        results = TopicPartition(RESULTS.name, 0)
+        assert member.seeks == {intake: 10, results: 7}
+        assert waiting.pending == [] and waiting.rewound == {intake: 10, results: 7}
+        # Another partition's records are not touched.
+        assert [r.offset for r in other.pending] == [3]
+        # A partition no longer owned is left to its new owner.
+        member.seeks = {}
+        await coordinator._rewind(member, {TopicPartition(INTAKE.name, 1): 4}, {0})  # type: ignore[arg-type]
+        assert member.seeks == {} and [r.offset for r in other.pending] == [3]
