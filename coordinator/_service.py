@@ -496,7 +496,7 @@ class Coordinator:
 
     @asynccontextmanager
     async def _transaction_slot(self) -> AsyncIterator[None]:
-        """Any number of partitions' transactions at once, none while `exclusive`."""
+        """The member's transaction runs inside; none while `exclusive`."""
         while not self._resume.is_set():
             await self._resume.wait()
         self._open += 1
@@ -543,10 +543,9 @@ class Coordinator:
     async def run(self, stop: anyio.Event) -> None:
         """Process inputs and fire timers until `stop` is set.
 
-        The loop only fetches and hands records to their partition's task. Each partition
-        number is a task of its own with its own transactional id (Kafka Streams' tasks):
-        its transactions run while the loop fetches more and while other partitions
-        commit, so a slow or aborted transaction holds back only its own partition.
+        The loop only fetches and hands records to their partition's queue; the member
+        loop takes all that waits into its next transaction while this loop fetches more,
+        so a busy member commits bigger batches, not more of them.
         """
         restorer = _Restorer(self)
         async with (
