@@ -45,6 +45,15 @@ class Member:
         return None  # nothing committed: no position to seek to
 
 
+def on(b: bus.Bus) -> Coordinator:
+    return Coordinator(
+        bus=b,
+        codec=AvroCodec(Registry(MemorySchemaStore())),
+        catalog=PipelineCatalog.load(PIPELINES),
+        producer=Producer(service="test", version="1"),
+    )
+
+
 def record(topic: str, partition: int, offset: int) -> Record:
     return Record(topic, partition, offset, 0, b"case", b"value", ())
 
@@ -52,12 +61,7 @@ def record(topic: str, partition: int, offset: int) -> Record:
 @pytest.mark.anyio
 async def test_revoked_records_are_dropped_and_records_fetched_after_are_kept() -> None:
     async with bus.connect("memory://") as b:
-        coordinator = Coordinator(
-            bus=b,
-            codec=AvroCodec(Registry(MemorySchemaStore())),
-            catalog=PipelineCatalog.load(PIPELINES),
-            producer=Producer(service="test", version="1"),
-        )
+        coordinator = on(b)
         await b.ensure_topics([bus.TopicSpec(STATE.name, partitions=CASE_PARTITIONS)])
         await coordinator.restore({0, 1})
         member = Member({0, 1})
@@ -110,12 +114,7 @@ async def test_an_aborted_batch_rewinds_every_input_whose_records_it_drops() -> 
     from the batch's first record, the results from the first one dropped (a rewind of
     the batch's inputs alone lost the results, whose position had moved past them)."""
     async with bus.connect("memory://") as b:
-        coordinator = Coordinator(
-            bus=b,
-            codec=AvroCodec(Registry(MemorySchemaStore())),
-            catalog=PipelineCatalog.load(PIPELINES),
-            producer=Producer(service="test", version="1"),
-        )
+        coordinator = on(b)
         member = Seeking({0, 1})
         waiting, other = _Partition(0), _Partition(1)
         coordinator._tasks = {0: waiting, 1: other}
