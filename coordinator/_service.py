@@ -143,7 +143,7 @@ class _Restorer:
     """Rebalance listener: hold the states of exactly the partitions owned.
 
     aiokafka runs these callbacks from its own task, concurrently with the loop, so they
-    hold the coordinator exclusively: transactions in flight finish (and install their
+    hold the coordinator exclusively: the transaction in flight finishes (and installs its
     states) before partitions move, and none starts while partitions are restored.
     """
 
@@ -350,13 +350,9 @@ class Coordinator:
         self.stats = CoordinatorStats()
         self.ready = anyio.Event()
         self._tasks: dict[int, _Partition] = {}
-        self._exclusive = anyio.Lock()
-        self._open = 0
-        """Transactions in flight."""
-        self._idle = anyio.Event()
-        self._idle.set()
-        self._resume = anyio.Event()
-        self._resume.set()
+        self._turn = anyio.Lock()
+        """Held by the member's transaction, and by a rebalance (`exclusive`) while it moves
+        partitions: neither runs inside the other (the lock is fair: neither starves)."""
 
     # -- state --------------------------------------------------------------------------
 
@@ -485,28 +481,9 @@ class Coordinator:
 
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
-        """No transaction runs inside: those in flight finish first, new ones wait."""
-        async with self._exclusive:
-            self._resume = anyio.Event()
-            try:
-                await self._idle.wait()
-                yield
-            finally:
-                self._resume.set()
-
-    @asynccontextmanager
-    async def _transaction_slot(self) -> AsyncIterator[None]:
-        """The member's transaction runs inside; none while `exclusive`."""
-        while not self._resume.is_set():
-            await self._resume.wait()
-        self._open += 1
-        self._idle = anyio.Event()
-        try:
+        """No transaction runs inside: the one in flight finishes first, the next waits."""
+        async with self._turn:
             yield
-        finally:
-            self._open -= 1
-            if self._open == 0:
-                self._idle.set()
 
     def forget(self, partitions: set[int]) -> None:
         """Drop the states of partitions this member no longer owns."""
@@ -581,7 +558,7 @@ class Coordinator:
         while True:
             await self._wake.wait()
             self._wake = anyio.Event()
-            async with self._transaction_slot():
+            async with self._turn:
                 owned = {tp.partition for tp in consumer.assignment()}
                 batch: dict[int, list[Record]] = {}
                 rewind: dict[TopicPartition, int] = {}
