@@ -1677,6 +1677,98 @@ def claim_email(f: Fake, lang: str) -> str:
     )
 
 
+CLAIM_SUBJECTS = {
+    "en": [
+        "Claim for {what} - Policy {pol}",
+        "Urgent: {what} claim assistance needed",
+        "New claim: {what} on {day}",
+        "Request to open a claim (policy {pol})",
+    ],
+    "de": ["Schadenmeldung {what} - Vertrag {pol}", "Bitte um Schadenregulierung ({pol})"],
+    "fr": ["Déclaration de sinistre : {what} - contrat {pol}", "Ouverture d'un dossier sinistre"],
+    "es": ["Parte de siniestro: {what} - póliza {pol}", "Solicitud de apertura de siniestro"],
+}
+CLAIM_WHAT = {
+    "en": ["car accident", "collision", "road accident", "rear-end collision"],
+    "de": ["Verkehrsunfall", "Auffahrunfall"],
+    "fr": ["accident de la route", "accrochage"],
+    "es": ["accidente de tráfico", "alcance"],
+}
+"""What `claim_narrative` tells: a collision (its story is a car's)."""
+
+
+def claim_narrative(f: Fake, lang: str) -> str:
+    """A policyholder's own account of an accident, as a long e-mail to the insurer: the
+    story is told as a complaint's would be, the ask is a claim under a policy."""
+    c = lang_country(f, lang)
+    holder, other = f.person(c), f.person(c)
+    insurer = f.pick(["Allianz", "AXA", "Generali", "Zurich", "Mapfre", "Aviva", "Parasol"])
+    pol = f"{f.letters(2)}-{f.digits(7)}"
+    what = f.pick(CLAIM_WHAT[lang])
+    day = f.date(f.day(), c)
+    amount = f.money(f.amount(300, 25000), c)
+    text = {
+        "en": [
+            f"On {day} I was involved in a {what} near {f.pick(c.cities)[1]}. "
+            f"{other.name} did not stop in time and hit the rear of my vehicle. "
+            "Nobody was seriously hurt, but the bumper, the boot and a rear light were "
+            "damaged and the car had to be towed.",
+            f"The police attended and took statements from both drivers and a witness; "
+            f"the report number is {f.digits(6)}. The other driver admitted fault and we "
+            "exchanged insurance details.",
+            f"A garage has estimated the repairs at {amount}. I have attached photos of the "
+            "damage, the estimate and the police report.",
+            f"Please open a claim under my policy {pol} and let me know the next steps, "
+            "whether an adjuster needs to inspect the car, and if my cover includes a "
+            "rental car while mine is repaired.",
+        ],
+        "de": [
+            f"am {day} hatte ich einen {what} in {f.pick(c.cities)[1]}. Der Unfallgegner "
+            f"{other.name} ist auf mein Fahrzeug aufgefahren; Stoßstange und Heckklappe "
+            "sind beschädigt.",
+            f"Die Polizei hat den Unfall aufgenommen (Aktenzeichen {f.digits(6)}). Ein "
+            f"Kostenvoranschlag der Werkstatt über {amount} liegt bei, ebenso Fotos.",
+            f"Bitte regulieren Sie den Schaden über meinen Vertrag {pol} und teilen Sie "
+            "mir mit, ob ein Gutachter das Fahrzeug besichtigen muss.",
+        ],
+        "fr": [
+            f"Le {day}, j'ai été victime d'un {what} à {f.pick(c.cities)[1]}. Le conducteur "
+            f"adverse, {other.name}, a percuté l'arrière de mon véhicule.",
+            f"Un constat amiable a été rempli et la police est intervenue. Le devis du "
+            f"garage s'élève à {amount} ; vous trouverez les photos en pièce jointe.",
+            f"Merci d'ouvrir un dossier au titre de mon contrat {pol} et de m'indiquer si "
+            "un expert doit passer.",
+        ],
+        "es": [
+            f"El {day} sufrí un {what} en {f.pick(c.cities)[1]}. El otro conductor, "
+            f"{other.name}, golpeó la parte trasera de mi coche.",
+            f"Rellenamos el parte amistoso y acudió la policía. El presupuesto del taller "
+            f"es de {amount}; adjunto fotos y el presupuesto.",
+            f"Les ruego que abran un siniestro con cargo a mi póliza {pol} y me indiquen si "
+            "un perito debe revisar el vehículo.",
+        ],
+    }[lang]
+    subject = f.pick(CLAIM_SUBJECTS[lang]).format(what=what, pol=pol, day=day)
+    opener = {
+        "en": f"Dear {insurer} Claims Team,",
+        "de": f"Sehr geehrte Damen und Herren der {insurer},",
+        "fr": "Madame, Monsieur,",
+        "es": "Estimados señores:",
+    }[lang]
+    return lines(
+        f"Subject: {subject}",
+        "",
+        opener,
+        "",
+        *text[: f.r.randint(2, len(text))],
+        URG,
+        "",
+        sign(f, lang, holder.name),
+        f"{'Policy' if lang == 'en' else 'Vertrag' if lang == 'de' else 'Police'}: {pol}",
+        f"Tel. {f.phone(c)}" if f.chance(0.6) else "",
+    )
+
+
 def claim_health(f: Fake, lang: str) -> str:
     c = lang_country(f, lang)
     patient = f.person(c)
@@ -1865,6 +1957,109 @@ def complaint_letter(f: Fake, lang: str) -> str:
         "",
         sign(f, lang, cust.name),
     )
+
+
+DEFECTS = {
+    "en": [
+        (
+            "{year} {make} {model}",
+            "while driving at about {speed} mph the engine stalled "
+            "and the power steering stopped working",
+            "the dealer says they cannot reproduce it and will not repair it under warranty",
+        ),
+        (
+            "{year} {make} {model}",
+            "the airbag warning light comes on and the brakes grind when stopping",
+            "I was told the part is on back order for months",
+        ),
+        (
+            "washing machine",
+            "the door seal leaked and flooded the floor twice within a month",
+            "the manufacturer's service line keeps cancelling the repair visit",
+        ),
+        (
+            "laptop",
+            "the battery swelled and the case cracked after four months",
+            "support asks me to pay for the repair although it is under warranty",
+        ),
+        (
+            "electric heater",
+            "the plug melted and the socket was scorched",
+            "the shop refuses to take it back without the original box",
+        ),
+    ],
+    "de": [
+        (
+            "{make} {model} (Baujahr {year})",
+            "bei etwa {speed} km/h ging der Motor aus und die Servolenkung fiel aus",
+            "die Werkstatt findet keinen Fehler und lehnt die Garantiereparatur ab",
+        ),
+        (
+            "Waschmaschine",
+            "die Tür ist zweimal ausgelaufen",
+            "der Kundendienst sagt Termine immer wieder ab",
+        ),
+    ],
+    "fr": [
+        (
+            "{make} {model} de {year}",
+            "à environ {speed} km/h le moteur a calé et la direction assistée a lâché",
+            "le concessionnaire refuse la prise en charge sous garantie",
+        ),
+        (
+            "lave-linge",
+            "le joint de porte fuit et a inondé la cuisine",
+            "le SAV annule chaque rendez-vous",
+        ),
+    ],
+    "es": [
+        (
+            "{make} {model} de {year}",
+            "a unos {speed} km/h el motor se paró y la dirección asistida dejó de funcionar",
+            "el concesionario se niega a repararlo en garantía",
+        ),
+        (
+            "lavadora",
+            "la junta de la puerta pierde agua",
+            "el servicio técnico anula todas las citas",
+        ),
+    ],
+}
+
+
+def complaint_defect(f: Fake, lang: str) -> str:
+    """A consumer's complaint about a defective product or vehicle, as people write them
+    to a manufacturer or a safety regulator: what failed, when, and what the seller did
+    (or did not) do about it. Often in capitals."""
+    c = lang_country(f, lang)
+    cust = f.person(c)
+    product, failure, response = f.pick(DEFECTS[lang])
+    product = product.format(
+        year=f.r.randint(2003, 2024),
+        make=f.pick(["Ford", "Toyota", "Honda", "Dodge", "VW", "Renault", "Seat", "Kia"]),
+        model=f.pick(["Explorer", "Corolla", "CR-V", "Ram 1500", "Golf", "Clio", "Ibiza"]),
+    )
+    failure = failure.format(speed=f.r.randint(25, 70))
+    ask = {
+        "en": "This is a safety issue. I want it repaired properly or the purchase refunded, "
+        "and I believe this defect should be recalled.",
+        "de": "Das ist ein Sicherheitsrisiko. Ich verlange eine ordentliche Reparatur oder "
+        "die Rückabwicklung des Kaufs.",
+        "fr": "C'est un problème de sécurité. J'exige une réparation ou le remboursement.",
+        "es": "Es un problema de seguridad. Exijo la reparación o el reembolso.",
+    }[lang]
+    body = {
+        "en": f"My {product}: {failure}. It has happened {f.r.randint(2, 5)} times now and "
+        f"{response}. {ask}",
+        "de": f"Mein(e) {product}: {failure}. Das ist jetzt {f.r.randint(2, 5)} Mal passiert "
+        f"und {response}. {ask}",
+        "fr": f"Mon {product} : {failure}. C'est arrivé {f.r.randint(2, 5)} fois et "
+        f"{response}. {ask}",
+        "es": f"Mi {product}: {failure}. Ha pasado {f.r.randint(2, 5)} veces y {response}. {ask}",
+    }[lang]
+    if f.chance(0.4):
+        body = body.upper()
+    return lines(body, URG, "" if f.chance(0.5) else cust.name)
 
 
 def complaint_review(f: Fake, lang: str) -> str:
@@ -2659,7 +2854,7 @@ TEMPLATES: dict[str, list[Template]] = {
         claim_form,
         claim_form,
         claim_email,
-        claim_email,
+        claim_narrative,
         claim_health,
         claim_travel,
     ],
@@ -2669,6 +2864,7 @@ TEMPLATES: dict[str, list[Template]] = {
         complaint_short,
         complaint_letter,
         complaint_review,
+        complaint_defect,
     ],
     "contract": [
         contract_service,
