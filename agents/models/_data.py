@@ -18,6 +18,7 @@ SCORER_METRICS = DATA_DIR / "scorer" / "metrics.json"
 REAL_CORPUS = DATA_DIR / "real" / "corpus.jsonl"
 REAL_MANIFEST = DATA_DIR / "real" / "manifest.jsonl"
 EXTRACTOR_METRICS = DATA_DIR / "extractor" / "metrics.json"
+EXTRACTOR_CALIBRATION = DATA_DIR / "extractor" / "calibration.json"
 
 
 def json_lines(path: Path, what: str) -> Iterator[tuple[int, Any]]:

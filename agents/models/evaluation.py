@@ -21,18 +21,21 @@ from pathlib import Path
 
 from agents.errors import ModelError
 from agents.models import _data
-from schemas.payloads import DocType, ExtractOutput
+from schemas.payloads import DocType, ExtractedField, ExtractOutput
 
 __all__ = [
     "CALIBRATION_BINS",
     "ESCALATE_BELOW",
     "FIELDS",
     "ClassScores",
+    "FieldConfidence",
     "FieldScores",
     "HeldOut",
     "RealDocument",
     "by_source",
     "expected_calibration_error",
+    "field_answers",
+    "field_confidence",
     "fields_by_source",
     "load_real",
     "scores",
@@ -258,24 +261,77 @@ def fields_by_source(
 def extracted_fields(output: ExtractOutput) -> dict[str, str]:
     """The extractor's answer for each ground-truth key (its first field of each name; the
     currency is the total's, else the one the document declares)."""
-    first: dict[str, str] = {}
+    return {key: value for key, (value, _) in _answers(output).items()}
+
+
+def _answers(output: ExtractOutput) -> dict[str, tuple[str, ExtractedField | None]]:
+    """Each ground-truth key's answer and the field that gave it (None for a currency
+    read from the total's amount: that field answers for the total)."""
+    first: dict[str, ExtractedField] = {}
     for f in output.fields:
-        first.setdefault(f.name, f.normalized or f.value)
-    found: dict[str, str] = {}
+        first.setdefault(f.name, f)
+    found: dict[str, tuple[str, ExtractedField | None]] = {}
     money = first.get("total_amount") or first.get("amount")
     if money:
-        number, _, code = money.partition(" ")
-        found["total"] = number
+        number, _, code = (money.normalized or money.value).partition(" ")
+        found["total"] = (number, money)
         if code:
-            found["currency"] = code
+            found["currency"] = (code, None)
     if "currency" not in found and "currency" in first:
-        found["currency"] = first["currency"]
+        currency = first["currency"]
+        found["currency"] = (currency.normalized or currency.value, currency)
     for key, names in _FIELD_NAMES.items():
         for name in names:
             if name in first:
-                found[key] = first[name]
+                field = first[name]
+                found[key] = (field.normalized or field.value, field)
                 break
     return found
+
+
+def field_answers(
+    real: Sequence[RealDocument], extract: Callable[[str], ExtractOutput]
+) -> list[tuple[str, float, bool]]:
+    """`(field name, confidence, right)` of each answer the extractor gave for a
+    ground-truth field (what `extractor.Calibration` is fitted on and measured with)."""
+    answers = []
+    for doc in real:
+        if not doc.fields:
+            continue
+        given = _answers(extract(doc.text))
+        for key, truth in doc.fields.items():
+            value, field = given.get(key, ("", None))
+            if field is not None:
+                answers.append((field.name, field.confidence, same_value(key, value, truth)))
+    return answers
+
+
+@dataclass(frozen=True)
+class FieldConfidence:
+    """How well the confidence of the extractor's answers says whether they are right."""
+
+    answers: int
+    right: int
+    mean_confidence: float
+    ece: float
+    """Expected calibration error of the answers' confidence."""
+    wrong_below_threshold: float
+    """Share of wrong answers whose confidence is below `ESCALATE_BELOW`."""
+
+
+def field_confidence(answers: Sequence[tuple[str, float, bool]]) -> FieldConfidence:
+    """Score `field_answers`."""
+    confidence = [c for _, c, _ in answers]
+    right = [ok for *_, ok in answers]
+    return FieldConfidence(
+        answers=len(answers),
+        right=sum(right),
+        mean_confidence=_round(sum(confidence) / len(confidence)) if confidence else 0.0,
+        ece=_round(expected_calibration_error(confidence, right)),
+        wrong_below_threshold=_round(
+            _share_below([c for c, ok in zip(confidence, right, strict=True) if not ok])
+        ),
+    )
 
 
 _FIELD_NAMES: dict[str, tuple[str, ...]] = {

@@ -6,18 +6,22 @@ Names and addresses are best effort: labelled lines ("From:", "Name:", "Benefici
 salutations and sign-offs, company legal suffixes (GmbH, Ltd, Inc, SA, BV...) and street
 patterns of the languages the agents see (EN/DE/FR/ES/NL).
 
-Every field carries the span of its source text; a card number's value is masked, so the
-full number never leaves the extractor. Where two candidates overlap (a VAT id inside an
+Every field carries the span of its source text and a confidence calibrated on real
+documents (`Calibration`); a card number's value is masked, so the full number never
+leaves the extractor. Where two candidates overlap (a VAT id inside an
 IBAN, a phone number inside an account number), the more specific one wins.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 import phonenumbers
 import stdnum.bic
@@ -26,15 +30,141 @@ import stdnum.gb.vat
 import stdnum.iban
 import stdnum.luhn
 
+from agents.errors import ModelError
+from agents.models import _data
 from agents.models._money_dates import CURRENCY_PATTERN as _CURRENCY_PATTERN
 from agents.models._money_dates import DATE as DATE_PATTERN
 from agents.models._money_dates import ISO_CODES, MONEY, currency_code, parse_date, parse_number
 from schemas.payloads import ExtractedField, ExtractOutput, FieldType, Span
 
-__all__ = ["MODEL_NAME", "Extractor", "extract", "field_value", "fields_named"]
+__all__ = [
+    "CALIBRATION_PRIOR",
+    "MODEL_NAME",
+    "Calibration",
+    "Extractor",
+    "extract",
+    "extract_raw",
+    "field_value",
+    "fields_named",
+]
 
-MODEL_NAME = "extract-rules-v1"
-"""Reported in `ModelUsage.model`."""
+MODEL_NAME = "extract-rules-v2"
+"""Reported in `ModelUsage.model` (v2: confidences calibrated, see `Calibration`)."""
+CALIBRATION_PRIOR = 5.0
+"""How many answers a rule's own confidence counts for when it is calibrated (see
+`Calibration.fit`): a level the development sources answered few times stays near it."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What a rule's confidence means, learned from the development sources.
+
+    Each rule gives its fields a fixed confidence (0.9 for a labelled invoice date, 0.7 for
+    a letterhead's name...). Measured on real documents, those numbers said less than the
+    rules achieve: the answers the rules gave were right 94-99% of the time at a mean
+    confidence of 0.84-0.86 (expected calibration error 0.10-0.13). `fit` turns each
+    (field, rule confidence) into the share of such answers that were right on the
+    development sources (`evaluation.EXTRACTOR_DEVELOPMENT_SOURCES`), smoothed towards the
+    rule's own number by `CALIBRATION_PRIOR` answers and kept in the rules' order (a
+    higher rule confidence never calibrates lower); `caseyard train extractor` writes it
+    to ``data/extractor/calibration.json`` and measures it on the other sources. A field or
+    a confidence the development sources never answered keeps its rule's number.
+
+    Args:
+        levels: field name -> rule confidence -> calibrated confidence.
+    """
+
+    levels: Mapping[str, Mapping[float, float]]
+
+    @classmethod
+    def fit(
+        cls, answers: Iterable[tuple[str, float, bool]], prior: float = CALIBRATION_PRIOR
+    ) -> Calibration:
+        """Fit on `(field name, rule confidence, right)` answers."""
+        counts: dict[str, dict[float, list[int]]] = {}
+        for name, confidence, right in answers:
+            cell = counts.setdefault(name, {}).setdefault(confidence, [0, 0])
+            cell[0] += int(right)
+            cell[1] += 1
+        levels: dict[str, dict[float, float]] = {}
+        for name, cells in sorted(counts.items()):
+            rules = sorted(cells)
+            # (smoothed share right, weight) per rule confidence, then pooled where a
+            # higher rule confidence came out lower (isotonic: the rules' order is kept).
+            blocks: list[tuple[float, float, list[float]]] = []
+            for rule in rules:
+                hits, n = cells[rule]
+                value, weight = (hits + prior * rule) / (n + prior), n + prior
+                members = [rule]
+                while blocks and blocks[-1][0] > value:
+                    before, before_weight, before_members = blocks.pop()
+                    value = (before * before_weight + value * weight) / (before_weight + weight)
+                    weight += before_weight
+                    members = before_members + members
+                blocks.append((value, weight, members))
+            levels[name] = {
+                rule: round(value, 3) for value, _, members in blocks for rule in members
+            }
+        return cls(levels)
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        """Read a calibration written by `to_json`; none (every confidence as its rule
+        gives it) if `path` does not exist.
+
+        Raises:
+            ModelError: If the file is not a calibration.
+        """
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return cls({})
+        except OSError as exc:
+            raise ModelError(f"cannot read the extractor calibration {path}: {exc}") from exc
+        try:
+            body = json.loads(raw)
+            levels = {
+                str(name): {float(rule): float(value) for rule, value in pairs}
+                for name, pairs in body["levels"].items()
+            }
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ModelError(f"{path}: not an extractor calibration: {exc}") from exc
+        if not all(0.0 <= v <= 1.0 for pairs in levels.values() for v in pairs.values()):
+            raise ModelError(f"{path}: a calibrated confidence is outside [0, 1]")
+        return cls(levels)
+
+    def to_json(self) -> str:
+        """Stable JSON (`load` reads it)."""
+        body = {
+            "levels": {
+                name: [[rule, value] for rule, value in sorted(pairs.items())]
+                for name, pairs in sorted(self.levels.items())
+            }
+        }
+        return json.dumps(body, indent=2, sort_keys=True) + "\n"
+
+    def confidence(self, name: str, rule: float) -> float:
+        """The calibrated confidence of a `name` field its rule gave `rule`."""
+        return self.levels.get(name, {}).get(rule, rule)
+
+    def apply(self, output: ExtractOutput) -> ExtractOutput:
+        """`output` with each field's confidence calibrated."""
+        if not self.levels:
+            return output
+        return ExtractOutput(
+            fields=tuple(
+                f
+                if (calibrated := self.confidence(f.name, f.confidence)) == f.confidence
+                else f.model_copy(update={"confidence": calibrated})
+                for f in output.fields
+            )
+        )
+
+
+@functools.cache
+def shipped_calibration() -> Calibration:
+    """The calibration in ``data/extractor/calibration.json`` (read once)."""
+    return Calibration.load(_data.EXTRACTOR_CALIBRATION)
 
 
 @dataclass(frozen=True)
@@ -73,11 +203,21 @@ class Extractor:
 
 
 def extract(text: str) -> ExtractOutput:
-    """Extract every field found in ``text``, ordered by position.
+    """Extract every field found in ``text``, ordered by position, with calibrated
+    confidences (`Calibration`).
 
     Args:
         text: Plain text of a document (see `agents.documents.read_text`).
+
+    Raises:
+        ModelError: If ``data/extractor/calibration.json`` exists and is not a calibration.
     """
+    return shipped_calibration().apply(extract_raw(text))
+
+
+def extract_raw(text: str) -> ExtractOutput:
+    """`extract` with each field's confidence as its rule gives it (what `Calibration`
+    is fitted on)."""
     exclusive = _resolve(
         [
             *_ibans(text),

@@ -7,7 +7,8 @@ This is what ``caseyard train`` runs. Training is deterministic for a seed, so r
 reproduces ``data/*/metrics.json`` byte for byte; the models themselves are not committed
 (see `Classifier.load`). The classifier and the extractor are measured on the real
 documents of ``data/real`` held out by source (`agents.models.evaluation`); the extractor
-learns nothing, so it is only measured.
+learns only what its rules' confidences mean, from its development sources
+(``data/extractor/calibration.json``), and is measured on the others.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agents.models import _data, evaluation
 from agents.models import classifier as classifier_model
 from agents.models import extractor as extractor_model
 from agents.models import scorer as scorer_model
+from schemas.payloads import ExtractOutput
 
 __all__ = ["main", "measure_extractor", "train_classifier", "train_scorer"]
 
@@ -44,7 +46,8 @@ def train_classifier(
 
 
 def measure_extractor(seed: int = 0, write: bool = True) -> str:
-    """Measure the extractor's fields on the real documents with ground truth; returns the
+    """Fit the extractor's confidence calibration on the development sources, then measure
+    its fields and their confidence on the real documents with ground truth; returns the
     metrics as JSON (`seed` is unused: the extractor has no randomness)."""
     del seed
     real = [d for d in evaluation.load_real() if d.fields]
@@ -53,18 +56,36 @@ def measure_extractor(seed: int = 0, write: bool = True) -> str:
         "held_out": [d for d in real if d.source not in development],
         "development": [d for d in real if d.source in development],
     }
+    calibration = extractor_model.Calibration.fit(
+        evaluation.field_answers(groups["development"], extractor_model.extract_raw)
+    )
+
+    def calibrated(text: str) -> ExtractOutput:
+        return calibration.apply(extractor_model.extract_raw(text))
+
     body: dict[str, object] = {"model": extractor_model.MODEL_NAME}
     for name, docs in groups.items():
-        scores = evaluation.fields_by_source(docs, extractor_model.extract)
+        scores = evaluation.fields_by_source(docs, calibrated)
         body[name] = {
             "documents": len(docs),
             "sources": sorted({d.source for d in docs}),
             "fields": {field: asdict(s) for field, s in scores.items()},
+            "confidence": {
+                "rules": asdict(
+                    evaluation.field_confidence(
+                        evaluation.field_answers(docs, extractor_model.extract_raw)
+                    )
+                ),
+                "calibrated": asdict(
+                    evaluation.field_confidence(evaluation.field_answers(docs, calibrated))
+                ),
+            },
         }
     text = json.dumps(body, indent=2, sort_keys=True) + "\n"
     if write:
         _data.EXTRACTOR_METRICS.parent.mkdir(parents=True, exist_ok=True)
         _data.EXTRACTOR_METRICS.write_text(text, encoding="utf-8")
+        _data.EXTRACTOR_CALIBRATION.write_text(calibration.to_json(), encoding="utf-8")
     return text
 
 

@@ -18,7 +18,11 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
         model: Annotated[
-            str, typer.Argument(help="classifier, extractor (measured only), scorer or all")
+            str,
+            typer.Argument(
+                help="classifier, extractor (its confidence calibration; rules measured), "
+                "scorer or all"
+            ),
         ] = "all",
         seed: Annotated[
             int, typer.Option(help="Random seed; the default reproduces data/*/metrics.json.")
@@ -61,6 +65,8 @@ def register(app: typer.Typer) -> None:
 
 def _tables(name: str, metrics: dict[str, Any], seed: int) -> list[Table]:
     """The metrics as tables: the scalars, then per type or per field where they exist."""
+    from agents.models.evaluation import ESCALATE_BELOW
+
     title = (
         "held out by source" if "held_out_by_source" in metrics else f"held-out split, seed {seed}"
     )
@@ -104,4 +110,25 @@ def _tables(name: str, metrics: dict[str, Any], seed: int) -> list[Table]:
         for field, s in part["fields"].items():
             fields.add_row(field, str(s["exact"]), str(s["documents"]), f"{s['accuracy']:.3f}")
         tables.append(fields)
+        confidence = part.get("confidence")
+        if confidence:
+            trust = Table(
+                "confidence",
+                "answers",
+                "right",
+                "mean confidence",
+                "calibration error",
+                f"wrong below {ESCALATE_BELOW}",
+                title=f"{group.replace('_', ' ')}: what the fields' confidence says",
+            )
+            for kind, c in confidence.items():
+                trust.add_row(
+                    "as the rules give it" if kind == "rules" else "calibrated",
+                    str(c["answers"]),
+                    str(c["right"]),
+                    f"{c['mean_confidence']:.3f}",
+                    f"{c['ece']:.3f}",
+                    f"{c['wrong_below_threshold']:.2f}",
+                )
+            tables.append(trust)
     return tables

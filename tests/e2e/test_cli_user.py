@@ -192,3 +192,18 @@ def test_exit_codes_version_and_json_errors_for_scripts(tmp_path: Path) -> None:
     waited = caseyard("submit", "note.txt", "--wait", "--timeout", "1", cwd=tmp_path)
     assert waited.returncode == 1
     assert "0 of 1 case(s) failed and 1 did not finish within --timeout 1 s" in waited.stderr
+
+
+def test_train_extractor_prints_what_its_confidence_means(tmp_path: Path) -> None:
+    # --no-write: the repository's data/extractor files stay as committed.
+    before = (ROOT / "data" / "extractor" / "calibration.json").read_bytes()
+    done = caseyard("train", "extractor", "--no-write", cwd=tmp_path, env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert "held out: what the fields' confidence says" in done.stdout
+    calibrated = next(line for line in done.stdout.splitlines() if "calibrated" in line)
+    as_given = next(line for line in done.stdout.splitlines() if "as the rules give it" in line)
+    metrics = json.loads((ROOT / "data" / "extractor" / "metrics.json").read_text())
+    shipped = metrics["held_out"]["confidence"]
+    assert f"{shipped['calibrated']['ece']:.3f}" in calibrated
+    assert f"{shipped['rules']['ece']:.3f}" in as_given
+    assert (ROOT / "data" / "extractor" / "calibration.json").read_bytes() == before

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agents.errors import ModelError
-from agents.models import evaluation
+from agents.models import _data, evaluation
 from agents.models.evaluation import (
     RealDocument,
     by_source,
@@ -20,7 +20,7 @@ from agents.models.evaluation import (
     same_value,
     scores,
 )
-from agents.models.extractor import extract
+from agents.models.extractor import Calibration, extract, extract_raw
 from schemas.payloads import DocType, ExtractedField, ExtractOutput, FieldType
 
 
@@ -174,3 +174,37 @@ def test_the_shipped_real_corpus_loads_and_spans_several_sources() -> None:
     real = load_real()
     assert len({d.source for d in real}) >= 2
     assert len({d.id for d in real}) == len(real)
+
+
+def test_field_answers_pair_each_answer_with_its_field_and_whether_it_is_right() -> None:
+    real = [
+        doc(
+            "r1",
+            "A",
+            DocType.RECEIPT,
+            "Invoice no. 4711\nTotal: 12.50 EUR",
+            total="12.50",
+            currency="EUR",
+            invoice_number="9999",
+            iban="DE89370400440532013000",
+        )
+    ]
+    answers = evaluation.field_answers(real, extract_raw)
+    by_name = {name: (confidence, right) for name, confidence, right in answers}
+    # The currency read from the total's amount is the total's answer, not one of its own;
+    # an IBAN the extractor did not find is no answer at all.
+    assert sorted(by_name) == ["invoice_number", "total_amount"]
+    assert by_name["total_amount"][1] is True
+    assert by_name["invoice_number"][1] is False
+    scored = evaluation.field_confidence(answers)
+    assert (scored.answers, scored.right) == (2, 1)
+    assert scored.wrong_below_threshold == 0.0  # the wrong number was given at >= 0.6
+
+
+def test_the_shipped_calibration_is_the_one_the_development_sources_give() -> None:
+    """`caseyard train extractor` fits it from the committed corpus: the file in the repo
+    is what that run writes, so the two cannot drift apart unnoticed."""
+    development = [d for d in load_real() if d.source in evaluation.EXTRACTOR_DEVELOPMENT_SOURCES]
+    fitted = Calibration.fit(evaluation.field_answers(development, extract_raw))
+    assert Calibration.load(_data.EXTRACTOR_CALIBRATION) == fitted
+    assert fitted.levels  # the development sources answer something

@@ -331,7 +331,9 @@ async def test_the_extractor_caps_a_scanned_field_by_the_ocr_of_its_words(
     from agents.spec import ModelPlace
 
     blobs = CountingBlobs(tmp_path / "blobs")
-    image = speckled(scan("Kaffeekiosk am Markt\nBeleg 004417\nSUMME EUR 11,20\nDanke"), 0.08)
+    # Speckled enough that OCR is less sure of a word under the total (~0.76) than the
+    # calibrated rule is of the total (0.853), and still reads it.
+    image = speckled(scan("Kaffeekiosk am Markt\nBeleg 004417\nSUMME EUR 11,20\nDanke"), 0.085)
     ref = blobs.put(image, "image/png")
     models = local_models(ModelPlace(cache_dir=tmp_path, state_dir=tmp_path))
     router = Router(
