@@ -1695,6 +1695,7 @@ CLAIM_WHAT = {
     "es": ["accidente de tráfico", "alcance"],
 }
 """What `claim_narrative` tells: a collision (its story is a car's)."""
+POLICY_LABEL = {"en": "Policy", "de": "Vertrag", "fr": "Police", "es": "Póliza"}
 
 
 def claim_narrative(f: Fake, lang: str) -> str:
@@ -1702,7 +1703,7 @@ def claim_narrative(f: Fake, lang: str) -> str:
     story is told as a complaint's would be, the ask is a claim under a policy."""
     c = lang_country(f, lang)
     holder, other = f.person(c), f.person(c)
-    insurer = f.pick(["Allianz", "AXA", "Generali", "Zurich", "Mapfre", "Aviva", "Parasol"])
+    insurer = f.pick(["Allianz", "AXA", "Generali", "Zurich", "Mapfre", "Aviva", "Helvetia"])
     pol = f"{f.letters(2)}-{f.digits(7)}"
     what = f.pick(CLAIM_WHAT[lang])
     day = f.date(f.day(), c)
@@ -1764,7 +1765,7 @@ def claim_narrative(f: Fake, lang: str) -> str:
         URG,
         "",
         sign(f, lang, holder.name),
-        f"{'Policy' if lang == 'en' else 'Vertrag' if lang == 'de' else 'Police'}: {pol}",
+        f"{POLICY_LABEL[lang]}: {pol}",
         f"Tel. {f.phone(c)}" if f.chance(0.6) else "",
     )
 
