@@ -2037,8 +2037,8 @@ def complaint_defect(f: Fake, lang: str) -> str:
     product, failure, response = f.pick(DEFECTS[lang])
     product = product.format(
         year=f.r.randint(2003, 2024),
-        make=f.pick(["Ford", "Toyota", "Honda", "Dodge", "VW", "Renault", "Seat", "Kia"]),
-        model=f.pick(["Explorer", "Corolla", "CR-V", "Ram 1500", "Golf", "Clio", "Ibiza"]),
+        make=f.pick(["Peugeot", "Skoda", "Hyundai", "Mazda", "Opel", "Renault", "Seat", "Kia"]),
+        model=f.pick(["308", "Octavia", "i30", "CX-5", "Astra", "Clio", "Ibiza", "Ceed"]),
     )
     failure = failure.format(speed=f.r.randint(25, 70))
     ask = {
