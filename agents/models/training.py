@@ -25,7 +25,6 @@ from agents.models import _data, evaluation
 from agents.models import classifier as classifier_model
 from agents.models import extractor as extractor_model
 from agents.models import scorer as scorer_model
-from schemas.payloads import ExtractOutput
 
 __all__ = ["main", "measure_extractor", "train_classifier", "train_scorer"]
 
@@ -56,29 +55,23 @@ def measure_extractor(seed: int = 0, write: bool = True) -> str:
         "held_out": [d for d in real if d.source not in development],
         "development": [d for d in real if d.source in development],
     }
-    calibration = extractor_model.Calibration.fit(
-        evaluation.field_answers(groups["development"], extractor_model.extract_raw)
-    )
-
-    def calibrated(text: str) -> ExtractOutput:
-        return calibration.apply(extractor_model.extract_raw(text))
-
+    # The rules' own answers, extracted once: calibration changes only their confidence.
+    answers = {
+        name: evaluation.field_answers(docs, extractor_model.extract_raw)
+        for name, docs in groups.items()
+    }
+    calibration = extractor_model.Calibration.fit(answers["development"])
     body: dict[str, object] = {"model": extractor_model.MODEL_NAME}
     for name, docs in groups.items():
-        scores = evaluation.fields_by_source(docs, calibrated)
+        scores = evaluation.fields_by_source(docs, extractor_model.extract_raw)
+        calibrated = [(f, calibration.confidence(f, c), ok) for f, c, ok in answers[name]]
         body[name] = {
             "documents": len(docs),
             "sources": sorted({d.source for d in docs}),
             "fields": {field: asdict(s) for field, s in scores.items()},
             "confidence": {
-                "rules": asdict(
-                    evaluation.field_confidence(
-                        evaluation.field_answers(docs, extractor_model.extract_raw)
-                    )
-                ),
-                "calibrated": asdict(
-                    evaluation.field_confidence(evaluation.field_answers(docs, calibrated))
-                ),
+                "rules": asdict(evaluation.field_confidence(answers[name])),
+                "calibrated": asdict(evaluation.field_confidence(calibrated)),
             },
         }
     text = json.dumps(body, indent=2, sort_keys=True) + "\n"
