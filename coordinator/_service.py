@@ -46,7 +46,16 @@ from datetime import UTC, datetime
 
 import anyio
 
-from bus import Bus, Consumer, Message, Record, TopicPartition, partition_for, read_to_end
+from bus import (
+    Bus,
+    Consumer,
+    Message,
+    Record,
+    TopicPartition,
+    Transaction,
+    partition_for,
+    read_to_end,
+)
 from bus.errors import BusUnavailable, CommitFailed, TransactionError
 from coordinator._engine import timer_fired, transition
 from coordinator._pipeline import PipelineCatalog
@@ -291,6 +300,11 @@ def _read_positions(record: Record) -> dict[str, int]:
         why,
     )
     return {}
+
+
+_Applied = tuple[int, dict[str, CaseState | None], dict[str, int], ChainCheckpoint | None]
+"""What a transaction did to one partition, installed once it commits: the partition,
+its cases' new states (None: ended), its input positions and its checkpoint."""
 
 
 def _first_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
@@ -601,9 +615,7 @@ class Coordinator:
     ) -> dict[TopicPartition, int]:
         """Apply `batch` (records by partition) in one transaction with the inputs'
         offsets, fenced by the group generation; if it aborts, where to rewind each input."""
-        applied: list[
-            tuple[int, dict[str, CaseState | None], dict[str, int], ChainCheckpoint | None]
-        ] = []
+        applied: list[_Applied] = []
         offsets = {
             TopicPartition(r.topic, r.partition): r.offset + 1
             for records in batch.values()
@@ -612,38 +624,7 @@ class Coordinator:
         try:
             async with self._bus.begin(transactional_id=self._member_id) as tx:
                 for p, records in batch.items():
-                    states = self._states[p]
-                    changed: dict[str, CaseState | None] = {}
-                    for record in records:
-                        with consumer.processing(record):
-                            await tx.publish_batch(await self._one(record, states, changed))
-                    await tx.publish_batch(
-                        [
-                            Message(
-                                STATE.name,
-                                TOMBSTONE if state is None or state.finished else state.to_bytes(),
-                                key=case_id.encode(),
-                                partition=p,
-                            )
-                            for case_id, state in changed.items()
-                        ]
-                    )
-                    checkpoint = self._checkpoint(p, states, changed)
-                    if checkpoint is not None:
-                        value = checkpoint.to_bytes()
-                        await tx.publish_batch(
-                            [
-                                Message(AUDIT.name, value, key=AUDIT_HEAD, partition=p),
-                                Message(STATE.name, value, key=AUDIT_HEAD, partition=p),
-                            ]
-                        )
-                    positions = self._positions.get(p, {}) | {
-                        tp.topic: o for tp, o in offsets.items() if tp.partition == p
-                    }
-                    await tx.publish(
-                        STATE.name, _positions_bytes(positions), key=POSITIONS, partition=p
-                    )
-                    applied.append((p, changed, positions, checkpoint))
+                    applied.append(await self._apply_partition(tx, consumer, p, records, offsets))
                 await tx.send_offsets(consumer, offsets)
         except (TransactionError, CommitFailed, BusUnavailable):
             # Nothing of this batch happened: rewind so the same inputs come again (to us
@@ -655,9 +636,7 @@ class Coordinator:
                 extra={"partitions": sorted(batch), "records": sum(map(len, batch.values()))},
                 exc_info=True,
             )
-            return {
-                tp: o for records in batch.values() for tp, o in _first_offsets(records).items()
-            }
+            return _first_offsets([r for records in batch.values() for r in records])
         self.stats.transactions += 1
         for p, changed, positions, checkpoint in applied:
             states = self._states[p]
@@ -675,6 +654,48 @@ class Coordinator:
                     self._fired[case_id] = pending
                 states.wake_at(case_id, self._pending_due(state))
         return {}
+
+    async def _apply_partition(
+        self,
+        tx: Transaction,
+        consumer: Consumer,
+        p: int,
+        records: list[Record],
+        offsets: dict[TopicPartition, int],
+    ) -> _Applied:
+        """Publish in `tx` what `records` of partition `p` do: their outputs, the cases'
+        new states, the chains' checkpoint and p's input positions (`offsets` holds the
+        batch's next offsets). The states themselves change only once `tx` commits."""
+        states = self._states[p]
+        changed: dict[str, CaseState | None] = {}
+        for record in records:
+            with consumer.processing(record):
+                await tx.publish_batch(await self._one(record, states, changed))
+        await tx.publish_batch(
+            [
+                Message(
+                    STATE.name,
+                    TOMBSTONE if state is None or state.finished else state.to_bytes(),
+                    key=case_id.encode(),
+                    partition=p,
+                )
+                for case_id, state in changed.items()
+            ]
+        )
+        checkpoint = self._checkpoint(p, states, changed)
+        if checkpoint is not None:
+            value = checkpoint.to_bytes()
+            await tx.publish_batch(
+                [
+                    Message(AUDIT.name, value, key=AUDIT_HEAD, partition=p),
+                    Message(STATE.name, value, key=AUDIT_HEAD, partition=p),
+                ]
+            )
+        positions = self._positions.get(p, {}) | {
+            tp.topic: o for tp, o in offsets.items() if tp.partition == p
+        }
+        await tx.publish(STATE.name, _positions_bytes(positions), key=POSITIONS, partition=p)
+        return p, changed, positions, checkpoint
 
     def _checkpoint(
         self, p: int, states: StateStore, changed: dict[str, CaseState | None]
