@@ -12,7 +12,7 @@ import functools
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -252,12 +252,17 @@ class KafkaBus:
             counts = {t: await self.partitions(t) for t in {m.topic for m in prepared}}
             with _translated(f"publishing to {sorted(counts)}"):
                 # Hand everything to the producer before waiting, so it goes in few requests.
-                for future, members in await _enqueue(producer, prepared, counts):
-                    md = await future
-                    for n, i in enumerate(members):
-                        positions[i] = Position(md.topic, md.partition, md.offset + n)
-                    if self._out.middleware:
-                        self._out.delivered([prepared[i] for i in members])
+                sent = await _enqueue(producer, prepared, counts)
+                try:
+                    for future, members in sent:
+                        md = await future
+                        for n, i in enumerate(members):
+                            positions[i] = Position(md.topic, md.partition, md.offset + n)
+                        if self._out.middleware:
+                            self._out.delivered([prepared[i] for i in members])
+                except BaseException:
+                    _read_when_done(future for future, _ in sent)
+                    raise
         except BaseException as exc:
             self._out.delivered(
                 [m for m, p in zip(prepared, positions, strict=True) if p is None], exc
@@ -411,6 +416,19 @@ def _topic_config(spec: TopicSpec) -> dict[str, str]:
     return config
 
 
+def _read_when_done(deliveries: Iterable[asyncio.Future[Any]]) -> None:
+    """The caller was told an error: read each delivery's outcome when it comes. A fenced
+    producer fails every batch in flight, and asyncio logs each failure nobody read as an
+    exception never retrieved."""
+    for future in deliveries:
+        future.add_done_callback(_read_outcome)
+
+
+def _read_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 async def _enqueue(
     producer: AIOKafkaProducer, prepared: Sequence[Message], partitions: Mapping[str, int]
 ) -> list[tuple[asyncio.Future[Any], list[int]]]:
@@ -451,11 +469,15 @@ async def _enqueue(
         batches.append((batch, members))
         built.append((topic, p, batches))
     sent: list[tuple[asyncio.Future[Any], list[int]]] = []
-    for k in range(max(len(batches) for _, _, batches in built)):
-        for topic, p, batches in built:
-            if k < len(batches):
-                batch, members = batches[k]
-                sent.append((await producer.send_batch(batch, topic, partition=p), members))
+    try:
+        for k in range(max(len(batches) for _, _, batches in built)):
+            for topic, p, batches in built:
+                if k < len(batches):
+                    batch, members = batches[k]
+                    sent.append((await producer.send_batch(batch, topic, partition=p), members))
+    except BaseException:
+        _read_when_done(future for future, _ in sent)
+        raise
     return sent
 
 
@@ -745,6 +767,15 @@ class KafkaTransaction:
                 sent = await _enqueue(producer, unsent, self._partitions)
             self._pending.extend(future for future, _ in sent)
 
+    async def _acknowledged(self) -> None:
+        """Every record sent so far is delivered; else the first failure raises."""
+        try:
+            for future in self._pending:
+                await future
+        except BaseException:
+            _read_when_done(self._pending)
+            raise
+
     async def send_offsets(
         self, consumer: Consumer, offsets: Mapping[TopicPartition, int] | None = None
     ) -> None:
@@ -770,8 +801,7 @@ class KafkaTransaction:
                 " redelivered to the new owner"
             )
         with self._translated("publishing the transaction's records"):
-            for future in self._pending:
-                await future
+            await self._acknowledged()
         with self._translated("sending offsets to transaction"):
             await txn_offsets.send_offsets(
                 producer, consumer._client(), consumer.group, chosen, self._bus.coordinators
@@ -783,8 +813,7 @@ class KafkaTransaction:
         try:
             await self._send_unsent(producer)
             with self._translated("committing transaction"):
-                for future in self._pending:
-                    await future
+                await self._acknowledged()
                 await producer.commit_transaction()
         except TransactionError as exc:
             # Fenced: this producer is dead for good. Drop it; the broker has aborted

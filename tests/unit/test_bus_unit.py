@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 
 import bus
 from bus import Cleanup, Message, Record, TopicPartition, TopicSpec, read_to_end
+from bus._kafka import _read_when_done
 from caseyard.errors import ConfigError
 from tests.helpers import drain
 
@@ -189,3 +192,27 @@ async def test_sqlite_compacts_keyed_records_to_the_newest_per_key_when_opened(
         # Keyless records are never compacted; the key is per partition, as in Kafka.
         assert await values("state") == {0: [b"b1", b"x1", b"a2", b"x2"], 1: [b"a-other-partition"]}
         assert await values("log") == {0: [v for _, v in writes], 1: [b"a-other-partition"]}
+
+
+async def test_the_deliveries_after_a_failed_one_are_read_when_they_fail_too() -> None:
+    """A fenced producer fails every batch in flight; the caller is told the first. The
+    others, failing later, are read as they come: asyncio logs none of them as an
+    exception never retrieved (`make bench` showed such tracebacks on a rebalance)."""
+    loop = asyncio.get_running_loop()
+    unread: list[str] = []
+    loop.set_exception_handler(lambda _, context: unread.append(context["message"]))
+    try:
+        done, pending = loop.create_future(), loop.create_future()
+        done.set_exception(RuntimeError("fenced"))
+        _read_when_done([done, pending])
+        pending.set_exception(RuntimeError("fenced"))
+        await asyncio.sleep(0)  # one loop turn: the done callbacks run
+        del done, pending
+        gc.collect()  # a future's unread exception is reported when it is freed
+        unheeded = loop.create_future()
+        unheeded.set_exception(RuntimeError("nobody reads this one"))
+        del unheeded
+        gc.collect()
+    finally:
+        loop.set_exception_handler(None)
+    assert unread == ["Future exception was never retrieved"]  # only the unheeded one
