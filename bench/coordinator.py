@@ -766,30 +766,37 @@ async def instant_agents(
 
         return work
 
-    agents = [
-        AgentService(
-            # Stable names: the groups' offsets carry over between runs on Kafka.
-            name=f"bench-{capability}",
-            bus=b,
-            codec=codec,
-            topics=[tasks_topic(capability).name],
-            handler=TaskHandler(capability, instant(capability), PRODUCER),
-            store=ProcessedStore(":memory:"),
-            producer=PRODUCER,
-            retry=RetryPolicy(delays_s=()),
-        )
-        for capability in CAPABILITIES
-    ]
     stop = anyio.Event()
-    async with anyio.create_task_group() as tg:
-        runners: list[Coordinator | AgentService] = [*also, *agents]
-        for runner in runners:
-            tg.start_soon(runner.run, stop)
-        with anyio.fail_after(timeout):
-            for runner in runners:
-                await runner.ready.wait()
-        yield
-        stop.set()
+    # Processed stores on disk, as a deployment keeps them (`caseyard run agent`).
+    with tempfile.TemporaryDirectory(prefix="caseyard-bench-") as state:
+        stores = {c: ProcessedStore(Path(state) / f"{c}.db") for c in CAPABILITIES}
+        agents = [
+            AgentService(
+                # Stable names: the groups' offsets carry over between runs on Kafka.
+                name=f"bench-{capability}",
+                bus=b,
+                codec=codec,
+                topics=[tasks_topic(capability).name],
+                handler=TaskHandler(capability, instant(capability), PRODUCER),
+                store=store,
+                producer=PRODUCER,
+                retry=RetryPolicy(delays_s=()),
+            )
+            for capability, store in stores.items()
+        ]
+        try:
+            async with anyio.create_task_group() as tg:
+                runners: list[Coordinator | AgentService] = [*also, *agents]
+                for runner in runners:
+                    tg.start_soon(runner.run, stop)
+                with anyio.fail_after(timeout):
+                    for runner in runners:
+                        await runner.ready.wait()
+                yield
+                stop.set()
+        finally:
+            for store in stores.values():
+                store.close()
 
 
 def sequential_catalog() -> PipelineCatalog:

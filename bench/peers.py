@@ -48,12 +48,14 @@ import argparse
 import asyncio
 import os
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -454,6 +456,9 @@ async def runtime_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
         BusSchemaStore(b) as store,
     ):
         codec = AvroCodec(Registry(store))
+        state = tempfile.TemporaryDirectory(prefix="caseyard-bench-")
+        # On disk, as a deployment keeps them (`caseyard run agent`).
+        stores = [ProcessedStore(Path(state.name) / f"stage-{i}.db") for i in range(HOPS)]
         agents = [
             AgentService(
                 name=f"bench-rt-{run}-{i}",
@@ -461,7 +466,7 @@ async def runtime_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
                 codec=codec,
                 topics=[topics[i]],
                 handler=Forward(topics[i + 1]),
-                store=ProcessedStore(":memory:"),
+                store=stores[i],
                 producer=PRODUCER,
                 retry=RetryPolicy(delays_s=()),
             )
@@ -477,14 +482,19 @@ async def runtime_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
             )
 
         stop = anyio.Event()
-        async with anyio.create_task_group() as tg:
-            for agent in agents:
-                tg.start_soon(agent.run, stop)
-            with anyio.fail_after(60):
+        try:
+            async with anyio.create_task_group() as tg:
                 for agent in agents:
-                    await agent.ready.wait()
-            yield Chain(submit, topics[-1])
-            stop.set()
+                    tg.start_soon(agent.run, stop)
+                with anyio.fail_after(60):
+                    for agent in agents:
+                        await agent.ready.wait()
+                yield Chain(submit, topics[-1])
+                stop.set()
+        finally:
+            for processed in stores:
+                processed.close()
+            state.cleanup()
 
 
 # -- caseyard saga --------------------------------------------------------------------------

@@ -60,7 +60,10 @@ def new_event_id() -> str:
         ms, counter = _last_ms, _counter
     rand_b = int.from_bytes(os.urandom(8)) & ((1 << 62) - 1)
     value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand_b
-    return str(uuid.UUID(int=value))
+    # The canonical text of the UUID with this value, without building a `uuid.UUID`
+    # (0.6 us against 1.4: an id for every event an agent makes).
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def event_id_time(event_id: str) -> datetime:

@@ -77,7 +77,7 @@ def test_event_ids_are_uuid7_unique_and_time_ordered() -> None:
     ids = [new_event_id() for _ in range(5000)]
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids), "ids made later must sort later"
-    assert all(uuid.UUID(i).version == 7 for i in ids)
+    assert all(uuid.UUID(i).version == 7 and str(uuid.UUID(i)) == i for i in ids)
     assert before <= event_id_time(ids[0]) <= datetime.now(UTC) + timedelta(seconds=1)
 
 
