@@ -17,8 +17,10 @@ corpus (or scikit-learn) changes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -347,6 +349,21 @@ def _predict(model: Pipeline, texts: Sequence[str]) -> list[tuple[DocType, float
     ]
 
 
+@dataclass(frozen=True)
+class _FitWith:
+    """Fits the document-type model on these documents plus the real ones it is given
+    (`evaluation.by_source`'s `fit`: a class, so that worker processes can take it)."""
+
+    docs: tuple[LabeledDocument, ...]
+    feedback: tuple[LabeledDocument, ...]
+    seed: int
+
+    def __call__(self, rest: Sequence[RealDocument]) -> evaluation.Predict:
+        real = (LabeledDocument(d.text, d.doc_type, None, d.source) for d in rest)
+        model = _fit_doc_types([*self.docs, *self.feedback, *real], self.seed)
+        return functools.partial(_predict, model)
+
+
 def train(
     corpus: Sequence[LabeledDocument] | Path = _data.CLASSIFIER_CORPUS,
     seed: int = DEFAULT_SEED,
@@ -388,19 +405,8 @@ def train(
     labelled = [LabeledDocument(d.text, d.doc_type, None, d.source) for d in real]
     by_source = baseline = None
     if len({d.source for d in real}) >= 2:
-
-        def fit(rest: Sequence[RealDocument]) -> evaluation.Predict:
-            model = _fit_doc_types(
-                [
-                    *docs,
-                    *feedback,
-                    *(LabeledDocument(d.text, d.doc_type, None, d.source) for d in rest),
-                ],
-                seed,
-            )
-            return lambda texts: _predict(model, texts)
-
-        by_source = evaluation.by_source(real, fit).to_dict()
+        fit = _FitWith(tuple(docs), tuple(feedback), seed)
+        by_source = evaluation.by_source(real, fit, jobs=os.cpu_count() or 1).to_dict()
         synthetic_only = _fit_doc_types(docs, seed)
         alone = evaluation.scores(real, _predict(synthetic_only, [d.text for d in real]))
         baseline = {"accuracy": alone.accuracy, "macro_f1": alone.macro_f1, "ece": alone.ece}

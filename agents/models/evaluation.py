@@ -13,8 +13,11 @@ extractor on it.
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -139,19 +142,38 @@ Predict = Callable[[Sequence[str]], Sequence[tuple[DocType, float]]]
 Fit = Callable[[Sequence[RealDocument]], Predict]
 
 
-def by_source(real: Sequence[RealDocument], fit: Fit) -> HeldOut:
+def by_source(real: Sequence[RealDocument], fit: Fit, jobs: int = 1) -> HeldOut:
     """Leave-one-source-out: for each source, fit on the rest (`fit` adds the synthetic
-    corpus), predict that source's documents; score all predictions together."""
+    corpus), predict that source's documents; score all predictions together.
+
+    With `jobs` > 1 the sources are fitted in that many processes at once (`fit` must
+    then be picklable: a module-level function or an instance of a module-level class);
+    the result is the same, in less time (32 fits of ~4 s each for the classifier).
+    """
     sources = sorted({d.source for d in real})
     if len(sources) < 2:
         raise ModelError("evaluation by source needs documents from at least two sources")
+    rests = [[d for d in real if d.source != source] for source in sources]
+    texts = [[d.text for d in real if d.source == source] for source in sources]
+    if jobs > 1:
+        spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        with ProcessPoolExecutor(min(jobs, len(sources)), mp_context=spawn) as pool:
+            answers = list(pool.map(_held_out, itertools.repeat(fit), rests, texts))
+    else:
+        answers = [_held_out(fit, rest, held) for rest, held in zip(rests, texts, strict=True)]
     predicted: dict[str, tuple[DocType, float]] = {}
-    for source in sources:
+    for source, answered in zip(sources, answers, strict=True):
         held = [d for d in real if d.source == source]
-        predict = fit([d for d in real if d.source != source])
-        for doc, answer in zip(held, predict([d.text for d in held]), strict=True):
+        for doc, answer in zip(held, answered, strict=True):
             predicted[doc.id] = answer
     return scores(real, [predicted[d.id] for d in real])
+
+
+def _held_out(
+    fit: Fit, rest: Sequence[RealDocument], texts: Sequence[str]
+) -> list[tuple[DocType, float]]:
+    """One source's answers from a model fitted on `rest` (run in a worker process too)."""
+    return list(fit(rest)(texts))
 
 
 def scores(real: Sequence[RealDocument], answers: Sequence[tuple[DocType, float]]) -> HeldOut:

@@ -65,6 +65,34 @@ def test_each_source_is_predicted_by_a_model_that_never_saw_it() -> None:
     assert held.single_source_types == ()
 
 
+class MostCommonType:
+    """A picklable `fit`: answers the type most common among the documents it was given,
+    with the share of them it makes up as its confidence."""
+
+    def __call__(self, rest: Sequence[RealDocument]) -> evaluation.Predict:
+        types = [d.doc_type for d in rest]
+        best = max(sorted(set(types)), key=types.count)
+        share = types.count(best) / len(types)
+        return lambda texts: [(best, share) for _ in texts]
+
+
+def test_sources_fitted_in_worker_processes_give_the_same_result() -> None:
+    real = [
+        doc(f"{source}{i}", source, doc_type)
+        for source, doc_type, n in (
+            ("A", DocType.INVOICE, 3),
+            ("B", DocType.RECEIPT, 2),
+            ("C", DocType.RECEIPT, 2),
+            ("D", DocType.INVOICE, 1),
+        )
+        for i in range(n)
+    ]
+    alone = by_source(real, MostCommonType())
+    assert by_source(real, MostCommonType(), jobs=2) == alone
+    # Held out, each source is outnumbered by the other type's: every answer is wrong.
+    assert alone.confusion == {"invoice": {"receipt": 4}, "receipt": {"invoice": 4}}
+
+
 def test_one_source_cannot_be_held_out() -> None:
     with pytest.raises(ModelError, match="two sources"):
         by_source([doc("a", "A", DocType.INVOICE)], lambda rest: lambda texts: [])
