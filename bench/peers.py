@@ -16,8 +16,9 @@ records keyed by case, 6 partitions), each at-least-once or better:
 - faststream-default: FastStream as its docs show it: one subscriber per stage with its
   defaults (auto-commit, `AckPolicy.ACK_FIRST`) and a `@publisher` returning the record.
 - runtime: caseyard's agent runtime (`AgentService`), four agents chained: each gets a
-  `TaskRequested`, records it in its processed store and forwards it to the next stage's
-  topic (Avro, schema registry, middleware hooks, idempotency, dead letters: all of it).
+  `TaskRequested`, records it in its processed store (a SQLite file, as deployed) and
+  forwards it to the next stage's topic (Avro, schema registry, middleware hooks,
+  idempotency, dead letters: all of it).
 - saga: the caseyard coordinator running a 4-step sequential pipeline with four instant
   agents: each step is coordinator -> task -> agent -> result -> coordinator, so a case
   takes 9 records and 5 coordinator transactions where the chains take 5 records.
@@ -456,8 +457,8 @@ async def runtime_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
         BusSchemaStore(b) as store,
     ):
         codec = AvroCodec(Registry(store))
+        # Processed stores on disk, as a deployment keeps them (`caseyard run agent`).
         state = tempfile.TemporaryDirectory(prefix="caseyard-bench-")
-        # On disk, as a deployment keeps them (`caseyard run agent`).
         stores = [ProcessedStore(Path(state.name) / f"stage-{i}.db") for i in range(HOPS)]
         agents = [
             AgentService(
