@@ -512,7 +512,11 @@ class AgentService:
                 if self._handler.accepts(decoded):
                     keys.append(self._handler.key(decoded))
             lanes[record.key].append((record, decoded))
-        done = _Done(self._bus.outbox(), self._store.recorded(keys))
+        # A retry level waits for each record's due time before handling it: what the
+        # store holds for a key is asked then, not before (a redelivery of the same task
+        # on the main topic may have been handled meanwhile).
+        earlier = self._store.recorded(keys) if level == 0 else _AskWhenHandled(self._store)
+        done = _Done(self._bus.outbox(), earlier)
         # A few workers take whole lanes (the records of one key, in order) one after
         # another: records of a case never overtake each other, different cases run
         # side by side, and a batch costs `concurrency` tasks, not one per case.
@@ -692,12 +696,26 @@ def _epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+class _Recorded(Protocol):
+    def get(self, key: str) -> Sequence[Message] | None: ...
+
+
+@dataclass(frozen=True)
+class _AskWhenHandled:
+    """The processed store, asked key by key when an input is handled."""
+
+    store: ProcessedStore
+
+    def get(self, key: str) -> Sequence[Message] | None:
+        return self.store.get(key)
+
+
 @dataclass
 class _Done:
     """What a poll batch produced: records to publish, and outputs to record by key."""
 
     outbox: Outbox
-    earlier: Mapping[str, Sequence[Message]]
+    earlier: _Recorded
     """The outputs the store holds for the batch's keys (recorded by earlier batches)."""
     recorded: dict[str, Sequence[Message]] = field(default_factory=dict)
 
