@@ -196,6 +196,11 @@ class TaskHandler:
         )
 
 
+KEEP_OUTPUTS_S = 7 * 24 * 3600.0
+"""How long the processed store keeps an input's outputs by default: a week, Kafka's default
+`retention.ms` (a record older than its topic's retention cannot be delivered again)."""
+
+
 class ProcessedStore:
     """Inputs already handled and the records they produced (SQLite; survives restart).
 
@@ -209,9 +214,20 @@ class ProcessedStore:
     commit (a power cut can lose the last batches: they come again from Kafka,
     uncommitted, and are handled anew, as a first delivery is). With the default (FULL)
     every batch waited for an fsync.
+
+    What an input produced is kept `keep_s` (a week by default: Kafka's default
+    retention, past which its record cannot come again); each batch recorded drops a
+    bounded number of the oldest rows past that, so the store stops growing.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        keep_s: float = KEEP_OUTPUTS_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._keep_ms = int(keep_s * 1000)
+        self._clock = clock
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -268,12 +284,20 @@ class ProcessedStore:
         before, a redriven input done anew, keeps only its new outputs)."""
         if not outputs:
             return
-        at_ms = time.time_ns() // 10**6
+        at_ms = int(self._clock() * 1000)
         with self._conn:
             self._conn.execute("BEGIN")
             self._conn.executemany(
                 "INSERT OR REPLACE INTO outputs(key, at_ms, records) VALUES(?,?,?)",
                 [(key, at_ms, _pack(messages)) for key, messages in outputs.items()],
+            )
+            # Rows are added in time order (a replaced row is added anew), so the oldest
+            # are the lowest rowids: look at twice as many as were added, drop those past
+            # the retention. Bounded work, and it outpaces what comes in.
+            self._conn.execute(
+                "DELETE FROM outputs WHERE rowid IN"
+                " (SELECT rowid FROM outputs ORDER BY rowid LIMIT ?) AND at_ms < ?",
+                (2 * len(outputs), at_ms - self._keep_ms),
             )
 
     def close(self) -> None:

@@ -79,7 +79,7 @@ def build_agent(
         codec=app.codec_with(spec.own_events),
         topics=spec.topics,
         handler=handler,
-        store=ProcessedStore(state_dir / "processed.db"),
+        store=ProcessedStore(state_dir / "processed.db", app.settings.agent_keep_outputs_s),
         producer=producer,
         own_topics=spec.own_topics,
         cloudevents_headers=app.settings.cloudevents_headers,

@@ -173,6 +173,13 @@ class Settings(BaseSettings):
         description="The inbox API token `caseyard mcp` acts with over stdio (its user's "
         "role and queues apply)",
     )
+    agent_keep_outputs_s: float = Field(
+        default=7 * 24 * 3600.0,  # agents.runtime.KEEP_OUTPUTS_S
+        gt=0,
+        description="How long an agent keeps what each input produced (its processed "
+        "store), answering a redelivery without the model; keep it at least the retention "
+        "of the agents' input topics",
+    )
     inbox_keep_ended_cases: int = Field(
         default=1000,  # caseyard.inbox.projection.KEEP_ENDED_CASES
         ge=1,

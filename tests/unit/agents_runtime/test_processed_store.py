@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from agents.runtime import ProcessedStore
+from agents.runtime import KEEP_OUTPUTS_S, ProcessedStore
 from bus import Message
 
 
@@ -71,3 +71,42 @@ def test_a_store_of_the_earlier_layout_is_converted_when_opened(tmp_path: Path) 
     reopened = ProcessedStore(path)
     assert reopened.get("t1") == [out(b"first"), Message("caseyard.dlq", b"second")]
     reopened.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_outputs_older_than_the_retention_are_dropped_as_batches_are_recorded() -> None:
+    clock = Clock()
+    store = ProcessedStore(":memory:", keep_s=60, clock=clock)
+    old = [f"old{i}" for i in range(5)]
+    store.put_many({key: [out(b"x")] for key in old})
+    clock.now += 30
+    store.put_many({"middle": [out(b"y")]})
+    clock.now += 40  # the old ones are 70 s old, middle 40 s
+    # A batch of one looks at the two oldest rows only (bounded work per batch) ...
+    store.put_many({"new1": [out(b"z")]})
+    assert store.recorded(old).keys() == {"old2", "old3", "old4"}
+    # ... and the next batches carry on, until they reach rows within the retention.
+    store.put_many({"new2": [out(b"z")], "new3": [out(b"z")]})
+    assert store.recorded([*old, "middle", "new1"]).keys() == {"middle", "new1"}
+    clock.now += 21  # middle is 61 s old now
+    store.put_many({"new4": [out(b"z")]})
+    assert store.get("middle") is None
+    assert store.recorded(["new1", "new2", "new3", "new4"]).keys() == {
+        "new1",
+        "new2",
+        "new3",
+        "new4",
+    }
+
+
+def test_a_deployment_keeps_outputs_a_week_unless_told_otherwise() -> None:
+    from caseyard.settings import Settings
+
+    assert Settings.model_fields["agent_keep_outputs_s"].default == KEEP_OUTPUTS_S == 604800
