@@ -533,7 +533,7 @@ class AgentService:
             except DecodeError as exc:
                 decoded = exc
             else:
-                if self._handler.accepts(decoded):
+                if level == 0 and self._handler.accepts(decoded):
                     keys.append(self._handler.key(decoded))
             lanes[record.key].append((record, decoded))
         # A retry level waits for each record's due time before handling it: what the

@@ -153,18 +153,18 @@ def by_source(real: Sequence[RealDocument], fit: Fit, jobs: int = 1) -> HeldOut:
     sources = sorted({d.source for d in real})
     if len(sources) < 2:
         raise ModelError("evaluation by source needs documents from at least two sources")
+    held = [[d for d in real if d.source == source] for source in sources]
     rests = [[d for d in real if d.source != source] for source in sources]
-    texts = [[d.text for d in real if d.source == source] for source in sources]
+    texts = [[d.text for d in docs] for docs in held]
     if jobs > 1:
         spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
         with ProcessPoolExecutor(min(jobs, len(sources)), mp_context=spawn) as pool:
             answers = list(pool.map(_held_out, itertools.repeat(fit), rests, texts))
     else:
-        answers = [_held_out(fit, rest, held) for rest, held in zip(rests, texts, strict=True)]
+        answers = [_held_out(fit, rest, text) for rest, text in zip(rests, texts, strict=True)]
     predicted: dict[str, tuple[DocType, float]] = {}
-    for source, answered in zip(sources, answers, strict=True):
-        held = [d for d in real if d.source == source]
-        for doc, answer in zip(held, answered, strict=True):
+    for docs, answered in zip(held, answers, strict=True):
+        for doc, answer in zip(docs, answered, strict=True):
             predicted[doc.id] = answer
     return scores(real, [predicted[d.id] for d in real])
 
