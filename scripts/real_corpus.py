@@ -16,7 +16,8 @@ real failures an evaluation should count, not documents to drop quietly.
 
 A missing file, a sha256 that differs or a malformed manifest line stops the run with a
 one-line error naming the document. The output depends only on the files and the reader,
-so reruns give the same bytes. Tesseract is limited to one thread (``OMP_THREAD_LIMIT``)
+so reruns give the same bytes, with any ``--jobs`` (documents read in that many processes at
+once, one per core by default). Tesseract is limited to one thread (``OMP_THREAD_LIMIT``)
 unless the caller sets another limit.
 """
 
@@ -25,8 +26,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import multiprocessing
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,11 +149,17 @@ def record(document: Document, data: bytes) -> dict[str, Any]:
     return row
 
 
-def build(manifest: Path, files: Path, out: Path) -> list[dict[str, Any]]:
-    """Check every document, then read them all and write the corpus to ``out``."""
+def build(manifest: Path, files: Path, out: Path, jobs: int = 1) -> list[dict[str, Any]]:
+    """Check every document, then read them all (in ``jobs`` processes) and write the corpus
+    to ``out``."""
     documents = parse_manifest(manifest)
     blobs = [load_bytes(document, files) for document in documents]
-    rows = [record(document, data) for document, data in zip(documents, blobs, strict=True)]
+    if jobs > 1:
+        spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        with ProcessPoolExecutor(jobs, mp_context=spawn) as pool:
+            rows = list(pool.map(record, documents, blobs, chunksize=4))
+    else:
+        rows = [record(document, data) for document, data in zip(documents, blobs, strict=True)]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8", newline="\n") as fh:
@@ -165,10 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, default=DATA / "manifest.jsonl")
     parser.add_argument("--files", type=Path, default=DATA / "files")
     parser.add_argument("--out", type=Path, default=DATA / "corpus.jsonl")
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     try:
-        rows = build(args.manifest, args.files, args.out)
+        rows = build(args.manifest, args.files, args.out, max(1, args.jobs))
     except ManifestError as exc:
         sys.stderr.write(f"real_corpus: {exc}\n")
         return 1

@@ -13,6 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / "data"
 CLASSIFIER_CORPUS = DATA_DIR / "classifier" / "corpus.jsonl"
 CLASSIFIER_METRICS = DATA_DIR / "classifier" / "metrics.json"
+CLASSIFIER_CALIBRATION = DATA_DIR / "classifier" / "calibration.json"
 SCORER_EVENTS = DATA_DIR / "scorer" / "events.jsonl"
 SCORER_METRICS = DATA_DIR / "scorer" / "metrics.json"
 REAL_CORPUS = DATA_DIR / "real" / "corpus.jsonl"

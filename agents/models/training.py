@@ -40,6 +40,7 @@ def train_classifier(
         _data.CLASSIFIER_METRICS if write else None,
         real=evaluation.load_real(),
         feedback=classifier_model.load_feedback(feedback) if feedback is not None else (),
+        calibration_path=_data.CLASSIFIER_CALIBRATION if write else None,
     )
     return metrics.to_json()
 

@@ -75,8 +75,12 @@ def _tables(name: str, metrics: dict[str, Any], seed: int) -> list[Table]:
     top = Table("metric", "value", title=f"{name} ({title})")
     held = metrics.get("held_out_by_source") or {}
     rows = {**{f"real held out by source: {k}": v for k, v in held.items()}, **metrics}
-    baseline = metrics.get("synthetic_only_on_real") or {}
-    rows.update({f"real, synthetic-only model: {k}": v for k, v in baseline.items()})
+    for key, label in (
+        ("held_out_uncalibrated", "real held out, the model's own probabilities"),
+        ("confidence", "confidence calibration shipped"),
+        ("synthetic_only_on_real", "real, synthetic-only model"),
+    ):
+        rows.update({f"{label}: {k}": v for k, v in (metrics.get(key) or {}).items()})
     for key, value in rows.items():
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             top.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))

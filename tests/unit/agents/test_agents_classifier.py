@@ -13,9 +13,9 @@ import pytest
 from agents.errors import ModelError
 from agents.models import Classifier
 from agents.models import classifier as classifier_module
-from agents.models._data import CLASSIFIER_CORPUS, CLASSIFIER_METRICS
-from agents.models.classifier import LabeledDocument, load_corpus, train
-from agents.models.evaluation import load_real
+from agents.models._data import CLASSIFIER_CALIBRATION, CLASSIFIER_CORPUS, CLASSIFIER_METRICS
+from agents.models.classifier import Confidence, LabeledDocument, load_corpus, train
+from agents.models.evaluation import RealDocument, load_real
 from schemas.payloads import DocType, Urgency
 
 MIN_EXAMPLE_ACCURACY = 0.9
@@ -55,7 +55,7 @@ def test_output_shape(classifier: Classifier, example_texts: dict[str, str]) -> 
     scores = [label.score for label in out.labels]
     assert scores == sorted(scores, reverse=True)
     assert 1 < len(out.labels) <= 5
-    assert classifier.model_name.startswith("doctype-tfidf-svm-v3+")
+    assert classifier.model_name.startswith("doctype-tfidf-svm-v4+")
 
 
 @pytest.mark.parametrize(
@@ -124,11 +124,17 @@ def test_load_uses_the_cache_and_rebuilds_a_broken_one(tmp_path: Path) -> None:
     assert len(list(cache.glob("classifier-*.pkl"))) == 2
 
 
-def test_training_is_reproducible_and_matches_the_committed_metrics() -> None:
+def test_training_is_reproducible_and_matches_the_committed_metrics(tmp_path: Path) -> None:
     committed = json.loads(CLASSIFIER_METRICS.read_text("utf-8"))
     real = load_real()
-    _, metrics = train(CLASSIFIER_CORPUS, committed["seed"], real=real)
+    calibration = tmp_path / "calibration.json"
+    trained, metrics = train(
+        CLASSIFIER_CORPUS, committed["seed"], real=real, calibration_path=calibration
+    )
     assert json.loads(metrics.to_json()) == committed
+    # The shipped calibration is the one this training fits, and the classifier carries it.
+    assert calibration.read_text("utf-8") == CLASSIFIER_CALIBRATION.read_text("utf-8")
+    assert trained.confidence == Confidence.load(CLASSIFIER_CALIBRATION) != Confidence()
     assert metrics.synthetic_macro_f1 >= 0.9
     held = metrics.held_out_by_source
     assert held is not None
@@ -178,3 +184,65 @@ def test_a_sources_real_documents_of_a_type_weigh_a_fixed_amount_together() -> N
     assert weights[12] == pytest.approx(total)
     assert weights[13:15].tolist() == pytest.approx([total / 2, total / 2])
     assert weights[15:].tolist() == [1.0, 1.0]
+
+
+def test_a_confidence_map_is_learned_from_right_and_wrong_answers() -> None:
+    # Nothing to tell apart: the probabilities stay as they are.
+    assert Confidence.fit([(0.7, True)] * 5) == Confidence()
+    assert Confidence()(0.42) == 0.42
+    # A model whose answers at 0.6 are right 9 times in 10 and at 0.3 once in 3 is
+    # underconfident at the top: the map says more there, and keeps the order.
+    answers = [(0.6, True)] * 9 + [(0.6, False)] + [(0.3, True)] * 2 + [(0.3, False)] * 4
+    learned = Confidence.fit(answers)
+    assert learned.slope > 0
+    assert learned(0.6) > 0.75
+    assert learned(0.3) < learned(0.45) < learned(0.6) < learned(0.9)
+
+
+def test_a_confidence_map_is_written_read_and_refused_when_broken(tmp_path: Path) -> None:
+    path = tmp_path / "calibration.json"
+    assert Confidence.load(path) == Confidence()  # none written: the identity
+    path.write_text(Confidence(1.25, 0.5).to_json(), encoding="utf-8")
+    assert Confidence.load(path) == Confidence(1.25, 0.5)
+    for broken, message in (
+        ("not json", "not a classifier calibration"),
+        ('{"slope": 1.0}', "not a classifier calibration"),
+        ('{"slope": -1.0, "intercept": 0.0}', "slope must be positive"),
+        ('{"slope": NaN, "intercept": 0.0}', "slope must be positive"),
+    ):
+        path.write_text(broken, encoding="utf-8")
+        with pytest.raises(ModelError, match=message):
+            Confidence.load(path)
+
+
+def test_labels_and_confidence_are_read_through_the_map(
+    classifier: Classifier, example_texts: dict[str, str]
+) -> None:
+    text = example_texts["invoice_brightwater_0457.txt"]
+    raw = classifier.with_confidence(Confidence()).classify(text)
+    surer = classifier.with_confidence(Confidence(1.0, 2.0)).classify(text)
+    assert surer.doc_type == raw.doc_type
+    assert [label.label for label in surer.labels] == [label.label for label in raw.labels]
+    assert surer.confidence > raw.confidence
+    assert surer.labels[0].score == surer.confidence
+    assert surer.labels[1].score > raw.labels[1].score
+
+
+def test_the_held_out_calibration_of_a_source_is_learned_from_the_others() -> None:
+    def doc(source: str, n: int, doc_type: DocType) -> RealDocument:
+        return RealDocument(f"{source}/{n}", source, doc_type, "en", f"text {source} {n}")
+
+    real = [doc(s, n, DocType.INVOICE) for s in ("a", "b", "c") for n in range(6)]
+    answers = [
+        (DocType.INVOICE if n % 3 else DocType.RECEIPT, 0.4 + 0.05 * n + 0.01 * i)
+        for i, s in enumerate(("a", "b", "c"))
+        for n in range(6)
+    ]
+    calibrated = classifier_module._cross_fitted(real, answers)
+    for source in ("a", "b", "c"):
+        others = [(d, a) for d, a in zip(real, answers, strict=True) if d.source != source]
+        learned = Confidence.fit((p, t == d.doc_type) for d, (t, p) in others)
+        expected = [
+            (t, learned(p)) for d, (t, p) in zip(real, answers, strict=True) if d.source == source
+        ]
+        assert [a for d, a in zip(real, calibrated, strict=True) if d.source == source] == expected

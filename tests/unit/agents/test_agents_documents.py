@@ -10,6 +10,7 @@ import pytest
 from fpdf import FPDF
 from fpdf.enums import EncryptionMethod
 
+from agents import documents
 from agents.documents import (
     MAX_DOCUMENT_BYTES,
     MAX_PDF_PAGE_COUNT,
@@ -27,6 +28,7 @@ from agents.errors import (
     EmptyDocument,
     UnsupportedMediaType,
 )
+from agents.ocr import OcrUnavailable
 from caseyard.errors import CaseyardError
 from tests.documents import password_protected_pdf, pdf_of_pages
 
@@ -172,6 +174,35 @@ def test_pdf_text_is_extracted() -> None:
     assert read_text(_pdf("Rechnung 2026-001\nGesamt 1.234,56 EUR"), "application/pdf") == (
         "Rechnung 2026-001\nGesamt 1.234,56 EUR"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "garbled"),
+    [
+        ("Rechnung Nr. 2026-001 Gesamt 1.234,56 EUR Fläche 80 m² µg", 0.0),
+        ("Σύνολο πληρωμής 12,80 ευρώ", 0.0),
+        ("Итого к оплате 12,80 руб.", 0.0),  # noqa: RUF001
+        ("المبلغ ١٢٣ ريال ٢٠٢٣م", 0.0),  # Arabic letters with Arabic-Indic digits
+        ("0\u0662de\u0662 number: 427", 0.5),  # a scanner's OCR: Arabic-Indic digits
+        ("AP\u0627me\u0627ster Consulting GmbH Berlin", 0.25),  # Arabic letters in a word
+        ("12,80 € 20/04/2023", 0.0),  # no letters: nothing to judge
+    ],
+)
+def test_a_word_mixing_scripts_counts_as_garbled(text: str, garbled: float) -> None:
+    assert documents._garbled(text) == garbled
+
+
+def test_a_garbled_text_layer_stays_when_its_pages_cannot_be_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_tesseract(reader: object) -> str:
+        raise OcrUnavailable("tesseract is not installed")
+
+    monkeypatch.setattr(documents, "_ocr_pdf", no_tesseract)
+    data = (REAL / "jw-my-receipts" / "2023__nl__kfc_20230426.pdf").read_bytes()
+    text = read_text(data, "application/pdf")
+    assert documents._garbled(text) > documents.GARBLED_WORDS
+    assert "0\u0662de\u0662 number" in text  # the scanner's layer, as it is
 
 
 @pytest.mark.parametrize(

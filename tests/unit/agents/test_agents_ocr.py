@@ -96,6 +96,19 @@ def test_each_word_of_a_scan_is_placed_where_it_was_printed() -> None:
     assert read_text_boxes(b"Total 12.00 EUR", "text/plain")[1] == ()
 
 
+def test_a_scan_whose_text_layer_garbles_its_words_is_read_again() -> None:
+    # A real receipt (data/real, CC0) that a scanner saved with its own OCR under the image:
+    # "0٢de٢ number: 427", "RẹstaurạntBijlmerplein". Tesseract reads the page instead.
+    data = (ROOT / "data/real/files/jw-my-receipts/2023__nl__kfc_20230426.pdf").read_bytes()
+    text = read_text(data, "application/pdf")
+    assert "KFC Restaurant Bijlmerplein" in text
+    assert "20/04/2023" in text
+    assert "\u0662" not in text  # the layer's Arabic-Indic two
+    assert {"total_amount": "12.80 EUR"}.items() <= {
+        f.name: f.normalized for f in extract(text).fields
+    }.items()
+
+
 def test_ocr_reports_pages_and_a_confidence() -> None:
     result = ocr([scan("Invoice 2026-014\nTotal 3,360.00 USD"), scan("Page two")])
     assert result.pages == 2
