@@ -25,6 +25,7 @@ def test_shipped_pipelines_load() -> None:
     assert {(p.name, p.version) for p in catalog} == {
         ("document-intake", 1),
         ("document-intake", 2),
+        ("document-intake", 3),
         ("fraud-alert", 1),
         ("invoice-vendor-check", 1),
     }

@@ -152,6 +152,22 @@ def test_an_unsure_classification_waits_for_a_person_who_confirms_it() -> None:
     assert d.requested(d.decide(DecisionAction.APPROVE)) == ["extract#1", "triage#1"]
 
 
+@pytest.mark.parametrize(
+    ("pipeline", "waits"), [("document-intake", True), ("document-intake@2", False)]
+)
+def test_a_classification_at_0_55_waits_for_a_person_from_version_3_on(
+    pipeline: str, waits: bool
+) -> None:
+    # The classifier's confidence is calibrated since version 3 (it reads higher than the
+    # model's own probability): version 3 asks a person below 0.6; a case that started on
+    # version 2 keeps its 0.5.
+    d = Driver(catalog=CATALOG)
+    d.submit(pipeline)
+    d.complete("classify", classify().model_copy(update={"confidence": 0.55}))
+    assert [o.queue for o in d.of(HumanTaskOpened)] == (["document-review"] if waits else [])
+    assert d.state is not None and d.state.version == (3 if waits else 2)
+
+
 def test_a_person_who_corrects_the_type_to_fraud_report_sends_the_case_to_fraud_alert() -> None:
     d = Driver(catalog=CATALOG)
     d.submit()
