@@ -157,7 +157,7 @@ def held_out_answers(
 
     With `jobs` > 1 the sources are fitted in that many processes at once (`fit` must
     then be picklable: a module-level function or an instance of a module-level class);
-    the result is the same, in less time (35 fits of ~4 s each for the classifier).
+    the result is the same, in less time (the classifier: one fit of ~4 s per source).
     """
     sources = sorted({d.source for d in real})
     if len(sources) < 2:
