@@ -198,7 +198,7 @@ async def test_what_if_extract_compares_the_fields_with_what_the_person_settled(
 ROMANCE = ROOT / "examples" / "documents" / "fraud_romance_scam.txt"
 
 
-# It trains the classifier, held-out evaluation included (~70 s on this 2-core machine,
+# It trains the classifier, held-out evaluation included (~115 s on this 2-core machine,
 # more when it is busy): past the suite's 120 s guard on a slow hour.
 @pytest.mark.timeout(360)
 async def test_a_correction_trains_a_version_whose_what_if_agrees_with_the_person(

@@ -124,6 +124,7 @@ def test_load_uses_the_cache_and_rebuilds_a_broken_one(tmp_path: Path) -> None:
     assert len(list(cache.glob("classifier-*.pkl"))) == 2
 
 
+@pytest.mark.timeout(360)  # one fit per real source (49): ~105 s on this 2-core machine
 def test_training_is_reproducible_and_matches_the_committed_metrics(tmp_path: Path) -> None:
     committed = json.loads(CLASSIFIER_METRICS.read_text("utf-8"))
     real = load_real()
