@@ -424,12 +424,18 @@ def _garbled(text: str) -> float:
     words = 0
     mixed = 0
     for word in text[:_SAMPLE].split():
+        if word.isascii():  # Latin letters at most: one script (the common case, made quick)
+            words += _ASCII_LETTER.search(word) is not None
+            continue
         scripts = {_script(c) for c in word if c.isalpha() or (c.isdecimal() and not c.isascii())}
         scripts.discard(None)
         if scripts:
             words += 1
             mixed += len(scripts) > 1
     return mixed / words if words else 0.0
+
+
+_ASCII_LETTER = re.compile("[A-Za-z]")
 
 
 def _script(char: str) -> str | None:
