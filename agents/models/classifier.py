@@ -232,11 +232,11 @@ class Confidence:
     the model achieves (accuracy 0.82 at a mean confidence of 0.73, expected calibration
     error 0.106, on 246 documents, when this was written). `fit` learns Platt scaling of
     the top probability, ``p -> 1 / (1 + exp(-(slope * logit(p) + intercept)))``, from
-    such held-out answers;
-    `caseyard train classifier` writes it to ``data/classifier/calibration.json`` and
-    measures it cross-fitted (each source's answers mapped by a fit on the other sources').
-    The map is monotone: every label's score goes through it and the labels keep their
-    order. Without a file the probabilities stay as they are (slope 1, intercept 0).
+    such held-out answers; `caseyard train classifier` writes it to
+    ``data/classifier/calibration.json`` and measures it cross-fitted (each source's
+    answers mapped by a fit on the other sources'). The map is monotone: every label's
+    score goes through it and the labels keep their order. Without a file the
+    probabilities stay as they are (slope 1, intercept 0).
     """
 
     slope: float = 1.0
@@ -376,7 +376,7 @@ class Classifier:
                 seed,
             ),
         )
-        return models.with_confidence(confidence or shipped_confidence())
+        return models.with_confidence(shipped_confidence() if confidence is None else confidence)
 
     def classify(self, text: str) -> ClassifyOutput:
         """Classify one document's text."""
