@@ -159,7 +159,7 @@ def test_a_classification_at_0_55_waits_for_a_person_from_version_3_on(
     pipeline: str, waits: bool
 ) -> None:
     # The classifier's confidence is calibrated since version 3 (it reads higher than the
-    # model's own probability): version 3 asks a person below 0.6; a case that started on
+    # model's own probability): version 3 asks a person below 0.65; a case that started on
     # version 2 keeps its 0.5.
     d = Driver(catalog=CATALOG)
     d.submit(pipeline)
