@@ -539,7 +539,7 @@ class AgentService:
         # A retry level waits for each record's due time before handling it: what the
         # store holds for a key is asked then, not before (a redelivery of the same task
         # on the main topic may have been handled meanwhile).
-        earlier = self._store.recorded(keys) if level == 0 else _AskWhenHandled(self._store)
+        earlier: _Recorded = self._store.recorded(keys) if level == 0 else self._store
         done = _Done(self._bus.outbox(), earlier)
         # A few workers take whole lanes (the records of one key, in order) one after
         # another: records of a case never overtake each other, different cases run
@@ -721,17 +721,9 @@ def _epoch_ms(moment: datetime) -> int:
 
 
 class _Recorded(Protocol):
+    """Outputs recorded by key: a batch's lookup (a dict) or the store, asked when handled."""
+
     def get(self, key: str) -> Sequence[Message] | None: ...
-
-
-@dataclass(frozen=True)
-class _AskWhenHandled:
-    """The processed store, asked key by key when an input is handled."""
-
-    store: ProcessedStore
-
-    def get(self, key: str) -> Sequence[Message] | None:
-        return self.store.get(key)
 
 
 @dataclass
