@@ -8,9 +8,10 @@ the member id and the generation it was assigned in; the group coordinator refus
 member of an older generation, and the transaction can only abort. This is what Kafka's
 Java producer does with `sendOffsetsToTransaction(offsets, consumer.groupMetadata())`.
 
-`send_offsets` here adds the group to the producer's open transaction (AddOffsetsToTxn) and
-sends TxnOffsetCommit v3 itself, then tells aiokafka's transaction manager that a group
-joined the transaction, so that even a transaction of offsets alone ends with EndTxn. It
+`add_group` adds the group to the producer's open transaction (AddOffsetsToTxn) and tells
+aiokafka's transaction manager that a group joined it, so that even a transaction of
+offsets alone ends with EndTxn; `commit_offsets` sends TxnOffsetCommit v3 itself;
+`send_offsets` does both, in turn. It
 reads aiokafka's producer id and epoch and the consumer's generation from their private
 attributes (aiokafka has no public accessor for either; `pyproject.toml` bounds its version);
 the bus contract tests run it against a real broker.
@@ -47,12 +48,16 @@ from bus._types import TopicPartition
 from bus.errors import BusUnavailable, TransactionError
 
 RETRY_S = 0.1
-ATTEMPTS = 100
-"""Retriable answers (a coordinator loading or moving, a transaction still ending) are
-tried again this often, RETRY_S apart: ten seconds, then the transaction fails."""
+CONCURRENT_RETRY_S = 0.002
+PATIENCE_S = 10.0
+"""Retriable answers (a coordinator loading or moving) are tried again RETRY_S apart; a
+transaction still ending (CONCURRENT_TRANSACTIONS: the coordinator writing the last
+commit's markers, a millisecond or two) CONCURRENT_RETRY_S apart, as the bus's
+transactional producers do; after PATIENCE_S the transaction fails."""
 
 _NONE = 0
-_RETRY = frozenset({14, 51})  # COORDINATOR_LOAD_IN_PROGRESS, CONCURRENT_TRANSACTIONS
+_CONCURRENT = 51  # CONCURRENT_TRANSACTIONS
+_RETRY = frozenset({14, _CONCURRENT})  # and COORDINATOR_LOAD_IN_PROGRESS
 _MOVED = frozenset({15, 16})  # COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR
 _FENCED_PRODUCER = frozenset({47, 90})  # INVALID_PRODUCER_EPOCH, PRODUCER_FENCED
 _FENCED_MEMBER = {
@@ -142,7 +147,8 @@ async def send_offsets(
     *,
     generation: tuple[int, str] | None = None,
 ) -> None:
-    """Commit `offsets` of `consumer`'s group in `producer`'s open transaction.
+    """Commit `offsets` of `consumer`'s group in `producer`'s open transaction:
+    `add_group`, then `commit_offsets`.
 
     `generation` is the (generation id, member id) to send; by default the consumer's
     current one (a test passes an older one to play a zombie). `coordinators` caches the
@@ -154,15 +160,25 @@ async def send_offsets(
             answered otherwise; the transaction can only abort.
         BusUnavailable: A coordinator stayed unavailable.
     """
+    await add_group(producer, group, coordinators)
+    await commit_offsets(producer, consumer, group, offsets, coordinators, generation=generation)
+
+
+def _manager(producer: AIOKafkaProducer) -> Any:
     manager = producer._txn_manager  # producer id and epoch: aiokafka has no public API
     if manager is None or manager.transactional_id is None:
         raise TransactionError("send_offsets needs a transactional producer")
-    coordinator = consumer._coordinator  # the group generation: no public API either
-    generation_id, member_id = generation or (coordinator.generation, coordinator.member_id)
-    client = producer.client
+    return manager
+
+
+async def add_group(producer: AIOKafkaProducer, group: str, coordinators: Coordinators) -> None:
+    """Add `group`'s offsets to `producer`'s open transaction (AddOffsetsToTxn), so that
+    the transaction's end decides them too. It may be sent any time before
+    `commit_offsets`, while the transaction's records are still on their way."""
+    manager = _manager(producer)
     tid = manager.transactional_id
     await _request(
-        client,
+        producer.client,
         coordinators,
         CoordinationType.TRANSACTION,
         tid,
@@ -171,6 +187,23 @@ async def send_offsets(
         "adding the group to the transaction",
     )
     manager.consumer_group_added(group)
+
+
+async def commit_offsets(
+    producer: AIOKafkaProducer,
+    consumer: AIOKafkaConsumer,
+    group: str,
+    offsets: Mapping[TopicPartition, int],
+    coordinators: Coordinators,
+    *,
+    generation: tuple[int, str] | None = None,
+) -> None:
+    """Send `offsets` with TxnOffsetCommit v3, fenced by the member's generation; the
+    group must have been added to the transaction (`add_group`)."""
+    manager = _manager(producer)
+    coordinator = consumer._coordinator  # the group generation: no public API either
+    generation_id, member_id = generation or (coordinator.generation, coordinator.member_id)
+    tid = manager.transactional_id
     by_topic: dict[str, list[tuple[int, int, int, str, dict[int, bytes]]]] = defaultdict(list)
     for tp, offset in sorted(offsets.items()):
         by_topic[tp.topic].append((tp.partition, offset, -1, "", {}))
@@ -178,7 +211,7 @@ async def send_offsets(
         (topic, partitions, {}) for topic, partitions in by_topic.items()
     ]
     await _request(
-        client,
+        producer.client,
         coordinators,
         CoordinationType.GROUP,
         group,
@@ -209,7 +242,9 @@ async def _request(
 ) -> None:
     """Send `request()` to the coordinator of `key` until it is answered without a
     retriable error; raise what the first other error means."""
-    for _ in range(ATTEMPTS):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE_S
+    while loop.time() < deadline:
         try:
             node = coordinators.get((kind, key))
             if node is None:
@@ -232,7 +267,7 @@ async def _request(
         if codes <= _RETRY | _MOVED:
             if codes & _MOVED:
                 coordinators.pop((kind, key), None)
-            await asyncio.sleep(RETRY_S)
+            await asyncio.sleep(CONCURRENT_RETRY_S if codes == {_CONCURRENT} else RETRY_S)
             continue
         raise TransactionError(f"{what}: the broker answered error code(s) {sorted(codes)}")
-    raise BusUnavailable(f"{what}: still refused after {ATTEMPTS} tries")
+    raise BusUnavailable(f"{what}: still refused after {PATIENCE_S:g} s")

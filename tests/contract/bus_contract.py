@@ -309,6 +309,36 @@ class BusContract:
             assert await c.committed(TopicPartition(topic, 0)) == 1
             assert await quiet(c) == []
 
+    async def test_transactions_of_one_id_may_change_their_groups(self, b: Bus) -> None:
+        """A transaction's offsets are its own: the next transaction of the same id may
+        commit none, or another group's (the Kafka bus adds the group of the id's last
+        transaction as the next one begins; one that does not use it still commits)."""
+        source, sink = await self.topic(b), await self.topic(b)
+        first, second, tid = name("g"), name("g"), name("t")
+        await b.publish(source, b"in")
+        tp = TopicPartition(source, 0)
+        async with b.consumer(first, [source]) as c1, b.consumer(second, [source]) as c2:
+            await drain(c1, 1)
+            await drain(c2, 1)
+            async with b.begin(transactional_id=tid) as tx:
+                await tx.publish(sink, b"with the first group's offsets")
+                await tx.send_offsets(c1, {tp: 1})
+            async with b.begin(transactional_id=tid) as tx:
+                await tx.publish(sink, b"with no offsets")
+            async with b.begin(transactional_id=tid) as tx:
+                await tx.publish(sink, b"with the second group's offsets")
+                await tx.send_offsets(c2, {tp: 1})
+        async with b.consumer(name("reader"), [sink]) as reader:
+            assert [r.value for r in await drain(reader, 3)] == [
+                b"with the first group's offsets",
+                b"with no offsets",
+                b"with the second group's offsets",
+            ]
+        for group in (first, second):
+            async with b.consumer(group, [source]) as c:
+                assert await c.committed(tp) == 1
+                assert await quiet(c) == []
+
     async def test_offsets_of_partitions_the_member_lost_abort_the_transaction(
         self, b: Bus
     ) -> None:

@@ -81,6 +81,30 @@ class TestKafkaBus(BusContract, EventContract):
                 assert await quiet(reader) == []
 
     @pytest.mark.anyio
+    async def test_a_transaction_adds_the_group_of_the_ids_last_one_as_it_begins(
+        self, url: str
+    ) -> None:
+        """AddOffsetsToTxn goes out when the transaction begins, not after its records:
+        the group the id's last transaction committed offsets of is being added while the
+        caller works, and `send_offsets` then only commits them."""
+        async with self.connect(url) as b:
+            topic, group, tid = await self.topic(b), name("g"), name("t")
+            await b.publish_batch([bus.Message(topic, b"one"), bus.Message(topic, b"two")])
+            async with b.consumer(group, [topic]) as c:
+                first, second = await drain(c, 2)
+                async with b.begin(transactional_id=tid) as tx:
+                    assert isinstance(tx, KafkaTransaction)
+                    assert tx._adding is None  # nothing known of the id yet
+                    await tx.send_offsets(c, {first.tp: first.offset + 1})
+                async with b.begin(transactional_id=tid) as tx:
+                    assert isinstance(tx, KafkaTransaction)
+                    assert tx._adding is not None and tx._adding[0] == group
+                    await tx.send_offsets(c, {second.tp: second.offset + 1})
+            async with b.consumer(group, [topic]) as c:
+                assert await c.committed(second.tp) == second.offset + 1
+                assert await quiet(c) == []
+
+    @pytest.mark.anyio
     async def test_a_producer_failed_for_good_mid_transaction_fails_it_cleanly(
         self, url: str
     ) -> None:
