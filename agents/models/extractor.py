@@ -869,6 +869,9 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
                 end = start + len(line)
                 return [_Candidate("issuer", line, FieldType.NAME, line, start, end, 0.75, 30)]
     buyers = [(m.start(), lines_after(m.start(), 3)) for m in _BUYER_CUE.finditer(text)]
+    named = _named_by_domain(text, buyers)
+    if named is not None:
+        return [named]
     for org in orgs:
         # A sender line ("QualityHosting AG - Uferweg 40-42 - D-63571 Gelnhausen", above a
         # window envelope's address, or a letterhead) names the issuer wherever it stands.
@@ -884,6 +887,97 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
             _Candidate("issuer", first, FieldType.NAME, first, start, start + len(first), 0.5, 10)
         ]
     return []
+
+
+_WEB_DOMAIN = re.compile(
+    r"(?:@|\bwww\s?\.\s?|https?://)(?P<host>[a-z0-9-]+(?:\s?\.\s?[a-z0-9-]+)+)"
+    r"|\b(?P<bare>[a-z0-9][a-z0-9-]{2,40}\.(?:com|net|org|de|fr|es|it|nl|be|at|ch|cz|pl"
+    r"|co\.uk|io|eu))\b",
+    re.IGNORECASE,
+)
+_MAIL_PROVIDERS = frozenset(
+    "gmail googlemail yahoo hotmail outlook live msn aol icloud me mac gmx web t-online "
+    "freenet orange free wanadoo laposte protonmail proton mail posteo example test domain "
+    "isp localhost".split()
+)
+_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "gv", "or"})
+
+
+def _domain_names(text: str, buyers: list[tuple[int, int]]) -> list[str]:
+    """The names of the organisations whose web or mail domains the document prints
+    ("www.marktkauf.de", "info@cronus.com": marktkauf, cronus), outside a buyer's block
+    and a recipient's line, without mail providers; in order of appearance."""
+    names: list[str] = []
+    for match in _WEB_DOMAIN.finditer(text):
+        if any(a <= match.start() < b for a, b in buyers):
+            continue
+        prefix = _line_prefix(text, match.start(), 200).lstrip().lower()
+        if prefix.startswith(("to:", "an:", "cc:")):
+            continue
+        host = re.sub(r"\s", "", (match["host"] or match["bare"]).lower()).split(".")
+        if len(host) < 2:
+            continue
+        labels = host[:-1]
+        if len(labels) >= 2 and labels[-1] in _SECOND_LEVEL:
+            labels = labels[:-1]
+        name = labels[-1]
+        if len(name) >= 4 and name not in _MAIL_PROVIDERS and name not in names:
+            names.append(name)
+    return names
+
+
+def _named_by_domain(text: str, buyers: list[tuple[int, int]]) -> _Candidate | None:
+    """A line, outside a buyer's block, that starts with the name of a domain the
+    document prints (the line "Marktkauf Lehr" under "www.marktkauf.de"; the first
+    domain's first such line), up to a separator: a shop or a company writes its name
+    where it prints its address."""
+    for name in _domain_names(text, buyers):
+        offset = 0
+        for line in text.splitlines(keepends=True):
+            start, offset = offset, offset + len(line)
+            lowered = line.lower()
+            if any(a <= start < b for a, b in buyers) or any(w in lowered for w in _WEB_SIGNS):
+                continue
+            lead = len(line) - len(line.lstrip())
+            value = _NAME_END.split(line.strip())[0].rstrip(" |,;:.")
+            words = value.lower().split()
+            if (
+                _starts_with_name(value, name)
+                and len(words) <= 6
+                and not any(c.isdigit() or c in ":#" for c in value)
+                and not _SENTENCE_WORDS & set(words)
+                and value[0].isalnum()
+                and sum(w[0].islower() for w in value.split()) <= 2
+                and "." not in words[0].rstrip(".")  # the domain itself
+            ):
+                at = start + lead
+                return _Candidate(
+                    "issuer", value, FieldType.NAME, value, at, at + len(value), 0.8, 30
+                )
+    return None
+
+
+def _starts_with_name(value: str, name: str) -> bool:
+    """Whether `value`'s letters and digits begin with `name`, as whole words ("Marktkauf
+    Lehr", "TRADER JOE'S" for traderjoes; not "REWE-Guthaben" for rewe)."""
+    seen = 0
+    for i, c in enumerate(value):
+        if c.isalnum():
+            if seen == len(name) or c.lower() != name[seen]:
+                return seen == len(name) and value[i - 1].isspace()
+            seen += 1
+    return seen == len(name)
+
+
+_WEB_SIGNS = ("@", "www", "://")
+_SENTENCE_WORDS = frozenset(
+    "and or our the your we und oder ihr ihre unser unsere et ou nos votre y o nuestro".split()
+)
+"""Words of a sentence, not of a name ("GitHub and our licensors ...")."""
+
+_NAME_END = re.compile(r"\s{2,}|\s[|\u2013-]\s|,\s|\t")
+"""Where a name on a letterhead or a receipt's first lines ends: a column gap, a dash
+between parts ("Au bon moulin SARL - 1242 chemin ..."), a comma before the address."""
 
 
 _PHONE_CUE = re.compile(

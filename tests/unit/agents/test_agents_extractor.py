@@ -337,6 +337,21 @@ def test_extractor_class_and_empty_text() -> None:
             "Stiftung Winterhilfe Schweiz",
         ),
         ("Section paiement\nMonnaie\nEUR\nMontant\nCompte / Payable à\n", "currency", "EUR"),
+        # The line that starts with the name of the web domain the document prints, not
+        # the first organisation (here the customer, with no buyer's label above it).
+        (
+            "Invoice 103767\nEmail info@cronus.com\nAdatum Corporation\nStation Road\n"
+            "CRONUS DE\nHofstraße 12\n",
+            "issuer",
+            "CRONUS DE",
+        ),
+        ("Marktkauf Lehr\nDetmolder Str. 4\nwww .marktkauf .de\n", "issuer", "Marktkauf Lehr"),
+        (
+            "Invoice VT/2022/0001\nCabinet CACtus\n42 rue de l'audit\nAkretion France\n"
+            "27 rue Henri Rolland\ncontact@akretion.com https://www.akretion.com\n",
+            "issuer",
+            "Akretion France",
+        ),
     ],
 )
 def test_real_document_layouts(text: str, name: str, value: str) -> None:
@@ -359,6 +374,22 @@ def test_a_word_after_the_label_is_no_invoice_number() -> None:
 
 def test_no_issuer_where_nothing_names_one() -> None:
     assert field_value(extract("12.03.2026 total 5,00 EUR"), "issuer") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("To: jane@janesbakery.com\nJanes Bakery\n", "the recipient's domain"),
+        ("Sent from kim@gmail.com\nGmail\n", "a mail provider"),
+        ("Visit rewe.de\nREWE-Guthaben aufladen\n", "a word that only begins with it"),
+        ("see github.com\nGitHub and our licensors\n", "a sentence"),
+        ("www.billa.cz\nBILLA 108,70\n", "a line with digits"),
+    ],
+)
+def test_a_domain_names_no_issuer_from(text: str, why: str) -> None:
+    from agents.models.extractor import _named_by_domain
+
+    assert _named_by_domain(text, []) is None, why
 
 
 def test_a_field_read_by_ocr_is_no_surer_than_its_least_sure_word() -> None:
