@@ -231,7 +231,7 @@ def extract_raw(text: str) -> ExtractOutput:
         ]
     )
     exclusive = _resolve([*exclusive, *_dates(text, _month_first_hint(text))])
-    exclusive = _resolve([*exclusive, *_money(text)])
+    exclusive = _resolve([*exclusive, *_money(text, _country_currency(exclusive))])
     exclusive = _resolve([*exclusive, *_declared_currency(text)])
     exclusive = _resolve([*exclusive, *_phones(text, _region_hint(text, exclusive))])
     people = _resolve([*_names(text), *_addresses(text)])
@@ -651,7 +651,41 @@ def _declared_currency(text: str) -> list[_Candidate]:
     return []
 
 
-def _money(text: str) -> list[_Candidate]:
+_CURRENCY_OF_COUNTRY = {
+    **dict.fromkeys(
+        "AT BE CY DE EE EL ES FI FR GR HR IE IT LT LU LV MT NL PT SI SK".split(), "EUR"
+    ),
+    "GB": "GBP",
+    "XI": "GBP",
+    "CH": "CHF",
+    "LI": "CHF",
+    "CZ": "CZK",
+    "PL": "PLN",
+    "SE": "SEK",
+    "DK": "DKK",
+    "NO": "NOK",
+    "HU": "HUF",
+    "RO": "RON",
+}
+"""The currency of a country whose only legal tender it is (Bulgaria, in the euro since
+2026, is left out: its earlier documents are in leva)."""
+
+
+def _country_currency(found: list[_Candidate]) -> str | None:
+    """The currency of the country of the document's IBANs and VAT ids, when they all
+    name one: what a receipt's bare "SUMME 7,16" is in when nothing else says."""
+    countries = {
+        c.normalized[:2]
+        for c in found
+        if c.normalized and (c.type is FieldType.IBAN or c.name == "vat_id")
+    }
+    currencies = {_CURRENCY_OF_COUNTRY.get(country) for country in countries}
+    return currencies.pop() if len(currencies) == 1 else None
+
+
+def _money(text: str, country_currency: str | None = None) -> list[_Candidate]:
+    """Amounts and totals; an amount without a currency is in the one the document
+    declares or writes its other amounts in, else `country_currency`."""
     found: list[_Candidate] = []
     for match in MONEY.finditer(text):
         number = match["num1"] or match["num2"]
@@ -679,7 +713,7 @@ def _money(text: str) -> list[_Candidate]:
         )
     # Receipts print "SUMME 4.52" and leave the currency to the header, a "Currency" line
     # or the card slip; without any, the amount goes without a currency.
-    declared = _document_currency(text, found)
+    declared = _document_currency(text, found) or country_currency
     unit = f" {declared}" if declared else ""
     for match in _BARE_AMOUNT.finditer(text):
         prefix = _line_prefix(text, match.start("num"))

@@ -372,6 +372,22 @@ def test_a_word_after_the_label_is_no_invoice_number() -> None:
     assert field_value(extract("Rechnung Nr. vom 12.03.2026 total 5 EUR"), "invoice_number") is None
 
 
+@pytest.mark.parametrize(
+    ("text", "total"),
+    [
+        # A receipt's bare total is in the currency of its shop's country (its VAT id)...
+        ("Kassenbon\nSUMME 7,16\nUID Nr.: DE812706034\n", "7.16 EUR"),
+        ("Datum: 14.12.2023\nATU57991999\nGesamt 4,80\n", "4.80 EUR"),
+        ("Total 108,70\nDIC: CZ00685976\n", "108.70 CZK"),
+        # ... unless the document says otherwise, or its countries disagree.
+        ("Currency: CHF\nTotal 20.00\nUID Nr.: DE812706034\n", "20.00 CHF"),
+        ("SUMME 7,16\nUID Nr.: DE812706034\nDIC: CZ00685976\n", "7.16"),
+    ],
+)
+def test_a_bare_total_takes_the_currency_of_the_documents_country(text: str, total: str) -> None:
+    assert field_value(extract(text), "total_amount") == total
+
+
 def test_no_issuer_where_nothing_names_one() -> None:
     assert field_value(extract("12.03.2026 total 5,00 EUR"), "issuer") is None
 
