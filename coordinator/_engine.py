@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -79,7 +80,7 @@ from coordinator._state import (
     StepStatus,
     Timer,
 )
-from schemas import trusted
+from schemas import trusted, trusted_constructor
 from schemas.envelope import Event, Producer
 from schemas.human import DecisionAction, HumanDecision, HumanTaskClaimed, HumanTaskOpened
 from schemas.intake import CaseSubmitted
@@ -271,6 +272,12 @@ def _format_duration(value: timedelta) -> str:
     return f"{seconds:g}s"
 
 
+@functools.cache
+def _builder(model: type[Event]) -> tuple[Callable[..., Any], bool]:
+    """The trusted constructor of ``model`` and whether it is a case event."""
+    return trusted_constructor(model), issubclass(model, CaseEvent)
+
+
 class _Run:
     """One transition in progress: a mutable working copy of the state, then a new state."""
 
@@ -349,7 +356,8 @@ class _Run:
 
     def _emit(self, topic: str, model: type[Event], **fields: Any) -> None:
         """Output an event of ``model``: the envelope (a case event's with the previous
-        hash), overridden by ``fields``. Built without validating (``schemas.trusted``):
+        hash) and ``fields`` (only a hand-off's submission overrides the envelope's case
+        id, with the case it opens). Built without validating (``schemas.trusted``):
         every value comes from a validated input, the loaded pipeline or the state."""
         if self._ids is None:
             self._ids = EventIds(self.event.event_id, self.now)
@@ -360,13 +368,16 @@ class _Run:
                 "occurred_at": self.now,
                 "producer": PRODUCER,
             }
-        case_event = issubclass(model, CaseEvent)
+        build, case_event = _builder(model)
+        event_id = self._ids(len(self.outputs))
         if case_event:
-            fields["previous_hash"] = self.last_hash
-        event = trusted(model, **{**self._base, "event_id": self._ids(len(self.outputs)), **fields})
-        if case_event:
-            self.last_hash = case_event_hash(cast(CaseEvent, event))
+            event = build(**self._base, event_id=event_id, previous_hash=self.last_hash, **fields)
+            self.last_hash = case_event_hash(event)
             self.events += 1
+        elif "case_id" in fields:  # a hand-off's submission opens another case
+            event = build(**{**self._base, "event_id": event_id, **fields})
+        else:
+            event = build(**self._base, event_id=event_id, **fields)
         self.outputs.append(Output(topic, event))
         self.dirty = True
 

@@ -37,7 +37,7 @@ from schemas._store import (
     SqliteSchemaStore,
     StoreContents,
 )
-from schemas._trusted import trusted
+from schemas._trusted import trusted, trusted_constructor
 from schemas._upcasting import UPCASTERS, Upcaster, Upcasters
 from schemas.blobs import BlobStore, DocumentRef, Sha256Hex
 from schemas.catalog import (
@@ -241,4 +241,5 @@ __all__ = [
     "topic_name_strategy",
     "topic_record_name_strategy",
     "trusted",
+    "trusted_constructor",
 ]

@@ -137,3 +137,50 @@ def test_step_views_build_only_the_outputs_an_expression_reads() -> None:
     # A new output for a step (a loop ran it again) is never shown through the old view.
     again = StepViews({"score": score.model_copy(update={"score": 0.1})}, cache)
     assert again["score"]["score"] == 0.1
+
+
+@pytest.mark.parametrize(
+    ("text", "direct"),
+    [
+        ("steps.score.band == 'high' or steps.score.score >= 0.7", True),
+        ("steps.classify.doc_type in ['invoice', 'receipt']", False),  # a list
+        ("steps.classify.doc_type not in ('invoice',)", False),  # a tuple
+        ("steps['score']['score'] > 0.8", True),
+        ("'respond' in steps", True),
+        ("'score' in steps and steps.score.band", True),
+        ("usage.cost_usd < 0.5 and usage.latency_ms < 1000 and loops", True),
+        ("0 < steps.classify.confidence <= 1 < 2", True),
+        ("0 < steps.classify.confidence > 1 < 2", True),
+        ("not steps.score.reasons", True),
+        ("-usage.cost_usd", True),
+        ("case.metadata.customer is not None", True),
+        ("steps.classify.labels or 'none'", True),
+        ("step.id == 'score' and case.media_type != 'image/png'", True),
+        ("len(steps.score.reasons) > 0", False),  # a call
+        # Failures: where the direct path raises, simpleeval's error is the one reported.
+        ("steps.respond.channel == 'email'", True),
+        ("steps['respond']", True),
+        ("steps.score.score > 'high'", True),
+        ("steps.score.reasons.count", True),
+        ("-steps.score.band", True),
+    ],
+)
+def test_a_condition_evaluated_directly_is_what_simpleeval_makes_of_it(
+    text: str, direct: bool
+) -> None:
+    """Most conditions (key reads, comparisons, and/or/not) run as compiled closures
+    (`_expressions._direct`), not in simpleeval: same value, or the same error."""
+    from coordinator._expressions import _direct
+
+    expression = Expression(text)
+    slow = Expression(text)
+    object.__setattr__(slow, "_direct", None)  # simpleeval only
+    assert (_direct(expression._node) is not None) is direct
+    try:
+        expected: object = slow.evaluate(NAMES)
+    except ExpressionError as exc:
+        with pytest.raises(ExpressionError) as caught:
+            expression.evaluate(NAMES)
+        assert str(caught.value) == str(exc)
+    else:
+        assert expression.evaluate(NAMES) == expected

@@ -123,6 +123,7 @@ EXPECTED = {
     "topic_name_strategy",
     "topic_record_name_strategy",
     "trusted",
+    "trusted_constructor",
 }
 
 
