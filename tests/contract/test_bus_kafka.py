@@ -105,6 +105,31 @@ class TestKafkaBus(BusContract, EventContract):
                 assert await quiet(c) == []
 
     @pytest.mark.anyio
+    async def test_a_producer_that_failed_for_good_leaves_no_error_unread(
+        self, url: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """aiokafka keeps a fenced producer's error in a future for whoever waits for the
+        transaction's end, and a new one each time its sender fails again; closing the bus
+        reads the last, so asyncio has no "exception was never retrieved" to log."""
+        import gc
+
+        from aiokafka.errors import ProducerFenced
+
+        from bus._kafka import _failed_for_good
+
+        b = await self.connect(url).__aenter__()
+        tx = await b.begin(transactional_id=name("fenced")).__aenter__()
+        assert isinstance(tx, KafkaTransaction)
+        producer = tx._running()
+        producer._txn_manager.fatal_error(ProducerFenced())
+        assert _failed_for_good(producer) is not None  # what a transaction's step reads
+        producer._txn_manager.fatal_error(ProducerFenced())  # failing again: a new future
+        await b.close()
+        del tx, producer
+        gc.collect()
+        assert "never retrieved" not in caplog.text
+
+    @pytest.mark.anyio
     async def test_a_producer_failed_for_good_mid_transaction_fails_it_cleanly(
         self, url: str
     ) -> None:
