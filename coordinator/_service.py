@@ -402,23 +402,25 @@ class Coordinator:
         # kept compressed, and its wake-up taken: memory stays bounded.
         waiting: dict[str, tuple[bytes, int]] = {}
         quarantined: dict[str, str] = {}
-        checkpoint: ChainCheckpoint | None = None
-        positions: dict[str, int] = {}
+        # A checkpoint and the input positions are written with every transaction: only
+        # the latest of each is read (parsing each was a twelfth of a restore).
+        latest_checkpoint: Record | None = None
+        latest_positions: Record | None = None
         writer: str | None = None
         following = 0
 
         async def read(start: int | None) -> None:
             """Apply the changelog's records, from its beginning or from `start`."""
-            nonlocal checkpoint, positions, writer, following
+            nonlocal latest_checkpoint, latest_positions, writer, following
             since = None if start is None else {tp: start}
             async for batch in read_to_end(self._bus, [tp], start=since):
                 for record in batch:
                     following = record.offset + 1
                     if record.key == AUDIT_HEAD:
-                        checkpoint = self._read_checkpoint(record)
+                        latest_checkpoint = record
                         continue
                     if record.key == POSITIONS:
-                        positions = _read_positions(record)
+                        latest_positions = record
                         continue
                     if record.key == WRITER:
                         writer = record.value.decode("utf-8", "replace")
@@ -449,6 +451,8 @@ class Coordinator:
                     await read(following)
             for case_id, (value, offset) in waiting.items():
                 _settle(states, quarantined, tp, case_id, value, offset)
+        checkpoint = None if latest_checkpoint is None else self._read_checkpoint(latest_checkpoint)
+        positions = {} if latest_positions is None else _read_positions(latest_positions)
         self._states[p] = states
         self._quarantined[p] = quarantined
         self._checkpoints[p] = checkpoint

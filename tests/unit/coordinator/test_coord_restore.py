@@ -10,14 +10,16 @@ then a state -> the state.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
 import bus
 from bus import Message, partition_for
 from coordinator import TOMBSTONE, CaseState, Coordinator, PipelineCatalog, _service
-from coordinator._service import RESTORE_WINDOW
+from coordinator._service import AUDIT_HEAD, POSITIONS, RESTORE_WINDOW
 from schemas import AvroCodec, MemorySchemaStore, Producer, Registry
+from schemas.audit import CaseHead, ChainCheckpoint
 from schemas.topology import CASE_PARTITIONS, STATE
 from tests.unit.coordinator.test_coord_rebalance import PIPELINES
 from tests.unit.coordinator.test_coord_store import states
@@ -77,3 +79,55 @@ async def test_the_last_record_of_each_case_is_what_a_restore_holds(
     assert list(coordinator.quarantined()) == [cases["broken"]]
     why = coordinator.quarantined()[cases["broken"]]
     assert why.startswith(f"its state record {STATE.name}[") and "is corrupt" in why
+
+
+@pytest.mark.parametrize(
+    ("history", "sequence", "positions", "errors"),
+    [
+        # Every transaction writes a checkpoint and the positions: the latest decides...
+        ("good good", 2, {"caseyard.intake": 2}, 0),
+        # ... a corrupt one before it is never read (it was replaced) ...
+        ("bad good", 2, {"caseyard.intake": 2}, 0),
+        # ... and a corrupt latest one is reported: no checkpoint (the next starts the
+        # numbering again), no positions (the group's committed offsets are used).
+        ("good bad", None, {}, 2),
+    ],
+)
+async def test_the_latest_checkpoint_and_positions_are_what_a_restore_reads(
+    history: str,
+    sequence: int | None,
+    positions: dict[str, int],
+    errors: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with bus.connect("memory://") as b:
+        await b.ensure_topics([bus.TopicSpec(STATE.name, partitions=CASE_PARTITIONS)])
+        for n, kind in enumerate(history.split(), start=1):
+            checkpoint = ChainCheckpoint(
+                partition=0,
+                sequence=n,
+                previous=None,
+                written_at=datetime(2026, 1, 1, tzinfo=UTC),
+                heads=(CaseHead(case_id="c", events=n, hash="ab" * 32),),
+            ).to_bytes()
+            moved = f'{{"caseyard.intake": {n}}}'.encode()
+            good = kind == "good"
+            await b.publish_batch(
+                [
+                    Message(
+                        STATE.name, checkpoint if good else b"\xff", key=AUDIT_HEAD, partition=0
+                    ),
+                    Message(STATE.name, moved if good else b"[", key=POSITIONS, partition=0),
+                ]
+            )
+        coordinator = Coordinator(
+            bus=b,
+            codec=AvroCodec(Registry(MemorySchemaStore())),
+            catalog=PipelineCatalog.load(PIPELINES),
+            producer=Producer(service="test", version="1"),
+        )
+        await coordinator.restore({0})
+    restored = coordinator._checkpoints[0]
+    assert (restored.sequence if restored is not None else None) == sequence
+    assert coordinator._positions[0] == positions
+    assert sum(r.levelname == "ERROR" for r in caplog.records) == errors
