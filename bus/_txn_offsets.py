@@ -10,8 +10,7 @@ Java producer does with `sendOffsetsToTransaction(offsets, consumer.groupMetadat
 
 `add_group` adds the group to the producer's open transaction (AddOffsetsToTxn) and tells
 aiokafka's transaction manager that a group joined it, so that even a transaction of
-offsets alone ends with EndTxn; `commit_offsets` sends TxnOffsetCommit v3 itself;
-`send_offsets` does both, in turn. It
+offsets alone ends with EndTxn; `commit_offsets` sends TxnOffsetCommit v3 itself. It
 reads aiokafka's producer id and epoch and the consumer's generation from their private
 attributes (aiokafka has no public accessor for either; `pyproject.toml` bounds its version);
 the bus contract tests run it against a real broker.
@@ -138,36 +137,10 @@ Coordinators = dict[tuple[int, str], int]
 """The node of each (coordination type, key) found: a lookup is a request of its own."""
 
 
-async def send_offsets(
-    producer: AIOKafkaProducer,
-    consumer: AIOKafkaConsumer,
-    group: str,
-    offsets: Mapping[TopicPartition, int],
-    coordinators: Coordinators,
-    *,
-    generation: tuple[int, str] | None = None,
-) -> None:
-    """Commit `offsets` of `consumer`'s group in `producer`'s open transaction:
-    `add_group`, then `commit_offsets`.
-
-    `generation` is the (generation id, member id) to send; by default the consumer's
-    current one (a test passes an older one to play a zombie). `coordinators` caches the
-    coordinators found, across calls.
-
-    Raises:
-        TransactionError: The group refused the member (rebalanced away: the records come
-            again to the partitions' owner), the producer was fenced, or the broker
-            answered otherwise; the transaction can only abort.
-        BusUnavailable: A coordinator stayed unavailable.
-    """
-    await add_group(producer, group, coordinators)
-    await commit_offsets(producer, consumer, group, offsets, coordinators, generation=generation)
-
-
 def _manager(producer: AIOKafkaProducer) -> Any:
     manager = producer._txn_manager  # producer id and epoch: aiokafka has no public API
     if manager is None or manager.transactional_id is None:
-        raise TransactionError("send_offsets needs a transactional producer")
+        raise TransactionError("offsets in a transaction need a transactional producer")
     return manager
 
 
@@ -198,8 +171,20 @@ async def commit_offsets(
     *,
     generation: tuple[int, str] | None = None,
 ) -> None:
-    """Send `offsets` with TxnOffsetCommit v3, fenced by the member's generation; the
-    group must have been added to the transaction (`add_group`)."""
+    """Commit `offsets` of `consumer`'s group in `producer`'s open transaction with
+    TxnOffsetCommit v3, fenced by the member's generation; the group must have been
+    added to the transaction (`add_group`).
+
+    `generation` is the (generation id, member id) to send; by default the consumer's
+    current one (a test passes an older one to play a zombie). `coordinators` caches the
+    coordinators found, across calls.
+
+    Raises:
+        TransactionError: The group refused the member (rebalanced away: the records come
+            again to the partitions' owner), the producer was fenced, or the broker
+            answered otherwise; the transaction can only abort.
+        BusUnavailable: A coordinator stayed unavailable.
+    """
     manager = _manager(producer)
     coordinator = consumer._coordinator  # the group generation: no public API either
     generation_id, member_id = generation or (coordinator.generation, coordinator.member_id)

@@ -67,8 +67,9 @@ class TestKafkaBus(BusContract, EventContract):
                     tx = await b.begin().__aenter__()
                     assert isinstance(tx, KafkaTransaction)
                     await tx.publish(sink, b"from a zombie")
+                    await txn_offsets.add_group(tx._running(), group, b.coordinators)
                     with pytest.raises(TransactionError, match=r"rebalanced away"):
-                        await txn_offsets.send_offsets(
+                        await txn_offsets.commit_offsets(
                             tx._running(),
                             first._client(),
                             group,
