@@ -497,6 +497,16 @@ _BARE_INVOICE = re.compile(
 )
 
 
+_TITLE_INVOICE = re.compile(
+    r"^[ \t]*(?:invoice|rechnung|facture|factura|factuur|fattura|faktura)[ \t]+"
+    r"(?P<value>\d{4,12})[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+"""A title line naming the invoice by a bare number ("Invoice 103767"); a bare number
+after the word elsewhere is too often a year, a page or an amount."""
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
 def _identifiers(text: str) -> Iterator[_Candidate]:
     labelled = [(n, p, 0.9) for n, p in _IDS] + [(n, p, 0.85) for n, p in _GLUED_IDS]
     for name, pattern, confidence in labelled:
@@ -510,6 +520,18 @@ def _identifiers(text: str) -> Iterator[_Candidate]:
                 match.end("value"),
                 confidence,
                 50,
+            )
+    for match in _TITLE_INVOICE.finditer(text):
+        if not _YEAR.fullmatch(match["value"]):
+            yield _Candidate(
+                "invoice_number",
+                match["value"],
+                FieldType.IDENTIFIER,
+                match["value"],
+                match.start("value"),
+                match.end("value"),
+                0.75,
+                45,
             )
     for match in _BARE_INVOICE.finditer(text):
         yield _Candidate(

@@ -388,6 +388,19 @@ def test_a_bare_total_takes_the_currency_of_the_documents_country(text: str, tot
     assert field_value(extract(text), "total_amount") == total
 
 
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("Invoice 103767\nFebruary 17, 2026\nTotal 681.87 EUR\n", "103767"),
+        ("Rechnung 2024\nLeistungszeitraum\n", None),  # a year, not a number
+        ("Your invoice 103767 is attached.\n", None),  # not a title: any number
+        ("Rechnung 12.03.2026\n", None),
+    ],
+)
+def test_a_title_names_the_invoice_by_a_bare_number(text: str, number: str | None) -> None:
+    assert field_value(extract(text), "invoice_number") == number
+
+
 def test_no_issuer_where_nothing_names_one() -> None:
     assert field_value(extract("12.03.2026 total 5,00 EUR"), "issuer") is None
 
