@@ -165,8 +165,9 @@ def _month_first(a: int, b: int, hint: bool, sep: str) -> bool:
         return False
     if b > 12:
         return True
-    # Dotted dates are day-first everywhere; only slashes follow the document's locale.
-    return hint and sep == "/"
+    # Dotted dates are day-first everywhere; slashes and dashes follow the document's
+    # locale (a US till prints "09-01-23" for September 1st).
+    return hint and sep in ("/", "-")
 
 
 def _month(name: str) -> int:

@@ -574,8 +574,19 @@ _DATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 
 def _dates(text: str, month_first: bool) -> Iterator[_Candidate]:
-    for match in DATE_PATTERN.finditer(text):
-        day = parse_date(match, month_first)
+    """The dates of `text`; a numeric one that could be either order ("01-08-2023") is
+    read in the order the document's unambiguous ones of the same separator show
+    ("24-08-2023": day first), else in its locale's (`month_first`)."""
+    matches = list(DATE_PATTERN.finditer(text))
+    shown: dict[str, bool] = {}
+    for match in matches:
+        if match.group("num"):
+            a, b = int(match["a"]), int(match["b"])
+            if a > 12 >= b or b > 12 >= a:
+                shown.setdefault(match["sep"], b > 12)
+    for match in matches:
+        hint = shown.get(match["sep"], month_first) if match.group("num") else month_first
+        day = parse_date(match, hint)
         if day is None or not 1900 <= day.year <= 2100:
             continue
         prefix = _line_prefix(text, match.start(), 50)

@@ -401,6 +401,25 @@ def test_a_title_names_the_invoice_by_a_bare_number(text: str, number: str | Non
     assert field_value(extract(text), "invoice_number") == number
 
 
+@pytest.mark.parametrize(
+    ("text", "dates"),
+    [
+        # A US till's dashes follow the locale its dollars give: September 1st.
+        ("Trader Joe's\nTOTAL $9.98\n09-01-23 16:56\n", ["2023-09-01"]),
+        # The document's own unambiguous date settles the order of its ambiguous one ...
+        ("Statement date 01-08-2023\nPayment due 24-08-2023 S$22,800\n", ["2023-08-01"]),
+        ("DOB 08/06/1984\nISS 02/22/2016\n", ["1984-08-06", "2016-02-22"]),
+        # ... of the same separator only; dotted dates stay day-first.
+        ("Datum 03.04.2024\nDue 04/15/2024 $10.00\n", ["2024-04-03", "2024-04-15"]),
+    ],
+)
+def test_an_ambiguous_date_is_read_in_the_order_the_document_shows(
+    text: str, dates: list[str]
+) -> None:
+    found = [f.normalized for f in extract(text).fields if f.type is FieldType.DATE]
+    assert found[: len(dates)] == dates
+
+
 def test_no_issuer_where_nothing_names_one() -> None:
     assert field_value(extract("12.03.2026 total 5,00 EUR"), "issuer") is None
 
