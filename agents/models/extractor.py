@@ -859,8 +859,9 @@ _SINGLETONS = ("total_amount", "due_date", "invoice_date", "invoice_number", "da
 def _promote_singletons(candidates: list[_Candidate]) -> list[_Candidate]:
     """Keep one field per singleton name; the others become generic ``amount``/``date``.
 
-    The last total on a document is the grand total (after subtotal and tax), the first due
-    date or invoice number is the one in the header.
+    The last total on a document is the grand total (after subtotal and tax), unless it
+    is nothing ("Balance Due $0.00" under "Total Charges $710.00": the total was paid);
+    the first due date or invoice number is the one in the header.
     """
     out = list(candidates)
     for name in _SINGLETONS:
@@ -868,7 +869,7 @@ def _promote_singletons(candidates: list[_Candidate]) -> list[_Candidate]:
         if len(same) <= 1:
             continue
         if name == "total_amount":
-            best = max(same, key=lambda c: (c.confidence, c.start))
+            best = max(same, key=lambda c: (_amount_of(c) != 0, c.confidence, c.start))
         else:
             best = max(same, key=lambda c: (c.confidence, -c.start))
         generic = {"total_amount": "amount", "invoice_number": "reference"}.get(name, "date")

@@ -420,6 +420,13 @@ def test_an_ambiguous_date_is_read_in_the_order_the_document_shows(
     assert found[: len(dates)] == dates
 
 
+def test_a_total_of_nothing_gives_way_to_the_charges() -> None:
+    # An e-mail receipt: the balance due is nothing because the total was paid.
+    text = "Total Charges $710.00\nPayment $710.00\nBalance Due $0.00\n"
+    assert field_value(extract(text), "total_amount") == "710.00 USD"
+    assert field_value(extract("Amount due 0.00 EUR\n"), "total_amount") == "0.00 EUR"
+
+
 def test_no_issuer_where_nothing_names_one() -> None:
     assert field_value(extract("12.03.2026 total 5,00 EUR"), "issuer") is None
 
