@@ -291,24 +291,39 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10,32}")
 def _ibans(text: str) -> Iterator[_Candidate]:
     for match in _IBAN.finditer(text):
         raw = match.group()
-        positions = [i for i, ch in enumerate(raw) if ch != " "]
-        # The pattern is greedy and may run into the next word ("... 00 BIC"); try the
-        # longest prefix that validates.
-        for length in range(len(positions), 14, -1):
-            end = positions[length - 1] + 1
-            compact = raw[:end].replace(" ", "")
-            if stdnum.iban.is_valid(compact):
-                yield _Candidate(
-                    "iban",
-                    raw[:end],
-                    FieldType.IBAN,
-                    stdnum.iban.compact(compact),
-                    match.start(),
-                    match.start() + end,
-                    0.99,
-                    100,
-                )
+        wrapped = _WRAPPED_IBAN.match(text, match.end())
+        for candidate in (raw, raw + wrapped.group() if wrapped else None):
+            found = _valid_iban(candidate, match.start()) if candidate else None
+            if found is not None:
+                yield found
                 break
+
+
+_WRAPPED_IBAN = re.compile(r"[ \t]*\n[ \t]*(?:[A-Z0-9][ ]?){1,20}(?![a-z])")
+"""The rest of an IBAN the PDF's text layer wrapped onto the next line ("DE67 1004 8392
+7221" then "8882 72"), tried only when what the line holds does not validate: the
+checksum decides."""
+
+
+def _valid_iban(raw: str, start: int) -> _Candidate | None:
+    """The longest prefix of `raw` that is a valid IBAN: the pattern is greedy and may run
+    into the next word ("... 00 BIC")."""
+    positions = [i for i, ch in enumerate(raw) if not ch.isspace()]
+    for length in range(len(positions), 14, -1):
+        end = positions[length - 1] + 1
+        compact = re.sub(r"\s", "", raw[:end])
+        if stdnum.iban.is_valid(compact):
+            return _Candidate(
+                "iban",
+                raw[:end],
+                FieldType.IBAN,
+                stdnum.iban.compact(compact),
+                start,
+                start + end,
+                0.99,
+                100,
+            )
+    return None
 
 
 _BIC = re.compile(r"\b[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?\b")
@@ -948,7 +963,8 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
     for org in orgs:
         if not any(a <= org.start < b for a, b in buyers):
             return [replace(org, name="issuer", confidence=0.7)]
-    first = next((x for x in text.splitlines() if x.strip()), "").strip()
+    # OCR reads a table's or a logo's edge as a trailing "|" or dash ("Contoso |").
+    first = next((x for x in text.splitlines() if x.strip()), "").strip().rstrip(" |-")
     if _BRAND_LINE.fullmatch(first) and not _NOT_NAMES & set(first.lower().split()):
         start = text.index(first)
         return [
@@ -1202,7 +1218,8 @@ _NOT_NAMES = frozenset(
     "dear hello thanks team service support office department the your our please order "
     "insurance claim policy statement receipt contract agreement page sent from iphone "
     "online banking kundenservice atención client cliente le la el monthly new "
-    "avviso pagamento fattura ricevuta mahnung zahlungserinnerung relance".split()
+    "avviso pagamento fattura ricevuta mahnung zahlungserinnerung relance "
+    "duplikat duplicate duplicata copy kopie copia".split()
 )
 
 

@@ -427,6 +427,26 @@ def test_a_total_of_nothing_gives_way_to_the_charges() -> None:
     assert field_value(extract("Amount due 0.00 EUR\n"), "total_amount") == "0.00 EUR"
 
 
+def test_an_iban_the_text_layer_wrapped_onto_the_next_line() -> None:
+    text = "Bank IBAN SWIFT Code\nWeltweit Bank DE67 1004 8392 7221\n8882 72\n888-9999\n"
+    assert field_value(extract(text), "iban") == "DE67100483927221888272"
+    # Only where the checksum says so: a valid IBAN is not run on into the next line.
+    text = "IBAN DE89 3704 0044 0532 0130 00\n1234 56\n"
+    assert field_value(extract(text), "iban") == "DE89370400440532013000"
+
+
+@pytest.mark.parametrize(
+    ("text", "issuer"),
+    [
+        ("Contoso |\n123 Main Street\nRedmond, WA 98052\n", "Contoso"),  # OCR's table edge
+        ("DUPLIKAT\nSUMME EUR 4,52\n", None),  # a copy's stamp, not a shop
+        ("---\ntitle: Gazette n°5\n---\n", None),  # Markdown's front matter
+    ],
+)
+def test_a_receipts_first_line_as_its_issuer(text: str, issuer: str | None) -> None:
+    assert field_value(extract(text), "issuer") == issuer
+
+
 def test_no_issuer_where_nothing_names_one() -> None:
     assert field_value(extract("12.03.2026 total 5,00 EUR"), "issuer") is None
 
