@@ -854,22 +854,19 @@ class KafkaTransaction:
 
     async def _group_added(self, producer: AIOKafkaProducer, group: str) -> None:
         """`group` is in the transaction: added when it began, else now."""
-        adding, self._adding = self._adding, None
-        if adding is not None and adding[0] == group:
+        if self._adding is not None and self._adding[0] == group:
+            adding, self._adding = self._adding, None
             await adding[1]
             return
-        if adding is not None:
-            await self._settled(adding[1])
+        await self._settled()
         await txn_offsets.add_group(producer, group, self._bus.coordinators)
 
-    async def _settled(self, request: asyncio.Future[None] | None = None) -> None:
+    async def _settled(self) -> None:
         """The group request begun with the transaction has ended, whatever its outcome
         (the transaction ends after it; a failure shows again at EndTxn)."""
-        if request is None:
-            request = self._adding[1] if self._adding is not None else None
-            self._adding = None
-        if request is not None:
-            await asyncio.wait([request])
+        adding, self._adding = self._adding, None
+        if adding is not None:
+            await asyncio.wait([adding[1]])
 
     async def commit(self) -> None:
         producer = self._running()
