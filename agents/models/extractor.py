@@ -700,11 +700,8 @@ def _declared_currency(text: str) -> list[_Candidate]:
 
 
 _CURRENCY_OF_COUNTRY = {
-    **dict.fromkeys(
-        "AT BE CY DE EE EL ES FI FR GR HR IE IT LT LU LV MT NL PT SI SK".split(), "EUR"
-    ),
+    **dict.fromkeys("AT BE CY DE EE ES FI FR GR HR IE IT LT LU LV MT NL PT SI SK".split(), "EUR"),
     "GB": "GBP",
-    "XI": "GBP",
     "CH": "CHF",
     "LI": "CHF",
     "CZ": "CZK",
@@ -719,15 +716,20 @@ _CURRENCY_OF_COUNTRY = {
 2026, is left out: its earlier documents are in leva)."""
 
 
+def _countries(found: list[_Candidate]) -> list[str]:
+    """The countries of the document's IBANs and VAT ids, in order (a VAT id's EL is
+    Greece, XI Northern Ireland's)."""
+    return [
+        {"EL": "GR", "XI": "GB"}.get(c.normalized[:2], c.normalized[:2])
+        for c in found
+        if c.normalized and (c.type is FieldType.IBAN or c.name == "vat_id")
+    ]
+
+
 def _country_currency(found: list[_Candidate]) -> str | None:
     """The currency of the country of the document's IBANs and VAT ids, when they all
     name one: what a receipt's bare "SUMME 7,16" is in when nothing else says."""
-    countries = {
-        c.normalized[:2]
-        for c in found
-        if c.normalized and (c.type is FieldType.IBAN or c.name == "vat_id")
-    }
-    currencies = {_CURRENCY_OF_COUNTRY.get(country) for country in countries}
+    currencies = {_CURRENCY_OF_COUNTRY.get(country) for country in _countries(found)}
     return currencies.pop() if len(currencies) == 1 else None
 
 
@@ -1086,11 +1088,9 @@ _CURRENCY_REGION = {"GBP": "GB", "USD": "US", "CHF": "CH"}
 
 def _region_hint(text: str, found: list[_Candidate]) -> str:
     """Where national-format numbers (``030 1234567``) most likely come from."""
-    for candidate in found:
-        if candidate.type is FieldType.IBAN and candidate.normalized:
-            return candidate.normalized[:2]
-        if candidate.name == "vat_id" and candidate.normalized:
-            return {"EL": "GR", "XI": "GB"}.get(candidate.normalized[:2], candidate.normalized[:2])
+    countries = _countries(found)
+    if countries:
+        return countries[0]
     for candidate in found:
         if candidate.type is FieldType.EMAIL and candidate.normalized:
             tld = candidate.normalized.rsplit(".", 1)[-1]
