@@ -531,7 +531,7 @@ def train(
             "wrong_below_threshold": raw.wrong_below_threshold,
             "right_below_threshold": raw.right_below_threshold,
         }
-        confidence = Confidence.fit(_right(real, answers))
+        confidence = Confidence.fit((p, ok) for _, p, ok in _right(real, answers))
         synthetic_only = _fit_doc_types(docs, seed)
         alone = evaluation.scores(real, _predict(synthetic_only, [d.text for d in real]))
         baseline = {"accuracy": alone.accuracy, "macro_f1": alone.macro_f1, "ece": alone.ece}
@@ -563,12 +563,12 @@ def train(
 
 def _right(
     real: Sequence[RealDocument], answers: Sequence[tuple[DocType, float]]
-) -> list[tuple[float, bool]]:
-    """(probability, right) of the model's answers: not those a format decided, whose
-    confidence is FORMAT_CONFIDENCE whatever the model says."""
+) -> list[tuple[int, float, bool]]:
+    """(index, probability, right) of the model's answers: not those a format decided,
+    whose confidence is FORMAT_CONFIDENCE whatever the model says."""
     return [
-        (p, t == d.doc_type)
-        for d, (t, p) in zip(real, answers, strict=True)
+        (i, p, t == d.doc_type)
+        for i, (d, (t, p)) in enumerate(zip(real, answers, strict=True))
         if formats.recognise(d.text) is None
     ]
 
@@ -580,12 +580,12 @@ def _cross_fitted(
     fitted on the other sources' answers, so that the calibration is measured on sources
     it did not learn from."""
     calibrated = list(answers)
+    graded = _right(real, answers)
     for source in sorted({d.source for d in real}):
-        others = [(d, a) for d, a in zip(real, answers, strict=True) if d.source != source]
-        confidence = Confidence.fit(_right([d for d, _ in others], [a for _, a in others]))
-        for i, (doc, (doc_type, p)) in enumerate(zip(real, answers, strict=True)):
-            if doc.source == source and formats.recognise(doc.text) is None:
-                calibrated[i] = (doc_type, confidence(p))
+        confidence = Confidence.fit((p, ok) for i, p, ok in graded if real[i].source != source)
+        for i, p, _ in graded:
+            if real[i].source == source:
+                calibrated[i] = (answers[i][0], confidence(p))
     return calibrated
 
 
