@@ -403,8 +403,10 @@ def _read_pdf(data: bytes, _charset: str | None) -> str:
     text = _SURROGATE.sub("\ufffd", "\n\n".join(pages))
     if not text.strip():
         return _ocr_pdf(reader)
-    if len(reader.pages) <= MAX_OCR_PAGES and _garbled(text) > GARBLED_WORDS:
-        return _read_again(reader, text)
+    if len(reader.pages) <= MAX_OCR_PAGES:
+        garbled = _garbled(text)
+        if garbled > GARBLED_WORDS:
+            return _read_again(reader, text, garbled)
     return text
 
 
@@ -448,7 +450,7 @@ def _script(char: str) -> str | None:
     return name.partition(" ")[0].partition("-")[0]
 
 
-def _read_again(reader: PdfReader, layer: str) -> str:
+def _read_again(reader: PdfReader, layer: str, garbled: float) -> str:
     """A garbled text layer (see `GARBLED_WORDS`) read again from the page images by
     Tesseract; of the two readings, the one whose words garble less. The layer stays when
     the pages cannot be OCR'd (no images, no Tesseract, a page over the pixel limit)."""
@@ -456,7 +458,7 @@ def _read_again(reader: PdfReader, layer: str) -> str:
         read = _ocr_pdf(reader)
     except DocumentError:
         return layer
-    return read if _garbled(read) < _garbled(layer) else layer
+    return read if _garbled(read) < garbled else layer
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
