@@ -533,31 +533,78 @@ _BLOCK_TAGS = frozenset(
     "address article aside blockquote br dd div dl dt footer form h1 h2 h3 h4 h5 h6 header "
     "hr li main nav ol p pre section table tbody td tfoot th thead title tr ul".split()
 )
-_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg"})
+_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "select", "datalist"})
+"""Elements whose content is not text on the page: code, styles, a form's list of choices."""
+_VOID_TAGS = frozenset(
+    "area base br col embed hr img input link meta param source track wbr".split()
+)
+_CHROME_ROLES = frozenset({"navigation", "search", "banner", "contentinfo"})
+"""ARIA landmarks of a page's chrome: menus, the search box, the site's header and footer."""
+_SECTIONING = frozenset({"article", "aside", "main", "nav", "section"})
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+
+def _left_out(tag: str, attrs: list[tuple[str, str | None]], sectioned: bool) -> bool:
+    """Whether an element's content is not the document's text: not rendered (a skipped
+    tag, ``hidden``, ``aria-hidden``, ``display: none``) or the page's chrome (``nav``, a
+    navigation/search/banner/contentinfo landmark, and ``header``/``footer`` outside any
+    article or section, which are the page's banner and footer by the HTML standard)."""
+    if tag in _SKIPPED_TAGS or tag == "nav":
+        return True
+    if tag in ("header", "footer") and not sectioned:
+        return True
+    values = dict(attrs)
+    return (
+        "hidden" in values
+        or (values.get("aria-hidden") or "").strip().lower() == "true"
+        or (values.get("role") or "").strip().lower() in _CHROME_ROLES
+        or _HIDDEN_STYLE.search(values.get("style") or "") is not None
+    )
 
 
 class _TextParser(HTMLParser):
+    """The text a reader sees: block elements on lines of their own, table cells apart,
+    nothing of what is left out (`_left_out`) nor of what it contains.
+
+    Open elements are kept on a stack (an end tag closes what was left open inside it; a
+    stray one is ignored), so a left-out element ends where it ends, whatever it holds."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self._chunks: list[str] = []
-        self._skip_depth = 0
+        self._open: list[str] = []
+        self._left_out_at: int | None = None
+        """Depth of the outermost open left-out element (None: none is open)."""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED_TAGS:
-            self._skip_depth += 1
-        elif tag in ("td", "th"):
+        if tag not in _VOID_TAGS:
+            self._open.append(tag)
+            if self._left_out_at is None and _left_out(
+                tag, attrs, any(t in _SECTIONING for t in self._open[:-1])
+            ):
+                self._left_out_at = len(self._open)
+        if self._left_out_at is not None:
+            return
+        if tag in ("td", "th"):
             self._chunks.append(" | ")
         elif tag in _BLOCK_TAGS:
             self._chunks.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED_TAGS:
-            self._skip_depth = max(0, self._skip_depth - 1)
-        elif tag in _BLOCK_TAGS and tag not in ("td", "th"):
+        if tag in _VOID_TAGS or tag not in self._open:
+            return
+        depth = len(self._open) - self._open[::-1].index(tag) - 1
+        del self._open[depth:]
+        if self._left_out_at is not None:
+            if depth + 1 > self._left_out_at:
+                return
+            self._left_out_at = None
+            return
+        if tag in _BLOCK_TAGS and tag not in ("td", "th"):
             self._chunks.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self._skip_depth:
+        if self._left_out_at is None:
             self._chunks.append(data)
 
     def text(self) -> str:

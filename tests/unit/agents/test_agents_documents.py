@@ -118,6 +118,41 @@ def test_html_drops_scripts_and_keeps_structure() -> None:
     assert read_text(markup.encode(), "text/html; charset=utf-8").startswith("T")
 
 
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        # Not rendered: the hidden attribute, aria-hidden, an inline display/visibility.
+        (
+            "<p>Total 12.00</p><div hidden>preview text<p>nested</p></div><p>Paid</p>",
+            "Total 12.00\n\nPaid",
+        ),
+        ('<span aria-hidden="TRUE">x</span><span aria-hidden="false">shown</span>', "shown"),
+        ('<td style="display: none">pre</td><div style="visibility:hidden">v</div>ok', "ok"),
+        # A form's choices are not text on the page.
+        ("<p>Ship to <select><option>Alaska<option>Texas</select></p>", "Ship to"),
+        # The page's chrome: nav, navigation/search landmarks, the page's header/footer.
+        ('<nav><a>Home</a></nav><div role="Navigation">Menu</div><p>Body</p>', "Body"),
+        (
+            '<div role="search">Search</div><header>Shop</header><p>Body</p><footer>(c)</footer>',
+            "Body",
+        ),
+        # An article's or section's own header and footer are its text.
+        (
+            "<article><header>Invoice 7</header><p>Due</p><footer>Thanks</footer></article>",
+            "Invoice 7\n\nDue\n\nThanks",
+        ),
+        # A void element cannot hold anything: its attributes hide nothing after it.
+        ("<p>a<input hidden type=text>b<br hidden>c</p>", "ab\nc"),
+        # Elements left open inside a left-out one end with it; a stray end tag is ignored.
+        ("<nav><ul><li>Home<li>Cart</ul></nav></span><p>Order 42</p></div>", "Order 42"),
+        ("<div hidden><p>one<p>two</div><p>three</p>", "three"),
+    ],
+)
+def test_html_text_is_what_a_reader_sees(markup: str, text: str) -> None:
+    """What is not rendered and what is the page's chrome is left out with all it holds."""
+    assert html_to_text(markup) == text
+
+
 def _email(plain: str | None, html: str | None) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = "Ana Ruiz <ana@example.com>"
