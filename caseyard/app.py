@@ -234,12 +234,15 @@ async def read_records(
     partitions: int = CASE_PARTITIONS,
     start: Mapping[TopicPartition, int] | None = None,
     on_batch: Callable[[list[Record]], None] | None = None,
+    partition: int | None = None,
 ) -> list[Record]:
-    """Every record of `topic` (only the case's partition and key if `case_id` is given),
-    from the offsets in `start` where it names a partition; `on_batch` sees each batch read
-    (a progress bar)."""
+    """Every record of `topic` (only the case's partition and key if `case_id` is given,
+    only `partition` if that is), from the offsets in `start` where it names a partition;
+    `on_batch` sees each batch read (a progress bar)."""
     wanted = case_id.encode() if case_id is not None else None
     tps = topic_partitions(topic, case_id=case_id, partitions=partitions)
+    if partition is not None:
+        tps = [tp for tp in tps if tp.partition == partition]
     records: list[Record] = []
     async for batch in read_to_end(app.bus, tps, start=start):
         if on_batch is not None:

@@ -8,7 +8,10 @@ the intake topic is at or after TIME (its record timestamp) or at or after OFFSE
 every intake partition). A case submitted earlier is not rebuilt: its earlier inputs are
 not read, so its state could not be. The other topics are read from a minute before the
 first chosen submission of each partition (for producers' clock skew) and filtered to the
-chosen cases.
+chosen cases. A case's records all live on its partition of each topic, so the cases are
+read and rebuilt one partition at a time (memory is one partition's log, not the whole's);
+a submission a producer put on another partition is replayed where the coordinator sent
+it on to.
 
 Group replay (`--group G --topic T --from ...`) commits, for group G, the first offset at
 or after TIME (or the earliest, or OFFSET) on every partition of T, as
@@ -20,7 +23,7 @@ tell: the join does not get every partition.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -30,7 +33,7 @@ import typer
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from bus import Bus, Record, TopicPartition
+from bus import Bus, Record, TopicPartition, partition_for
 from caseyard.app import (
     App,
     decode_records,
@@ -40,7 +43,16 @@ from caseyard.app import (
 )
 from caseyard.commands._run import run
 from caseyard.errors import AuditFailed, ConfigError
-from coordinator import CaseReplay, CaseState, Logged, PipelineCatalog, StepStatus, replay
+from caseyard.process import gc_paused
+from coordinator import (
+    CaseReplay,
+    CaseState,
+    Logged,
+    Mismatch,
+    PipelineCatalog,
+    StepStatus,
+    replay,
+)
 from schemas import (
     CaseSubmitted,
     ClassifyOutput,
@@ -48,7 +60,7 @@ from schemas import (
     TaskCompleted,
     TaskOutput,
 )
-from schemas.topology import CASE_EVENTS, HUMAN, INTAKE, RESULTS, TIMERS
+from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, HUMAN, INTAKE, RESULTS, TIMERS
 
 if TYPE_CHECKING:
     from caseyard.whatif import Counts
@@ -263,9 +275,15 @@ async def _decoded(app: App, records: list[Record], log: CaseLog) -> list[Logged
 
 
 async def read_case_log(
-    app: App, start: Start, case_id: str | None, progress: Progress, task: TaskID
+    app: App,
+    start: Start,
+    case_id: str | None,
+    progress: Progress,
+    task: TaskID,
+    partition: int | None = None,
 ) -> CaseLog:
-    """Read the submissions at/after `start`, then the rest of those cases' records."""
+    """Read the submissions at/after `start`, then the rest of those cases' records (of
+    every partition, or of `partition` only: the cases it owns, all their records)."""
     log = CaseLog([], [], [], set())
 
     async def read(topic: str, starts: Mapping[TopicPartition, int]) -> list[Record]:
@@ -281,12 +299,26 @@ async def read_case_log(
             case_id=case_id,
             start=starts,
             on_batch=lambda batch: progress.advance(task, len(batch)),
+            partition=partition,
         )
 
-    intake = topic_partitions(INTAKE.name, case_id=case_id)
+    def chosen_here(topic: str) -> list[TopicPartition]:
+        tps = topic_partitions(topic, case_id=case_id)
+        return [tp for tp in tps if partition is None or tp.partition == partition]
+
+    intake = chosen_here(INTAKE.name)
     submissions = await _decoded(
         app, await read(INTAKE.name, await start_offsets(app, intake, start)), log
     )
+    if partition is not None:
+        # A submission on another partition than its case's was sent on, unchanged, to
+        # the case's own by the coordinator (`Coordinator._forward`): the copy there is
+        # the one it applied, and the one that partition's replay reads.
+        submissions = [
+            i
+            for i in submissions
+            if partition_for(i.event.case_id.encode(), CASE_PARTITIONS, 0) == partition
+        ]
     chosen = {i.event.case_id for i in submissions if isinstance(i.event, CaseSubmitted)}
     log.inputs.extend(submissions)
     # Per partition, when its first chosen case was submitted.
@@ -298,7 +330,7 @@ async def read_case_log(
             )
     keys = {c.encode() for c in chosen}
     for topic in (RESULTS.name, HUMAN.name, TIMERS.name, CASE_EVENTS.name):
-        tps = topic_partitions(topic, case_id=case_id)
+        tps = chosen_here(topic)
         ends = await app.bus.end_offsets(tps)
         if start.earliest:
             wanted = {tp: 0 for tp in tps if tp.partition in first}
@@ -380,35 +412,72 @@ def _table(rows: list[dict[str, Any]], title: str) -> Table:
     return table
 
 
+@dataclass
+class _Replayed:
+    """What a case replay found, partition after partition (`_replay_partition`)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    decisions: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+    broken: list[tuple[str, str]] = field(default_factory=list)
+    """(case, record) of the case events that do not decode."""
+    not_rebuilt: set[str] = field(default_factory=set)
+
+
+async def _replay_partition(
+    app: App,
+    start: Start,
+    case_id: str | None,
+    progress: Progress,
+    task: TaskID,
+    partition: int,
+    catalog: PipelineCatalog,
+    found: _Replayed,
+) -> None:
+    """Replay the cases of `partition` into `found`; what was read is gone on return."""
+    log = await read_case_log(app, start, case_id, progress, task, partition)
+    result = replay(log.inputs, log.outputs, catalog)
+    found.rows.extend(case_summary(c) for c in result.cases)
+    found.decisions += sum(c.inputs for c in result.cases)
+    found.mismatches.extend(result.mismatches)
+    chosen = {c.case_id for c in result.cases}
+    # A case event that does not decode was changed: a difference no replay can show.
+    found.broken.extend(
+        (case, f"{r.topic}/{r.partition}/{r.offset}")
+        for r in log.undecodable
+        if r.topic == CASE_EVENTS.name
+        and (case := (r.key or b"").decode(errors="replace")) in chosen
+    )
+    found.not_rebuilt |= log.not_rebuilt
+
+
 def _replay_cases(start: Start, case_id: str | None, verify: bool, as_json: bool) -> None:
     from caseyard.app import open_app
     from caseyard.cli import console, existing_settings, print_json
 
     async def body() -> None:
         catalog = PipelineCatalog.load(existing_settings().pipelines_dir)
+        found = _Replayed()
         async with open_app(existing_settings()) as app:
             with Progress(console=console, transient=True, disable=as_json) as progress:
                 task = progress.add_task("reading the log", total=0)
-                log = await read_case_log(app, start, case_id, progress, task)
-        if case_id is not None and not any(
-            isinstance(i.event, CaseSubmitted) and i.event.case_id == case_id for i in log.inputs
-        ):
+                # A case's records all live on its partition: one partition is read,
+                # replayed and let go before the next (memory is one partition's log).
+                for p in sorted(
+                    tp.partition for tp in topic_partitions(INTAKE.name, case_id=case_id)
+                ):
+                    with gc_paused():
+                        await _replay_partition(
+                            app, start, case_id, progress, task, p, catalog, found
+                        )
+        rows, mismatches, broken = found.rows, found.mismatches, found.broken
+        if case_id is not None and not any(row["case"] == case_id for row in rows):
             raise ConfigError(f"no submission of case {case_id!r} on {INTAKE.name} from {start}")
-        result = replay(log.inputs, log.outputs, catalog)
-        rows = [case_summary(c) for c in result.cases]
-        chosen = {c.case_id for c in result.cases}
-        # A case event that does not decode was changed: a difference no replay can show.
-        broken = [
-            ((r.key or b"").decode(errors="replace"), f"{r.topic}/{r.partition}/{r.offset}")
-            for r in log.undecodable
-            if r.topic == CASE_EVENTS.name
-        ]
-        broken = [(case, where) for case, where in broken if case in chosen]
-        problems = [str(m) for m in result.mismatches] + [
+        problems = [str(m) for m in mismatches] + [
             f"case {case}: {where}: a case event that does not decode (changed)"
             for case, where in broken
         ]
-        skipped = sorted(log.not_rebuilt - chosen)
+        skipped = sorted(found.not_rebuilt - {row["case"] for row in rows})
         if as_json:
             document: dict[str, Any] = {"from": str(start), "cases": rows, "not_rebuilt": skipped}
             if verify:
@@ -419,7 +488,7 @@ def _replay_cases(start: Start, case_id: str | None, verify: bool, as_json: bool
                         "expected": m.expected,
                         "recorded": m.recorded,
                     }
-                    for m in result.mismatches
+                    for m in mismatches
                 ] + [
                     {"case": case, "record": where, "problem": "does not decode"}
                     for case, where in broken
@@ -437,11 +506,11 @@ def _replay_cases(start: Start, case_id: str | None, verify: bool, as_json: bool
                 for line in problems:
                     console.print(line, markup=False, highlight=False, soft_wrap=True)
         if verify:
-            decisions = sum(c.inputs for c in result.cases)
+            decisions = found.decisions
             if problems:
                 raise AuditFailed(
                     f"{len(problems)} recorded decision(s) differ from the replay in "
-                    f"{len({m.case_id for m in result.mismatches} | {c for c, _ in broken})} "
+                    f"{len({m.case_id for m in mismatches} | {c for c, _ in broken})} "
                     "case(s) "
                     f"({decisions} inputs replayed)"
                 )

@@ -22,11 +22,12 @@ import bus
 from bus import partition_for
 from schemas import CaseCompleted, CaseOpened
 from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE
-from tests.helpers import eventually
+from tests.helpers import eventually, run_caseyard
 from tests.integration.coordinator_harness import (
     DOCUMENT,
     TWO_STEPS,
     Harness,
+    cli_harness,
     harness,
     submission,
 )
@@ -99,6 +100,35 @@ async def test_records_on_another_partition_are_sent_on(tmp_path: Path, pipeline
                 )
         await completed(h, cases)
         assert h.coordinator.stats.forwarded == len(cases)
+
+
+async def test_replay_verifies_cases_whose_submission_was_sent_on(tmp_path: Path) -> None:
+    """`caseyard replay` reads one partition at a time: the copy the coordinator sent on to
+    the case's partition is the submission replayed there, once; the original on the
+    other partition rebuilds nothing of its own (nor a difference)."""
+    async with cli_harness(tmp_path, TWO_STEPS) as h:
+        assert h.coordinator is not None
+        wrong = [f"wrong-{n}" for n in range(3)]
+        async with bus.connect(f"sqlite:///{tmp_path}/bus.db") as upstream:
+            for case in wrong:
+                await upstream.publish(
+                    INTAKE.name,
+                    await h.codec.encode(submission(case, "seq", source="upstream"), INTAKE.name),
+                    key=case.encode(),
+                    partition=elsewhere(case),
+                )
+        right = [await h.submit("seq", case_id=f"right-{n}") for n in range(3)]
+        await completed(h, [*wrong, *right])
+        assert h.coordinator.stats.forwarded == len(wrong)
+    done = run_caseyard(tmp_path, "replay", "--verify", "--json")
+    assert done.returncode == 0, done.stderr
+    replayed = json.loads(done.stdout)
+    assert sorted(c["case"] for c in replayed["cases"]) == sorted([*wrong, *right])
+    assert {c["status"] for c in replayed["cases"]} == {"completed"}
+    assert replayed["differences"] == [] and replayed["not_rebuilt"] == []
+    one = run_caseyard(tmp_path, "replay", "--case", wrong[0], "--verify", "--json")
+    assert one.returncode == 0, one.stderr
+    assert [c["case"] for c in json.loads(one.stdout)["cases"]] == [wrong[0]]
 
 
 def cloudevent(case: str | None, n: int, **data: Any) -> tuple[bytes, list[tuple[str, bytes]]]:
