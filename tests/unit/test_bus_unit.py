@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -192,6 +193,40 @@ async def test_sqlite_compacts_keyed_records_to_the_newest_per_key_when_opened(
         # Keyless records are never compacted; the key is per partition, as in Kafka.
         assert await values("state") == {0: [b"b1", b"x1", b"a2", b"x2"], 1: [b"a-other-partition"]}
         assert await values("log") == {0: [v for _, v in writes], 1: [b"a-other-partition"]}
+
+
+async def test_sqlite_compacts_what_a_bus_wrote_as_it_closes_and_not_if_it_only_read(
+    tmp_path: Path,
+) -> None:
+    """The next process to open the log (a read-only command, often) finds it compacted."""
+    url = f"sqlite:///{tmp_path}/bus.db"
+    count = "SELECT COUNT(*) FROM records WHERE topic='state'"
+
+    def rows(conn: sqlite3.Connection) -> int:
+        return int(conn.execute(count).fetchone()[0])
+
+    def another_writer_repeats_the_key(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO records SELECT topic, partition, offset + 1, ts, key, value, headers"
+            " FROM records WHERE topic='state' ORDER BY offset DESC LIMIT 1"
+        )
+        conn.commit()
+
+    with closing(sqlite3.connect(":memory:")) as conn:
+        async with bus.connect(url) as b:
+            await b.ensure_topics([TopicSpec("state", 1, Cleanup.COMPACT)])
+            await b.publish_batch(
+                [Message("state", v, key=b"a", partition=0) for v in (b"1", b"2")]
+            )
+            conn.execute(f"ATTACH '{tmp_path}/bus.db' AS bus")
+            assert rows(conn) == 2
+        assert rows(conn) == 1  # compacted as the writer closed
+        another_writer_repeats_the_key(conn)
+        async with bus.connect(url) as b:
+            assert rows(conn) == 1  # opening compacts too
+            another_writer_repeats_the_key(conn)
+            await b.end_offsets([TopicPartition("state", 0)])
+        assert rows(conn) == 2  # a bus that only read leaves the log as it was
 
 
 async def test_the_deliveries_after_a_failed_one_are_read_when_they_fail_too() -> None:
