@@ -22,7 +22,10 @@ tell: the join does not get every partition.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,12 +41,14 @@ from caseyard.app import (
     App,
     decode_records,
     offsets_for_times,
+    open_app,
     read_records,
     topic_partitions,
 )
 from caseyard.commands._run import run
 from caseyard.errors import AuditFailed, ConfigError
-from caseyard.process import gc_paused
+from caseyard.process import gc_paused, tune_gc
+from caseyard.settings import Settings
 from coordinator import (
     CaseReplay,
     CaseState,
@@ -141,7 +146,6 @@ async def start_offsets(
 def _replay_what_if(
     start: Start, case_id: str | None, what_if: str, as_json: bool, html_path: Path | None
 ) -> None:
-    from caseyard.app import open_app
     from caseyard.cli import console, existing_settings
     from caseyard.whatif import ask_scorer, parse_what_if, score_requests
 
@@ -413,15 +417,100 @@ def _table(rows: list[dict[str, Any]], title: str) -> Table:
 
 
 @dataclass
-class _Replayed:
-    """What a case replay found, partition after partition (`_replay_partition`)."""
+class Replayed:
+    """What a case replay found (`replay_log`): a row per case rebuilt, in partition order."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     decisions: int = 0
+    """Inputs replayed."""
     mismatches: list[Mismatch] = field(default_factory=list)
     broken: list[tuple[str, str]] = field(default_factory=list)
     """(case, record) of the case events that do not decode."""
     not_rebuilt: set[str] = field(default_factory=set)
+    """Keys of records whose case has no submission among those read."""
+
+    def add(self, other: Replayed) -> None:
+        self.rows.extend(other.rows)
+        self.decisions += other.decisions
+        self.mismatches.extend(other.mismatches)
+        self.broken.extend(other.broken)
+        self.not_rebuilt |= other.not_rebuilt
+
+
+REPLAY_PROCESSES = min(os.cpu_count() or 1, CASE_PARTITIONS)
+PROCESSES_FROM_RECORDS = 50_000
+"""A log of at least this many records is replayed by REPLAY_PROCESSES processes, the
+partitions shared among them (a case's records all live on its partition, so they are
+independent). Below it, starting them (spawned, each imports caseyard: ~0.35 s) costs what
+it saves. Measured on a 2-core machine, `caseyard replay --verify` over 150,000 records
+(10,000 cases): 4.9-5.1 s in one process, 3.2-3.4 s in two; over 30,000 (2,000 cases),
+0.84-0.91 s either way."""
+
+
+async def replay_log(
+    settings: Settings,
+    start: Start,
+    case_id: str | None,
+    progress: Progress,
+    processes: int = REPLAY_PROCESSES,
+) -> Replayed:
+    """Rebuild the cases chosen by `start` (or `case_id`) and compare their decisions with
+    the recorded ones, one partition at a time: in this process, or shared among
+    `processes` when the log is large (PROCESSES_FROM_RECORDS)."""
+    partitions = sorted(tp.partition for tp in topic_partitions(INTAKE.name, case_id=case_id))
+    async with open_app(settings) as app:
+        tps = [
+            TopicPartition(topic, p)
+            for topic in (INTAKE.name, RESULTS.name, HUMAN.name, TIMERS.name, CASE_EVENTS.name)
+            for p in partitions
+        ]
+        records = sum((await app.bus.end_offsets(tps)).values())
+        if processes < 2 or len(partitions) < 2 or records < PROCESSES_FROM_RECORDS:
+            catalog = PipelineCatalog.load(settings.pipelines_dir)
+            task = progress.add_task("reading the log", total=0)
+            found = Replayed()
+            for p in partitions:
+                await _replay_partition(app, start, case_id, progress, task, p, catalog, found)
+            return found
+    groups = [partitions[n::processes] for n in range(min(processes, len(partitions)))]
+    progress.add_task(f"replaying {records:,} records in {len(groups)} processes", total=None)
+    done = await anyio.to_thread.run_sync(_in_processes, settings, start, case_id, groups)
+    found = Replayed()
+    for _, part in sorted(done, key=lambda item: item[0]):
+        found.add(part)
+    return found
+
+
+def _in_processes(
+    settings: Settings, start: Start, case_id: str | None, groups: list[list[int]]
+) -> list[tuple[int, Replayed]]:
+    """Each group of partitions replayed in a process of its own (spawned: this process
+    has threads, and a forked copy of them is not safe)."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(groups), mp_context=spawn) as pool:
+        work = [pool.submit(_replay_partitions, settings, start, case_id, g) for g in groups]
+        return [item for future in work for item in future.result()]
+
+
+def _replay_partitions(
+    settings: Settings, start: Start, case_id: str | None, partitions: list[int]
+) -> list[tuple[int, Replayed]]:
+    """A replay process's share: `partitions`, one after another (see `replay_log`)."""
+    tune_gc()
+
+    async def body() -> list[tuple[int, Replayed]]:
+        catalog = PipelineCatalog.load(settings.pipelines_dir)
+        done: list[tuple[int, Replayed]] = []
+        async with open_app(settings) as app:
+            with Progress(disable=True) as progress:
+                task = progress.add_task("reading the log", total=0)
+                for p in partitions:
+                    found = Replayed()
+                    await _replay_partition(app, start, case_id, progress, task, p, catalog, found)
+                    done.append((p, found))
+        return done
+
+    return anyio.run(body)
 
 
 async def _replay_partition(
@@ -432,9 +521,24 @@ async def _replay_partition(
     task: TaskID,
     partition: int,
     catalog: PipelineCatalog,
-    found: _Replayed,
+    found: Replayed,
 ) -> None:
-    """Replay the cases of `partition` into `found`; what was read is gone on return."""
+    """Replay the cases of `partition` into `found`, with the cyclic GC paused: what was
+    read and rebuilt is gone by its end (see `caseyard.process.gc_paused`)."""
+    with gc_paused():
+        await _replay_read(app, start, case_id, progress, task, partition, catalog, found)
+
+
+async def _replay_read(
+    app: App,
+    start: Start,
+    case_id: str | None,
+    progress: Progress,
+    task: TaskID,
+    partition: int,
+    catalog: PipelineCatalog,
+    found: Replayed,
+) -> None:
     log = await read_case_log(app, start, case_id, progress, task, partition)
     result = replay(log.inputs, log.outputs, catalog)
     found.rows.extend(case_summary(c) for c in result.cases)
@@ -452,24 +556,11 @@ async def _replay_partition(
 
 
 def _replay_cases(start: Start, case_id: str | None, verify: bool, as_json: bool) -> None:
-    from caseyard.app import open_app
     from caseyard.cli import console, existing_settings, print_json
 
     async def body() -> None:
-        catalog = PipelineCatalog.load(existing_settings().pipelines_dir)
-        found = _Replayed()
-        async with open_app(existing_settings()) as app:
-            with Progress(console=console, transient=True, disable=as_json) as progress:
-                task = progress.add_task("reading the log", total=0)
-                # A case's records all live on its partition: one partition is read,
-                # replayed and let go before the next (memory is one partition's log).
-                for p in sorted(
-                    tp.partition for tp in topic_partitions(INTAKE.name, case_id=case_id)
-                ):
-                    with gc_paused():
-                        await _replay_partition(
-                            app, start, case_id, progress, task, p, catalog, found
-                        )
+        with Progress(console=console, transient=True, disable=as_json) as progress:
+            found = await replay_log(existing_settings(), start, case_id, progress)
         rows, mismatches, broken = found.rows, found.mismatches, found.broken
         if case_id is not None and not any(row["case"] == case_id for row in rows):
             raise ConfigError(f"no submission of case {case_id!r} on {INTAKE.name} from {start}")
@@ -573,7 +664,6 @@ async def reset_group(
 
 
 def _replay_group(group: str, topic: str, start: Start, as_json: bool) -> None:
-    from caseyard.app import open_app
     from caseyard.cli import console, existing_settings, print_json
 
     async def body() -> None:
