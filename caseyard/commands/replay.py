@@ -470,7 +470,8 @@ async def replay_log(
             task = progress.add_task("reading the log", total=0)
             found = Replayed()
             for p in partitions:
-                await _replay_partition(app, start, case_id, progress, task, p, catalog, found)
+                with gc_paused():
+                    await _replay_partition(app, start, case_id, progress, task, p, catalog, found)
             return found
     groups = [partitions[n::processes] for n in range(min(processes, len(partitions)))]
     progress.add_task(f"replaying {records:,} records in {len(groups)} processes", total=None)
@@ -506,7 +507,10 @@ def _replay_partitions(
                 task = progress.add_task("reading the log", total=0)
                 for p in partitions:
                     found = Replayed()
-                    await _replay_partition(app, start, case_id, progress, task, p, catalog, found)
+                    with gc_paused():
+                        await _replay_partition(
+                            app, start, case_id, progress, task, p, catalog, found
+                        )
                     done.append((p, found))
         return done
 
@@ -523,22 +527,8 @@ async def _replay_partition(
     catalog: PipelineCatalog,
     found: Replayed,
 ) -> None:
-    """Replay the cases of `partition` into `found`, with the cyclic GC paused: what was
-    read and rebuilt is gone by its end (see `caseyard.process.gc_paused`)."""
-    with gc_paused():
-        await _replay_read(app, start, case_id, progress, task, partition, catalog, found)
-
-
-async def _replay_read(
-    app: App,
-    start: Start,
-    case_id: str | None,
-    progress: Progress,
-    task: TaskID,
-    partition: int,
-    catalog: PipelineCatalog,
-    found: Replayed,
-) -> None:
+    """Replay the cases of `partition` into `found`. What was read and rebuilt is gone on
+    return: callers pause the cyclic GC around it (`caseyard.process.gc_paused`)."""
     log = await read_case_log(app, start, case_id, progress, task, partition)
     result = replay(log.inputs, log.outputs, catalog)
     found.rows.extend(case_summary(c) for c in result.cases)
