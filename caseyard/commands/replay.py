@@ -9,9 +9,9 @@ every intake partition). A case submitted earlier is not rebuilt: its earlier in
 not read, so its state could not be. The other topics are read from a minute before the
 first chosen submission of each partition (for producers' clock skew) and filtered to the
 chosen cases. A case's records all live on its partition of each topic, so the cases are
-read and rebuilt one partition at a time (memory is one partition's log, not the whole's);
-a submission a producer put on another partition is replayed where the coordinator sent
-it on to.
+read and rebuilt one partition at a time (memory is one partition's log, not the whole's),
+in a process per core when the log is large (`PROCESSES_FROM_RECORDS`); a submission a
+producer put on another partition is replayed where the coordinator sent it on to.
 
 Group replay (`--group G --topic T --from ...`) commits, for group G, the first offset at
 or after TIME (or the earliest, or OFFSET) on every partition of T, as
