@@ -437,7 +437,12 @@ class Replayed:
         self.not_rebuilt |= other.not_rebuilt
 
 
-REPLAY_PROCESSES = min(os.cpu_count() or 1, CASE_PARTITIONS)
+REPLAY_PROCESSES = min(
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+    CASE_PARTITIONS,
+)
+"""The cores this process may run on (a container's cpuset, not the host's count), at most
+a process per partition."""
 PROCESSES_FROM_RECORDS = 50_000
 """A log of at least this many records is replayed by REPLAY_PROCESSES processes, the
 partitions shared among them (a case's records all live on its partition, so they are
