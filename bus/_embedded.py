@@ -65,10 +65,10 @@ class EmbeddedBus:
         self.session_timeout_ms = session_timeout_ms
         self._new_data = anyio.Event()
         self._epochs: dict[str, int] = {}
-        self._wrote = False
-        """Whether this bus appended records (it then compacts the log as it closes)."""
         """The epoch this bus holds of each transactional id it used (as a Kafka producer
         holds its id's epoch from `InitProducerId`)."""
+        self._wrote = False
+        """Whether this bus appended records (it then compacts the log as it closes)."""
 
     @classmethod
     def sqlite(cls, url: str, path: str, **options: object) -> EmbeddedBus:

@@ -690,7 +690,7 @@ async def _stopped(producer: AIOKafkaProducer) -> None:
 
 
 def _read_failures(producer: AIOKafkaProducer) -> None:
-    _failed_for_good(producer)
+    _failed_for_good(producer)  # reads the transaction waiter's error, if it has one
     accumulator = producer._message_accumulator  # aiokafka's: no public API
     held = [*accumulator._pending_batches]
     for batches in accumulator._batches.values():

@@ -351,27 +351,19 @@ def _direct(node: ast.expr) -> _Direct | None:
         if any(v is None for v in values):
             return None
         parts = tuple(v for v in values if v is not None)
-        if isinstance(node.op, ast.And):
+        # `and` stops at the first falsy value, `or` at the first truthy one; either
+        # gives the value it stopped at, else the last.
+        stop_at = isinstance(node.op, ast.Or)
 
-            def all_of(names: Mapping[str, Any]) -> object:
-                result: object = False
-                for part in parts:
-                    result = part(names)
-                    if not result:
-                        break
-                return result
-
-            return all_of
-
-        def any_of(names: Mapping[str, Any]) -> object:
+        def boolean(names: Mapping[str, Any]) -> object:
             result: object = False
             for part in parts:
                 result = part(names)
-                if result:
+                if bool(result) is stop_at:
                     break
             return result
 
-        return any_of
+        return boolean
     if isinstance(node, ast.Compare):
         first = _direct(node.left)
         pairs = zip(node.ops, node.comparators, strict=True)

@@ -306,11 +306,11 @@ async def read_case_log(
             partition=partition,
         )
 
-    def chosen_here(topic: str) -> list[TopicPartition]:
+    def partitions_to_read(topic: str) -> list[TopicPartition]:
         tps = topic_partitions(topic, case_id=case_id)
         return [tp for tp in tps if partition is None or tp.partition == partition]
 
-    intake = chosen_here(INTAKE.name)
+    intake = partitions_to_read(INTAKE.name)
     submissions = await _decoded(
         app, await read(INTAKE.name, await start_offsets(app, intake, start)), log
     )
@@ -334,7 +334,7 @@ async def read_case_log(
             )
     keys = {c.encode() for c in chosen}
     for topic in (RESULTS.name, HUMAN.name, TIMERS.name, CASE_EVENTS.name):
-        tps = chosen_here(topic)
+        tps = partitions_to_read(topic)
         ends = await app.bus.end_offsets(tps)
         if start.earliest:
             wanted = {tp: 0 for tp in tps if tp.partition in first}
