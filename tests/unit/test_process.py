@@ -74,12 +74,14 @@ def _full_collections_under_load(thresholds: tuple[int, int, int]) -> int:
     before = gc.get_threshold()
     gc.set_threshold(*thresholds)
     try:
-        full = gc.get_stats()[2]["collections"]
-        kept = []
+        full = int(gc.get_stats()[2]["collections"])
+        kept: list[list[list[int]]] = []
         for _ in range(40):
             kept.append([[] for _ in range(20_000)])  # lives past its young collection
             gc.collect(1)  # a middle collection, as that many allocations would start
-        young = [[] for _ in range(thresholds[0] * 2)]  # allocations: a young collection
+        young: list[list[int]] = [
+            [] for _ in range(thresholds[0] * 2)
+        ]  # allocations: a young collection
         del young, kept
         return int(gc.get_stats()[2]["collections"]) - full
     finally:
