@@ -79,9 +79,8 @@ def _full_collections_under_load(thresholds: tuple[int, int, int]) -> int:
         for _ in range(40):
             kept.append([[] for _ in range(20_000)])  # lives past its young collection
             gc.collect(1)  # a middle collection, as that many allocations would start
-        young: list[list[int]] = [
-            [] for _ in range(thresholds[0] * 2)
-        ]  # allocations: a young collection
+        # Enough allocations for a young collection, which considers the older ones.
+        young: list[list[int]] = [[] for _ in range(thresholds[0] * 2)]
         del young, kept
         return int(gc.get_stats()[2]["collections"]) - full
     finally:
