@@ -54,9 +54,6 @@ def tune_malloc() -> None:
 
 
 GC_YOUNG_THRESHOLD = 50_000
-GC_OLDEST_THRESHOLD = 1_000_000
-"""Collections of the middle generation before CPython considers a full one: so many
-(5 * 10^11 allocations) that it never does; `collect_periodically` does them on a clock."""
 
 
 def tune_gc() -> None:
@@ -69,22 +66,12 @@ def tune_gc() -> None:
     off). Here the objects made at start (modules, classes, validators) are frozen out of
     every collection, and the young generation is collected every GC_YOUNG_THRESHOLD
     allocations (2.36 -> 1.70 s; the saga of `bench.peers` 1.75 -> 1.57 CPU ms per case).
-
-    Full collections are left to `collect_periodically` (GC_OLDEST_THRESHOLD). CPython
-    runs one after ten middle ones whenever what was promoted to the oldest generation
-    since the last is a quarter of what it holds, and a coordinator under load promotes
-    without end: each case's state lives from one step to the next, long enough to be
-    promoted, then is freed by its reference count. The saga of `bench.peers` ran 17-19 full
-    collections in its ~15 s, each walking the whole heap (80-160 ms, 1 s in all, every
-    one a pause of every case in flight), and found no cycle worth it; without them, two
-    alternating pairs of runs: 664 / 724 -> 970 / 994 cases/s, 1.39 / 1.32 -> 0.98 CPU ms
-    per case. Cycles are still collected: young ones by the young collections, the rest
-    on the clock. Called once the commands are imported; a process that sets its own
-    thresholds afterwards wins.
+    Cycles are still collected, later. Called once the commands are imported; a process
+    that sets its own thresholds afterwards wins.
     """
     gc.freeze()
-    _, older, _ = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, older, GC_OLDEST_THRESHOLD)
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 @contextlib.contextmanager
@@ -113,12 +100,10 @@ def collect_periodically(
 ) -> threading.Thread:
     """A full collection at least every `every_s` seconds, from a daemon thread.
 
-    `tune_gc` leaves CPython no full collection of its own (under load it ran them every
-    second, each a pause of the whole heap); before that, with the young generation
-    collected every GC_YOUNG_THRESHOLD allocations, CPython scanned the oldest generation
-    only after a hundred young collections (and then only if it grew by a quarter):
-    several million allocations, minutes apart at a light load. What dies in a reference
-    cycle after surviving a young collection waits for this thread: in
+    With the young generation collected every GC_YOUNG_THRESHOLD allocations, CPython
+    scans the oldest generation only after a hundred young collections (and then only if
+    it grew by a quarter): several million allocations, minutes apart at a light load. What
+    dies in a reference cycle after surviving a young collection waits until then: in
     `bench.soak` (`caseyard up`, 0.5 documents a second) scikit-learn's joblib `Parallel`
     objects, phonenumbers' exceptions with their tracebacks and frames, closed transports:
     ~2,600 objects a minute, no full collection from minute 7 to 20, and RSS rising

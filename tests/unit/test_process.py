@@ -68,39 +68,6 @@ def test_cycles_are_collected_on_a_clock_when_the_collector_would_not_run() -> N
     assert not thread.is_alive()
 
 
-def _full_collections_under_load(thresholds: tuple[int, int, int]) -> int:
-    """Full collections CPython starts by itself while objects are promoted to the oldest
-    generation (as a coordinator's case states are, step after step)."""
-    before = gc.get_threshold()
-    gc.set_threshold(*thresholds)
-    try:
-        full = int(gc.get_stats()[2]["collections"])
-        kept: list[list[list[int]]] = []
-        for _ in range(40):
-            kept.append([[] for _ in range(20_000)])  # lives past its young collection
-            gc.collect(1)  # a middle collection, as that many allocations would start
-        # Enough allocations for a young collection, which considers the older ones.
-        young: list[list[int]] = [[] for _ in range(thresholds[0] * 2)]
-        del young, kept
-        return int(gc.get_stats()[2]["collections"]) - full
-    finally:
-        gc.set_threshold(*before)
-
-
-def test_full_collections_are_left_to_the_clock() -> None:
-    before = gc.get_threshold()
-    process.tune_gc()
-    tuned = gc.get_threshold()
-    gc.set_threshold(*before)
-    gc.unfreeze()
-    young, middle, _ = tuned
-    assert young == process.GC_YOUNG_THRESHOLD
-    # CPython's own oldest threshold (10) starts a full collection under this load...
-    assert _full_collections_under_load((young, middle, 10)) >= 1
-    # ... tune_gc's does not: collect_periodically does them.
-    assert _full_collections_under_load(tuned) == 0
-
-
 def test_a_collection_that_takes_long_waits_longer_for_the_next() -> None:
     assert process.next_interval(60.0, 0.02) == 60.0  # a light process: every minute
     # A large heap: collections stay at FULL_COLLECTION_SHARE of the time.
