@@ -229,6 +229,33 @@ async def test_sqlite_compacts_what_a_bus_wrote_as_it_closes_and_not_if_it_only_
         assert rows(conn) == 2  # a bus that only read leaves the log as it was
 
 
+async def test_sqlite_compacts_while_a_bus_writes_and_an_append_outlives_a_failed_cleaning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A long-running writer keeps its log to what is live without closing (a `caseyard
+    up` of a day); if a housekeeping fails, the append that ran it still succeeds."""
+    monkeypatch.setattr(bus._embedded, "HOUSEKEEPING_EVERY_RECORDS", 10)
+    url = f"sqlite:///{tmp_path}/bus.db"
+    count = "SELECT COUNT(*) FROM records WHERE topic='state'"
+    with closing(sqlite3.connect(f"{tmp_path}/bus.db")) as conn:
+        async with bus.connect(url) as b:
+            await b.ensure_topics([TopicSpec("state", 1, Cleanup.COMPACT)])
+            for n in range(95):
+                await b.publish("state", b"%d" % n, key=b"k%d" % (n % 3), partition=0)
+            # 95 appended, one housekeeping per 10: 3 live keys and the last 5 appends.
+            assert int(conn.execute(count).fetchone()[0]) == 3 + 5
+
+            def fails(now_ms: int) -> None:
+                raise sqlite3.OperationalError("database is locked")
+
+            monkeypatch.setattr(b._store, "housekeeping", fails)  # type: ignore[attr-defined]
+            with caplog.at_level("WARNING", logger="bus._embedded"):
+                for _ in range(10):
+                    await b.publish("state", b"x", key=b"k0", partition=0)
+            assert "was not compacted while writing" in caplog.text
+            assert int(conn.execute(count).fetchone()[0]) == 8 + 10  # all appended
+
+
 async def test_the_deliveries_after_a_failed_one_are_read_when_they_fail_too() -> None:
     """A fenced producer fails every batch in flight; the caller is told the first. The
     others, failing later, are read as they come: asyncio logs none of them as an
