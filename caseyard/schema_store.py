@@ -14,11 +14,10 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import anyio
-import httpx
 from pydantic import SecretStr
 
 from bus import Bus, Cleanup, Consumer, Record, StartFrom, TopicPartition, TopicSpec
@@ -29,7 +28,6 @@ from schemas import (
     InvalidCompatibilityLevelError,
     MemorySchemaStore,
     Registry,
-    RegistryClient,
     RegistryUnavailableError,
     SchemaRecord,
     SchemaRegistry,
@@ -37,6 +35,11 @@ from schemas import (
     SqliteSchemaStore,
     StoreContents,
 )
+
+if TYPE_CHECKING:
+    import httpx
+
+    from schemas import RegistryClient
 
 SCHEMAS_TOPIC = "_schemas"
 """The topic of the built-in registry on Kafka (Confluent's default name)."""
@@ -319,6 +322,8 @@ def registry_client(
         headers["Authorization"] = f"Basic {credentials}"
     if token is not None:
         headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+    from schemas import RegistryClient  # httpx, imported when a registry URL is used
+
     return RegistryClient(without_credentials(url), headers=headers, transport=transport)
 
 

@@ -10,6 +10,9 @@ type (``<topic>-caseyard.<EventType>``) by default, because caseyard topics carr
 event types each.
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
 from schemas._avro import avro_name, avro_schema, schema_text
 from schemas._codec import (
     DEFAULT_MAX_EVENT_BYTES,
@@ -28,8 +31,6 @@ from schemas._registry import (
     Version,
     parse_version,
 )
-from schemas._registry_app import CONTENT_TYPE, create_registry_app
-from schemas._registry_client import RegistryClient
 from schemas._store import (
     MemorySchemaStore,
     SchemaRecord,
@@ -243,3 +244,25 @@ __all__ = [
     "trusted",
     "trusted_constructor",
 ]
+
+if TYPE_CHECKING:
+    from schemas._registry_app import CONTENT_TYPE, create_registry_app
+    from schemas._registry_client import RegistryClient
+
+_ON_FIRST_USE = {
+    "CONTENT_TYPE": "schemas._registry_app",
+    "create_registry_app": "schemas._registry_app",
+    "RegistryClient": "schemas._registry_client",
+}
+"""Imported when first asked for: the REST side of the registry brings httpx (44 ms to
+import, its command-line module with it) and Starlette (12 ms), which every `caseyard`
+command paid at start and few use."""
+
+
+def __getattr__(name: str) -> object:
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'schemas' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

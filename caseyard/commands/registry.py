@@ -9,17 +9,15 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import anyio
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Column, Table
 
 from caseyard.commands._run import run
 from caseyard.errors import ConfigError
-from caseyard.http import QuietServer, check_port
 from caseyard.schema_store import (
     describe_store,
     registry_client,
@@ -28,7 +26,10 @@ from caseyard.schema_store import (
 )
 from caseyard.settings import Settings
 from caseyard.wiring import open_bus
-from schemas import SchemaRegistry, create_registry_app, parse_version
+from schemas import SchemaRegistry, parse_version
+
+if TYPE_CHECKING:
+    import uvicorn
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8081  # Confluent's registry port, so tools find it where they expect it
@@ -103,7 +104,11 @@ async def serve_registry(
         ConfigError: If `host:port` cannot be listened on.
         BusUnavailable: If the bus cannot be reached.
     """
+    import uvicorn  # with Starlette, imported by the commands that serve HTTP only
+
     from caseyard.cli import console
+    from caseyard.http import QuietServer, check_port
+    from schemas import create_registry_app
 
     check_port(host, port)
     stopper = _Stopper()

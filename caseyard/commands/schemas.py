@@ -30,7 +30,6 @@ from schemas import (
     Event,
     Incompatibility,
     IncompatibleSchemaError,
-    RegistryClient,
     SchemaNotFoundError,
     SchemaRegistry,
     SubjectNameStrategy,
@@ -330,6 +329,8 @@ def register(app: typer.Typer) -> None:
         url = registry_url
 
         async def body() -> None:
+            from schemas import RegistryClient  # httpx: imported when a registry is asked
+
             async with RegistryClient(url) as client:
                 await check_registry(console, client, url, naming.strategy)
 
