@@ -176,14 +176,17 @@ class LogStore:
                         "DELETE FROM records WHERE topic=? AND ts<?", (name, now_ms - retention)
                     )
                 if cleanup == Cleanup.COMPACT.value:
-                    # One grouping pass (a sort), not a search of newer records per
-                    # record: that was quadratic without an index by key (minutes for a
-                    # changelog of 100k open cases), and an index would cost every write.
+                    # One pass numbering each key's records newest first (a sort), not a
+                    # search of newer records per record: that was quadratic without an
+                    # index by key (minutes for a changelog of 100k open cases), and an
+                    # index would cost every write. Nor `(partition, offset) NOT IN (the
+                    # newest per key)`: SQLite compared each record with that whole list,
+                    # 1.8 s for a changelog of 24,872 records (5,000 cases) against 0.04 s.
                     self._conn.execute(
-                        "DELETE FROM records WHERE topic=?1 AND key IS NOT NULL"
-                        " AND (partition, offset) NOT IN (SELECT partition, MAX(offset)"
-                        " FROM records WHERE topic=?1 AND key IS NOT NULL"
-                        " GROUP BY partition, key)",
+                        "DELETE FROM records WHERE rowid IN (SELECT rowid FROM (SELECT"
+                        " rowid, ROW_NUMBER() OVER (PARTITION BY partition, key"
+                        " ORDER BY offset DESC) AS newer FROM records"
+                        " WHERE topic=? AND key IS NOT NULL) WHERE newer > 1)",
                         (name,),
                     )
 
