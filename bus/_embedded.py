@@ -183,7 +183,10 @@ class EmbeddedBus:
                 # While it runs too, so a long `caseyard up` keeps its log to what is live,
                 # and a command that opens the log meanwhile finds little to compact in
                 # the write transaction that the running process's appends wait for.
-                await self._housekeeping("while writing (the next housekeeping does)")
+                # Shielded: a cancellation that came while appending would land here and
+                # cost the caller the positions of records already in the log.
+                with anyio.CancelScope(shield=True):
+                    await self._housekeeping("while writing (the next housekeeping does)")
         return positions
 
     async def _housekeeping(self, when: str) -> None:

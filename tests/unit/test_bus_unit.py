@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from pathlib import Path
 
+import anyio
 import pytest
 
 import bus
@@ -254,6 +256,41 @@ async def test_sqlite_compacts_while_a_bus_writes_and_an_append_outlives_a_faile
                     await b.publish("state", b"x", key=b"k0", partition=0)
             assert "was not compacted while writing" in caplog.text
             assert int(conn.execute(count).fetchone()[0]) == 8 + 10  # all appended
+
+
+async def test_a_cancellation_while_appending_still_reports_the_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records a bus appended are reported to its caller even when the caller is cancelled
+    meanwhile, also when the append is one that runs a housekeeping: the cancellation
+    comes at the caller's next checkpoint."""
+    monkeypatch.setattr(bus._embedded, "HOUSEKEEPING_EVERY_RECORDS", 1)
+    started, release = threading.Event(), threading.Event()
+    async with bus.connect(f"sqlite:///{tmp_path}/bus.db") as b:
+        await b.ensure_topics([TopicSpec("state", 1, Cleanup.COMPACT)])
+        store = b._store  # type: ignore[attr-defined]
+        real = store.append
+
+        def slow(*args: object) -> object:
+            started.set()
+            release.wait(10)
+            return real(*args)
+
+        monkeypatch.setattr(store, "append", slow)
+        got = []
+        with anyio.CancelScope() as scope:
+
+            async def cancel_once_it_runs() -> None:
+                await anyio.to_thread.run_sync(started.wait, 10)
+                scope.cancel()
+                release.set()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(cancel_once_it_runs)
+                got.append(await b.publish("state", b"v", key=b"k", partition=0))
+                await anyio.sleep_forever()
+        assert scope.cancelled_caught
+        assert [p.offset for p in got] == [0]
 
 
 async def test_the_deliveries_after_a_failed_one_are_read_when_they_fail_too() -> None:
