@@ -262,7 +262,7 @@ async def test_a_cancellation_while_appending_still_reports_the_append(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Records a bus appended are reported to its caller even when the caller is cancelled
-    meanwhile, also when the append is one that runs a housekeeping: the cancellation
+    meanwhile, also when the bus runs a housekeeping around that append: the cancellation
     comes at the caller's next checkpoint."""
     monkeypatch.setattr(bus._embedded, "HOUSEKEEPING_EVERY_RECORDS", 1)
     started, release = threading.Event(), threading.Event()
