@@ -15,7 +15,6 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator
 
 MALLOC_ARENAS = 2
 MALLOC_MMAP_THRESHOLD = 128 * 1024
@@ -72,22 +71,6 @@ def tune_gc() -> None:
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic collection while a batch job builds objects it keeps and then drops all
-    together (a replay's records of one partition, and the cases rebuilt from them): the
-    collector would only walk them again and again as they pile up. Measured on `caseyard
-    replay --verify` over 150,000 records (10,000 cases): 15% of its time. Objects freed by
-    their reference count are freed as ever; the collector runs again afterwards."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 FULL_COLLECTION_EVERY_S = 60.0

@@ -54,6 +54,7 @@ from coordinator._service import (
     TOMBSTONE,
     Coordinator,
     CoordinatorStats,
+    gc_paused,
     read_state,
 )
 from coordinator._state import (
@@ -123,6 +124,7 @@ __all__ = [
     "case_event_hash",
     "consumption_order",
     "derive_event_id",
+    "gc_paused",
     "load_pipeline",
     "parse_pipeline",
     "read_state",

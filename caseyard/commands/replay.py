@@ -47,7 +47,7 @@ from caseyard.app import (
 )
 from caseyard.commands._run import run
 from caseyard.errors import AuditFailed, ConfigError
-from caseyard.process import gc_paused, tune_gc
+from caseyard.process import tune_gc
 from caseyard.settings import Settings
 from coordinator import (
     CaseReplay,
@@ -56,6 +56,7 @@ from coordinator import (
     Mismatch,
     PipelineCatalog,
     StepStatus,
+    gc_paused,
     replay,
 )
 from schemas import (
@@ -533,7 +534,7 @@ async def _replay_partition(
     found: Replayed,
 ) -> None:
     """Replay the cases of `partition` into `found`. What was read and rebuilt is gone on
-    return: callers pause the cyclic GC around it (`caseyard.process.gc_paused`)."""
+    return: callers pause the cyclic GC around it (`coordinator.gc_paused`)."""
     log = await read_case_log(app, start, case_id, progress, task, partition)
     result = replay(log.inputs, log.outputs, catalog)
     found.rows.extend(case_summary(c) for c in result.cases)

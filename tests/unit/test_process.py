@@ -72,20 +72,3 @@ def test_a_collection_that_takes_long_waits_longer_for_the_next() -> None:
     assert process.next_interval(60.0, 0.02) == 60.0  # a light process: every minute
     # A large heap: collections stay at FULL_COLLECTION_SHARE of the time.
     assert process.next_interval(60.0, 1.5) == 1.5 / process.FULL_COLLECTION_SHARE
-
-
-def test_gc_paused_pauses_the_collector_and_leaves_it_as_it_found_it() -> None:
-    assert gc.isenabled()
-    with process.gc_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    with pytest.raises(RuntimeError), process.gc_paused():
-        raise RuntimeError("a failed replay")
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with process.gc_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()  # off before, off after
-    finally:
-        gc.enable()

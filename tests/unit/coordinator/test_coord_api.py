@@ -65,6 +65,7 @@ def test_public_names() -> None:
             "Transition",
             "case_event_hash",
             "derive_event_id",
+            "gc_paused",
             "load_pipeline",
             "parse_pipeline",
             "step_of_task",

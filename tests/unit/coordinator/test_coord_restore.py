@@ -9,6 +9,7 @@ then a state -> the state.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -16,7 +17,7 @@ import pytest
 
 import bus
 from bus import Message, partition_for
-from coordinator import TOMBSTONE, CaseState, Coordinator, PipelineCatalog, _service
+from coordinator import TOMBSTONE, CaseState, Coordinator, PipelineCatalog, _service, gc_paused
 from coordinator._service import AUDIT_HEAD, POSITIONS, RESTORE_WINDOW
 from schemas import AvroCodec, MemorySchemaStore, Producer, Registry
 from schemas.audit import CaseHead, ChainCheckpoint
@@ -131,3 +132,20 @@ async def test_the_latest_checkpoint_and_positions_are_what_a_restore_reads(
     assert (restored.sequence if restored is not None else None) == sequence
     assert coordinator._positions[0] == positions
     assert sum(r.levelname == "ERROR" for r in caplog.records) == errors
+
+
+def test_gc_paused_pauses_the_collector_and_leaves_it_as_it_found_it() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("a failed replay")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # off before, off after
+    finally:
+        gc.enable()
