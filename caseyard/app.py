@@ -218,12 +218,19 @@ async def _submitted(
 
 
 def topic_partitions(
-    topic: str, *, case_id: str | None = None, partitions: int = CASE_PARTITIONS
+    topic: str,
+    *,
+    case_id: str | None = None,
+    partitions: int = CASE_PARTITIONS,
+    partition: int | None = None,
 ) -> list[TopicPartition]:
-    """The partitions of a case-keyed `topic`: all, or the one that holds `case_id`."""
+    """The partitions of a case-keyed `topic`: all, or the one that holds `case_id`, of
+    those only `partition` if it is given."""
     if case_id is not None:
-        return [TopicPartition(topic, partition_for(case_id.encode(), partitions, 0))]
-    return [TopicPartition(topic, p) for p in range(partitions)]
+        tps = [TopicPartition(topic, partition_for(case_id.encode(), partitions, 0))]
+    else:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+    return [tp for tp in tps if partition is None or tp.partition == partition]
 
 
 async def read_records(
@@ -240,9 +247,7 @@ async def read_records(
     only `partition` if that is), from the offsets in `start` where it names a partition;
     `on_batch` sees each batch read (a progress bar)."""
     wanted = case_id.encode() if case_id is not None else None
-    tps = topic_partitions(topic, case_id=case_id, partitions=partitions)
-    if partition is not None:
-        tps = [tp for tp in tps if tp.partition == partition]
+    tps = topic_partitions(topic, case_id=case_id, partitions=partitions, partition=partition)
     records: list[Record] = []
     async for batch in read_to_end(app.bus, tps, start=start):
         if on_batch is not None:

@@ -307,11 +307,7 @@ async def read_case_log(
             partition=partition,
         )
 
-    def partitions_to_read(topic: str) -> list[TopicPartition]:
-        tps = topic_partitions(topic, case_id=case_id)
-        return [tp for tp in tps if partition is None or tp.partition == partition]
-
-    intake = partitions_to_read(INTAKE.name)
+    intake = topic_partitions(INTAKE.name, case_id=case_id, partition=partition)
     submissions = await _decoded(
         app, await read(INTAKE.name, await start_offsets(app, intake, start)), log
     )
@@ -335,7 +331,7 @@ async def read_case_log(
             )
     keys = {c.encode() for c in chosen}
     for topic in (RESULTS.name, HUMAN.name, TIMERS.name, CASE_EVENTS.name):
-        tps = partitions_to_read(topic)
+        tps = topic_partitions(topic, case_id=case_id, partition=partition)
         ends = await app.bus.end_offsets(tps)
         if start.earliest:
             wanted = {tp: 0 for tp in tps if tp.partition in first}
@@ -471,17 +467,13 @@ async def replay_log(
             for p in partitions
         ]
         records = sum((await app.bus.end_offsets(tps)).values())
-        if processes < 2 or len(partitions) < 2 or records < PROCESSES_FROM_RECORDS:
-            catalog = PipelineCatalog.load(settings.pipelines_dir)
-            task = progress.add_task("reading the log", total=0)
-            found = Replayed()
-            for p in partitions:
-                with gc_paused():
-                    await _replay_partition(app, start, case_id, progress, task, p, catalog, found)
-            return found
-    groups = [partitions[n::processes] for n in range(min(processes, len(partitions)))]
-    progress.add_task(f"replaying {records:,} records in {len(groups)} processes", total=None)
-    done = await anyio.to_thread.run_sync(_in_processes, settings, start, case_id, groups)
+        shared = processes > 1 and len(partitions) > 1 and records >= PROCESSES_FROM_RECORDS
+        if not shared:
+            done = await _replay_each(app, settings, start, case_id, partitions, progress)
+    if shared:
+        groups = [partitions[n::processes] for n in range(min(processes, len(partitions)))]
+        progress.add_task(f"replaying {records:,} records in {len(groups)} processes", total=None)
+        done = await anyio.to_thread.run_sync(_in_processes, settings, start, case_id, groups)
     found = Replayed()
     for _, part in sorted(done, key=lambda item: item[0]):
         found.add(part)
@@ -502,25 +494,36 @@ def _in_processes(
 def _replay_partitions(
     settings: Settings, start: Start, case_id: str | None, partitions: list[int]
 ) -> list[tuple[int, Replayed]]:
-    """A replay process's share: `partitions`, one after another (see `replay_log`)."""
+    """A replay process's share: `partitions` (see `replay_log`)."""
     tune_gc()
 
     async def body() -> list[tuple[int, Replayed]]:
-        catalog = PipelineCatalog.load(settings.pipelines_dir)
-        done: list[tuple[int, Replayed]] = []
         async with open_app(settings) as app:
             with Progress(disable=True) as progress:
-                task = progress.add_task("reading the log", total=0)
-                for p in partitions:
-                    found = Replayed()
-                    with gc_paused():
-                        await _replay_partition(
-                            app, start, case_id, progress, task, p, catalog, found
-                        )
-                    done.append((p, found))
-        return done
+                return await _replay_each(app, settings, start, case_id, partitions, progress)
 
     return anyio.run(body)
+
+
+async def _replay_each(
+    app: App,
+    settings: Settings,
+    start: Start,
+    case_id: str | None,
+    partitions: list[int],
+    progress: Progress,
+) -> list[tuple[int, Replayed]]:
+    """Replay `partitions` one after another, each with the cyclic GC paused: what one
+    read and rebuilt is gone before the next (and the collector) runs."""
+    catalog = PipelineCatalog.load(settings.pipelines_dir)
+    task = progress.add_task("reading the log", total=0)
+    done: list[tuple[int, Replayed]] = []
+    for p in partitions:
+        with gc_paused():
+            done.append(
+                (p, await _replay_partition(app, start, case_id, progress, task, p, catalog))
+            )
+    return done
 
 
 async def _replay_partition(
@@ -531,24 +534,24 @@ async def _replay_partition(
     task: TaskID,
     partition: int,
     catalog: PipelineCatalog,
-    found: Replayed,
-) -> None:
-    """Replay the cases of `partition` into `found`. What was read and rebuilt is gone on
-    return: callers pause the cyclic GC around it (`coordinator.gc_paused`)."""
+) -> Replayed:
+    """What replaying the cases of `partition` finds."""
     log = await read_case_log(app, start, case_id, progress, task, partition)
     result = replay(log.inputs, log.outputs, catalog)
-    found.rows.extend(case_summary(c) for c in result.cases)
-    found.decisions += sum(c.inputs for c in result.cases)
-    found.mismatches.extend(result.mismatches)
     chosen = {c.case_id for c in result.cases}
-    # A case event that does not decode was changed: a difference no replay can show.
-    found.broken.extend(
-        (case, f"{r.topic}/{r.partition}/{r.offset}")
-        for r in log.undecodable
-        if r.topic == CASE_EVENTS.name
-        and (case := (r.key or b"").decode(errors="replace")) in chosen
+    return Replayed(
+        rows=[case_summary(c) for c in result.cases],
+        decisions=sum(c.inputs for c in result.cases),
+        mismatches=list(result.mismatches),
+        # A case event that does not decode was changed: a difference no replay can show.
+        broken=[
+            (case, f"{r.topic}/{r.partition}/{r.offset}")
+            for r in log.undecodable
+            if r.topic == CASE_EVENTS.name
+            and (case := (r.key or b"").decode(errors="replace")) in chosen
+        ],
+        not_rebuilt=set(log.not_rebuilt),
     )
-    found.not_rebuilt |= log.not_rebuilt
 
 
 def _replay_cases(start: Start, case_id: str | None, verify: bool, as_json: bool) -> None:
