@@ -596,9 +596,8 @@ class _TextParser(HTMLParser):
         depth = len(self._open) - self._open[::-1].index(tag) - 1
         del self._open[depth:]
         if self._left_out_at is not None:
-            if depth + 1 > self._left_out_at:
-                return
-            self._left_out_at = None
+            if depth < self._left_out_at:  # the left-out element itself closed
+                self._left_out_at = None
             return
         if tag in _BLOCK_TAGS and tag not in ("td", "th"):
             self._chunks.append("\n")
