@@ -14,13 +14,15 @@ States are immutable: a transition returns a new state and never touches the one
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from typing import Annotated
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, SerializeAsAny, TypeAdapter
 
 from schemas.blobs import DocumentRef, Sha256Hex
 from schemas.envelope import UtcDatetime
@@ -28,21 +30,13 @@ from schemas.human import FieldPatch
 from schemas.lifecycle import TimerPurpose
 from schemas.payloads import TaskOutput
 
-
-def _empty(value: object) -> bool:
-    return not value
-
-
-def _zero(value: object) -> bool:
-    return value == 0
-
-
-def _none(value: object) -> bool:
-    return value is None
-
-
-def _one(value: object) -> bool:
-    return value == 1
+# The tests of whether a field holds its default, called from pydantic's serializer for
+# every such field of every state written: builtins, which it calls without a Python frame
+# (6% of `to_bytes`).
+_empty = operator.not_
+_zero = partial(operator.eq, 0)
+_none = partial(operator.is_, None)
+_one = partial(operator.eq, 1)
 
 
 # Fields left out of the JSON when they hold their default.
@@ -100,7 +94,9 @@ class StepState:
     attempt: _NotZero = 0
     seq: _NotZero = 0
     escalation: _Text = None
-    output: Annotated[TaskOutput | None, Field(exclude_if=_none)] = None
+    # Written as the output's own model (pydantic's union serializer first tries each of
+    # the union's types: a third of writing a state with an extraction in it).
+    output: Annotated[SerializeAsAny[TaskOutput | None], Field(exclude_if=_none)] = None
     model: _Text = None
 
     def without_output(self) -> StepState:

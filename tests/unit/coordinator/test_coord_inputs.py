@@ -292,6 +292,9 @@ def test_state_round_trips_through_bytes_in_every_shape() -> None:
         assert result.state is not None
         data = result.state.to_bytes()
         assert CaseState.from_bytes(data) == result.state
+        for step in result.state.steps.values():
+            if step.output is not None:  # each output as its own model writes itself
+                assert step.output.model_dump_json().encode() in data
         seen.add(result.state.status)
         seen.add(result.state.human is not None)
     assert seen >= {CaseStatus.RUNNING, True, False}
