@@ -345,6 +345,7 @@ async def faststream_chain(bootstrap: str, run: str, *, batch: bool) -> AsyncIte
         enable_idempotence=True,
         acks="all",
         linger_ms=options["linger_ms"],
+        max_batch_size=options["max_batch_size"],
     )
     value = pad(PAYLOAD)
 

@@ -141,6 +141,12 @@ class KafkaBus:
             "enable_idempotence": True,
             "acks": "all",
             "linger_ms": self._linger_ms,
+            # aiokafka's default batch (16 KiB a partition) holds 15 records of 1 KiB, and
+            # `send` waits for the batch ahead to be acknowledged: a round trip every 15
+            # records. As large as the largest record (1 MiB by default, librdkafka's
+            # batch size), which the topics take already; built as records come, not
+            # allocated ahead.
+            "max_batch_size": self._out.max_message_bytes,
             # Kafka counts batch overhead against max.request.size; leave room for it.
             "max_request_size": self._out.max_message_bytes + 64 * 1024,
             "partitioner": _partitioner,
