@@ -8,7 +8,6 @@ aiokafka errors are translated here and never reach callers.
 from __future__ import annotations
 
 import asyncio
-import functools
 import random
 import time
 import uuid
@@ -405,17 +404,11 @@ class KafkaBus:
         )
 
 
-@functools.lru_cache(maxsize=65_536)
-def _keyed_partition(key: bytes, partitions: int) -> int:
-    return partition_for(key, partitions, 0)
-
-
 def _partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-    """aiokafka's default partitioner (murmur2, as the Java client), remembering recent
-    keys: a case's key is hashed once, not for each of the ~20 records it produces."""
+    """aiokafka's default partitioner (murmur2, as the Java client), its keys remembered."""
     if key is None:
         return random.choice(available or all_partitions)
-    return all_partitions[_keyed_partition(key, len(all_partitions))]
+    return all_partitions[partition_for(key, len(all_partitions), 0)]
 
 
 def _topic_config(spec: TopicSpec) -> dict[str, str]:
@@ -455,7 +448,7 @@ async def _enqueue(
         p = m.partition
         if p is None:
             count = partitions[m.topic]
-            p = random.randrange(count) if m.key is None else _keyed_partition(m.key, count)
+            p = random.randrange(count) if m.key is None else partition_for(m.key, count, 0)
         by_tp.setdefault((m.topic, p), []).append(i)
     # Every batch is built first; then they go in rounds, the k-th batch of each
     # topic-partition together: a batch waits until the one before it of its partition

@@ -7,6 +7,7 @@ on the hot path, and a tuple is several times cheaper to construct than a frozen
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -109,4 +110,11 @@ def partition_for(key: bytes | None, partitions: int, counter: int) -> int:
     without a key, so a key lands on the same partition number on every backend."""
     if key is None:
         return counter % partitions
+    return _keyed(key, partitions)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _keyed(key: bytes, partitions: int) -> int:
+    # Remembered: a case's key is hashed once (murmur2 is Python, ~2 us), not for each of
+    # the ~20 records a case produces and the inputs its coordinator checks.
     return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
