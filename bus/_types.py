@@ -21,6 +21,7 @@ Headers = tuple[tuple[str, bytes], ...]
 _TOPIC_RE = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 
 
+@functools.lru_cache(maxsize=4096)  # every record's topic is checked; a process uses few
 def check_topic(name: str) -> str:
     """Return `name` if it is a valid Kafka topic name, else raise `InvalidTopic`."""
     if not _TOPIC_RE.match(name) or name in (".", ".."):
