@@ -1,6 +1,6 @@
 """caseyard beside its peers on one broker, in one run (issue 10).
 
-Five ways to run the same 4-hop chain (stage 1 -> 2 -> 3 -> 4, instant handlers, ~1 KB
+Eight ways to run the same 4-hop chain (stage 1 -> 2 -> 3 -> 4, instant handlers, ~1 KB
 records keyed by case, 6 partitions), each at-least-once or better:
 
 - raw: raw aiokafka, one consumer group per stage, the producer with caseyard's settings
@@ -13,6 +13,10 @@ records keyed by case, 6 partitions), each at-least-once or better:
 - faststream-batch: FastStream batch subscribers (`batch=True`, `AckPolicy.ACK`: one
   commit per batch), each record sent with its key without awaiting its ack
   (`no_confirm=True`), the batch's acks awaited together.
+- faststream-typed: faststream-batch with the runtime's events: each record a
+  `TaskRequested` as JSON, which FastStream validates into the pydantic model; the handler
+  forwards a copy as the runtime variant's does (no schema registry, no processed store).
+  The typed chain to set the runtime beside: both decode, validate and encode each event.
 - faststream-default: FastStream as its docs show it: one subscriber per stage with its
   defaults (auto-commit, `AckPolicy.ACK_FIRST`) and a `@publisher` returning the record.
 - runtime: caseyard's agent runtime (`AgentService`), four agents chained: each gets a
@@ -101,6 +105,7 @@ VARIANTS = (
     "raw",
     "raw-librdkafka",
     "faststream-batch",
+    "faststream-typed",
     "faststream-default",
     "runtime",
     "saga",
@@ -336,11 +341,13 @@ async def librdkafka_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
 
 
 @asynccontextmanager
-async def faststream_chain(bootstrap: str, run: str, *, batch: bool) -> AsyncIterator[Chain]:
+async def faststream_chain(
+    bootstrap: str, run: str, *, batch: bool, typed: bool = False
+) -> AsyncIterator[Chain]:
     from faststream import AckPolicy
     from faststream.kafka import KafkaBroker, KafkaMessage, KafkaResponse
 
-    kind = "fsb" if batch else "fsd"
+    kind = "fst" if typed else "fsb" if batch else "fsd"
     topics = [f"bench.{kind}.{run}.{i}" for i in range(HOPS + 1)]
     await create_topics(bootstrap, topics)
     options = producer_options(bootstrap)
@@ -356,7 +363,32 @@ async def faststream_chain(bootstrap: str, run: str, *, batch: bool) -> AsyncIte
 
     for i in range(HOPS):
         source, target = topics[i], topics[i + 1]
-        if batch:
+        if typed:
+
+            def forward_typed(target: str) -> Callable[..., Awaitable[None]]:
+                async def handle(body: list[TaskRequested], msg: KafkaMessage) -> None:
+                    futures = [
+                        await broker.publish(
+                            task.model_copy(update={"task_id": f"{task.task_id}+"}),
+                            target,
+                            key=r.key,
+                            no_confirm=True,
+                        )
+                        for task, r in zip(body, msg.raw_message, strict=True)
+                    ]
+                    await asyncio.gather(*futures)
+
+                return handle
+
+            broker.subscriber(
+                source,
+                group_id=f"{source}.group",
+                batch=True,
+                max_records=500,
+                auto_offset_reset="earliest",
+                ack_policy=AckPolicy.ACK,
+            )(forward_typed(target))
+        elif batch:
 
             def forward_batch(target: str) -> Callable[..., Awaitable[None]]:
                 async def handle(body: list[bytes], msg: KafkaMessage) -> None:
@@ -393,7 +425,10 @@ async def faststream_chain(bootstrap: str, run: str, *, batch: bool) -> AsyncIte
 
     async def submit(keys: Sequence[str]) -> None:
         futures = [
-            await broker.publish(value, topics[0], key=k.encode(), no_confirm=True) for k in keys
+            await broker.publish(
+                task(k) if typed else value, topics[0], key=k.encode(), no_confirm=True
+            )
+            for k in keys
         ]
         await asyncio.gather(*futures)
 
@@ -588,6 +623,8 @@ def chain_for(variant: str, bootstrap: str, run: str) -> Any:
         return librdkafka_chain(bootstrap, run)
     if variant == "faststream-batch":
         return faststream_chain(bootstrap, run, batch=True)
+    if variant == "faststream-typed":
+        return faststream_chain(bootstrap, run, batch=True, typed=True)
     if variant == "faststream-default":
         return faststream_chain(bootstrap, run, batch=False)
     if variant == "runtime":
@@ -747,6 +784,10 @@ def report(console: Console, out: dict[str, Any]) -> None:
         targets.append(
             f"runtime {ratio:.2f}x faststream-batch (target >= {TARGET_RUNTIME_VS_FASTSTREAM}x)"
         )
+    fst = medians.get("faststream-typed", {}).get("cases_s")
+    if fst and "runtime" in medians:
+        ratio = medians["runtime"]["cases_s"] / fst
+        targets.append(f"runtime {ratio:.2f}x faststream-typed (both typed; no target)")
     for line in targets:
         console.print(f"  {line}")
     out["targets"] = targets
