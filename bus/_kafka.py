@@ -835,7 +835,8 @@ class KafkaTransaction:
         chosen = consumer.consumed() if offsets is None else offsets
         if not chosen:
             return
-        lost = sorted(tp for tp in chosen if tp not in consumer.assignment())
+        assigned = consumer.assignment()  # built anew on each call
+        lost = sorted(tp for tp in chosen if tp not in assigned)
         if lost:
             raise TransactionError(
                 f"transaction aborted: group {consumer.group!r}: partitions {lost} are no"
