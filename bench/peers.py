@@ -363,7 +363,17 @@ async def faststream_chain(
 
     for i in range(HOPS):
         source, target = topics[i], topics[i + 1]
-        if typed:
+        if batch:
+
+            def forward_batch(target: str) -> Callable[..., Awaitable[None]]:
+                async def handle(body: list[bytes], msg: KafkaMessage) -> None:
+                    futures = [
+                        await broker.publish(r.value, target, key=r.key, no_confirm=True)
+                        for r in msg.raw_message
+                    ]
+                    await asyncio.gather(*futures)
+
+                return handle
 
             def forward_typed(target: str) -> Callable[..., Awaitable[None]]:
                 async def handle(body: list[TaskRequested], msg: KafkaMessage) -> None:
@@ -387,27 +397,7 @@ async def faststream_chain(
                 max_records=500,
                 auto_offset_reset="earliest",
                 ack_policy=AckPolicy.ACK,
-            )(forward_typed(target))
-        elif batch:
-
-            def forward_batch(target: str) -> Callable[..., Awaitable[None]]:
-                async def handle(body: list[bytes], msg: KafkaMessage) -> None:
-                    futures = [
-                        await broker.publish(r.value, target, key=r.key, no_confirm=True)
-                        for r in msg.raw_message
-                    ]
-                    await asyncio.gather(*futures)
-
-                return handle
-
-            broker.subscriber(
-                source,
-                group_id=f"{source}.group",
-                batch=True,
-                max_records=500,
-                auto_offset_reset="earliest",
-                ack_policy=AckPolicy.ACK,
-            )(forward_batch(target))
+            )((forward_typed if typed else forward_batch)(target))
         else:
 
             def forward_one() -> Callable[..., Awaitable[KafkaResponse]]:
