@@ -1137,7 +1137,7 @@ def _phones(text: str, region: str) -> Iterator[_Candidate]:
 _WORD = r"[A-ZÄÖÜÉÈÁÍÓÚÑÇ][\w'\u2019.-]*"
 _LINK = r"(?:&|und|and|et|y|de|la|del|van|der|den|von|du|le)"
 _ORG_SUFFIX = (
-    r"GmbH & Co\. KG|GmbH|gGmbH|AG|KGaA|KG|OHG|UG \(haftungsbeschränkt\)|e\.K\.|e\.V\."
+    r"GmbH & Co\. KG|GmbH|gGmbH|AG|KGaA|KG|OHG|oHG|UG \(haftungsbeschränkt\)|e\.K\.|e\.V\."
     r"|Ltd\.?|Limited|PLC|plc|LLP|LLC|L\.L\.C\.|Inc\.?|Corp\.?|Corporation|Co\.|SARL|SAS"
     r"|S\.A\.S\.|S\.A\.|SA|S\.L\.|SL|SLU|B\.V\.|BV|N\.V\.|NV|DAC|S\.p\.A\.|SpA|S\.r\.l\.|Srl"
     r"|Oy|AB|ApS|A/S"

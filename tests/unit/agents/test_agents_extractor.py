@@ -319,6 +319,8 @@ def test_extractor_class_and_empty_text() -> None:
             "Au bon moulin SARL",
         ),
         ("toomm\n\ntoom Baumarkt GmbH\nGruner Weg 41\n", "issuer", "toom Baumarkt GmbH"),
+        # A German partnership's form as receipts write it ("oHG") as well as "OHG".
+        ("DUPLIKAT\nREWE Mustermann oHG\nMuster-Str. 1\n", "issuer", "REWE Mustermann oHG"),
         # OCR noise before a legal form is no name: the shop's line after it is.
         ("fi PE Ss SA\nHORNBACH Baumarkt AG\nFiliale 547\n", "issuer", "HORNBACH Baumarkt AG"),
         # The sender line above a window envelope's address, under the address it faces.
