@@ -127,7 +127,9 @@ _MONTH_ALT = "|".join(
 
 DATE = re.compile(
     # A date may be glued to the word after it ("20-10-2015Invoice Date:" in PDF text).
-    r"(?P<iso>\b(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})(?!\d))"
+    # Year first is year, month, day whatever the separator ("2024/07/05" in Japan, Korea,
+    # China and many invoicing systems; "2024.07.05" in Hungary).
+    r"(?P<iso>\b(?P<iy>\d{4})(?P<isep>[-/.])(?P<im>\d{1,2})(?P=isep)(?P<id>\d{1,2})(?!\d))"
     r"|(?P<num>\b(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})(?!\d))"
     rf"|(?P<dmy>\b(?P<d1>\d{{1,2}})(?:st|nd|rd|th|er|\.|º)?[\s-]+(?:de\s+)?"
     rf"(?P<m1>{_MONTH_ALT})\.?,?[\s-]+(?:de\s+)?(?P<y1>\d{{4}})(?!\d))"
@@ -135,7 +137,8 @@ DATE = re.compile(
     rf"(?P<y2>\d{{4}})(?!\d))",
     re.IGNORECASE,
 )
-"""A date in ISO, numeric (``12.03.2026``, ``12/03/26``) or written-month form."""
+"""A date in ISO or year-first (``2026/03/12``), numeric (``12.03.2026``, ``12/03/26``) or
+written-month form."""
 
 
 def parse_date(match: re.Match[str], month_first: bool = False) -> dt.date | None:

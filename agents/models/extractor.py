@@ -1214,7 +1214,8 @@ _PERSON = re.compile(
     r"|O'[A-Z][a-z]+)){1,3}$"
 )
 _NOT_NAMES = frozenset(
-    "invoice rechnung facture factura total amount date due payment customer account bank "
+    "invoice rechnung facture factura total amount date datum fecha due payment customer "
+    "account bank "
     "dear hello thanks team service support office department the your our please order "
     "insurance claim policy statement receipt contract agreement page sent from iphone "
     "online banking kundenservice atención client cliente le la el monthly new "

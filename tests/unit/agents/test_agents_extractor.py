@@ -220,6 +220,9 @@ def test_money_with_currency(text: str, normalized: str) -> None:
         ("5 de março de 2024", False, "2024-03-05"),
         # PDF text puts a space before the comma.
         ("August 3 , 2014", False, "2014-08-03"),
+        # Year first is year, month, day, whatever the separator and the locale.
+        ("2024/07/05", True, "2024-07-05"),
+        ("2024.07.05", False, "2024-07-05"),
     ],
 )
 def test_date_formats(written: str, month_first: bool, iso: str) -> None:
@@ -451,6 +454,8 @@ def test_a_receipts_first_line_as_its_issuer(text: str, issuer: str | None) -> N
 
 def test_no_issuer_where_nothing_names_one() -> None:
     assert field_value(extract("12.03.2026 total 5,00 EUR"), "issuer") is None
+    # A date's label on the first line (a PDF's words one a line) is no shop's name.
+    assert field_value(extract("FECHA\n2024/07/05\n"), "issuer") is None
 
 
 @pytest.mark.parametrize(
