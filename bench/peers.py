@@ -63,7 +63,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -111,6 +111,12 @@ VARIANTS = (
     "saga",
     "saga-2-processes",
 )
+FastStreamStyle = Literal["batch", "typed", "default"]
+FASTSTREAM_STYLES: dict[str, FastStreamStyle] = {
+    "faststream-batch": "batch",
+    "faststream-typed": "typed",
+    "faststream-default": "default",
+}
 SUBMIT_BATCH = 500
 MAX_RATE_MIN_S = 5.0
 """A max-rate run shorter than this is run again with more cases (a fast variant is done
@@ -342,13 +348,15 @@ async def librdkafka_chain(bootstrap: str, run: str) -> AsyncIterator[Chain]:
 
 @asynccontextmanager
 async def faststream_chain(
-    bootstrap: str, run: str, *, batch: bool, typed: bool = False
+    bootstrap: str, run: str, style: FastStreamStyle
 ) -> AsyncIterator[Chain]:
+    """FastStream's chain: batch subscribers forwarding bytes or typed events, or one
+    subscriber per stage with its defaults (see the module's docstring)."""
     from faststream import AckPolicy
     from faststream.kafka import KafkaBroker, KafkaMessage, KafkaResponse
 
-    kind = "fst" if typed else "fsb" if batch else "fsd"
-    topics = [f"bench.{kind}.{run}.{i}" for i in range(HOPS + 1)]
+    batch, typed = style != "default", style == "typed"
+    topics = [f"bench.fs-{style}.{run}.{i}" for i in range(HOPS + 1)]
     await create_topics(bootstrap, topics)
     options = producer_options(bootstrap)
     broker = KafkaBroker(
@@ -611,12 +619,9 @@ def chain_for(variant: str, bootstrap: str, run: str) -> Any:
         return raw_chain(bootstrap, run)
     if variant == "raw-librdkafka":
         return librdkafka_chain(bootstrap, run)
-    if variant == "faststream-batch":
-        return faststream_chain(bootstrap, run, batch=True)
-    if variant == "faststream-typed":
-        return faststream_chain(bootstrap, run, batch=True, typed=True)
-    if variant == "faststream-default":
-        return faststream_chain(bootstrap, run, batch=False)
+    style = FASTSTREAM_STYLES.get(variant)
+    if style is not None:
+        return faststream_chain(bootstrap, run, style)
     if variant == "runtime":
         return runtime_chain(bootstrap, run)
     if variant == "saga-2-processes":
