@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,6 +80,7 @@ from coordinator._state import (
     StepStatus,
     Timer,
 )
+from coordinator._values import value
 from schemas import trusted, trusted_constructor
 from schemas.envelope import Event, Producer
 from schemas.human import DecisionAction, HumanDecision, HumanTaskClaimed, HumanTaskOpened
@@ -132,7 +133,7 @@ def _task_topic(capability: str) -> str:
     return tasks_topic(capability).name
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Output:
     """An event to publish and the topic it goes to."""
 
@@ -140,7 +141,7 @@ class Output:
     event: Event
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Transition:
     """What one input did to a case.
 

@@ -7,12 +7,13 @@ event, so the case log says which rule decided what, why, and on which inputs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from fnmatch import fnmatchcase
 from typing import overload
 
 from coordinator._expressions import Expression
 from coordinator._pipeline import AccessRule, BudgetRule, TaskSpec
+from coordinator._values import value
 from schemas.human import FieldPatch
 from schemas.lifecycle import Decision
 from schemas.payloads import (
@@ -31,7 +32,7 @@ REDACTED = "[redacted]"
 """What a redacted value is replaced with in the outputs a task gets."""
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Verdict:
     """One decision of one rule.
 

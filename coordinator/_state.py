@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
 from functools import partial
@@ -24,6 +24,7 @@ from typing import Annotated
 
 from pydantic import Field, SerializeAsAny, TypeAdapter
 
+from coordinator._values import value
 from schemas.blobs import DocumentRef, Sha256Hex
 from schemas.envelope import UtcDatetime
 from schemas.human import FieldPatch
@@ -74,7 +75,7 @@ class StepStatus(StrEnum):
     COMPENSATED = "compensated"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class StepState:
     """One step or compensation of a case.
 
@@ -107,7 +108,7 @@ class StepState:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Timer:
     """A durable timer; the runtime's timer loop fires it with ``TimerFired``.
 
@@ -132,7 +133,7 @@ class HumanTaskKind(StrEnum):
     COMPENSATION = "compensation"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class HumanTask:
     """The open human task of a case (at most one at a time).
 
@@ -157,7 +158,7 @@ class HumanTask:
     claimed_by: _Text = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Closing:
     """Why a case is winding down, kept while its completed steps are compensated.
 
@@ -181,7 +182,7 @@ RECENT_EVENTS = 4
 """How many input event ids a case remembers to drop exact duplicates."""
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class CaseState:
     """The saga state of one case.
 
