@@ -5,9 +5,10 @@ serialises to compact JSON: fields at their defaults are left out. Steps that ha
 started have no entry. Task ids, timer ids and human task ids are derived (see
 ``coordinator._ids``), so the state stores counters, not ids.
 
-The classes are frozen, slotted dataclasses rather than pydantic models: a transition
-builds several of them, and an open case should cost little memory. pydantic still
-validates and serialises them (``CaseState.from_bytes`` / ``to_bytes``).
+The classes are slotted dataclasses (`coordinator._values.value`: frozen for the type
+checker, plain at run time) rather than pydantic models: a transition builds several of
+them, and an open case should cost little memory. pydantic still validates and
+serialises them (``CaseState.from_bytes`` / ``to_bytes``).
 
 States are immutable: a transition returns a new state and never touches the one it got.
 """

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from mypy import api as mypy_api
+
 import coordinator
 
 
@@ -75,3 +79,23 @@ def test_public_names() -> None:
     )
     for name in coordinator.__all__:
         assert getattr(coordinator, name) is not None
+
+
+def test_the_values_a_transition_builds_are_read_only_to_the_type_checker(tmp_path: Path) -> None:
+    # `coordinator._values.value` builds plain dataclasses and leaves immutability to mypy
+    # (strict over the whole tree in `make test`): an assignment to a field must fail it.
+    code = tmp_path / "mutates.py"
+    code.write_text(
+        "from coordinator import CaseState, Output, StepState, Transition\n"
+        "def mutate(c: CaseState, s: StepState, o: Output, t: Transition) -> None:\n"
+        "    c.seq = 1\n"
+        "    s.run = 2\n"
+        "    o.topic = 'x'\n"
+        "    t.ignored = 'y'\n"
+        "    print(c.seq, s.run, o.topic, t.ignored)\n"
+    )
+    out, _, status = mypy_api.run(["--no-error-summary", str(code)])
+    errors = out.splitlines()
+    assert status == 1
+    assert [line.split(":")[1] for line in errors] == ["3", "4", "5", "6"], out
+    assert all("is read-only" in line for line in errors), out
