@@ -7,16 +7,16 @@ the tails and whole cases missing from the log, and removed, changed or forged c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from coordinator._ids import case_event_hash
+from coordinator._values import value
 from schemas import CaseEvent
 from schemas.audit import CaseHead, ChainCheckpoint, signature_problem
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Link:
     """A case event and where it sits in the log (e.g. 'caseyard.case-events/3/1207')."""
 
@@ -24,7 +24,7 @@ class Link:
     event: CaseEvent
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Signed:
     """A checkpoint and where it sits in the log (e.g. 'caseyard.audit.checkpoints/3/88')."""
 
@@ -32,7 +32,7 @@ class Signed:
     checkpoint: ChainCheckpoint
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Break:
     """Where a case's chain (or the checkpoints, case_id None) breaks, and the likely cause."""
 

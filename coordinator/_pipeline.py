@@ -27,7 +27,6 @@ import functools
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -47,6 +46,7 @@ from pydantic_core import ErrorDetails
 
 from bus.errors import ConfigError
 from coordinator._expressions import Expression
+from coordinator._values import value
 from schemas.tasks import CAPABILITY_PATTERN
 
 
@@ -427,7 +427,7 @@ class BudgetRule(_Model):
 Policy = Annotated[AccessRule | RedactRule | ModelsRule | BudgetRule, Field(discriminator="kind")]
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TaskSpec:
     """What the engine needs to dispatch a node: a step or a compensation.
 
@@ -460,7 +460,7 @@ class TaskSpec:
     tool: ToolCall | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Plan:
     """Indexes derived from a pipeline once, so transitions never recompute them.
 

@@ -41,12 +41,13 @@ from typing import Any
 from coordinator._engine import Transition, transition
 from coordinator._pipeline import PipelineCatalog
 from coordinator._state import CaseState
+from coordinator._values import value
 from schemas.envelope import Event
 from schemas.intake import CaseSubmitted
 from schemas.topology import CASE_EVENTS
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Logged:
     """A decoded record and where it sits in the log."""
 
@@ -64,7 +65,7 @@ class Logged:
         return f"{self.where} {self.event.event_type} {self.event.event_id}"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Mismatch:
     """A recorded decision that the replay does not reproduce.
 
@@ -87,7 +88,7 @@ class Mismatch:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class CaseReplay:
     """One case rebuilt.
 
@@ -112,7 +113,7 @@ class CaseReplay:
     rejected: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Replay:
     """Every case rebuilt, and every recorded decision the replay does not reproduce."""
 
