@@ -34,6 +34,29 @@ _id_lock = threading.Lock()
 _last_ms = 0
 _counter = 0
 _COUNTER_MAX = 0xFFF
+_RANDOM_CHUNK = 4096
+"""Bytes read from the OS's CSPRNG at once for ids (a `getrandom` call per id was 1.4% of
+the saga's process); a forked child drops what its parent read (`_forget_random`)."""
+_random = b""
+_random_at = 0
+
+
+def _take_random(n: int) -> int:
+    """`n` bytes of the OS's CSPRNG as an int (call with `_id_lock` held)."""
+    global _random, _random_at
+    if _random_at + n > len(_random):
+        _random, _random_at = os.urandom(_RANDOM_CHUNK), 0
+    start = _random_at
+    _random_at += n
+    return int.from_bytes(_random[start : start + n])
+
+
+def _forget_random() -> None:
+    global _random, _random_at
+    _random, _random_at = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_random)
 
 
 def new_event_id() -> str:
@@ -42,7 +65,7 @@ def new_event_id() -> str:
     The first 48 bits are the Unix time in milliseconds, so ids sort by creation time;
     the 12 bits after the version are a counter (method 1 of RFC 9562, section 6.2), so
     ids made in the same millisecond by one process still sort in creation order; the
-    last 62 bits are random, so processes never collide.
+    last 62 bits are random (the OS's CSPRNG), so processes never collide.
     """
     global _last_ms, _counter
     with _id_lock:
@@ -50,7 +73,7 @@ def new_event_id() -> str:
         if now_ms > _last_ms:
             _last_ms = now_ms
             # Start low in the 12-bit space so a burst has room to count up.
-            _counter = int.from_bytes(os.urandom(2)) & 0x3FF
+            _counter = _take_random(2) & 0x3FF
         else:
             # Same millisecond, or the clock went back: keep counting from the last id.
             _counter += 1
@@ -58,7 +81,7 @@ def new_event_id() -> str:
                 _last_ms += 1
                 _counter = 0
         ms, counter = _last_ms, _counter
-    rand_b = int.from_bytes(os.urandom(8)) & ((1 << 62) - 1)
+        rand_b = _take_random(8) & ((1 << 62) - 1)
     value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand_b
     # The canonical text of the UUID with this value, without building a `uuid.UUID`
     # (0.6 us against 1.4: an id for every event an agent makes).

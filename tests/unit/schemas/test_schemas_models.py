@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import ClassVar
@@ -79,6 +80,25 @@ def test_event_ids_are_uuid7_unique_and_time_ordered() -> None:
     assert ids == sorted(ids), "ids made later must sort later"
     assert all(uuid.UUID(i).version == 7 and str(uuid.UUID(i)) == i for i in ids)
     assert before <= event_id_time(ids[0]) <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_makes_ids_of_its_own_random_bits() -> None:
+    # Ids take their random bits from a buffer read from the OS at once: a child forked
+    # with the buffer half read must not take the bits its parent takes next.
+    new_event_id()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one id to the parent, then out without pytest's teardown
+        os.write(write, new_event_id().encode())
+        os._exit(0)
+    os.close(write)
+    parent = new_event_id()
+    with os.fdopen(read) as pipe:
+        child = pipe.read()
+    assert os.waitpid(pid, 0)[1] == 0
+    random_bits = (1 << 62) - 1
+    assert uuid.UUID(child).int & random_bits != uuid.UUID(parent).int & random_bits
 
 
 def test_event_id_time_rejects_other_uuids() -> None:
