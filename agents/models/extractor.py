@@ -285,6 +285,23 @@ def _line_prefix(text: str, start: int, limit: int = 60) -> str:
     return text[max(line_start, start - limit) : start]
 
 
+_LABEL_ABOVE = re.compile(r"([^\n\d]{1,40}?)[ \t]*:?[ \t]*\n(?:[ \t]*\n){0,2}[ \t]*\Z")
+"""A line without digits, then up to two blank lines: the label of what comes after them."""
+
+
+def _label_of(text: str, start: int, end: int) -> str:
+    """What labels the value at ``start:end``: the text before it on its line, or, when the
+    value stands alone on its line, the line above it (up to two blank lines between), as
+    the text of HTML tables and PDF forms has a label's value ("Grand Total:", a blank
+    line, "$35.90")."""
+    prefix = _line_prefix(text, start)
+    line_end = text.find("\n", end)
+    if prefix.strip() or text[end : line_end if line_end >= 0 else len(text)].strip():
+        return prefix
+    above = _LABEL_ABOVE.search(text, max(0, start - 120), start)
+    return above[1] if above else prefix
+
+
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10,32}")
 
 
@@ -662,13 +679,15 @@ _BARE_AMOUNT = re.compile(rf"(?P<num>(?<![\d.,]){_DIGITS}[.,]\d{{2}})[ \t]*$", r
 """An amount without a currency at the end of a line ("SUMME 4.52", "Bruttosumme 529,87")."""
 _LABEL_LINE = re.compile(
     rf"^[ \t]*(?P<label>(?:{_STRONG_TOTAL}|total|totaal|summe|gesamt|amount|betrag|montant"
-    r"|import[eo]?)[^\n\d]{0,20}?)[ \t]*:?[ \t]*\n[ \t]*"
+    r"|import[eo]?)[^\n\d]{0,20}?)[ \t]*:?[ \t]*\n(?:[ \t]*\n){0,2}[ \t]*"
     rf"(?P<pre>{_CURRENCY_PATTERN})?[ \t]*(?P<num>{_DIGITS}[.,]\d{{2}})"
     rf"[ \t]*(?P<post>{_CURRENCY_PATTERN})?[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 """A total whose value is on the line under its label, as PDF text of forms has it
-(a QR-bill's "Amount" over "123 949.75"; "Betrag", "Montant", "Importo", Romansh "Import")."""
+(a QR-bill's "Amount" over "123 949.75"; "Betrag", "Montant", "Importo", Romansh "Import"),
+or under it after up to two blank lines, as the text of an HTML page has a table's cells
+(an online order's "Grand Total:", a blank line, "$35.90")."""
 _DECLARED_CURRENCY = re.compile(
     r"(?:currency|w[äa]hrung|devise|monnaie|moneda|divisa|valuta)[ \t]*[:.]?[ \t]*\n?[ \t]*"
     r"(?P<code>[A-Za-z]{3})\b",
@@ -746,7 +765,7 @@ def _money(text: str, country_currency: str | None = None) -> list[_Candidate]:
         if match["sign1"] or match["sign2"]:
             value = -value
         code = currency_code(symbol)
-        prefix = _line_prefix(text, match.start())
+        prefix = _label_of(text, match.start(), match.end())
         name = _money_name(prefix)
         strong = name == "total_amount" and _STRONG_TOTAL_CUE.search(prefix) is not None
         found.append(

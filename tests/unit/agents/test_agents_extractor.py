@@ -157,6 +157,25 @@ def test_a_qr_bill_amount_under_its_label_in_italian_and_romansh() -> None:
         assert field_value(out, "total_amount") == "987654321.50 CHF", label
 
 
+def test_a_value_alone_on_its_line_takes_the_label_above_it() -> None:
+    # The text of an online order page (HTML): each table cell a paragraph of its own.
+    text = (
+        "Order Summary\n\nItem(s) Subtotal:\n\n$38.84\n\nShipping & Handling:\n\n$0.00\n\n"
+        "Total before tax:\n\n$33.01\n\nEstimated tax to be collected:\n\n$2.89\n\n"
+        "Grand Total:\n\n$35.90\n\nTransactions\n"
+    )
+    out = extract(text)
+    assert field_value(out, "total_amount") == "35.90 USD"
+    assert field_value(out, "subtotal_amount") == "38.84 USD"
+    # Without a currency sign too; and a value with text before it keeps that as its label.
+    assert field_value(
+        extract("Rechnungswährung: EUR\nGesamtbetrag\n\n119,00\n"), "total_amount"
+    ) == ("119.00 EUR")
+    out = extract("Sub-Total:\n\nTotal $12.00\n")
+    assert field_value(out, "total_amount") == "12.00 USD"
+    assert fields_named(out, "subtotal_amount") == []
+
+
 def test_credit_note_numbers() -> None:
     assert field_value(extract("Gutschrift Nr. GS-2026-17\n"), "invoice_number") == "GS-2026-17"
     assert field_value(extract("Avoir n° AV-0042\n"), "invoice_number") == "AV-0042"
