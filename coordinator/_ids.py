@@ -25,6 +25,7 @@ _MILLISECOND = timedelta(milliseconds=1)
 _RAND_B = (1 << 62) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 _VARIANT = 0b10 << 62
+_TIME_LIMIT = 1 << 48
 
 
 class EventIds:
@@ -39,19 +40,27 @@ class EventIds:
         at: The input event's ``occurred_at``.
     """
 
-    __slots__ = ("_head", "_seed")
+    __slots__ = ("_head", "_prefix", "_seed")
 
     def __init__(self, source_id: str, at: datetime) -> None:
-        ms = f"{(at - _EPOCH) // _MILLISECOND:012x}"
+        ms = (at - _EPOCH) // _MILLISECOND
         # The first 13 hex digits never change between outputs: the 48-bit time, then
         # the version. Formatted once, not once per output.
-        self._head = f"{ms[:8]}-{ms[8:]}-7"
+        text = f"{ms:012x}"
+        self._head = f"{text[:8]}-{text[8:]}-7" if 0 <= ms < _TIME_LIMIT else None
+        self._prefix = (ms << 80) | (0x7 << 76) | _VARIANT
         self._seed = int.from_bytes(hashlib.blake2b(source_id.encode(), digest_size=8).digest())
 
     def __call__(self, index: int) -> str:
         """Return the id of output ``index``."""
-        low = f"{_VARIANT | ((self._seed + index * _GOLDEN) & _RAND_B):016x}"
-        return f"{self._head}{index & 0xFFF:03x}-{low[:4]}-{low[4:]}"
+        random = (self._seed + index * _GOLDEN) & _RAND_B
+        if self._head is not None:
+            low = f"{_VARIANT | random:016x}"
+            return f"{self._head}{index & 0xFFF:03x}-{low[:4]}-{low[4:]}"
+        # A time before 1970 or after 10889 is no UUIDv7 time: the id is what the first
+        # versions made of it, so that a replay of their log derives the same.
+        text = f"{self._prefix | ((index & 0xFFF) << 64) | random:032x}"
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def derive_event_id(source_id: str, index: int, at: datetime) -> str:

@@ -52,7 +52,10 @@ def _take_random(n: int) -> int:
 
 
 def _forget_random() -> None:
-    global _random, _random_at
+    # In a forked child: what the parent read is the parent's; and a lock some other
+    # thread of the parent held at the fork would never be released here.
+    global _id_lock, _random, _random_at
+    _id_lock = threading.Lock()
     _random, _random_at = b"", 0
 
 

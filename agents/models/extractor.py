@@ -285,21 +285,28 @@ def _line_prefix(text: str, start: int, limit: int = 60) -> str:
     return text[max(line_start, start - limit) : start]
 
 
-_LABEL_ABOVE = re.compile(r"([^\n\d]{1,40}?)[ \t]*:?[ \t]*\n(?:[ \t]*\n){0,2}[ \t]*\Z")
-"""A line without digits, then up to two blank lines: the label of what comes after them."""
+_LABEL_DIGIT = re.compile(r"\d")
 
 
-def _label_of(text: str, start: int, end: int) -> str:
+def _label_of(text: str, start: int, end: int, limit: int = 60) -> str:
     """What labels the value at ``start:end``: the text before it on its line, or, when the
-    value stands alone on its line, the line above it (up to two blank lines between), as
-    the text of HTML tables and PDF forms has a label's value ("Grand Total:", a blank
-    line, "$35.90")."""
-    prefix = _line_prefix(text, start)
+    value stands alone on its line, the nearest line above it across at most two blank
+    lines, if that line has no digits and at most ``limit`` characters, as the text of HTML
+    tables and PDF forms has a label's value ("Grand Total:", a blank line, "$35.90")."""
+    prefix = _line_prefix(text, start, limit)
     line_end = text.find("\n", end)
     if prefix.strip() or text[end : line_end if line_end >= 0 else len(text)].strip():
         return prefix
-    above = _LABEL_ABOVE.search(text, max(0, start - 120), start)
-    return above[1] if above else prefix
+    above_end = text.rfind("\n", 0, start)  # the end of the line above
+    for _ in range(3):  # that line, then across up to two blank lines
+        if above_end < 0:
+            return prefix
+        above_start = text.rfind("\n", 0, above_end) + 1
+        above = text[above_start:above_end].strip()
+        if above:
+            return above if len(above) <= limit and not _LABEL_DIGIT.search(above) else prefix
+        above_end = above_start - 1
+    return prefix
 
 
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10,32}")

@@ -276,3 +276,6 @@ def test_derived_event_ids_are_pinned_across_versions() -> None:
         "018f337d-520b-7fff-8bf7-a01f73d6072d",
         "018f337d-520b-7000-aa2f-19d8f3208342",
     ]
+    # A time before 1970 has no UUIDv7 form: the id is what the first versions made of it.
+    early = datetime(1960, 1, 1, tzinfo=UTC)
+    assert derive_event_id(source, 2, early) == "-0497c5e-cbff-8ffd-50fd-8aa8b60bd494"

@@ -23,6 +23,7 @@ from schemas import (
     TaskCompleted,
     UnknownEventTypeError,
     avro_name,
+    envelope,
     event_class,
     event_id_time,
     new_event_id,
@@ -89,14 +90,18 @@ def test_a_forked_child_makes_ids_of_its_own_random_bits() -> None:
     new_event_id()
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: one id to the parent, then out without pytest's teardown
-        os.write(write, new_event_id().encode())
-        os._exit(0)
+    if pid == 0:  # the child: what it holds, then its next id, then out without pytest
+        try:
+            empty = envelope._random == b"" and envelope._random_at == 0
+            os.write(write, f"{empty} {new_event_id()}".encode())
+        finally:
+            os._exit(0)
     os.close(write)
     parent = new_event_id()
     with os.fdopen(read) as pipe:
-        child = pipe.read()
+        dropped, child = pipe.read().split()
     assert os.waitpid(pid, 0)[1] == 0
+    assert dropped == "True"  # the child's buffer was empty after the fork
     random_bits = (1 << 62) - 1
     assert uuid.UUID(child).int & random_bits != uuid.UUID(parent).int & random_bits
 
