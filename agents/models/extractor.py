@@ -686,15 +686,15 @@ _BARE_AMOUNT = re.compile(rf"(?P<num>(?<![\d.,]){_DIGITS}[.,]\d{{2}})[ \t]*$", r
 """An amount without a currency at the end of a line ("SUMME 4.52", "Bruttosumme 529,87")."""
 _LABEL_LINE = re.compile(
     rf"^[ \t]*(?P<label>(?:{_STRONG_TOTAL}|total|totaal|summe|gesamt|amount|betrag|montant"
-    r"|import[eo]?)[^\n\d]{0,20}?)[ \t]*:?[ \t]*\n(?:[ \t]*\n){0,2}[ \t]*"
+    r"|import[eo]?)[^\n\d]{0,20}?)[ \t]*:?[ \t]*\n[ \t]*"
     rf"(?P<pre>{_CURRENCY_PATTERN})?[ \t]*(?P<num>{_DIGITS}[.,]\d{{2}})"
     rf"[ \t]*(?P<post>{_CURRENCY_PATTERN})?[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 """A total whose value is on the line under its label, as PDF text of forms has it
-(a QR-bill's "Amount" over "123 949.75"; "Betrag", "Montant", "Importo", Romansh "Import"),
-or under it after up to two blank lines, as the text of an HTML page has a table's cells
-(an online order's "Grand Total:", a blank line, "$35.90")."""
+(a QR-bill's "Amount" over "123 949.75"; "Betrag", "Montant", "Importo", Romansh "Import"):
+labels that say "total" only in such forms. A value under any other label, blank lines
+between or not, is named by that label (`_label_of`)."""
 _DECLARED_CURRENCY = re.compile(
     r"(?:currency|w[äa]hrung|devise|monnaie|moneda|divisa|valuta)[ \t]*[:.]?[ \t]*\n?[ \t]*"
     r"(?P<code>[A-Za-z]{3})\b",
@@ -792,7 +792,7 @@ def _money(text: str, country_currency: str | None = None) -> list[_Candidate]:
     declared = _document_currency(text, found) or country_currency
     unit = f" {declared}" if declared else ""
     for match in _BARE_AMOUNT.finditer(text):
-        prefix = _line_prefix(text, match.start("num"))
+        prefix = _label_of(text, match.start("num"), match.end("num"))
         value = parse_number(match["num"])
         if value is None or _money_name(prefix) != "total_amount":
             continue
