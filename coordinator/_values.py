@@ -8,7 +8,7 @@ through ``object.__setattr__`` in ``__init__``, and a transition builds a new `C
 (23 fields), its new `StepState` and `Timer` values, an `Output` per event and the
 `Transition`: with every one of them frozen, the coordinator did 17,600 transitions per
 CPU-second (`bench.coordinator`), 19,400 with plain slotted dataclasses, and the saga of
-`bench.peers` took 1.10 ms of CPU a case against 0.96 (two alternating pairs). So `value`
+`bench.peers` 1.08 ms of CPU a case against 1.03 (median of six alternating pairs). So `value`
 builds plain slotted dataclasses (hashable, as frozen ones are) and declares them frozen
 to the type checker (PEP 681 ``frozen_default``): mypy, which `make test` runs strict
 over the whole tree, rejects any assignment to their fields. What is no longer caught is
