@@ -619,7 +619,7 @@ async def bench_restore(
             await publish_all(
                 b,
                 (
-                    Message(STATE.name, b"", key=c.encode(), partition=state_partition(c))
+                    Message(STATE.name, None, key=c.encode(), partition=state_partition(c))
                     for c in changelog
                 ),
             )

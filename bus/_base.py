@@ -43,7 +43,7 @@ class Outbound:
         for mw in self.middleware:
             message = mw.outgoing(message)
         size = (
-            len(message.value)
+            len(message.value or b"")
             + len(message.key or b"")
             + sum(len(k) + len(v) for k, v in message.headers)
         )

@@ -144,7 +144,7 @@ class EmbeddedBus:
     async def publish(
         self,
         topic: str,
-        value: bytes,
+        value: bytes | None,
         *,
         key: bytes | None = None,
         headers: Headers = (),
@@ -458,7 +458,7 @@ class EmbeddedTransaction:
     async def publish(
         self,
         topic: str,
-        value: bytes,
+        value: bytes | None,
         *,
         key: bytes | None = None,
         headers: Headers = (),

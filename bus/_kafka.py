@@ -235,7 +235,7 @@ class KafkaBus:
     async def publish(
         self,
         topic: str,
-        value: bytes,
+        value: bytes | None,
         *,
         key: bytes | None = None,
         headers: Headers = (),
@@ -571,7 +571,7 @@ class KafkaConsumer(ConsumerBase):
                 timeout_ms=int(timeout * 1000), max_records=max_records
             )
         return [
-            Record(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value, r.headers)
+            Record(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value or b"", r.headers)
             for records in batches.values()
             for r in records
         ]
@@ -784,7 +784,7 @@ class KafkaTransaction:
     async def publish(
         self,
         topic: str,
-        value: bytes,
+        value: bytes | None,
         *,
         key: bytes | None = None,
         headers: Headers = (),

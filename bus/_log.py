@@ -29,14 +29,14 @@ from bus.errors import CommitFailed, TransactionError, UnknownTopic
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics(
     name TEXT PRIMARY KEY, partitions INTEGER NOT NULL, cleanup TEXT NOT NULL,
-    retention_ms INTEGER);
+    retention_ms INTEGER, delete_retention_ms INTEGER);
 CREATE TABLE IF NOT EXISTS partitions(
     topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
     PRIMARY KEY(topic, partition)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS records(
     topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
     ts INTEGER NOT NULL, key BLOB, value BLOB NOT NULL, headers BLOB NOT NULL,
-    PRIMARY KEY(topic, partition, offset));
+    tombstone INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(topic, partition, offset));
 CREATE TABLE IF NOT EXISTS group_offsets(
     grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
     offset INTEGER NOT NULL, PRIMARY KEY(grp, topic, partition)) WITHOUT ROWID;
@@ -49,6 +49,14 @@ CREATE TABLE IF NOT EXISTS owners(
     grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
     member TEXT NOT NULL, PRIMARY KEY(grp, topic, partition)) WITHOUT ROWID;
 """
+ADDED_COLUMNS = (
+    ("topics", "delete_retention_ms", "INTEGER"),
+    ("records", "tombstone", "INTEGER NOT NULL DEFAULT 0"),
+)
+"""Columns a log written by an earlier version lacks: added when it is opened."""
+DELETE_RETENTION_MS = 24 * 60 * 60 * 1000
+"""How long a tombstone outlives the records it deleted, unless the topic's
+`delete.retention.ms` says otherwise (Kafka's default)."""
 
 _HEADER = struct.Struct(">HI")
 
@@ -107,6 +115,9 @@ class LogStore:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            for table, column, definition in ADDED_COLUMNS:
+                if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         return cls(conn)
 
     def close(self) -> None:
@@ -117,10 +128,17 @@ class LogStore:
     def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
         with _write(self._conn):
             for spec in specs:
+                delete_retention = spec.config.get("delete.retention.ms")
                 self._conn.execute(
-                    "INSERT INTO topics(name, partitions, cleanup, retention_ms) VALUES(?,?,?,?)"
-                    " ON CONFLICT(name) DO NOTHING",
-                    (spec.name, spec.partitions, spec.cleanup.value, spec.retention_ms),
+                    "INSERT INTO topics(name, partitions, cleanup, retention_ms,"
+                    " delete_retention_ms) VALUES(?,?,?,?,?) ON CONFLICT(name) DO NOTHING",
+                    (
+                        spec.name,
+                        spec.partitions,
+                        spec.cleanup.value,
+                        spec.retention_ms,
+                        None if delete_retention is None else int(delete_retention),
+                    ),
                 )
                 self._conn.executemany(
                     "INSERT INTO partitions(topic, partition, next_offset) VALUES(?,?,0)"
@@ -166,10 +184,11 @@ class LogStore:
         return int(row[0])
 
     def housekeeping(self, now_ms: int) -> None:
-        """Apply retention (delete topics) and compaction (keep the newest record per key)."""
+        """Apply retention (delete topics) and compaction (keep the newest record per key;
+        a tombstone, once older than the topic's delete retention, goes too)."""
         with _write(self._conn):
-            for name, cleanup, retention in self._conn.execute(
-                "SELECT name, cleanup, retention_ms FROM topics"
+            for name, cleanup, retention, delete_retention in self._conn.execute(
+                "SELECT name, cleanup, retention_ms, delete_retention_ms FROM topics"
             ).fetchall():
                 if retention is not None:
                     self._conn.execute(
@@ -188,6 +207,12 @@ class LogStore:
                         " ORDER BY offset DESC) AS newer FROM records"
                         " WHERE topic=? AND key IS NOT NULL) WHERE newer > 1)",
                         (name,),
+                    )
+                    if delete_retention is None:
+                        delete_retention = DELETE_RETENTION_MS
+                    self._conn.execute(
+                        "DELETE FROM records WHERE topic=? AND tombstone=1 AND ts<?",
+                        (name, now_ms - delete_retention),
                     )
 
     # -- writes ---------------------------------------------------------------------------
@@ -229,16 +254,17 @@ class LogStore:
         ).fetchone()
         offset = int(row[0])
         self._conn.execute(
-            "INSERT INTO records(topic, partition, offset, ts, key, value, headers)"
-            " VALUES(?,?,?,?,?,?,?)",
+            "INSERT INTO records(topic, partition, offset, ts, key, value, headers, tombstone)"
+            " VALUES(?,?,?,?,?,?,?,?)",
             (
                 message.topic,
                 partition,
                 offset,
                 message.timestamp_ms if message.timestamp_ms is not None else now_ms,
                 message.key,
-                message.value,
+                b"" if message.value is None else message.value,
                 encode_headers(message.headers),
+                message.value is None,
             ),
         )
         return Position(message.topic, partition, offset)

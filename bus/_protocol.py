@@ -152,7 +152,7 @@ class Transaction(Protocol):
     async def publish(
         self,
         topic: str,
-        value: bytes,
+        value: bytes | None,
         *,
         key: bytes | None = None,
         headers: Headers = (),
@@ -196,14 +196,14 @@ class Bus(Protocol):
     async def publish(
         self,
         topic: str,
-        value: bytes,
+        value: bytes | None,
         *,
         key: bytes | None = None,
         headers: Headers = (),
         partition: int | None = None,
         timestamp_ms: int | None = None,
     ) -> Position:
-        """Publish one record and wait until it is durable."""
+        """Publish one record and wait until it is durable (`value=None`: a tombstone)."""
         ...
 
     async def publish_batch(self, messages: Sequence[Message]) -> list[Position]:

@@ -39,10 +39,16 @@ class TopicPartition(NamedTuple):
 
 
 class Message(NamedTuple):
-    """A record to publish. `partition=None` lets the backend hash the key."""
+    """A record to publish. `partition=None` lets the backend hash the key.
+
+    `value=None` publishes a tombstone (Kafka's null value): on a compacted topic it
+    deletes the key, compaction removing the key's earlier records and then, once the
+    topic's `delete.retention.ms` has passed, the tombstone itself. Read back, a tombstone's
+    value is `b""`.
+    """
 
     topic: str
-    value: bytes
+    value: bytes | None
     key: bytes | None = None
     headers: Headers = ()
     partition: int | None = None
@@ -50,7 +56,7 @@ class Message(NamedTuple):
 
 
 class Record(NamedTuple):
-    """A record read from the log."""
+    """A record read from the log (a tombstone's value is `b""`)."""
 
     topic: str
     partition: int

@@ -25,8 +25,6 @@ from coordinator import Logged, PipelineCatalog, replay
 from schemas import DeadLetter, DecodeError
 from schemas.topology import CASE_PARTITIONS, DEAD_LETTERS, STATE
 
-TOMBSTONE = b""
-
 
 @dataclass(frozen=True, slots=True)
 class Repair:
@@ -80,7 +78,7 @@ async def repair_case(
             f"first: {differs[0]}): nothing written"
         )
     if not dry_run:
-        value = TOMBSTONE if case.finished else case.state.to_bytes()
+        value = None if case.finished else case.state.to_bytes()
         await _write(app, case_id, value)
     human = case.state.human
     return Repair(
@@ -100,11 +98,12 @@ async def drop_case(app: App, case_id: str) -> str:
     why = (await quarantined_cases(app, case_id)).get(case_id)
     if why is None:
         raise ConfigError(f"case {case_id!r} is not quarantined: nothing to drop")
-    await _write(app, case_id, TOMBSTONE)
+    await _write(app, case_id, None)
     return why
 
 
-async def _write(app: App, case_id: str, value: bytes) -> None:
+async def _write(app: App, case_id: str, value: bytes | None) -> None:
+    """Write the case's changelog value (None: a tombstone, the case dropped)."""
     key = case_id.encode()
     await app.bus.publish(
         STATE.name, value, key=key, partition=partition_for(key, CASE_PARTITIONS, 0)

@@ -178,7 +178,7 @@ class TracingMiddleware:
             OPERATION_TYPE: "send",
             OPERATION_NAME: "publish",
             DESTINATION: message.topic,
-            BODY_SIZE: len(message.value),
+            BODY_SIZE: len(message.value or b""),
         }
         if message.key is not None:
             attributes[KAFKA_KEY] = message.key.decode("utf-8", "replace")

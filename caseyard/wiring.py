@@ -34,6 +34,7 @@ def topic_spec(topic: Topic) -> TopicSpec:
         topic.name,
         partitions=topic.partitions,
         cleanup=Cleanup.COMPACT if topic.compacted else Cleanup.DELETE,
+        config=dict(topic.config),
     )
 
 

@@ -80,7 +80,9 @@ INPUTS = (INTAKE.name, RESULTS.name, HUMAN.name, TIMERS.name)
 _EXPECTED = {topic.name: topic.events for topic in (INTAKE, RESULTS, HUMAN, TIMERS)}
 """The events each input topic carries; any other is misplaced (dead-lettered as such)."""
 TOMBSTONE = b""
-"""Changelog value of a case that is finished and dropped (compaction keeps the latest)."""
+"""Changelog value read for a case that is finished and dropped: a tombstone, which the
+coordinator writes (a null value, read as empty) so that compaction deletes the case, or
+the empty value earlier versions wrote, which compaction keeps."""
 AUDIT_HEAD = b"\x00audit-head"
 """Changelog key (no case id starts with NUL) of the partition's latest checkpoint: the
 next one is numbered and chained after it, across restarts and owners."""
@@ -688,7 +690,7 @@ class Coordinator:
             [
                 Message(
                     STATE.name,
-                    TOMBSTONE if state is None or state.finished else state.to_bytes(),
+                    None if state is None or state.finished else state.to_bytes(),
                     key=case_id.encode(),
                     partition=p,
                 )

@@ -51,6 +51,8 @@ class Topic:
     readers: tuple[str, ...]
     compacted: bool = False
     partitions: int = CASE_PARTITIONS
+    config: tuple[tuple[str, str], ...] = ()
+    """Kafka topic configs it is created with, beside its cleanup policy."""
 
 
 AGENTS = "agents"
@@ -109,10 +111,24 @@ CASE_EVENTS = Topic(
 STATE = Topic(
     "caseyard.coordinator.state",
     (),
-    "the coordinator's saga state changelog, keyed by case_id (compacted)",
+    "the coordinator's saga state changelog, keyed by case_id (compacted); a finished "
+    "case's state is deleted by a tombstone",
     writers=("coordinator",),
     readers=("coordinator",),
     compacted=True,
+    # A coordinator reads the whole changelog of the partitions it gains, so what the
+    # log holds beyond the open cases' latest states is paid at every start and
+    # rebalance. Kafka compacts only closed segments (by default a segment closes at 1
+    # GiB or after 7 days: every state of millions of cases), and keeps a tombstone for
+    # delete.retention.ms after compacting (by default a day: a record per finished
+    # case). Segments close at 16 MiB or 10 minutes; tombstones go 10 minutes after
+    # compaction, far longer than a restore reads (a reader that took longer could miss
+    # a finished case's tombstone after reading an earlier state of it).
+    config=(
+        ("segment.bytes", str(16 * 1024 * 1024)),
+        ("segment.ms", str(10 * 60 * 1000)),
+        ("delete.retention.ms", str(10 * 60 * 1000)),
+    ),
 )
 DEAD_LETTERS = Topic(
     "caseyard.dlq",

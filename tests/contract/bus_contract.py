@@ -64,6 +64,7 @@ class Deliveries:
 
     def delivered(self, messages: Sequence[Message], error: BaseException | None) -> None:
         for m in messages:
+            assert m.value is not None
             assert m.value not in self.told, f"{m.value!r} told twice"
             self.told[m.value] = "ok" if error is None else type(error).__name__
 
@@ -482,6 +483,24 @@ class BusContract:
             assert values == [b"3", b"4", b"5", b"6"]
         finally:
             await b.close()
+
+    async def test_a_tombstone_reads_back_as_an_empty_value(self, b: Bus) -> None:
+        topic = name("t")
+        await b.ensure_topics([TopicSpec(topic, cleanup=bus.Cleanup.COMPACT)])
+        await b.publish(topic, b"state", key=b"case")
+        await b.publish(topic, None, key=b"case")
+        await b.publish_batch([Message(topic, None, key=b"other")])
+        async with b.begin(transactional_id=name("tx")) as tx:
+            await tx.publish(topic, None, key=b"third")
+        tp = TopicPartition(topic, 0)
+        async with b.reader([tp]) as reader:
+            records = await drain(reader, 4)
+        assert [(r.key, r.value) for r in records] == [
+            (b"case", b"state"),
+            (b"case", b""),
+            (b"other", b""),
+            (b"third", b""),
+        ]
 
     async def test_reader_reads_given_partitions_without_a_group(self, b: Bus) -> None:
         topic = await self.topic(b, partitions=3)

@@ -16,6 +16,7 @@ import pytest
 import bus
 from bus import Cleanup, Message, Record, TopicPartition, TopicSpec, read_to_end
 from bus._kafka import _read_when_done
+from bus._log import DELETE_RETENTION_MS, LogStore
 from caseyard.errors import ConfigError
 from tests.helpers import drain
 
@@ -209,8 +210,8 @@ async def test_sqlite_compacts_what_a_bus_wrote_as_it_closes_and_not_if_it_only_
 
     def another_writer_repeats_the_key(conn: sqlite3.Connection) -> None:
         conn.execute(
-            "INSERT INTO records SELECT topic, partition, offset + 1, ts, key, value, headers"
-            " FROM records WHERE topic='state' ORDER BY offset DESC LIMIT 1"
+            "INSERT INTO records SELECT topic, partition, offset + 1, ts, key, value, headers,"
+            " tombstone FROM records WHERE topic='state' ORDER BY offset DESC LIMIT 1"
         )
         conn.commit()
 
@@ -315,3 +316,68 @@ async def test_the_deliveries_after_a_failed_one_are_read_when_they_fail_too() -
     finally:
         loop.set_exception_handler(None)
     assert unread == ["Future exception was never retrieved"]  # only the unheeded one
+
+
+def test_sqlite_compaction_deletes_a_tombstoned_key_then_the_tombstone(tmp_path: Path) -> None:
+    """A tombstone deletes its key's earlier records at the next compaction and goes
+    itself once older than the topic's `delete.retention.ms` (Kafka's default, a day,
+    for a topic that does not set it); a live key keeps its newest record."""
+    store = LogStore.open(str(tmp_path / "bus.db"))
+    try:
+        store.ensure_topics(
+            [
+                TopicSpec("state", 1, Cleanup.COMPACT, config={"delete.retention.ms": "1000"}),
+                TopicSpec("plain", 1, Cleanup.COMPACT),
+            ]
+        )
+        for topic in ("state", "plain"):
+            store.append(
+                [
+                    Message(topic, b"v1", key=b"done", partition=0),
+                    Message(topic, b"v1", key=b"live", partition=0),
+                    Message(topic, None, key=b"done", partition=0),
+                ],
+                now_ms=10_000,
+            )
+
+        def left(topic: str) -> list[tuple[bytes | None, bytes]]:
+            records = store.fetch({TopicPartition(topic, 0): 0}, 100)
+            return [(r.key, r.value) for r in records]
+
+        store.housekeeping(now_ms=10_500)
+        assert left("state") == left("plain") == [(b"live", b"v1"), (b"done", b"")]
+        store.housekeeping(now_ms=11_001)
+        assert left("state") == [(b"live", b"v1")]
+        assert left("plain") == [(b"live", b"v1"), (b"done", b"")]
+        store.housekeeping(now_ms=10_000 + DELETE_RETENTION_MS + 1)
+        assert left("plain") == [(b"live", b"v1")]
+    finally:
+        store.close()
+
+
+def test_sqlite_log_of_an_earlier_version_takes_tombstones(tmp_path: Path) -> None:
+    """A log written before tombstones existed (no column for them) gets it when opened:
+    its records stay, and a tombstone appended to it is compacted away."""
+    path = tmp_path / "bus.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.executescript(
+            "CREATE TABLE topics(name TEXT PRIMARY KEY, partitions INTEGER NOT NULL,"
+            " cleanup TEXT NOT NULL, retention_ms INTEGER);"
+            "CREATE TABLE partitions(topic TEXT NOT NULL, partition INTEGER NOT NULL,"
+            " next_offset INTEGER NOT NULL, PRIMARY KEY(topic, partition)) WITHOUT ROWID;"
+            "CREATE TABLE records(topic TEXT NOT NULL, partition INTEGER NOT NULL,"
+            " offset INTEGER NOT NULL, ts INTEGER NOT NULL, key BLOB, value BLOB NOT NULL,"
+            " headers BLOB NOT NULL, PRIMARY KEY(topic, partition, offset));"
+            "INSERT INTO topics VALUES('state', 1, 'compact', NULL);"
+            "INSERT INTO partitions VALUES('state', 0, 1);"
+            "INSERT INTO records VALUES('state', 0, 0, 0, x'6b', x'7631', x'');"
+        )
+    store = LogStore.open(str(path))
+    try:
+        store.append([Message("state", None, key=b"k", partition=0)], now_ms=1)
+        tp = TopicPartition("state", 0)
+        assert [(r.offset, r.value) for r in store.fetch({tp: 0}, 10)] == [(0, b"v1"), (1, b"")]
+        store.housekeeping(now_ms=2 + DELETE_RETENTION_MS)
+        assert store.fetch({tp: 0}, 10) == []
+    finally:
+        store.close()

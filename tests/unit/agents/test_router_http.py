@@ -369,13 +369,15 @@ async def test_429_waits_retry_after_seconds_then_succeeds(
 async def test_429_with_an_http_date(
     provider: OpenAICompatibleProvider, api: FakeApi, sleeps: Sleeps
 ) -> None:
-    when = format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
+    # Whole seconds, counted from when the reply is read: a margin for a busy machine
+    # (a date 3 s ahead gave a wait under 1 s once, when the test stalled).
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=9), usegmt=True)
     api.script(Reply(429, headers={"Retry-After": when}), Reply())
 
     await provider.complete(REQUEST)
 
     [wait] = sleeps.waits
-    assert 1.0 < wait <= 3.0
+    assert 4.0 < wait <= 9.0  # under the provider's max_retry_wait of 10
 
 
 @pytest.mark.anyio
