@@ -21,7 +21,7 @@ import pytest
 import bus
 from bus import partition_for
 from schemas import CaseCompleted, CaseOpened
-from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE
+from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, DEAD_LETTERS, INTAKE, tasks_topic
 from tests.helpers import eventually, run_caseyard
 from tests.integration.coordinator_harness import (
     DOCUMENT,
@@ -217,3 +217,44 @@ async def _reasons_about(h: Harness, word: str) -> list[str]:
     reasons = [r for r in await h.dead_letters() if word in r]
     assert reasons
     return reasons
+
+
+async def test_a_null_value_from_librdkafka_is_dead_lettered_and_the_next_case_runs(
+    kafka_bootstrap: str, pipelines: Path
+) -> None:
+    """A tombstone (a record with a null value) on the intake topic and on an agent's
+    tasks topic is a bad record like any other: each is dead-lettered with its reason and
+    position, and a case submitted after them on the same partitions runs to its end."""
+    confluent_kafka = pytest.importorskip("confluent_kafka")
+    run = uuid.uuid4().hex[:8]
+    case = f"after-null-{run}"
+    key = case.encode()
+    partition = partition_for(key, CASE_PARTITIONS, 0)
+    tasks = tasks_topic("classify").name
+    async with harness(f"kafka://{kafka_bootstrap}", pipelines) as h:
+        producer = confluent_kafka.Producer({"bootstrap.servers": kafka_bootstrap})
+        landed: list[str] = []
+
+        def delivered(error: object, message: Any) -> None:
+            assert error is None, error
+            landed.append(f"{message.topic()}/{message.partition()}/{message.offset()}")
+
+        for topic in (INTAKE.name, tasks):
+            producer.produce(topic, None, key=key, partition=partition, on_delivery=delivered)
+        value = await h.codec.encode(submission(case, "seq", source="upstream"), INTAKE.name)
+        producer.produce(INTAKE.name, value, key=key, partition=partition)
+        assert await anyio.to_thread.run_sync(producer.flush, 30) == 0
+        await completed(h, [case])
+
+        async def both_dead_lettered() -> dict[str, str]:
+            letters = {
+                (r.header("dlq.source") or b"").decode(): b": ".join(
+                    r.header(name) or b"" for name in ("dlq.reason", "dlq.message")
+                ).decode()
+                for r in await h._records(DEAD_LETTERS.name)
+            }
+            assert set(landed) <= set(letters)
+            return {source: letters[source] for source in landed}
+
+        reasons = await eventually(both_dead_lettered, timeout=30, interval=0.1)
+    assert all("0 bytes" in reason for reason in reasons.values()), reasons
