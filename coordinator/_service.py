@@ -164,7 +164,12 @@ class _Restorer:
 
     aiokafka runs these callbacks from its own task, concurrently with the loop, so they
     hold the coordinator exclusively: the transaction in flight finishes (and installs its
-    states) before partitions move, and none starts while partitions are restored.
+    states) before partitions move. They do not restore what they gain: a restore reads a
+    whole changelog partition (tens of seconds for a million open cases), and no heartbeat
+    is sent while an assignment callback runs (aiokafka starts them after it; the embedded
+    bus renews a member's lease as it polls), so the group would drop the member after its
+    session timeout and assign its partitions again, restore after restore. The inputs of
+    the partitions gained wait paused while the member's restore task reads them.
     """
 
     def __init__(self, service: Coordinator) -> None:
@@ -174,10 +179,10 @@ class _Restorer:
 
     async def entered(self, consumer: Consumer) -> None:
         """The consumer is entered and has fetched nothing yet: what it was assigned while
-        entering (the embedded bus assigns then) is pointed at its positions now."""
+        entering (the embedded bus assigns then) is restored, or pointed at its positions."""
         self.consumer = consumer
         async with self._service.exclusive():
-            await self._service.seek_to_positions(consumer, consumer.assignment())
+            await self._service.resume_or_restore(consumer, consumer.assignment())
 
     async def on_revoked(self, partitions: frozenset[TopicPartition]) -> None:
         # Eager rebalancing revokes everything and assigns again; states are kept until
@@ -196,11 +201,10 @@ class _Restorer:
             consumer = self.consumer
             owned = {tp.partition for tp in (consumer.assignment() if consumer else partitions)}
             self._service.forget(set(self._service.loaded()) - owned)
-            await self._service.restore(owned)
             # Only what was (re)assigned: its fetched records were dropped, so nothing
             # fetched is fetched twice. (Before the consumer is entered: `entered` does.)
             if consumer is not None:
-                await self._service.seek_to_positions(consumer, partitions)
+                await self._service.resume_or_restore(consumer, partitions)
 
 
 @dataclass
@@ -240,6 +244,9 @@ class _Partition:
             consumer.resume(*paused)
         return records
 
+
+TIMER_CASES_PER_ROUND = 1_000
+"""Cases whose due timers one round fires (one publish; the event loop runs between)."""
 
 RESTORE_WINDOW = 20_000
 """Changelog values a restore keeps raw before it reads them (~1.3 KB each): a value
@@ -376,8 +383,14 @@ class Coordinator:
         self.ready = anyio.Event()
         self._tasks: dict[int, _Partition] = {}
         self._turn = anyio.Lock()
-        """Held by the member's transaction, and by a rebalance (`exclusive`) while it moves
-        partitions: neither runs inside the other (the lock is fair: neither starves)."""
+        """Held by the member's transaction, by a rebalance (`exclusive`) while it moves
+        partitions and by the restore of a partition: none runs inside another (the lock
+        is fair: none starves)."""
+        self._timers_behind = False
+        """The last round of timers left due ones for the next (`fire_due_timers`)."""
+        self._restoring: set[int] = set()
+        """Partitions assigned whose states are not read yet: their inputs wait paused."""
+        self._restore_wake = anyio.Event()
 
     # -- state --------------------------------------------------------------------------
 
@@ -522,6 +535,40 @@ class Coordinator:
             self._checkpoints.pop(p, None)
             self._positions.pop(p, None)
 
+    async def resume_or_restore(
+        self, consumer: Consumer, inputs: frozenset[TopicPartition]
+    ) -> None:
+        """`inputs` were assigned: those of partitions whose states are here go on from
+        their positions; the others wait paused for the restore task (`_restore_loop`)."""
+        waiting = frozenset(tp for tp in inputs if tp.partition not in self._states)
+        if waiting:
+            consumer.pause(*waiting)
+            self._restoring.update(tp.partition for tp in waiting)
+            self._restore_wake.set()
+        await self.seek_to_positions(consumer, inputs - waiting)
+
+    async def _restore_loop(self, consumer: Consumer) -> None:
+        """Restore the partitions assigned, one at a time (a rebalance waits for one
+        partition's restore, not for all), then let their inputs go on from the positions
+        the changelog holds."""
+        while True:
+            await self._restore_wake.wait()
+            self._restore_wake = anyio.Event()
+            while True:
+                async with self._turn:
+                    owned = {tp.partition for tp in consumer.assignment()}
+                    self._restoring &= owned
+                    todo = sorted(self._restoring)
+                    if not todo:
+                        break
+                    p = todo[0]
+                    if p not in self._states:
+                        await self.restore({p})
+                    self._restoring.discard(p)
+                    inputs = frozenset(tp for tp in consumer.assignment() if tp.partition == p)
+                    await self.seek_to_positions(consumer, inputs)
+                    consumer.resume(*inputs)
+
     async def seek_to_positions(
         self, consumer: Consumer, inputs: frozenset[TopicPartition]
     ) -> None:
@@ -559,6 +606,7 @@ class Coordinator:
             anyio.create_task_group() as tg,
         ):
             await restorer.entered(consumer)
+            tg.start_soon(self._restore_loop, consumer)
             tg.start_soon(self._timer_loop, stop)
             tg.start_soon(self._member_loop, consumer)
             while not stop.is_set():
@@ -592,6 +640,8 @@ class Coordinator:
                 batch: dict[int, list[Record]] = {}
                 rewind: dict[TopicPartition, int] = {}
                 for p, task in self._tasks.items():
+                    if p in self._restoring:
+                        continue  # its inputs stay paused until its states are read
                     # What was fetched from a position the group's copy gave, before the
                     # restore moved it on, was applied already.
                     applied = self._positions.get(p, {})
@@ -866,16 +916,28 @@ class Coordinator:
     async def _timer_loop(self, stop: anyio.Event) -> None:
         while not stop.is_set():
             await self.fire_due_timers()
+            if self._timers_behind:
+                continue  # more are due: the next round now (publishing let others run)
             with anyio.move_on_after(self._timer_interval_s):
                 await stop.wait()
 
-    async def fire_due_timers(self) -> int:
-        """Publish `TimerFired` for every due timer of an owned case; returns how many."""
+    async def fire_due_timers(self, limit: int = TIMER_CASES_PER_ROUND) -> int:
+        """Publish `TimerFired` for the due timers of owned cases, of at most `limit` cases
+        (the earliest due first; `_timers_behind` says whether more are due); returns how
+        many timers. A coordinator back after a while may have hundreds of thousands due
+        (each case read back from its compressed state, each timer encoded: ~80 us a
+        case), and firing them in one go kept the event loop from heartbeating for longer
+        than a session timeout: the group dropped the member."""
         now = self._clock()
         due: list[Message] = []
+        cases = 0
         # A copy: encoding may wait, and a rebalance may meanwhile drop a partition.
         for p, states in list(self._states.items()):
-            for case_id in states.due(now):
+            if cases >= limit:
+                break
+            ready = states.due(now, limit - cases)
+            cases += len(ready)
+            for case_id in ready:
                 if self._states.get(p) is not states:
                     break  # the partition went elsewhere: its new owner has the timers
                 state = states.get(case_id)
@@ -890,6 +952,7 @@ class Coordinator:
                     value = await self._codec.encode(timer_fired(state, timer, now), TIMERS.name)
                     due.append(Message(TIMERS.name, value, key=case_id.encode(), partition=p))
                 states.wake_at(case_id, self._pending_due(state))
+        self._timers_behind = cases >= limit
         if due:
             await self._bus.publish_batch(due)
             self.stats.timers_fired += len(due)

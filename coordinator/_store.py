@@ -121,11 +121,14 @@ class StateStore:
                 self._wakeups = [(d, c) for c, d in self._wakeup.items()]
                 heapq.heapify(self._wakeups)
 
-    def due(self, now: datetime) -> list[str]:
-        """The cases whose wake-up is at `now` or earlier, each once; a case returned has
-        no wake-up until `wake_at` gives it one again."""
+    def due(self, now: datetime, limit: int | None = None) -> list[str]:
+        """The cases whose wake-up is at `now` or earlier, each once, the earliest first
+        and at most `limit` of them; a case returned has no wake-up until `wake_at` gives
+        it one again."""
         cases: list[str] = []
-        while self._wakeups and self._wakeups[0][0] <= now:
+        while (
+            self._wakeups and self._wakeups[0][0] <= now and (limit is None or len(cases) < limit)
+        ):
             due, case_id = heapq.heappop(self._wakeups)
             if self._wakeup.get(case_id) == due:  # else stale: it moved, or the case is gone
                 del self._wakeup[case_id]

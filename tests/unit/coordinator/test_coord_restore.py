@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import gc
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 import bus
-from bus import Message, partition_for
+from bus import Message, TopicPartition, partition_for
 from coordinator import TOMBSTONE, CaseState, Coordinator, PipelineCatalog, _service, gc_paused
 from coordinator._service import AUDIT_HEAD, POSITIONS, RESTORE_WINDOW
 from schemas import AvroCodec, MemorySchemaStore, Producer, Registry
 from schemas.audit import CaseHead, ChainCheckpoint
-from schemas.topology import CASE_PARTITIONS, STATE
+from schemas.topology import CASE_PARTITIONS, STATE, TIMERS
 from tests.unit.coordinator.test_coord_rebalance import PIPELINES
 from tests.unit.coordinator.test_coord_store import states
 
@@ -149,3 +149,40 @@ def test_gc_paused_pauses_the_collector_and_leaves_it_as_it_found_it() -> None:
         assert not gc.isenabled()  # off before, off after
     finally:
         gc.enable()
+
+
+async def test_a_backlog_of_due_timers_fires_in_rounds_of_a_limited_number_of_cases() -> None:
+    """A coordinator back after a while finds many cases' timers due: each round fires
+    those of at most `limit` cases, the earliest first, and says more are due, so the
+    timer loop goes on at once while the event loop runs between rounds (in one go it was
+    seconds without a heartbeat: the group dropped the member)."""
+    base = states(1)[0]
+    assert base.timers
+    cases = [one_partition(f"due{n}") for n in range(5)]
+    async with bus.connect("memory://") as b:
+        await b.ensure_topics([bus.TopicSpec(STATE.name, partitions=CASE_PARTITIONS)])
+        await b.ensure_topics([bus.TopicSpec(TIMERS.name, partitions=CASE_PARTITIONS)])
+        for case_id in cases:
+            state = replace(base, case_id=case_id, correlation_id=case_id)
+            await b.publish(STATE.name, state.to_bytes(), key=case_id.encode(), partition=0)
+        late = max(t.due_at for t in base.timers) + timedelta(days=1)
+        coordinator = Coordinator(
+            bus=b,
+            codec=AvroCodec(Registry(MemorySchemaStore())),
+            catalog=PipelineCatalog.load(PIPELINES),
+            producer=Producer(service="test", version="1"),
+            clock=lambda: late,
+        )
+        await coordinator.restore({0})
+        rounds = []
+        while True:
+            rounds.append(await coordinator.fire_due_timers(limit=2))
+            if not coordinator._timers_behind:
+                break
+        timers = len(base.timers)
+        assert rounds == [2 * timers, 2 * timers, timers]
+        fired = [
+            r async for batch in bus.read_to_end(b, [TopicPartition(TIMERS.name, 0)]) for r in batch
+        ]
+        assert sorted({r.key for r in fired}) == sorted(c.encode() for c in cases)
+        assert await coordinator.fire_due_timers(limit=2) == 0  # each fired once

@@ -129,3 +129,13 @@ def test_stale_wake_ups_of_ended_cases_do_not_pile_up_until_they_are_due() -> No
     assert len(store._wakeups) <= 2 * 2 + STALE_SLACK + 1
     assert store.due(T0 + timedelta(minutes=1)) == ["waiting"]
     assert store.due(far + timedelta(days=1)) == ["later"]
+
+
+def test_wake_ups_come_due_at_most_a_limit_at_a_time_the_earliest_first() -> None:
+    store = StateStore()
+    for n in (3, 1, 4, 2):
+        store.wake_at(f"case-{n}", T0 + timedelta(seconds=n))
+    later = T0 + timedelta(minutes=1)
+    assert store.due(later, limit=2) == ["case-1", "case-2"]
+    assert store.due(later, limit=0) == []
+    assert store.due(later, limit=5) == ["case-3", "case-4"]
