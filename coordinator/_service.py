@@ -386,8 +386,6 @@ class Coordinator:
         """Held by the member's transaction, by a rebalance (`exclusive`) while it moves
         partitions and by the restore of a partition: none runs inside another (the lock
         is fair: none starves)."""
-        self._timers_behind = False
-        """The last round of timers left due ones for the next (`fire_due_timers`)."""
         self._restoring: set[int] = set()
         """Partitions assigned whose states are not read yet: their inputs wait paused."""
         self._restore_wake = anyio.Event()
@@ -554,20 +552,24 @@ class Coordinator:
         while True:
             await self._restore_wake.wait()
             self._restore_wake = anyio.Event()
-            while True:
-                async with self._turn:
-                    owned = {tp.partition for tp in consumer.assignment()}
-                    self._restoring &= owned
-                    todo = sorted(self._restoring)
-                    if not todo:
-                        break
-                    p = todo[0]
-                    if p not in self._states:
-                        await self.restore({p})
-                    self._restoring.discard(p)
-                    inputs = frozenset(tp for tp in consumer.assignment() if tp.partition == p)
-                    await self.seek_to_positions(consumer, inputs)
-                    consumer.resume(*inputs)
+            while await self._restore_one(consumer):
+                pass
+
+    async def _restore_one(self, consumer: Consumer) -> bool:
+        """Restore the first partition still waiting and resume its inputs; False if none
+        waits (or none that waits is still owned)."""
+        async with self._turn:
+            owned = {tp.partition for tp in consumer.assignment()}
+            self._restoring &= owned
+            if not self._restoring:
+                return False
+            p = min(self._restoring)
+            await self.restore({p})  # nothing if a rebalance meanwhile brought it back
+            self._restoring.discard(p)
+            inputs = frozenset(tp for tp in consumer.assignment() if tp.partition == p)
+            await self.seek_to_positions(consumer, inputs)
+            consumer.resume(*inputs)
+            return True
 
     async def seek_to_positions(
         self, consumer: Consumer, inputs: frozenset[TopicPartition]
@@ -915,19 +917,24 @@ class Coordinator:
 
     async def _timer_loop(self, stop: anyio.Event) -> None:
         while not stop.is_set():
-            await self.fire_due_timers()
-            if self._timers_behind:
-                continue  # more are due: the next round now (publishing let others run)
+            _, cases = await self._fire_round(TIMER_CASES_PER_ROUND)
+            if cases >= TIMER_CASES_PER_ROUND:
+                continue  # more may be due: the next round now (publishing let others run)
             with anyio.move_on_after(self._timer_interval_s):
                 await stop.wait()
 
     async def fire_due_timers(self, limit: int = TIMER_CASES_PER_ROUND) -> int:
-        """Publish `TimerFired` for the due timers of owned cases, of at most `limit` cases
-        (the earliest due first; `_timers_behind` says whether more are due); returns how
-        many timers. A coordinator back after a while may have hundreds of thousands due
-        (each case read back from its compressed state, each timer encoded: ~80 us a
-        case), and firing them in one go kept the event loop from heartbeating for longer
-        than a session timeout: the group dropped the member."""
+        """Publish `TimerFired` for the due timers of at most `limit` owned cases, the
+        earliest due first; returns how many timers. A coordinator back after a while may
+        have hundreds of thousands due (each case read back from its compressed state,
+        each timer encoded: ~80 us a case), and firing them in one go kept the event loop
+        from heartbeating for longer than a session timeout: the group dropped the
+        member. The timer loop fires round after round while rounds are full."""
+        timers, _ = await self._fire_round(limit)
+        return timers
+
+    async def _fire_round(self, limit: int) -> tuple[int, int]:
+        """`fire_due_timers`: the timers fired and the cases they were of."""
         now = self._clock()
         due: list[Message] = []
         cases = 0
@@ -952,8 +959,7 @@ class Coordinator:
                     value = await self._codec.encode(timer_fired(state, timer, now), TIMERS.name)
                     due.append(Message(TIMERS.name, value, key=case_id.encode(), partition=p))
                 states.wake_at(case_id, self._pending_due(state))
-        self._timers_behind = cases >= limit
         if due:
             await self._bus.publish_batch(due)
             self.stats.timers_fired += len(due)
-        return len(due)
+        return len(due), cases

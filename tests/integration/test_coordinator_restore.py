@@ -231,7 +231,7 @@ async def test_a_restore_longer_than_the_session_timeout_keeps_the_member(
     real_restore = Coordinator._restore
     real_assigned = _Restorer.on_assigned
     slowed: list[int] = []
-    assignments: list[frozenset[object]] = []
+    assignments: list[frozenset[TopicPartition]] = []
 
     async def slow_restore(self: Coordinator, p: int) -> None:
         await real_restore(self, p)
@@ -239,9 +239,9 @@ async def test_a_restore_longer_than_the_session_timeout_keeps_the_member(
             slowed.append(p)
             await anyio.sleep(SESSION_S * 1.5)
 
-    async def counted(self: _Restorer, partitions: frozenset[object]) -> None:
+    async def counted(self: _Restorer, partitions: frozenset[TopicPartition]) -> None:
         assignments.append(partitions)
-        await real_assigned(self, partitions)  # type: ignore[arg-type]
+        await real_assigned(self, partitions)
 
     monkeypatch.setattr(Coordinator, "_restore", slow_restore)
     monkeypatch.setattr(_Restorer, "on_assigned", counted)
