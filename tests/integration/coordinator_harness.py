@@ -155,17 +155,17 @@ class Harness:
         """The reasons of every dead letter so far."""
         return [
             (record.header("dlq.reason") or b"").decode()
-            for record in await self._records(DEAD_LETTERS.name)
+            for record in await self.records(DEAD_LETTERS.name)
         ]
 
-    async def _records(self, topic: str) -> list[Record]:
+    async def records(self, topic: str) -> list[Record]:
         tps = [TopicPartition(topic, p) for p in range(CASE_PARTITIONS)]
         return [r async for batch in read_to_end(self.bus, tps) for r in batch]
 
     async def events_of(self, case_ids: set[str]) -> dict[str, list[Event]]:
         """The case events of `case_ids`, by case, in log order."""
         out: dict[str, list[Event]] = {c: [] for c in case_ids}
-        for record in await self._records(CASE_EVENTS.name):
+        for record in await self.records(CASE_EVENTS.name):
             case_id = (record.key or b"").decode()
             if case_id in out:
                 out[case_id].append(await self.codec.decode(record.value))
@@ -175,7 +175,7 @@ class Harness:
         """Every TaskRequested on the task topics for `case_ids` (duplicates included)."""
         out: list[TaskRequested] = []
         for capability in CAPABILITIES:
-            for record in await self._records(tasks_topic(capability).name):
+            for record in await self.records(tasks_topic(capability).name):
                 if (record.key or b"").decode() in case_ids:
                     event = await self.codec.decode(record.value)
                     assert isinstance(event, TaskRequested)

@@ -251,7 +251,7 @@ async def test_a_null_value_from_librdkafka_is_dead_lettered_and_the_next_case_r
                 (r.header("dlq.source") or b"").decode(): b": ".join(
                     r.header(name) or b"" for name in ("dlq.reason", "dlq.message")
                 ).decode()
-                for r in await h._records(DEAD_LETTERS.name)
+                for r in await h.records(DEAD_LETTERS.name)
             }
             assert set(landed) <= set(letters)
             return {source: letters[source] for source in landed}

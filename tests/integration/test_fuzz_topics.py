@@ -92,7 +92,7 @@ async def test_hostile_records_on_every_input_topic_are_dead_lettered(
 
         async def every_one_dead_lettered() -> None:
             letters: dict[str, DeadLetter] = {}
-            for record in await h._records(DEAD_LETTERS.name):
+            for record in await h.records(DEAD_LETTERS.name):
                 key = (record.key or b"").decode(errors="replace")
                 if key in sent:
                     letter = await h.codec.decode(record.value)
@@ -108,6 +108,6 @@ async def test_hostile_records_on_every_input_topic_are_dead_lettered(
         # Nothing of the fuzz reached the audit log.
         assert not [
             r
-            for r in await h._records(CASE_EVENTS.name)
+            for r in await h.records(CASE_EVENTS.name)
             if b"fuzz-" + run.encode() in (r.key or b"")
         ]
