@@ -15,6 +15,7 @@ from bus._protocol import Bus, Consumer, Middleware, RebalanceListener, Transact
 from bus._read import read_to_end
 from bus._types import (
     Cleanup,
+    ConfigChange,
     Headers,
     Message,
     Position,
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "Bus",
     "Cleanup",
+    "ConfigChange",
     "Consumer",
     "Headers",
     "Message",

@@ -21,6 +21,7 @@ from bus._base import DEFAULT_MAX_MESSAGE_BYTES, ConsumerBase, Outbound, Outbox
 from bus._log import LogStore
 from bus._protocol import Consumer, Middleware, RebalanceListener
 from bus._types import (
+    ConfigChange,
     Headers,
     Message,
     Position,
@@ -233,6 +234,11 @@ class EmbeddedBus:
         for spec in specs:
             check_topic(spec.name)
         await self.run(self._store.ensure_topics, specs)
+
+    async def align_topics(self, specs: Sequence[TopicSpec]) -> list[ConfigChange]:
+        for spec in specs:
+            check_topic(spec.name)
+        return await self.run(self._store.align_topics, specs)
 
     async def partitions(self, topic: str) -> int:
         return await self.run(self._store.partitions, check_topic(topic))

@@ -11,8 +11,16 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -20,6 +28,7 @@ import anyio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as KafkaTP
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     CommitFailedError,
     IllegalOperation,
@@ -38,6 +47,7 @@ from bus import _txn_offsets as txn_offsets
 from bus._base import DEFAULT_MAX_MESSAGE_BYTES, ConsumerBase, Outbound, Outbox
 from bus._protocol import Consumer, Middleware, RebalanceListener
 from bus._types import (
+    ConfigChange,
     Headers,
     Message,
     Position,
@@ -61,6 +71,8 @@ from bus.errors import (
 T = TypeVar("T")
 
 _TOPIC_EXISTS = 36
+_TOPIC_CONFIG = 1
+"""DescribeConfigs' source of a config set on the topic itself (DYNAMIC_TOPIC_CONFIG)."""
 _TX_RETRY_BACKOFF_MS = 5
 
 # A transaction begun right after the last commit meets the broker still writing that
@@ -334,12 +346,7 @@ class KafkaBus:
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
         for spec in specs:
             check_topic(spec.name)
-        self._running_producer()
-        admin = await self.start_client(
-            lambda: AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id),
-            lambda a: a.start(),
-        )
-        try:
+        async with self._admin() as admin:
             with _translated("reading cluster metadata"):
                 metadata = await admin._client.fetch_all_metadata()
             brokers = len(metadata.brokers())
@@ -348,7 +355,7 @@ class KafkaBus:
                     spec.name,
                     spec.partitions,
                     spec.replication or min(3, brokers),
-                    topic_configs=_topic_config(spec),
+                    topic_configs=spec.configs(),
                 )
                 for spec in specs
                 if not metadata.partitions_for_topic(spec.name)
@@ -359,9 +366,65 @@ class KafkaBus:
                 for name, code, *message in response.topic_errors:
                     if code not in (0, _TOPIC_EXISTS):
                         raise BusError(f"cannot create topic {name!r}: error {code} {message}")
+        await self._await_leaders([s.name for s in specs])
+
+    async def align_topics(self, specs: Sequence[TopicSpec]) -> list[ConfigChange]:
+        for spec in specs:
+            check_topic(spec.name)
+        async with self._admin() as admin:
+            with _translated("reading cluster metadata"):
+                metadata = await admin._client.fetch_all_metadata()
+            existing = [s for s in specs if metadata.partitions_for_topic(s.name)]
+            if not existing:
+                return []
+            with _translated("reading topic configs"):
+                responses = await admin.describe_configs(
+                    [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in existing]
+                )
+            current: dict[str, dict[str, tuple[str | None, int]]] = {}
+            for response in responses:
+                for code, message, _, topic, entries, *_ in response.resources:
+                    if code:
+                        raise BusError(f"cannot read the configs of {topic!r}: {code} {message}")
+                    # (name, value, read-only, source, ...): DescribeConfigs v1 and later.
+                    current[topic] = {entry[0]: (entry[1], entry[3]) for entry in entries}
+            changes: list[ConfigChange] = []
+            alter: list[ConfigResource] = []
+            for spec in existing:
+                have = current.get(spec.name, {})
+                values = {n: v for n, (v, _) in have.items()}
+                diff = [
+                    ConfigChange(spec.name, name, values.get(name), value)
+                    for name, value in spec.configs().items()
+                    if values.get(name) != value
+                ]
+                if diff:
+                    # AlterConfigs replaces the topic's whole set: the ones set on the
+                    # topic go along, so that only those of the spec change.
+                    own = {n: v for n, (v, source) in have.items() if source == _TOPIC_CONFIG}
+                    configs = own | spec.configs()
+                    alter.append(ConfigResource(ConfigResourceType.TOPIC, spec.name, configs))
+                    changes += diff
+            if alter:
+                with _translated("altering topic configs"):
+                    responses = await admin.alter_configs(alter)
+                for response in responses:
+                    for code, message, _, topic in response.resources:
+                        if code:
+                            raise BusError(f"cannot alter the configs of {topic!r}: {message}")
+        return changes
+
+    @asynccontextmanager
+    async def _admin(self) -> AsyncIterator[AIOKafkaAdminClient]:
+        self._running_producer()
+        admin = await self.start_client(
+            lambda: AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id),
+            lambda a: a.start(),
+        )
+        try:
+            yield admin
         finally:
             await admin.close()
-        await self._await_leaders([s.name for s in specs])
 
     async def _await_leaders(self, topics: Sequence[str]) -> None:
         """Wait until every partition of `topics` has a leader, so producing can start."""
@@ -409,13 +472,6 @@ def _partitioner(key: bytes | None, all_partitions: list[int], available: list[i
     if key is None:
         return random.choice(available or all_partitions)
     return all_partitions[partition_for(key, len(all_partitions), 0)]
-
-
-def _topic_config(spec: TopicSpec) -> dict[str, str]:
-    config = {"cleanup.policy": spec.cleanup.value, **spec.config}
-    if spec.retention_ms is not None:
-        config["retention.ms"] = str(spec.retention_ms)
-    return config
 
 
 def _read_when_done(deliveries: Iterable[asyncio.Future[Any]]) -> None:

@@ -22,7 +22,16 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bus._types import Cleanup, Headers, Message, Position, Record, TopicPartition, TopicSpec
+from bus._types import (
+    Cleanup,
+    ConfigChange,
+    Headers,
+    Message,
+    Position,
+    Record,
+    TopicPartition,
+    TopicSpec,
+)
 from bus._types import partition_for as _partition_for
 from bus.errors import CommitFailed, TransactionError, UnknownTopic
 
@@ -57,6 +66,12 @@ ADDED_COLUMNS = (
 DELETE_RETENTION_MS = 24 * 60 * 60 * 1000
 """How long a tombstone outlives the records it deleted, unless the topic's
 `delete.retention.ms` says otherwise (Kafka's default)."""
+_KEPT = {
+    "cleanup.policy": "cleanup",
+    "retention.ms": "retention_ms",
+    "delete.retention.ms": "delete_retention_ms",
+}
+"""The topic configs the log has a use for, and their columns of `topics`."""
 
 _HEADER = struct.Struct(">HI")
 
@@ -145,6 +160,30 @@ class LogStore:
                     " ON CONFLICT DO NOTHING",
                     [(spec.name, p) for p in range(spec.partitions)],
                 )
+
+    def align_topics(self, specs: Sequence[TopicSpec]) -> list[ConfigChange]:
+        changes: list[ConfigChange] = []
+        with _write(self._conn):
+            for spec in specs:
+                row = self._conn.execute(
+                    "SELECT cleanup, retention_ms, delete_retention_ms FROM topics WHERE name=?",
+                    (spec.name,),
+                ).fetchone()
+                if row is None:
+                    continue
+                have = {
+                    name: None if v is None else str(v) for name, v in zip(_KEPT, row, strict=True)
+                }
+                for name, value in spec.configs().items():
+                    if name not in _KEPT or have[name] == value:
+                        continue  # segments and the like: the log has none
+                    column = _KEPT[name]
+                    self._conn.execute(
+                        f"UPDATE topics SET {column}=? WHERE name=?",
+                        (value if column == "cleanup" else int(value), spec.name),
+                    )
+                    changes.append(ConfigChange(spec.name, name, have[name], value))
+        return changes
 
     def partitions(self, topic: str) -> int:
         count = self._partitions.get(topic)

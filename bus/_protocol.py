@@ -7,7 +7,16 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
-from bus._types import Headers, Message, Position, Record, StartFrom, TopicPartition, TopicSpec
+from bus._types import (
+    ConfigChange,
+    Headers,
+    Message,
+    Position,
+    Record,
+    StartFrom,
+    TopicPartition,
+    TopicSpec,
+)
 
 if TYPE_CHECKING:
     from bus._base import Outbox
@@ -259,6 +268,14 @@ class Bus(Protocol):
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
         """Create the topics that do not exist yet (existing ones are left as they are)."""
+        ...
+
+    async def align_topics(self, specs: Sequence[TopicSpec]) -> list[ConfigChange]:
+        """Give the topics of `specs` that exist the configs their spec sets
+        (`TopicSpec.configs`) where they hold other values, and say what changed. Their
+        other configs stay as they are; partitions are never changed (more would move
+        keys to other partitions). A backend keeps only the configs it has a use for.
+        """
         ...
 
     async def partitions(self, topic: str) -> int: ...

@@ -104,6 +104,25 @@ class TopicSpec:
     replication: int | None = None
     config: dict[str, str] = field(default_factory=dict)
 
+    def configs(self) -> dict[str, str]:
+        """The topic configs the spec sets, by Kafka's names: `cleanup.policy`,
+        `retention.ms` when given, and `config`."""
+        out = {"cleanup.policy": self.cleanup.value, **self.config}
+        if self.retention_ms is not None:
+            out["retention.ms"] = str(self.retention_ms)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """A config of an existing topic that `align_topics` set: from `old` (None: the
+    backend's default) to `new`."""
+
+    topic: str
+    name: str
+    old: str | None
+    new: str
+
 
 class StartFrom(enum.StrEnum):
     """Where a group with no committed offset starts (Kafka's `auto.offset.reset`)."""

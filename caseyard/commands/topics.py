@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
 
     @topics.command("ensure")
     def ensure() -> None:
-        """Create every topic of the topology that does not exist yet.
+        """Create every topic of the topology that does not exist yet, and give those that
+        exist the configs caseyard sets (cleanup policy; the changelog's segments and
+        tombstone retention), leaving their other configs and partitions as they are.
 
         Example: CASEYARD_BUS=kafka://127.0.0.1:9092 caseyard topics ensure
         """
@@ -36,9 +38,18 @@ def register(app: typer.Typer) -> None:
         async def body() -> None:
             async with open_bus(settings()) as b:
                 specs = await ensure_topology(b)
-            table = Table("topic", "partitions", "cleanup", title=f"topics on {b.url}")
+                changes = await b.align_topics(specs)
+            changed: dict[str, list[str]] = {}
+            for c in changes:
+                changed.setdefault(c.topic, []).append(f"{c.name}: {c.old or 'default'} -> {c.new}")
+            table = Table("topic", "partitions", "cleanup", "changed", title=f"topics on {b.url}")
             for spec in specs:
-                table.add_row(spec.name, str(spec.partitions), spec.cleanup.value)
+                table.add_row(
+                    spec.name,
+                    str(spec.partitions),
+                    spec.cleanup.value,
+                    "\n".join(changed.get(spec.name, ())),
+                )
             console.print(table)
 
         run(body)

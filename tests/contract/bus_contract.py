@@ -466,6 +466,31 @@ class BusContract:
         ends = await b.end_offsets([TopicPartition(topic, p) for p in range(3)])
         assert ends == {TopicPartition(topic, p): 0 for p in range(3)}
 
+    async def test_align_topics_gives_an_existing_topic_the_configs_of_its_spec(
+        self, b: Bus
+    ) -> None:
+        """As `caseyard topics ensure` brings a topic an earlier version created up to
+        date: the configs the spec sets change, the partitions do not, and a topic that
+        does not exist is left alone (ensure_topics creates it)."""
+        topic, absent = name("t"), name("absent")
+        await b.ensure_topics([TopicSpec(topic, partitions=2)])
+        spec = TopicSpec(
+            topic,
+            partitions=2,
+            cleanup=bus.Cleanup.COMPACT,
+            retention_ms=3_600_000,
+            config={"delete.retention.ms": "600000"},
+        )
+        changes = await b.align_topics([spec, TopicSpec(absent)])
+        assert {(c.topic, c.name, c.new) for c in changes} == {
+            (topic, "cleanup.policy", "compact"),
+            (topic, "retention.ms", "3600000"),
+            (topic, "delete.retention.ms", "600000"),
+        }
+        assert [c.old for c in changes if c.name == "cleanup.policy"] == ["delete"]
+        assert await b.align_topics([spec]) == []
+        assert await b.partitions(topic) == 2
+
     async def test_records_and_offsets_survive_restart(self, url: str, b: Bus) -> None:
         if not self.supports_restart:
             pytest.skip("this backend lives and dies with its process")

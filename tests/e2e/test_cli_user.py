@@ -152,6 +152,24 @@ def test_submit_then_list_and_show_the_submitted_case(tmp_path: Path) -> None:
     assert '"status": "submitted"' in submitted.stdout
 
 
+def test_topics_ensure_brings_a_log_of_an_earlier_version_up_to_date(tmp_path: Path) -> None:
+    """The changelog of a log an earlier version created has no tombstone retention of its
+    own: `topics ensure` sets it and says so, and a second run changes nothing."""
+    assert caseyard("topics", "ensure", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "bus.db") as conn:
+        conn.execute(
+            "UPDATE topics SET delete_retention_ms=NULL WHERE name='caseyard.coordinator.state'"
+        )
+    wide = {"COLUMNS": "200"}
+    first = caseyard("topics", "ensure", cwd=tmp_path, env=wide)
+    assert first.returncode == 0, first.stderr
+    (line,) = [line for line in first.stdout.splitlines() if "caseyard.coordinator.state" in line]
+    assert "delete.retention.ms: default -> 600000" in line
+    assert first.stdout.count("->") == 1
+    second = caseyard("topics", "ensure", cwd=tmp_path, env=wide)
+    assert second.returncode == 0 and "->" not in second.stdout, second.stdout
+
+
 def test_readers_skip_and_name_records_that_do_not_decode(tmp_path: Path) -> None:
     """Garbage written straight to caseyard.case-events and caseyard.dlq (a non-UTF-8 key
     and header included): `cases` and `dlq list` still answer, and say what they skipped."""

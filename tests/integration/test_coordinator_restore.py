@@ -28,7 +28,7 @@ import anyio
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as KafkaTP
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 import bus
@@ -180,6 +180,20 @@ async def test_a_finished_case_leaves_a_tombstone_in_the_kafka_changelog(
     assert values[-1] is None  # then a tombstone
 
 
+async def topic_configs(bootstrap: str, topic: str) -> dict[str, str]:
+    """The configs of `topic`, as Kafka's own admin API reports them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic)]
+        )
+    finally:
+        await admin.close()
+    (resource,) = response.resources
+    return {entry[0]: entry[1] for entry in resource[4]}
+
+
 async def test_the_kafka_changelog_topic_is_created_for_compaction(kafka_bootstrap: str) -> None:
     """Created as the topology says (checked on a topic of its own: the changelog of a
     broker that ran earlier versions keeps the configs it was created with)."""
@@ -189,22 +203,43 @@ async def test_the_kafka_changelog_topic_is_created_for_compaction(kafka_bootstr
     topic = f"test.state.{uuid.uuid4().hex[:8]}"
     async with bus.connect(f"kafka://{kafka_bootstrap}") as b:
         await b.ensure_topics([dataclasses.replace(spec, name=topic)])
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        (response,) = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, topic)]
-        )
-    finally:
-        await admin.close()
-    (resource,) = response.resources
-    configs = {entry[0]: entry[1] for entry in resource[4]}
+    configs = await topic_configs(kafka_bootstrap, topic)
     assert configs["cleanup.policy"] == "compact"
     assert {name: configs[name] for name in spec.config} == {
         "segment.bytes": str(16 * 1024 * 1024),
         "segment.ms": "600000",
         "delete.retention.ms": "600000",
     }
+
+
+async def test_an_earlier_kafka_changelog_is_aligned_and_keeps_its_operators_configs(
+    kafka_bootstrap: str,
+) -> None:
+    """A changelog created before it had configs of its own (compacted, Kafka's 1 GiB /
+    7-day segments) gets them from `align_topics` (`caseyard topics ensure`); a config an
+    operator set on it stays (Kafka's AlterConfigs replaces a topic's whole set)."""
+    topic = f"test.state.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        configs = {"cleanup.policy": "compact", "max.message.bytes": "2000000"}
+        await admin.create_topics([NewTopic(topic, CASE_PARTITIONS, 1, topic_configs=configs)])
+    finally:
+        await admin.close()
+    spec = dataclasses.replace(topic_spec(STATE), name=topic)
+    async with bus.connect(f"kafka://{kafka_bootstrap}") as b:
+        changes = await b.align_topics([spec])
+        again = await b.align_topics([spec])
+    assert {(c.name, c.old, c.new) for c in changes} == {
+        ("segment.bytes", str(1024**3), str(16 * 1024 * 1024)),
+        ("segment.ms", str(7 * 24 * 3600 * 1000), "600000"),
+        ("delete.retention.ms", str(24 * 3600 * 1000), "600000"),
+    }
+    assert again == []
+    configs = await topic_configs(kafka_bootstrap, topic)
+    assert {name: configs[name] for name in spec.config} == spec.config
+    assert configs["cleanup.policy"] == "compact"
+    assert configs["max.message.bytes"] == "2000000"
 
 
 async def test_a_finished_case_leaves_nothing_in_the_sqlite_changelog_once_compacted(

@@ -28,6 +28,7 @@ def test_public_api_is_pinned() -> None:
         "DEFAULT_MAX_MESSAGE_BYTES",
         "Bus",
         "Cleanup",
+        "ConfigChange",
         "Consumer",
         "Headers",
         "Message",
