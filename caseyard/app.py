@@ -42,7 +42,7 @@ from schemas import (
     cloudevents,
     new_event_id,
 )
-from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, INTAKE, RESULTS, STATE
+from schemas.topology import CASE_EVENTS, INTAKE, RESULTS, STATE
 
 if TYPE_CHECKING:
     from caseyard.telemetry import Telemetry
@@ -217,15 +217,13 @@ async def _submitted(
     return event
 
 
-def topic_partitions(
-    topic: str,
-    *,
-    case_id: str | None = None,
-    partitions: int = CASE_PARTITIONS,
-    partition: int | None = None,
+async def topic_partitions(
+    b: Bus, topic: str, *, case_id: str | None = None, partition: int | None = None
 ) -> list[TopicPartition]:
     """The partitions of a case-keyed `topic`: all, or the one that holds `case_id`, of
-    those only `partition` if it is given."""
+    those only `partition` if it is given (the topic's own count says which: topics
+    created beforehand may have another than caseyard's)."""
+    partitions = await b.partitions(topic)
     if case_id is not None:
         tps = [TopicPartition(topic, partition_for(case_id.encode(), partitions, 0))]
     else:
@@ -238,7 +236,6 @@ async def read_records(
     topic: str,
     *,
     case_id: str | None = None,
-    partitions: int = CASE_PARTITIONS,
     start: Mapping[TopicPartition, int] | None = None,
     on_batch: Callable[[list[Record]], None] | None = None,
     partition: int | None = None,
@@ -247,7 +244,7 @@ async def read_records(
     only `partition` if that is), from the offsets in `start` where it names a partition;
     `on_batch` sees each batch read (a progress bar)."""
     wanted = case_id.encode() if case_id is not None else None
-    tps = topic_partitions(topic, case_id=case_id, partitions=partitions, partition=partition)
+    tps = await topic_partitions(app.bus, topic, case_id=case_id, partition=partition)
     records: list[Record] = []
     async for batch in read_to_end(app.bus, tps, start=start):
         if on_batch is not None:
@@ -269,12 +266,12 @@ async def offsets_for_times(
 
 
 async def read_topic(
-    app: App, topic: str, *, case_id: str | None = None, partitions: int = CASE_PARTITIONS
+    app: App, topic: str, *, case_id: str | None = None
 ) -> list[tuple[Record, Event]]:
     """Every event of `topic` (only the case's if `case_id` is given), decoded. A record
     that does not decode is skipped with a warning saying where it is and why: one bad
     record must not hide every good one."""
-    records = await read_records(app, topic, case_id=case_id, partitions=partitions)
+    records = await read_records(app, topic, case_id=case_id)
     decoded, broken = await decode_records(app, records)
     for record, error in broken:
         log.warning(

@@ -23,7 +23,7 @@ from caseyard.app import App, quarantined_cases, read_records
 from caseyard.errors import ConfigError
 from coordinator import Logged, PipelineCatalog, replay
 from schemas import DeadLetter, DecodeError
-from schemas.topology import CASE_PARTITIONS, DEAD_LETTERS, STATE
+from schemas.topology import DEAD_LETTERS, STATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +105,8 @@ async def drop_case(app: App, case_id: str) -> str:
 async def _write(app: App, case_id: str, value: bytes | None) -> None:
     """Write the case's changelog value (None: a tombstone, the case dropped)."""
     key = case_id.encode()
-    await app.bus.publish(
-        STATE.name, value, key=key, partition=partition_for(key, CASE_PARTITIONS, 0)
-    )
+    partitions = await app.bus.partitions(STATE.name)
+    await app.bus.publish(STATE.name, value, key=key, partition=partition_for(key, partitions, 0))
 
 
 async def _dead_lettered(app: App, case_id: str) -> set[tuple[str, int, int]]:

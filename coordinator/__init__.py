@@ -54,6 +54,7 @@ from coordinator._service import (
     TOMBSTONE,
     Coordinator,
     CoordinatorStats,
+    case_partitions,
     gc_paused,
     read_state,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "Transition",
     "apply_patches",
     "case_event_hash",
+    "case_partitions",
     "consumption_order",
     "derive_event_id",
     "gc_paused",

@@ -40,7 +40,7 @@ import logging
 import uuid
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -56,7 +56,13 @@ from bus import (
     partition_for,
     read_to_end,
 )
-from bus.errors import BusUnavailable, CommitFailed, TransactionError
+from bus.errors import (
+    BusUnavailable,
+    CommitFailed,
+    ConfigError,
+    TransactionError,
+    UnknownTopic,
+)
 from coordinator._engine import timer_fired, transition
 from coordinator._pipeline import PipelineCatalog
 from coordinator._state import CaseState
@@ -74,7 +80,17 @@ from schemas import (
 )
 from schemas.audit import CaseHead, ChainCheckpoint, Signer
 from schemas.dead_letters import dead_letter, dead_letter_headers
-from schemas.topology import AUDIT, DEAD_LETTERS, HUMAN, INTAKE, RESULTS, STATE, TIMERS
+from schemas.topology import (
+    AUDIT,
+    CASE_PARTITIONS,
+    COPARTITIONED,
+    DEAD_LETTERS,
+    HUMAN,
+    INTAKE,
+    RESULTS,
+    STATE,
+    TIMERS,
+)
 
 INPUTS = (INTAKE.name, RESULTS.name, HUMAN.name, TIMERS.name)
 _EXPECTED = {topic.name: topic.events for topic in (INTAKE, RESULTS, HUMAN, TIMERS)}
@@ -251,6 +267,30 @@ TIMER_CASES_PER_ROUND = 1_000
 RESTORE_WINDOW = 20_000
 """Changelog values a restore keeps raw before it reads them (~1.3 KB each): a value
 replaced within the window is never read."""
+
+
+async def case_partitions(bus: Bus) -> int:
+    """The partition count of the co-partitioned topics (`schemas.topology.COPARTITIONED`)
+    that exist (CASE_PARTITIONS if none does yet).
+
+    Raises:
+        ConfigError: If they do not all have one count (topics created beforehand, or by a
+            broker's auto-creation): partition p of one would hold other cases than p of
+            another, and a case whose records fall apart would stall, its results reaching
+            a member that does not hold its state.
+    """
+    counts: dict[str, int] = {}
+    for topic in COPARTITIONED:
+        with suppress(UnknownTopic):
+            counts[topic.name] = await bus.partitions(topic.name)
+    if len(set(counts.values())) > 1:
+        listed = ", ".join(f"{name} {n}" for name, n in counts.items())
+        raise ConfigError(
+            f"the case-keyed topics need one partition count, but have: {listed}"
+            " (partitions of these topics: intake, results, human, timers, coordinator"
+            " state, audit checkpoints and case events)"
+        )
+    return next(iter(counts.values()), CASE_PARTITIONS)
 
 
 def read_state(record: Record) -> CaseState | str:
@@ -602,6 +642,7 @@ class Coordinator:
         loop takes all that waits into its next transaction while this loop fetches more,
         so a busy member commits bigger batches, not more of them.
         """
+        await case_partitions(self._bus)
         restorer = _Restorer(self)
         async with (
             self._bus.consumer(self.group, INPUTS, listener=restorer) as consumer,

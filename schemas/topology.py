@@ -1,8 +1,9 @@
 """Topology as data: which topics exist, who writes them, which events they carry.
 
-Every case-keyed topic has the same partition count (`CASE_PARTITIONS`) and is keyed by
-`case_id`, so partition p of each holds the same cases and the coordinator member that owns
-p owns those cases (co-partitioning). The composition root turns this into `TopicSpec`s
+Every case-keyed topic is keyed by `case_id`, and those of `COPARTITIONED` have one
+partition count (`CASE_PARTITIONS` when caseyard creates them), so partition p of each
+holds the same cases and the coordinator member that owns p owns those cases
+(co-partitioning). The composition root turns this into `TopicSpec`s
 (`caseyard topics ensure`); the same data can generate an AsyncAPI document.
 """
 
@@ -33,7 +34,9 @@ from schemas.results import TaskCompleted, TaskFailed
 from schemas.tasks import TaskRequested
 
 CASE_PARTITIONS = 6
-"""Partitions of every case-keyed topic; more partitions allow more coordinator members."""
+"""Partitions caseyard creates each case-keyed topic with; topics created beforehand with
+another count work as well, if those of `COPARTITIONED` agree. More partitions allow more
+coordinator members."""
 
 CAPABILITIES = ("classify", "extract", "score", "respond", "tool")
 """The capabilities the built-in agents serve (new agents may add their own); ``tool`` is
@@ -170,6 +173,13 @@ def tasks_topic(capability: str) -> Topic:
         writers=("coordinator",),
         readers=(AGENTS,),
     )
+
+
+COPARTITIONED = (INTAKE, RESULTS, HUMAN, TIMERS, STATE, AUDIT, CASE_EVENTS)
+"""The topics whose partition p holds the cases of p of the others: the coordinator's
+inputs, the changelog and audit checkpoints it writes to p itself, and the case events
+that a replay reads with p's inputs. They need one partition count, any count
+(`CASE_PARTITIONS` is the one caseyard creates them with)."""
 
 
 def all_topics(capabilities: tuple[str, ...] = CAPABILITIES) -> tuple[Topic, ...]:

@@ -84,7 +84,8 @@ async def read_checkpoints(app: App, case_id: str | None) -> tuple[list[Signed],
     each record that is not one."""
     signed: list[Signed] = []
     breaks: list[Break] = []
-    async for batch in read_to_end(app.bus, topic_partitions(AUDIT.name, case_id=case_id)):
+    tps = await topic_partitions(app.bus, AUDIT.name, case_id=case_id)
+    async for batch in read_to_end(app.bus, tps):
         for record in batch:
             try:
                 signed.append(Signed(_where(record), ChainCheckpoint.from_bytes(record.value)))

@@ -111,7 +111,7 @@ def pick(letters: Sequence[Letter], ids: Sequence[str]) -> list[Letter]:
 async def load_letters(app: App) -> tuple[list[Letter], list[Record]]:
     """Every dead letter with its redrive marker, and the records that do not decode."""
     redrives: dict[str, Any] = {}
-    for r in await read_records(app, REDRIVES.name, partitions=REDRIVES.partitions):
+    for r in await read_records(app, REDRIVES.name):
         try:
             redrives[(r.key or b"").decode(errors="replace")] = json.loads(r.value)
         except ValueError:  # not a marker caseyard wrote: it redrove nothing

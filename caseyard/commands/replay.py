@@ -56,6 +56,7 @@ from coordinator import (
     Mismatch,
     PipelineCatalog,
     StepStatus,
+    case_partitions,
     gc_paused,
     replay,
 )
@@ -307,7 +308,7 @@ async def read_case_log(
             partition=partition,
         )
 
-    intake = topic_partitions(INTAKE.name, case_id=case_id, partition=partition)
+    intake = await topic_partitions(app.bus, INTAKE.name, case_id=case_id, partition=partition)
     submissions = await _decoded(
         app, await read(INTAKE.name, await start_offsets(app, intake, start)), log
     )
@@ -315,10 +316,9 @@ async def read_case_log(
         # A submission on another partition than its case's was sent on, unchanged, to
         # the case's own by the coordinator (`Coordinator._forward`): the copy there is
         # the one it applied, and the one that partition's replay reads.
+        count = await app.bus.partitions(INTAKE.name)
         submissions = [
-            i
-            for i in submissions
-            if partition_for(i.event.case_id.encode(), CASE_PARTITIONS, 0) == partition
+            i for i in submissions if partition_for(i.event.case_id.encode(), count, 0) == partition
         ]
     chosen = {i.event.case_id for i in submissions if isinstance(i.event, CaseSubmitted)}
     log.inputs.extend(submissions)
@@ -331,7 +331,7 @@ async def read_case_log(
             )
     keys = {c.encode() for c in chosen}
     for topic in (RESULTS.name, HUMAN.name, TIMERS.name, CASE_EVENTS.name):
-        tps = topic_partitions(topic, case_id=case_id, partition=partition)
+        tps = await topic_partitions(app.bus, topic, case_id=case_id, partition=partition)
         ends = await app.bus.end_offsets(tps)
         if start.earliest:
             wanted = {tp: 0 for tp in tps if tp.partition in first}
@@ -459,8 +459,10 @@ async def replay_log(
     """Rebuild the cases chosen by `start` (or `case_id`) and compare their decisions with
     the recorded ones, one partition at a time: in this process, or shared among
     `processes` when the log is large (PROCESSES_FROM_RECORDS)."""
-    partitions = sorted(tp.partition for tp in topic_partitions(INTAKE.name, case_id=case_id))
     async with open_app(settings) as app:
+        await case_partitions(app.bus)  # the log of topics that disagree is not one log
+        intake = await topic_partitions(app.bus, INTAKE.name, case_id=case_id)
+        partitions = sorted(tp.partition for tp in intake)
         tps = [
             TopicPartition(topic, p)
             for topic in (INTAKE.name, RESULTS.name, HUMAN.name, TIMERS.name, CASE_EVENTS.name)

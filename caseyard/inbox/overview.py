@@ -119,7 +119,7 @@ async def gather(
 
 
 async def _records(app: App, topic: str, since: datetime) -> list[Record]:
-    tps = topic_partitions(topic)
+    tps = await topic_partitions(app.bus, topic)
     starts = await offsets_for_times(app.bus, dict.fromkeys(tps, int(since.timestamp() * 1000)))
     return await read_records(app, topic, start=starts)
 

@@ -19,7 +19,7 @@ import anyio
 
 from agents.documents import TextBox, read_text_boxes_bounded
 from bus import Consumer, Record, TopicPartition
-from caseyard.app import App
+from caseyard.app import App, topic_partitions
 from caseyard.errors import CaseyardError
 from caseyard.inbox.auth import Role, User
 from caseyard.inbox.projection import CaseView, HumanTask, Projection, TaskStatus
@@ -103,7 +103,8 @@ class Inbox:
 
         A reader, not a consumer group: every inbox instance sees every event.
         """
-        tps = [TopicPartition(t.name, p) for t in (CASE_EVENTS, HUMAN) for p in range(t.partitions)]
+        bus = self.app.bus
+        tps = [tp for t in (CASE_EVENTS, HUMAN) for tp in await topic_partitions(bus, t.name)]
         ends = await self.app.bus.end_offsets(tps)
         starts = await self._restore(ends)
         written = anyio.current_time()

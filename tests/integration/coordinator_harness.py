@@ -50,7 +50,6 @@ from schemas.payloads import Channel
 from schemas.topology import (
     CAPABILITIES,
     CASE_EVENTS,
-    CASE_PARTITIONS,
     DEAD_LETTERS,
     HUMAN,
     INTAKE,
@@ -159,7 +158,7 @@ class Harness:
         ]
 
     async def records(self, topic: str) -> list[Record]:
-        tps = [TopicPartition(topic, p) for p in range(CASE_PARTITIONS)]
+        tps = [TopicPartition(topic, p) for p in range(await self.bus.partitions(topic))]
         return [r async for batch in read_to_end(self.bus, tps) for r in batch]
 
     async def events_of(self, case_ids: set[str]) -> dict[str, list[Event]]:

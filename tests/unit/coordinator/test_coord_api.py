@@ -16,6 +16,7 @@ def test_public_names() -> None:
             "OWN_KEYS",
             "TOMBSTONE",
             "read_state",
+            "case_partitions",
             "Break",
             "Link",
             "Signed",
