@@ -34,7 +34,8 @@ test: check
 	@$(KAFKA) fetch
 	@trap '$(KAFKA) down; $(KAFKA) down --brokers 3' EXIT; \
 	$(KAFKA) up && \
-	CASEYARD_TEST_KAFKA=$$($(KAFKA) bootstrap) CASEYARD_REQUIRE_KAFKA=1 CASEYARD_REQUIRE_TOOLS=1 \
+	CASEYARD_TEST_KAFKA=$$($(KAFKA) bootstrap) CASEYARD_TEST_KAFKA_SASL=$$($(KAFKA) bootstrap --sasl) \
+	CASEYARD_REQUIRE_KAFKA=1 CASEYARD_REQUIRE_TOOLS=1 \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install

@@ -17,6 +17,7 @@ from bus._types import (
     Cleanup,
     ConfigChange,
     Headers,
+    KafkaSecurity,
     Message,
     Position,
     Record,
@@ -34,6 +35,7 @@ __all__ = [
     "ConfigChange",
     "Consumer",
     "Headers",
+    "KafkaSecurity",
     "Message",
     "Middleware",
     "Outbox",
@@ -61,12 +63,14 @@ def connect(
     connect_timeout: float = 15.0,
     client_id: str = "caseyard",
     transactional_id: str | None = None,
+    security: KafkaSecurity | None = None,
 ) -> Bus:
     """A bus for `url`; enter it (`async with connect(url) as bus`) before use.
 
     URLs: `kafka://host:port[,host:port]`, `sqlite:///relative.db` or `sqlite:////abs.db`,
     `memory://`. Query parameters `session_timeout_ms` and `max_message_bytes` override
-    the keyword arguments.
+    the keyword arguments. `security` is how Kafka's clients connect (TLS, SASL); the
+    embedded bus has no use for it.
 
     Raises:
         ConfigError: the URL has an unknown scheme or no address.
@@ -93,6 +97,7 @@ def connect(
             connect_timeout=connect_timeout,
             client_id=client_id,
             transactional_id=transactional_id,
+            security=security,
         )
     if parts.scheme == "sqlite":
         if not parts.path.strip("/"):

@@ -8,7 +8,9 @@ aiokafka errors are translated here and never reach callers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import ssl
 import time
 import uuid
 from collections.abc import (
@@ -29,9 +31,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka import TopicPartition as KafkaTP
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.conn import create_conn
 from aiokafka.errors import (
     CommitFailedError,
     IllegalOperation,
+    IllegalSaslStateError,
     IllegalStateError,
     KafkaConnectionError,
     KafkaError,
@@ -39,8 +43,11 @@ from aiokafka.errors import (
     MessageSizeTooLargeError,
     ProducerFenced,
     RebalanceInProgressError,
+    SaslAuthenticationFailed,
     UnknownMemberIdError,
+    UnsupportedSaslMechanismError,
 )
+from aiokafka.helpers import create_ssl_context
 from aiokafka.producer import sender as aiokafka_sender
 
 from bus import _txn_offsets as txn_offsets
@@ -49,6 +56,7 @@ from bus._protocol import Consumer, Middleware, RebalanceListener
 from bus._types import (
     ConfigChange,
     Headers,
+    KafkaSecurity,
     Message,
     Position,
     Record,
@@ -63,6 +71,7 @@ from bus.errors import (
     BusError,
     BusUnavailable,
     CommitFailed,
+    ConfigError,
     RecordTooLarge,
     TransactionError,
     UnknownTopic,
@@ -119,9 +128,15 @@ class KafkaBus:
         client_id: str = "caseyard",
         transactional_id: str | None = None,
         linger_ms: int = 0,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self._url = url
         self.bootstrap = bootstrap
+        self.connection: dict[str, Any] = {
+            "bootstrap_servers": bootstrap,
+            **_security_options(security or KafkaSecurity()),
+        }
+        """Where and how every client of the bus connects (aiokafka's arguments)."""
         self._out = Outbound(middleware, max_message_bytes)
         self.session_timeout_ms = session_timeout_ms
         self._connect_timeout = connect_timeout
@@ -147,7 +162,7 @@ class KafkaBus:
     def producer_options(self) -> dict[str, Any]:
         """The producer settings caseyard uses (the benchmark gives raw aiokafka the same)."""
         return {
-            "bootstrap_servers": self.bootstrap,
+            **self.connection,
             "client_id": self.client_id,
             "enable_idempotence": True,
             "acks": "all",
@@ -172,19 +187,42 @@ class KafkaBus:
         while True:
             client = factory()
             try:
-                await start(client)
+                with _quiet_bootstrap():
+                    await start(client)
                 return client
             except (KafkaConnectionError, KafkaTimeoutError, OSError) as exc:
                 stop = getattr(client, "stop", None) or getattr(client, "close", None)
                 if stop is not None:
                     await stop()
+                # aiokafka logs why it could not bootstrap and raises "Unable to
+                # bootstrap": one connection of our own says why.
+                cause = await self._why_unreachable()
+                if isinstance(cause, _REFUSALS):
+                    raise ConfigError(
+                        f"Kafka at {self.bootstrap} refused this client: {_described(cause)}"
+                        " (check the security settings: protocol, SASL mechanism and"
+                        " credentials, CA file)"
+                    ) from cause
                 if time.monotonic() + delay > deadline:
+                    why = _described(cause) if cause is not None else str(exc)
                     raise BusUnavailable(
                         f"cannot reach Kafka at {self.bootstrap} within "
-                        f"{self._connect_timeout:g}s: {exc}"
+                        f"{self._connect_timeout:g}s: {why}"
                     ) from exc
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 1.0)
+
+    async def _why_unreachable(self) -> BaseException | None:
+        """What connecting to the first bootstrap server fails with (None: it connects)."""
+        host, _, port = self.bootstrap.split(",")[0].rpartition(":")
+        options = {k: v for k, v in self.connection.items() if k != "bootstrap_servers"}
+        try:
+            with anyio.fail_after(self._connect_timeout):
+                conn = await create_conn(host, int(port), **options)
+        except (OSError, KafkaError, TimeoutError, ValueError) as exc:
+            return exc
+        conn.close()
+        return None
 
     async def __aenter__(self) -> Self:
         if self._out.closed:
@@ -418,7 +456,7 @@ class KafkaBus:
     async def _admin(self) -> AsyncIterator[AIOKafkaAdminClient]:
         self._running_producer()
         admin = await self.start_client(
-            lambda: AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id),
+            lambda: AIOKafkaAdminClient(**self.connection, client_id=self.client_id),
             lambda a: a.start(),
         )
         try:
@@ -461,7 +499,7 @@ class KafkaBus:
 
     def _new_probe(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **self.connection,
             client_id=self.client_id,
             isolation_level="read_committed",
         )
@@ -472,6 +510,84 @@ def _partitioner(key: bytes | None, all_partitions: list[int], available: list[i
     if key is None:
         return random.choice(available or all_partitions)
     return all_partitions[partition_for(key, len(all_partitions), 0)]
+
+
+_REFUSALS = (
+    SaslAuthenticationFailed,
+    UnsupportedSaslMechanismError,
+    IllegalSaslStateError,
+    ssl.SSLError,
+)
+"""Why a broker turns a client away, whoever asks again: wrong credentials or
+mechanism, a certificate that does not verify, TLS against a plaintext port."""
+
+
+class _BootstrapNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Unable connect to")
+
+
+@contextmanager
+def _quiet_bootstrap() -> Iterator[None]:
+    """aiokafka logs an error for each bootstrap server it cannot connect to, then
+    raises; `start_client` says why in its own error (or connects on a retry), so the
+    log would say it twice."""
+    logger = logging.getLogger("aiokafka")  # aiokafka.client logs under this name
+    noise = _BootstrapNoise()
+    logger.addFilter(noise)
+    try:
+        yield
+    finally:
+        logger.removeFilter(noise)
+
+
+def _described(exc: BaseException) -> str:
+    text = str(exc.args[0]) if isinstance(exc, KafkaError) and exc.args else str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+_PROTOCOLS = frozenset(("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))
+_MECHANISMS = frozenset(("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"))
+
+
+def _security_options(security: KafkaSecurity) -> dict[str, Any]:
+    """aiokafka's arguments for `security`.
+
+    Raises:
+        ConfigError: If a setting is unknown, missing or unreadable (a file, a key).
+    """
+    protocol = security.protocol.upper()
+    if protocol not in _PROTOCOLS:
+        raise ConfigError(
+            f"Kafka security protocol {security.protocol!r}: use one of {sorted(_PROTOCOLS)}"
+        )
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol.startswith("SASL_"):
+        mechanism = (security.sasl_mechanism or "").upper()
+        if mechanism not in _MECHANISMS:
+            raise ConfigError(
+                f"Kafka SASL mechanism {security.sasl_mechanism!r}: use one of"
+                f" {sorted(_MECHANISMS)}"
+            )
+        if not security.sasl_username or security.sasl_password is None:
+            raise ConfigError(f"Kafka SASL ({mechanism}) needs a username and a password")
+        options |= {
+            "sasl_mechanism": mechanism,
+            "sasl_plain_username": security.sasl_username,
+            "sasl_plain_password": security.sasl_password,
+        }
+    if protocol.endswith("SSL"):
+        try:
+            options["ssl_context"] = create_ssl_context(
+                cafile=security.ssl_cafile,
+                certfile=security.ssl_certfile,
+                keyfile=security.ssl_keyfile,
+                password=security.ssl_key_password,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            files = [f for f in (security.ssl_cafile, security.ssl_certfile) if f]
+            raise ConfigError(f"Kafka TLS files {files}: {exc}") from exc
+    return options
 
 
 def _read_when_done(deliveries: Iterable[asyncio.Future[Any]]) -> None:
@@ -580,7 +696,7 @@ class KafkaConsumer(ConsumerBase):
         session = self._bus.session_timeout_ms
         consumer = await self._bus.start_client(
             lambda: AIOKafkaConsumer(
-                bootstrap_servers=self._bus.bootstrap,
+                **self._bus.connection,
                 client_id=self._bus.client_id,
                 group_id=self._group,
                 enable_auto_commit=False,
@@ -688,7 +804,7 @@ class KafkaReader(KafkaConsumer):
             await self._bus.partitions(topic)
         consumer = await self._bus.start_client(
             lambda: AIOKafkaConsumer(
-                bootstrap_servers=self._bus.bootstrap,
+                **self._bus.connection,
                 client_id=self._bus.client_id,
                 enable_auto_commit=False,
                 isolation_level="read_committed",

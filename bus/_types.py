@@ -114,6 +114,28 @@ class TopicSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    """How the Kafka clients connect, by the names of Kafka's client configs:
+    `security.protocol` and what it needs.
+
+    PLAINTEXT (a local broker); SSL (TLS, and a client certificate where the broker asks
+    for one); SASL_SSL or SASL_PLAINTEXT with PLAIN or SCRAM-SHA-256/512 (what managed
+    services ask for: Confluent Cloud, Amazon MSK with SCRAM, Aiven, Redpanda Cloud).
+    TLS checks the broker's certificate and host name against `ssl_cafile` (the
+    system's CAs when it is None).
+    """
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_key_password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class ConfigChange:
     """A config of an existing topic that `align_topics` set: from `old` (None: the
     backend's default) to `new`."""

@@ -98,6 +98,24 @@ class Settings(BaseSettings):
     )
     session_timeout_ms: int = Field(default=30_000, gt=0)
     connect_timeout: float = Field(default=15.0, gt=0)
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT",
+        description="Kafka's security.protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+    )
+    kafka_sasl_mechanism: str | None = Field(
+        default=None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL_* protocols)"
+    )
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="CA certificates (PEM) the broker's is checked against; default: the system's",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="This client's certificate (PEM), where the broker asks for one"
+    )
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="Its private key (PEM)")
+    kafka_ssl_key_password: SecretStr | None = None
 
     openai_base_url: str | None = Field(
         default=None, description="An OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import SecretStr
 
 import bus
-from bus import Bus, Cleanup, Middleware, TopicSpec
+from bus import Bus, Cleanup, KafkaSecurity, Middleware, TopicSpec
 from caseyard.settings import Settings
 from schemas.topology import Topic, all_topics
 
@@ -26,6 +29,28 @@ def open_bus(
         connect_timeout=settings.connect_timeout,
         client_id=settings.client_id,
         transactional_id=transactional_id,
+        security=kafka_security(settings),
+    )
+
+
+def kafka_security(settings: Settings) -> KafkaSecurity:
+    """How the settings say Kafka's clients connect (TLS, SASL)."""
+
+    def secret(value: SecretStr | None) -> str | None:
+        return None if value is None else value.get_secret_value()
+
+    def path(value: Path | None) -> str | None:
+        return None if value is None else str(value)
+
+    return KafkaSecurity(
+        protocol=settings.kafka_security_protocol,
+        sasl_mechanism=settings.kafka_sasl_mechanism,
+        sasl_username=settings.kafka_sasl_username,
+        sasl_password=secret(settings.kafka_sasl_password),
+        ssl_cafile=path(settings.kafka_ssl_cafile),
+        ssl_certfile=path(settings.kafka_ssl_certfile),
+        ssl_keyfile=path(settings.kafka_ssl_keyfile),
+        ssl_key_password=secret(settings.kafka_ssl_key_password),
     )
 
 

@@ -17,7 +17,7 @@ import anyio
 
 import bus
 from agents.runtime import AgentService, Outcome, ProcessedStore, RetryPolicy, TaskHandler
-from bus import Bus, Middleware, Record, TopicPartition, read_to_end
+from bus import Bus, KafkaSecurity, Middleware, Record, TopicPartition, read_to_end
 from caseyard.schema_store import REGISTRY_DB, BusSchemaStore
 from caseyard.wiring import ensure_topology
 from coordinator import Coordinator, PipelineCatalog
@@ -230,16 +230,25 @@ async def harness(
     cloudevents_headers: bool = False,
     capabilities: Sequence[str] = CAPABILITIES,
     registry_db: Path | None = None,
+    security: KafkaSecurity | None = None,
 ) -> AsyncIterator[Harness]:
     """A coordinator and one fake agent per capability, running until the block ends.
 
     `middleware` goes to the bus (tracing, metrics); `retry` is the agents' retry topics;
     `capabilities` those with a fake agent (a real agent serves any other);
-    `registry_db` a SQLite schema store to share with processes on a SQLite bus.
+    `registry_db` a SQLite schema store to share with processes on a SQLite bus;
+    `security` how the Kafka clients connect (TLS, SASL).
     """
     catalog = PipelineCatalog.load(pipelines)
     async with _world(
-        url, catalog, middleware, retry, cloudevents_headers, tuple(capabilities), registry_db
+        url,
+        catalog,
+        middleware,
+        retry,
+        cloudevents_headers,
+        tuple(capabilities),
+        registry_db,
+        security,
     ) as h:
         yield h
 
@@ -277,9 +286,16 @@ async def _world(
     cloudevents_headers: bool = False,
     capabilities: tuple[str, ...] = CAPABILITIES,
     registry_db: Path | None = None,
+    security: KafkaSecurity | None = None,
 ) -> AsyncIterator[Harness]:
     async with (
-        bus.connect(url, middleware=middleware, session_timeout_ms=6000, connect_timeout=30) as b,
+        bus.connect(
+            url,
+            middleware=middleware,
+            session_timeout_ms=6000,
+            connect_timeout=30,
+            security=security,
+        ) as b,
         AsyncExitStack() as stack,
     ):
         await ensure_topology(b)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sqlite3
+import ssl
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
@@ -14,8 +15,16 @@ import anyio
 import pytest
 
 import bus
-from bus import Cleanup, Message, Record, TopicPartition, TopicSpec, read_to_end
-from bus._kafka import _read_when_done
+from bus import (
+    Cleanup,
+    KafkaSecurity,
+    Message,
+    Record,
+    TopicPartition,
+    TopicSpec,
+    read_to_end,
+)
+from bus._kafka import KafkaBus, _read_when_done
 from bus._log import DELETE_RETENTION_MS, LogStore
 from caseyard.errors import ConfigError
 from tests.helpers import drain
@@ -31,6 +40,7 @@ def test_public_api_is_pinned() -> None:
         "ConfigChange",
         "Consumer",
         "Headers",
+        "KafkaSecurity",
         "Message",
         "Middleware",
         "Outbox",
@@ -63,6 +73,54 @@ def test_bad_urls_are_one_clear_config_error(url: str, message: str) -> None:
         bus.connect(url)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("security", "message"),
+    [
+        (KafkaSecurity(protocol="TLS"), "security protocol 'TLS': use one of"),
+        (KafkaSecurity(protocol="SASL_SSL"), "SASL mechanism None: use one of"),
+        (
+            KafkaSecurity(protocol="SASL_SSL", sasl_mechanism="GSSAPI"),
+            "SASL mechanism 'GSSAPI': use one of",
+        ),
+        (
+            KafkaSecurity(protocol="sasl_plaintext", sasl_mechanism="PLAIN", sasl_username="u"),
+            "SASL (PLAIN) needs a username and a password",
+        ),
+        (KafkaSecurity(protocol="SSL", ssl_cafile="/nonexistent/ca.pem"), "/nonexistent/ca.pem"),
+    ],
+)
+def test_bad_kafka_security_is_one_clear_config_error(
+    security: KafkaSecurity, message: str
+) -> None:
+    """Found when the bus is made, before any connection is tried."""
+    with pytest.raises(ConfigError) as info:
+        bus.connect("kafka://127.0.0.1:9", security=security)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_kafka_security_reaches_every_client_and_keeps_its_secrets() -> None:
+    security = KafkaSecurity(
+        protocol="sasl_ssl",
+        sasl_mechanism="scram-sha-512",
+        sasl_username="svc",
+        sasl_password="s3cret",
+    )
+    b = bus.connect("kafka://127.0.0.1:9", security=security)
+    assert isinstance(b, KafkaBus)
+    connection = b.connection
+    assert connection["security_protocol"] == "SASL_SSL"
+    assert connection["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert isinstance(connection["ssl_context"], ssl.SSLContext)
+    assert connection["ssl_context"].check_hostname  # the broker's name is checked
+    assert b.producer_options().items() >= connection.items()
+    assert "s3cret" not in repr(security)
+    # The default: plaintext, as a local broker takes it.
+    assert bus.connect("kafka://127.0.0.1:9").connection == {  # type: ignore[attr-defined]
+        "bootstrap_servers": "127.0.0.1:9",
+        "security_protocol": "PLAINTEXT",
+    }
 
 
 def test_url_options_override_arguments() -> None:

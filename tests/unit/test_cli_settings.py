@@ -2,9 +2,42 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from agents.documents import MAX_DOCUMENT_BYTES
+from bus import KafkaSecurity
 from caseyard.settings import Settings
+from caseyard.wiring import kafka_security
 
 
 def test_submit_accepts_no_larger_document_than_the_agents_read() -> None:
     assert Settings().max_document_bytes == MAX_DOCUMENT_BYTES
+
+
+def test_the_kafka_security_settings_reach_the_bus(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As a deployment sets them: environment variables, secrets kept as secrets."""
+    for name, value in {
+        "CASEYARD_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "CASEYARD_KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+        "CASEYARD_KAFKA_SASL_USERNAME": "svc",
+        "CASEYARD_KAFKA_SASL_PASSWORD": "s3cret",
+        "CASEYARD_KAFKA_SSL_CAFILE": str(tmp_path / "ca.pem"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert "s3cret" not in repr(settings)
+    assert kafka_security(settings) == KafkaSecurity(
+        protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-256",
+        sasl_username="svc",
+        sasl_password="s3cret",
+        ssl_cafile=str(tmp_path / "ca.pem"),
+    )
+    for name in ("SECURITY_PROTOCOL", "SASL_MECHANISM", "SASL_USERNAME", "SASL_PASSWORD"):
+        monkeypatch.delenv(f"CASEYARD_KAFKA_{name}")
+    monkeypatch.delenv("CASEYARD_KAFKA_SSL_CAFILE")
+    assert kafka_security(Settings()) == KafkaSecurity()  # plaintext, as a local broker
