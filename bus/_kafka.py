@@ -198,10 +198,13 @@ class KafkaBus:
                 # bootstrap": one connection of our own says why.
                 cause = await self._why_unreachable()
                 if isinstance(cause, _REFUSALS):
+                    how = self.connection["security_protocol"]
+                    if "sasl_mechanism" in self.connection:
+                        how += f" {self.connection['sasl_mechanism']}"
                     raise ConfigError(
-                        f"Kafka at {self.bootstrap} refused this client: {_described(cause)}"
-                        " (check the security settings: protocol, SASL mechanism and"
-                        " credentials, CA file)"
+                        f"Kafka at {self.bootstrap} refused this client ({how}):"
+                        f" {_described(cause)} (check the security settings: protocol,"
+                        " SASL mechanism and credentials, CA file)"
                     ) from cause
                 if time.monotonic() + delay > deadline:
                     why = _described(cause) if cause is not None else str(exc)
@@ -542,7 +545,11 @@ def _quiet_bootstrap() -> Iterator[None]:
 
 
 def _described(exc: BaseException) -> str:
-    text = str(exc.args[0]) if isinstance(exc, KafkaError) and exc.args else str(exc)
+    text = str(exc)
+    if isinstance(exc, KafkaError):
+        # A broker's error code comes as the connection, its meaning as `description`.
+        said = exc.args[0] if exc.args else None
+        text = said if isinstance(said, str) else str(getattr(exc, "description", ""))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -1,6 +1,6 @@
 """caseyard on a Kafka that asks for TLS and SASL, as managed Kafka does (Confluent Cloud,
 MSK with SCRAM, Aiven, Redpanda Cloud): the test broker's SASL_SSL listener (a CA made by
-`scripts/kafka`, SASL PLAIN).
+`scripts/kafka`, SASL PLAIN or SCRAM-SHA-512).
 
 - Every client of the bus connects through it: topics created and aligned, records
   published, read by a group and a reader, a transaction committed, and a whole saga run
@@ -13,6 +13,7 @@ MSK with SCRAM, Aiven, Redpanda Cloud): the test broker's SASL_SSL listener (a C
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import subprocess
 import uuid
@@ -40,9 +41,13 @@ SECURE = KafkaSecurity(
 )
 
 
-async def test_every_client_of_the_bus_works_over_sasl_ssl(kafka_sasl_bootstrap: str) -> None:
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
+async def test_every_client_of_the_bus_works_over_sasl_ssl(
+    kafka_sasl_bootstrap: str, mechanism: str
+) -> None:
     topic = f"test.secure.{uuid.uuid4().hex[:8]}"
-    async with bus.connect(f"kafka://{kafka_sasl_bootstrap}", security=SECURE) as b:
+    security = dataclasses.replace(SECURE, sasl_mechanism=mechanism)
+    async with bus.connect(f"kafka://{kafka_sasl_bootstrap}", security=security) as b:
         await b.ensure_topics([TopicSpec(topic, partitions=2)])
         assert await b.align_topics([TopicSpec(topic, partitions=2)]) == []
         await b.publish_batch([Message(topic, b"one", key=b"a"), Message(topic, b"two", key=b"b")])
@@ -62,7 +67,8 @@ async def test_every_client_of_the_bus_works_over_sasl_ssl(kafka_sasl_bootstrap:
 
 async def test_a_saga_runs_over_sasl_ssl(kafka_sasl_bootstrap: str, tmp_path: Path) -> None:
     (tmp_path / "seq.yaml").write_text(TWO_STEPS)
-    async with harness(f"kafka://{kafka_sasl_bootstrap}", tmp_path, security=SECURE) as h:
+    security = dataclasses.replace(SECURE, sasl_mechanism="SCRAM-SHA-512")
+    async with harness(f"kafka://{kafka_sasl_bootstrap}", tmp_path, security=security) as h:
         case = await h.submit("seq")
         events = await h.wait_for(case, CaseCompleted)
         assert h.coordinator is not None and h.coordinator.stats.transactions > 0
@@ -73,8 +79,14 @@ async def test_a_saga_runs_over_sasl_ssl(kafka_sasl_bootstrap: str, tmp_path: Pa
     ("change", "why"),
     [
         ({"sasl_password": "wrong"}, "SaslAuthenticationFailed"),
+        ({"sasl_mechanism": "SCRAM-SHA-256"}, "SCRAM-SHA-256"),  # not enabled there
         ({"ssl_cafile": None}, "CERTIFICATE_VERIFY_FAILED"),  # the system's CAs
     ],
+)
+# A TLS handshake that fails leaves asyncio's socket transport unclosed (CPython 3.11,
+# under aiokafka's connection): collected here, not in whichever test runs the GC next.
+@pytest.mark.filterwarnings(
+    "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
 )
 async def test_a_client_the_broker_turns_away_fails_at_once_saying_why(
     kafka_sasl_bootstrap: str, change: dict[str, str | None], why: str
@@ -87,8 +99,10 @@ async def test_a_client_the_broker_turns_away_fails_at_once_saying_why(
         ) as b:
             await b.ensure_topics([TopicSpec("test.secure.never")])
     message = str(refused.value)
-    assert why in message and "refused this client" in message and "\n" not in message
+    assert why in message and "refused this client (SASL_SSL" in message and "\n" not in message
     assert SASL_PASSWORD not in message
+    del refused
+    gc.collect()
 
 
 def test_the_cli_connects_with_the_security_settings(kafka_sasl_bootstrap: str) -> None:
