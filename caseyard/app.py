@@ -110,7 +110,7 @@ async def open_app(
         b = await stack.enter_async_context(
             open_bus(settings, transactional_id=transactional_id, middleware=telemetry.middleware)
         )
-        await ensure_topology(b)
+        await ensure_topology(b, case_partitions=settings.case_partitions)
         registry = await stack.enter_async_context(registry_of(settings, b))
         yield App(
             settings=settings,

@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from caseyard.errors import ConfigError
+from schemas.topology import CASE_PARTITIONS
 
 
 def _http_url(value: str) -> str:
@@ -95,6 +96,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Documents larger than this are refused at submit (the agents read no "
         "more than the default)",
+    )
+    case_partitions: int = Field(
+        default=CASE_PARTITIONS,
+        gt=0,
+        description="Partitions caseyard creates each case-keyed topic with (topics that "
+        "exist keep theirs); more allow more coordinator processes",
     )
     session_timeout_ms: int = Field(default=30_000, gt=0)
     connect_timeout: float = Field(default=15.0, gt=0)

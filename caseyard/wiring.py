@@ -10,7 +10,7 @@ from pydantic import SecretStr
 import bus
 from bus import Bus, Cleanup, KafkaSecurity, Middleware, TopicSpec
 from caseyard.settings import Settings
-from schemas.topology import Topic, all_topics
+from schemas.topology import CASE_PARTITIONS, Topic, all_topics
 
 
 def open_bus(
@@ -54,17 +54,23 @@ def kafka_security(settings: Settings) -> KafkaSecurity:
     )
 
 
-def topic_spec(topic: Topic) -> TopicSpec:
+def topic_spec(topic: Topic, case_partitions: int = CASE_PARTITIONS) -> TopicSpec:
+    """`topic` as caseyard creates it; a case-keyed one with `case_partitions`."""
     return TopicSpec(
         topic.name,
-        partitions=topic.partitions,
+        partitions=case_partitions if topic.partitions == CASE_PARTITIONS else topic.partitions,
         cleanup=Cleanup.COMPACT if topic.compacted else Cleanup.DELETE,
         config=dict(topic.config),
     )
 
 
-async def ensure_topology(b: Bus, topics: tuple[Topic, ...] | None = None) -> list[TopicSpec]:
-    """Create every topic of the topology that does not exist yet."""
-    specs = [topic_spec(t) for t in (topics if topics is not None else all_topics())]
+async def ensure_topology(
+    b: Bus, topics: tuple[Topic, ...] | None = None, *, case_partitions: int = CASE_PARTITIONS
+) -> list[TopicSpec]:
+    """Create every topic of the topology that does not exist yet (the case-keyed ones with
+    `case_partitions`; existing topics keep their count)."""
+    specs = [
+        topic_spec(t, case_partitions) for t in (topics if topics is not None else all_topics())
+    ]
     await b.ensure_topics(specs)
     return specs

@@ -26,9 +26,10 @@ def register(app: typer.Typer) -> None:
 
     @topics.command("ensure")
     def ensure() -> None:
-        """Create every topic of the topology that does not exist yet, and give those that
-        exist the configs caseyard sets (cleanup policy; the changelog's segments and
-        tombstone retention), leaving their other configs and partitions as they are.
+        """Create every topic of the topology that does not exist yet (the case-keyed ones
+        with case_partitions), and give those that exist the configs caseyard sets (cleanup
+        policy; the changelog's segments and tombstone retention), leaving their other
+        configs and partitions as they are. Shows each topic's partition count.
 
         Example: CASEYARD_BUS=kafka://127.0.0.1:9092 caseyard topics ensure
         """
@@ -36,9 +37,11 @@ def register(app: typer.Typer) -> None:
         from caseyard.wiring import ensure_topology, open_bus
 
         async def body() -> None:
-            async with open_bus(settings()) as b:
-                specs = await ensure_topology(b)
+            config = settings()
+            async with open_bus(config) as b:
+                specs = await ensure_topology(b, case_partitions=config.case_partitions)
                 changes = await b.align_topics(specs)
+                counts = {spec.name: await b.partitions(spec.name) for spec in specs}
             changed: dict[str, list[str]] = {}
             for c in changes:
                 changed.setdefault(c.topic, []).append(f"{c.name}: {c.old or 'default'} -> {c.new}")
@@ -46,7 +49,7 @@ def register(app: typer.Typer) -> None:
             for spec in specs:
                 table.add_row(
                     spec.name,
-                    str(spec.partitions),
+                    str(counts[spec.name]),
                     spec.cleanup.value,
                     "\n".join(changed.get(spec.name, ())),
                 )

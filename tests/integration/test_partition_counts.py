@@ -29,7 +29,7 @@ from caseyard.wiring import topic_spec
 from coordinator import PRODUCER, Coordinator, PipelineCatalog, case_partitions
 from schemas import AvroCodec, CaseCompleted, MemorySchemaStore, Registry
 from schemas.topology import CASE_PARTITIONS, INTAKE, RESULTS, all_topics
-from tests.helpers import run_caseyard
+from tests.helpers import CASEYARD, caseyard_env, run_caseyard
 from tests.integration.coordinator_harness import TWO_STEPS, cli_harness
 
 pytestmark = pytest.mark.anyio
@@ -59,7 +59,21 @@ def case_beyond(partitions: int) -> str:
 async def test_cases_run_and_are_read_on_topics_of_another_partition_count(
     tmp_path: Path,
 ) -> None:
-    await provision(f"sqlite:///{tmp_path}/bus.db", {}, PARTITIONS)
+    # Made as a user makes them: the count set, `caseyard topics ensure`.
+    made = await anyio.run_process(
+        [CASEYARD, "topics", "ensure"],
+        env=caseyard_env(tmp_path, CASEYARD_CASE_PARTITIONS=str(PARTITIONS), COLUMNS="200"),
+        cwd=tmp_path,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr.decode()
+    counts = {
+        line.split()[1]: line.split()[3]
+        for line in made.stdout.decode().splitlines()
+        if "caseyard." in line
+    }
+    assert counts["caseyard.intake"] == counts["caseyard.coordinator.state"] == str(PARTITIONS)
+    assert counts["caseyard.dlq.redriven"] == "1"  # a count of its own
     case = case_beyond(PARTITIONS)
     async with cli_harness(tmp_path, TWO_STEPS) as h:
         assert await case_partitions(h.bus) == PARTITIONS
