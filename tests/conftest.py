@@ -13,20 +13,26 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def _from_env(variable: str, missing: str) -> str:
+    """`variable`'s value, which `make test` sets; without it the test is skipped, or
+    fails under CASEYARD_REQUIRE_KAFKA=1 (CI must not skip what it is there to run)."""
+    value = os.environ.get(variable, "")
+    if not value:
+        if os.environ.get("CASEYARD_REQUIRE_KAFKA") == "1":
+            pytest.fail(f"CASEYARD_REQUIRE_KAFKA=1 but {variable} is not set")
+        pytest.skip(f"{missing}: run `make test` (it starts one) or set {variable}")
+    return value
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     """The bootstrap servers of the broker `make test` started (`scripts/kafka up`)."""
-    bootstrap = os.environ.get("CASEYARD_TEST_KAFKA", "")
-    if not bootstrap:
-        if os.environ.get("CASEYARD_REQUIRE_KAFKA") == "1":
-            pytest.fail("CASEYARD_REQUIRE_KAFKA=1 but CASEYARD_TEST_KAFKA is not set")
-        pytest.skip("no Kafka broker: run `make test` (it starts one) or set CASEYARD_TEST_KAFKA")
-    return bootstrap
+    return _from_env("CASEYARD_TEST_KAFKA", "no Kafka broker")
 
 
 SASL_USER = "caseyard"
 SASL_PASSWORD = "caseyard-secret"
-"""The user `scripts/kafka` gives its SASL_SSL listener (PLAIN)."""
+"""The user `scripts/kafka` gives its SASL_SSL listener (PLAIN and SCRAM-SHA-512)."""
 KAFKA_CA = Path(__file__).resolve().parent.parent / ".cache/kafka/cluster-1/tls/ca.pem"
 """The CA `scripts/kafka` made the listener's certificate with."""
 
@@ -34,10 +40,5 @@ KAFKA_CA = Path(__file__).resolve().parent.parent / ".cache/kafka/cluster-1/tls/
 @pytest.fixture(scope="session")
 def kafka_sasl_bootstrap(kafka_bootstrap: str) -> str:
     """The bootstrap servers of that broker's SASL_SSL listener (`scripts/kafka bootstrap
-    --sasl`): TLS with `KAFKA_CA`, SASL PLAIN as `SASL_USER`."""
-    bootstrap = os.environ.get("CASEYARD_TEST_KAFKA_SASL", "")
-    if not bootstrap:
-        if os.environ.get("CASEYARD_REQUIRE_KAFKA") == "1":
-            pytest.fail("CASEYARD_REQUIRE_KAFKA=1 but CASEYARD_TEST_KAFKA_SASL is not set")
-        pytest.skip("no SASL_SSL listener: run `make test` or set CASEYARD_TEST_KAFKA_SASL")
-    return bootstrap
+    --sasl`): TLS with `KAFKA_CA`, SASL as `SASL_USER`."""
+    return _from_env("CASEYARD_TEST_KAFKA_SASL", "no SASL_SSL listener")
