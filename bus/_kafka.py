@@ -519,10 +519,11 @@ _REFUSALS = (
     SaslAuthenticationFailed,
     UnsupportedSaslMechanismError,
     IllegalSaslStateError,
-    ssl.SSLError,
+    ssl.SSLCertVerificationError,
 )
-"""Why a broker turns a client away, whoever asks again: wrong credentials or
-mechanism, a certificate that does not verify, TLS against a plaintext port."""
+"""Why a broker turns a client away however often it asks: wrong credentials, a mechanism
+the listener does not enable, a certificate that does not verify. (Other TLS errors, a
+connection reset or closed, may pass: a broker restarting.)"""
 
 
 class _BootstrapNoise(logging.Filter):
