@@ -457,8 +457,10 @@ class AgentService:
         clock: Clock = utc_now,
         own_topics: Sequence[str] = (),
         cloudevents_headers: bool = False,
+        group_prefix: str = "",
     ) -> None:
         self.name = name
+        self._group_prefix = group_prefix
         self._cloudevents = cloudevents_headers
         self._bus = bus
         self._codec = codec
@@ -477,7 +479,8 @@ class AgentService:
 
     @property
     def group(self) -> str:
-        return f"agent.{self.name}"
+        """`agent.NAME`, after the deployment's `group_prefix`."""
+        return f"{self._group_prefix}agent.{self.name}"
 
     def retry_topic(self, level: int) -> str:
         return f"{RETRY_TOPIC_PREFIX}{self.name}.{level}"

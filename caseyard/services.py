@@ -42,9 +42,10 @@ def build_coordinator(
         codec=app.codec,
         catalog=catalog,
         producer=app.producer("coordinator"),
-        instance=instance,
+        instance=f"{app.settings.group_prefix}{instance}",
         signer=audit_signer(app.settings.audit_key_path, create=app.settings.audit_key is None),
         cloudevents_headers=app.settings.cloudevents_headers,
+        group_prefix=app.settings.group_prefix,
     )
 
 
@@ -83,6 +84,7 @@ def build_agent(
         producer=producer,
         own_topics=spec.own_topics,
         cloudevents_headers=app.settings.cloudevents_headers,
+        group_prefix=app.settings.group_prefix,
     )
 
 

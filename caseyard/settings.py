@@ -81,6 +81,14 @@ class Settings(BaseSettings):
         "default: tools/servers.yaml in pipelines_dir",
     )
     client_id: str = "caseyard"
+    group_prefix: str = Field(
+        default="",
+        pattern=r"^[a-zA-Z0-9._-]*$",
+        description="Put before caseyard's consumer groups ('coordinator', 'agent.NAME') and "
+        "the coordinator's transactional ids, on a Kafka shared with other applications "
+        "(e.g. 'acme-prod.'); set it before the first start: a group of another name has "
+        "no offsets, and an agent's starts from the topic's beginning",
+    )
     registry_url: str | None = Field(
         default=None,
         description="A Confluent-compatible schema registry every service uses instead of "

@@ -374,9 +374,11 @@ def _first_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
 
 
 class Coordinator:
-    """Runs cases: one member of the `coordinator` consumer group."""
+    """Runs cases: one member of the `coordinator` consumer group (`group_prefix` first,
+    where the Kafka is shared with other applications)."""
 
     group = "coordinator"
+    """The consumer group, without a prefix."""
 
     def __init__(
         self,
@@ -392,7 +394,9 @@ class Coordinator:
         signer: Signer | None = None,
         cloudevents_headers: bool = False,
         hot_states: int = HOT_STATES,
+        group_prefix: str = "",
     ) -> None:
+        self.group = f"{group_prefix}{Coordinator.group}"
         self._bus = bus
         self._cloudevents = cloudevents_headers
         self._codec = codec

@@ -231,13 +231,15 @@ async def harness(
     capabilities: Sequence[str] = CAPABILITIES,
     registry_db: Path | None = None,
     security: KafkaSecurity | None = None,
+    group_prefix: str = "",
 ) -> AsyncIterator[Harness]:
     """A coordinator and one fake agent per capability, running until the block ends.
 
     `middleware` goes to the bus (tracing, metrics); `retry` is the agents' retry topics;
     `capabilities` those with a fake agent (a real agent serves any other);
     `registry_db` a SQLite schema store to share with processes on a SQLite bus;
-    `security` how the Kafka clients connect (TLS, SASL).
+    `security` how the Kafka clients connect (TLS, SASL); `group_prefix` goes before
+    the consumer groups' names.
     """
     catalog = PipelineCatalog.load(pipelines)
     async with _world(
@@ -249,6 +251,7 @@ async def harness(
         tuple(capabilities),
         registry_db,
         security,
+        group_prefix,
     ) as h:
         yield h
 
@@ -287,6 +290,7 @@ async def _world(
     capabilities: tuple[str, ...] = CAPABILITIES,
     registry_db: Path | None = None,
     security: KafkaSecurity | None = None,
+    group_prefix: str = "",
 ) -> AsyncIterator[Harness]:
     async with (
         bus.connect(
@@ -322,6 +326,7 @@ async def _world(
                 # One state per partition as an object: every other case is read back
                 # from its compact form, so the tests see that the store is invisible.
                 hot_states=1,
+                group_prefix=group_prefix,
             )
             if catalog is not None
             else None
@@ -336,6 +341,7 @@ async def _world(
                 store=ProcessedStore(":memory:"),
                 producer=PRODUCER,
                 retry=retry,
+                group_prefix=group_prefix,
             )
             for capability in capabilities
         ]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
+import anyio
 import pytest
+from pydantic import ValidationError
 
 from agents.documents import MAX_DOCUMENT_BYTES
 from bus import KafkaSecurity
+from caseyard.app import open_app
+from caseyard.services import run_services
 from caseyard.settings import Settings
 from caseyard.wiring import kafka_security
 
@@ -41,3 +46,27 @@ def test_the_kafka_security_settings_reach_the_bus(
         monkeypatch.delenv(f"CASEYARD_KAFKA_{name}")
     monkeypatch.delenv("CASEYARD_KAFKA_SSL_CAFILE")
     assert kafka_security(Settings()) == KafkaSecurity()  # plaintext, as a local broker
+
+
+@pytest.mark.anyio
+async def test_the_group_prefix_reaches_every_consumer_group(tmp_path: Path) -> None:
+    """What `caseyard run` starts joins the prefixed groups only."""
+    settings = Settings(bus="memory://", data_dir=tmp_path, group_prefix="acme-prod.")
+    stop, started = anyio.Event(), anyio.Event()
+    async with open_app(settings) as app, anyio.create_task_group() as tg:
+        tg.start_soon(
+            functools.partial(
+                run_services, app, ["coordinator", "responder"], stop, started=started
+            )
+        )
+        with anyio.fail_after(60):
+            await started.wait()
+        groups = {consumer.group for consumer in app.bus.consumers()}
+        stop.set()
+    assert groups == {
+        "acme-prod.coordinator",
+        "acme-prod.agent.responder",
+        *(f"acme-prod.agent.responder.retry.{level}" for level in (1, 2, 3)),
+    }
+    with pytest.raises(ValidationError):
+        Settings(group_prefix="acme prod")
