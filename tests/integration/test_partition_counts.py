@@ -113,8 +113,11 @@ async def test_a_coordinator_refuses_topics_that_are_not_copartitioned(tmp_path:
         with anyio.fail_after(30), pytest.raises(ConfigError) as refused:
             await coordinator.run(anyio.Event())
     assert "caseyard.intake 3, caseyard.results 4" in str(refused.value)
-    # As a user runs it: one line, the usage exit code, no traceback.
-    done = run_caseyard(tmp_path, "run", "coordinator", timeout=60)
-    assert done.returncode == 2, done.stderr
-    (line,) = done.stderr.strip().splitlines()
-    assert "need one partition count" in line and "caseyard.intake 3" in line
+    # As a user runs it: one line, the usage exit code, no traceback; `topics ensure`
+    # says it too, after its table of the counts.
+    for args in (("run", "coordinator"), ("topics", "ensure")):
+        done = run_caseyard(tmp_path, *args, timeout=60)
+        assert done.returncode == 2, done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert "need one partition count" in line and "caseyard.intake 3" in line
+    assert "caseyard.intake" in done.stdout
