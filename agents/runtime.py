@@ -38,7 +38,7 @@ import anyio
 
 from agents.errors import MisplacedEvent
 from bus import Bus, Consumer, Message, Outbox, Record, TopicPartition, TopicSpec
-from bus.errors import CaseyardError, CommitFailed
+from bus.errors import CaseyardError, CommitFailed, UnknownTopic
 from schemas import (
     AvroCodec,
     DecodeError,
@@ -486,10 +486,15 @@ class AgentService:
         return f"{RETRY_TOPIC_PREFIX}{self.name}.{level}"
 
     async def ensure_topics(self) -> None:
-        """The agent's retry topics and own output topics (the topology's exist already)."""
+        """The agent's retry topics and own output topics (the topology's exist already),
+        with as many partitions as its input (as many members can work them)."""
         retries = [self.retry_topic(level) for level in range(1, len(self._retry.delays_s) + 1)]
+        try:
+            partitions = await self._bus.partitions(self._topics[0])
+        except UnknownTopic:
+            partitions = CASE_PARTITIONS
         await self._bus.ensure_topics(
-            [TopicSpec(t, partitions=CASE_PARTITIONS) for t in (*retries, *self._own_topics)]
+            [TopicSpec(t, partitions=partitions) for t in (*retries, *self._own_topics)]
         )
 
     async def run(self, stop: anyio.Event) -> None:

@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka import TopicPartition as KafkaTP
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.conn import create_conn
+from aiokafka.conn import collect_hosts, create_conn
 from aiokafka.errors import (
     CommitFailedError,
     IllegalOperation,
@@ -46,6 +46,7 @@ from aiokafka.errors import (
     SaslAuthenticationFailed,
     UnknownMemberIdError,
     UnsupportedSaslMechanismError,
+    for_code,
 )
 from aiokafka.helpers import create_ssl_context
 from aiokafka.producer import sender as aiokafka_sender
@@ -81,6 +82,7 @@ T = TypeVar("T")
 
 _TOPIC_EXISTS = 36
 _TOPIC_CONFIG = 1
+_UNKNOWN_TOPIC = 3
 """DescribeConfigs' source of a config set on the topic itself (DYNAMIC_TOPIC_CONFIG)."""
 _TX_RETRY_BACKOFF_MS = 5
 
@@ -187,7 +189,7 @@ class KafkaBus:
         while True:
             client = factory()
             try:
-                with _quiet_bootstrap():
+                with _quiet_bootstrap(self.bootstrap):
                     await start(client)
                 return client
             except (KafkaConnectionError, KafkaTimeoutError, OSError) as exc:
@@ -216,16 +218,22 @@ class KafkaBus:
                 delay = min(delay * 2, 1.0)
 
     async def _why_unreachable(self) -> BaseException | None:
-        """What connecting to the first bootstrap server fails with (None: it connects)."""
-        host, _, port = self.bootstrap.split(",")[0].rpartition(":")
+        """What connecting to the bootstrap servers fails with: the first refusal, else the
+        last server's error (None: one connects)."""
         options = {k: v for k, v in self.connection.items() if k != "bootstrap_servers"}
-        try:
-            with anyio.fail_after(self._connect_timeout):
-                conn = await create_conn(host, int(port), **options)
-        except (OSError, KafkaError, TimeoutError, ValueError) as exc:
-            return exc
-        conn.close()
-        return None
+        cause: BaseException | None = None
+        for host, port, _ in collect_hosts(self.bootstrap, randomize=False):
+            try:
+                with anyio.fail_after(self._connect_timeout):
+                    conn = await create_conn(host, port, **options)
+            except (OSError, KafkaError, TimeoutError) as exc:
+                if isinstance(exc, _REFUSALS):
+                    return exc
+                cause = exc
+                continue
+            conn.close()
+            return None
+        return cause
 
     async def __aenter__(self) -> Self:
         if self._out.closed:
@@ -425,14 +433,23 @@ class KafkaBus:
             current: dict[str, dict[str, tuple[str | None, int]]] = {}
             for response in responses:
                 for code, message, _, topic, entries, *_ in response.resources:
+                    if code == _UNKNOWN_TOPIC:
+                        # Created a moment ago (with the spec's configs), and this broker
+                        # does not know it yet.
+                        continue
                     if code:
-                        raise BusError(f"cannot read the configs of {topic!r}: {code} {message}")
+                        raise BusError(
+                            f"cannot read the configs of {topic!r}:"
+                            f" {for_code(code).__name__}: {message or ''}"
+                        )
                     # (name, value, read-only, source, ...): DescribeConfigs v1 and later.
                     current[topic] = {entry[0]: (entry[1], entry[3]) for entry in entries}
             changes: list[ConfigChange] = []
             alter: list[ConfigResource] = []
             for spec in existing:
-                have = current.get(spec.name, {})
+                if spec.name not in current:
+                    continue
+                have = current[spec.name]
                 values = {n: v for n, (v, _) in have.items()}
                 diff = [
                     ConfigChange(spec.name, name, values.get(name), value)
@@ -452,7 +469,10 @@ class KafkaBus:
                 for response in responses:
                     for code, message, _, topic in response.resources:
                         if code:
-                            raise BusError(f"cannot alter the configs of {topic!r}: {message}")
+                            raise BusError(
+                                f"cannot alter the configs of {topic!r}:"
+                                f" {for_code(code).__name__}: {message or ''}"
+                            )
         return changes
 
     @asynccontextmanager
@@ -527,17 +547,24 @@ connection reset or closed, may pass: a broker restarting.)"""
 
 
 class _BootstrapNoise(logging.Filter):
+    def __init__(self, bootstrap: str) -> None:
+        super().__init__()
+        self._lines = tuple(
+            f'Unable connect to "{host}:{port}"'
+            for host, port, _ in collect_hosts(bootstrap, randomize=False)
+        )
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Unable connect to")
+        return not record.getMessage().startswith(self._lines)
 
 
 @contextmanager
-def _quiet_bootstrap() -> Iterator[None]:
+def _quiet_bootstrap(bootstrap: str) -> Iterator[None]:
     """aiokafka logs an error for each bootstrap server it cannot connect to, then
     raises; `start_client` says why in its own error (or connects on a retry), so the
-    log would say it twice."""
+    log would say it twice. Other clients' lines, and other servers', stay."""
     logger = logging.getLogger("aiokafka")  # aiokafka.client logs under this name
-    noise = _BootstrapNoise()
+    noise = _BootstrapNoise(bootstrap)
     logger.addFilter(noise)
     try:
         yield
@@ -570,6 +597,18 @@ def _security_options(security: KafkaSecurity) -> dict[str, Any]:
             f"Kafka security protocol {security.protocol!r}: use one of {sorted(_PROTOCOLS)}"
         )
     options: dict[str, Any] = {"security_protocol": protocol}
+    sasl = (security.sasl_mechanism, security.sasl_username, security.sasl_password)
+    if not protocol.startswith("SASL_") and any(v is not None for v in sasl):
+        raise ConfigError(
+            f"Kafka SASL settings are given but the security protocol is {protocol}:"
+            " SASL_SSL or SASL_PLAINTEXT uses them"
+        )
+    tls = (security.ssl_cafile, security.ssl_certfile, security.ssl_keyfile)
+    if not protocol.endswith("SSL") and any(v is not None for v in tls):
+        raise ConfigError(
+            f"Kafka TLS files are given but the security protocol is {protocol}:"
+            " SSL or SASL_SSL uses them"
+        )
     if protocol.startswith("SASL_"):
         mechanism = (security.sasl_mechanism or "").upper()
         if mechanism not in _MECHANISMS:
@@ -593,7 +632,7 @@ def _security_options(security: KafkaSecurity) -> dict[str, Any]:
                 password=security.ssl_key_password,
             )
         except (OSError, ssl.SSLError) as exc:
-            files = [f for f in (security.ssl_cafile, security.ssl_certfile) if f]
+            files = [f for f in tls if f]
             raise ConfigError(f"Kafka TLS files {files}: {exc}") from exc
     return options
 

@@ -144,7 +144,7 @@ class LogStore:
         with _write(self._conn):
             for spec in specs:
                 delete_retention = spec.config.get("delete.retention.ms")
-                self._conn.execute(
+                created = self._conn.execute(
                     "INSERT INTO topics(name, partitions, cleanup, retention_ms,"
                     " delete_retention_ms) VALUES(?,?,?,?,?) ON CONFLICT(name) DO NOTHING",
                     (
@@ -155,6 +155,8 @@ class LogStore:
                         None if delete_retention is None else int(delete_retention),
                     ),
                 )
+                if created.rowcount == 0:
+                    continue  # it exists, with the partitions it has
                 self._conn.executemany(
                     "INSERT INTO partitions(topic, partition, next_offset) VALUES(?,?,0)"
                     " ON CONFLICT DO NOTHING",

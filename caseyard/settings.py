@@ -301,7 +301,16 @@ class Settings(BaseSettings):
         return self.audit_key or self.data_dir / "audit-signing-key.pem"
 
 
-_PATHS = ("data_dir", "pipelines_dir", "tool_servers_file", "inbox_users_file", "audit_key")
+_PATHS = (
+    "data_dir",
+    "pipelines_dir",
+    "tool_servers_file",
+    "inbox_users_file",
+    "audit_key",
+    "kafka_ssl_cafile",
+    "kafka_ssl_certfile",
+    "kafka_ssl_keyfile",
+)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,7 +11,10 @@ from pydantic import SecretStr
 import bus
 from bus import Bus, Cleanup, KafkaSecurity, Middleware, TopicSpec
 from caseyard.settings import Settings
+from coordinator import copartitioned_count
 from schemas.topology import CASE_PARTITIONS, Topic, all_topics
+
+log = logging.getLogger(__name__)
 
 
 def open_bus(
@@ -67,10 +71,23 @@ def topic_spec(topic: Topic, case_partitions: int = CASE_PARTITIONS) -> TopicSpe
 async def ensure_topology(
     b: Bus, topics: tuple[Topic, ...] | None = None, *, case_partitions: int = CASE_PARTITIONS
 ) -> list[TopicSpec]:
-    """Create every topic of the topology that does not exist yet (the case-keyed ones with
-    `case_partitions`; existing topics keep their count)."""
-    specs = [
-        topic_spec(t, case_partitions) for t in (topics if topics is not None else all_topics())
-    ]
+    """Create every topic of the topology that does not exist yet, the case-keyed ones with
+    `case_partitions`; existing topics keep their count, and once co-partitioned topics
+    exist, those missing get their count whatever `case_partitions` says.
+
+    Raises:
+        ConfigError: If the co-partitioned topics that exist disagree (nothing is created).
+    """
+    existing = await copartitioned_count(b)
+    if existing is not None and existing != case_partitions:
+        log.warning(
+            "the case-keyed topics have %d partitions, not the %d of case_partitions: new ones"
+            " get %d",
+            existing,
+            case_partitions,
+            existing,
+        )
+    count = existing or case_partitions
+    specs = [topic_spec(t, count) for t in (topics if topics is not None else all_topics())]
     await b.ensure_topics(specs)
     return specs

@@ -55,6 +55,7 @@ from coordinator._service import (
     Coordinator,
     CoordinatorStats,
     case_partitions,
+    copartitioned_count,
     gc_paused,
     read_state,
 )
@@ -125,6 +126,7 @@ __all__ = [
     "case_event_hash",
     "case_partitions",
     "consumption_order",
+    "copartitioned_count",
     "derive_event_id",
     "gc_paused",
     "load_pipeline",

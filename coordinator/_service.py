@@ -269,9 +269,9 @@ RESTORE_WINDOW = 20_000
 replaced within the window is never read."""
 
 
-async def case_partitions(bus: Bus) -> int:
+async def copartitioned_count(bus: Bus) -> int | None:
     """The partition count of the co-partitioned topics (`schemas.topology.COPARTITIONED`)
-    that exist (CASE_PARTITIONS if none does yet).
+    that exist; None if none does yet.
 
     Raises:
         ConfigError: If they do not all have one count (topics created beforehand, or by a
@@ -286,11 +286,16 @@ async def case_partitions(bus: Bus) -> int:
     if len(set(counts.values())) > 1:
         listed = ", ".join(f"{name} {n}" for name, n in counts.items())
         raise ConfigError(
-            f"the case-keyed topics need one partition count, but have: {listed}"
-            " (partitions of these topics: intake, results, human, timers, coordinator"
-            " state, audit checkpoints and case events)"
+            f"the case-keyed topics need one partition count, but have: {listed}; give the"
+            " smaller ones partitions while they are empty (kafka-topics.sh --alter"
+            " --partitions N: partitions added to a topic with records move its keys)"
         )
-    return next(iter(counts.values()), CASE_PARTITIONS)
+    return next(iter(counts.values()), None)
+
+
+async def case_partitions(bus: Bus) -> int:
+    """`copartitioned_count`, CASE_PARTITIONS when no such topic exists yet."""
+    return await copartitioned_count(bus) or CASE_PARTITIONS
 
 
 def read_state(record: Record) -> CaseState | str:
@@ -509,7 +514,8 @@ class Coordinator:
             # open; a read_committed reader stops before it. Fencing its id ends it
             # (aborted, or committed if its commit had begun): then what it made visible
             # is read too. (A changelog from before members had ids names no writer: its
-            # partition's own id was the writer's.)
+            # partition's own id was the writer's; with the instance as it was then: a
+            # group prefix is set before the first start.)
             last = writer or f"{self._instance}-p{p}"
             if last != self._member_id:
                 await self._bus.fence(last)

@@ -29,14 +29,14 @@ def register(app: typer.Typer) -> None:
         """Create every topic of the topology that does not exist yet (the case-keyed ones
         with case_partitions), and give those that exist the configs caseyard sets (cleanup
         policy; the changelog's segments and tombstone retention), leaving their other
-        configs and partitions as they are. Shows each topic's partition count, and fails
-        (exit 2) when the co-partitioned ones disagree: a coordinator would not start.
+        configs and partitions as they are. Shows each topic's partition count. Fails (exit
+        2), creating nothing, when the co-partitioned ones that exist disagree: a
+        coordinator would not start; missing ones get the count of those that exist.
 
         Example: CASEYARD_BUS=kafka://127.0.0.1:9092 caseyard topics ensure
         """
         from caseyard.cli import console, settings
         from caseyard.wiring import ensure_topology, open_bus
-        from coordinator import case_partitions
 
         async def body() -> None:
             config = settings()
@@ -44,11 +44,6 @@ def register(app: typer.Typer) -> None:
                 specs = await ensure_topology(b, case_partitions=config.case_partitions)
                 changes = await b.align_topics(specs)
                 counts = {spec.name: await b.partitions(spec.name) for spec in specs}
-                try:
-                    await case_partitions(b)
-                    refused = None
-                except ConfigError as exc:
-                    refused = exc  # said after the table, which shows the counts it names
             changed: dict[str, list[str]] = {}
             for c in changes:
                 changed.setdefault(c.topic, []).append(f"{c.name}: {c.old or 'default'} -> {c.new}")
@@ -61,8 +56,6 @@ def register(app: typer.Typer) -> None:
                     "\n".join(changed.get(spec.name, ())),
                 )
             console.print(table)
-            if refused is not None:
-                raise refused
 
         run(body)
 

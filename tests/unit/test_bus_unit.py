@@ -26,7 +26,7 @@ from bus import (
 )
 from bus._kafka import KafkaBus, _read_when_done
 from bus._log import DELETE_RETENTION_MS, LogStore
-from caseyard.errors import ConfigError
+from caseyard.errors import ConfigError, UnknownTopic
 from tests.helpers import drain
 
 pytestmark = pytest.mark.anyio
@@ -89,6 +89,20 @@ def test_bad_urls_are_one_clear_config_error(url: str, message: str) -> None:
             "SASL (PLAIN) needs a username and a password",
         ),
         (KafkaSecurity(protocol="SSL", ssl_cafile="/nonexistent/ca.pem"), "/nonexistent/ca.pem"),
+        (
+            KafkaSecurity(sasl_mechanism="PLAIN", sasl_username="u", sasl_password="p"),
+            "SASL settings are given but the security protocol is PLAINTEXT",
+        ),
+        (
+            KafkaSecurity(
+                protocol="SASL_PLAINTEXT",
+                sasl_mechanism="PLAIN",
+                sasl_username="u",
+                sasl_password="p",
+                ssl_cafile="ca.pem",
+            ),
+            "TLS files are given but the security protocol is SASL_PLAINTEXT",
+        ),
     ],
 )
 def test_bad_kafka_security_is_one_clear_config_error(
@@ -438,5 +452,19 @@ def test_sqlite_log_of_an_earlier_version_takes_tombstones(tmp_path: Path) -> No
         assert [(r.offset, r.value) for r in store.fetch({tp: 0}, 10)] == [(0, b"v1"), (1, b"")]
         store.housekeeping(now_ms=2 + DELETE_RETENTION_MS)
         assert store.fetch({tp: 0}, 10) == []
+    finally:
+        store.close()
+
+
+def test_sqlite_ensure_topics_leaves_an_existing_topic_its_partitions(tmp_path: Path) -> None:
+    """As Kafka does: ensuring a topic that exists with another count changes nothing (no
+    partition rows past its count that would read as empty partitions)."""
+    store = LogStore.open(str(tmp_path / "bus.db"))
+    try:
+        store.ensure_topics([TopicSpec("t", partitions=2)])
+        store.ensure_topics([TopicSpec("t", partitions=5)])
+        assert store.partitions("t") == 2
+        with pytest.raises(UnknownTopic):
+            store.end_offsets([TopicPartition("t", 4)])
     finally:
         store.close()

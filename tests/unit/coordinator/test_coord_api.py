@@ -17,6 +17,7 @@ def test_public_names() -> None:
             "TOMBSTONE",
             "read_state",
             "case_partitions",
+            "copartitioned_count",
             "Break",
             "Link",
             "Signed",
