@@ -67,7 +67,7 @@ from schemas import (
     TaskCompleted,
     TaskOutput,
 )
-from schemas.topology import CASE_EVENTS, CASE_PARTITIONS, HUMAN, INTAKE, RESULTS, TIMERS
+from schemas.topology import CASE_EVENTS, HUMAN, INTAKE, RESULTS, TIMERS
 
 if TYPE_CHECKING:
     from caseyard.whatif import Counts
@@ -434,12 +434,11 @@ class Replayed:
         self.not_rebuilt |= other.not_rebuilt
 
 
-REPLAY_PROCESSES = min(
-    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
-    CASE_PARTITIONS,
+REPLAY_PROCESSES = (
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 )
-"""The cores this process may run on (a container's cpuset, not the host's count), at most
-a process per partition."""
+"""The cores this process may run on (a container's cpuset, not the host's count); a log
+gets at most a process per partition (`replay_log`)."""
 PROCESSES_FROM_RECORDS = 50_000
 """A log of at least this many records is replayed by REPLAY_PROCESSES processes, the
 partitions shared among them (a case's records all live on its partition, so they are
@@ -737,7 +736,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         group: Annotated[
             str | None,
-            typer.Option("--group", help="Move this consumer group back instead (with --topic)."),
+            typer.Option(
+                "--group",
+                help="Move this consumer group back instead (with --topic); its whole name,"
+                " CASEYARD_GROUP_PREFIX included (e.g. agent.classifier).",
+            ),
         ] = None,
         topic: Annotated[
             str | None, typer.Option("--topic", help="The topic the group consumes again.")
@@ -751,7 +754,7 @@ def register(app: typer.Typer) -> None:
 
         Example: caseyard replay --from 2024-05-01T09:00:00Z --verify
         Example: caseyard replay --what-if classify=.caseyard/feedback.jsonl
-        Example: caseyard replay --group language --topic caseyard.intake --from earliest
+        Example: caseyard replay --group agent.language --topic caseyard.intake --from earliest
         """
         start = parse_start(start_text)
         if (group is None) != (topic is None):
