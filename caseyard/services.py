@@ -42,7 +42,7 @@ def build_coordinator(
         codec=app.codec,
         catalog=catalog,
         producer=app.producer("coordinator"),
-        instance=f"{app.settings.group_prefix}{instance}",
+        instance=instance,
         signer=audit_signer(app.settings.audit_key_path, create=app.settings.audit_key is None),
         cloudevents_headers=app.settings.cloudevents_headers,
         group_prefix=app.settings.group_prefix,

@@ -82,7 +82,6 @@ from schemas.audit import CaseHead, ChainCheckpoint, Signer
 from schemas.dead_letters import dead_letter, dead_letter_headers
 from schemas.topology import (
     AUDIT,
-    CASE_PARTITIONS,
     COPARTITIONED,
     DEAD_LETTERS,
     HUMAN,
@@ -293,11 +292,6 @@ async def copartitioned_count(bus: Bus) -> int | None:
     return next(iter(counts.values()), None)
 
 
-async def case_partitions(bus: Bus) -> int:
-    """`copartitioned_count`, CASE_PARTITIONS when no such topic exists yet."""
-    return await copartitioned_count(bus) or CASE_PARTITIONS
-
-
 def read_state(record: Record) -> CaseState | str:
     """The saga state a changelog record holds, or why it cannot be read (the case is
     quarantined)."""
@@ -402,6 +396,7 @@ class Coordinator:
         group_prefix: str = "",
     ) -> None:
         self.group = f"{group_prefix}{Coordinator.group}"
+        instance = f"{group_prefix}{instance}"  # its transactional ids carry the prefix too
         self._bus = bus
         self._cloudevents = cloudevents_headers
         self._codec = codec
@@ -652,7 +647,7 @@ class Coordinator:
         loop takes all that waits into its next transaction while this loop fetches more,
         so a busy member commits bigger batches, not more of them.
         """
-        await case_partitions(self._bus)
+        await copartitioned_count(self._bus)  # refuses topics that are not co-partitioned
         restorer = _Restorer(self)
         async with (
             self._bus.consumer(self.group, INPUTS, listener=restorer) as consumer,

@@ -56,7 +56,6 @@ from coordinator import (
     Mismatch,
     PipelineCatalog,
     StepStatus,
-    case_partitions,
     gc_paused,
     replay,
 )
@@ -459,7 +458,6 @@ async def replay_log(
     the recorded ones, one partition at a time: in this process, or shared among
     `processes` when the log is large (PROCESSES_FROM_RECORDS)."""
     async with open_app(settings) as app:
-        await case_partitions(app.bus)  # the log of topics that disagree is not one log
         intake = await topic_partitions(app.bus, INTAKE.name, case_id=case_id)
         partitions = sorted(tp.partition for tp in intake)
         tps = [

@@ -26,7 +26,7 @@ import bus
 from bus import partition_for
 from bus.errors import ConfigError
 from caseyard.wiring import ensure_topology, topic_spec
-from coordinator import PRODUCER, Coordinator, PipelineCatalog, case_partitions
+from coordinator import PRODUCER, Coordinator, PipelineCatalog, copartitioned_count
 from schemas import AvroCodec, CaseCompleted, MemorySchemaStore, Registry
 from schemas.topology import CASE_PARTITIONS, INTAKE, RESULTS, all_topics
 from tests.helpers import CASEYARD, caseyard_env, run_caseyard
@@ -76,7 +76,7 @@ async def test_cases_run_and_are_read_on_topics_of_another_partition_count(
     assert counts["caseyard.dlq.redriven"] == "1"  # a count of its own
     case = case_beyond(PARTITIONS)
     async with cli_harness(tmp_path, TWO_STEPS) as h:
-        assert await case_partitions(h.bus) == PARTITIONS
+        assert await copartitioned_count(h.bus) == PARTITIONS
         await h.submit("seq", case)
         await h.wait_for(case, CaseCompleted)
     shown = run_caseyard(tmp_path, "case", case)
@@ -96,9 +96,9 @@ async def test_a_coordinator_refuses_topics_that_are_not_copartitioned(tmp_path:
     url = f"sqlite:///{tmp_path}/bus.db"
     async with bus.connect(url) as b:
         # No topic yet, or some: what exists decides.
-        assert await case_partitions(b) == CASE_PARTITIONS
+        assert await copartitioned_count(b) is None
         await b.ensure_topics([dataclasses.replace(topic_spec(RESULTS), partitions=4)])
-        assert await case_partitions(b) == 4
+        assert await copartitioned_count(b) == 4
     await provision(url, {INTAKE.name: 3}, CASE_PARTITIONS)
     (tmp_path / "pipelines").mkdir()
     (tmp_path / "pipelines" / "seq.yaml").write_text(TWO_STEPS)
@@ -132,5 +132,5 @@ async def test_missing_case_keyed_topics_get_the_count_of_those_that_exist(
         await b.ensure_topics([dataclasses.replace(topic_spec(INTAKE), partitions=12)])
         await ensure_topology(b, case_partitions=CASE_PARTITIONS)
         counts = {t.name: await b.partitions(t.name) for t in all_topics()}
-        assert await case_partitions(b) == 12
+        assert await copartitioned_count(b) == 12
     assert {n for n, c in counts.items() if c != 12} == {"caseyard.dlq.redriven"}

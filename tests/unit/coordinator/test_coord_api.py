@@ -16,7 +16,6 @@ def test_public_names() -> None:
             "OWN_KEYS",
             "TOMBSTONE",
             "read_state",
-            "case_partitions",
             "copartitioned_count",
             "Break",
             "Link",
