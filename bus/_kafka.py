@@ -512,10 +512,15 @@ class KafkaBus:
     async def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         self._running_producer()
         # One group-less consumer for the bus's lifetime: a client per call costs ~100 ms.
-        probe: AIOKafkaConsumer = self._probe or await self.start_client(
-            self._new_probe, AIOKafkaConsumer.start
-        )
-        self._probe = probe
+        if self._probe is None:
+            probe = await self.start_client(self._new_probe, AIOKafkaConsumer.start)
+            # Two first calls at once (a coordinator's restore and a reader) each start
+            # one: the second is stopped, not dropped unclosed.
+            if self._probe is None:
+                self._probe = probe
+            else:
+                await probe.stop()
+        probe = self._probe
         with _translated("reading end offsets"):
             ends = await probe.end_offsets([KafkaTP(t.topic, t.partition) for t in tps])
         return {TopicPartition(tp.topic, tp.partition): int(off) for tp, off in ends.items()}
