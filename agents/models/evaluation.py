@@ -70,6 +70,9 @@ EXTRACTOR_DEVELOPMENT_SOURCES = frozenset(
         "rewe-ebon",
         # 2026-12-06 (fifth session): the HTML reader's visible text
         "amazon-orders",
+        # 2026-12-07 (eleventh session): totals, tax totals and receipt numbers in more
+        # languages, and "Rs" only before an amount on its line
+        "srb-fiscal-bill-parser",
     }
 )
 """The extractor learns from no data, but its rules are written by people who look at
@@ -85,7 +88,11 @@ while reading their issuer failures; the held-out figure is then rebuilt on sour
 after it. `amazon-orders` moved here on 2026-12-06 (fifth session): its text, as the
 classifier misread it (the site's menus, a list of 60 departments, the footer's links), was
 read to make the HTML reader leave out what a browser does not show and a page's chrome;
-the extractor's answers on it were the same before and after."""
+the extractor's answers on it were the same before and after. `srb-fiscal-bill-parser`
+moved here on 2026-12-07 (eleventh session), the day it was added, after its held-out
+figures were recorded: its failures (Serbian labels of the total and the receipt number, a
+tax total taken for the total, a shop's code read as rupees) were read to write the rules
+that read totals, tax totals and invoice numbers in more languages."""
 
 
 @dataclass(frozen=True)

@@ -482,7 +482,11 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
         r"|factuur\s*-?\s*(?:nummer|nr\.?|no\.?)|faktura\s*(?:vat\s*)?(?:nr\.?|no\.?)"
         r"|nr\.?\s*faktury|numer\s*faktury"
         r"|facture\s*(?:n°|no|n\.?º?|num[ée]ro)|n°\s*de\s*facture|factura\s*(?:n[º°o.]*|número)"
-        r"|n[º°]\s*de\s*factura|n[úu]mero\s*de\s*factura|credit\s*note\s*(?:no\.?|#)",
+        r"|n[º°]\s*de\s*factura|n[úu]mero\s*de\s*factura|credit\s*note\s*(?:no\.?|#)"
+        r"|fattura\s*(?:n\.?|nr\.?|numero)|numero\s*(?:di\s*|della\s*)?fattura"
+        r"|fatura\s*n\.?[º°]?|n[úu]mero\s*da\s*fatura|fakturan(?:ummer|r\.?)"
+        r"|laskun\s*numero|broj\s*ra[čc]una|број\s*рачуна|[čc][íi]slo\s*(?:faktury|dokladu)"
+        r"|sz[áa]mlasz[áa]m|sz[áa]mla\s*sz[áa]ma|номер\s*сч[её]та",
     ),
     (
         "policy_number",
@@ -666,10 +670,14 @@ _STRONG_TOTAL = (
     r"|gesamtbetrag brutto|endbetrag|nachzahlung|net [àa] payer|total ttc|montant ttc"
     r"|montant d[ûu]|total a pagar|importe total|te betalen|totaal (?:incl|te betalen)"
     r"|do zap[łl]aty|erstattungsbetrag|amount claimed|to reimburse"
+    r"|totale da pagare|da pagare|za uplatu|za pla[ćc]anje|за плаћање|к оплате"
+    r"|k [úu]hrad[ěe]|fizetend[őo]|za pla[čc]ilo|att betala|[åa] betale"
 )
 _TOTAL_CUE = re.compile(
     rf"(?<!sub)(?<!sub-)(?<!zwischen)(?:{_STRONG_TOTAL}|\btotal\b(?!\s*(?:ht|net)\b)|\btotaal\b"
-    r"|outstanding|gesamt|summe|\bttc\b|a pagar|to pay|razem)",
+    r"|outstanding|gesamt|summe|\bttc\b|a pagar|to pay|razem|\btotale\b"
+    r"|ukupan iznos|укупан износ|\bukupno\b|\bукупно\b|\bитого\b|\bcelkem\b"
+    r"|\b[öo]sszesen\b|\bskupaj\b|\byhteens[äa]\b|\btotalt\b)",
     re.IGNORECASE,
 )
 _STRONG_TOTAL_CUE = re.compile(_STRONG_TOTAL, re.IGNORECASE)
@@ -678,7 +686,15 @@ _SUBTOTAL_CUE = re.compile(
     r"|base imponible|sous-total|subtotaal|exclusief|ohne ust|excl\.?\b|warenwert",
     re.IGNORECASE,
 )
-_TAX_CUE = re.compile(r"\b(?:vat|mwst|ust|tva|iva|tax|sales tax|btw)\b|steuer", re.IGNORECASE)
+_TAX_WORDS = r"vat|mwst|ust|tva|iva|tax|taxes|sales tax|btw|pdv|пдв|ндс|dph|[áa]fa|moms|alv"
+_TAX_CUE = re.compile(rf"\b(?:{_TAX_WORDS})\b|steuer|\bporez\w*|\bпорез\w*", re.IGNORECASE)
+_TAX_TOTAL = re.compile(
+    rf"(?:\btotal|summe|gesamt|\btotale|iznos|износ|ukupno|укупно|итого)[ \t]*(?:of[ \t]+)?"
+    rf"(?:\b(?:{_TAX_WORDS})\b|poreza|пореза|steuer)",
+    re.IGNORECASE,
+)
+"""A total of the tax, not the document's: "Total VAT", "Summe MwSt", "Укупан износ
+пореза" (a total label with the tax right after it; "Total incl. VAT" is the total)."""
 _DIGITS = r"(?:\d{1,3}(?:[.,' ]\d{3})+|\d+)"
 """The integer part of an amount: grouped in thousands ("2.000", "123 949") or not
 ("2000", as many German invoices write it)."""
@@ -889,7 +905,7 @@ def _amount_of(candidate: _Candidate) -> Decimal | None:
 def _money_name(prefix: str) -> str:
     if _SUBTOTAL_CUE.search(prefix):
         return "subtotal_amount"
-    if _TAX_CUE.search(prefix) and not _TOTAL_CUE.search(prefix):
+    if _TAX_TOTAL.search(prefix) or (_TAX_CUE.search(prefix) and not _TOTAL_CUE.search(prefix)):
         return "tax_amount"
     if _TOTAL_CUE.search(prefix):
         return "total_amount"

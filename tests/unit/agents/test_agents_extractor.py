@@ -444,6 +444,54 @@ def test_an_ambiguous_date_is_read_in_the_order_the_document_shows(
     assert found[: len(dates)] == dates
 
 
+@pytest.mark.parametrize(
+    ("text", "total", "tax"),
+    [
+        # A Serbian fiscal receipt: the total of the tax, after the total, is not the total
+        # (bare amounts are read as totals only, so it is no tax field either).
+        (
+            "Укупан износ:                   1.599,00\nГотовина:                       1.599,00\n"
+            "Укупан износ пореза:              266,50\n",
+            "1599.00",
+            None,
+        ),
+        ("Total VAT 19.00 EUR\nTotal 119.00 EUR\n", "119.00 EUR", "19.00 EUR"),
+        ("Summe MwSt 3,80 EUR\nSumme 23,80 EUR\n", "23.80 EUR", "3.80 EUR"),
+        ("Total incl. VAT 119.00 EUR\n", "119.00 EUR", None),  # the total, with its tax
+        ("Totale documento 1.220,00 EUR\nIVA 220,00 EUR\n", "1220.00 EUR", "220.00 EUR"),
+        ("Celkem k úhradě 2 420,00 CZK\n", "2420.00 CZK", None),
+    ],
+)
+def test_totals_and_tax_totals_in_more_languages(text: str, total: str, tax: str | None) -> None:
+    output = extract(text)
+    assert field_value(output, "total_amount") == total
+    assert field_value(output, "tax_amount") == tax
+
+
+def test_rs_is_a_rupee_only_before_an_amount_on_its_line() -> None:
+    # A shop's name ending in "RS" over its code is no amount in rupees.
+    text = "LC WAIKIKI RETAIL RS\n1007575-Beograd\nУкупан износ:   1.505,00\n"
+    assert field_value(extract(text), "total_amount") == "1505.00"
+    assert field_value(extract("Room charge Rs 4,500.00\n"), "total_amount") == "4500.00 INR"
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("Fattura n. 2024/118\n", "2024/118"),
+        ("Numero fattura: FT-0042\n", "FT-0042"),
+        ("Fatura n.º FT2024/77\n", "FT2024/77"),
+        ("Fakturanummer: 100234\n", "100234"),
+        ("ПФР број рачуна: S9AZYYWS-S9AZYYWS-22761\n", "S9AZYYWS-S9AZYYWS-22761"),
+        ("Broj računa: 12-3456\n", "12-3456"),
+        ("Číslo faktury: 2023001\n", "2023001"),
+        ("Számlaszám: SZ-2024-15\n", "SZ-2024-15"),
+    ],
+)
+def test_invoice_number_labels_in_more_languages(text: str, number: str) -> None:
+    assert field_value(extract(text), "invoice_number") == number
+
+
 def test_a_total_of_nothing_gives_way_to_the_charges() -> None:
     # An e-mail receipt: the balance due is nothing because the total was paid.
     text = "Total Charges $710.00\nPayment $710.00\nBalance Due $0.00\n"
