@@ -968,7 +968,19 @@ _BUYER_CUE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _SENDER_LINE = re.compile(r"[ \t]*[-\u2013\u2014|\u00b7\u2022][ \t]*\w")
-_BRAND_LINE = re.compile(r"[A-Za-zÄÖÜäöüßÉéèà&'., -]{3,50}")
+_BRAND_LINE = re.compile(r"(?:[^\W\d_]|[&'., -]){3,50}")
+"""A line that can be a name: letters of any script, spaces and ``&'.,-``."""
+_TITLE_LINE = re.compile(
+    r"[=*#~_ \t-]*(?:(?:tax[ \t]+)?invoice|receipt|rechnung|kassenbon|quittung|facture"
+    r"|factura|fattura|faktura|ticket(?:[ \t]+de[ \t]+caisse)?|(?:fiskalni[ \t]+)?ra[čc]un"
+    r"|(?:фискални[ \t]+)?рачун)[=*#~_ \t-]*",
+    re.IGNORECASE,
+)
+"""A receipt's or invoice's title line ("==== ФИСКАЛНИ РАЧУН ====", "FACTURA")."""
+_CODE_LINE = re.compile(r"[A-Z0-9/ .:#_-]*\d[A-Z0-9/ .:#_-]*")
+"""A line of a number or code alone (a tax number, "INV/2024/00005")."""
+_HEADING_LINES = 3
+"""Title and code lines a receipt's name may stand under."""
 
 
 def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
@@ -1007,9 +1019,24 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
     for org in orgs:
         if not any(a <= org.start < b for a, b in buyers):
             return [replace(org, name="issuer", confidence=0.7)]
-    # OCR reads a table's or a logo's edge as a trailing "|" or dash ("Contoso |").
-    first = next((x for x in text.splitlines() if x.strip()), "").strip().rstrip(" |-")
-    if _BRAND_LINE.fullmatch(first) and not _NOT_NAMES & set(first.lower().split()):
+    # OCR reads a table's or a logo's edge as a trailing "|" or dash ("Contoso |"). The
+    # name may stand under a title and a tax number ("ФИСКАЛНИ РАЧУН", "106884584").
+    lines = [x.strip().rstrip(" |-") for x in text.splitlines() if x.strip()]
+    first = next(
+        (
+            line
+            for line in lines[: _HEADING_LINES + 1]
+            if not (_TITLE_LINE.fullmatch(line) or _CODE_LINE.fullmatch(line))
+        ),
+        "",
+    )
+    words = first.split()
+    if (
+        _BRAND_LINE.fullmatch(first)
+        and not _NOT_NAMES & {w.lower() for w in words}
+        and any(sum(c.isalpha() for c in w) >= 3 for w in words)  # not OCR's "ee t"
+        and not (len(words) >= 4 and first.endswith("."))  # a sentence
+    ):
         start = text.index(first)
         return [
             _Candidate("issuer", first, FieldType.NAME, first, start, start + len(first), 0.5, 10)
@@ -1261,8 +1288,8 @@ _NOT_NAMES = frozenset(
     "dear hello thanks team service support office department the your our please order "
     "insurance claim policy statement receipt contract agreement page sent from iphone "
     "online banking kundenservice atención client cliente le la el monthly new "
-    "avviso pagamento fattura ricevuta mahnung zahlungserinnerung relance "
-    "duplikat duplicate duplicata copy kopie copia".split()
+    "avviso pagamento fattura faktura ricevuta mahnung zahlungserinnerung relance "
+    "duplikat duplicate duplicata copy kopie copia description".split()
 )
 
 

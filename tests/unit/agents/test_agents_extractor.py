@@ -513,6 +513,16 @@ def test_an_iban_the_text_layer_wrapped_onto_the_next_line() -> None:
         ("Contoso |\n123 Main Street\nRedmond, WA 98052\n", "Contoso"),  # OCR's table edge
         ("DUPLIKAT\nSUMME EUR 4,52\n", None),  # a copy's stamp, not a shop
         ("---\ntitle: Gazette n°5\n---\n", None),  # Markdown's front matter
+        # The name under a title and a tax number, in any script.
+        (
+            "====== ФИСКАЛНИ РАЧУН ======\n106884584\nЗДРАВСТВЕНА УСТАНОВА АПОТЕКА\n"
+            "1056850-Prodavnica br. 123\n",
+            "ЗДРАВСТВЕНА УСТАНОВА АПОТЕКА",
+        ),
+        ("FACTURA\nINV/2024/00005\nTECNATIVA\nB87530432\n", "TECNATIVA"),
+        ("ee t\nSUMME 4,52\n", None),  # OCR's crumbs are no name
+        ("Referente à compra de Materiais para Construção.\n", None),  # a sentence
+        ("Description\nQuantity\n", None),  # a table's header
     ],
 )
 def test_a_receipts_first_line_as_its_issuer(text: str, issuer: str | None) -> None:
