@@ -1,7 +1,8 @@
 """Document-type and urgency classifier: TF-IDF (word + character n-grams) + linear SVM.
 
 The document-type model is a `LinearSVC` over word 1-2-grams and character 3-5-grams,
-wrapped in `CalibratedClassifierCV` so its scores are probabilities; `Confidence` then says
+fitted on all the training documents and wrapped in `CalibratedClassifierCV` so its scores
+are probabilities (sigmoid maps fitted on its out-of-fold scores); `Confidence` then says
 what such a probability means on a source the model never saw. Urgency is a second,
 word-level model whose answer explicit cues can only raise (a "final notice" is never
 "low", whatever the model thinks). Digits are folded to ``0`` before vectorising, so
@@ -57,9 +58,11 @@ __all__ = [
     "train",
 ]
 
-MODEL_NAME = "doctype-tfidf-svm-v4"
+MODEL_NAME = "doctype-tfidf-svm-v5"
 """Reported in `ModelUsage.model`; bump the version when features or estimator change
-(v4: confidences calibrated on sources the model had not seen, see `Confidence`)."""
+(v4: confidences calibrated on sources the model had not seen, see `Confidence`; v5: one
+SVM fitted on all the documents decides, not the mean of three fitted on two thirds each,
+see `_doc_type_pipeline`)."""
 DEFAULT_SEED = 20260312
 TEST_SIZE = 0.2
 TOP_LABELS = 5
@@ -208,7 +211,14 @@ def _doc_type_pipeline(seed: int) -> Pipeline:
         ),
     )
     svm = LinearSVC(C=0.5, random_state=seed)
-    return make_pipeline(features, CalibratedClassifierCV(svm, cv=3, method="sigmoid"))
+    # ensemble=False: the sigmoid maps are fitted on three folds' out-of-fold scores, and
+    # the SVM that answers is fitted on every document. The default (an average of three
+    # calibrated SVMs, each fitted on two thirds) decided worse on sources it never saw:
+    # held out by source on 381 real documents, macro-F1 0.825 -> 0.845, accuracy 0.832 ->
+    # 0.848, 64 -> 58 wrong answers (the calibration error of the calibrated confidences
+    # 0.048 -> 0.021).
+    calibrated = CalibratedClassifierCV(svm, cv=3, method="sigmoid", ensemble=False)
+    return make_pipeline(features, calibrated)
 
 
 def _urgency_pipeline(seed: int) -> Pipeline:

@@ -55,7 +55,7 @@ def test_output_shape(classifier: Classifier, example_texts: dict[str, str]) -> 
     scores = [label.score for label in out.labels]
     assert scores == sorted(scores, reverse=True)
     assert 1 < len(out.labels) <= 5
-    assert classifier.model_name.startswith("doctype-tfidf-svm-v4+")
+    assert classifier.model_name.startswith("doctype-tfidf-svm-v5+")
 
 
 @pytest.mark.parametrize(

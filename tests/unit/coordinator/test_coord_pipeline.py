@@ -26,6 +26,7 @@ def test_shipped_pipelines_load() -> None:
         ("document-intake", 1),
         ("document-intake", 2),
         ("document-intake", 3),
+        ("document-intake", 4),
         ("fraud-alert", 1),
         ("invoice-vendor-check", 1),
     }

@@ -153,19 +153,27 @@ def test_an_unsure_classification_waits_for_a_person_who_confirms_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("pipeline", "waits"), [("document-intake", True), ("document-intake@2", False)]
+    ("pipeline", "confidence", "waits", "version"),
+    [
+        ("document-intake", 0.55, True, 4),
+        ("document-intake@3", 0.55, True, 3),
+        ("document-intake@2", 0.55, False, 2),
+        ("document-intake", 0.68, True, 4),
+        ("document-intake@3", 0.68, False, 3),
+    ],
 )
-def test_a_classification_at_0_55_waits_for_a_person_from_version_3_on(
-    pipeline: str, waits: bool
+def test_how_unsure_a_classification_must_be_to_wait_for_a_person(
+    pipeline: str, confidence: float, waits: bool, version: int
 ) -> None:
     # The classifier's confidence is calibrated since version 3 (it reads higher than the
-    # model's own probability): version 3 asks a person below 0.65; a case that started on
-    # version 2 keeps its 0.5.
+    # model's own probability): version 3 asks a person below 0.65, version 4 (classifier
+    # v5, whose confidences read higher still) below 0.7; a case that started on an older
+    # version keeps its threshold (version 2's 0.5).
     d = Driver(catalog=CATALOG)
     d.submit(pipeline)
-    d.complete("classify", classify().model_copy(update={"confidence": 0.55}))
+    d.complete("classify", classify().model_copy(update={"confidence": confidence}))
     assert [o.queue for o in d.of(HumanTaskOpened)] == (["document-review"] if waits else [])
-    assert d.state is not None and d.state.version == (3 if waits else 2)
+    assert d.state is not None and d.state.version == version
 
 
 def test_a_person_who_corrects_the_type_to_fraud_report_sends_the_case_to_fraud_alert() -> None:
