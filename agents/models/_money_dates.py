@@ -48,18 +48,20 @@ CURRENCY_CODES = {
     "brl": "BRL",
     "mxn": "MXN",
     "cny": "CNY",
+    "rsd": "RSD",
 }
 ISO_CODES = frozenset(CURRENCY_CODES.values())
 """The currencies the extractor knows by code."""
 
 _CURRENCY = (
     r"(?:US\$|[€$£¥₹]|\b(?:EUR|USD|GBP|CHF|SEK|DKK|NOK|PLN|JPY|CAD|AUD|INR|CZK|HUF|RON|NZD|HKD"
-    r"|SGD|ZAR|BRL|MXN|CNY)\b|\bEuros?\b|\bFr\.|\bRs(?:\.[ \t]?|[ \t])(?=\d))"
+    r"|SGD|ZAR|BRL|MXN|CNY|RSD)\b|\bEuros?\b|\bFr\.|\b(?-i:Rs)(?:\.[ \t]?|[ \t])(?=\d))"
 )
 CURRENCY_PATTERN = _CURRENCY
 """A currency as written: a symbol, an ISO code, or the euro by name ("1.500,00 Euro").
-"Rs" is a rupee only before an amount on its own line: a shop's name ending in "RS" above a
-line that starts with a number is not ("LC WAIKIKI RETAIL RS" over "1007575-...")."""
+"Rs" is a rupee only written so and before an amount on its own line: a shop's name ending
+in "RS" above a line that starts with a number is not ("LC WAIKIKI RETAIL RS" over
+"1007575-..."), nor Serbia's country code ("PIB: RS 106884584")."""
 _NUMBER = r"(?:\d{1,3}(?:[.,'\u2019\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
 MONEY = re.compile(
     rf"(?P<pre>{_CURRENCY})\s?(?P<sign1>-)?\s?(?P<num1>{_NUMBER})(?![\d.,]*\d)"

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 -- Serbian and Russian labels in Cyrillic: letters that look Latin on purpose
 """Field extraction: identifiers, money, dates, contacts, names and addresses, with spans.
 
 Validation is delegated to kept libraries: python-stdnum checks IBANs, BICs, EU and UK VAT
@@ -671,11 +672,11 @@ _STRONG_TOTAL = (
     r"|montant d[ûu]|total a pagar|importe total|te betalen|totaal (?:incl|te betalen)"
     r"|do zap[łl]aty|erstattungsbetrag|amount claimed|to reimburse"
     r"|totale da pagare|da pagare|za uplatu|za pla[ćc]anje|за плаћање|к оплате"
-    r"|k [úu]hrad[ěe]|fizetend[őo]|za pla[čc]ilo|att betala|[åa] betale"
+    r"|k [úu]hrad[ěe]|fizetend[őo]|za pla[čc]ilo|att betala|[åa] betale|at betale"
 )
 _TOTAL_CUE = re.compile(
     rf"(?<!sub)(?<!sub-)(?<!zwischen)(?:{_STRONG_TOTAL}|\btotal\b(?!\s*(?:ht|net)\b)|\btotaal\b"
-    r"|outstanding|gesamt|summe|\bttc\b|a pagar|to pay|razem|\btotale\b"
+    r"|outstanding|gesamt|summe|\bttc\b|a pagar|to pay|razem|^[ \t]*totale\b"
     r"|ukupan iznos|укупан износ|\bukupno\b|\bукупно\b|\bитого\b|\bcelkem\b"
     r"|\b[öo]sszesen\b|\bskupaj\b|\byhteens[äa]\b|\btotalt\b)",
     re.IGNORECASE,
@@ -683,18 +684,21 @@ _TOTAL_CUE = re.compile(
 _STRONG_TOTAL_CUE = re.compile(_STRONG_TOTAL, re.IGNORECASE)
 _SUBTOTAL_CUE = re.compile(
     r"sub-?total|zwischensumme|positionssumme|\bnet(?:to)?\b(?! [àa] payer)|total ht|\bht\b"
-    r"|base imponible|sous-total|subtotaal|exclusief|ohne ust|excl\.?\b|warenwert",
+    r"|base imponible|sous-total|subtotaal|exclusief|ohne ust|excl\.?\b|warenwert"
+    r"|excluding|before tax|sin iva|senza iva|imponibile|bez pdv|без пдв",
     re.IGNORECASE,
 )
 _TAX_WORDS = r"vat|mwst|ust|tva|iva|tax|taxes|sales tax|btw|pdv|пдв|ндс|dph|[áa]fa|moms|alv"
 _TAX_CUE = re.compile(rf"\b(?:{_TAX_WORDS})\b|steuer|\bporez\w*|\bпорез\w*", re.IGNORECASE)
 _TAX_TOTAL = re.compile(
     rf"(?:\btotal|summe|gesamt|\btotale|iznos|износ|ukupno|укупно|итого)[ \t]*(?:of[ \t]+)?"
-    rf"(?:\b(?:{_TAX_WORDS})\b|poreza|пореза|steuer)",
+    rf"(?:\b(?:{_TAX_WORDS})\b|poreza|пореза|steuer)"
+    r"(?![ \t.(-]*(?:incl|inkl|inclu|compr|ttc))[^\d]*$",
     re.IGNORECASE,
 )
 """A total of the tax, not the document's: "Total VAT", "Summe MwSt", "Укупан износ
-пореза" (a total label with the tax right after it; "Total incl. VAT" is the total)."""
+пореза" (a total label with the tax right after it, the last label before the value;
+"Total incl. VAT", "Total VAT included", "TOTAL IVA INCLUIDO" are the total)."""
 _DIGITS = r"(?:\d{1,3}(?:[.,' ]\d{3})+|\d+)"
 """The integer part of an amount: grouped in thousands ("2.000", "123 949") or not
 ("2000", as many German invoices write it)."""
@@ -977,10 +981,60 @@ _TITLE_LINE = re.compile(
     re.IGNORECASE,
 )
 """A receipt's or invoice's title line ("==== ФИСКАЛНИ РАЧУН ====", "FACTURA")."""
-_CODE_LINE = re.compile(r"[A-Z0-9/ .:#_-]*\d[A-Z0-9/ .:#_-]*")
-"""A line of a number or code alone (a tax number, "INV/2024/00005")."""
 _HEADING_LINES = 3
-"""Title and code lines a receipt's name may stand under."""
+"""A title line and the code lines a receipt's name may stand under."""
+_NOT_SHOPS = frozenset(
+    "bill billed thank thanks cashier paid herrn herr frau mr mrs ms monsieur madame mme "
+    "señor señora sr sra dear".split()
+)
+"""Words of a receipt's or letter's first lines that are no shop's name."""
+_LINE = re.compile(r"[^\n]+")
+
+
+def _is_code(line: str) -> bool:
+    """A number or a code alone on its line: a tax number, "INV/2024/00005" (one token,
+    at least half of it digits; not "7-ELEVEN", not "DATE: 12.03.2024")."""
+    return (
+        bool(line)
+        and not any(c.isspace() or c == ":" for c in line)
+        and 2 * sum(c.isdigit() for c in line) >= len(line)
+    )
+
+
+def _receipt_name(text: str) -> _Candidate | None:
+    """A receipt's first line when it reads like a shop's name; under a title line
+    ("==== ФИСКАЛНИ РАЧУН ====", "FACTURA") the name may follow a tax number or a code
+    ("106884584", "INV/2024/00005")."""
+    lines = []
+    for match in _LINE.finditer(text):
+        raw = match.group()
+        # OCR reads a table's or a logo's edge as a trailing "|" or dash ("Contoso |").
+        line = raw.strip().rstrip(" |-")
+        if line:
+            lines.append((match.start() + len(raw) - len(raw.lstrip()), line))
+        if len(lines) > _HEADING_LINES:
+            break
+    if lines and _TITLE_LINE.fullmatch(lines[0][1]):
+        lines = lines[1:]
+        while lines and _is_code(lines[0][1]):
+            lines = lines[1:]
+    if not lines:
+        return None
+    start, name = lines[0]
+    words = name.split()
+    if (
+        not _BRAND_LINE.fullmatch(name)
+        or (_NOT_NAMES | _NOT_SHOPS) & {w.lower().strip(".,") for w in words}
+        or _BUYER_CUE.match(name)
+        # OCR's crumbs ("ee t", "LR É P U B L") are no name; "H&M" is.
+        or not (
+            any(sum(c.isalpha() for c in w) >= 3 for w in words)
+            or (name.isupper() and all(sum(c.isalpha() for c in w) >= 2 for w in words))
+        )
+        or (len(words) >= 4 and name.endswith("."))  # a sentence
+    ):
+        return None
+    return _Candidate("issuer", name, FieldType.NAME, name, start, start + len(name), 0.5, 10)
 
 
 def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
@@ -1019,29 +1073,8 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
     for org in orgs:
         if not any(a <= org.start < b for a, b in buyers):
             return [replace(org, name="issuer", confidence=0.7)]
-    # OCR reads a table's or a logo's edge as a trailing "|" or dash ("Contoso |"). The
-    # name may stand under a title and a tax number ("ФИСКАЛНИ РАЧУН", "106884584").
-    lines = [x.strip().rstrip(" |-") for x in text.splitlines() if x.strip()]
-    first = next(
-        (
-            line
-            for line in lines[: _HEADING_LINES + 1]
-            if not (_TITLE_LINE.fullmatch(line) or _CODE_LINE.fullmatch(line))
-        ),
-        "",
-    )
-    words = first.split()
-    if (
-        _BRAND_LINE.fullmatch(first)
-        and not _NOT_NAMES & {w.lower() for w in words}
-        and any(sum(c.isalpha() for c in w) >= 3 for w in words)  # not OCR's "ee t"
-        and not (len(words) >= 4 and first.endswith("."))  # a sentence
-    ):
-        start = text.index(first)
-        return [
-            _Candidate("issuer", first, FieldType.NAME, first, start, start + len(first), 0.5, 10)
-        ]
-    return []
+    named = _receipt_name(text)
+    return [named] if named is not None else []
 
 
 _WEB_DOMAIN = re.compile(

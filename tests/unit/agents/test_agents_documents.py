@@ -76,7 +76,7 @@ def test_plain_text_honours_charset_and_falls_back() -> None:
 @pytest.mark.parametrize(
     ("text", "encoding"),
     [
-        ("Счёт № 42 на сумму 12 500 руб. Оплатить до 15 марта. С уважением.", "cp1251"),
+        ("Счёт № 42 на сумму 12 500 руб. Оплатить до 15 марта. С уважением.", "cp1251"),  # noqa: RUF001
         ("Τιμολόγιο αριθ. 12, ποσό 250 ευρώ, πληρωμή έως 15 Μαρτίου.", "cp1253"),
         ("請求書番号 1234、合計金額 15,000円。お支払い期限は3月末日です。", "shift_jis"),
         ("发票号码 1234，总金额 15,000元。请在三月底前付款。", "gb18030"),  # noqa: RUF001
@@ -216,7 +216,7 @@ def test_pdf_text_is_extracted() -> None:
     [
         ("Rechnung Nr. 2026-001 Gesamt 1.234,56 EUR Fläche 80 m² µg", 0.0),
         ("Σύνολο πληρωμής 12,80 ευρώ", 0.0),
-        ("Итого к оплате 12,80 руб.", 0.0),
+        ("Итого к оплате 12,80 руб.", 0.0),  # noqa: RUF001
         ("المبلغ ١٢٣ ريال ٢٠٢٣م", 0.0),  # Arabic letters with Arabic-Indic digits
         ("0\u0662de\u0662 number: 427", 0.5),  # a scanner's OCR: Arabic-Indic digits
         ("AP\u0627me\u0627ster Consulting GmbH Berlin", 0.25),  # Arabic letters in a word

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 -- Serbian receipts in Cyrillic: letters that look Latin on purpose
 """Extractor: fields on the sample documents, validation by the libraries, spans, masking."""
 
 from __future__ import annotations
@@ -458,6 +459,15 @@ def test_an_ambiguous_date_is_read_in_the_order_the_document_shows(
         ("Total VAT 19.00 EUR\nTotal 119.00 EUR\n", "119.00 EUR", "19.00 EUR"),
         ("Summe MwSt 3,80 EUR\nSumme 23,80 EUR\n", "23.80 EUR", "3.80 EUR"),
         ("Total incl. VAT 119.00 EUR\n", "119.00 EUR", None),  # the total, with its tax
+        ("TOTAL IVA INCLUIDO 23,50 €\n", "23.50 EUR", None),
+        ("Total VAT included 119.00 EUR\n", "119.00 EUR", None),
+        ("Total tax-inclusive 50.00 USD\n", "50.00 USD", None),
+        # The label that names a value is the last one before it on its line.
+        ("Total VAT: 19.00 EUR   Total: 119.00 EUR\n", "119.00 EUR", "19.00 EUR"),
+        ("Summe MwSt 19,00 EUR  Gesamtsumme 119,00 EUR\n", "119.00 EUR", "19.00 EUR"),
+        # Without the tax, a net amount: not the total.
+        ("Iznos bez PDV-a 100,00 RSD\nUkupno 120,00 RSD\n", "120.00 RSD", None),
+        ("At betale 250,00 DKK\n", "250.00 DKK", None),
         ("Totale documento 1.220,00 EUR\nIVA 220,00 EUR\n", "1220.00 EUR", "220.00 EUR"),
         ("Celkem k úhradě 2 420,00 CZK\n", "2420.00 CZK", None),
     ],
@@ -473,6 +483,10 @@ def test_rs_is_a_rupee_only_before_an_amount_on_its_line() -> None:
     text = "LC WAIKIKI RETAIL RS\n1007575-Beograd\nУкупан износ:   1.505,00\n"
     assert field_value(extract(text), "total_amount") == "1505.00"
     assert field_value(extract("Room charge Rs 4,500.00\n"), "total_amount") == "4500.00 INR"
+    # Nor is Serbia's country code before a tax number.
+    assert field_value(extract("PIB: RS 106884584\nUkupno 1.599,00\n"), "total_amount") == (
+        "1599.00"
+    )
 
 
 @pytest.mark.parametrize(
@@ -523,6 +537,15 @@ def test_an_iban_the_text_layer_wrapped_onto_the_next_line() -> None:
         ("ee t\nSUMME 4,52\n", None),  # OCR's crumbs are no name
         ("Referente à compra de Materiais para Construção.\n", None),  # a sentence
         ("Description\nQuantity\n", None),  # a table's header
+        # Under a title only a code is skipped: labelled lines, a customer, a greeting or
+        # boilerplate are no shop.
+        ("INVOICE\nINVOICE NO: 1001\nDATE: 12.03.2024\nJOHN SMITH\n", None),
+        ("RECHNUNG\nHerrn\nMax Mustermann\n", None),
+        ("INVOICE\nBILL TO\nAcme\n", None),
+        ("RECEIPT\n12/03/2024\nTHANK YOU\n", None),
+        ("7-ELEVEN\nSTORE 12345\nSPRINGFIELD\n", None),
+        ("H&M\nTOTAL 19.99 EUR\n", "H&M"),
+        ("LR É P U B L E Q UE\n", None),
     ],
 )
 def test_a_receipts_first_line_as_its_issuer(text: str, issuer: str | None) -> None:
