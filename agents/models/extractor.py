@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 -- Serbian and Russian labels in Cyrillic: letters that look Latin on purpose
+# ruff: noqa: RUF001, RUF003 -- Serbian and Russian labels in Cyrillic: letters that look Latin on purpose
 """Field extraction: identifiers, money, dates, contacts, names and addresses, with spans.
 
 Validation is delegated to kept libraries: python-stdnum checks IBANs, BICs, EU and UK VAT
@@ -551,17 +551,47 @@ after the word elsewhere is too often a year, a page or an amount."""
 _YEAR = re.compile(r"(?:19|20)\d\d")
 
 
+_FRAGMENT = re.compile(r"[A-Z0-9/_-]{1,12}(?= *(?:\n|$))", re.IGNORECASE)
+"""What a fixed-width journal carries over to the next line of a value that filled its own."""
+
+
+def _line_width(text: str) -> int | None:
+    """The width of a fixed-width journal (a till's 40 or 48 columns, as Serbia's fiscal
+    receipts are printed): its longest lines' length when three or more lines have it
+    (rules of "=" or "-" among them) and it is 30 to 64; None for any other text."""
+    lengths = Counter(len(line.rstrip()) for line in text.splitlines())
+    if not lengths:
+        return None
+    width = max(lengths)
+    return width if 30 <= width <= 64 and lengths[width] >= 3 else None
+
+
 def _identifiers(text: str) -> Iterator[_Candidate]:
     labelled = [(n, p, 0.9) for n, p in _IDS] + [(n, p, 0.85) for n, p in _GLUED_IDS]
+    width = _line_width(text)
     for name, pattern, confidence in labelled:
         for match in pattern.finditer(text):
+            value, end = match["value"], match.end("value")
+            # A value that fills its line of a fixed-width journal goes on at the start of
+            # the next one ("ПФР број рачуна: TKU4ERFF-TKU4ERFF-23835" over "0").
+            line_start = text.rfind("\n", 0, end) + 1
+            carried = (
+                _FRAGMENT.match(text, end + 1)
+                if width is not None and end - line_start == width and text[end : end + 1] == "\n"
+                else None
+            )
+            if carried is not None:
+                value, end = (
+                    text[match.start("value") : carried.end()].replace("\n", ""),
+                    carried.end(),
+                )
             yield _Candidate(
                 name,
-                match["value"],
+                value,
                 FieldType.IDENTIFIER,
-                match["value"].upper(),
+                value.upper(),
                 match.start("value"),
-                match.end("value"),
+                end,
                 confidence,
                 50,
             )

@@ -506,6 +506,23 @@ def test_invoice_number_labels_in_more_languages(text: str, number: str) -> None
     assert field_value(extract(text), "invoice_number") == number
 
 
+def test_a_fixed_width_journal_carries_a_long_number_onto_the_next_line() -> None:
+    rule = "=" * 40
+    journal = (
+        f"{rule}\nLIDL SRBIJA\nУкупан износ:                   4.456,59\n{rule}\n"
+        "ПФР број рачуна: TKU4ERFF-TKU4ERFF-23835\n0\nБројач рачуна: 233808/238350ПП\n"
+        f"{rule}\n"
+    )
+    assert field_value(extract(journal), "invoice_number") == "TKU4ERFF-TKU4ERFF-238350"
+    # Only in a journal whose lines share a width the value fills: not in ordinary text,
+    assert field_value(extract("Invoice no: 4711\n0\nTotal 12.00 EUR\n"), "invoice_number") == (
+        "4711"
+    )
+    # and not when the next line says more than a fragment.
+    other = journal.replace("\n0\n", "\n0 Kasa 2\n")
+    assert field_value(extract(other), "invoice_number") == "TKU4ERFF-TKU4ERFF-23835"
+
+
 def test_a_total_of_nothing_gives_way_to_the_charges() -> None:
     # An e-mail receipt: the balance due is nothing because the total was paid.
     text = "Total Charges $710.00\nPayment $710.00\nBalance Due $0.00\n"
