@@ -44,7 +44,9 @@ from aiokafka.errors import (
     ProducerFenced,
     RebalanceInProgressError,
     SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
     UnknownMemberIdError,
+    UnknownTopicOrPartitionError,
     UnsupportedSaslMechanismError,
     for_code,
 )
@@ -80,9 +82,7 @@ from bus.errors import (
 
 T = TypeVar("T")
 
-_TOPIC_EXISTS = 36
 _TOPIC_CONFIG = 1
-_UNKNOWN_TOPIC = 3
 """DescribeConfigs' source of a config set on the topic itself (DYNAMIC_TOPIC_CONFIG)."""
 _TX_RETRY_BACKOFF_MS = 5
 
@@ -413,7 +413,7 @@ class KafkaBus:
                 with _translated("creating topics"):
                     response = await admin.create_topics(new)
                 for name, code, *message in response.topic_errors:
-                    if code not in (0, _TOPIC_EXISTS):
+                    if code not in (0, TopicAlreadyExistsError.errno):
                         raise BusError(f"cannot create topic {name!r}: error {code} {message}")
         await self._await_leaders([s.name for s in specs])
 
@@ -433,7 +433,7 @@ class KafkaBus:
             current: dict[str, dict[str, tuple[str | None, int]]] = {}
             for response in responses:
                 for code, message, _, topic, entries, *_ in response.resources:
-                    if code == _UNKNOWN_TOPIC:
+                    if code == UnknownTopicOrPartitionError.errno:
                         # Created a moment ago (with the spec's configs), and this broker
                         # does not know it yet.
                         continue

@@ -62,7 +62,7 @@ def topic_spec(topic: Topic, case_partitions: int = CASE_PARTITIONS) -> TopicSpe
     """`topic` as caseyard creates it; a case-keyed one with `case_partitions`."""
     return TopicSpec(
         topic.name,
-        partitions=case_partitions if topic.partitions == CASE_PARTITIONS else topic.partitions,
+        partitions=case_partitions if topic.case_keyed else topic.partitions,
         cleanup=Cleanup.COMPACT if topic.compacted else Cleanup.DELETE,
         config=dict(topic.config),
     )

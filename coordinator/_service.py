@@ -376,8 +376,8 @@ class Coordinator:
     """Runs cases: one member of the `coordinator` consumer group (`group_prefix` first,
     where the Kafka is shared with other applications)."""
 
-    group = "coordinator"
-    """The consumer group, without a prefix."""
+    GROUP = "coordinator"
+    """The consumer group's name, before a deployment's prefix (`group` is the member's)."""
 
     def __init__(
         self,
@@ -395,7 +395,7 @@ class Coordinator:
         hot_states: int = HOT_STATES,
         group_prefix: str = "",
     ) -> None:
-        self.group = f"{group_prefix}{Coordinator.group}"
+        self.group = f"{group_prefix}{Coordinator.GROUP}"
         instance = f"{group_prefix}{instance}"  # its transactional ids carry the prefix too
         self._bus = bus
         self._cloudevents = cloudevents_headers

@@ -54,6 +54,10 @@ class Topic:
     readers: tuple[str, ...]
     compacted: bool = False
     partitions: int = CASE_PARTITIONS
+    """Its count where caseyard decides it; a case-keyed topic gets the deployment's
+    (`CASEYARD_CASE_PARTITIONS`, this by default)."""
+    case_keyed: bool = True
+    """Keyed by case id (False: keyed by something else, with `partitions` fixed)."""
     config: tuple[tuple[str, str], ...] = ()
     """Kafka topic configs it is created with, beside its cleanup policy."""
 
@@ -161,6 +165,7 @@ REDRIVES = Topic(
     readers=("cli",),
     compacted=True,
     partitions=1,
+    case_keyed=False,
 )
 
 

@@ -73,7 +73,7 @@ async def rewind_group(url: str, offsets: dict[TopicPartition, int]) -> None:
     """Set the coordinator group's committed offsets back to `offsets`, as a lagging copy
     would say."""
     async with bus.connect(url, session_timeout_ms=6000) as b:
-        async with b.consumer(Coordinator.group, list(INPUTS)) as c:
+        async with b.consumer(Coordinator.GROUP, list(INPUTS)) as c:
 
             async def assigned() -> None:
                 await c.poll(timeout=0.2)
