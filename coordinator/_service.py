@@ -359,7 +359,9 @@ def _read_positions(record: Record) -> dict[str, int]:
     return {}
 
 
-_Applied = tuple[int, dict[str, CaseState | None], dict[str, int], ChainCheckpoint | None]
+_Applied = tuple[
+    int, dict[str, CaseState | None], dict[str, bytes], dict[str, int], ChainCheckpoint | None
+]
 """What a transaction did to one partition, installed once it commits: the partition,
 its cases' new states (None: ended), its input positions and its checkpoint."""
 
@@ -739,19 +741,22 @@ class Coordinator:
                 for p, records in batch.items():
                     applied.append(await self._apply_partition(tx, consumer, p, records, offsets))
                 await tx.send_offsets(consumer, offsets)
-        except (TransactionError, CommitFailed, BusUnavailable):
+        except (TransactionError, CommitFailed, BusUnavailable) as exc:
             # Nothing of this batch happened: rewind so the same inputs come again (to us
             # if we still own them, else to their new owner, who restores from the
-            # changelog).
+            # changelog). Expected when a rebalance fences this member: one line, the
+            # traceback only at debug level.
             self.stats.aborted += 1
             log.warning(
-                "transaction aborted; the batch comes again",
+                "transaction aborted (%s: %s); the batch comes again",
+                type(exc).__name__,
+                exc,
                 extra={"partitions": sorted(batch), "records": sum(map(len, batch.values()))},
-                exc_info=True,
+                exc_info=log.isEnabledFor(logging.DEBUG),
             )
             return _first_offsets([r for records in batch.values() for r in records])
         self.stats.transactions += 1
-        for p, changed, positions, checkpoint in applied:
+        for p, changed, values, positions, checkpoint in applied:
             states = self._states[p]
             self._positions[p] = positions
             if checkpoint is not None:
@@ -761,7 +766,7 @@ class Coordinator:
                 if state is None or state.finished:
                     states.pop(case_id)
                     continue
-                states.put(case_id, state)
+                states.put(case_id, state, values[case_id])
                 pending = fired & {t.id for t in state.timers}
                 if pending:
                     self._fired[case_id] = pending
@@ -784,15 +789,15 @@ class Coordinator:
         for record in records:
             with consumer.processing(record):
                 await tx.publish_batch(await self._one(record, states, changed))
+        values = {
+            case_id: state.to_bytes()
+            for case_id, state in changed.items()
+            if state is not None and not state.finished
+        }
         await tx.publish_batch(
             [
-                Message(
-                    STATE.name,
-                    None if state is None or state.finished else state.to_bytes(),
-                    key=case_id.encode(),
-                    partition=p,
-                )
-                for case_id, state in changed.items()
+                Message(STATE.name, values.get(case_id), key=case_id.encode(), partition=p)
+                for case_id in changed
             ]
         )
         checkpoint = self._checkpoint(p, states, changed)
@@ -808,7 +813,7 @@ class Coordinator:
             tp.topic: o for tp, o in offsets.items() if tp.partition == p
         }
         await tx.publish(STATE.name, _positions_bytes(positions), key=POSITIONS, partition=p)
-        return p, changed, positions, checkpoint
+        return p, changed, values, positions, checkpoint
 
     def _checkpoint(
         self, p: int, states: StateStore, changed: dict[str, CaseState | None]

@@ -7,7 +7,8 @@ changelog value ~1.3 KB of JSON. Kafka Streams keeps a store's values serialised
 RocksDB) behind a small cache of objects; this store does the same in memory:
 
 - the `hot` most recently used states are objects: the cases moving now cost nothing
-  more than a dict lookup;
+  more than a dict lookup; each keeps the changelog value it was written as, if the
+  caller gives it, so that leaving the hot set does not serialise it a second time;
 - the others are their changelog value compressed with zstandard against a preset
   dictionary (the first value the store compressed: the keys and most values of every
   state of a deployment repeat from case to case), ~160-200 bytes. Reading one back
@@ -44,6 +45,8 @@ class StateStore:
         self._limit = hot
         self._hot: dict[str, CaseState] = {}
         """Insertion order is recency: the first is the least recently used."""
+        self._values: dict[str, bytes] = {}
+        """The changelog values of hot states given with them (`put`)."""
         self._cold: dict[str, bytes] = {}
         self._compressor: zstandard.ZstdCompressor | None = None
         self._decompressor: zstandard.ZstdDecompressor | None = None
@@ -65,36 +68,47 @@ class StateStore:
             if packed is None:
                 return None
             assert self._decompressor is not None
-            state = CaseState.from_bytes(self._decompressor.decompress(packed))
+            value = self._decompressor.decompress(packed)
+            state = CaseState.from_bytes(value)
             self._hot[case_id] = state
+            self._values[case_id] = value
             self._evict()
         else:
             self._hot[case_id] = state
         return state
 
-    def put(self, case_id: str, state: CaseState) -> None:
-        """Keep `state` as the case's state, as the most recent."""
+    def put(self, case_id: str, state: CaseState, value: bytes | None = None) -> None:
+        """Keep `state` as the case's state, as the most recent; `value`, if given, is its
+        changelog value (`state.to_bytes()`, which the caller has made already)."""
         self._cold.pop(case_id, None)
         self._hot.pop(case_id, None)
         self._hot[case_id] = state
+        if value is None:
+            self._values.pop(case_id, None)
+        else:
+            self._values[case_id] = value
         self._evict()
 
     def put_value(self, case_id: str, value: bytes) -> None:
         """Keep the case's state as its changelog value (`value` must be a valid one: a
         restore has read it already); it is read when the case is next used."""
         self._hot.pop(case_id, None)
+        self._values.pop(case_id, None)
         self._cold[case_id] = self._pack(value)
 
     def pop(self, case_id: str) -> None:
         """Forget the case (its heap entry goes stale)."""
         self._hot.pop(case_id, None)
+        self._values.pop(case_id, None)
         self._cold.pop(case_id, None)
         self._wakeup.pop(case_id, None)
 
     def _evict(self) -> None:
         while len(self._hot) > self._limit:
             case_id = next(iter(self._hot))
-            self._cold[case_id] = self._pack(self._hot.pop(case_id).to_bytes())
+            state = self._hot.pop(case_id)
+            value = self._values.pop(case_id, None)
+            self._cold[case_id] = self._pack(value if value is not None else state.to_bytes())
 
     def _pack(self, value: bytes) -> bytes:
         if self._compressor is None:

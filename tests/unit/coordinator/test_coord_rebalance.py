@@ -11,12 +11,16 @@ position restarts from the committed offset), and nothing fetched afterwards is 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 import bus
 from bus import Record, TopicPartition
+from bus.errors import TransactionError
 from coordinator import Coordinator, PipelineCatalog
 from coordinator._service import _Partition, _Restorer
 from schemas import AvroCodec, MemorySchemaStore, Producer, Registry
@@ -132,3 +136,31 @@ async def test_an_aborted_batch_rewinds_every_input_whose_records_it_drops() -> 
         member.seeks = {}
         await coordinator._rewind(member, {TopicPartition(INTAKE.name, 1): 4}, {0})  # type: ignore[arg-type]
         assert member.seeks == {} and [r.offset for r in other.pending] == [3]
+
+
+@pytest.mark.anyio
+async def test_a_fenced_transaction_is_one_warning_line_and_its_batch_comes_again(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rebalance fences a member mid-transaction: the expected path, logged as one line
+    saying why (the traceback only at debug level), and the batch's inputs rewound."""
+    async with bus.connect("memory://") as b:
+        coordinator = on(b)
+
+        @asynccontextmanager
+        async def fenced(transactional_id: str) -> AsyncIterator[bus.Transaction]:
+            raise TransactionError("producer fenced by a newer instance")
+            yield  # pragma: no cover
+
+        monkeypatch.setattr(b, "begin", fenced)
+        batch = {0: [record(RESULTS.name, 0, 7), record(RESULTS.name, 0, 8)]}
+        with caplog.at_level(logging.INFO, logger="coordinator"):
+            rewind = await coordinator._apply(Member({0}), batch)  # type: ignore[arg-type]
+        assert rewind == {TopicPartition(RESULTS.name, 0): 7}
+        assert coordinator.stats.aborted == 1
+        (line,) = [r for r in caplog.records if "transaction aborted" in r.getMessage()]
+        assert line.getMessage() == (
+            "transaction aborted (TransactionError: producer fenced by a newer instance); "
+            "the batch comes again"
+        )
+        assert line.levelno == logging.WARNING and not line.exc_info

@@ -71,6 +71,33 @@ def test_put_replaces_and_pop_forgets_whichever_form_the_case_is_in() -> None:
     assert len(store) == 0 and store.get(first.case_id) is None
 
 
+def test_a_state_leaves_the_hot_set_as_the_changelog_value_it_came_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = StateStore(hot=1)
+    first, second, third = states(3)
+    values = {state.case_id: state.to_bytes() for state in (first, second, third)}
+    newer = replace(second, seq=second.seq + 1)
+    serialised: list[str] = []
+    to_bytes = CaseState.to_bytes
+
+    def counted(self: CaseState) -> bytes:
+        serialised.append(self.case_id)
+        return to_bytes(self)
+
+    monkeypatch.setattr(CaseState, "to_bytes", counted)
+    store.put(first.case_id, first, values[first.case_id])
+    store.put(second.case_id, second, values[second.case_id])  # first leaves: its value
+    store.put(second.case_id, newer)  # a newer state without its value: the old one goes
+    store.put(third.case_id, third, values[third.case_id])  # newer leaves: serialised
+    assert serialised == [second.case_id]
+    # A state read back keeps the value it was read from until it changes.
+    assert store.get(first.case_id) == first
+    assert store.get(second.case_id) == newer
+    assert store.get(third.case_id) == third
+    assert serialised == [second.case_id]
+
+
 def test_compact_form_is_a_fraction_of_the_json() -> None:
     store = StateStore(hot=1)
     cases = states(50)
