@@ -49,8 +49,10 @@ __all__ = [
     "fields_named",
 ]
 
-MODEL_NAME = "extract-rules-v2"
-"""Reported in `ModelUsage.model` (v2: confidences calibrated, see `Calibration`)."""
+MODEL_NAME = "extract-rules-v3"
+"""Reported in `ModelUsage.model`; a change of the rules' answers is a new version (v2:
+confidences calibrated, see `Calibration`; v3: labels in more languages and scripts, tax
+totals, receipts' names, wrapped journal lines)."""
 CALIBRATION_PRIOR = 5.0
 """How many answers a rule's own confidence counts for when it is calibrated (see
 `Calibration.fit`): a level the development sources answered few times stays near it.

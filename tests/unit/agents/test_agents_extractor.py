@@ -267,7 +267,7 @@ def test_impossible_dates_are_ignored() -> None:
 
 def test_extractor_class_and_empty_text() -> None:
     assert Extractor().extract("") == ExtractOutput()
-    assert Extractor.model_name == "extract-rules-v2"
+    assert Extractor.model_name == "extract-rules-v3"
 
 
 # Layouts of real documents (data/real): PDF text of tables, forms, receipts without a
