@@ -74,6 +74,13 @@ EXTRACTOR_DEVELOPMENT_SOURCES = frozenset(
         # 2026-12-07 (eleventh session): totals, tax totals and receipt numbers in more
         # languages, and "Rs" only before an amount on its line
         "srb-fiscal-bill-parser",
+        # 2026-12-07 (twelfth session): the real, złoty and koruna, glued currency codes,
+        # Swiss thousands, tax totals in either order, a form's dates under their labels
+        "brazilfiscalreport-danfe",
+        "famoser-pdf-generator",
+        "horstoeko-zugferd",
+        "ksef-fop",
+        "mustang-gnuaccounting",
     }
 )
 """The extractor learns from no data, but its rules are written by people who look at
@@ -93,7 +100,14 @@ the extractor's answers on it were the same before and after. `srb-fiscal-bill-p
 moved here on 2026-12-07 (eleventh session), the day it was added, after its held-out
 figures were recorded: its failures (Serbian labels of the total and the receipt number, a
 tax total taken for the total, a shop's code read as rupees) were read to write the rules
-that read totals, tax totals and invoice numbers in more languages."""
+that read totals, tax totals and invoice numbers in more languages. Five moved here on
+2026-12-07 (twelfth session): `brazilfiscalreport-danfe`, `famoser-pdf-generator` and
+`ksef-fop`, added that day (their held-out figures recorded first), and
+`horstoeko-zugferd` and `mustang-gnuaccounting`, held out since 2026-12-05: their failures
+(Brazil's "R$" read as dollars, "17 115,45PLN", "8'390.40" read as 390.40, "VAT total" and
+the taxes withheld taken for the total, a price's "€" taken for the currency of the next
+line's quantity, the stylesheet's "vom 01.07.2020" taken for the invoice's date, dates and
+invoice numbers under their labels in Brazil's forms) were read to write the rules."""
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,8 @@ __all__ = [
 MODEL_NAME = "extract-rules-v3"
 """Reported in `ModelUsage.model`; a change of the rules' answers is a new version (v2:
 confidences calibrated, see `Calibration`; v3: labels in more languages and scripts, tax
-totals, receipts' names, wrapped journal lines)."""
+totals, receipts' names, wrapped journal lines; then Brazil's, Poland's and the Czech
+currencies, Swiss thousands, tax totals in either order, forms' dates under their labels)."""
 CALIBRATION_PRIOR = 5.0
 """How many answers a rule's own confidence counts for when it is calibrated (see
 `Calibration.fit`): a level the development sources answered few times stays near it.
@@ -299,7 +300,11 @@ def _label_of(text: str, start: int, end: int, limit: int = 60) -> str:
     prefix = _line_prefix(text, start, limit)
     line_end = text.find("\n", end)
     if prefix.strip() or text[end : line_end if line_end >= 0 else len(text)].strip():
-        return prefix
+        # A label labels the amount after it, not the next one with its currency: in
+        # "Total de tributos: R$ 1.318,67 (40,36%) Federais R$ 730,50" the last one is the
+        # federal share.
+        amounts = list(MONEY.finditer(prefix))
+        return prefix[amounts[-1].end() :] if amounts else prefix
     above_end = text.rfind("\n", 0, start)  # the end of the line above
     for _ in range(3):  # that line, then across up to two blank lines
         if above_end < 0:
@@ -489,7 +494,8 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
         r"|fattura\s*(?:n\.?|nr\.?|numero)|numero\s*(?:di\s*|della\s*)?fattura"
         r"|fatura\s*n\.?[º°]?|n[úu]mero\s*da\s*fatura|fakturan(?:ummer|r\.?)"
         r"|laskun\s*numero|broj\s*ra[čc]una|број\s*рачуна|[čc][íi]slo\s*(?:faktury|dokladu)"
-        r"|sz[áa]mlasz[áa]m|sz[áa]mla\s*sz[áa]ma|номер\s*сч[её]та",
+        r"|sz[áa]mlasz[áa]m|sz[áa]mla\s*sz[áa]ma|номер\s*сч[её]та"
+        r"|nf-?e\s*n[º°o]\.?|n[úu]mero\s*da\s*nfs?-?e",
     ),
     (
         "policy_number",
@@ -634,7 +640,8 @@ _DATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "invoice_date",
             r"invoice date|date of invoice|rechnungsdatum|date de facture|fecha de factura"
-            r"|issued|ausgestellt|factuurdatum|data wystawienia|data faktury",
+            r"|issued|ausgestellt|factuurdatum|data wystawienia|data faktury|emiss[ãa]o"
+            r"|emisi[óo]n|rechnung[^\n]*\bvom\s*$",
         ),
         (
             "date_of_birth",
@@ -647,6 +654,9 @@ _DATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
     )
 )
+
+
+_TIME_ONLY = re.compile(r"[ \t]*(?:\d{1,2}:\d{2}(?::\d{2})?[ \t]*)?")
 
 
 def _dates(text: str, month_first: bool) -> Iterator[_Candidate]:
@@ -666,6 +676,12 @@ def _dates(text: str, month_first: bool) -> Iterator[_Candidate]:
         if day is None or not 1900 <= day.year <= 2100:
             continue
         prefix = _line_prefix(text, match.start(), 50)
+        line_end = text.find("\n", match.end())
+        line_end = len(text) if line_end < 0 else line_end
+        if not prefix.strip() and _TIME_ONLY.fullmatch(text, match.end(), line_end):
+            # Alone on its line (a time of day may follow): labelled by the line above, as
+            # PDF forms print "DATA E HORA DA EMISSÃO" over "11/02/2026 10:00:00".
+            prefix = _label_of(text, match.start(), line_end, 50)
         name = next((n for n, cue in _DATE_CUES if cue.search(prefix)), "date")
         if name == "date" and not prefix.strip():
             # PDF text of right-aligned tables glues the label after: "20-10-2015Invoice Date:"
@@ -688,7 +704,7 @@ def _dates(text: str, month_first: bool) -> Iterator[_Candidate]:
         )
 
 
-_US_HINTS = re.compile(r"\$|\bUSD\b|\b[A-Z]{2} \d{5}\b|\+1[ -]?\(?\d{3}")
+_US_HINTS = re.compile(r"(?<![A-Za-z])\$|\bUSD\b|\b[A-Z]{2} \d{5}\b|\+1[ -]?\(?\d{3}")
 _EU_HINTS = re.compile(r"€|\bEUR\b|£|\bGBP\b|\bCHF\b|\b[A-Z]{2}\d{2} ?\d{4}")
 
 
@@ -702,7 +718,8 @@ _STRONG_TOTAL = (
     r"|total payable|zu zahlen|zahlbetrag|brutto\s*-?\s*summe|bruttobetrag|rechnungsbetrag"
     r"|gesamtbetrag brutto|endbetrag|nachzahlung|net [àa] payer|total ttc|montant ttc"
     r"|montant d[ûu]|total a pagar|importe total|te betalen|totaal (?:incl|te betalen)"
-    r"|do zap[łl]aty|erstattungsbetrag|amount claimed|to reimburse"
+    r"|do zap[łl]aty|kwota nale[żz]no[śs]ci|erstattungsbetrag|amount claimed|to reimburse"
+    r"|valor total"
     r"|totale da pagare|da pagare|za uplatu|za pla[ćc]anje|за плаћање|к оплате"
     r"|k [úu]hrad[ěe]|fizetend[őo]|za pla[čc]ilo|att betala|[åa] betale|at betale"
 )
@@ -720,18 +737,29 @@ _SUBTOTAL_CUE = re.compile(
     r"|excluding|before tax|sin iva|senza iva|imponibile|bez pdv|без пдв",
     re.IGNORECASE,
 )
-_TAX_WORDS = r"vat|mwst|ust|tva|iva|tax|taxes|sales tax|btw|pdv|пдв|ндс|dph|[áa]fa|moms|alv"
+_TAX_WORDS = (
+    r"vat|mwst|ust|tva|iva|tax|taxes|sales tax|btw|pdv|пдв|ндс|dph|[áa]fa|moms|alv"
+    r"|tributos|impostos|impuestos|reten[çc][õo]es|retenciones|withholdings?"
+)
 _TAX_CUE = re.compile(rf"\b(?:{_TAX_WORDS})\b|steuer|\bporez\w*|\bпорез\w*", re.IGNORECASE)
 _TAX_TOTAL = re.compile(
-    rf"(?:\btotal|summe|gesamt|\btotale|iznos|износ|ukupno|укупно|итого)[ \t]*(?:of[ \t]+)?"
+    rf"(?:\btotal|summe|gesamt|\btotale|iznos|износ|ukupno|укупно|итого)[ \t]*"
+    r"(?:(?!incl|inkl|inclu|with\b|mit\b|avec\b|con\b|com\b)\w+[ \t]+)?"
+    r"(?:(?:of|de|da|do|das|dos|des|du|der|del)[ \t]+)?"
     rf"(?:\b(?:{_TAX_WORDS})\b|poreza|пореза|steuer)"
     r"(?![ \t.(-]*(?:incl|inkl|inclu|compr|ttc))[^\d]*$",
     re.IGNORECASE,
 )
 """A total of the tax, not the document's: "Total VAT", "Summe MwSt", "Укупан износ
-пореза" (a total label with the tax right after it, the last label before the value;
-"Total incl. VAT", "Total VAT included", "TOTAL IVA INCLUIDO" are the total)."""
-_DIGITS = r"(?:\d{1,3}(?:[.,' ]\d{3})+|\d+)"
+пореза", "Total aproximado de tributos", "Total das Retenções" (a total label with the
+tax, or the taxes withheld, after it, a word and an "of" between at most; the last label
+before the value; "Total incl. VAT", "Total VAT included", "TOTAL IVA INCLUIDO" are the
+total)."""
+_TAX_THEN_TOTAL = re.compile(
+    rf"\b(?:{_TAX_WORDS})[ \t-]*(?:total|summe|sum)\b[^\d]*$", re.IGNORECASE
+)
+"""The same in the other order: "VAT total:", "Tax total", "MwSt-Summe"."""
+_DIGITS = r"(?:\d{1,3}(?:[.,'\u2019 ]\d{3})+|\d+)"
 """The integer part of an amount: grouped in thousands ("2.000", "123 949") or not
 ("2000", as many German invoices write it)."""
 _BARE_AMOUNT = re.compile(rf"(?P<num>(?<![\d.,]){_DIGITS}[.,]\d{{2}})[ \t]*$", re.MULTILINE)
@@ -885,7 +913,8 @@ _TENDERED = re.compile(
     r"|esp[èe]ces|rendu|efectivo|cambio)\b",
     re.IGNORECASE,
 )
-_DECIMAL = re.compile(r"(?<![\d.,])(?:\d{1,3}(?:[.,]\d{3})+|\d+)[.,]\d{2}(?![\d])")
+_DECIMAL = re.compile(r"(?<![\d.,'\u2019])(?:\d{1,3}(?:[.,'\u2019]\d{3})+|\d+)[.,]\d{2}(?![\d])")
+"""An amount with cents; Switzerland groups thousands with an apostrophe ("8'390.40")."""
 
 
 def _checked_by_arithmetic(text: str, found: list[_Candidate], unit: str) -> list[_Candidate]:
@@ -893,6 +922,7 @@ def _checked_by_arithmetic(text: str, found: list[_Candidate], unit: str) -> lis
     is its total. A labelled total it confirms becomes surer; without a strongly labelled
     total (a receipt whose "zu zahlen" OCR lost), it is the total."""
     spans: dict[Decimal, tuple[int, int, str]] = {}
+    seen: Counter[Decimal] = Counter()
     for match in _DECIMAL.finditer(text):
         value = parse_number(match.group())
         line_end = text.find("\n", match.end())
@@ -900,13 +930,16 @@ def _checked_by_arithmetic(text: str, found: list[_Candidate], unit: str) -> lis
         # Cash given and change sum to more than the total: they are not amounts owed.
         if value is not None and value > 0 and not _TENDERED.search(line):
             spans.setdefault(value, (match.start(), match.end(), match.group()))
+            seen[value] += 1
     values = sorted(spans)
     present = set(values)
+    # Two amounts: one written once is not its own half ("400.00" balloons and "800.00"
+    # litres of air are quantities, not a net and a tax).
     total = next(
         (
             c
             for c in reversed(values)
-            if any(c - a in present and c - a > 0 for a in values if a < c)
+            if any(c - a in present and (c - a != a or seen[a] > 1) for a in values if a < c)
         ),
         None,
     )
@@ -941,7 +974,11 @@ def _amount_of(candidate: _Candidate) -> Decimal | None:
 def _money_name(prefix: str) -> str:
     if _SUBTOTAL_CUE.search(prefix):
         return "subtotal_amount"
-    if _TAX_TOTAL.search(prefix) or (_TAX_CUE.search(prefix) and not _TOTAL_CUE.search(prefix)):
+    if (
+        _TAX_TOTAL.search(prefix)
+        or _TAX_THEN_TOTAL.search(prefix)
+        or (_TAX_CUE.search(prefix) and not _TOTAL_CUE.search(prefix))
+    ):
         return "tax_amount"
     if _TOTAL_CUE.search(prefix):
         return "total_amount"

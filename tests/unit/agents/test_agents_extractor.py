@@ -371,6 +371,60 @@ def test_extractor_class_and_empty_text() -> None:
             "CRONUS DE",
         ),
         ("Marktkauf Lehr\nDetmolder Str. 4\nwww .marktkauf .de\n", "issuer", "Marktkauf Lehr"),
+        # Brazil's real is "R$", not a dollar; and the document is then day first.
+        ("VALOR TOTAL: R$ 2.778,29\nEMISSÃO: 01/02/2020", "total_amount", "2778.29 BRL"),
+        ("VALOR TOTAL: R$ 2.778,29\nEMISSÃO: 01/02/2020", "invoice_date", "2020-02-01"),
+        # A currency glued to its amount; the złoty and the koruna by their abbreviations.
+        ("Kwota należności ogółem: 17 115,45PLN", "total_amount", "17115.45 PLN"),
+        ("Do zapłaty: 1 230,00 zł", "total_amount", "1230.00 PLN"),
+        ("Celkem k úhradě: 2 420,00 Kč", "total_amount", "2420.00 CZK"),
+        # Swiss thousands: net + tax = total reads "8'390.40" whole.
+        (
+            "Sub-Total 7'360.00\nplus VAT 14% 1'030.40\nTotal 8'390.40 In case of questions",
+            "total_amount",
+            "8390.40",
+        ),
+        # A tax total in either order is not the document's total; nor the taxes withheld.
+        (
+            "Net total: 496.00 €\nVAT total: 75.04 €\nDue payable: 571.04 €\n",
+            "total_amount",
+            "571.04 EUR",
+        ),
+        (
+            "VALOR TOTAL DA NOTA\n3.267,60\nTotal aproximado de tributos: R$ 1.318,67 (40,36%)"
+            " Federais R$ 730,50 (22,36%)",
+            "total_amount",
+            "3267.60 BRL",
+        ),
+        (
+            "Valor da Operação\nR$ 10.000,00\nTotal das Retenções (ISSQN / Federais)\n"
+            "R$ 1.115,00\nValor Líquido\nR$ 8.885,00",
+            "total_amount",
+            "10000.00 BRL",
+        ),
+        # Quantities are no net and tax: "400.00" balloons once is not half of "800.00".
+        (
+            "400.00 Ballons 19% 0.79 € 316.00 €\n800.00 Hot air 19% 0.025 € 20.00 €\n"
+            "Net total: 496.00 €\nVAT 7% 11.20 €\nVAT 19% 63.84 €\nDue: 571.04 €",
+            "total_amount",
+            "571.04 EUR",
+        ),
+        # The date of "Rechnung Nr. ... vom ...", not of the stylesheet's version line.
+        (
+            "ZUGFeRD-Version : 2.1.1 vom 01.07.2020\nBAURECHNUNG (204) Nr. 181301674 vom "
+            "25.04.2018\n",
+            "invoice_date",
+            "2018-04-25",
+        ),
+        # A form's date under its label, a time of day after it.
+        (
+            "COMPETÊNCIA DA NFS-e\n07/04/2026\nDATA E HORA DA EMISSÃO DA NFS-e\n"
+            "11/02/2026 10:00:00\n",
+            "invoice_date",
+            "2026-02-11",
+        ),
+        ("NF-e\nNº 000.000.002\nSÉRIE 1", "invoice_number", "000.000.002"),
+        ("NÚMERO DA NFS-e\n999\n", "invoice_number", "999"),
         (
             "Invoice VT/2022/0001\nCabinet CACtus\n42 rue de l'audit\nAkretion France\n"
             "27 rue Henri Rolland\ncontact@akretion.com https://www.akretion.com\n",
