@@ -369,9 +369,16 @@ def _misread(text: str) -> int:
     return count
 
 
+PDF_HEADER_WITHIN = 1024
+"""How far into the file the %PDF header may start: PDF readers (Acrobat among them)
+accept bytes before it, as a converter's banner ("GPL Ghostscript 9.50 ...")."""
+
+
 def _read_pdf(data: bytes, _charset: str | None) -> str:
-    if not data.lstrip().startswith(b"%PDF"):
-        raise CorruptDocument("not a PDF: the %PDF header is missing")
+    header = data.find(b"%PDF", 0, PDF_HEADER_WITHIN)
+    if header < 0:
+        raise CorruptDocument(f"not a PDF: no %PDF header in its first {PDF_HEADER_WITHIN} bytes")
+    data = data[header:]
     try:
         reader = PdfReader(io.BytesIO(data))
         # Encrypted with an empty user password (only the owner's permissions are

@@ -363,7 +363,8 @@ _Applied = tuple[
     int, dict[str, CaseState | None], dict[str, bytes], dict[str, int], ChainCheckpoint | None
 ]
 """What a transaction did to one partition, installed once it commits: the partition,
-its cases' new states (None: ended), its input positions and its checkpoint."""
+its cases' new states (None: ended), the changelog values it wrote for them (the store
+keeps them with the states), its input positions and its checkpoint."""
 
 
 def _first_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
@@ -748,9 +749,8 @@ class Coordinator:
             # traceback only at debug level.
             self.stats.aborted += 1
             log.warning(
-                "transaction aborted (%s: %s); the batch comes again",
-                type(exc).__name__,
-                exc,
+                "transaction aborted (%s); the batch comes again",
+                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
                 extra={"partitions": sorted(batch), "records": sum(map(len, batch.values()))},
                 exc_info=log.isEnabledFor(logging.DEBUG),
             )

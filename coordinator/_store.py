@@ -8,7 +8,8 @@ RocksDB) behind a small cache of objects; this store does the same in memory:
 
 - the `hot` most recently used states are objects: the cases moving now cost nothing
   more than a dict lookup; each keeps the changelog value it was written as, if the
-  caller gives it, so that leaving the hot set does not serialise it a second time;
+  caller gives it, so that leaving the hot set does not serialise it a second time
+  (~1.3 KB more a hot state, ~2.7 MB a partition at `HOT_STATES`);
 - the others are their changelog value compressed with zstandard against a preset
   dictionary (the first value the store compressed: the keys and most values of every
   state of a deployment repeat from case to case), ~160-200 bytes. Reading one back

@@ -21,9 +21,7 @@ CURRENCY_CODES = {
     "us$": "USD",
     "r$": "BRL",
     "zł": "PLN",
-    "zl": "PLN",
     "kč": "CZK",
-    "kc": "CZK",
     "usd": "USD",
     "£": "GBP",
     "gbp": "GBP",
@@ -60,25 +58,24 @@ ISO_CODES = frozenset(CURRENCY_CODES.values())
 
 _CURRENCY = (
     r"(?:US\$|(?<![A-Za-z])R\$|[€$£¥₹]|(?<![A-Za-z])(?:EUR|USD|GBP|CHF|SEK|DKK|NOK|PLN|JPY|CAD"
-    r"|AUD|INR|CZK|HUF|RON|NZD|HKD|SGD|ZAR|BRL|MXN|CNY|RSD)\b|\bEuros?\b|\bFr\.|(?<!\w)z[łl]\b"
-    r"|(?<!\w)K[čc]\b|\b(?-i:Rs)(?:\.[ \t]?|[ \t])(?=\d))"
+    r"|AUD|INR|CZK|HUF|RON|NZD|HKD|SGD|ZAR|BRL|MXN|CNY|RSD)\b|\bEuros?\b|\bFr\.|(?<!\w)(?-i:zł|ZŁ|Kč|KČ)(?!\w)"
+    r"|\b(?-i:Rs)(?:\.[ \t]?|[ \t])(?=\d))"
 )
 CURRENCY_PATTERN = _CURRENCY
 """A currency as written: a symbol (Brazil's "R$" before the dollar's), an ISO code, also
 glued to its amount ("17 115,45PLN"), the euro by name ("1.500,00 Euro"), the złoty's and
-the koruna's abbreviations ("zł", "Kč").
+the koruna's abbreviations as written ("zł", "Kč"; not "KC", Kansas City's).
 "Rs" is a rupee only written so and before an amount on its own line: a shop's name ending
 in "RS" above a line that starts with a number is not ("LC WAIKIKI RETAIL RS" over
 "1007575-..."), nor Serbia's country code ("PIB: RS 106884584")."""
 _NUMBER = r"(?:\d{1,3}(?:[.,'\u2019\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
 MONEY = re.compile(
-    rf"(?P<pre>{_CURRENCY})[^\S\n]?(?P<sign1>-)?[^\S\n]?(?P<num1>{_NUMBER})(?![\d.,]*\d)"
+    rf"(?P<pre>{_CURRENCY})\s?(?P<sign1>-)?\s?(?P<num1>{_NUMBER})(?![\d.,]*\d)"
     rf"|(?P<sign2>-)?(?P<num2>(?<![\d.,]){_NUMBER})\s?(?P<post>{_CURRENCY})(?!\s?-?\d)",
     re.IGNORECASE,
 )
-"""An amount with its currency before or after it; a currency before it is on its line (a
-price's "€" at the end of one line is not the currency of a quantity that starts the next),
-one after it may be on the next ("zu zahlen 19,58" over "EUR" on a till's receipt)."""
+"""An amount with its currency before or after it, on its line or the next ("zu zahlen
+19,58" over "EUR" on a till's receipt, "$" over "279.84" in a PDF's column)."""
 
 
 def currency_code(symbol: str) -> str:

@@ -300,11 +300,7 @@ def _label_of(text: str, start: int, end: int, limit: int = 60) -> str:
     prefix = _line_prefix(text, start, limit)
     line_end = text.find("\n", end)
     if prefix.strip() or text[end : line_end if line_end >= 0 else len(text)].strip():
-        # A label labels the amount after it, not the next one with its currency: in
-        # "Total de tributos: R$ 1.318,67 (40,36%) Federais R$ 730,50" the last one is the
-        # federal share.
-        amounts = list(MONEY.finditer(prefix))
-        return prefix[amounts[-1].end() :] if amounts else prefix
+        return prefix
     above_end = text.rfind("\n", 0, start)  # the end of the line above
     for _ in range(3):  # that line, then across up to two blank lines
         if above_end < 0:
@@ -640,8 +636,8 @@ _DATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "invoice_date",
             r"invoice date|date of invoice|rechnungsdatum|date de facture|fecha de factura"
-            r"|issued|ausgestellt|factuurdatum|data wystawienia|data faktury|emiss[ãa]o"
-            r"|emisi[óo]n|rechnung[^\n]*\bvom\s*$",
+            r"|issued|ausgestellt|factuurdatum|data wystawienia|data faktury|\bemiss[ãa]o"
+            r"|\bemisi[óo]n|(?<!be)rechnung[^\n]*\bvom\s*$",
         ),
         (
             "date_of_birth",
@@ -704,7 +700,7 @@ def _dates(text: str, month_first: bool) -> Iterator[_Candidate]:
         )
 
 
-_US_HINTS = re.compile(r"(?<![A-Za-z])\$|\bUSD\b|\b[A-Z]{2} \d{5}\b|\+1[ -]?\(?\d{3}")
+_US_HINTS = re.compile(r"US\$|(?<![A-Za-z])\$|\bUSD\b|\b[A-Z]{2} \d{5}\b|\+1[ -]?\(?\d{3}")
 _EU_HINTS = re.compile(r"€|\bEUR\b|£|\bGBP\b|\bCHF\b|\b[A-Z]{2}\d{2} ?\d{4}")
 
 
@@ -737,28 +733,28 @@ _SUBTOTAL_CUE = re.compile(
     r"|excluding|before tax|sin iva|senza iva|imponibile|bez pdv|без пдв",
     re.IGNORECASE,
 )
-_TAX_WORDS = (
-    r"vat|mwst|ust|tva|iva|tax|taxes|sales tax|btw|pdv|пдв|ндс|dph|[áa]fa|moms|alv"
-    r"|tributos|impostos|impuestos|reten[çc][õo]es|retenciones|withholdings?"
-)
+_TAX_WORDS = r"vat|mwst|ust|tva|iva|tax|taxes|sales tax|btw|pdv|пдв|ндс|dph|[áa]fa|moms|alv"
+_TAXES_WITHHELD = r"tributos|impostos|impuestos|reten[çc][õo]es|retenciones|withholdings?"
+"""Words of a total of taxes ("Total de impuestos", "Total das Retenções") that are no tax
+label alone ("Importe sin impuestos" is the net)."""
 _TAX_CUE = re.compile(rf"\b(?:{_TAX_WORDS})\b|steuer|\bporez\w*|\bпорез\w*", re.IGNORECASE)
 _TAX_TOTAL = re.compile(
     rf"(?:\btotal|summe|gesamt|\btotale|iznos|износ|ukupno|укупно|итого)[ \t]*"
-    r"(?:(?!incl|inkl|inclu|with\b|mit\b|avec\b|con\b|com\b)\w+[ \t]+)?"
-    r"(?:(?:of|de|da|do|das|dos|des|du|der|del)[ \t]+)?"
-    rf"(?:\b(?:{_TAX_WORDS})\b|poreza|пореза|steuer)"
+    r"(?:(?:aproximad[oa]s?|approximate)[ \t]+)?(?:(?:of|de|da|do|das|dos|des|du|der|del)[ \t]+)?"
+    rf"(?:\b(?:{_TAX_WORDS}|{_TAXES_WITHHELD})\b|poreza|пореза|steuer)"
     r"(?![ \t.(-]*(?:incl|inkl|inclu|compr|ttc))[^\d]*$",
     re.IGNORECASE,
 )
 """A total of the tax, not the document's: "Total VAT", "Summe MwSt", "Укупан износ
 пореза", "Total aproximado de tributos", "Total das Retenções" (a total label with the
-tax, or the taxes withheld, after it, a word and an "of" between at most; the last label
-before the value; "Total incl. VAT", "Total VAT included", "TOTAL IVA INCLUIDO" are the
-total)."""
+tax, or the taxes withheld, right after it or after an "of"; the last label before the
+value; "Total incl. VAT", "Total inc VAT", "Total VAT included", "TOTAL IVA INCLUIDO" are
+the total)."""
 _TAX_THEN_TOTAL = re.compile(
-    rf"\b(?:{_TAX_WORDS})[ \t-]*(?:total|summe|sum)\b[^\d]*$", re.IGNORECASE
+    rf"^[ \t]*(?:{_TAX_WORDS})[ \t-]*(?:total|summe|sum)\b[^\d]*$", re.IGNORECASE
 )
-"""The same in the other order: "VAT total:", "Tax total", "MwSt-Summe"."""
+"""The same in the other order, as the label: "VAT total:", "Tax total", "MwSt-Summe" (not
+"Amount incl. VAT total")."""
 _DIGITS = r"(?:\d{1,3}(?:[.,'\u2019 ]\d{3})+|\d+)"
 """The integer part of an amount: grouped in thousands ("2.000", "123 949") or not
 ("2000", as many German invoices write it)."""
@@ -846,6 +842,13 @@ def _money(text: str, country_currency: str | None = None) -> list[_Candidate]:
     for match in MONEY.finditer(text):
         number = match["num1"] or match["num2"]
         symbol = match["pre"] or match["post"]
+        if match["pre"] and "\n" in text[match.end("pre") : match.start("num1")]:
+            line = text.rfind("\n", 0, match.start()) + 1
+            if text[line : match.start()].strip():
+                # A price's "€" at the end of its line is not the currency of a quantity
+                # that starts the next ("0.79 € 316.00 €" over "800.00 Hot air"); a
+                # currency alone on its line over its amount is ("$" over "279.84").
+                continue
         value = parse_number(number)
         if value is None:
             continue

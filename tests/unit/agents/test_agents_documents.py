@@ -240,6 +240,15 @@ def test_a_garbled_text_layer_stays_when_its_pages_cannot_be_read_again(
     assert "0\u0662de\u0662 number" in text  # the scanner's layer, as it is
 
 
+def test_bytes_before_the_pdf_header_are_skipped_within_the_first_kilobyte() -> None:
+    # A converter's banner before "%PDF", as Ghostscript wrote one into a Croatian
+    # payment slip of data/real: PDF readers accept a header in the first 1024 bytes.
+    banner = b"GPL Ghostscript 9.50 (2019-10-15)\nCopyright (C) 2019 Artifex Software\n"
+    assert "Banner kept" in read_text(banner + _pdf("Banner kept"), "application/pdf")
+    with pytest.raises(CorruptDocument, match="no %PDF header in its first 1024 bytes"):
+        read_text(b" " * 1024 + _pdf("Too far"), "application/pdf")
+
+
 @pytest.mark.parametrize(
     ("data", "media_type", "error"),
     [

