@@ -44,10 +44,9 @@ class StateStore:
         if hot < 1:
             raise ValueError("a state store keeps at least one state as an object")
         self._limit = hot
-        self._hot: dict[str, CaseState] = {}
-        """Insertion order is recency: the first is the least recently used."""
-        self._values: dict[str, bytes] = {}
-        """The changelog values of hot states given with them (`put`)."""
+        self._hot: dict[str, tuple[CaseState, bytes | None]] = {}
+        """Each hot state with its changelog value, if `put` was given it. Insertion order
+        is recency: the first is the least recently used."""
         self._cold: dict[str, bytes] = {}
         self._compressor: zstandard.ZstdCompressor | None = None
         self._decompressor: zstandard.ZstdDecompressor | None = None
@@ -63,19 +62,18 @@ class StateStore:
 
     def get(self, case_id: str) -> CaseState | None:
         """The case's state (None if it has none here); it becomes the most recent."""
-        state = self._hot.pop(case_id, None)
-        if state is None:
-            packed = self._cold.pop(case_id, None)
-            if packed is None:
-                return None
-            assert self._decompressor is not None
-            value = self._decompressor.decompress(packed)
-            state = CaseState.from_bytes(value)
-            self._hot[case_id] = state
-            self._values[case_id] = value
-            self._evict()
-        else:
-            self._hot[case_id] = state
+        entry = self._hot.pop(case_id, None)
+        if entry is not None:
+            self._hot[case_id] = entry
+            return entry[0]
+        packed = self._cold.pop(case_id, None)
+        if packed is None:
+            return None
+        assert self._decompressor is not None
+        value = self._decompressor.decompress(packed)
+        state = CaseState.from_bytes(value)
+        self._hot[case_id] = (state, value)
+        self._evict()
         return state
 
     def put(self, case_id: str, state: CaseState, value: bytes | None = None) -> None:
@@ -83,32 +81,25 @@ class StateStore:
         changelog value (`state.to_bytes()`, which the caller has made already)."""
         self._cold.pop(case_id, None)
         self._hot.pop(case_id, None)
-        self._hot[case_id] = state
-        if value is None:
-            self._values.pop(case_id, None)
-        else:
-            self._values[case_id] = value
+        self._hot[case_id] = (state, value)
         self._evict()
 
     def put_value(self, case_id: str, value: bytes) -> None:
         """Keep the case's state as its changelog value (`value` must be a valid one: a
         restore has read it already); it is read when the case is next used."""
         self._hot.pop(case_id, None)
-        self._values.pop(case_id, None)
         self._cold[case_id] = self._pack(value)
 
     def pop(self, case_id: str) -> None:
         """Forget the case (its heap entry goes stale)."""
         self._hot.pop(case_id, None)
-        self._values.pop(case_id, None)
         self._cold.pop(case_id, None)
         self._wakeup.pop(case_id, None)
 
     def _evict(self) -> None:
         while len(self._hot) > self._limit:
             case_id = next(iter(self._hot))
-            state = self._hot.pop(case_id)
-            value = self._values.pop(case_id, None)
+            state, value = self._hot.pop(case_id)
             self._cold[case_id] = self._pack(value if value is not None else state.to_bytes())
 
     def _pack(self, value: bytes) -> bytes:

@@ -935,14 +935,13 @@ def _checked_by_arithmetic(text: str, found: list[_Candidate], unit: str) -> lis
             spans.setdefault(value, (match.start(), match.end(), match.group()))
             seen[value] += 1
     values = sorted(spans)
-    present = set(values)
     # Two amounts: one written once is not its own half ("400.00" balloons and "800.00"
     # litres of air are quantities, not a net and a tax).
     total = next(
         (
             c
             for c in reversed(values)
-            if any(c - a in present and (c - a != a or seen[a] > 1) for a in values if a < c)
+            if any(c - a in seen and (c - a != a or seen[a] > 1) for a in values if a < c)
         ),
         None,
     )
