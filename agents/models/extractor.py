@@ -49,11 +49,13 @@ __all__ = [
     "fields_named",
 ]
 
-MODEL_NAME = "extract-rules-v3"
+MODEL_NAME = "extract-rules-v4"
 """Reported in `ModelUsage.model`; a change of the rules' answers is a new version (v2:
 confidences calibrated, see `Calibration`; v3: labels in more languages and scripts, tax
 totals, receipts' names, wrapped journal lines; then Brazil's, Poland's and the Czech
-currencies, Swiss thousands, tax totals in either order, forms' dates under their labels)."""
+currencies, Swiss thousands, tax totals in either order, forms' dates under their labels;
+v4: sellers' and buyers' labels in eleven more languages, a seller's name under its
+"Name:" label, receipt numbers, "BAURECHNUNG (204) Nr.")."""
 CALIBRATION_PRIOR = 5.0
 """How many answers a rule's own confidence counts for when it is calibrated (see
 `Calibration.fit`): a level the development sources answered few times stays near it.
@@ -480,8 +482,9 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
     (
         "invoice_number",
         r"invoice\s*(?:no\.?|number|nr\.?|num\.?|#|id)|inv\.?\s*(?:no\.?|#)|bill\s*(?:no\.?|#)"
+        r"|receipt\s*(?:no\.?|number|nr\.?|#)"
         r"|rechnungs?\s*-?\s*(?:nr\.?|nummer|no\.?)|re\.?-?nr\.?"
-        r"|\w*rechnung\)?(?:\s+de[rs]\s+\w+)?\s*(?:nr\.?|#)"
+        r"|\w*rechnung\)?(?:\s+de[rs]\s+\w+)?(?:\s*\(\d{3}\))?\s*(?:nr\.?|#)"
         r"|gutschrifts?\s*-?\s*(?:nr\.?|nummer)|avoir\s*(?:n°|no|n\.?º?|num[ée]ro)"
         r"|factuur\s*-?\s*(?:nummer|nr\.?|no\.?)|faktura\s*(?:vat\s*)?(?:nr\.?|no\.?)"
         r"|nr\.?\s*faktury|numer\s*faktury"
@@ -489,7 +492,7 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
         r"|n[º°]\s*de\s*factura|n[úu]mero\s*de\s*factura|credit\s*note\s*(?:no\.?|#)"
         r"|fattura\s*(?:n\.?|nr\.?|numero)|numero\s*(?:di\s*|della\s*)?fattura"
         r"|fatura\s*n\.?[º°]?|n[úu]mero\s*da\s*fatura|fakturan(?:ummer|r\.?)"
-        r"|laskun\s*numero|broj\s*ra[čc]una|број\s*рачуна|[čc][íi]slo\s*(?:faktury|dokladu)"
+        r"|laskun\s*(?:numero|nro\.?)|laskunumero|broj\s*ra[čc]una|број\s*рачуна|[čc][íi]slo\s*(?:faktury|dokladu)"
         r"|sz[áa]mlasz[áa]m|sz[áa]mla\s*sz[áa]ma|номер\s*сч[её]та"
         r"|nf-?e\s*n[º°o]\.?|n[úu]mero\s*da\s*nfs?-?e",
     ),
@@ -1031,7 +1034,10 @@ _SELLER_CUE = re.compile(
     r"|(?:account|konto|compte|conto)\s*/\s*(?:payable to|zahlbar an|payable [àa]|pagabile a"
     r"|da pajar a)|verk[äa]ufer|lieferant|rechnungssteller|zahlungsempf[äa]nger"
     r"|leverancier|vendeur|fournisseur|[ée]metteur|proveedor|vendedor|emisor"
-    r"|(?:ente )?creditore|cedente(?:\s*/\s*prestatore)?|fornitore|venditore)\b[^\n]{0,3}"
+    r"|(?:ente )?creditore|cedente(?:\s*/\s*prestatore)?|fornitore|venditore|verkoper"
+    r"|sprzedawca|dodavatel|prod[áa]vaj[íi]c[íi]|dod[áa]vate[ľl]|myyj[äa]|laskuttaja"
+    r"|s[äa]ljare|s[æe]lger|emitente|prodavatelj|izdavatelj|dobavitelj|prodajalec"
+    r"|sz[áa]ll[íi]t[óo]|elad[óo]|furnizor|v[âa]nz[ăa]tor)\b[^\n]{0,3}"
     r"(?:[ \t]+(?=[A-Z]*\d)[A-Z0-9]{8,16})?$"
     r"|\b(?:sold by|vendor|seller)\s*:",
     re.IGNORECASE | re.MULTILINE,
@@ -1039,9 +1045,21 @@ _SELLER_CUE = re.compile(
 _BUYER_CUE = re.compile(
     r"^[ \t]*(?:buyer|bill(?:ed)? to|billing address|ship(?:ped)? to|shipping address|sold to"
     r"|invoice to|customer|client|kunde|k[äa]ufer|leistungsempf[äa]nger|rechnungsempf[äa]nger"
-    r"|payable by|factur[ée] [àa]|facturar a|klant|acheteur|comprador)\b",
+    r"|payable by|factur[ée] [àa]|facturar a|klant|acheteur|comprador|koper|nabywca"
+    r"|odb[ěe]ratel|odberate[ľl]|ostaja|k[öo]pare|k[øo]ber|kj[øo]per|destinat[áa]rio|kupac"
+    r"|kupec|vev[őo]|cump[ăa]r[ăa]tor)\b",
     re.IGNORECASE | re.MULTILINE,
 )
+_NAME_FIELD = re.compile(
+    r"(?:name|nazwa|n[áa]zev|nom|nombre|nome|naam|firma|company)[ \t]*:[ \t]*"
+    r"(?P<name>[^\W\d_][^\n]{1,80})",
+    re.IGNORECASE,
+)
+"""A party's name under its own label, in a seller's block ("Nazwa: Bartkowiak ...")."""
+_ADDRESS_LABELS = frozenset(
+    "address adresse adres adresa anschrift dirección direccion indirizzo endereço".split()
+)
+"""An address's label alone on its line, which is no name."""
 _SENDER_LINE = re.compile(r"[ \t]*[-\u2013\u2014|\u00b7\u2022][ \t]*\w")
 _BRAND_LINE = re.compile(r"(?:[^\W\d_]|[&'., -]){3,50}")
 """A line that can be a name: letters of any script, spaces and ``&'.,-``."""
@@ -1097,6 +1115,7 @@ def _receipt_name(text: str) -> _Candidate | None:
         not _BRAND_LINE.fullmatch(name)
         or (_NOT_NAMES | _NOT_SHOPS) & {w.lower().strip(".,") for w in words}
         or _BUYER_CUE.match(name)
+        or _SELLER_CUE.match(name)
         # OCR's crumbs ("ee t", "LR É P U B L") are no name; "H&M" is.
         or not (
             any(sum(c.isalpha() for c in w) >= 3 for w in words)
@@ -1128,7 +1147,20 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
         if org is not None:
             return [replace(org, name="issuer", confidence=0.85)]
         for line in (x.strip() for x in text[cue.end() : window].splitlines()):
-            if _BRAND_LINE.fullmatch(line) and line[0].isupper():
+            labelled = _NAME_FIELD.fullmatch(line)
+            if labelled is not None:
+                start = text.index(line, cue.end()) + labelled.start("name")
+                value = labelled["name"]
+                return [
+                    _Candidate(
+                        "issuer", value, FieldType.NAME, value, start, start + len(value), 0.75, 30
+                    )
+                ]
+            if (
+                _BRAND_LINE.fullmatch(line)
+                and line[0].isupper()
+                and line.lower() not in _ADDRESS_LABELS
+            ):
                 start = text.index(line, cue.end())
                 end = start + len(line)
                 return [_Candidate("issuer", line, FieldType.NAME, line, start, end, 0.75, 30)]

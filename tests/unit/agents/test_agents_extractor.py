@@ -267,7 +267,7 @@ def test_impossible_dates_are_ignored() -> None:
 
 def test_extractor_class_and_empty_text() -> None:
     assert Extractor().extract("") == ExtractOutput()
-    assert Extractor.model_name == "extract-rules-v3"
+    assert Extractor.model_name == "extract-rules-v4"
 
 
 # Layouts of real documents (data/real): PDF text of tables, forms, receipts without a
@@ -583,6 +583,10 @@ def test_rs_is_a_rupee_only_before_an_amount_on_its_line() -> None:
         ("Broj računa: 12-3456\n", "12-3456"),
         ("Číslo faktury: 2023001\n", "2023001"),
         ("Számlaszám: SZ-2024-15\n", "SZ-2024-15"),
+        ("Laskun nro: 4321\n", "4321"),
+        ("Card Payment £10.20\nReceipt no. 54/7500\n", "54/7500"),
+        # The ZUGFeRD visualisation's title: the document type's code between.
+        ("BAURECHNUNG (204) Nr. 181301674 vom 25.04.2018\n", "181301674"),
     ],
 )
 def test_invoice_number_labels_in_more_languages(text: str, number: str) -> None:
@@ -649,6 +653,29 @@ def test_an_iban_the_text_layer_wrapped_onto_the_next_line() -> None:
     ],
 )
 def test_a_receipts_first_line_as_its_issuer(text: str, issuer: str | None) -> None:
+    assert field_value(extract(text), "issuer") == issuer
+
+
+@pytest.mark.parametrize(
+    ("text", "issuer"),
+    [
+        ("Sprzedawca\nSimple App\nul. Nieznana 1\nNabywca\nBuyer Buyer\n", "Simple App"),
+        # The buyer's block comes first and names an organisation: the seller's label wins.
+        (
+            "Odběratel\nKunde s.r.o.\nDodavatel\nJiná firma s.r.o.\nIČ 99899989\n",
+            "Jiná firma s.r.o.",
+        ),
+        ("Myyjä:\nYritys Oy\nYritystie 11\n", "Yritys Oy"),
+        # The name under its own label in the seller's block; an address's label is no name.
+        (
+            "Sprzedawca\nNIP: 5265877635\nNazwa: Bartkowiak, Dróżdż and Górecki\nAdres\n"
+            "Nabywca\nNazwa: Strzelczyk LLC\n",
+            "Bartkowiak, Dróżdż and Górecki",
+        ),
+        ("Verkoper\nAdres\nKerkstraat 1\n", None),
+    ],
+)
+def test_sellers_labels_in_more_languages(text: str, issuer: str | None) -> None:
     assert field_value(extract(text), "issuer") == issuer
 
 
