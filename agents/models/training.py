@@ -30,15 +30,20 @@ __all__ = ["main", "measure_extractor", "train_classifier", "train_scorer"]
 
 
 def train_classifier(
-    seed: int = classifier_model.DEFAULT_SEED, write: bool = True, feedback: Path | None = None
+    seed: int = classifier_model.DEFAULT_SEED,
+    write: bool = True,
+    feedback: Path | None = None,
+    real: Path | None = None,
 ) -> str:
     """Train and evaluate the classifier (with people's `feedback`, if given: trained on,
-    never measured on); returns the metrics as JSON."""
+    never measured on), measured held out by source on the labelled documents in `real`
+    (a corpus as ``data/real/corpus.jsonl``, by default that one); returns the metrics as
+    JSON."""
     _, metrics = classifier_model.train(
         _data.CLASSIFIER_CORPUS,
         seed,
         _data.CLASSIFIER_METRICS if write else None,
-        real=evaluation.load_real(),
+        real=evaluation.load_real(real or _data.REAL_CORPUS),
         feedback=classifier_model.load_feedback(feedback) if feedback is not None else (),
         calibration_path=_data.CLASSIFIER_CALIBRATION if write else None,
     )

@@ -37,6 +37,14 @@ def register(app: typer.Typer) -> None:
                 "(caseyard feedback export); never measured on."
             ),
         ] = None,
+        real: Annotated[
+            Path | None,
+            typer.Option(
+                help="Measure the classifier held out by source on these real labelled "
+                "documents (its confidence calibration fitted on them too): JSON lines as "
+                "data/real/corpus.jsonl (id, source, doc_type, text); by default data/real's."
+            ),
+        ] = None,
     ) -> None:
         """Train a model on the labeled data in data/ and print its held-out metrics.
 
@@ -47,12 +55,14 @@ def register(app: typer.Typer) -> None:
         from caseyard.errors import ConfigError
 
         trainers: dict[str, Callable[..., str]] = {
-            "classifier": partial(train_classifier, feedback=feedback),
+            "classifier": partial(train_classifier, feedback=feedback, real=real),
             "extractor": measure_extractor,
             "scorer": train_scorer,
         }
         if model not in (*trainers, "all"):
             raise ConfigError(f"unknown model {model!r}: use classifier, extractor, scorer or all")
+        if real is not None and model not in ("classifier", "all"):
+            raise ConfigError(f"--real is the classifier's documents, not the {model}'s")
         chosen = list(trainers) if model == "all" else [model]
         columns = (SpinnerColumn(), *Progress.get_default_columns(), TimeElapsedColumn())
         for n, name in enumerate(chosen):

@@ -225,3 +225,19 @@ def test_train_extractor_prints_what_its_confidence_means(tmp_path: Path) -> Non
     assert f"{shipped['calibrated']['ece']:.3f}" in calibrated
     assert f"{shipped['rules']['ece']:.3f}" in as_given
     assert (ROOT / "data" / "extractor" / "calibration.json").read_bytes() == before
+
+
+def test_train_classifier_refuses_real_documents_it_cannot_read(tmp_path: Path) -> None:
+    """`--real` names the classifier's documents: a missing file, a line that is not a
+    labelled document (exit 1), or another model's training (a usage error, exit 2) each
+    end in one line, before any training."""
+    missing = caseyard("train", "classifier", "--real", "gone.jsonl", "--no-write", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "gone.jsonl" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a/1", "source": "a", "doc_type": "poem", "text": "x"}\n')
+    unlabelled = caseyard("train", "classifier", "--real", str(bad), "--no-write", cwd=tmp_path)
+    assert unlabelled.returncode == 1
+    assert "bad.jsonl:1: not a labelled real document" in unlabelled.stderr
+    other = caseyard("train", "scorer", "--real", str(bad), "--no-write", cwd=tmp_path)
+    assert other.returncode == 2 and "--real is the classifier's" in other.stderr
