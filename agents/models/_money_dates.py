@@ -71,11 +71,15 @@ in "RS" above a line that starts with a number is not ("LC WAIKIKI RETAIL RS" ov
 _NUMBER = r"(?:\d{1,3}(?:[.,'\u2019\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
 MONEY = re.compile(
     rf"(?P<pre>{_CURRENCY})\s?(?P<sign1>-)?\s?(?P<num1>{_NUMBER})(?![\d.,]*\d)"
-    rf"|(?P<sign2>-)?(?P<num2>(?<![\d.,]){_NUMBER})\s?(?P<post>{_CURRENCY})(?!\s?-?\d)",
+    rf"|(?P<sign2>-)?(?P<num2>(?<![\d.,]){_NUMBER})(?:[^\S\n]?|\n(?!{_CURRENCY}\s?-?\d))"
+    rf"(?P<post>{_CURRENCY})(?![^\S\n]?-?\d)",
     re.IGNORECASE,
 )
 """An amount with its currency before or after it, on its line or the next ("zu zahlen
-19,58" over "EUR" on a till's receipt, "$" over "279.84" in a PDF's column)."""
+19,58" over "EUR" on a till's receipt, "$" over "279.84" in a PDF's column). A currency
+followed by a number is that number's ("EUR 12" in "5 EUR 12"; "$" between "0.00" and
+"150.00" on three lines), except that one ending the amount's own line is the amount's,
+whatever the next line starts with ("210,00 Kč" over "1 210,00 Kč")."""
 
 
 def currency_code(symbol: str) -> str:
@@ -141,7 +145,10 @@ DATE = re.compile(
     # Year first is year, month, day whatever the separator ("2024/07/05" in Japan, Korea,
     # China and many invoicing systems; "2024.07.05" in Hungary).
     r"(?P<iso>\b(?P<iy>\d{4})(?P<isep>[-/.])(?P<im>\d{1,2})(?P=isep)(?P<id>\d{1,2})(?!\d))"
-    r"|(?P<num>\b(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})(?!\d))"
+    # Not inside a longer code ("č. ZS/30/3/98" is a file number, "625/12.08.09.60" a
+    # version).
+    r"|(?P<num>(?<!/)(?<!\d\.)\b(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})"
+    r"(?!\d))"
     rf"|(?P<dmy>\b(?P<d1>\d{{1,2}})(?:st|nd|rd|th|er|\.|º)?[\s-]+(?:de\s+)?"
     rf"(?P<m1>{_MONTH_ALT})\.?,?[\s-]+(?:de\s+)?(?P<y1>\d{{4}})(?!\d))"
     rf"|(?P<mdy>\b(?P<m2>{_MONTH_ALT})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s?,?\s+"

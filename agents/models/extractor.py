@@ -55,7 +55,9 @@ confidences calibrated, see `Calibration`; v3: labels in more languages and scri
 totals, receipts' names, wrapped journal lines; then Brazil's, Poland's and the Czech
 currencies, Swiss thousands, tax totals in either order, forms' dates under their labels;
 v4: sellers' and buyers' labels in eleven more languages, a seller's name under its
-"Name:" label, receipt numbers, "BAURECHNUNG (204) Nr.")."""
+"Name:" label, receipt numbers, "BAURECHNUNG (204) Nr.", labels stacked over their values,
+a title over the document's number, a CFDI's issuer and pesos, "without VAT" in more
+languages, no date inside a longer code, an amount's currency ending its line)."""
 CALIBRATION_PRIOR = 5.0
 """How many answers a rule's own confidence counts for when it is calibrated (see
 `Calibration.fit`): a level the development sources answered few times stays near it.
@@ -541,6 +543,11 @@ _GLUED_IDS = [
     for name, label in _ID_LABELS
     if name in ("invoice_number", "order_number", "customer_number")
 ]
+_ID_LABEL_SEARCH = [
+    (name, re.compile(rf"\b(?:{label})(?![^\W\d_])", re.IGNORECASE)) for name, label in _ID_LABELS
+]
+"""The labels of `_ID_LABELS` anywhere in a label of `_stacked_pairs`."""
+_STACKED_ID = re.compile(r"(?=[A-Z0-9/._-]*\d)[A-Z0-9][A-Z0-9/._-]{1,30}[A-Z0-9]", re.IGNORECASE)
 _BARE_INVOICE = re.compile(
     r"\b(?:invoice|rechnung|facture|factura)\s+(?P<value>(?=[A-Z0-9/-]*\d)[A-Z]{1,4}[-/]?"
     r"\d[A-Z0-9/_-]{2,20})",
@@ -556,6 +563,45 @@ _TITLE_INVOICE = re.compile(
 """A title line naming the invoice by a bare number ("Invoice 103767"); a bare number
 after the word elsewhere is too often a year, a page or an amount."""
 _YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+_TITLE_OVER_NUMBER = re.compile(
+    r"^[ \t]*(?:(?:tax|commercial|pro-?forma)[ \t]+)?(?:invoice|receipt|credit[ \t]+note"
+    r"|rechnung|gutschrift|quittung|facture|avoir|factura(?:[ \t]+rectificativa)?|fattura"
+    r"|fatura|faktura|factuur|lasku|ra[čc]un|sz[áa]mla)[ \t]*\n(?:[ \t]*\n)*[ \t]*"
+    r"(?P<value>(?:(?-i:[A-Z]{1,3}) )?(?=[A-Z0-9/._-]*\d)[A-Z0-9][A-Z0-9/._-]{2,62}[A-Z0-9])"
+    r"[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+"""A title alone on its line and the document's number alone on the next ("Facture" over
+"SAMPLE-002", "Faktura" over "20150009"), as HTML and PDF headers lay them out."""
+_LABEL_ENDS_LINE = re.compile(r"[^\n]{1,80}:[ \t]*")
+_VALUE_LINE = re.compile(r"[^\n:]{1,60}")
+
+
+def _stacked_pairs(text: str) -> Iterator[tuple[str, int, str]]:
+    """`(label, value start, value)` of labels stacked over their values: k lines each
+    ending in a colon, then k lines of values in the same order, as PDF text of a two-column
+    table of labels and values reads ("Receipt Nr:" over "1001"; "Invoice No):",
+    "Variabilní symbol:" over "2406000590", "45021295")."""
+    lines: list[tuple[int, str]] = []
+    offset = 0
+    for line in text.split("\n"):
+        lines.append((offset, line.strip()))
+        offset += len(line) + 1
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and _LABEL_ENDS_LINE.fullmatch(lines[j][1]):
+            j += 1
+        count = j - i
+        values = lines[j : j + count]
+        if count and len(values) == count and all(_VALUE_LINE.fullmatch(v) for _, v in values):
+            for (_, label), (start, value) in zip(lines[i:j], values, strict=True):
+                yield label, text.index(value, start), value
+            i = j + count
+        else:
+            i = max(j, i + 1)
 
 
 _FRAGMENT = re.compile(r"[A-Z0-9/_-]{1,12}(?= *(?:\n|$))", re.IGNORECASE)
@@ -601,6 +647,33 @@ def _identifiers(text: str) -> Iterator[_Candidate]:
                 end,
                 confidence,
                 50,
+            )
+    for label, start, value in _stacked_pairs(text):
+        for name, pattern in _ID_LABEL_SEARCH:
+            if pattern.search(label) and _STACKED_ID.fullmatch(value):
+                yield _Candidate(
+                    name,
+                    value,
+                    FieldType.IDENTIFIER,
+                    value.upper(),
+                    start,
+                    start + len(value),
+                    0.85,
+                    50,
+                )
+                break
+    for match in _TITLE_OVER_NUMBER.finditer(text):
+        value = match["value"]
+        if not (_YEAR.fullmatch(value) or DATE_PATTERN.fullmatch(value)):
+            yield _Candidate(
+                "invoice_number",
+                value,
+                FieldType.IDENTIFIER,
+                value.upper(),
+                match.start("value"),
+                match.end("value"),
+                0.75,
+                45,
             )
     for match in _TITLE_INVOICE.finditer(text):
         if not _YEAR.fullmatch(match["value"]):
@@ -733,7 +806,8 @@ _STRONG_TOTAL_CUE = re.compile(_STRONG_TOTAL, re.IGNORECASE)
 _SUBTOTAL_CUE = re.compile(
     r"sub-?total|zwischensumme|positionssumme|\bnet(?:to)?\b(?! [àa] payer)|total ht|\bht\b"
     r"|base imponible|sous-total|subtotaal|exclusief|ohne ust|excl\.?\b|warenwert"
-    r"|excluding|before tax|sin iva|senza iva|imponibile|bez pdv|без пдв",
+    r"|excluding|before tax|sin iva|senza iva|imponibile|bez pdv|без пдв|bez dph|bez vat"
+    r"|hors taxes?|sans tva|zonder btw|without (?:vat|tax)|ilman alv|utan moms|uten mva",
     re.IGNORECASE,
 )
 _TAX_WORDS = r"vat|mwst|ust|tva|iva|tax|taxes|sales tax|btw|pdv|пдв|ндс|dph|[áa]fa|moms|alv"
@@ -838,10 +912,16 @@ def _country_currency(found: list[_Candidate]) -> str | None:
     return currencies.pop() if len(currencies) == 1 else None
 
 
+_MEXICAN = re.compile(r"\bRFC:?[ \t]+[A-ZÑ&]{3,4}\d{6}[A-Z\d]{3}\b|\bM\.N\.|\bCFDI\b|\bMXN\b")
+"""A Mexican document (a taxpayer's RFC, "M.N.", moneda nacional, a CFDI): its "$" is the
+peso, as it is in Mexico."""
+
+
 def _money(text: str, country_currency: str | None = None) -> list[_Candidate]:
     """Amounts and totals; an amount without a currency is in the one the document
     declares or writes its other amounts in, else `country_currency`."""
     found: list[_Candidate] = []
+    dollar = "MXN" if _MEXICAN.search(text) else None
     for match in MONEY.finditer(text):
         number = match["num1"] or match["num2"]
         symbol = match["pre"] or match["post"]
@@ -857,7 +937,7 @@ def _money(text: str, country_currency: str | None = None) -> list[_Candidate]:
             continue
         if match["sign1"] or match["sign2"]:
             value = -value
-        code = currency_code(symbol)
+        code = dollar if dollar and symbol.strip() == "$" else currency_code(symbol)
         prefix = _label_of(text, match.start(), match.end())
         name = _money_name(prefix)
         strong = name == "total_amount" and _STRONG_TOTAL_CUE.search(prefix) is not None
@@ -1039,7 +1119,9 @@ _SELLER_CUE = re.compile(
     r"|s[äa]ljare|s[æe]lger|emitente|prodavatelj|izdavatelj|dobavitelj|prodajalec"
     r"|sz[áa]ll[íi]t[óo]|elad[óo]|furnizor|v[âa]nz[ăa]tor)\b[^\n]{0,3}"
     r"(?:[ \t]+(?=[A-Z]*\d)[A-Z0-9]{8,16})?$"
-    r"|\b(?:sold by|vendor|seller)\s*:",
+    r"|\b(?:sold by|vendor|seller)\s*:"
+    # A CFDI's header row: "Datos del emisor  Datos adicionales emisor".
+    r"|^[ \t]*datos del emisor\b.*$",
     re.IGNORECASE | re.MULTILINE,
 )
 _BUYER_CUE = re.compile(

@@ -790,3 +790,67 @@ def test_a_missing_calibration_keeps_the_rules_confidences_and_a_bad_one_is_refu
 def test_extract_gives_the_shipped_calibration() -> None:
     text = "Invoice no. 4711\nInvoice date: 12.03.2026\nTotal: 12.50 EUR"
     assert extract(text) == shipped_calibration().apply(extract_raw(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        # Labels stacked over their values, in the same order (PDF text of a two-column
+        # table): one over one, two over two.
+        ("Receipt Nr:\n1001\nInvoice ID:\nin_104AGr2hU2URDvnyCRmtcXXn\n", "1001"),
+        (
+            "Daňový doklad č. (Invoice No):\nVariabilní symbol:\n2406000590\n45021295\n",
+            "2406000590",
+        ),
+        # As many values as labels, or the order says nothing.
+        ("Invoice No:\nDate:\n1001\n", None),
+        # A title alone on its line over the number alone on the next, blank lines between.
+        ("Facture\n\nSAMPLE-002\n\nRésumé\n", "SAMPLE-002"),
+        ("Receipt\n\nRG SAMPLE/1\n\nPaid\n", "RG SAMPLE/1"),
+        ("Faktura\n20150009\nDaňový doklad\n", "20150009"),
+        ("Invoice\n2024\n", None),  # a year
+        ("Invoice\n12.03.2024\n", None),  # a date
+    ],
+)
+def test_a_number_on_the_line_under_its_label_or_title(text: str, number: str | None) -> None:
+    assert field_value(extract(text), "invoice_number") == number
+
+
+def test_a_cfdi_names_its_issuer_and_its_dollar_sign_is_the_peso() -> None:
+    cfdi = (
+        "CFDI 3.3 de Ingreso\nDatos del emisor Datos adicionales emisor\n"
+        "ACCEM SERVICIOS EMPRESARIALES SC\nRFC AAA010101AAA\nTotal: $2,382,870.00\n"
+    )
+    out = extract(cfdi)
+    assert field_value(out, "issuer") == "ACCEM SERVICIOS EMPRESARIALES SC"
+    assert field_value(out, "total_amount") == "2382870.00 MXN"
+    # Without a Mexican taxpayer, "M.N." or a CFDI, "$" stays the dollar.
+    assert field_value(extract("Total: $2,382,870.00\n"), "total_amount") == "2382870.00 USD"
+
+
+def test_a_total_without_vat_and_an_amount_whose_currency_ends_its_line() -> None:
+    text = "Celkem bez DPH\n1 000,00 Kč\nDPH 21 %\n210,00 Kč\n1 210,00 Kč\n"
+    out = extract(text)
+    assert field_value(out, "subtotal_amount") == "1000.00 CZK"
+    assert field_value(out, "total_amount") == "1210.00 CZK"
+    assert "210.00 CZK" in [f.normalized for f in out.fields]
+    # A currency alone on its line between two numbers is still the next one's.
+    column = extract("Price\n0.00\n$\n150.00\n")
+    assert [f.value for f in column.fields if f.type is FieldType.MONEY] == ["$\n150.00"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SpZ: odb. občanskopr. agend Magist. hl. m. Prahy, č. ZS/30/3/98\n",  # a file number
+        "ЕСИР број: 625/12.08.09.60\n",  # a version
+        "http://www.johndoe.tld/modules/3xt/ [10.2.2.15]\n",  # an address
+    ],
+)
+def test_no_date_inside_a_longer_code(text: str) -> None:
+    assert fields_named(extract(text), "date") == []
+
+
+def test_both_ends_of_a_period_are_dates() -> None:
+    out = extract("Leistungszeitraum 01.03.2026-31.03.2026\n")
+    assert {"2026-03-01", "2026-03-31"} <= {f.normalized for f in out.fields}
