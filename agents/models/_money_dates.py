@@ -145,10 +145,11 @@ DATE = re.compile(
     # Year first is year, month, day whatever the separator ("2024/07/05" in Japan, Korea,
     # China and many invoicing systems; "2024.07.05" in Hungary).
     r"(?P<iso>\b(?P<iy>\d{4})(?P<isep>[-/.])(?P<im>\d{1,2})(?P=isep)(?P<id>\d{1,2})(?!\d))"
-    # Not inside a longer code ("č. ZS/30/3/98" is a file number, "625/12.08.09.60" a
-    # version).
-    r"|(?P<num>(?<!/)(?<!\d\.)\b(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})"
-    r"(?!\d))"
+    # Not inside a longer code: a slashed one ("č. ZS/30/3/98" is a file number; a dotted
+    # date after a slash is a date: "INV-77/12.03.2024"), a dotted one ("625/12.08.09.60",
+    # "version 10.12.24.3", an IP address).
+    r"|(?P<num>(?:(?<!/)|(?=\d{1,2}[.-]))(?<!\d\.)\b(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})"
+    r"(?P=sep)(?P<y>\d{4}|\d{2})(?!\d)(?!\.\d))"
     rf"|(?P<dmy>\b(?P<d1>\d{{1,2}})(?:st|nd|rd|th|er|\.|º)?[\s-]+(?:de\s+)?"
     rf"(?P<m1>{_MONTH_ALT})\.?,?[\s-]+(?:de\s+)?(?P<y1>\d{{4}})(?!\d))"
     rf"|(?P<mdy>\b(?P<m2>{_MONTH_ALT})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s?,?\s+"

@@ -544,10 +544,27 @@ _GLUED_IDS = [
     if name in ("invoice_number", "order_number", "customer_number")
 ]
 _ID_LABEL_SEARCH = [
-    (name, re.compile(rf"\b(?:{label})(?![^\W\d_])", re.IGNORECASE)) for name, label in _ID_LABELS
+    (name, re.compile(rf"\b(?:{label})[\W_]*$", re.IGNORECASE)) for name, label in _ID_LABELS
 ]
-"""The labels of `_ID_LABELS` anywhere in a label of `_stacked_pairs`."""
+"""The labels of `_ID_LABELS` ending a label of `_stacked_pairs` ("Daňový doklad č. (Invoice
+No):"; not "Order date:")."""
 _STACKED_ID = re.compile(r"(?=[A-Z0-9/._-]*\d)[A-Z0-9][A-Z0-9/._-]{1,30}[A-Z0-9]", re.IGNORECASE)
+_AMOUNT_SHAPE = re.compile(r"(?:\d{1,3}(?:[.,' ]\d{3})+|\d+)[.,]\d{1,2}|\d{1,2}[/.-]\d{4}")
+"""An amount ("1234.56", "150.00") or a month of a year ("03/2024"): no document number."""
+_PHONE_SHAPE = re.compile(r"(?:\+|0)\d{1,4}(?:[ -]\d{2,4}){2,}")
+
+
+def _not_an_id(value: str) -> bool:
+    """Whether a value found under a label or a title is something else: a year, a date,
+    an amount, a billing month, a phone number."""
+    return bool(
+        _YEAR.fullmatch(value)
+        or DATE_PATTERN.fullmatch(value)
+        or _AMOUNT_SHAPE.fullmatch(value)
+        or _PHONE_SHAPE.fullmatch(value)
+    )
+
+
 _BARE_INVOICE = re.compile(
     r"\b(?:invoice|rechnung|facture|factura)\s+(?P<value>(?=[A-Z0-9/-]*\d)[A-Z]{1,4}[-/]?"
     r"\d[A-Z0-9/_-]{2,20})",
@@ -575,7 +592,8 @@ _TITLE_OVER_NUMBER = re.compile(
 )
 """A title alone on its line and the document's number alone on the next ("Facture" over
 "SAMPLE-002", "Faktura" over "20150009"), as HTML and PDF headers lay them out."""
-_LABEL_ENDS_LINE = re.compile(r"[^\n]{1,80}:[ \t]*")
+_LABEL_ENDS_LINE = re.compile(r"[^\n:]{1,60}:[ \t]*")
+_STACKED_MAX = 6
 _VALUE_LINE = re.compile(r"[^\n:]{1,60}")
 
 
@@ -592,7 +610,7 @@ def _stacked_pairs(text: str) -> Iterator[tuple[str, int, str]]:
     i = 0
     while i < len(lines):
         j = i
-        while j < len(lines) and _LABEL_ENDS_LINE.fullmatch(lines[j][1]):
+        while j < len(lines) and j - i < _STACKED_MAX and _LABEL_ENDS_LINE.fullmatch(lines[j][1]):
             j += 1
         count = j - i
         values = lines[j : j + count]
@@ -650,7 +668,7 @@ def _identifiers(text: str) -> Iterator[_Candidate]:
             )
     for label, start, value in _stacked_pairs(text):
         for name, pattern in _ID_LABEL_SEARCH:
-            if pattern.search(label) and _STACKED_ID.fullmatch(value):
+            if pattern.search(label) and _STACKED_ID.fullmatch(value) and not _not_an_id(value):
                 yield _Candidate(
                     name,
                     value,
@@ -664,7 +682,7 @@ def _identifiers(text: str) -> Iterator[_Candidate]:
                 break
     for match in _TITLE_OVER_NUMBER.finditer(text):
         value = match["value"]
-        if not (_YEAR.fullmatch(value) or DATE_PATTERN.fullmatch(value)):
+        if not _not_an_id(value):
             yield _Candidate(
                 "invoice_number",
                 value,
@@ -788,7 +806,8 @@ def _month_first_hint(text: str) -> bool:
 _STRONG_TOTAL = (
     r"grand total|total due|amount due|balance due|amount payable|amount to pay|total to pay"
     r"|total payable|zu zahlen|zahlbetrag|brutto\s*-?\s*summe|bruttobetrag|rechnungsbetrag"
-    r"|gesamtbetrag brutto|endbetrag|nachzahlung|net [àa] payer|total ttc|montant ttc"
+    r"|gesamtbetrag brutto|endbetrag|nachzahlung|total ttc|montant ttc"
+    r"|(?:net|total|montant|reste|somme) [àa] payer"
     r"|montant d[ûu]|total a pagar|importe total|te betalen|totaal (?:incl|te betalen)"
     r"|do zap[łl]aty|kwota nale[żz]no[śs]ci|erstattungsbetrag|amount claimed|to reimburse"
     r"|valor total"
@@ -806,8 +825,7 @@ _STRONG_TOTAL_CUE = re.compile(_STRONG_TOTAL, re.IGNORECASE)
 _SUBTOTAL_CUE = re.compile(
     r"sub-?total|zwischensumme|positionssumme|\bnet(?:to)?\b(?! [àa] payer)|total ht|\bht\b"
     r"|base imponible|sous-total|subtotaal|exclusief|ohne ust|excl\.?\b|warenwert"
-    r"|excluding|before tax|sin iva|senza iva|imponibile|bez pdv|без пдв|bez dph|bez vat"
-    r"|hors taxes?|sans tva|zonder btw|without (?:vat|tax)|ilman alv|utan moms|uten mva",
+    r"|excluding|before tax|sin iva|senza iva|imponibile|bez pdv|без пдв",
     re.IGNORECASE,
 )
 _TAX_WORDS = r"vat|mwst|ust|tva|iva|tax|taxes|sales tax|btw|pdv|пдв|ндс|dph|[áa]fa|moms|alv"
@@ -912,16 +930,21 @@ def _country_currency(found: list[_Candidate]) -> str | None:
     return currencies.pop() if len(currencies) == 1 else None
 
 
-_MEXICAN = re.compile(r"\bRFC:?[ \t]+[A-ZÑ&]{3,4}\d{6}[A-Z\d]{3}\b|\bM\.N\.|\bCFDI\b|\bMXN\b")
-"""A Mexican document (a taxpayer's RFC, "M.N.", moneda nacional, a CFDI): its "$" is the
-peso, as it is in Mexico."""
+_MEXICAN = re.compile(r"\bM\.N\.|\bCFDI\b|\bMXN\b")
+_DOLLARS = re.compile(r"\bUSD\b|US\$")
+"""A Mexican document ("M.N.", moneda nacional; a CFDI; "MXN") that names no dollars and
+declares no other currency: its "$" is the peso, as it is in Mexico."""
 
 
 def _money(text: str, country_currency: str | None = None) -> list[_Candidate]:
     """Amounts and totals; an amount without a currency is in the one the document
     declares or writes its other amounts in, else `country_currency`."""
     found: list[_Candidate] = []
-    dollar = "MXN" if _MEXICAN.search(text) else None
+    dollar = (
+        "MXN"
+        if _MEXICAN.search(text) and not _DOLLARS.search(text) and not _declared_currency(text)
+        else None
+    )
     for match in MONEY.finditer(text):
         number = match["num1"] or match["num2"]
         symbol = match["pre"] or match["post"]
@@ -1056,8 +1079,19 @@ def _amount_of(candidate: _Candidate) -> Decimal | None:
         return None
 
 
+_WITHOUT_TAX = re.compile(
+    r"\b(?:bez (?:dph|vat)|hors taxes?|zonder btw|without (?:vat|tax)|ilman alv|utan moms"
+    r"|uten mva)\b",
+    re.IGNORECASE,
+)
+"""A total "without VAT" in more languages ("Celkem bez DPH"): a subtotal, unless the label
+names the amount to pay ("Total à payer (TVA non applicable, ...)")."""
+
+
 def _money_name(prefix: str) -> str:
-    if _SUBTOTAL_CUE.search(prefix):
+    if _SUBTOTAL_CUE.search(prefix) or (
+        _WITHOUT_TAX.search(prefix) and not _STRONG_TOTAL_CUE.search(prefix)
+    ):
         return "subtotal_amount"
     if (
         _TAX_TOTAL.search(prefix)
@@ -1139,9 +1173,10 @@ _NAME_FIELD = re.compile(
 )
 """A party's name under its own label, in a seller's block ("Nazwa: Bartkowiak ...")."""
 _ADDRESS_LABELS = frozenset(
-    "address adresse adres adresa anschrift dirección direccion indirizzo endereço".split()
+    "address adresse adres adresa anschrift dirección direccion indirizzo endereço sídlo "
+    "sidlo siedziba sitz sede osoite adress".split()
 )
-"""An address's label alone on its line, which is no name."""
+"""An address's (or a registered office's) label alone on its line, which is no name."""
 _SENDER_LINE = re.compile(r"[ \t]*[-\u2013\u2014|\u00b7\u2022][ \t]*\w")
 _BRAND_LINE = re.compile(r"(?:[^\W\d_]|[&'., -]){3,50}")
 """A line that can be a name: letters of any script, spaces and ``&'.,-``."""
@@ -1229,6 +1264,8 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
         if org is not None:
             return [replace(org, name="issuer", confidence=0.85)]
         for line in (x.strip() for x in text[cue.end() : window].splitlines()):
+            if _BUYER_CUE.match(line) or _SELLER_CUE.match(line):
+                break  # the next party's block: nothing of the seller's was named
             labelled = _NAME_FIELD.fullmatch(line)
             if labelled is not None:
                 start = text.index(line, cue.end()) + labelled.start("name")

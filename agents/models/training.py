@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from agents.errors import ModelError
 from agents.models import _data, evaluation
 from agents.models import classifier as classifier_model
 from agents.models import extractor as extractor_model
@@ -37,13 +38,27 @@ def train_classifier(
 ) -> str:
     """Train and evaluate the classifier (with people's `feedback`, if given: trained on,
     never measured on), measured held out by source on the labelled documents in `real`
-    (a corpus as ``data/real/corpus.jsonl``, by default that one); returns the metrics as
-    JSON."""
+    (a corpus as ``data/real/corpus.jsonl``, by default that one: each source predicted by
+    a model trained on the generated corpus and the others); returns the metrics as JSON.
+
+    Raises:
+        ModelError: If `real` cannot be read or holds documents of fewer than two sources
+            (none can be held out), or if `write` is asked with documents other than
+            data/real's (the shipped metrics and calibration are data/real's).
+    """
+    docs = evaluation.load_real(real or _data.REAL_CORPUS)
+    if real is not None:
+        if write:
+            raise ModelError(f"{real}: the metrics of one's own documents are not written to data/")
+        if len({d.source for d in docs}) < 2:
+            raise ModelError(
+                f"{real}: documents of at least two sources are needed to hold one out"
+            )
     _, metrics = classifier_model.train(
         _data.CLASSIFIER_CORPUS,
         seed,
         _data.CLASSIFIER_METRICS if write else None,
-        real=evaluation.load_real(real or _data.REAL_CORPUS),
+        real=docs,
         feedback=classifier_model.load_feedback(feedback) if feedback is not None else (),
         calibration_path=_data.CLASSIFIER_CALIBRATION if write else None,
     )

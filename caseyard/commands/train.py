@@ -40,9 +40,11 @@ def register(app: typer.Typer) -> None:
         real: Annotated[
             Path | None,
             typer.Option(
-                help="Measure the classifier held out by source on these real labelled "
-                "documents (its confidence calibration fitted on them too): JSON lines as "
-                "data/real/corpus.jsonl (id, source, doc_type, text); by default data/real's."
+                help="Measure the classifier on these real labelled documents instead of "
+                "data/real's, each source held out from a model trained on the generated "
+                "corpus and the file's other sources: JSON lines as data/real/corpus.jsonl "
+                "(id, source, doc_type, text), two sources at least. Nothing is written to "
+                "data/ (implies --no-write); the extractor and the scorer keep their data."
             ),
         ] = None,
     ) -> None:
@@ -68,7 +70,9 @@ def register(app: typer.Typer) -> None:
         for n, name in enumerate(chosen):
             with Progress(*columns, console=console, transient=True) as progress:
                 progress.add_task(f"training {name}", total=len(chosen), completed=n)
-                metrics = json.loads(trainers[name](seed=seed, write=write))
+                # One's own documents measure, they do not replace data/'s metrics.
+                mine = name == "classifier" and real is not None
+                metrics = json.loads(trainers[name](seed=seed, write=write and not mine))
             for table in _tables(name, metrics, seed):
                 console.print(table)
 

@@ -229,8 +229,8 @@ def test_train_extractor_prints_what_its_confidence_means(tmp_path: Path) -> Non
 
 def test_train_classifier_refuses_real_documents_it_cannot_read(tmp_path: Path) -> None:
     """`--real` names the classifier's documents: a missing file, a line that is not a
-    labelled document (exit 1), or another model's training (a usage error, exit 2) each
-    end in one line, before any training."""
+    labelled document, documents of one source (exit 1), or another model's training (a
+    usage error, exit 2) each end in one line, before any training."""
     missing = caseyard("train", "classifier", "--real", "gone.jsonl", "--no-write", cwd=tmp_path)
     assert missing.returncode == 1
     assert "gone.jsonl" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
@@ -241,3 +241,13 @@ def test_train_classifier_refuses_real_documents_it_cannot_read(tmp_path: Path) 
     assert "bad.jsonl:1: not a labelled real document" in unlabelled.stderr
     other = caseyard("train", "scorer", "--real", str(bad), "--no-write", cwd=tmp_path)
     assert other.returncode == 2 and "--real is the classifier's" in other.stderr
+    # Documents of one source: none can be held out.
+    alone = tmp_path / "alone.jsonl"
+    alone.write_text(
+        "".join(
+            json.dumps({"id": f"a/{n}", "source": "a", "doc_type": "invoice", "text": "x"}) + "\n"
+            for n in range(3)
+        )
+    )
+    one = caseyard("train", "classifier", "--real", str(alone), cwd=tmp_path)
+    assert one.returncode == 1 and "at least two sources" in one.stderr

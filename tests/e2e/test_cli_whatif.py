@@ -198,9 +198,12 @@ async def test_what_if_extract_compares_the_fields_with_what_the_person_settled(
 ROMANCE = ROOT / "examples" / "documents" / "fraud_romance_scam.txt"
 
 
+CLASSIFIER_FILES = ("metrics.json", "calibration.json")
+
+
 def _few_real_documents(path: Path) -> Path:
     """Two documents of each of three sources of data/real, as a corpus of their own: what
-    `caseyard train classifier --real` measures on here (all of data/real's 96 sources take
+    `caseyard train classifier --real` measures on here (all of data/real's sources take
     minutes, and the unit tests measure them)."""
     by_source: dict[str, list[str]] = {}
     for line in (ROOT / "data" / "real" / "corpus.jsonl").read_text("utf-8").splitlines():
@@ -248,12 +251,14 @@ async def test_a_correction_trains_a_version_whose_what_if_agrees_with_the_perso
     ]
     assert (example["case_id"], example["doc_type"]) == (case, "fraud_report")
     feedback = str(tmp_path / "data" / "feedback.jsonl")
-    # --no-write: the repo's data/classifier/metrics.json is the shipped model's, not this.
+    # --real writes nothing: the repo's data/classifier files are the shipped model's.
+    shipped = [(ROOT / "data" / "classifier" / n).read_bytes() for n in CLASSIFIER_FILES]
     real = _few_real_documents(tmp_path / "real.jsonl")
     trained = run_caseyard(
-        tmp_path, "train", "classifier", "--feedback", feedback, "--real", str(real), "--no-write"
+        tmp_path, "train", "classifier", "--feedback", feedback, "--real", str(real)
     )
     assert trained.returncode == 0, trained.stderr
+    assert [(ROOT / "data" / "classifier" / n).read_bytes() for n in CLASSIFIER_FILES] == shipped
     assert re.search(r"n_feedback\W+1\b", trained.stdout), trained.stdout  # measured with it
     assert re.search(r"by source: sources\W+3\b", trained.stdout), trained.stdout
     after = what_if()

@@ -665,7 +665,7 @@ def test_a_receipts_first_line_as_its_issuer(text: str, issuer: str | None) -> N
             "Odběratel\nKunde s.r.o.\nDodavatel\nJiná firma s.r.o.\nIČ 99899989\n",
             "Jiná firma s.r.o.",
         ),
-        ("Myyjä:\nYritys Oy\nYritystie 11\n", "Yritys Oy"),
+        ("Myyjä:\nKahvila Aurinko\nYritystie 11\n", "Kahvila Aurinko"),
         # The name under its own label in the seller's block; an address's label is no name.
         (
             "Sprzedawca\nNIP: 5265877635\nNazwa: Bartkowiak, Dróżdż and Górecki\nAdres\n"
@@ -673,6 +673,11 @@ def test_a_receipts_first_line_as_its_issuer(text: str, issuer: str | None) -> N
             "Bartkowiak, Dróżdż and Górecki",
         ),
         ("Verkoper\nAdres\nKerkstraat 1\n", None),
+        # The seller's block ends where the buyer's (or a registered office's label) starts.
+        ("Sprzedawca\nNabywca\nJan Kowalski\n", None),
+        ("Myyjä\nOstaja\nMatti\n", None),
+        ("Dodavatel\nSídlo\nPraha 1\n", None),
+        ("Sprzedawca\nNIP: 1234567890\nAdres: ul. Długa 1\nNabywca\nNazwa: Strzelczyk LLC\n", None),
     ],
 )
 def test_sellers_labels_in_more_languages(text: str, issuer: str | None) -> None:
@@ -810,10 +815,35 @@ def test_extract_gives_the_shipped_calibration() -> None:
         ("Faktura\n20150009\nDaňový doklad\n", "20150009"),
         ("Invoice\n2024\n", None),  # a year
         ("Invoice\n12.03.2024\n", None),  # a date
+        ("Invoice\n1234.56\n", None),  # an amount
+        ("Invoice\n03/2024\n", None),  # a billing month
+        ("RECEIPT\n\n0800-555-0199\n", None),  # a phone number
+        # A label run stops at a sentence's colon, and a misaligned pair is no number.
+        (
+            "Please find the details below:\nInvoice No:\nAmount:\nINV-2024-001\n150.00\n"
+            "Kind regards\n",
+            None,
+        ),
+        ("anbei erhalten Sie:\nRechnungsnr.:\nDatum:\n2024-0815\n12.03.2024\n", None),
     ],
 )
 def test_a_number_on_the_line_under_its_label_or_title(text: str, number: str | None) -> None:
     assert field_value(extract(text), "invoice_number") == number
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "value"),
+    [
+        # A label that only starts with an identifier's word is no identifier's label.
+        ("Order date:\n12.03.2026\n", "date", "2026-03-12"),
+        ("Order total:\n123.45 EUR\n", "total_amount", "123.45 EUR"),
+        ("Reference date:\n2024-03-12\n", "date", "2024-03-12"),
+    ],
+)
+def test_a_stacked_label_is_read_to_its_end(text: str, name: str, value: str) -> None:
+    out = extract(text)
+    assert field_value(out, name) == value
+    assert not fields_named(out, "order_number") and not fields_named(out, "reference")
 
 
 def test_a_cfdi_names_its_issuer_and_its_dollar_sign_is_the_peso() -> None:
@@ -824,8 +854,11 @@ def test_a_cfdi_names_its_issuer_and_its_dollar_sign_is_the_peso() -> None:
     out = extract(cfdi)
     assert field_value(out, "issuer") == "ACCEM SERVICIOS EMPRESARIALES SC"
     assert field_value(out, "total_amount") == "2382870.00 MXN"
-    # Without a Mexican taxpayer, "M.N." or a CFDI, "$" stays the dollar.
+    # Without "M.N.", a CFDI or "MXN", or where the document declares or names dollars,
+    # "$" stays the dollar.
     assert field_value(extract("Total: $2,382,870.00\n"), "total_amount") == "2382870.00 USD"
+    declared = extract("CFDI 4.0\nMoneda: USD\nTotal: $1,000.00\n")
+    assert field_value(declared, "total_amount") == "1000.00 USD"
 
 
 def test_a_total_without_vat_and_an_amount_whose_currency_ends_its_line() -> None:
@@ -837,6 +870,9 @@ def test_a_total_without_vat_and_an_amount_whose_currency_ends_its_line() -> Non
     # A currency alone on its line between two numbers is still the next one's.
     column = extract("Price\n0.00\n$\n150.00\n")
     assert [f.value for f in column.fields if f.type is FieldType.MONEY] == ["$\n150.00"]
+    # "Without VAT" beside the amount to pay is the total, not the net.
+    due = extract("Total à payer (TVA non applicable, sans TVA): 500,00 EUR\n")
+    assert field_value(due, "total_amount") == "500.00 EUR"
 
 
 @pytest.mark.parametrize(
@@ -845,6 +881,7 @@ def test_a_total_without_vat_and_an_amount_whose_currency_ends_its_line() -> Non
         "SpZ: odb. občanskopr. agend Magist. hl. m. Prahy, č. ZS/30/3/98\n",  # a file number
         "ЕСИР број: 625/12.08.09.60\n",  # a version
         "http://www.johndoe.tld/modules/3xt/ [10.2.2.15]\n",  # an address
+        "Firmware version 10.12.24.3\n",  # a version
     ],
 )
 def test_no_date_inside_a_longer_code(text: str) -> None:
@@ -854,3 +891,5 @@ def test_no_date_inside_a_longer_code(text: str) -> None:
 def test_both_ends_of_a_period_are_dates() -> None:
     out = extract("Leistungszeitraum 01.03.2026-31.03.2026\n")
     assert {"2026-03-01", "2026-03-31"} <= {f.normalized for f in out.fields}
+    # A dotted date after a slash is a date ("INV-77/12.03.2024").
+    assert "2024-03-12" in [f.normalized for f in extract("Nr./Datum: INV-77/12.03.2024\n").fields]
