@@ -68,7 +68,9 @@ the koruna's abbreviations as written ("zł", "Kč"; not "KC", Kansas City's).
 "Rs" is a rupee only written so and before an amount on its own line: a shop's name ending
 in "RS" above a line that starts with a number is not ("LC WAIKIKI RETAIL RS" over
 "1007575-..."), nor Serbia's country code ("PIB: RS 106884584")."""
-_NUMBER = r"(?:\d{1,3}(?:[.,'\u2019\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
+_NUMBER = r"(?!00\d)(?:\d{1,3}(?:[.,'\u2019\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
+"""An amount's number; one with two leading zeros is a code's ("R$ 0000002002-8", a
+boleto's "nosso número")."""
 MONEY = re.compile(
     rf"(?P<pre>{_CURRENCY})\s?(?P<sign1>-)?\s?(?P<num1>{_NUMBER})(?![\d.,]*\d)"
     rf"|(?P<sign2>-)?(?P<num2>(?<![\d.,]){_NUMBER})(?:[^\S\n]?|\n(?!{_CURRENCY}\s?-?\d))"

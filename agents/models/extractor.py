@@ -57,7 +57,8 @@ currencies, Swiss thousands, tax totals in either order, forms' dates under thei
 v4: sellers' and buyers' labels in eleven more languages, a seller's name under its
 "Name:" label, receipt numbers, "BAURECHNUNG (204) Nr.", labels stacked over their values,
 a title over the document's number, a CFDI's issuer and pesos, "without VAT" in more
-languages, no date inside a longer code, an amount's currency ending its line)."""
+languages, no date inside a longer code, an amount's currency ending its line, an amount
+behind check-protection asterisks, no amount with two leading zeros)."""
 CALIBRATION_PRIOR = 5.0
 """How many answers a rule's own confidence counts for when it is calibrated (see
 `Calibration.fit`): a level the development sources answered few times stays near it.
@@ -866,6 +867,9 @@ _LABEL_LINE = re.compile(
 (a QR-bill's "Amount" over "123 949.75"; "Betrag", "Montant", "Importo", Romansh "Import"):
 labels that say "total" only in such forms. A value under any other label, blank lines
 between or not, is named by that label (`_label_of`)."""
+_PROTECTED_AMOUNT = re.compile(rf"\*{{2,}}[ \t]*(?P<num>{_DIGITS}[.,]\d{{2}})(?![\d.,]*\d)")
+"""An amount behind check-protection asterisks ("***100,00"), as payment slips and cheques
+print the amount to pay (Slovenia's UPN, Croatia's HUB-3)."""
 _DECLARED_CURRENCY = re.compile(
     r"(?:currency|w[äa]hrung|devise|monnaie|moneda|divisa|valuta)[ \t]*[:.]?[ \t]*\n?[ \t]*"
     r"(?P<code>[A-Za-z]{3})\b",
@@ -990,6 +994,10 @@ def _money(text: str, country_currency: str | None = None) -> list[_Candidate]:
         named = _CURRENCY_IN_LABEL.search(prefix)
         written = f" {currency_code(named.group())}" if named else unit
         found.append(_total(match, f"{value:.2f}{written}", 0.9 if strong else 0.6, 20))
+    for match in _PROTECTED_AMOUNT.finditer(text):
+        value = parse_number(match["num"])
+        if value is not None:
+            found.append(_total(match, f"{value:.2f}{unit}", 0.7, 25))
     for match in _LABEL_LINE.finditer(text):
         value = parse_number(match["num"])
         label = match["label"]
@@ -1191,7 +1199,7 @@ _HEADING_LINES = 3
 """A title line and the code lines a receipt's name may stand under."""
 _NOT_SHOPS = frozenset(
     "bill billed thank thanks cashier paid herrn herr frau mr mrs ms monsieur madame mme "
-    "señor señora sr sra dear".split()
+    "señor señora sr sra dear instructions instruções instrucciones anleitung".split()
 )
 """Words of a receipt's or letter's first lines that are no shop's name."""
 _LINE = re.compile(r"[^\n]+")

@@ -893,3 +893,15 @@ def test_both_ends_of_a_period_are_dates() -> None:
     assert {"2026-03-01", "2026-03-31"} <= {f.normalized for f in out.fields}
     # A dotted date after a slash is a date ("INV-77/12.03.2024").
     assert "2024-03-12" in [f.normalized for f in extract("Nr./Datum: INV-77/12.03.2024\n").fields]
+
+
+def test_a_protected_amount_and_a_code_with_leading_zeros() -> None:
+    # A payment slip prints the amount behind check-protection asterisks; the IBAN's
+    # country gives the currency.
+    slip = extract("Plačilo računa\n***100,00\nSI56 1010 0005 2910 391\nOlaii d.o.o.\n")
+    assert field_value(slip, "total_amount") == "100.00 EUR"
+    # A boleto's "nosso número" after "R$" is a code, not an amount.
+    boleto = extract("Nosso Numero\nACME 5811-4 / 000818321 R$ 0000002002-8\n")
+    assert not [f for f in boleto.fields if f.type is FieldType.MONEY]
+    # A printing-instructions heading is no shop's name.
+    assert field_value(extract("Instruções de Impressão\n- Imprima em A4\n"), "issuer") is None
