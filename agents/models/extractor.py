@@ -599,10 +599,11 @@ _VALUE_LINE = re.compile(r"[^\n:]{1,60}")
 
 
 def _stacked_pairs(text: str) -> Iterator[tuple[str, int, str]]:
-    """`(label, value start, value)` of labels stacked over their values: k lines each
-    ending in a colon, then k lines of values in the same order, as PDF text of a two-column
-    table of labels and values reads ("Receipt Nr:" over "1001"; "Invoice No):",
-    "Variabilní symbol:" over "2406000590", "45021295")."""
+    """`(label, value start, value)` of labels stacked over their values: k lines (at most
+    _STACKED_MAX) each a short label ending in its only colon, then k lines of values
+    without a colon, paired in order, as PDF text of a two-column table of labels and values
+    reads ("Receipt Nr:" over "1001"; "Invoice No):", "Variabilní symbol:" over
+    "2406000590", "45021295"). The callers check that a value is what its label says."""
     lines: list[tuple[int, str]] = []
     offset = 0
     for line in text.split("\n"):
