@@ -639,6 +639,15 @@ def _line_width(text: str) -> int | None:
     return width if 30 <= width <= 64 and lengths[width] >= 3 else None
 
 
+def _identifier(
+    name: str, value: str, start: int, end: int, confidence: float, priority: int
+) -> _Candidate:
+    """An identifier found at `start:end` (normalised to capitals)."""
+    return _Candidate(
+        name, value, FieldType.IDENTIFIER, value.upper(), start, end, confidence, priority
+    )
+
+
 def _identifiers(text: str) -> Iterator[_Candidate]:
     labelled = [(n, p, 0.9) for n, p in _IDS] + [(n, p, 0.85) for n, p in _GLUED_IDS]
     width = _line_width(text)
@@ -658,66 +667,20 @@ def _identifiers(text: str) -> Iterator[_Candidate]:
                     text[match.start("value") : carried.end()].replace("\n", ""),
                     carried.end(),
                 )
-            yield _Candidate(
-                name,
-                value,
-                FieldType.IDENTIFIER,
-                value.upper(),
-                match.start("value"),
-                end,
-                confidence,
-                50,
-            )
+            yield _identifier(name, value, match.start("value"), end, confidence, 50)
     for label, start, value in _stacked_pairs(text):
         for name, pattern in _ID_LABEL_SEARCH:
             if pattern.search(label) and _STACKED_ID.fullmatch(value) and not _not_an_id(value):
-                yield _Candidate(
-                    name,
-                    value,
-                    FieldType.IDENTIFIER,
-                    value.upper(),
-                    start,
-                    start + len(value),
-                    0.85,
-                    50,
-                )
+                yield _identifier(name, value, start, start + len(value), 0.85, 50)
                 break
     for match in _TITLE_OVER_NUMBER.finditer(text):
-        value = match["value"]
-        if not _not_an_id(value):
-            yield _Candidate(
-                "invoice_number",
-                value,
-                FieldType.IDENTIFIER,
-                value.upper(),
-                match.start("value"),
-                match.end("value"),
-                0.75,
-                45,
-            )
+        if not _not_an_id(match["value"]):
+            yield _identifier("invoice_number", match["value"], *match.span("value"), 0.75, 45)
     for match in _TITLE_INVOICE.finditer(text):
         if not _YEAR.fullmatch(match["value"]):
-            yield _Candidate(
-                "invoice_number",
-                match["value"],
-                FieldType.IDENTIFIER,
-                match["value"],
-                match.start("value"),
-                match.end("value"),
-                0.75,
-                45,
-            )
+            yield _identifier("invoice_number", match["value"], *match.span("value"), 0.75, 45)
     for match in _BARE_INVOICE.finditer(text):
-        yield _Candidate(
-            "invoice_number",
-            match["value"],
-            FieldType.IDENTIFIER,
-            match["value"].upper(),
-            match.start("value"),
-            match.end("value"),
-            0.75,
-            45,
-        )
+        yield _identifier("invoice_number", match["value"], *match.span("value"), 0.75, 45)
 
 
 _DATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -825,11 +788,14 @@ _TOTAL_CUE = re.compile(
 )
 _STRONG_TOTAL_CUE = re.compile(_STRONG_TOTAL, re.IGNORECASE)
 _SUBTOTAL_CUE = re.compile(
-    r"sub-?total|zwischensumme|positionssumme|\bnet(?:to)?\b(?! [àa] payer)|total ht|\bht\b"
+    r"sub-?total|zwischensumme|positionssumme|\bnet(?:to)?\b|total ht|\bht\b"
     r"|base imponible|sous-total|subtotaal|exclusief|ohne ust|excl\.?\b|warenwert"
-    r"|excluding|before tax|sin iva|senza iva|imponibile|bez pdv|без пдв",
+    r"|excluding|before tax|sin iva|senza iva|imponibile|bez pdv|без пдв|bez (?:dph|vat)"
+    r"|hors taxes?|zonder btw|without (?:vat|tax)|ilman alv|utan moms|uten mva",
     re.IGNORECASE,
 )
+"""A net amount's label in any language ("Celkem bez DPH"), unless the label names the
+amount to pay ("Total à payer (TVA non applicable, sans TVA)", "Net à payer")."""
 _TAX_WORDS = r"vat|mwst|ust|tva|iva|tax|taxes|sales tax|btw|pdv|пдв|ндс|dph|[áa]fa|moms|alv"
 _TAXES_WITHHELD = r"tributos|impostos|impuestos|reten[çc][õo]es|retenciones|withholdings?"
 """Words of a total of taxes ("Total de impuestos", "Total das Retenções") that are no tax
@@ -1088,19 +1054,8 @@ def _amount_of(candidate: _Candidate) -> Decimal | None:
         return None
 
 
-_WITHOUT_TAX = re.compile(
-    r"\b(?:bez (?:dph|vat)|hors taxes?|zonder btw|without (?:vat|tax)|ilman alv|utan moms"
-    r"|uten mva)\b",
-    re.IGNORECASE,
-)
-"""A total "without VAT" in more languages ("Celkem bez DPH"): a subtotal, unless the label
-names the amount to pay ("Total à payer (TVA non applicable, ...)")."""
-
-
 def _money_name(prefix: str) -> str:
-    if _SUBTOTAL_CUE.search(prefix) or (
-        _WITHOUT_TAX.search(prefix) and not _STRONG_TOTAL_CUE.search(prefix)
-    ):
+    if _SUBTOTAL_CUE.search(prefix) and not _STRONG_TOTAL_CUE.search(prefix):
         return "subtotal_amount"
     if (
         _TAX_TOTAL.search(prefix)
