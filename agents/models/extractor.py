@@ -49,7 +49,7 @@ __all__ = [
     "fields_named",
 ]
 
-MODEL_NAME = "extract-rules-v4"
+MODEL_NAME = "extract-rules-v5"
 """Reported in `ModelUsage.model`; a change of the rules' answers is a new version (v2:
 confidences calibrated, see `Calibration`; v3: labels in more languages and scripts, tax
 totals, receipts' names, wrapped journal lines; then Brazil's, Poland's and the Czech
@@ -58,7 +58,9 @@ v4: sellers' and buyers' labels in eleven more languages, a seller's name under 
 "Name:" label, receipt numbers, "BAURECHNUNG (204) Nr.", labels stacked over their values,
 a title over the document's number, a CFDI's issuer and pesos, "without VAT" in more
 languages, no date inside a longer code, an amount's currency ending its line, an amount
-behind check-protection asterisks, no amount with two leading zeros)."""
+behind check-protection asterisks, no amount with two leading zeros; v5: a name over its
+role word, a legal form after a comma or in capitals, a greeted company is the addressee, a
+letter's signatory as the last resort, Czech and Spanish simplified invoices' numbers)."""
 CALIBRATION_PRIOR = 5.0
 """How many answers a rule's own confidence counts for when it is calibrated (see
 `Calibration.fit`): a level the development sources answered few times stays near it.
@@ -489,9 +491,10 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
         r"|rechnungs?\s*-?\s*(?:nr\.?|nummer|no\.?)|re\.?-?nr\.?"
         r"|\w*rechnung\)?(?:\s+de[rs]\s+\w+)?(?:\s*\(\d{3}\))?\s*(?:nr\.?|#)"
         r"|gutschrifts?\s*-?\s*(?:nr\.?|nummer)|avoir\s*(?:n°|no|n\.?º?|num[ée]ro)"
-        r"|factuur\s*-?\s*(?:nummer|nr\.?|no\.?)|faktura\s*(?:vat\s*)?(?:nr\.?|no\.?)"
+        r"|factuur\s*-?\s*(?:nummer|nr\.?|no\.?)|faktura\s*(?:vat\s*)?(?:nr\.?|no\.?|č\.?)"
         r"|nr\.?\s*faktury|numer\s*faktury"
         r"|facture\s*(?:n°|no|n\.?º?|num[ée]ro)|n°\s*de\s*facture|factura\s*(?:n[º°o.]*|número)"
+        r"|factura\s+simplificada"
         r"|n[º°]\s*de\s*factura|n[úu]mero\s*de\s*factura|credit\s*note\s*(?:no\.?|#)"
         r"|fattura\s*(?:n\.?|nr\.?|numero)|numero\s*(?:di\s*|della\s*)?fattura"
         r"|fatura\s*n\.?[º°]?|n[úu]mero\s*da\s*fatura|fakturan(?:ummer|r\.?)"
@@ -1108,12 +1111,13 @@ def _promote_singletons(candidates: list[_Candidate]) -> list[_Candidate]:
 
 
 _SELLER_CUE = re.compile(
-    r"^[ \t]*(?:seller|sold by|vendor|supplier|service provider|issued by|payable to"
+    r"^[ \t]*(?:seller|sold by|vendor|supplier|(?:service )?provider|issued by|payable to"
+    r"|(?:invoice|bill) from"
     r"|(?:account|konto|compte|conto)\s*/\s*(?:payable to|zahlbar an|payable [àa]|pagabile a"
     r"|da pajar a)|verk[äa]ufer|lieferant|rechnungssteller|zahlungsempf[äa]nger"
     r"|leverancier|vendeur|fournisseur|[ée]metteur|proveedor|vendedor|emisor"
     r"|(?:ente )?creditore|cedente(?:\s*/\s*prestatore)?|fornitore|venditore|verkoper"
-    r"|sprzedawca|dodavatel|prod[áa]vaj[íi]c[íi]|dod[áa]vate[ľl]|myyj[äa]|laskuttaja"
+    r"|sprzedawca|dodavatel|prod[áa]vaj[íi]c[íi]|prodejce|dod[áa]vate[ľl]|myyj[äa]|laskuttaja"
     r"|s[äa]ljare|s[æe]lger|emitente|prodavatelj|izdavatelj|dobavitelj|prodajalec"
     r"|sz[áa]ll[íi]t[óo]|elad[óo]|furnizor|v[âa]nz[ăa]tor)\b[^\n]{0,3}"
     r"(?:[ \t]+(?=[A-Z]*\d)[A-Z0-9]{8,16})?$"
@@ -1123,11 +1127,11 @@ _SELLER_CUE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _BUYER_CUE = re.compile(
-    r"^[ \t]*(?:buyer|bill(?:ed)? to|billing address|ship(?:ped)? to|shipping address|sold to"
-    r"|invoice to|customer|client|kunde|k[äa]ufer|leistungsempf[äa]nger|rechnungsempf[äa]nger"
-    r"|payable by|factur[ée] [àa]|facturar a|klant|acheteur|comprador|koper|nabywca"
-    r"|odb[ěe]ratel|odberate[ľl]|ostaja|k[öo]pare|k[øo]ber|kj[øo]per|destinat[áa]rio|kupac"
-    r"|kupec|vev[őo]|cump[ăa]r[ăa]tor)\b",
+    r"^[ \t]*(?:buyer|purchaser|bill(?:ed)? to|billing address|ship(?:ped)? to|shipping address"
+    r"|sold to|invoice to|customer|client|kunde|k[äa]ufer|leistungsempf[äa]nger"
+    r"|rechnungsempf[äa]nger|payable by|factur[ée] [àa]|facturar a|klant|acheteur|comprador"
+    r"|koper|nabywca|odb[ěe]ratel|odberate[ľl]|kupuj[íi]c[íi]|ostaja|k[öo]pare|k[øo]ber"
+    r"|kj[øo]per|destinat[áa]rio|kupac|kupec|vev[őo]|cump[ăa]r[ăa]tor)\b",
     re.IGNORECASE | re.MULTILINE,
 )
 _NAME_FIELD = re.compile(
@@ -1146,7 +1150,8 @@ _BRAND_LINE = re.compile(r"(?:[^\W\d_]|[&'., -]){3,50}")
 """A line that can be a name: letters of any script, spaces and ``&'.,-``."""
 _TITLE_LINE = re.compile(
     r"[=*#~_ \t-]*(?:(?:tax[ \t]+)?invoice|receipt|rechnung|kassenbon|quittung|facture"
-    r"|factura|fattura|faktura|ticket(?:[ \t]+de[ \t]+caisse)?|(?:fiskalni[ \t]+)?ra[čc]un"
+    r"|factura|fattura|faktura|factuur|fatura|rachunek|lasku|sz[áa]mla"
+    r"|ticket(?:[ \t]+de[ \t]+caisse)?|(?:fiskalni[ \t]+)?ra[čc]un"
     r"|(?:фискални[ \t]+)?рачун)[=*#~_ \t-]*",
     re.IGNORECASE,
 )
@@ -1194,6 +1199,8 @@ def _receipt_name(text: str) -> _Candidate | None:
     words = name.split()
     if (
         not _BRAND_LINE.fullmatch(name)
+        # A name over the buyer's role ("Will Black" / "Purchaser") is the buyer's.
+        or (len(lines) > 1 and _BUYER_CUE.match(lines[1][1]) and ":" not in lines[1][1])
         or (_NOT_NAMES | _NOT_SHOPS) & {w.lower().strip(".,") for w in words}
         or _BUYER_CUE.match(name)
         or _SELLER_CUE.match(name)
@@ -1210,9 +1217,18 @@ def _receipt_name(text: str) -> _Candidate | None:
 
 def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
     """Who issued the document: the organisation under a seller label ("Verkäufer:",
-    "Sold By", "Payable to"), else the first organisation outside a buyer's block ("Bill
-    to", "Käufer"), else a receipt's first line when it reads like a shop's name."""
+    "Sold By", "Payable to"; or the name over a role, "John White" over "Provider"), else
+    the first organisation outside a buyer's block ("Bill to", "Käufer") and not greeted
+    ("Guten Tag Muster GmbH": the addressee), else a receipt's first line when it reads
+    like a shop's name, else the letter's signatory ("Hartelijk dank, Richel
+    Bilderbeek")."""
     orgs = sorted((c for c in people if c.name == "organization"), key=lambda c: c.start)
+    greeted = list(_GREETED.finditer(text))
+
+    def addressee(name: _Candidate) -> bool:
+        return any(name.value in g["whom"] or g.start() <= name.start < g.end() for g in greeted)
+
+    orgs = [o for o in orgs if not addressee(o)]
 
     def lines_after(start: int, count: int) -> int:
         end = start
@@ -1223,6 +1239,9 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
         return end
 
     for cue in _SELLER_CUE.finditer(text):
+        above = _name_over_role(text, cue)
+        if above is not None:
+            return [above]
         window = lines_after(cue.start(), 3)
         org = next((o for o in orgs if cue.start() <= o.start < window), None)
         if org is not None:
@@ -1260,7 +1279,43 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
         if not any(a <= org.start < b for a, b in buyers):
             return [replace(org, name="issuer", confidence=0.7)]
     named = _receipt_name(text)
-    return [named] if named is not None else []
+    if named is not None and not addressee(named):
+        return [named]
+    signed = next((p for p in people if p.name == "sender_name"), None)
+    return [replace(signed, name="issuer", confidence=0.5)] if signed is not None else []
+
+
+_HEADING_CUE = re.compile(r"\b(?:to|an|by|from|durch|[àa]|da|datos)\b|/", re.IGNORECASE)
+"""A seller's label that heads what follows ("Payable to", "Konto / Zahlbar an", "Issued by"),
+not a role that may stand under its name."""
+
+
+def _name_over_role(text: str, cue: re.Match[str]) -> _Candidate | None:
+    """A party's name over its role word alone on a line, an address under the role ("John
+    White" / "Provider" / "79 Stonybrook St."). Where the role heads the block instead
+    ("Provider" / "Acme Ltd" / "1 High St"), the line under it is no address, and `_issuer`
+    reads the name under the role."""
+    if ":" in cue.group() or _HEADING_CUE.search(cue.group()):
+        return None
+    end = text.rfind("\n", 0, cue.start())
+    if end < 0:
+        return None
+    start = text.rfind("\n", 0, end) + 1
+    previous = text[start:end].strip()
+    under = text[cue.end() :].lstrip("\n").split("\n", 1)[0]
+    if (
+        not _BRAND_LINE.fullmatch(previous)
+        or not previous[0].isupper()
+        or not any(c.isdigit() for c in under)
+        or _TITLE_LINE.fullmatch(previous)
+        or _SELLER_CUE.match(previous)
+        or _BUYER_CUE.match(previous)
+    ):
+        return None
+    at = text.index(previous, start)
+    return _Candidate(
+        "issuer", previous, FieldType.NAME, previous, at, at + len(previous), 0.75, 30
+    )
 
 
 _WEB_DOMAIN = re.compile(
@@ -1428,14 +1483,17 @@ _ORG_SUFFIX = (
     r"GmbH & Co\. KG|GmbH|gGmbH|AG|KGaA|KG|OHG|oHG|UG \(haftungsbeschränkt\)|e\.K\.|e\.V\."
     r"|Ltd\.?|Limited|PLC|plc|LLP|LLC|L\.L\.C\.|Inc\.?|Corp\.?|Corporation|Co\.|SARL|SAS"
     r"|S\.A\.S\.|S\.A\.|SA|S\.L\.|SL|SLU|B\.V\.|BV|N\.V\.|NV|DAC|S\.p\.A\.|SpA|S\.r\.l\.|Srl"
-    r"|Oy|AB|ApS|A/S"
+    r"|Oy|AB|ApS|A/S|LTD\.?|INC\.?|CORP\.?|GMBH"
 )
+_BEFORE_SUFFIX = r"(?:,(?=[ \t]+(?:[^\s,]*\.|[^\W\d_]{3})))?[ \t]+"
+"""Between a name and its legal form: a space, or a comma before a legal form that is no
+two capitals ("Aperture Science, Inc.", "MERCADONA, S.A."; not "5400 Baden, AG", the canton)."""
 _ORG = re.compile(
-    rf"(?<![\w&])(?P<name>{_WORD}(?:[ \t]+(?:{_WORD}|{_LINK})){{0,5}}?)[ \t]+"
+    rf"(?<![\w&])(?P<name>{_WORD}(?:[ \t]+(?:{_WORD}|{_LINK})){{0,5}}?){_BEFORE_SUFFIX}"
     rf"(?P<suffix>{_ORG_SUFFIX})(?![\w])"
 )
 _LETTERHEAD = re.compile(
-    rf"^[ \t]*(?P<name>[^\W\d_][\w'\u2019.&-]*(?:[ \t]+[\w'\u2019.&-]+){{0,5}}?)[ \t]+"
+    rf"^[ \t]*(?P<name>[^\W\d_][\w'\u2019.&-]*(?:[ \t]+[\w'\u2019.&-]+){{0,5}}?){_BEFORE_SUFFIX}"
     rf"(?P<suffix>{_ORG_SUFFIX})(?=[ \t]*(?:$|[-\u2013\u2014|\u00b7\u2022,]))",
     re.MULTILINE,
 )
@@ -1482,9 +1540,13 @@ _RECIPIENT_LABELS = re.compile(
     r"|customer|client|kunde)$",
     re.IGNORECASE,
 )
-_SALUTATION = re.compile(
+_GREETING = (
     r"^[ \t]*(?:Dear|Hello|Hi|Hallo|Liebe[rs]?|Guten Tag|Sehr geehrte[rs]?|Bonjour|Cher|Chère"
-    r"|Estimad[oa](?:/a)?|Hola)[ \t]+(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof|Herr|Frau|M|Mme|Sr|Sra)\.?"
+    r"|Estimad[oa](?:/a)?|Hola|Geachte)[ \t]+"
+)
+_GREETED = re.compile(_GREETING + r"(?P<whom>[^\n]+)", re.MULTILINE)
+_SALUTATION = re.compile(
+    _GREETING + r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof|Herr|Frau|M|Mme|Sr|Sra)\.?"
     r"[ \t]+)*(?P<value>[A-ZÄÖÜÉÁÍÓÚÑ][^\n,:;!]{1,60}?)[ \t]*[,:!]?[ \t]*$",
     re.MULTILINE,
 )
@@ -1492,8 +1554,10 @@ _SIGN_OFF = re.compile(
     r"^[ \t]*(?:kind regards|best regards|regards|best wishes|sincerely|yours sincerely"
     r"|yours faithfully|many thanks|thanks|cheers|mit freundlichen gr[üu](?:ß|ss)en|viele gr[üu]"
     r"(?:ß|ss)e|freundliche gr[üu](?:ß|ss)e|beste gr[üu](?:ß|ss)e|cordialement|bien cordialement"
-    r"|salutations distingu[ée]es|atentamente|saludos cordiales|un saludo|saludos)[ \t]*,?[ \t]*\n"
-    r"(?:[ \t]*\n)?[ \t]*(?P<value>[^\n]{2,60})",
+    r"|salutations distingu[ée]es|atentamente|saludos cordiales|un saludo|saludos"
+    r"|met vriendelijke groet(?:en)?|vriendelijke groeten|hartelijk dank|groeten)"
+    # The name under the sign-off, or after its comma on the same line ("Thanks, Jo Doe").
+    r"(?:[ \t]*,[ \t]*(?=[^\s])|[ \t]*,?[ \t]*\n(?:[ \t]*\n)?[ \t]*)(?P<value>[^\n]{2,60})",
     re.IGNORECASE | re.MULTILINE,
 )
 _PERSON = re.compile(

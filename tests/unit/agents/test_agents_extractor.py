@@ -691,6 +691,46 @@ def test_no_issuer_where_nothing_names_one() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "issuer"),
+    [
+        # A legal form after a comma, or in capitals.
+        (
+            "INVOICE FROM\nAperture Science, Inc.\nINVOICE TO\nUmbrella Corp.\n",
+            "Aperture Science, Inc.",
+        ),
+        ("MERCADONA, S.A. A-46103834\nTOTAL (€) 11,30\n", "MERCADONA, S.A."),
+        ("INVOICE\nMY CLIENT\n4155 CONIFER DRIVE\nTINYZIMMERTECH LTD\n", "TINYZIMMERTECH LTD"),
+        # Two capitals after a comma are a canton or a state, not a company's legal form.
+        ("Rechnung\nBahnhofstrasse 1\n5400 Baden, AG\n", None),
+        # The name over its role, an address under it; the buyer's role is no seller's.
+        ("Invoice NO. 1989\nJohn White\nProvider\n79 Stonybrook St.\n", "John White"),
+        ("Faktura č. 1989\nPetr Nový\nProdejce\nRolnická 1\nAdam Černý\nKupující\n", "Petr Nový"),
+        ("Will Black\nPurchaser\n8648 Acacia Rd.\n", None),
+        # A heading's label is read downwards, whatever stands over it.
+        (
+            "Empfangsschein\nKonto / Zahlbar an\nCH44 3199 9123 0008 8901 2\nSwissQRBill\n",
+            "SwissQRBill",
+        ),
+        # The company a letter greets is its addressee.
+        ("Tiefseetauchner\nWien\nMuster GmbH\nWien\nGuten Tag Muster GmbH,\n", "Tiefseetauchner"),
+        ("Muster GmbH\nWien\nGuten Tag Muster GmbH,\n", None),
+        # A letter's signatory, on the sign-off's line or under it, when nothing else names one.
+        ("Factuur\nGeachte heer,\nHartelijk dank, Richel Bilderbeek\n", "Richel Bilderbeek"),
+        ("Dear Sir,\nplease pay.\nKind regards,\nJane Doe\n", "Jane Doe"),
+        ("Thanks, and see you soon\n", None),
+    ],
+)
+def test_more_ways_a_document_names_its_issuer(text: str, issuer: str | None) -> None:
+    assert field_value(extract(text), "issuer") == issuer
+
+
+def test_invoice_numbers_of_czech_and_spanish_simplified_invoices() -> None:
+    assert field_value(extract("Faktura č. 198900000001\n"), "invoice_number") == "198900000001"
+    text = "FACTURA SIMPLIFICADA: 3542-019-550173\n"
+    assert field_value(extract(text), "invoice_number") == "3542-019-550173"
+
+
+@pytest.mark.parametrize(
     ("text", "why"),
     [
         ("To: jane@janesbakery.com\nJanes Bakery\n", "the recipient's domain"),
