@@ -19,7 +19,7 @@ import functools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -60,7 +60,10 @@ a title over the document's number, a CFDI's issuer and pesos, "without VAT" in 
 languages, no date inside a longer code, an amount's currency ending its line, an amount
 behind check-protection asterisks, no amount with two leading zeros; v5: a name over its
 role word, a legal form after a comma or in capitals, a greeted company is the addressee, a
-letter's signatory as the last resort, Czech and Spanish simplified invoices' numbers)."""
+letter's signatory as the last resort, Czech and Spanish simplified invoices' numbers;
+receipts' totals and numbers in Slovak, Finnish and Portuguese, Czech, Slovak and Brazilian
+legal forms, a total's currency in its label, a discount no net nor tax, a printed domain's
+company with its legal form)."""
 CALIBRATION_PRIOR = 5.0
 """How many answers a rule's own confidence counts for when it is calibrated (see
 `Calibration.fit`): a level the development sources answered few times stays near it.
@@ -487,7 +490,7 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
     (
         "invoice_number",
         r"invoice\s*(?:no\.?|number|nr\.?|num\.?|#|id)|inv\.?\s*(?:no\.?|#)|bill\s*(?:no\.?|#)"
-        r"|receipt\s*(?:no\.?|number|nr\.?|#)"
+        r"|receipt\s*(?:no\.?|number|nr\.?|#)|[čcé]\.\s*bloku|kuitti(?:\s*(?:nro\.?|numero))?"
         r"|rechnungs?\s*-?\s*(?:nr\.?|nummer|no\.?)|re\.?-?nr\.?"
         r"|\w*rechnung\)?(?:\s+de[rs]\s+\w+)?(?:\s*\(\d{3}\))?\s*(?:nr\.?|#)"
         r"|gutschrifts?\s*-?\s*(?:nr\.?|nummer)|avoir\s*(?:n°|no|n\.?º?|num[ée]ro)"
@@ -778,7 +781,7 @@ _STRONG_TOTAL = (
     r"|(?:net|total|montant|reste|somme) [àa] payer"
     r"|montant d[ûu]|total a pagar|importe total|te betalen|totaal (?:incl|te betalen)"
     r"|do zap[łl]aty|kwota nale[żz]no[śs]ci|erstattungsbetrag|amount claimed|to reimburse"
-    r"|valor total"
+    r"|valor total|valor a pagar|na [úu]hradu"
     r"|totale da pagare|da pagare|za uplatu|za pla[ćc]anje|за плаћање|к оплате"
     r"|k [úu]hrad[ěe]|fizetend[őo]|za pla[čc]ilo|att betala|[åa] betale|at betale"
 )
@@ -973,7 +976,9 @@ def _money(text: str, country_currency: str | None = None) -> list[_Candidate]:
         label = match["label"]
         if value is None or _SUBTOTAL_CUE.search(label) or _TAX_CUE.search(label):
             continue
-        symbol = match["pre"] or match["post"]
+        # The currency by the value, or in the label ("Valor a pagar R$:" over "275,94").
+        named = _CURRENCY_IN_LABEL.search(label)
+        symbol = match["pre"] or match["post"] or (named.group() if named else None)
         written = f" {currency_code(symbol)}" if symbol else unit
         strong = _STRONG_TOTAL_CUE.search(label) is not None
         found.append(_total(match, f"{value:.2f}{written}", 0.9 if strong else 0.7, 25))
@@ -995,6 +1000,11 @@ def _total(match: re.Match[str], normalized: str, confidence: float, priority: i
 
 
 _CURRENCY_IN_LABEL = re.compile(_CURRENCY_PATTERN, re.IGNORECASE)
+_DISCOUNT = re.compile(
+    r"discount|rabatt|nachlass|remise|r[ée]duction|descuentos?|descontos?|sconto|korting"
+    r"|zľava|sleva|rabat",
+    re.IGNORECASE,
+)
 _TENDERED = re.compile(
     r"(?<![-.])\b(?:cash|bar|gegeben|given|tendered|change|r[üu]ckgeld|wechselgeld"
     r"|esp[èe]ces|rendu|efectivo|cambio)\b",
@@ -1010,14 +1020,23 @@ def _checked_by_arithmetic(text: str, found: list[_Candidate], unit: str) -> lis
     total (a receipt whose "zu zahlen" OCR lost), it is the total."""
     spans: dict[Decimal, tuple[int, int, str]] = {}
     seen: Counter[Decimal] = Counter()
+    discounts: set[Decimal] = set()
     for match in _DECIMAL.finditer(text):
         value = parse_number(match.group())
         line_end = text.find("\n", match.end())
         line = _line_prefix(text, match.start()) + text[match.end() : line_end % (len(text) + 1)]
+        if value is None or value <= 0:
+            continue
+        # A discount is neither a net nor a tax: the gross before it is no total to pay.
+        if _DISCOUNT.search(_label_of(text, match.start(), match.end())):
+            discounts.add(value)
         # Cash given and change sum to more than the total: they are not amounts owed.
-        if value is not None and value > 0 and not _TENDERED.search(line):
+        if not _TENDERED.search(line):
             spans.setdefault(value, (match.start(), match.end(), match.group()))
             seen[value] += 1
+    for value in discounts:
+        spans.pop(value, None)
+        seen.pop(value, None)
     values = sorted(spans)
     # Two amounts: one written once is not its own half ("400.00" balloons and "800.00"
     # litres of air are quantities, not a net and a tax).
@@ -1267,7 +1286,7 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
                 end = start + len(line)
                 return [_Candidate("issuer", line, FieldType.NAME, line, start, end, 0.75, 30)]
     buyers = [(m.start(), lines_after(m.start(), 3)) for m in _BUYER_CUE.finditer(text)]
-    named = _named_by_domain(text, buyers)
+    named = _named_by_domain(text, buyers, orgs)
     if named is not None:
         return [named]
     for org in orgs:
@@ -1355,12 +1374,25 @@ def _domain_names(text: str, buyers: list[tuple[int, int]]) -> list[str]:
     return names
 
 
-def _named_by_domain(text: str, buyers: list[tuple[int, int]]) -> _Candidate | None:
+def _named_by_domain(
+    text: str, buyers: list[tuple[int, int]], orgs: Sequence[_Candidate] = ()
+) -> _Candidate | None:
     """A line, outside a buyer's block, that starts with the name of a domain the
     document prints (the line "Marktkauf Lehr" under "www.marktkauf.de"; the first
     domain's first such line), up to a separator: a shop or a company writes its name
-    where it prints its address."""
+    where it prints its address. A company's name with its legal form that starts so
+    ("Vibami Finland Oy" for www.vibami.fi) comes before any line."""
     for name in _domain_names(text, buyers):
+        org = next(
+            (
+                o
+                for o in orgs
+                if _starts_with_name(o.value, name) and not any(a <= o.start < b for a, b in buyers)
+            ),
+            None,
+        )
+        if org is not None:
+            return replace(org, name="issuer", confidence=0.85)
         offset = 0
         for line in text.splitlines(keepends=True):
             start, offset = offset, offset + len(line)
@@ -1483,7 +1515,7 @@ _ORG_SUFFIX = (
     r"GmbH & Co\. KG|GmbH|gGmbH|AG|KGaA|KG|OHG|oHG|UG \(haftungsbeschränkt\)|e\.K\.|e\.V\."
     r"|Ltd\.?|Limited|PLC|plc|LLP|LLC|L\.L\.C\.|Inc\.?|Corp\.?|Corporation|Co\.|SARL|SAS"
     r"|S\.A\.S\.|S\.A\.|SA|S\.L\.|SL|SLU|B\.V\.|BV|N\.V\.|NV|DAC|S\.p\.A\.|SpA|S\.r\.l\.|Srl"
-    r"|Oy|AB|ApS|A/S|LTD\.?|INC\.?|CORP\.?|GMBH"
+    r"|Oy|AB|ApS|A/S|LTD\.?|INC\.?|CORP\.?|GMBH|s\.r\.o\.|a\.s\.|v\.o\.s\.|Ltda\.?|LTDA"
 )
 _BEFORE_SUFFIX = r"(?:,(?=[ \t]+(?:[^\s,]*\.|[^\W\d_]{3})))?[ \t]+"
 """Between a name and its legal form: a space, or a comma before a legal form that is no

@@ -267,7 +267,7 @@ def test_impossible_dates_are_ignored() -> None:
 
 def test_extractor_class_and_empty_text() -> None:
     assert Extractor().extract("") == ExtractOutput()
-    assert Extractor.model_name == "extract-rules-v4"
+    assert Extractor.model_name == "extract-rules-v5"
 
 
 # Layouts of real documents (data/real): PDF text of tables, forms, receipts without a
@@ -722,6 +722,40 @@ def test_no_issuer_where_nothing_names_one() -> None:
 )
 def test_more_ways_a_document_names_its_issuer(text: str, issuer: str | None) -> None:
     assert field_value(extract(text), "issuer") == issuer
+
+
+def test_a_receipts_total_number_and_shop_in_slovak_finnish_and_portuguese() -> None:
+    slovak = (
+        "Lidl Slovenská republika, v.o.s.\n31-05-2023 15:09:24 č.bloku: 27071\nEUR\n"
+        "MEDZISUCET 17,00\nNA UHRADU EUR 17,00\nHOTOVOST EUR 50,00\n"
+    )
+    out = extract(slovak)
+    assert field_value(out, "total_amount") == "17.00 EUR"
+    assert field_value(out, "invoice_number") == "27071"
+    assert field_value(out, "issuer") == "Lidl Slovenská republika, v.o.s."
+    # Tesseract without Slovak reads "č" as "é".
+    assert field_value(extract("22-05-2023 é.bloku: 4021\n"), "invoice_number") == "4021"
+    assert field_value(extract("Kuitti 49038917\nYhteensä 15,90\n"), "invoice_number") == (
+        "49038917"
+    )
+    # The amount to pay after a discount is the total, not the gross the discount is cut
+    # from (which net + tax would otherwise confirm); the label's "R$" is its currency.
+    brazil = (
+        "IRMAOS MUFFATO E CIA LTDA\nMAMAO PAPAYA kg\nVl. Total\n5,09\n"
+        "Valor total R$:\n281,03\nDescontos R$:\n5,09\nValor a pagar R$:\n275,94\n"
+    )
+    out = extract(brazil)
+    assert field_value(out, "total_amount") == "275.94 BRL"
+    assert field_value(out, "issuer") == "IRMAOS MUFFATO E CIA LTDA"
+
+
+def test_the_company_of_a_printed_domain_with_its_legal_form() -> None:
+    text = "VIBA MI\nVibami Eerikinkatu\nVibami Finland Oy\nBusiness ID: 2917786-2\nwww.vibami.fi\n"
+    assert field_value(extract(text), "issuer") == "Vibami Finland Oy"
+    # Without one, the line that starts with the domain's name, as before.
+    assert field_value(extract("Marktkauf Lehr\nwww.marktkauf.de\n"), "issuer") == (
+        "Marktkauf Lehr"
+    )
 
 
 def test_invoice_numbers_of_czech_and_spanish_simplified_invoices() -> None:
