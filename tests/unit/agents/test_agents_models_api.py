@@ -35,7 +35,7 @@ def test_public_names() -> None:
 def test_every_model_reports_a_versioned_name() -> None:
     names = [classifier.MODEL_NAME, extractor.MODEL_NAME, scorer.MODEL_NAME, responder.MODEL_NAME]
     assert names == [
-        "doctype-tfidf-svm-v5",
+        "doctype-tfidf-svm-v6",
         "extract-rules-v5",
         "risk-gbm-calibrated-v1",
         "respond-templates-v1",
