@@ -500,8 +500,8 @@ class _FitWith:
 
     docs: tuple[LabeledDocument, ...]
     feedback: tuple[LabeledDocument, ...]
+    real: tuple[str, ...]
     seed: int
-    real: tuple[str, ...] = ()
 
     def __call__(self, rest: Sequence[RealDocument]) -> evaluation.Predict:
         real = (LabeledDocument(d.text, d.doc_type, None, d.source) for d in rest)
@@ -521,7 +521,8 @@ class _Counts:
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.rows = {text: i for i, text in enumerate(texts)}
-        self.vectorizers = [CountVectorizer(**terms) for terms, _, _ in _FEATURES]
+        # float64 as TfidfVectorizer counts: the top-n choice sorts the same numbers.
+        self.vectorizers = [CountVectorizer(**terms, dtype=np.float64) for terms, _, _ in _FEATURES]
         self.matrices = [v.fit_transform(texts) for v in self.vectorizers]
 
     @classmethod
@@ -628,8 +629,9 @@ def train(
     by_source = baseline = uncalibrated = None
     confidence = _IDENTITY
     if len({d.source for d in real}) >= 2:
-        fit = _FitWith(tuple(docs), tuple(feedback), seed, tuple(d.text for d in real))
+        fit = _FitWith(tuple(docs), tuple(feedback), tuple(d.text for d in real), seed)
         answers = evaluation.held_out_answers(real, fit, jobs=os.cpu_count() or 1)
+        _COUNTS.clear()  # with one job the folds ran here: their counts are not needed now
         by_source = evaluation.scores(real, _cross_fitted(real, answers)).to_dict()
         raw = evaluation.scores(real, answers)
         uncalibrated = {

@@ -490,14 +490,19 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
     (
         "invoice_number",
         r"invoice\s*(?:no\.?|number|nr\.?|num\.?|#|id)|inv\.?\s*(?:no\.?|#)|bill\s*(?:no\.?|#)"
-        r"|receipt\s*(?:no\.?|number|nr\.?|#)|[čcé]\.\s*bloku|kuitti(?:\s*(?:nro\.?|numero))?"
+        r"|receipt\s*(?:no\.?|number|nr\.?|#)"
+        # Receipts' titles and labels whose value must follow on the same line (under a
+        # title stands the date): Slovak "č. bloku" (OCR without Slovak reads "é"), Finnish
+        # "Kuitti", Spanish "Factura simplificada".
+        r"|(?:[čcé]\.\s*bloku|kuitti(?:[ \t]*(?:nro\.?|numero))?|factura\s+simplificada)"
+        r"(?=[ \t]*[:#]?[ \t]*[A-Z0-9])"
         r"|rechnungs?\s*-?\s*(?:nr\.?|nummer|no\.?)|re\.?-?nr\.?"
         r"|\w*rechnung\)?(?:\s+de[rs]\s+\w+)?(?:\s*\(\d{3}\))?\s*(?:nr\.?|#)"
         r"|gutschrifts?\s*-?\s*(?:nr\.?|nummer)|avoir\s*(?:n°|no|n\.?º?|num[ée]ro)"
-        r"|factuur\s*-?\s*(?:nummer|nr\.?|no\.?)|faktura\s*(?:vat\s*)?(?:nr\.?|no\.?|č\.?)"
+        r"|factuur\s*-?\s*(?:nummer|nr\.?|no\.?)"
+        r"|faktura\s*(?:vat\s*)?(?:nr\.?|no\.?|č\.?(?=[ \t]*\d))"
         r"|nr\.?\s*faktury|numer\s*faktury"
         r"|facture\s*(?:n°|no|n\.?º?|num[ée]ro)|n°\s*de\s*facture|factura\s*(?:n[º°o.]*|número)"
-        r"|factura\s+simplificada"
         r"|n[º°]\s*de\s*factura|n[úu]mero\s*de\s*factura|credit\s*note\s*(?:no\.?|#)"
         r"|fattura\s*(?:n\.?|nr\.?|numero)|numero\s*(?:di\s*|della\s*)?fattura"
         r"|fatura\s*n\.?[º°]?|n[úu]mero\s*da\s*fatura|fakturan(?:ummer|r\.?)"
@@ -1001,10 +1006,16 @@ def _total(match: re.Match[str], normalized: str, confidence: float, priority: i
 
 _CURRENCY_IN_LABEL = re.compile(_CURRENCY_PATTERN, re.IGNORECASE)
 _DISCOUNT = re.compile(
-    r"discount|rabatt|nachlass|remise|r[ée]duction|descuentos?|descontos?|sconto|korting"
-    r"|zľava|sleva|rabat",
+    r"\b(?:discount|rabatt|nachlass|remise(?![ \t]+(?:de[ \t]+)?ch[eè]que)|r[ée]duction"
+    r"|descuentos?|descontos?|sconto|korting|zľava|sleva|rabat)\b",
     re.IGNORECASE,
 )
+"""A discount's label ("Descontos R$:", "Rabatt"; not "Remise chèque", a deposit)."""
+_AFTER_DISCOUNT = re.compile(
+    r"\b(?:net|netto|after|nach|apr[eè]s|total|summe|sub-?total|zwischensumme|gesamt)\b",
+    re.IGNORECASE,
+)
+"""Words of a label that names what is left after a discount ("Net after discount")."""
 _TENDERED = re.compile(
     r"(?<![-.])\b(?:cash|bar|gegeben|given|tendered|change|r[üu]ckgeld|wechselgeld"
     r"|esp[èe]ces|rendu|efectivo|cambio)\b",
@@ -1021,20 +1032,25 @@ def _checked_by_arithmetic(text: str, found: list[_Candidate], unit: str) -> lis
     spans: dict[Decimal, tuple[int, int, str]] = {}
     seen: Counter[Decimal] = Counter()
     discounts: set[Decimal] = set()
+    taxes: set[Decimal] = set()
     for match in _DECIMAL.finditer(text):
         value = parse_number(match.group())
         line_end = text.find("\n", match.end())
         line = _line_prefix(text, match.start()) + text[match.end() : line_end % (len(text) + 1)]
         if value is None or value <= 0:
             continue
-        # A discount is neither a net nor a tax: the gross before it is no total to pay.
-        if _DISCOUNT.search(_label_of(text, match.start(), match.end())):
+        # A discount is neither a net nor a tax: the gross before it is no total to pay
+        # (an amount "after discount" is a net; a tax that equals a discount stays).
+        label = _label_of(text, match.start(), match.end())
+        if _DISCOUNT.search(label) and not _AFTER_DISCOUNT.search(label):
             discounts.add(value)
+        elif _TAX_CUE.search(label):
+            taxes.add(value)
         # Cash given and change sum to more than the total: they are not amounts owed.
         if not _TENDERED.search(line):
             spans.setdefault(value, (match.start(), match.end(), match.group()))
             seen[value] += 1
-    for value in discounts:
+    for value in discounts - taxes:
         spans.pop(value, None)
         seen.pop(value, None)
     values = sorted(spans)
@@ -1219,7 +1235,7 @@ def _receipt_name(text: str) -> _Candidate | None:
     if (
         not _BRAND_LINE.fullmatch(name)
         # A name over the buyer's role ("Will Black" / "Purchaser") is the buyer's.
-        or (len(lines) > 1 and _BUYER_CUE.match(lines[1][1]) and ":" not in lines[1][1])
+        or (len(lines) > 1 and _alone(_BUYER_CUE, lines[1][1]))
         or (_NOT_NAMES | _NOT_SHOPS) & {w.lower().strip(".,") for w in words}
         or _BUYER_CUE.match(name)
         or _SELLER_CUE.match(name)
@@ -1234,6 +1250,13 @@ def _receipt_name(text: str) -> _Candidate | None:
     return _Candidate("issuer", name, FieldType.NAME, name, start, start + len(name), 0.5, 10)
 
 
+def _alone(cue: re.Pattern[str], line: str) -> bool:
+    """Whether `line` is `cue`'s words and nothing more ("Purchaser"; not "CUSTOMER COPY",
+    "Client receipt")."""
+    match = cue.match(line)
+    return match is not None and not line[match.end() :].strip(" \t:")
+
+
 def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
     """Who issued the document: the organisation under a seller label ("Verkäufer:",
     "Sold By", "Payable to"; or the name over a role, "John White" over "Provider"), else
@@ -1245,7 +1268,13 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
     greeted = list(_GREETED.finditer(text))
 
     def addressee(name: _Candidate) -> bool:
-        return any(name.value in g["whom"] or g.start() <= name.start < g.end() for g in greeted)
+        # The name the greeting starts with, or the greeting itself ("Guten Tag Muster
+        # GmbH,"; not "Dear John, thank you for shopping at Acme Ltd", nor "Hello from
+        # Acme Inc.!").
+        return any(
+            g["whom"].strip().startswith(name.value) or g.start() <= name.start <= g.start("whom")
+            for g in greeted
+        )
 
     orgs = [o for o in orgs if not addressee(o)]
 
@@ -1300,10 +1329,16 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
     named = _receipt_name(text)
     if named is not None and not addressee(named):
         return [named]
-    signed = next((p for p in people if p.name == "sender_name"), None)
+    signing = {m.start("value") for m in _SIGN_OFF.finditer(text)}
+    signed = next((p for p in people if p.name == "sender_name" and p.start in signing), None)
     return [replace(signed, name="issuer", confidence=0.5)] if signed is not None else []
 
 
+_STREET_LINE = re.compile(
+    r"\d{1,5}[a-z]{0,2},?[ \t]+[^\W\d_][\w .'-]{1,40}|[^\W\d_][\w .'-]{1,40}[ \t]\d{1,5}[a-z]?"
+)
+"""A street and its number in either order ("79 Stonybrook St.", "5th Avenue", "Rolnická
+1"), not a VAT id, a supplier's number or a table's row."""
 _HEADING_CUE = re.compile(r"\b(?:to|an|by|from|durch|[àa]|da|datos)\b|/", re.IGNORECASE)
 """A seller's label that heads what follows ("Payable to", "Konto / Zahlbar an", "Issued by"),
 not a role that may stand under its name."""
@@ -1325,7 +1360,7 @@ def _name_over_role(text: str, cue: re.Match[str]) -> _Candidate | None:
     if (
         not _BRAND_LINE.fullmatch(previous)
         or not previous[0].isupper()
-        or not any(c.isdigit() for c in under)
+        or not _STREET_LINE.fullmatch(under.strip())
         or _TITLE_LINE.fullmatch(previous)
         or _SELLER_CUE.match(previous)
         or _BUYER_CUE.match(previous)
@@ -1387,7 +1422,10 @@ def _named_by_domain(
             (
                 o
                 for o in orgs
-                if _starts_with_name(o.value, name) and not any(a <= o.start < b for a, b in buyers)
+                if _starts_with_name(o.value, name)
+                and not any(a <= o.start < b for a, b in buyers)
+                # Not from an older message quoted under a reply.
+                and not _line_prefix(text, o.start, 200).lstrip().startswith(">")
             ),
             None,
         )
@@ -1515,11 +1553,16 @@ _ORG_SUFFIX = (
     r"GmbH & Co\. KG|GmbH|gGmbH|AG|KGaA|KG|OHG|oHG|UG \(haftungsbeschränkt\)|e\.K\.|e\.V\."
     r"|Ltd\.?|Limited|PLC|plc|LLP|LLC|L\.L\.C\.|Inc\.?|Corp\.?|Corporation|Co\.|SARL|SAS"
     r"|S\.A\.S\.|S\.A\.|SA|S\.L\.|SL|SLU|B\.V\.|BV|N\.V\.|NV|DAC|S\.p\.A\.|SpA|S\.r\.l\.|Srl"
-    r"|Oy|AB|ApS|A/S|LTD\.?|INC\.?|CORP\.?|GMBH|s\.r\.o\.|a\.s\.|v\.o\.s\.|Ltda\.?|LTDA"
+    r"|Oy|AB|ApS|A/S|LTD\.?|GMBH|s\.r\.o\.|a\.s\.|v\.o\.s\.|Ltda\.?|LTDA"
 )
-_BEFORE_SUFFIX = r"(?:,(?=[ \t]+(?:[^\s,]*\.|[^\W\d_]{3})))?[ \t]+"
-"""Between a name and its legal form: a space, or a comma before a legal form that is no
-two capitals ("Aperture Science, Inc.", "MERCADONA, S.A."; not "5400 Baden, AG", the canton)."""
+_COMMA_FORMS = (
+    r"Inc\.?|Ltd\.?|LTD\.?|Limited|LLC|L\.L\.C\.|LLP|PLC|plc|Corp\.?|Corporation|GmbH|S\.A\."
+    r"|S\.A\.S\.|S\.L\.|S\.p\.A\.|S\.r\.l\.|B\.V\.|N\.V\.|s\.r\.o\.|a\.s\.|v\.o\.s\.|Ltda\.?|LTDA"
+)
+_BEFORE_SUFFIX = rf"(?:,(?=[ \t]+(?:{_COMMA_FORMS})(?!\w)))?[ \t]+"
+"""Between a name and its legal form: a space, or a comma before a legal form that writes
+one so ("Aperture Science, Inc.", "MERCADONA, S.A."; not "5400 Baden, AG", the canton, nor
+"Calgary, AB")."""
 _ORG = re.compile(
     rf"(?<![\w&])(?P<name>{_WORD}(?:[ \t]+(?:{_WORD}|{_LINK})){{0,5}}?){_BEFORE_SUFFIX}"
     rf"(?P<suffix>{_ORG_SUFFIX})(?![\w])"
@@ -1576,7 +1619,7 @@ _GREETING = (
     r"^[ \t]*(?:Dear|Hello|Hi|Hallo|Liebe[rs]?|Guten Tag|Sehr geehrte[rs]?|Bonjour|Cher|Chère"
     r"|Estimad[oa](?:/a)?|Hola|Geachte)[ \t]+"
 )
-_GREETED = re.compile(_GREETING + r"(?P<whom>[^\n]+)", re.MULTILINE)
+_GREETED = re.compile(_GREETING + r"(?P<whom>[^\n,;:!]+)", re.MULTILINE)
 _SALUTATION = re.compile(
     _GREETING + r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof|Herr|Frau|M|Mme|Sr|Sra)\.?"
     r"[ \t]+)*(?P<value>[A-ZÄÖÜÉÁÍÓÚÑ][^\n,:;!]{1,60}?)[ \t]*[,:!]?[ \t]*$",
@@ -1604,7 +1647,8 @@ _NOT_NAMES = frozenset(
     "insurance claim policy statement receipt contract agreement page sent from iphone "
     "online banking kundenservice atención client cliente le la el monthly new "
     "avviso pagamento fattura faktura ricevuta mahnung zahlungserinnerung relance "
-    "duplikat duplicate duplicata copy kopie copia description".split()
+    "duplikat duplicate duplicata copy kopie copia description regards wishes happy "
+    "shopping".split()
 )
 
 

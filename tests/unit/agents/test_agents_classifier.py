@@ -208,7 +208,7 @@ def test_a_folds_counted_features_give_the_models_own_answers(
     ]
     held = [d for d in real if d.source == "s0"]
     rest = [d for d in real if d.source != "s0"]
-    fit = classifier_module._FitWith(tuple(generated), (), 7, tuple(d.text for d in real))
+    fit = classifier_module._FitWith(tuple(generated), (), tuple(d.text for d in real), 7)
     counted = fit(rest)([d.text for d in held])
     docs = [*generated, *(LabeledDocument(d.text, d.doc_type, None, d.source) for d in rest)]
     served = classifier_module._fit_doc_types(docs, 7)
