@@ -52,6 +52,22 @@ CURRENCY_CODES = {
     "mxn": "MXN",
     "cny": "CNY",
     "rsd": "RSD",
+    "try": "TRY",
+    "tl": "TRY",
+    "₺": "TRY",
+    "hrk": "HRK",
+    "bgn": "BGN",
+    "uah": "UAH",
+    "isk": "ISK",
+    "krw": "KRW",
+    "₩": "KRW",
+    "thb": "THB",
+    "idr": "IDR",
+    "myr": "MYR",
+    "ars": "ARS",
+    "clp": "CLP",
+    "cop": "COP",
+    "aed": "AED",
 }
 ISO_CODES = frozenset(CURRENCY_CODES.values())
 """The currencies the extractor knows by code."""
@@ -59,18 +75,26 @@ ISO_CODES = frozenset(CURRENCY_CODES.values())
 _CURRENCY = (
     r"(?:US\$|(?<![A-Za-z])R\$|[€$£¥₹]|(?<![A-Za-z])(?:EUR|USD|GBP|CHF|SEK|DKK|NOK|PLN|JPY|CAD"
     r"|AUD|INR|CZK|HUF|RON|NZD|HKD|SGD|ZAR|BRL|MXN|CNY|RSD)\b|\bEuros?\b|\bFr\.|(?<!\w)(?-i:zł|ZŁ|Kč|KČ)(?!\w)"
+    r"|[₺₩]|(?<![A-Za-z])(?-i:TRY|TL|HRK|BGN|UAH|ISK|KRW|THB|IDR|MYR|ARS|CLP|COP|AED)\b"
     r"|\b(?-i:Rs)(?:\.[ \t]?|[ \t])(?=\d))"
 )
 CURRENCY_PATTERN = _CURRENCY
 """A currency as written: a symbol (Brazil's "R$" before the dollar's), an ISO code, also
 glued to its amount ("17 115,45PLN"), the euro by name ("1.500,00 Euro"), the złoty's and
-the koruna's abbreviations as written ("zł", "Kč"; not "KC", Kansas City's).
+the koruna's abbreviations as written ("zł", "Kč"; not "KC", Kansas City's); the codes
+of currencies that are also words ("TRY", "ARS", "COP") and the lira's "TL" in capitals
+only ("100,00 TL"; not "try 3").
 "Rs" is a rupee only written so and before an amount on its own line: a shop's name ending
 in "RS" above a line that starts with a number is not ("LC WAIKIKI RETAIL RS" over
 "1007575-..."), nor Serbia's country code ("PIB: RS 106884584")."""
-_NUMBER = r"(?!00\d)(?:\d{1,3}(?:[.,'\u2019\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
-"""An amount's number; one with two leading zeros is a code's ("R$ 0000002002-8", a
-boleto's "nosso número")."""
+_NUMBER = (
+    r"(?!0\d\d)(?:\d{1,3}(?:[.,'\u2019\u00a0 ]\d{3})+(?:[.,]\d{1,2})?"
+    r"|\d{1,7}(?:[.,]\d{1,2})?|\d{8,9}[.,]\d{1,2})"
+)
+"""An amount's number; one with a leading zero before two digits is a code's ("R$
+0000002002-8", a boleto's "nosso número" "R$" over "02441403000000071"; "R$ 03,00" is an
+amount), and so is one of eight digits or more that no separator groups, unless cents
+follow (a date written "10022016" over "HRK")."""
 MONEY = re.compile(
     rf"(?P<pre>{_CURRENCY})\s?(?P<sign1>-)?\s?(?P<num1>{_NUMBER})(?![\d.,]*\d)"
     rf"|(?P<sign2>-)?(?P<num2>(?<![\d.,]){_NUMBER})(?:[^\S\n]?|\n(?!{_CURRENCY}\s?-?\d))"

@@ -26,7 +26,7 @@ import math
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -590,6 +590,8 @@ def train(
     real: Sequence[RealDocument] = (),
     feedback: Sequence[LabeledDocument] = (),
     calibration_path: Path | None = None,
+    answers_path: Path | None = None,
+    answers: Sequence[tuple[DocType, float]] | None = None,
 ) -> tuple[Classifier, ClassifierMetrics]:
     """Measure the classifier, then train it on everything.
 
@@ -603,6 +605,11 @@ def train(
             every fold too, never measured on.
         calibration_path: Where to write the `Confidence` fitted on the real documents'
             held-out answers (e.g. ``data/classifier/calibration.json``).
+        answers_path: Where to write those answers (`evaluation.write_answers`; e.g.
+            ``data/classifier/held_out.jsonl``).
+        answers: The held-out answers, if they are known (`evaluation.read_answers`):
+            the metrics and the calibration follow from them without the evaluation's
+            model per source (`held_out_answers` gives any source's again).
 
     Returns:
         The classifier trained on the synthetic and the real documents, its confidence
@@ -629,9 +636,10 @@ def train(
     by_source = baseline = uncalibrated = None
     confidence = _IDENTITY
     if len({d.source for d in real}) >= 2:
-        fit = _FitWith(tuple(docs), tuple(feedback), tuple(d.text for d in real), seed)
-        answers = evaluation.held_out_answers(real, fit, jobs=os.cpu_count() or 1)
-        _COUNTS.clear()  # with one job the folds ran here: their counts are not needed now
+        if answers is None:
+            answers = held_out_answers(docs, real, seed, feedback)
+        if answers_path is not None:
+            evaluation.write_answers(answers_path, real, answers)
         by_source = evaluation.scores(real, _cross_fitted(real, answers)).to_dict()
         raw = evaluation.scores(real, answers)
         uncalibrated = {
@@ -667,6 +675,23 @@ def train(
         calibration_path.write_text(confidence.to_json(), encoding="utf-8")
     trained = Classifier.fit([*docs, *labelled, *feedback], seed)
     return trained.with_confidence(confidence), metrics
+
+
+def held_out_answers(
+    corpus: Sequence[LabeledDocument],
+    real: Sequence[RealDocument],
+    seed: int = DEFAULT_SEED,
+    feedback: Sequence[LabeledDocument] = (),
+    sources: Collection[str] | None = None,
+) -> list[tuple[DocType, float]]:
+    """The answers `train` measures: each real document's type and confidence from a model
+    fitted on `corpus`, `feedback` and the real documents of the other sources (only those
+    of `sources`, if given), one process per core."""
+    fit = _FitWith(tuple(corpus), tuple(feedback), tuple(d.text for d in real), seed)
+    try:
+        return evaluation.held_out_answers(real, fit, os.cpu_count() or 1, sources)
+    finally:
+        _COUNTS.clear()  # with one job the folds ran here: their counts are not needed now
 
 
 def _right(

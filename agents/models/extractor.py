@@ -49,7 +49,7 @@ __all__ = [
     "fields_named",
 ]
 
-MODEL_NAME = "extract-rules-v5"
+MODEL_NAME = "extract-rules-v6"
 """Reported in `ModelUsage.model`; a change of the rules' answers is a new version (v2:
 confidences calibrated, see `Calibration`; v3: labels in more languages and scripts, tax
 totals, receipts' names, wrapped journal lines; then Brazil's, Poland's and the Czech
@@ -505,7 +505,7 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
         r"|facture\s*(?:n°|no|n\.?º?|num[ée]ro)|n°\s*de\s*facture|factura\s*(?:n[º°o.]*|número)"
         r"|n[º°]\s*de\s*factura|n[úu]mero\s*de\s*factura|credit\s*note\s*(?:no\.?|#)"
         r"|fattura\s*(?:n\.?|nr\.?|numero)|numero\s*(?:di\s*|della\s*)?fattura"
-        r"|fatura\s*n\.?[º°]?|n[úu]mero\s*da\s*fatura|fakturan(?:ummer|r\.?)"
+        r"|fatura\s*(?:no\.?|n\.?[º°]?)|n[úu]mero\s*da\s*fatura|fakturan(?:ummer|r\.?)"
         r"|laskun\s*(?:numero|nro\.?)|laskunumero|broj\s*ra[čc]una|број\s*рачуна|[čc][íi]slo\s*(?:faktury|dokladu)"
         r"|sz[áa]mlasz[áa]m|sz[áa]mla\s*sz[áa]ma|номер\s*сч[её]та"
         r"|nf-?e\s*n[º°o]\.?|n[úu]mero\s*da\s*nfs?-?e",
@@ -707,7 +707,7 @@ _DATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "invoice_date",
             r"invoice date|date of invoice|rechnungsdatum|date de facture|fecha de factura"
             r"|issued|ausgestellt|factuurdatum|data wystawienia|data faktury|\bemiss[ãa]o"
-            r"|\bemisi[óo]n|(?<!be)rechnung[^\n]*\bvom\s*$",
+            r"|\bemisi[óo]n|(?<!be)rechnung[^\n]*\bvom\s*$|data do documento|fatura tarihi",
         ),
         (
             "date_of_birth",
@@ -786,7 +786,7 @@ _STRONG_TOTAL = (
     r"|(?:net|total|montant|reste|somme) [àa] payer"
     r"|montant d[ûu]|total a pagar|importe total|te betalen|totaal (?:incl|te betalen)"
     r"|do zap[łl]aty|kwota nale[żz]no[śs]ci|erstattungsbetrag|amount claimed|to reimburse"
-    r"|valor total|valor a pagar|na [úu]hradu"
+    r"|valor total|valor a pagar|valor (?:do )?documento|na [úu]hradu"
     r"|totale da pagare|da pagare|za uplatu|za pla[ćc]anje|за плаћање|к оплате"
     r"|k [úu]hrad[ěe]|fizetend[őo]|za pla[čc]ilo|att betala|[åa] betale|at betale"
 )

@@ -61,6 +61,7 @@ def train_classifier(
         real=docs,
         feedback=classifier_model.load_feedback(feedback) if feedback is not None else (),
         calibration_path=_data.CLASSIFIER_CALIBRATION if write else None,
+        answers_path=_data.CLASSIFIER_HELD_OUT if write else None,
     )
     return metrics.to_json()
 

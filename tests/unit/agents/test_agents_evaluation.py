@@ -16,9 +16,12 @@ from agents.models.evaluation import (
     expected_calibration_error,
     extracted_fields,
     fields_by_source,
+    held_out_answers,
     load_real,
+    read_answers,
     same_value,
     scores,
+    write_answers,
 )
 from agents.models.extractor import Calibration, extract, extract_raw
 from schemas.payloads import DocType, ExtractedField, ExtractOutput, FieldType
@@ -91,6 +94,54 @@ def test_sources_fitted_in_worker_processes_give_the_same_result() -> None:
     assert by_source(real, MostCommonType(), jobs=2) == alone
     # Held out, each source is outnumbered by the other type's: every answer is wrong.
     assert alone.confusion == {"invoice": {"receipt": 4}, "receipt": {"invoice": 4}}
+
+
+def test_the_answers_of_some_sources_are_those_of_the_whole_evaluation() -> None:
+    real = [
+        doc(f"{source}{i}", source, doc_type)
+        for source, doc_type, n in (
+            ("A", DocType.INVOICE, 3),
+            ("B", DocType.RECEIPT, 2),
+            ("C", DocType.RECEIPT, 2),
+            ("D", DocType.INVOICE, 1),
+        )
+        for i in range(n)
+    ]
+    every = held_out_answers(real, MostCommonType())
+    for jobs in (1, 2):
+        some = held_out_answers(real, MostCommonType(), jobs, sources={"B", "D", "Z"})
+        assert some == [a for d, a in zip(real, every, strict=True) if d.source in "BD"]
+    assert held_out_answers(real, MostCommonType(), sources=set()) == []
+
+
+def test_held_out_answers_are_written_and_read_back_for_the_same_documents(
+    tmp_path: Path,
+) -> None:
+    real = [doc("a1", "A", DocType.INVOICE), doc("b1", "B", DocType.RECEIPT)]
+    answers = [(DocType.RECEIPT, 0.1 + 0.2), (DocType.RECEIPT, 1 / 3)]
+    path = tmp_path / "held_out.jsonl"
+    write_answers(path, real, answers)
+    assert read_answers(path, real) == answers  # floats exactly, not rounded
+    assert json.loads(path.read_text("utf-8").splitlines()[0]) == {
+        "id": "a1",
+        "source": "A",
+        "doc_type": "invoice",
+        "answer": "receipt",
+        "confidence": 0.30000000000000004,
+    }
+    # Answers of another corpus are refused, naming the file: the corpus changed.
+    with pytest.raises(ModelError, match=r"held_out\.jsonl: the answers are not of"):
+        read_answers(path, [*real, doc("c1", "C", DocType.INVOICE)])
+    with pytest.raises(ModelError, match=r"held_out\.jsonl: the answers are not of"):
+        read_answers(path, real[::-1])
+    relabelled = [real[0], doc("b1", "B", DocType.OTHER)]
+    with pytest.raises(ModelError, match=r"held_out\.jsonl:2: .*b1 is labelled other now"):
+        read_answers(path, relabelled)
+    path.write_text(path.read_text("utf-8").replace('"receipt"', '"poem"', 1), "utf-8")
+    with pytest.raises(ModelError, match=r"held_out\.jsonl:1: not a held-out answer"):
+        read_answers(path, real)
+    with pytest.raises(ModelError, match="cannot read the held-out answers"):
+        read_answers(tmp_path / "missing.jsonl", real)
 
 
 def test_one_source_cannot_be_held_out() -> None:

@@ -267,7 +267,7 @@ def test_impossible_dates_are_ignored() -> None:
 
 def test_extractor_class_and_empty_text() -> None:
     assert Extractor().extract("") == ExtractOutput()
-    assert Extractor.model_name == "extract-rules-v5"
+    assert Extractor.model_name == "extract-rules-v6"
 
 
 # Layouts of real documents (data/real): PDF text of tables, forms, receipts without a
@@ -1033,3 +1033,49 @@ def test_a_protected_amount_and_a_code_with_leading_zeros() -> None:
     assert not [f for f in boleto.fields if f.type is FieldType.MONEY]
     # A printing-instructions heading is no shop's name.
     assert field_value(extract("Instruções de Impressão\n- Imprima em A4\n"), "issuer") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Aceite\nR$\n02441403000000071\n",  # a boleto's "nosso número" under its "R$"
+        "HR92 2360 0001 5014 2669 7\n10022016\nHRK\n",  # a date as digits over the currency
+        "Bankgiro 050009912346 SEK\n",  # a fixed-width record's account number
+    ],
+)
+def test_a_long_or_zero_led_number_by_a_currency_is_no_amount(text: str) -> None:
+    assert not [f for f in extract(text).fields if f.type is FieldType.MONEY]
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("COBRAR O VALOR DE: R$ 03,00\n", "3.00 BRL"),  # one zero before the unit is written
+        ("Total 12345678,90 EUR\n", "12345678.90 EUR"),  # eight digits with their cents
+        ("Tutar 1.180,00 TL\n", "1180.00 TRY"),  # the Turkish lira's "TL"
+        ("Iznos: HRK 123.55\n", "123.55 HRK"),
+        ("Amount ₩ 15,000\n", "15000.00 KRW"),
+    ],
+)
+def test_amounts_in_more_currencies_and_shapes(text: str, amount: str) -> None:
+    assert [f.normalized for f in extract(text).fields if f.type is FieldType.MONEY] == [amount]
+
+
+def test_currency_codes_that_are_words_count_in_capitals_only() -> None:
+    assert not [
+        f for f in extract("Try 3 times, then cop 20 of them\n").fields if f.type is FieldType.MONEY
+    ]
+
+
+def test_a_boletos_document_value_and_date_and_a_turkish_invoice_number() -> None:
+    boleto = extract(
+        "Data de Vencimento\n29/07/2017\nData do documento\n29/05/2017\n"
+        "(=) Valor do Documento\n55.000,00\nConceder desconto de R$ 100,00 até 12/06/2017.\n"
+    )
+    assert field_value(boleto, "total_amount") == "55000.00 BRL"
+    assert field_value(boleto, "invoice_date") == "2017-05-29"
+    turkish = extract(
+        "Fatura Tipi : SATIS\nFatura No : AAA202300000001\nFatura Tarihi : 01-09-2023\n"
+    )
+    assert field_value(turkish, "invoice_number") == "AAA202300000001"
+    assert field_value(turkish, "invoice_date") == "2023-09-01"
