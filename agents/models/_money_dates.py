@@ -20,6 +20,18 @@ CURRENCY_CODES = {
     "$": "USD",
     "us$": "USD",
     "r$": "BRL",
+    "cad$": "CAD",
+    "ca$": "CAD",
+    "c$": "CAD",
+    "aud$": "AUD",
+    "au$": "AUD",
+    "a$": "AUD",
+    "nzd$": "NZD",
+    "nz$": "NZD",
+    "sgd$": "SGD",
+    "s$": "SGD",
+    "hkd$": "HKD",
+    "hk$": "HKD",
     "zł": "PLN",
     "kč": "CZK",
     "usd": "USD",
@@ -73,13 +85,14 @@ ISO_CODES = frozenset(CURRENCY_CODES.values())
 """The currencies the extractor knows by code."""
 
 _CURRENCY = (
-    r"(?:US\$|(?<![A-Za-z])R\$|[€$£¥₹]|(?<![A-Za-z])(?:EUR|USD|GBP|CHF|SEK|DKK|NOK|PLN|JPY|CAD"
+    r"(?:US\$|(?<![A-Za-z])(?:R|CAD|CA?|AUD|AU|A|NZD?|SGD|S|HKD?)\$|[€$£¥₹]|(?<![A-Za-z])(?:EUR|USD|GBP|CHF|SEK|DKK|NOK|PLN|JPY|CAD"
     r"|AUD|INR|CZK|HUF|RON|NZD|HKD|SGD|ZAR|BRL|MXN|CNY|RSD)\b|\bEuros?\b|\bFr\.|(?<!\w)(?-i:zł|ZŁ|Kč|KČ)(?!\w)"
     r"|[₺₩]|(?<![A-Za-z])(?-i:TRY|TL|HRK|BGN|UAH|ISK|KRW|THB|IDR|MYR|ARS|CLP|COP|AED)\b"
     r"|\b(?-i:Rs)(?:\.[ \t]?|[ \t])(?=\d))"
 )
 CURRENCY_PATTERN = _CURRENCY
-"""A currency as written: a symbol (Brazil's "R$" before the dollar's), an ISO code, also
+"""A currency as written: a symbol (Brazil's "R$" and the other dollars' "CAD$", "C$", "A$",
+"NZ$", "S$", "HK$" before the dollar's), an ISO code, also
 glued to its amount ("17 115,45PLN"), the euro by name ("1.500,00 Euro"), the złoty's and
 the koruna's abbreviations as written ("zł", "Kč"; not "KC", Kansas City's); the codes
 of currencies that are also words ("TRY", "ARS", "COP") and the lira's "TL" in capitals

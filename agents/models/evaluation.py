@@ -123,6 +123,9 @@ EXTRACTOR_DEVELOPMENT_SOURCES = frozenset(
         "hub3a-iivanic",
         "irp-efatura-xslt",
         "jrimum-bopepo",
+        # the same session, later: a "$" in Canada and Australia
+        "mistral-cookbook-docai",
+        "zerox-inputs",
     }
 )
 """The extractor learns from no data, but its rules are written by people who look at
@@ -180,7 +183,12 @@ moved here on 2026-12-07 (fifteenth session): `brcobranca-boletos`, `byrokrat-au
 `hrvach-uplatnica` and `jrimum-bopepo`, held out until then: their texts were read to write
 the rules for a boleto's "Valor do Documento" and "Data do documento", codes and dates
 written as digits beside a currency (no amount), the kuna, the lira ("TL") and other
-currencies, and Turkish "Fatura No"."""
+currencies, and Turkish "Fatura No". Two more moved later that day, held out until then:
+`mistral-cookbook-docai` and `zerox-inputs`, whose answers (not their texts) a listing of
+every document with a Canadian or Australian currency showed read as US dollars; the rule
+that reads a "$" as the currency of the country the document marks (its sales taxes, a
+province or state with its postal code, an ABN, a web address) was written after that.
+It moved their two currencies, and one of `beanbeaver-receipts`, to right."""
 
 
 @dataclass(frozen=True)

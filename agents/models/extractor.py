@@ -912,21 +912,46 @@ def _country_currency(found: list[_Candidate]) -> str | None:
     return currencies.pop() if len(currencies) == 1 else None
 
 
-_MEXICAN = re.compile(r"\bM\.N\.|\bCFDI\b|\bMXN\b")
 _DOLLARS = re.compile(r"\bUSD\b|US\$")
-"""A Mexican document ("M.N.", moneda nacional; a CFDI; "MXN") that names no dollars and
-declares no other currency: its "$" is the peso, as it is in Mexico."""
+_LOCAL_DOLLAR = (
+    ("MXN", re.compile(r"\bM\.N\.|\bCFDI\b|\bMXN\b")),
+    (
+        "CAD",
+        re.compile(
+            r"\b(?:HST|QST|TPS|TVQ|GST/HST|CAD)\b|\bC\$|(?<![\w@.-])(?:[\w-]+\.)+ca\b(?![\w@.-])"
+            r"|\b(?:AB|BC|MB|NB|NL|NS|ON|PE|QC|SK)[ \t]+[ABCEGHJ-NPRSTVXY]\d[A-Z][ \t]?\d[A-Z]\d\b"
+        ),
+    ),
+    (
+        "AUD",
+        re.compile(
+            r"\bABN:?[ \t]*\d{2}[ \t]?\d{3}[ \t]?\d{3}[ \t]?\d{3}\b|\bAUD\b|\bA\$"
+            r"|(?<![\w@.-])(?:[\w-]+\.)+com\.au\b(?![\w@.-])"
+            r"|\b(?:NSW|VIC|QLD|WA|SA|TAS|ACT|NT)[ \t]+\d{4}\b"
+        ),
+    ),
+)
+"""Where a "$" is not the US dollar: a Mexican document ("M.N.", moneda nacional; a CFDI;
+"MXN"), a Canadian one (its sales taxes "HST", "QST", "TPS/TVQ", a province and postal
+code, a ".ca" web address, not a mail address's) and an Australian one (an ABN, a state
+and postcode, ".com.au")
+that names no US dollars and declares no other currency: its "$" is the country's, as it
+is there. Only one country's marks: a document with two keeps the "$" as written."""
+
+
+def _local_dollar(text: str) -> str | None:
+    """The currency of a "$" on a document of a country whose dollar it is (`_LOCAL_DOLLAR`)."""
+    if _DOLLARS.search(text) or _declared_currency(text):
+        return None
+    local = [code for code, marks in _LOCAL_DOLLAR if marks.search(text)]
+    return local[0] if len(local) == 1 else None
 
 
 def _money(text: str, country_currency: str | None = None) -> list[_Candidate]:
     """Amounts and totals; an amount without a currency is in the one the document
     declares or writes its other amounts in, else `country_currency`."""
     found: list[_Candidate] = []
-    dollar = (
-        "MXN"
-        if _MEXICAN.search(text) and not _DOLLARS.search(text) and not _declared_currency(text)
-        else None
-    )
+    dollar = _local_dollar(text)
     for match in MONEY.finditer(text):
         number = match["num1"] or match["num2"]
         symbol = match["pre"] or match["post"]

@@ -1061,6 +1061,31 @@ def test_amounts_in_more_currencies_and_shapes(text: str, amount: str) -> None:
     assert [f.normalized for f in extract(text).fields if f.type is FieldType.MONEY] == [amount]
 
 
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        # A "$" in Canada: its sales taxes, a province and postal code, a .ca web address.
+        ("SUBTOTAL 14.59\nHST 13% 1.82\nTOTAL $16.41\n", "16.41 CAD"),
+        ("Toronto ON M5V 2T6\nTotal $27.30\n", "27.30 CAD"),
+        ("Total $27.30\nLearn more at pcfinancial.ca\n", "27.30 CAD"),
+        ("Account: MASTERCARD CAD$ 16.41\n", "16.41 CAD"),
+        # In Australia: an ABN, a state and postcode.
+        ("ABN 51 824 753 556\nTotal $1,210.00\n", "1210.00 AUD"),
+        ("Melbourne, VIC 3000\nTotal Due $93.50\n", "93.50 AUD"),
+        ("Total: A$ 12.00\n", "12.00 AUD"),
+        ("Balance S$ 2,000.00\n", "2000.00 SGD"),
+        # Not when the document names US dollars, marks two countries, or only a mail
+        # address is Canadian.
+        ("HST 13%\nTotal $16.41 USD\n", "16.41 USD"),
+        ("ABN 51 824 753 556\nToronto ON M5V 2T6\nTotal $5.00\n", "5.00 USD"),
+        ("To: bruce@em.ca\nOnly $10.00 today\n", "10.00 USD"),
+    ],
+)
+def test_a_dollar_is_the_dollar_of_the_country_the_document_is_from(text: str, amount: str) -> None:
+    out = extract(text)
+    assert (field_value(out, "total_amount") or field_value(out, "amount")) == amount
+
+
 def test_currency_codes_that_are_words_count_in_capitals_only() -> None:
     assert not [
         f for f in extract("Try 3 times, then cop 20 of them\n").fields if f.type is FieldType.MONEY
