@@ -1179,6 +1179,7 @@ _SELLER_CUE = re.compile(
     r"|(?:ente )?creditore|cedente(?:\s*/\s*prestatore)?|fornitore|venditore|verkoper"
     r"|sprzedawca|dodavatel|prod[áa]vaj[íi]c[íi]|prodejce|dod[áa]vate[ľl]|myyj[äa]|laskuttaja"
     r"|s[äa]ljare|s[æe]lger|emitente|prodavatelj|izdavatelj|dobavitelj|prodajalec"
+    r"|(?:nome do )?benefici[áa]rio|primatelj"
     r"|sz[áa]ll[íi]t[óo]|elad[óo]|furnizor|v[âa]nz[ăa]tor)\b[^\n]{0,3}"
     r"(?:[ \t]+(?=[A-Z]*\d)[A-Z0-9]{8,16})?$"
     r"|\b(?:sold by|vendor|seller)\s*:"
@@ -1191,7 +1192,7 @@ _BUYER_CUE = re.compile(
     r"|sold to|invoice to|customer|client|kunde|k[äa]ufer|leistungsempf[äa]nger"
     r"|rechnungsempf[äa]nger|payable by|factur[ée] [àa]|facturar a|klant|acheteur|comprador"
     r"|koper|nabywca|odb[ěe]ratel|odberate[ľl]|kupuj[íi]c[íi]|ostaja|k[öo]pare|k[øo]ber"
-    r"|kj[øo]per|destinat[áa]rio|kupac|kupec|vev[őo]|cump[ăa]r[ăa]tor)\b",
+    r"|kj[øo]per|destinat[áa]rio|kupac|kupec|vev[őo]|cump[ăa]r[ăa]tor|pagador|platitelj)\b",
     re.IGNORECASE | re.MULTILINE,
 )
 _NAME_FIELD = re.compile(

@@ -1099,6 +1099,9 @@ def test_a_boletos_document_value_and_date_and_a_turkish_invoice_number() -> Non
     )
     assert field_value(boleto, "total_amount") == "55000.00 BRL"
     assert field_value(boleto, "invoice_date") == "2017-05-29"
+    # The payee a boleto names under "Nome do Beneficiário" issues it; its "Pagador" pays.
+    payee = extract("Nome do Beneficiário\nRICARDO ALTHOFF\nPagador\nCLIENTE TESTE\n")
+    assert field_value(payee, "issuer") == "RICARDO ALTHOFF"
     turkish = extract(
         "Fatura Tipi : SATIS\nFatura No : AAA202300000001\nFatura Tarihi : 01-09-2023\n"
     )
