@@ -1257,23 +1257,52 @@ def _receipt_name(text: str) -> _Candidate | None:
     if not lines:
         return None
     start, name = lines[0]
+    # A name over the buyer's role ("Will Black" / "Purchaser") is the buyer's.
+    if not _shop_like(name) or (len(lines) > 1 and _alone(_BUYER_CUE, lines[1][1])):
+        return None
+    return _Candidate("issuer", name, FieldType.NAME, name, start, start + len(name), 0.5, 10)
+
+
+def _shop_like(name: str) -> bool:
+    """Whether a line reads like a shop's name: letters and ``&'.,-``, no role, no word a
+    name is not made of, not OCR's crumbs ("ee t", "LR É P U B L"; "H&M" is one), not a
+    sentence."""
     words = name.split()
-    if (
+    return not (
         not _BRAND_LINE.fullmatch(name)
-        # A name over the buyer's role ("Will Black" / "Purchaser") is the buyer's.
-        or (len(lines) > 1 and _alone(_BUYER_CUE, lines[1][1]))
         or (_NOT_NAMES | _NOT_SHOPS) & {w.lower().strip(".,") for w in words}
         or _BUYER_CUE.match(name)
         or _SELLER_CUE.match(name)
-        # OCR's crumbs ("ee t", "LR É P U B L") are no name; "H&M" is.
         or not (
             any(sum(c.isalpha() for c in w) >= 3 for w in words)
             or (name.isupper() and all(sum(c.isalpha() for c in w) >= 2 for w in words))
         )
-        or (len(words) >= 4 and name.endswith("."))  # a sentence
-    ):
-        return None
-    return _Candidate("issuer", name, FieldType.NAME, name, start, start + len(name), 0.5, 10)
+        or (len(words) >= 4 and name.endswith("."))
+    )
+
+
+_THANKED = re.compile(
+    r"\bthank(?:s|[ \t]+you)[ \t]+for\b(?:[^\n]{0,30}?\b(?:at|with)\b[ \t]*\n?"
+    r"|[ \t]+(?:shopping|visiting|dining|choosing|your[ \t]+(?:visit|purchase))[ \t!.]*\n)"
+    r"(?:[ \t]*\n)*[ \t]*(?P<name>[^\n]+)",
+    re.IGNORECASE,
+)
+"""The shop a receipt thanks one for shopping at or visiting: the name after "at" or
+"with" ("Thank you for shopping at Walmart!", "THANK YOU FOR SHOPPING AT" / "TRADER
+JOE'S"), or alone on the line after the thanks ("Thank you for visiting" / "Clachan")."""
+
+
+def _thanked_shop(text: str) -> _Candidate | None:
+    """The shop `_THANKED` names, if a line of at most four words reads like a shop's."""
+    for match in _THANKED.finditer(text):
+        raw = match["name"]
+        name = raw.strip().rstrip(" |-!.,")
+        if _shop_like(name) and len(name.split()) <= 4:
+            start = match.start("name") + len(raw) - len(raw.lstrip())
+            return _Candidate(
+                "issuer", name, FieldType.NAME, name, start, start + len(name), 0.5, 10
+            )
+    return None
 
 
 def _alone(cue: re.Pattern[str], line: str) -> bool:
@@ -1288,8 +1317,8 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
     "Sold By", "Payable to"; or the name over a role, "John White" over "Provider"), else
     the first organisation outside a buyer's block ("Bill to", "Käufer") and not greeted
     ("Guten Tag Muster GmbH": the addressee), else a receipt's first line when it reads
-    like a shop's name, else the letter's signatory ("Hartelijk dank, Richel
-    Bilderbeek")."""
+    like a shop's name, else the shop it thanks one for visiting ("Thank you for visiting"
+    / "Clachan"), else the letter's signatory ("Hartelijk dank, Richel Bilderbeek")."""
     orgs = sorted((c for c in people if c.name == "organization"), key=lambda c: c.start)
     greeted = list(_GREETED.finditer(text))
 
@@ -1352,9 +1381,9 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
     for org in orgs:
         if not any(a <= org.start < b for a, b in buyers):
             return [replace(org, name="issuer", confidence=0.7)]
-    named = _receipt_name(text)
-    if named is not None and not addressee(named):
-        return [named]
+    for named in (_receipt_name(text), _thanked_shop(text)):
+        if named is not None and not addressee(named):
+            return [named]
     signing = {m.start("value") for m in _SIGN_OFF.finditer(text)}
     signed = next((p for p in people if p.name == "sender_name" and p.start in signing), None)
     return [replace(signed, name="issuer", confidence=0.5)] if signed is not None else []

@@ -1086,6 +1086,24 @@ def test_a_dollar_is_the_dollar_of_the_country_the_document_is_from(text: str, a
     assert (field_value(out, "total_amount") or field_value(out, "amount")) == amount
 
 
+@pytest.mark.parametrize(
+    ("text", "issuer"),
+    [
+        ("00 Front street\nTOTAL $9.98\nTHANK YOU FOR SHOPPING AT\nTRADER JOE'S\n", "TRADER JOE'S"),
+        ("34 Kingley Street\nTotal 10.20\nThank you for visiting\n\nClachan\n", "Clachan"),
+        ("12 High St\nTOTAL 4.00\nThanks for shopping at Walmart!\n", "Walmart"),
+        # Not a letter's thanks, nor "us", nor a sentence after the thanks.
+        ("Thank you for your understanding.\n\nSincerely,\n", None),
+        ("Total 3.00\nThank you for shopping with us\n", None),
+        ("Total 3.00\nThank you for your purchase\nPlease come again soon\n", None),
+    ],
+)
+def test_a_receipt_without_its_name_on_top_is_the_shop_it_thanks_for_the_visit(
+    text: str, issuer: str | None
+) -> None:
+    assert field_value(extract(text), "issuer") == issuer
+
+
 def test_currency_codes_that_are_words_count_in_capitals_only() -> None:
     assert not [
         f for f in extract("Try 3 times, then cop 20 of them\n").fields if f.type is FieldType.MONEY
