@@ -100,14 +100,20 @@ only ("100,00 TL"; not "try 3").
 "Rs" is a rupee only written so and before an amount on its own line: a shop's name ending
 in "RS" above a line that starts with a number is not ("LC WAIKIKI RETAIL RS" over
 "1007575-..."), nor Serbia's country code ("PIB: RS 106884584")."""
-_NUMBER = (
-    r"(?!0\d\d)(?:\d{1,3}(?:[.,'\u2019\u00a0 ]\d{3})+(?:[.,]\d{1,2})?"
-    r"|\d{1,7}(?:[.,]\d{1,2})?|\d{8,9}[.,]\d{1,2})"
+_DATE_DIGITS = (
+    r"(?:(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])(?:19|20)\d\d"
+    r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?![\d.,])"
 )
-"""An amount's number; one with a leading zero before two digits is a code's ("R$
-0000002002-8", a boleto's "nosso número" "R$" over "02441403000000071"; "R$ 03,00" is an
-amount), and so is one of eight digits or more that no separator groups, unless cents
-follow (a date written "10022016" over "HRK")."""
+_NUMBER = (
+    rf"(?!0\d+(?:[^\d.,]|[.,](?!\d)|$))(?!{_DATE_DIGITS})"
+    r"(?:\d{1,3}(?:[.,'\u2019\u00a0 ]\d{3})+(?:[.,]\d{1,2})?"
+    r"|\d{1,9}(?:[.,]\d{1,2})?|\d{10,12}[.,]\d{1,2})"
+)
+"""An amount's number; a whole number with a leading zero is a code's ("R$ 0000002002-8",
+a boleto's "nosso número", "R$" over "02441403000000071", "€" over "000 ks"; "012,50 EUR"
+and "R$ 03,00" are amounts), and so are a date written as eight digits ("10022016"
+over "HRK") and ten digits or more without cents (an account number before "SEK"); a
+JPY or KRW amount of eight or nine digits is one."""
 MONEY = re.compile(
     rf"(?P<pre>{_CURRENCY})\s?(?P<sign1>-)?\s?(?P<num1>{_NUMBER})(?![\d.,]*\d)"
     rf"|(?P<sign2>-)?(?P<num2>(?<![\d.,]){_NUMBER})(?:[^\S\n]?|\n(?!{_CURRENCY}\s?-?\d))"

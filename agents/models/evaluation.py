@@ -339,15 +339,21 @@ def read_answers(path: Path, real: Sequence[RealDocument]) -> list[tuple[DocType
             documents, in their order, with their types (the corpus changed since:
             train again).
     """
-    answers = []
-    rows = [row for _, row in _data.json_lines(path, "held-out answers")]
-    if [str(row.get("id")) for row in rows] != [d.id for d in real]:
+    rows = list(_data.json_lines(path, "held-out answers"))
+    for number, row in rows:
+        if not isinstance(row, dict):
+            raise ModelError(f"{path}:{number}: not a held-out answer: not an object")
+    if [str(row.get("id")) for _, row in rows] != [d.id for d in real]:
         raise ModelError(f"{path}: the answers are not of the real documents' ids: train again")
-    for number, (row, doc) in enumerate(zip(rows, real, strict=True), start=1):
+    answers = []
+    for (number, row), doc in zip(rows, real, strict=True):
         try:
             if row["doc_type"] != doc.doc_type.value:
                 raise ValueError(f"{doc.id} is labelled {doc.doc_type.value} now")
-            answers.append((DocType(row["answer"]), float(row["confidence"])))
+            confidence = row["confidence"]
+            if type(confidence) not in (int, float) or not 0 <= confidence <= 1:
+                raise ValueError(f"confidence {confidence!r} is not a number from 0 to 1")
+            answers.append((DocType(row["answer"]), float(confidence)))
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{path}:{number}: not a held-out answer: {exc}") from exc
     return answers

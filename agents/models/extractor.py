@@ -775,7 +775,10 @@ _EU_HINTS = re.compile(r"€|\bEUR\b|£|\bGBP\b|\bCHF\b|\b[A-Z]{2}\d{2} ?\d{4}")
 
 
 def _month_first_hint(text: str) -> bool:
-    """US documents write month first; decide by their money and address conventions."""
+    """US documents write month first; decide by their money and address conventions (a
+    "$" that is another country's dollar is no US hint)."""
+    if _local_dollar(text) in ("AUD", "CAD"):
+        return False
     return len(_US_HINTS.findall(text)) > len(_EU_HINTS.findall(text))
 
 
@@ -913,38 +916,61 @@ def _country_currency(found: list[_Candidate]) -> str | None:
 
 
 _DOLLARS = re.compile(r"\bUSD\b|US\$")
-_LOCAL_DOLLAR = (
-    ("MXN", re.compile(r"\bM\.N\.|\bCFDI\b|\bMXN\b")),
+_MEXICAN = re.compile(r"\bM\.N\.|\bCFDI\b|\bMXN\b")
+_WEB = r"(?<![\w@.-])(?:[\w-]+\.)+{}\b(?![\w@-]|\.\w)"
+_COUNTRY_MARKS = (
     (
         "CAD",
         re.compile(
-            r"\b(?:HST|QST|TPS|TVQ|GST/HST|CAD)\b|\bC\$|(?<![\w@.-])(?:[\w-]+\.)+ca\b(?![\w@.-])"
-            r"|\b(?:AB|BC|MB|NB|NL|NS|ON|PE|QC|SK)[ \t]+[ABCEGHJ-NPRSTVXY]\d[A-Z][ \t]?\d[A-Z]\d\b"
+            r"\b(?:GST/HST|TPS/TVQ)\b"
+            r"|\b(?:HST|QST|TPS|TVQ)\b"
+            r"(?=[ \t:]*(?:\(?\d{1,2}(?:[.,]\d+)?[ \t]*%|\$?[ \t]*\d+[.,]\d\d))"
+            r"|\bCAD[ \t]*\$?[ \t]*\d|\d[ \t]*CAD\b|\bC\$|"
+            + _WEB.format("ca")
+            + r"|\b(?:AB|BC|MB|NB"
+            r"|NL|NS|ON|PE|QC|SK)[ \t]*,?[ \t]+[ABCEGHJ-NPRSTVXY]\d[A-Z][ \t]?\d[A-Z]\d\b"
         ),
     ),
     (
         "AUD",
         re.compile(
-            r"\bABN:?[ \t]*\d{2}[ \t]?\d{3}[ \t]?\d{3}[ \t]?\d{3}\b|\bAUD\b|\bA\$"
-            r"|(?<![\w@.-])(?:[\w-]+\.)+com\.au\b(?![\w@.-])"
-            r"|\b(?:NSW|VIC|QLD|WA|SA|TAS|ACT|NT)[ \t]+\d{4}\b"
+            r"\bABN:?[ \t]*\d{2}[ \t]?\d{3}[ \t]?\d{3}[ \t]?\d{3}\b|\bAUD\b|\bA\$|"
+            + _WEB.format(r"com\.au")
+            + r"|\b(?:NSW[ \t]+2|VIC[ \t]+3|QLD[ \t]+4|SA[ \t]+5|WA[ \t]+6|TAS[ \t]+7)\d{3}\b"
+            r"|\b(?:NT[ \t]+08|ACT[ \t]+2[69])\d\d\b"
         ),
     ),
+    ("USD", re.compile(r"\b[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?\b")),
 )
 """Where a "$" is not the US dollar: a Mexican document ("M.N.", moneda nacional; a CFDI;
-"MXN"), a Canadian one (its sales taxes "HST", "QST", "TPS/TVQ", a province and postal
-code, a ".ca" web address, not a mail address's) and an Australian one (an ABN, a state
-and postcode, ".com.au")
-that names no US dollars and declares no other currency: its "$" is the country's, as it
-is there. Only one country's marks: a document with two keeps the "$" as written."""
+"MXN"), whatever else it names; else a Canadian one (its sales taxes by a rate or an
+amount, "HST 13%", "GST/HST", a province and postal code, a ".ca" web address, not a mail address's)
+or an Australian one (an ABN, a state and its postcode, ".com.au") that marks no other
+of the three countries (a US state and ZIP code: a US seller's invoice to Toronto keeps its
+dollars), names no US dollars and declares no other currency: its "$" is the country's."""
+
+
+_CODED_DOLLAR = re.compile(r"\$[ \t]?\d[\d.,' ]*[ \t]?(?P<code>USD|CAD|AUD|NZD|SGD|HKD|MXN)\b")
+"""A "$" amount followed by its dollar's code ("Invoice Amount: $5,270.00 AUD")."""
 
 
 def _local_dollar(text: str) -> str | None:
-    """The currency of a "$" on a document of a country whose dollar it is (`_LOCAL_DOLLAR`)."""
-    if _DOLLARS.search(text) or _declared_currency(text):
+    """The currency of a "$" on a document of a country whose dollar it is: the one its
+    "$" amounts name ("$5,270.00 AUD"), else the country's it marks (`_COUNTRY_MARKS`)."""
+    coded = {m["code"] for m in _CODED_DOLLAR.finditer(text)}
+    if len(coded) == 1:
+        return None if "USD" in coded else coded.pop()
+    if coded or _DOLLARS.search(text) or _declared_currency(text):
         return None
-    local = [code for code, marks in _LOCAL_DOLLAR if marks.search(text)]
-    return local[0] if len(local) == 1 else None
+    if _MEXICAN.search(text):
+        return "MXN"
+    marked = [code for code, marks in _COUNTRY_MARKS if marks.search(text)]
+    return marked[0] if len(marked) == 1 and marked[0] != "USD" else None
+
+
+_WORD_CODES = frozenset(("TRY", "TL", "COP", "ARS"))
+"""Currency codes that are also words ("PLEASE TRY 3 TIMES", German "2 TL Zucker", "COP 28"):
+a currency only by an amount with cents or thousands ("120,00 TL", "COP 50.000")."""
 
 
 def _money(text: str, country_currency: str | None = None) -> list[_Candidate]:
@@ -963,7 +989,7 @@ def _money(text: str, country_currency: str | None = None) -> list[_Candidate]:
                 # currency alone on its line over its amount is ("$" over "279.84").
                 continue
         value = parse_number(number)
-        if value is None:
+        if value is None or (symbol.strip() in _WORD_CODES and not re.search(r"[.,]", number)):
             continue
         if match["sign1"] or match["sign2"]:
             value = -value

@@ -140,6 +140,17 @@ def test_held_out_answers_are_written_and_read_back_for_the_same_documents(
     path.write_text(path.read_text("utf-8").replace('"receipt"', '"poem"', 1), "utf-8")
     with pytest.raises(ModelError, match=r"held_out\.jsonl:1: not a held-out answer"):
         read_answers(path, real)
+    # Line numbers are the file's (a blank line counts); what is not an answer is named.
+    lines = path.read_text("utf-8").replace('"poem"', '"receipt"').splitlines()
+    for bad, why in (
+        ("[1, 2]", "not an object"),
+        (lines[1].replace("0.3333333333333333", "NaN"), "confidence nan"),
+        (lines[1].replace("0.3333333333333333", "true"), "confidence True"),
+        (lines[1].replace("0.3333333333333333", '"0.25"'), "confidence '0.25'"),
+    ):
+        path.write_text(f"{lines[0]}\n\n{bad}\n", "utf-8")
+        with pytest.raises(ModelError, match=rf"held_out\.jsonl:3: not a held-out answer: {why}"):
+            read_answers(path, real)
     with pytest.raises(ModelError, match="cannot read the held-out answers"):
         read_answers(tmp_path / "missing.jsonl", real)
 

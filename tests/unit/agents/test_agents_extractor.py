@@ -1055,6 +1055,12 @@ def test_a_long_or_zero_led_number_by_a_currency_is_no_amount(text: str) -> None
         ("Tutar 1.180,00 TL\n", "1180.00 TRY"),  # the Turkish lira's "TL"
         ("Iznos: HRK 123.55\n", "123.55 HRK"),
         ("Amount ₩ 15,000\n", "15000.00 KRW"),
+        # Long amounts of currencies worth little, a zero-padded one (review).
+        ("合計 JPY 10000000\n", "10000000.00 JPY"),
+        ("Total KRW 150000000\n", "150000000.00 KRW"),
+        ("Grand total: 1234567890.50 EUR\n", "1234567890.50 EUR"),
+        ("Betrag: 012,50 EUR\n", "12.50 EUR"),
+        ("Total: 120,00 TL\n", "120.00 TRY"),
     ],
 )
 def test_amounts_in_more_currencies_and_shapes(text: str, amount: str) -> None:
@@ -1079,11 +1085,34 @@ def test_amounts_in_more_currencies_and_shapes(text: str, amount: str) -> None:
         ("HST 13%\nTotal $16.41 USD\n", "16.41 USD"),
         ("ABN 51 824 753 556\nToronto ON M5V 2T6\nTotal $5.00\n", "5.00 USD"),
         ("To: bruce@em.ca\nOnly $10.00 today\n", "10.00 USD"),
+        # Words and codes that are no country's mark (review).
+        ("Meeting 10:00 HST\nInvoice total $250.00\n", "250.00 USD"),
+        ("TPS application fee $50.00\n", "50.00 USD"),
+        ("CAD drawings and BIM\nTotal $1,200.00\n", "1200.00 USD"),
+        ("DATA PROTECTION ACT 2018\nTotal $99.00\n", "99.00 USD"),
+        ("Logitech SA 1015 Lausanne\nTotal $99.00\n", "99.00 USD"),
+        ("Windows NT 4000\nTotal $5.00\n", "5.00 USD"),
+        # A US seller's invoice to Toronto or Sydney keeps its dollars; a Mexican CFDI
+        # its pesos whatever else it names.
+        ("San Francisco, CA 94105\nBill to: Toronto ON M5V 2T6\nTotal $500.00\n", "500.00 USD"),
+        ("Seattle, WA 98101\nShip to: Sydney NSW 2000\nTotal $80.00\n", "80.00 USD"),
+        ("CFDI 4.0\nServicios de diseño CAD\nTotal $1,160.00\n", "1160.00 MXN"),
+        # What the amounts themselves say wins over the addresses.
+        ("Lahaina HI 96761\nInvoice Amount: $5,270.00 AUD\nTotal $1,210.00\n", "1210.00 AUD"),
+        # A web address ending a sentence; a comma after the province.
+        ("Total $27.30\nLearn more at pcfinancial.ca.\n", "27.30 CAD"),
+        ("Toronto, ON, M5V 2T6\nTotal $27.30\n", "27.30 CAD"),
     ],
 )
 def test_a_dollar_is_the_dollar_of_the_country_the_document_is_from(text: str, amount: str) -> None:
     out = extract(text)
     assert (field_value(out, "total_amount") or field_value(out, "amount")) == amount
+
+
+def test_an_australian_dollar_document_writes_its_dates_day_first() -> None:
+    out = extract("ABN 51 824 753 556\nDate: 05/03/2024\nTotal $93.50\n")
+    assert field_value(out, "total_amount") == "93.50 AUD"
+    assert "2024-03-05" in [f.normalized for f in out.fields if f.type is FieldType.DATE]
 
 
 @pytest.mark.parametrize(
@@ -1104,10 +1133,19 @@ def test_a_receipt_without_its_name_on_top_is_the_shop_it_thanks_for_the_visit(
     assert field_value(extract(text), "issuer") == issuer
 
 
-def test_currency_codes_that_are_words_count_in_capitals_only() -> None:
-    assert not [
-        f for f in extract("Try 3 times, then cop 20 of them\n").fields if f.type is FieldType.MONEY
-    ]
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Try 3 times, then cop 20 of them\n",
+        "PLEASE TRY 3 TIMES\n",
+        "2 TL Zucker und 1 TL Salz\n",  # German teaspoons
+        "COP 28 conference\n",
+        "Mo.-Fr. 06:00-20:00 Uhr\n",  # not 6 Swiss francs
+        "€\n000 ks x 13.90 /ks\n",  # a quantity's zeros under a stray "€"
+    ],
+)
+def test_codes_that_are_words_and_zero_led_numbers_are_no_amounts(text: str) -> None:
+    assert not [f for f in extract(text).fields if f.type is FieldType.MONEY]
 
 
 def test_a_boletos_document_value_and_date_and_a_turkish_invoice_number() -> None:
