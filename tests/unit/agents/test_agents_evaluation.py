@@ -79,8 +79,9 @@ class MostCommonType:
         return lambda texts: [(best, share) for _ in texts]
 
 
-def test_sources_fitted_in_worker_processes_give_the_same_result() -> None:
-    real = [
+def four_sources() -> list[RealDocument]:
+    """Invoices of A (3) and D (1), receipts of B (2) and C (2)."""
+    return [
         doc(f"{source}{i}", source, doc_type)
         for source, doc_type, n in (
             ("A", DocType.INVOICE, 3),
@@ -90,6 +91,10 @@ def test_sources_fitted_in_worker_processes_give_the_same_result() -> None:
         )
         for i in range(n)
     ]
+
+
+def test_sources_fitted_in_worker_processes_give_the_same_result() -> None:
+    real = four_sources()
     alone = by_source(real, MostCommonType())
     assert by_source(real, MostCommonType(), jobs=2) == alone
     # Held out, each source is outnumbered by the other type's: every answer is wrong.
@@ -97,16 +102,7 @@ def test_sources_fitted_in_worker_processes_give_the_same_result() -> None:
 
 
 def test_the_answers_of_some_sources_are_those_of_the_whole_evaluation() -> None:
-    real = [
-        doc(f"{source}{i}", source, doc_type)
-        for source, doc_type, n in (
-            ("A", DocType.INVOICE, 3),
-            ("B", DocType.RECEIPT, 2),
-            ("C", DocType.RECEIPT, 2),
-            ("D", DocType.INVOICE, 1),
-        )
-        for i in range(n)
-    ]
+    real = four_sources()
     every = held_out_answers(real, MostCommonType())
     for jobs in (1, 2):
         some = held_out_answers(real, MostCommonType(), jobs, sources={"B", "D", "Z"})
