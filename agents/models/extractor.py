@@ -775,9 +775,10 @@ _EU_HINTS = re.compile(r"€|\bEUR\b|£|\bGBP\b|\bCHF\b|\b[A-Z]{2}\d{2} ?\d{4}")
 
 
 def _month_first_hint(text: str) -> bool:
-    """US documents write month first; decide by their money and address conventions (a
-    "$" that is another country's dollar is no US hint)."""
-    if _local_dollar(text) in ("AUD", "CAD"):
+    """US documents write month first; decide by their money and address conventions (an
+    Australian document's "$" is no US hint; Canada's shops write either order, and its
+    "$" counts as the US's)."""
+    if _local_dollar(text) == "AUD":
         return False
     return len(_US_HINTS.findall(text)) > len(_EU_HINTS.findall(text))
 

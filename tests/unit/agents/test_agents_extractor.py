@@ -1113,6 +1113,10 @@ def test_an_australian_dollar_document_writes_its_dates_day_first() -> None:
     out = extract("ABN 51 824 753 556\nDate: 05/03/2024\nTotal $93.50\n")
     assert field_value(out, "total_amount") == "93.50 AUD"
     assert "2024-03-05" in [f.normalized for f in out.fields if f.type is FieldType.DATE]
+    # Canada's shops write either order; its "$" counts as the US's, month first.
+    canadian = extract("Toronto ON M5V 2T6\nDate: 05/03/2024\nTotal $93.50\n")
+    assert field_value(canadian, "total_amount") == "93.50 CAD"
+    assert "2024-05-03" in [f.normalized for f in canadian.fields if f.type is FieldType.DATE]
 
 
 @pytest.mark.parametrize(
