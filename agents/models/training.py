@@ -4,9 +4,11 @@
                                             [--no-write]
 
 This is what ``caseyard train`` runs. Training is deterministic for a seed, so rerunning it
-reproduces ``data/*/metrics.json`` byte for byte; the models themselves are not committed
-(see `Classifier.load`). The classifier and the extractor are measured on the real
-documents of ``data/real`` held out by source (`agents.models.evaluation`); the extractor
+reproduces ``data/*/metrics.json`` byte for byte, with the calibrations and the classifier's
+held-out answers (``data/classifier/held_out.jsonl``, from which its metrics follow); the
+models themselves are not committed (see `Classifier.load`). The classifier and the
+extractor are measured on the real documents of ``data/real`` held out by source
+(`agents.models.evaluation`); the extractor
 learns only what its rules' confidences mean, from its development sources
 (``data/extractor/calibration.json``), and is measured on the others.
 """
