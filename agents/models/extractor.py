@@ -244,8 +244,9 @@ def extract_raw(text: str) -> ExtractOutput:
             *_identifiers(text),
         ]
     )
-    exclusive = _resolve([*exclusive, *_dates(text, _month_first_hint(text))])
-    exclusive = _resolve([*exclusive, *_money(text, _country_currency(exclusive))])
+    dollar = _local_dollar(text)
+    exclusive = _resolve([*exclusive, *_dates(text, _month_first_hint(text, dollar))])
+    exclusive = _resolve([*exclusive, *_money(text, dollar, _country_currency(exclusive))])
     exclusive = _resolve([*exclusive, *_declared_currency(text)])
     exclusive = _resolve([*exclusive, *_phones(text, _region_hint(text, exclusive))])
     people = _resolve([*_names(text), *_addresses(text)])
@@ -770,15 +771,17 @@ def _dates(text: str, month_first: bool) -> Iterator[_Candidate]:
         )
 
 
-_US_HINTS = re.compile(r"US\$|(?<![A-Za-z])\$|\bUSD\b|\b[A-Z]{2} \d{5}\b|\+1[ -]?\(?\d{3}")
+_US_ZIP = r"\b[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?\b"
+"""A US state and ZIP code ("WA 98101", "NY 10001-1234")."""
+_US_HINTS = re.compile(rf"US\$|(?<![A-Za-z])\$|\bUSD\b|{_US_ZIP}|\+1[ -]?\(?\d{{3}}")
 _EU_HINTS = re.compile(r"€|\bEUR\b|£|\bGBP\b|\bCHF\b|\b[A-Z]{2}\d{2} ?\d{4}")
 
 
-def _month_first_hint(text: str) -> bool:
-    """US documents write month first; decide by their money and address conventions (an
-    Australian document's "$" is no US hint; Canada's shops write either order, and its
-    "$" counts as the US's)."""
-    if _local_dollar(text) == "AUD":
+def _month_first_hint(text: str, dollar: str | None) -> bool:
+    """US documents write month first; decide by their money and address conventions (a
+    "$" that is the Australian dollar, `_local_dollar`, is no US hint; Canada's shops write
+    either order, and its "$" counts as the US's)."""
+    if dollar == "AUD":
         return False
     return len(_US_HINTS.findall(text)) > len(_EU_HINTS.findall(text))
 
@@ -941,7 +944,7 @@ _COUNTRY_MARKS = (
             r"|\b(?:NT[ \t]+08|ACT[ \t]+2[69])\d\d\b"
         ),
     ),
-    ("USD", re.compile(r"\b[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?\b")),
+    ("USD", re.compile(_US_ZIP)),
 )
 """Where a "$" is not the US dollar: a Mexican document ("M.N.", moneda nacional; a CFDI;
 "MXN"), whatever else it names; else a Canadian one (its sales taxes by a rate or an
@@ -974,11 +977,11 @@ _WORD_CODES = frozenset(("TRY", "TL", "COP", "ARS"))
 a currency only by an amount with cents or thousands ("120,00 TL", "COP 50.000")."""
 
 
-def _money(text: str, country_currency: str | None = None) -> list[_Candidate]:
-    """Amounts and totals; an amount without a currency is in the one the document
-    declares or writes its other amounts in, else `country_currency`."""
+def _money(text: str, dollar: str | None, country_currency: str | None) -> list[_Candidate]:
+    """Amounts and totals; a "$" is `dollar` if the document's is not the US's
+    (`_local_dollar`); an amount without a currency is in the one the document declares
+    or writes its other amounts in, else `country_currency`."""
     found: list[_Candidate] = []
-    dollar = _local_dollar(text)
     for match in MONEY.finditer(text):
         number = match["num1"] or match["num2"]
         symbol = match["pre"] or match["post"]
