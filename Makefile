@@ -28,15 +28,24 @@ check: install
 
 # The broker goes down again whatever the tests do (the trap runs on failure and ^C).
 # Tests needing a tool (broker, chromium, docker-compose, npm) fail here rather than skip.
+# The unit tests (no broker; CPU-bound: models, OCR) run on every core at once; then the
+# others, which share the broker, restart brokers and kill processes, one at a time. Both
+# share a model cache made for this run: each local model is trained once, not per test.
 test: check
 	@scripts/test-tools
 	@scripts/ocr-tools
 	@$(KAFKA) fetch
-	@trap '$(KAFKA) down; $(KAFKA) down --brokers 3' EXIT; \
+	@# Bytecode for caseyard's own modules: the tests start some hundreds of `caseyard`
+	@# processes, and where PYTHONDONTWRITEBYTECODE is set each compiled them all again.
+	@$(BIN)/python -m compileall -q caseyard agents bus coordinator schemas
+	@models=$$(mktemp -d); \
+	trap '$(KAFKA) down; $(KAFKA) down --brokers 3; rm -rf "$$models"' EXIT; \
 	$(KAFKA) up && \
-	CASEYARD_TEST_KAFKA=$$($(KAFKA) bootstrap) CASEYARD_TEST_KAFKA_SASL=$$($(KAFKA) bootstrap --sasl) \
-	CASEYARD_REQUIRE_KAFKA=1 CASEYARD_REQUIRE_TOOLS=1 \
-		$(BIN)/pytest $(PYTEST_ARGS)
+	export CASEYARD_TEST_KAFKA=$$($(KAFKA) bootstrap) \
+		CASEYARD_TEST_KAFKA_SASL=$$($(KAFKA) bootstrap --sasl) \
+		CASEYARD_REQUIRE_KAFKA=1 CASEYARD_REQUIRE_TOOLS=1 CASEYARD_TEST_MODEL_CACHE="$$models" && \
+	$(BIN)/pytest -n auto tests/unit $(PYTEST_ARGS) && \
+	$(BIN)/pytest --ignore=tests/unit $(PYTEST_ARGS)
 
 test-unit: install
 	$(BIN)/pytest -m "not kafka" $(PYTEST_ARGS)

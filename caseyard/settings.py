@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         description="kafka://host:port[,host:port], sqlite:///path.db or memory://",
     )
     data_dir: Path = Field(default=Path(DATA_DIR), description="blobs, local state")
+    model_cache: Path | None = Field(
+        default=None,
+        description="Where the local models trained from the corpora are kept (default: "
+        "data_dir/models). Each file is named by the digest of what its model learned from, "
+        "so projects may share one directory and train each model once",
+    )
     pipelines_dir: Path = Field(
         default=Path(__file__).resolve().parent.parent / "pipelines",
         description="the pipeline definitions the coordinator loads",
@@ -275,7 +281,7 @@ class Settings(BaseSettings):
 
     @property
     def model_cache_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.model_cache or self.data_dir / "models"
 
     def snapshot_path(self, reader: str) -> Path:
         """Where a reader of the log (the inbox, `caseyard mcp`, `caseyard a2a`) keeps its
@@ -303,6 +309,7 @@ class Settings(BaseSettings):
 
 _PATHS = (
     "data_dir",
+    "model_cache",
     "pipelines_dir",
     "tool_servers_file",
     "inbox_users_file",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,21 @@ import pytest
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One `CASEYARD_MODEL_CACHE` for the whole run, as projects sharing one use it: each
+    local model is trained once, by the first test or `caseyard` process that needs it,
+    not again in each test's fresh data directory (a classifier fit took ~15 s here).
+    `make test` makes one for the run (CASEYARD_TEST_MODEL_CACHE), which its unit test
+    workers and its second pytest share; never one that outlives the run, whose models
+    could predate a change of the code that trains them."""
+    given = os.environ.get("CASEYARD_TEST_MODEL_CACHE")
+    path = Path(given) if given else tmp_path_factory.mktemp("model-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CASEYARD_MODEL_CACHE", str(path))
+        yield path
 
 
 def _from_env(variable: str, missing: str) -> str:

@@ -320,10 +320,3 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-
-
-def test_every_new_command_has_help_with_an_example(tmp_path: Path) -> None:
-    for command in ("replay", "dlq list", "dlq show", "dlq redrive", "audit export"):
-        result = caseyard(*command.split(), "--help", cwd=tmp_path)
-        assert result.returncode == 0, (command, result.stderr)
-        assert "Example" in result.stdout, command

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -137,10 +138,13 @@ def test_every_command_has_help_with_an_example(tmp_path: Path) -> None:
     assert {"demo", "up", "replay", "dlq redrive", "inbox add-user", "topics asyncapi"} <= set(
         commands
     )
-    for command in commands:
-        result = caseyard(*command.split(), "--help", cwd=tmp_path)
-        assert result.returncode == 0, (command, result.stderr)
-        assert "Example" in result.stdout, command
+    # One process per command (~1 s each, mostly imports): as many at once as there are
+    # cores.
+    with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        helps = pool.map(lambda c: (c, caseyard(*c.split(), "--help", cwd=tmp_path)), commands)
+        for command, result in helps:
+            assert result.returncode == 0, (command, result.stderr)
+            assert "Example" in result.stdout, command
 
 
 def test_submit_then_list_and_show_the_submitted_case(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from agents.documents import MAX_DOCUMENT_BYTES
 from bus import KafkaSecurity
 from caseyard.app import open_app
 from caseyard.services import run_services
-from caseyard.settings import Settings
+from caseyard.settings import Settings, load_settings
 from caseyard.wiring import kafka_security
 
 
@@ -70,3 +70,22 @@ async def test_the_group_prefix_reaches_every_consumer_group(tmp_path: Path) -> 
     }
     with pytest.raises(ValidationError):
         Settings(group_prefix="acme prod")
+
+
+def test_the_model_cache_is_the_data_dirs_unless_one_is_shared(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Projects may share one model cache (its files are named by what each model learned
+    from); one named in caseyard.toml is taken from the project, as the data directory."""
+    monkeypatch.delenv("CASEYARD_MODEL_CACHE", raising=False)
+    monkeypatch.delenv("CASEYARD_DATA_DIR", raising=False)
+    assert Settings(data_dir=tmp_path).model_cache_dir == tmp_path / "models"
+    monkeypatch.setenv("CASEYARD_MODEL_CACHE", str(tmp_path / "shared"))
+    assert Settings(data_dir=tmp_path).model_cache_dir == tmp_path / "shared"
+
+    monkeypatch.delenv("CASEYARD_MODEL_CACHE")
+    project = tmp_path / "project"
+    (project / "docs").mkdir(parents=True)
+    (project / "caseyard.toml").write_text('model_cache = "../models"\n')
+    monkeypatch.chdir(project / "docs")
+    assert load_settings().model_cache_dir == project / ".." / "models"

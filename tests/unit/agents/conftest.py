@@ -15,11 +15,6 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "documents"
 
 
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("model-cache")
-
-
-@pytest.fixture(scope="session")
 def classifier(model_cache: Path) -> Classifier:
     return Classifier.load(model_cache)
 
