@@ -28,9 +28,19 @@ check: install
 
 # The broker goes down again whatever the tests do (the trap runs on failure and ^C).
 # Tests needing a tool (broker, chromium, docker-compose, npm) fail here rather than skip.
-# The unit tests (no broker; CPU-bound: models, OCR) run on every core at once; then the
-# others, which share the broker, restart brokers and kill processes, one at a time. Both
-# share a model cache made for this run: each local model is trained once, not per test.
+# The unit tests (CPU-bound: models, OCR; one uses the broker, under names of its own) run
+# on every core at once; then the others, which share the broker, restart brokers and kill
+# processes, one at a time, even when a unit test failed. They share a model cache
+# made for this run: each local model is trained once, not per test. PYTEST_ARGS="..."
+# runs one pytest with those arguments instead (chosen tests, one at a time); options for
+# the whole suite go in PYTEST_ADDOPTS (e.g. --durations=30).
+ifeq ($(strip $(PYTEST_ARGS)),)
+PYTEST_RUNS = $(BIN)/pytest -n auto tests/unit; unit=$$?; \
+	$(BIN)/pytest --ignore=tests/unit; rest=$$?; [ $$unit -eq 0 ] && [ $$rest -eq 0 ]
+else
+PYTEST_RUNS = $(BIN)/pytest $(PYTEST_ARGS)
+endif
+
 test: check
 	@scripts/test-tools
 	@scripts/ocr-tools
@@ -44,8 +54,7 @@ test: check
 	export CASEYARD_TEST_KAFKA=$$($(KAFKA) bootstrap) \
 		CASEYARD_TEST_KAFKA_SASL=$$($(KAFKA) bootstrap --sasl) \
 		CASEYARD_REQUIRE_KAFKA=1 CASEYARD_REQUIRE_TOOLS=1 CASEYARD_TEST_MODEL_CACHE="$$models" && \
-	$(BIN)/pytest -n auto tests/unit $(PYTEST_ARGS) && \
-	$(BIN)/pytest --ignore=tests/unit $(PYTEST_ARGS)
+	{ $(PYTEST_RUNS); }
 
 test-unit: install
 	$(BIN)/pytest -m "not kafka" $(PYTEST_ARGS)

@@ -74,8 +74,9 @@ class Settings(BaseSettings):
     model_cache: Path | None = Field(
         default=None,
         description="Where the local models trained from the corpora are kept (default: "
-        "data_dir/models). Each file is named by the digest of what its model learned from, "
-        "so projects may share one directory and train each model once",
+        "data_dir/models). Each file is named by the model's version and the digest of what "
+        "it learned from: projects on one caseyard version may share a directory and train "
+        "each model once",
     )
     pipelines_dir: Path = Field(
         default=Path(__file__).resolve().parent.parent / "pipelines",

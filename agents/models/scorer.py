@@ -355,12 +355,16 @@ class _Probability:
     floats: the calibrators are the model's own, averaged as it averages them)."""
 
     def __init__(self, model: CalibratedClassifierCV) -> None:
+        self.features = int(model.n_features_in_)
         self.parts = []
         for part in model.calibrated_classifiers_:
             (calibrator,) = part.calibrators  # binary: one
             self.parts.append((_Trees(part.estimator), calibrator))
 
     def __call__(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        if x.ndim != 2 or x.shape[1] != self.features:
+            # As scikit-learn refuses them: a model trained on other features.
+            raise ValueError(f"X has shape {x.shape}, the model expects {self.features} features")
         total = np.zeros(len(x))
         for trees, calibrator in self.parts:
             p = calibrator.predict(trees.decision(x))

@@ -283,6 +283,9 @@ def test_the_scores_are_scikit_learns_own_and_a_cached_scorer_reads_back(scorer:
     for features_ in (x, wild):
         expected = scorer._model.predict_proba(features_)[:, 1]
         assert np.array_equal(scorer._probability(features_), expected)
+    for width in (x.shape[1] - 1, x.shape[1] + 1):  # a model trained on other features
+        with pytest.raises(ValueError, match="features"):
+            scorer._probability(np.zeros((1, width)))
     kept = pickle.dumps(scorer)  # as the model cache keeps it: the model, not the tuples
     assert "_probability" not in scorer.__getstate__()
     again = pickle.loads(kept)
