@@ -244,10 +244,11 @@ def extract_raw(text: str) -> ExtractOutput:
             *_identifiers(text),
         ]
     )
-    dollar = _local_dollar(text)
+    declared = _declared_currency(text)
+    dollar = _local_dollar(text, declared)
     exclusive = _resolve([*exclusive, *_dates(text, _month_first_hint(text, dollar))])
     exclusive = _resolve([*exclusive, *_money(text, dollar, _country_currency(exclusive))])
-    exclusive = _resolve([*exclusive, *_declared_currency(text)])
+    exclusive = _resolve([*exclusive, *declared])
     exclusive = _resolve([*exclusive, *_phones(text, _region_hint(text, exclusive))])
     people = _resolve([*_names(text), *_addresses(text)])
     people = [p for p in people if not any(p.overlaps(e) for e in exclusive if e.type in _HARD)]
@@ -958,13 +959,14 @@ _CODED_DOLLAR = re.compile(r"\$[ \t]?\d[\d.,' ]*[ \t]?(?P<code>USD|CAD|AUD|NZD|S
 """A "$" amount followed by its dollar's code ("Invoice Amount: $5,270.00 AUD")."""
 
 
-def _local_dollar(text: str) -> str | None:
+def _local_dollar(text: str, declared: list[_Candidate]) -> str | None:
     """The currency of a "$" on a document of a country whose dollar it is: the one its
-    "$" amounts name ("$5,270.00 AUD"), else the country's it marks (`_COUNTRY_MARKS`)."""
+    "$" amounts name ("$5,270.00 AUD"), else the country's it marks (`_COUNTRY_MARKS`),
+    if it declares no currency (`declared`: `_declared_currency`'s)."""
     coded = {m["code"] for m in _CODED_DOLLAR.finditer(text)}
     if len(coded) == 1:
         return None if "USD" in coded else coded.pop()
-    if coded or _DOLLARS.search(text) or _declared_currency(text):
+    if coded or _DOLLARS.search(text) or declared:
         return None
     if _MEXICAN.search(text):
         return "MXN"
