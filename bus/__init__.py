@@ -10,7 +10,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bus._base import DEFAULT_MAX_MESSAGE_BYTES, Outbox
 from bus._embedded import EmbeddedBus
-from bus._kafka import KafkaBus
 from bus._protocol import Bus, Consumer, Middleware, RebalanceListener, Transaction
 from bus._read import read_to_end
 from bus._types import (
@@ -88,6 +87,10 @@ def connect(
     if parts.scheme == "kafka":
         if not parts.netloc:
             raise ConfigError(f"bus URL {url!r}: expected kafka://host:port[,host:port]")
+        # Kafka's client is imported by a process that uses it (~0.1 s; the embedded
+        # bus's processes have no use for it).
+        from bus._kafka import KafkaBus
+
         return KafkaBus(
             url,
             parts.netloc,

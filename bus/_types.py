@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from aiokafka.partitioner import murmur2
-
 from bus.errors import InvalidTopic
 
 Headers = tuple[tuple[str, bytes], ...]
@@ -164,5 +162,9 @@ def partition_for(key: bytes | None, partitions: int, counter: int) -> int:
 @functools.lru_cache(maxsize=65_536)
 def _keyed(key: bytes, partitions: int) -> int:
     # Remembered: a case's key is hashed once (murmur2 is Python, ~2 us), not for each of
-    # the ~20 records a case produces and the inputs its coordinator checks.
+    # the ~20 records a case produces and the inputs its coordinator checks. aiokafka's
+    # murmur2 is imported here, when a key is first hashed: importing aiokafka takes ~0.1 s,
+    # which a process on the embedded bus need not pay.
+    from aiokafka.partitioner import murmur2
+
     return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
