@@ -28,15 +28,17 @@ check: install
 
 # The broker goes down again whatever the tests do (the trap runs on failure and ^C).
 # Tests needing a tool (broker, chromium, docker-compose, npm) fail here rather than skip.
-# The unit tests (CPU-bound: models, OCR; one uses the broker, under names of its own) run
-# on every core at once; then the others, which share the broker, restart brokers and kill
-# processes, one at a time, even when a unit test failed. They share a model cache
-# made for this run: each local model is trained once, not per test. PYTEST_ARGS="..."
-# runs one pytest with those arguments instead (chosen tests, one at a time); options for
-# the whole suite go in PYTEST_ADDOPTS (e.g. --durations=30).
+# The unit tests (CPU-bound: models, OCR; one uses the broker, under names of its own) and
+# the end-to-end ones (each in a directory of its own, on the embedded bus) run on every
+# core at once; then the others, which share the broker, restart brokers and kill
+# processes, one at a time, even when a test of the first run failed. They share a model
+# cache made for this run: each local model is trained once, not per test.
+# PYTEST_ARGS="..." runs one pytest with those arguments instead (chosen tests, one at a
+# time); options for the whole suite go in PYTEST_ADDOPTS (e.g. --durations=30).
 ifeq ($(strip $(PYTEST_ARGS)),)
-PYTEST_RUNS = $(BIN)/pytest -n auto tests/unit; unit=$$?; \
-	$(BIN)/pytest --ignore=tests/unit; rest=$$?; [ $$unit -eq 0 ] && [ $$rest -eq 0 ]
+PYTEST_RUNS = $(BIN)/pytest -n auto tests/unit tests/e2e; first=$$?; \
+	$(BIN)/pytest --ignore=tests/unit --ignore=tests/e2e; rest=$$?; \
+	[ $$first -eq 0 ] && [ $$rest -eq 0 ]
 else
 PYTEST_RUNS = $(BIN)/pytest $(PYTEST_ARGS)
 endif
