@@ -49,7 +49,7 @@ __all__ = [
     "fields_named",
 ]
 
-MODEL_NAME = "extract-rules-v6"
+MODEL_NAME = "extract-rules-v7"
 """Reported in `ModelUsage.model`; a change of the rules' answers is a new version (v2:
 confidences calibrated, see `Calibration`; v3: labels in more languages and scripts, tax
 totals, receipts' names, wrapped journal lines; then Brazil's, Poland's and the Czech
@@ -63,7 +63,9 @@ role word, a legal form after a comma or in capitals, a greeted company is the a
 letter's signatory as the last resort, Czech and Spanish simplified invoices' numbers;
 receipts' totals and numbers in Slovak, Finnish and Portuguese, Czech, Slovak and Brazilian
 legal forms, a total's currency in its label, a discount no net nor tax, a printed domain's
-company with its legal form)."""
+company with its legal form; v6: a boleto's value and date labels, no amount of a code
+beside a currency, the kuna and the lira's "TL"; v7: an amount without a currency is in
+the only one the document names, when nothing closer says)."""
 CALIBRATION_PRIOR = 5.0
 """How many answers a rule's own confidence counts for when it is calibrated (see
 `Calibration.fit`): a level the development sources answered few times stays near it.
@@ -865,12 +867,24 @@ _DECLARED_CURRENCY = re.compile(
 
 def _document_currency(text: str, found: list[_Candidate]) -> str | None:
     """The currency a document states ("Currency: CHF", "Rechnungswährung: EUR"), else the
-    one its amounts are written in most, else None."""
+    one its amounts are written in most, else the only one it names anywhere, else None."""
     declared = _declared_currency(text)
     if declared:
         return declared[0].normalized
     currencies = Counter(c.normalized.split()[1] for c in found if c.normalized)
-    return currencies.most_common(1)[0][0] if currencies else None
+    return currencies.most_common(1)[0][0] if currencies else _named_currency(text)
+
+
+def _named_currency(text: str) -> str | None:
+    """The only currency a document names, by none of its amounts: a till's "EUR" alone
+    over its price column, a boleto's "Valor R$" and "R$" headings, "(v CZK s DPH)" over a
+    table; None when it names none or several."""
+    named = {
+        currency_code(match.group())
+        for match in _CURRENCY_IN_LABEL.finditer(text)
+        if match.group().strip().lower() not in _NAMED_ONLY_BY_AN_AMOUNT
+    }
+    return named.pop() if len(named) == 1 else None
 
 
 def _declared_currency(text: str) -> list[_Candidate]:
@@ -978,11 +992,16 @@ _WORD_CODES = frozenset(("TRY", "TL", "COP", "ARS"))
 """Currency codes that are also words ("PLEASE TRY 3 TIMES", German "2 TL Zucker", "COP 28"):
 a currency only by an amount with cents or thousands ("120,00 TL", "COP 50.000")."""
 
+_NAMED_ONLY_BY_AN_AMOUNT = frozenset(("$", "fr.", *(code.lower() for code in _WORD_CODES)))
+"""What names a currency only beside an amount: a "$" (whose dollar the document's country
+decides), "Fr." (also German's Friday and Mrs), codes that are also words."""
+
 
 def _money(text: str, dollar: str | None, country_currency: str | None) -> list[_Candidate]:
     """Amounts and totals; a "$" is `dollar` if the document's is not the US's
-    (`_local_dollar`); an amount without a currency is in the one the document declares
-    or writes its other amounts in, else `country_currency`."""
+    (`_local_dollar`); an amount without a currency is in the one the document declares,
+    writes its other amounts in or names alone (`_document_currency`), else
+    `country_currency`."""
     found: list[_Candidate] = []
     for match in MONEY.finditer(text):
         number = match["num1"] or match["num2"]

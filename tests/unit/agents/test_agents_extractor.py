@@ -267,7 +267,7 @@ def test_impossible_dates_are_ignored() -> None:
 
 def test_extractor_class_and_empty_text() -> None:
     assert Extractor().extract("") == ExtractOutput()
-    assert Extractor.model_name == "extract-rules-v6"
+    assert Extractor.model_name == "extract-rules-v7"
 
 
 # Layouts of real documents (data/real): PDF text of tables, forms, receipts without a
@@ -493,6 +493,28 @@ def test_a_word_after_the_label_is_no_invoice_number() -> None:
     ],
 )
 def test_a_bare_total_takes_the_currency_of_the_documents_country(text: str, total: str) -> None:
+    assert field_value(extract(text), "total_amount") == total
+
+
+@pytest.mark.parametrize(
+    ("text", "total"),
+    [
+        # The only currency a document names, by none of its amounts, is its bare total's:
+        # a till's "EUR" over its price column, a table's heading, a boleto's "R$"...
+        ("Warburger Str. 130\nEUR\nKäse 5,18 A\nzu zahlen 7,16\n", "7.16 EUR"),
+        ("Cena celkem (v CZK s DPH)\nCelkem k úhradě 121,00\n", "121.00 CZK"),
+        ("Valor R$\nTotal a pagar 99,16\n", "99.16 BRL"),
+        # ... and over the country of its VAT id (a Swiss shop's euro price list).
+        ("Preise in EUR\nTotal 20.00\nCHE-116.281.710 MWST\nUID: CH116281710\n", "20.00 EUR"),
+        # Not when it names two, nor by what names a currency only beside an amount: a
+        # "$" (which dollar?), German's "Fr." (Friday), a code that is also a word.
+        ("Preise in EUR oder CHF\nTotal 20.00\n", "20.00"),
+        ("Price $\nTotal 20.00\n", "20.00"),
+        ("Fr. 12.03.2026\nSUMME 7,16\n", "7.16"),
+        ("PLEASE TRY AGAIN\nTOTAL 7.16\n", "7.16"),
+    ],
+)
+def test_a_bare_total_takes_the_only_currency_the_document_names(text: str, total: str) -> None:
     assert field_value(extract(text), "total_amount") == total
 
 
