@@ -876,14 +876,34 @@ def _document_currency(text: str, found: list[_Candidate]) -> str | None:
 
 
 def _named_currency(text: str) -> str | None:
-    """The only currency a document names, by none of its amounts: a till's "EUR" alone
-    over its price column, a boleto's "Valor R$" and "R$" headings, "(v CZK s DPH)" over a
-    table; None when it names none or several."""
-    named = {
-        currency_code(match.group())
-        for match in _CURRENCY_IN_LABEL.finditer(text)
-        if match.group().strip().lower() not in _NAMED_ONLY_BY_AN_AMOUNT
-    }
+    """The only currency a document names as a heading, by none of its amounts: a till's
+    "EUR" alone over its price column, a boleto's "Valor R$", "Preise in EUR", "(v CZK s
+    DPH)" over a table; None when it names none or several. A heading is the currency alone
+    on its line, ending a line of at most three other words, or in parentheses; a code in
+    capitals ("Ron", Danish "nok" and the "CAD" of "CAD drafting" name none), not joined to
+    a word, an address or a domain ("EUR-Paletten", "ron@", "eur-lex"); "Euro" alone on
+    its line only ("Mr. J. Euros" is a name)."""
+    named = set()
+    for match in _CURRENCY_IN_LABEL.finditer(text):
+        written = match.group().strip()
+        if written.lower() in _NAMED_ONLY_BY_AN_AMOUNT:
+            continue
+        start, end = match.start(), match.end()
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", end)
+        before = text[line_start:start]
+        after = text[end : len(text) if line_end < 0 else line_end]
+        if before.endswith(("-", "@", ".", "/")) or after.startswith(("-", "@", "/", ".")):
+            continue
+        alone = not before.strip() and not after.strip()
+        if written.isascii() and written.isalpha() and not (written.isupper() or alone):
+            continue
+        if len(written) > 3 and written.isalpha() and not alone:
+            continue  # the euro by name
+        heading = not after.strip() and len(before.split()) <= 3
+        bracketed = before.rfind("(") > before.rfind(")") and ")" in after
+        if heading or bracketed:
+            named.add(currency_code(written))
     return named.pop() if len(named) == 1 else None
 
 

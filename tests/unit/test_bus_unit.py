@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import random
 import sqlite3
 import ssl
 import threading
@@ -26,6 +27,7 @@ from bus import (
 )
 from bus._kafka import KafkaBus, _read_when_done
 from bus._log import DELETE_RETENTION_MS, LogStore
+from bus._types import murmur2
 from caseyard.errors import ConfigError, UnknownTopic
 from tests.helpers import drain
 
@@ -140,6 +142,28 @@ def test_kafka_security_reaches_every_client_and_keeps_its_secrets() -> None:
 def test_url_options_override_arguments() -> None:
     b = bus.connect("memory://?max_message_bytes=10", max_message_bytes=1000)
     assert b.url == "memory://?max_message_bytes=10"
+
+
+# Kafka's own test vectors of the Java client's murmur2 (signed as Java's ints are).
+JAVA_MURMUR2 = {
+    b"21": -973932308,
+    b"foobar": -790332482,
+    b"a-little-bit-long-string": -985981536,
+    b"a-little-bit-longer-string": -1486304829,
+    b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
+    b"abc": 479470107,
+}
+
+
+def test_keys_hash_as_the_java_client_and_aiokafka_hash_them() -> None:
+    """A key lands on the partition Kafka's other clients put it on (caseyard owns a case
+    by that partition; a foreign producer's record of the case must reach its owner)."""
+    from aiokafka.partitioner import murmur2 as aiokafkas
+
+    assert {k: murmur2(k) - (murmur2(k) >> 31 << 32) for k in JAVA_MURMUR2} == JAVA_MURMUR2
+    rng = random.Random(7)
+    keys = [rng.randbytes(rng.randrange(40)) for _ in range(2_000)]
+    assert [murmur2(k) for k in keys] == [aiokafkas(k) for k in keys]
 
 
 def test_keyed_partitioning_is_stable_and_keyless_round_robins() -> None:

@@ -506,12 +506,24 @@ def test_a_bare_total_takes_the_currency_of_the_documents_country(text: str, tot
         ("Valor R$\nTotal a pagar 99,16\n", "99.16 BRL"),
         # ... and over the country of its VAT id (a Swiss shop's euro price list).
         ("Preise in EUR\nTotal 20.00\nCHE-116.281.710 MWST\nUID: CH116281710\n", "20.00 EUR"),
+        ("Euro\nTotal 9,00\n", "9.00 EUR"),
         # Not when it names two, nor by what names a currency only beside an amount: a
         # "$" (which dollar?), German's "Fr." (Friday), a code that is also a word.
         ("Preise in EUR oder CHF\nTotal 20.00\n", "20.00"),
         ("Price $\nTotal 20.00\n", "20.00"),
         ("Fr. 12.03.2026\nSUMME 7,16\n", "7.16"),
         ("PLEASE TRY AGAIN\nTOTAL 7.16\n", "7.16"),
+        # Nor a code that is not a heading: a name, a word, a compound, an address, a
+        # domain, prose; these keep the currency of their IBAN's country.
+        ("Attn: Ron Miller\nTotal 120.00\nIBAN GB82 WEST 1234 5698 7654 32\n", "120.00 GBP"),
+        ("Vi ses nok snart\nTotal 250,00\nIBAN DK50 0040 0440 1162 43\n", "250.00 DKK"),
+        ("Lieferung: EUR-Paletten\nTotal 300,00\nIBAN CH93 0076 2011 6238 5295 7\n", "300.00 CHF"),
+        ("Services: CAD drafting\nTotal 450.00\nIBAN DE89 3704 0044 0532 0130 00\n", "450.00 EUR"),
+        (
+            "We no longer accept payments in CHF.\nTotal 80.00\nIBAN DE89 3704 0044 0532 0130 00\n",
+            "80.00 EUR",
+        ),
+        ("ron@acme.co.uk\nwww.eur-lex.europa.eu\nMr. J. Euros\nTotal 5.00\n", "5.00"),
     ],
 )
 def test_a_bare_total_takes_the_only_currency_the_document_names(text: str, total: str) -> None:
