@@ -87,8 +87,8 @@ def connect(
     if parts.scheme == "kafka":
         if not parts.netloc:
             raise ConfigError(f"bus URL {url!r}: expected kafka://host:port[,host:port]")
-        # Kafka's client is imported by a process that uses it (~0.1 s; the embedded
-        # bus's processes have no use for it).
+        # Kafka's client is imported by a process that uses it (40 ms or more; the
+        # embedded bus's processes have no use for it).
         from bus._kafka import KafkaBus
 
         return KafkaBus(

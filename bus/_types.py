@@ -175,8 +175,8 @@ _WORDS = struct.Struct("<I")
 def murmur2(data: bytes) -> int:
     """MurmurHash2 of `data` as Kafka's Java client computes it for a record's key (seed
     0x9747b28c), as an unsigned 32-bit number. Written here rather than taken from
-    aiokafka, whose package a process on the embedded bus would import for it (~0.1 s of
-    every `caseyard` start)."""
+    aiokafka, whose whole package a process on the embedded bus would import for it (40 ms
+    or more of every `caseyard` start)."""
     length = len(data)
     h = 0x9747B28C ^ length
     whole = length & ~3
