@@ -249,7 +249,9 @@ def extract_raw(text: str) -> ExtractOutput:
     declared = _declared_currency(text)
     dollar = _local_dollar(text, declared)
     exclusive = _resolve([*exclusive, *_dates(text, _month_first_hint(text, dollar))])
-    exclusive = _resolve([*exclusive, *_money(text, dollar, _country_currency(exclusive))])
+    exclusive = _resolve(
+        [*exclusive, *_money(text, dollar, declared, _country_currency(exclusive))]
+    )
     exclusive = _resolve([*exclusive, *declared])
     exclusive = _resolve([*exclusive, *_phones(text, _region_hint(text, exclusive))])
     people = _resolve([*_names(text), *_addresses(text)])
@@ -865,10 +867,12 @@ _DECLARED_CURRENCY = re.compile(
 )
 
 
-def _document_currency(text: str, found: list[_Candidate]) -> str | None:
-    """The currency a document states ("Currency: CHF", "Rechnungswährung: EUR"), else the
-    one its amounts are written in most, else the only one it names anywhere, else None."""
-    declared = _declared_currency(text)
+def _document_currency(
+    text: str, found: list[_Candidate], declared: list[_Candidate]
+) -> str | None:
+    """The currency a document states ("Currency: CHF", "Rechnungswährung: EUR":
+    `declared`, `_declared_currency`'s), else the one its amounts are written in most, else
+    the only one it names as a heading, else None."""
     if declared:
         return declared[0].normalized
     currencies = Counter(c.normalized.split()[1] for c in found if c.normalized)
@@ -1017,11 +1021,13 @@ _NAMED_ONLY_BY_AN_AMOUNT = frozenset(("$", "fr.", *(code.lower() for code in _WO
 decides), "Fr." (also German's Friday and Mrs), codes that are also words."""
 
 
-def _money(text: str, dollar: str | None, country_currency: str | None) -> list[_Candidate]:
+def _money(
+    text: str, dollar: str | None, declared: list[_Candidate], country_currency: str | None
+) -> list[_Candidate]:
     """Amounts and totals; a "$" is `dollar` if the document's is not the US's
-    (`_local_dollar`); an amount without a currency is in the one the document declares,
-    writes its other amounts in or names alone (`_document_currency`), else
-    `country_currency`."""
+    (`_local_dollar`); an amount without a currency is in the one the document declares
+    (`declared`), writes its other amounts in or names as a heading (`_document_currency`),
+    else `country_currency`."""
     found: list[_Candidate] = []
     for match in MONEY.finditer(text):
         number = match["num1"] or match["num2"]
@@ -1056,8 +1062,8 @@ def _money(text: str, dollar: str | None, country_currency: str | None) -> list[
         )
     # Receipts print "SUMME 4.52" and leave the currency to the header, a "Currency" line
     # or the card slip; without any, the amount goes without a currency.
-    declared = _document_currency(text, found) or country_currency
-    unit = f" {declared}" if declared else ""
+    currency = _document_currency(text, found, declared) or country_currency
+    unit = f" {currency}" if currency else ""
     for match in _BARE_AMOUNT.finditer(text):
         prefix = _label_of(text, match.start("num"), match.end("num"))
         value = parse_number(match["num"])
