@@ -65,7 +65,7 @@ receipts' totals and numbers in Slovak, Finnish and Portuguese, Czech, Slovak an
 legal forms, a total's currency in its label, a discount no net nor tax, a printed domain's
 company with its legal form; v6: a boleto's value and date labels, no amount of a code
 beside a currency, the kuna and the lira's "TL"; v7: an amount without a currency is in
-the only one the document names, when nothing closer says)."""
+the only one the document names as a heading, when nothing closer says)."""
 CALIBRATION_PRIOR = 5.0
 """How many answers a rule's own confidence counts for when it is calibrated (see
 `Calibration.fit`): a level the development sources answered few times stays near it.
