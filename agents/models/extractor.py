@@ -308,14 +308,19 @@ def _line_prefix(text: str, start: int, limit: int = 60) -> str:
 _LABEL_DIGIT = re.compile(r"\d")
 
 
+def _line_rest(text: str, end: int) -> str:
+    """Text between ``end`` and the end of its line."""
+    line_end = text.find("\n", end)
+    return text[end : line_end if line_end >= 0 else len(text)]
+
+
 def _label_of(text: str, start: int, end: int, limit: int = 60) -> str:
     """What labels the value at ``start:end``: the text before it on its line, or, when the
     value stands alone on its line, the nearest line above it across at most two blank
     lines, if that line has no digits and at most ``limit`` characters, as the text of HTML
     tables and PDF forms has a label's value ("Grand Total:", a blank line, "$35.90")."""
     prefix = _line_prefix(text, start, limit)
-    line_end = text.find("\n", end)
-    if prefix.strip() or text[end : line_end if line_end >= 0 else len(text)].strip():
+    if prefix.strip() or _line_rest(text, end).strip():
         return prefix
     above_end = text.rfind("\n", 0, start)  # the end of the line above
     for _ in range(3):  # that line, then across up to two blank lines
@@ -892,11 +897,8 @@ def _named_currency(text: str) -> str | None:
         written = match.group().strip()
         if written.lower() in _NAMED_ONLY_BY_AN_AMOUNT:
             continue
-        start, end = match.start(), match.end()
-        line_start = text.rfind("\n", 0, start) + 1
-        line_end = text.find("\n", end)
-        before = text[line_start:start]
-        after = text[end : len(text) if line_end < 0 else line_end]
+        before = _line_prefix(text, match.start(), limit=match.start())  # all of it
+        after = _line_rest(text, match.end())
         if before.endswith(("-", "@", ".", "/")) or after.startswith(("-", "@", "/", ".")):
             continue
         alone = not before.strip() and not after.strip()
