@@ -31,9 +31,10 @@ check: install
 # The unit tests (CPU-bound: models, OCR; one uses the broker, under names of its own) and
 # the end-to-end ones (each in a directory of its own, on the embedded bus) run on every
 # core at once, a file's tests on one worker (a module's fixtures, such as the end-to-end
-# tests' demo projects, are built once); then the others, which share the broker, restart brokers and kill
-# processes, one at a time, even when a test of the first run failed. They share a model
-# cache made for this run: each local model is trained once, not per test.
+# tests' demo projects, are built once); then the others, which share the broker, restart
+# brokers and kill processes, one at a time, even when a test of the first run failed.
+# They share a model cache made for this run: each local model is trained once, not per
+# test.
 # PYTEST_ARGS="..." runs one pytest with those arguments instead (chosen tests, one at a
 # time); options for the whole suite go in PYTEST_ADDOPTS (e.g. --durations=30).
 ifeq ($(strip $(PYTEST_ARGS)),)
