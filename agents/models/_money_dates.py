@@ -198,11 +198,14 @@ DATE = re.compile(
     rf"|(?P<dmy>\b(?P<d1>\d{{1,2}})(?:st|nd|rd|th|er|\.|º)?[\s-]+(?:de\s+)?"
     rf"(?P<m1>{_MONTH_ALT})\.?,?[\s-]+(?:de\s+)?(?P<y1>\d{{4}})(?!\d))"
     rf"|(?P<mdy>\b(?P<m2>{_MONTH_ALT})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s?,?\s+"
-    rf"(?P<y2>\d{{4}})(?!\d))",
+    rf"(?P<y2>\d{{4}})(?!\d))"
+    # Japanese and Chinese "2025年5月15日", Korean "2025년 5월 15일".
+    r"|(?P<cjk>(?<!\d)(?P<cy>\d{4})\s*[年년]\s*(?P<cm>\d{1,2})\s*[月월]\s*(?P<cd>\d{1,2})"
+    r"(?!\d)\s*[日일]?)",
     re.IGNORECASE,
 )
-"""A date in ISO or year-first (``2026/03/12``), numeric (``12.03.2026``, ``12/03/26``) or
-written-month form."""
+"""A date in ISO or year-first (``2026/03/12``), numeric (``12.03.2026``, ``12/03/26``),
+written-month or CJK (``2026年3月12日``) form."""
 
 
 def parse_date(match: re.Match[str], month_first: bool = False) -> dt.date | None:
@@ -222,9 +225,11 @@ def parse_date(match: re.Match[str], month_first: bool = False) -> dt.date | Non
             return dt.date(int(match["y1"]), _month(match["m1"]), int(match["d1"]))
         if match.group("mdy"):
             return dt.date(int(match["y2"]), _month(match["m2"]), int(match["d2"]))
+        if match.group("cjk"):
+            return dt.date(int(match["cy"]), int(match["cm"]), int(match["cd"]))
     except (ValueError, KeyError):
         return None
-    return None  # pragma: no cover - the pattern has exactly these four alternatives
+    return None  # pragma: no cover - the pattern has exactly these five alternatives
 
 
 def _month_first(a: int, b: int, hint: bool, sep: str) -> bool:

@@ -19,7 +19,7 @@ import functools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -49,7 +49,7 @@ __all__ = [
     "fields_named",
 ]
 
-MODEL_NAME = "extract-rules-v7"
+MODEL_NAME = "extract-rules-v8"
 """Reported in `ModelUsage.model`; a change of the rules' answers is a new version (v2:
 confidences calibrated, see `Calibration`; v3: labels in more languages and scripts, tax
 totals, receipts' names, wrapped journal lines; then Brazil's, Poland's and the Czech
@@ -65,7 +65,9 @@ receipts' totals and numbers in Slovak, Finnish and Portuguese, Czech, Slovak an
 legal forms, a total's currency in its label, a discount no net nor tax, a printed domain's
 company with its legal form; v6: a boleto's value and date labels, no amount of a code
 beside a currency, the kuna and the lira's "TL"; v7: an amount without a currency is in
-the only one the document names as a heading, when nothing closer says)."""
+the only one the document names as a heading, when nothing closer says; v8: an IBAN under
+its label whose check digits alone fail, with a low confidence, when the page has no valid
+one; Japanese, Chinese and Korean dates and their labels)."""
 CALIBRATION_PRIOR = 5.0
 """How many answers a rule's own confidence counts for when it is calibrated (see
 `Calibration.fit`): a level the development sources answered few times stays near it.
@@ -338,14 +340,26 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10,32}")
 
 
 def _ibans(text: str) -> Iterator[_Candidate]:
+    """The valid IBANs of `text`; if it has none, those an "IBAN" label names whose only
+    fault is their check digits (`_misprinted_iban`)."""
+    misprinted: list[_Candidate] = []
+    found_valid = False
     for match in _IBAN.finditer(text):
         raw = match.group()
         wrapped = _WRAPPED_IBAN.match(text, match.end())
         for candidate in (raw, raw + wrapped.group() if wrapped else None):
             found = _valid_iban(candidate, match.start()) if candidate else None
             if found is not None:
+                found_valid = True
                 yield found
                 break
+        else:
+            if _IBAN_LABEL.search(_label_of(text, match.start(), match.end(), 30)):
+                found = _misprinted_iban(raw, match.start())
+                if found is not None:
+                    misprinted.append(found)
+    if not found_valid:
+        yield from misprinted
 
 
 _WRAPPED_IBAN = re.compile(r"[ \t]*\n[ \t]*(?:[A-Z0-9][ ]?){1,20}(?![a-z])")
@@ -353,15 +367,43 @@ _WRAPPED_IBAN = re.compile(r"[ \t]*\n[ \t]*(?:[A-Z0-9][ ]?){1,20}(?![a-z])")
 7221" then "8882 72"), tried only when what the line holds does not validate: the
 checksum decides."""
 
+_IBAN_LABEL = re.compile(r"\bIBAN\b", re.IGNORECASE)
+
+MISPRINTED_IBAN_CONFIDENCE = 0.5
+"""The rule confidence of an IBAN whose check digits fail: printed under its label as
+the document's account, in its country's length and format, but a bank refuses it (a
+typing or OCR error, an altered account, or a sample document's made-up number)."""
+
 
 def _valid_iban(raw: str, start: int) -> _Candidate | None:
     """The longest prefix of `raw` that is a valid IBAN: the pattern is greedy and may run
     into the next word ("... 00 BIC")."""
+    return _iban_prefix(raw, start, stdnum.iban.is_valid, 0.99)
+
+
+def _misprinted_iban(raw: str, start: int) -> _Candidate | None:
+    """The longest prefix of `raw` that would be a valid IBAN with other check digits: its
+    country's length and account format (a national check is not asked of it), with
+    `MISPRINTED_IBAN_CONFIDENCE`. What a page prints as its IBAN is its answer, even when
+    the bank would refuse it; the low confidence says so to the pipeline."""
+
+    def repaired_valid(compact: str) -> bool:
+        check = stdnum.iban.calc_check_digits(compact)
+        return stdnum.iban.is_valid(compact[:2] + check + compact[4:], check_country=False)
+
+    return _iban_prefix(raw, start, repaired_valid, MISPRINTED_IBAN_CONFIDENCE)
+
+
+def _iban_prefix(
+    raw: str, start: int, accept: Callable[[str], bool], confidence: float
+) -> _Candidate | None:
+    """The longest prefix of `raw` (at least 15 characters besides spaces) whose compact
+    form `accept` takes."""
     positions = [i for i, ch in enumerate(raw) if not ch.isspace()]
     for length in range(len(positions), 14, -1):
         end = positions[length - 1] + 1
         compact = re.sub(r"\s", "", raw[:end])
-        if stdnum.iban.is_valid(compact):
+        if accept(compact):
             return _Candidate(
                 "iban",
                 raw[:end],
@@ -369,7 +411,7 @@ def _valid_iban(raw: str, start: int) -> _Candidate | None:
                 stdnum.iban.compact(compact),
                 start,
                 start + end,
-                0.99,
+                confidence,
                 100,
             )
     return None
@@ -712,13 +754,15 @@ _DATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "due_date",
             r"\bdue\b|payable|pay(?:ment)? by|please pay|f[äa]llig|zahlbar|zahlungsziel"
             r"|[ée]ch[ée]ance|[àa] r[ée]gler|vencimiento|a pagar antes|pagar antes"
-            r"|collect|eingezogen|pr[ée]l[èe]vement|avant le|pay before|bis zum|antes del",
+            r"|collect|eingezogen|pr[ée]l[èe]vement|avant le|pay before|bis zum|antes del"
+            r"|支払期[限日]|振込期[限日]|付款期限|缴款期限|납부기한|지급기일",
         ),
         (
             "invoice_date",
             r"invoice date|date of invoice|rechnungsdatum|date de facture|fecha de factura"
             r"|issued|ausgestellt|factuurdatum|data wystawienia|data faktury|\bemiss[ãa]o"
-            r"|\bemisi[óo]n|(?<!be)rechnung[^\n]*\bvom\s*$|data do documento|fatura tarihi",
+            r"|\bemisi[óo]n|(?<!be)rechnung[^\n]*\bvom\s*$|data do documento|fatura tarihi"
+            r"|請求日|発行日|開票日期|开票日期|發票日期|发票日期|작성일자|발행일",
         ),
         (
             "date_of_birth",
@@ -766,7 +810,7 @@ def _dates(text: str, month_first: bool) -> Iterator[_Candidate]:
             suffix = text[match.end() : end if end >= 0 else len(text)]
             if len(suffix) <= 30 and suffix.rstrip().endswith(":"):
                 name = next((n for n, cue in _DATE_CUES if cue.search(suffix)), "date")
-        textual = bool(match.group("dmy") or match.group("mdy") or match.group("iso"))
+        textual = not match.group("num")
         ambiguous = bool(match.group("num")) and int(match["a"]) <= 12 and int(match["b"]) <= 12
         confidence = 0.95 if textual else (0.8 if ambiguous and match["sep"] == "/" else 0.9)
         yield _Candidate(

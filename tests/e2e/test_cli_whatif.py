@@ -181,7 +181,7 @@ async def test_what_if_extract_compares_the_fields_with_what_the_person_settled(
     done = run_caseyard(tmp_path, "replay", "--what-if", "extract", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["candidate"] == "local/extract-rules-v7"
+    assert report["candidate"] == "local/extract-rules-v8"
     (only,) = report["cases"]
     assert only["recorded"]["fields"] == {"total_amount": "1.00 EUR"}
     assert only["candidate"]["fields"]["total_amount"] == rules_total

@@ -14,7 +14,12 @@ import stdnum.iban
 from agents.errors import ModelError
 from agents.models import Extractor, extract, field_value, fields_named
 from agents.models._money_dates import DATE, parse_date, parse_number
-from agents.models.extractor import Calibration, extract_raw, shipped_calibration
+from agents.models.extractor import (
+    MISPRINTED_IBAN_CONFIDENCE,
+    Calibration,
+    extract_raw,
+    shipped_calibration,
+)
 from schemas.payloads import ExtractOutput, FieldType
 
 FULL_CARD = "4539148803436467"
@@ -90,6 +95,37 @@ def test_iban_bic_and_vat_are_validated() -> None:
     assert _values(out, "iban") == ["DE89370400440532013000"]
     assert _values(out, "bic") == ["COBADEFFXXX"]
     assert _values(out, "vat_id") == ["DE812415868"]
+
+
+@pytest.mark.parametrize(
+    ("text", "iban"),
+    [
+        # Under its label, in Germany's length and format, with check digits no bank
+        # takes (a sample document's made-up account): the page's answer, said unsure.
+        ("Zahlungsart: SEPA\nIBAN : DE12 1234 5678 9012 3456 78\nBIC:\n", "DE12123456789012345678"),
+        ("Kontoname : Muster GmbH\nIBAN\nNL12ABNA0123456789\n", "NL12ABNA0123456789"),  # above
+        ("Pankki: KOP\nIBAN: FI12 3456 7890 1234 56 BIC: KOPPFIHH\n", "FI1234567890123456"),
+        # No label: any code of two capitals and digits is no account.
+        ("Order DE44 5001 0517 5407 3249 32 shipped\n", None),
+        # Not Germany's length (22): no IBAN of any bank, misprinted or not.
+        ("IBAN : DE12 1234 4321 9876 00\n", None),
+        ("IBAN : XX12 1234 5678 9012 3456 78\n", None),  # no such country
+        # A page with a valid IBAN has that one only: the other is an old or mistyped one.
+        ("IBAN DE89 3704 0044 0532 0130 00\nalt IBAN DE12 1234 5678 9012 3456 78\n", None),
+    ],
+)
+def test_a_labelled_iban_whose_check_digits_fail_is_its_answer_with_low_confidence(
+    text: str, iban: str | None
+) -> None:
+    misprinted = [
+        f for f in fields_named(extract_raw(text), "iban") if not stdnum.iban.is_valid(f.value)
+    ]
+    assert [f.normalized for f in misprinted] == ([iban] if iban else [])
+    assert all(f.confidence == MISPRINTED_IBAN_CONFIDENCE for f in misprinted)
+    valid = "IBAN DE89 3704 0044 0532 0130 00\n"
+    (sure,) = fields_named(extract(valid), "iban")
+    for f in fields_named(extract(text), "iban"):
+        assert f.confidence < sure.confidence or stdnum.iban.is_valid(f.value)
 
 
 def test_contacts_are_normalised() -> None:
@@ -243,6 +279,10 @@ def test_money_with_currency(text: str, normalized: str) -> None:
         # Year first is year, month, day, whatever the separator and the locale.
         ("2024/07/05", True, "2024-07-05"),
         ("2024.07.05", False, "2024-07-05"),
+        # Japanese and Chinese, Korean.
+        ("2025年5月15日", True, "2025-05-15"),
+        ("2024 年 12 月 1 日", False, "2024-12-01"),
+        ("2024년 3월 1일", False, "2024-03-01"),
     ],
 )
 def test_date_formats(written: str, month_first: bool, iso: str) -> None:
@@ -263,11 +303,22 @@ def test_us_documents_read_slashed_dates_month_first() -> None:
 
 def test_impossible_dates_are_ignored() -> None:
     assert not extract("Dates such as 31.02.2026 and 45/13/2026 do not exist").fields
+    assert not extract("2025年13月1日, 2025年2月30日").fields
+    assert not extract("No. 12025年5月1日").fields  # no year of five digits
+
+
+def test_cjk_labels_name_invoice_and_due_dates() -> None:
+    text = "請求書\n請求日: 2025年5月15日\n支払期限：2025年6月30日\n合計 ¥12,000\n"
+    out = extract(text)
+    assert field_value(out, "invoice_date") == "2025-05-15"
+    assert field_value(out, "due_date") == "2025-06-30"
+    assert field_value(extract("开票日期：2024年3月1日\n"), "invoice_date") == "2024-03-01"
+    assert field_value(extract("작성일자 2024년 3월 1일\n"), "invoice_date") == "2024-03-01"
 
 
 def test_extractor_class_and_empty_text() -> None:
     assert Extractor().extract("") == ExtractOutput()
-    assert Extractor.model_name == "extract-rules-v7"
+    assert Extractor.model_name == "extract-rules-v8"
 
 
 # Layouts of real documents (data/real): PDF text of tables, forms, receipts without a

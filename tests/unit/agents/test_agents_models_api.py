@@ -36,7 +36,7 @@ def test_every_model_reports_a_versioned_name() -> None:
     names = [classifier.MODEL_NAME, extractor.MODEL_NAME, scorer.MODEL_NAME, responder.MODEL_NAME]
     assert names == [
         "doctype-tfidf-svm-v6",
-        "extract-rules-v7",
+        "extract-rules-v8",
         "risk-gbm-calibrated-v1",
         "respond-templates-v1",
     ]
