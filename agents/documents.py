@@ -3,8 +3,9 @@
 Readers exist for plain text (``text/*``), e-mail (``message/rfc822``), PDF
 (``application/pdf``, via pypdf; a PDF without a text layer, a scan, goes through OCR, and
 so does a scan whose text layer garbles its words),
-images (PNG, JPEG, TIFF: OCR, ``agents.ocr``) and HTML (``text/html``, via the stdlib
-parser). An
+images (PNG, JPEG, TIFF: OCR, ``agents.ocr``), HTML (``text/html``, via the stdlib
+parser) and XML (e-invoices' data as labelled lines, ``agents.einvoice``; a Factur-X or
+ZUGFeRD PDF's embedded e-invoice is read before its pages). An
 e-mail yields its From/To/Subject/Date headers, its body (text/plain preferred, HTML
 converted otherwise) and the text of readable attachments, because invoices usually travel
 as PDF attachments. Anything unusable raises a non-retryable `DocumentError`.
@@ -31,6 +32,7 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import DictionaryObject
 
+from agents.einvoice import einvoice_text, xml_text
 from agents.errors import (
     CorruptDocument,
     DocumentError,
@@ -70,11 +72,17 @@ MAX_TEXT_CHARS = 500_000
 """The text budget of one document: what is read stops there (PDF pages included), and
 models see at most this much."""
 
-_EXTRA_TYPES = {".eml": "message/rfc822", ".md": "text/markdown", ".htm": "text/html"}
+_EXTRA_TYPES = {
+    ".eml": "message/rfc822",
+    ".md": "text/markdown",
+    ".htm": "text/html",
+    ".isdoc": "application/xml",  # the Czech e-invoice, UBL-like
+}
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
 _EMAIL_TYPES = {"message/rfc822"}
 _PDF_TYPES = {"application/pdf", "application/x-pdf"}
 _IMAGE_TYPES = {"image/png", "image/jpeg", "image/tiff"}
+_XML_TYPES = {"application/xml", "text/xml"}
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
 
 
@@ -286,6 +294,8 @@ def _reader_for(base: str) -> Callable[[bytes, str | None], str | OcrText]:
         return _read_email
     if base in _HTML_TYPES:
         return lambda data, charset: html_to_text(_decode(data, charset))
+    if base in _XML_TYPES or base.endswith("+xml"):
+        return lambda data, _charset: xml_text(data)
     if base.startswith("text/"):
         return _decode
     raise UnsupportedMediaType(f"no reader for media type {base!r}")
@@ -409,12 +419,36 @@ def _read_pdf(data: bytes, _charset: str | None) -> str:
     # pypdf can yield lone surrogates for glyphs with a broken ToUnicode map.
     text = _SURROGATE.sub("\ufffd", "\n\n".join(pages))
     if not text.strip():
-        return _ocr_pdf(reader)
-    if len(reader.pages) <= MAX_OCR_PAGES:
+        text = _ocr_pdf(reader)
+    elif len(reader.pages) <= MAX_OCR_PAGES:
         garbled = _garbled(text)
         if garbled > GARBLED_WORDS:
-            return _read_again(reader, text, garbled)
-    return text
+            text = _read_again(reader, text, garbled)
+    einvoice = _embedded_einvoice(reader)
+    return f"{einvoice}\n\n{text}" if einvoice else text
+
+
+_EINVOICE_SUFFIXES = (".xml", ".isdoc")
+
+
+def _embedded_einvoice(reader: PdfReader) -> str | None:
+    """The data of the e-invoice a PDF/A-3 carries as an attachment (Factur-X's
+    ``factur-x.xml``, ZUGFeRD's ``zugferd-invoice.xml``, XRechnung's, a UBL or ISDOC file),
+    as `agents.einvoice` renders it: the invoice's own terms, which its page only shows.
+    An attachment that cannot be read is no e-invoice; the page is read all the same."""
+    try:
+        attachments = reader.attachments
+        for name in attachments:
+            if not name.lower().endswith(_EINVOICE_SUFFIXES):
+                continue
+            for content in attachments[name]:
+                if len(content) <= MAX_DOCUMENT_BYTES:
+                    rendered = einvoice_text(content)
+                    if rendered is not None:
+                        return rendered
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError):
+        return None
+    return None
 
 
 GARBLED_WORDS = 0.005

@@ -340,6 +340,8 @@ def _name_for(media_type: str) -> str:
         "text/html": ".html",
         "image/png": ".png",
         "image/jpeg": ".jpg",
+        "application/xml": ".xml",
+        "text/xml": ".xml",
     }
     return "document" + suffixes.get(media_type, ".txt")
 

@@ -59,6 +59,8 @@ MEDIA_TYPES = {
     ".jpeg": "image/jpeg",
     ".tif": "image/tiff",
     ".tiff": "image/tiff",
+    ".xml": "application/xml",  # e-invoices (UBL, CII) and other XML: agents/einvoice.py
+    ".isdoc": "application/xml",
 }
 
 log = logging.getLogger(__name__)

@@ -47,6 +47,7 @@ MIRADOR_IBAN = iban("ES", "21000418450200051332")
 STRANGER_IBAN = iban("GB", "MONZ04000412345678")
 EMPLOYEE_IBAN = iban("DE", "120300000012345678")
 FRAUD_DEST_IBAN = iban("DE", "370400440532013000")
+KESTREL_IBAN = iban("NL", "RABO0123456789")
 CARD = "4539 1488 0343 6467"
 
 
@@ -238,6 +239,92 @@ Net à payer ................................ 2 460,00 €
 Règlement par virement avant le 10 avril 2026.
 IBAN : {LUMIERE_IBAN} — BIC : BNPAFRPPXXX
 SIRET 684 482 565 00017 — TVA intracommunautaire FR96684482565""",
+    )
+)
+
+add(
+    Doc(
+        # An e-invoice as Peppol sends one: UBL 2.1 data, no page (agents/einvoice.py).
+        "invoice_kestrel_peppol.xml",
+        "invoice",
+        fields={
+            "invoice_number": "KOS-2026-0311",
+            "invoice_date": "2026-03-09",
+            "due_date": "2026-04-08",
+            "total_amount": "871.20 EUR",
+            "iban": stdnum.iban.compact(KESTREL_IBAN),
+        },
+        content=f"""<?xml version="1.0" encoding="UTF-8"?>
+<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+         xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+         xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+  <cbc:CustomizationID>urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0</cbc:CustomizationID>
+  <cbc:ProfileID>urn:fdc:peppol.eu:2017:poacc:billing:01:1.0</cbc:ProfileID>
+  <cbc:ID>KOS-2026-0311</cbc:ID>
+  <cbc:IssueDate>2026-03-09</cbc:IssueDate>
+  <cbc:DueDate>2026-04-08</cbc:DueDate>
+  <cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>
+  <cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>
+  <cbc:BuyerReference>PO-4471</cbc:BuyerReference>
+  <cac:AccountingSupplierParty>
+    <cac:Party>
+      <cbc:EndpointID schemeID="0106">58213907</cbc:EndpointID>
+      <cac:PartyName><cbc:Name>Kestrel Office Supplies</cbc:Name></cac:PartyName>
+      <cac:PostalAddress>
+        <cbc:StreetName>Keizersgracht 221</cbc:StreetName>
+        <cbc:CityName>Amsterdam</cbc:CityName>
+        <cbc:PostalZone>1016 DV</cbc:PostalZone>
+        <cac:Country><cbc:IdentificationCode>NL</cbc:IdentificationCode></cac:Country>
+      </cac:PostalAddress>
+      <cac:PartyTaxScheme>
+        <cbc:CompanyID>NL859364127B01</cbc:CompanyID>
+        <cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme>
+      </cac:PartyTaxScheme>
+      <cac:PartyLegalEntity>
+        <cbc:RegistrationName>Kestrel Office Supplies B.V.</cbc:RegistrationName>
+      </cac:PartyLegalEntity>
+    </cac:Party>
+  </cac:AccountingSupplierParty>
+  <cac:AccountingCustomerParty>
+    <cac:Party>
+      <cac:PartyName><cbc:Name>Caseyard Demo GmbH</cbc:Name></cac:PartyName>
+      <cac:PartyLegalEntity>
+        <cbc:RegistrationName>Caseyard Demo GmbH</cbc:RegistrationName>
+      </cac:PartyLegalEntity>
+    </cac:Party>
+  </cac:AccountingCustomerParty>
+  <cac:PaymentMeans>
+    <cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>
+    <cbc:PaymentID>KOS-2026-0311</cbc:PaymentID>
+    <cac:PayeeFinancialAccount>
+      <cbc:ID>{stdnum.iban.compact(KESTREL_IBAN)}</cbc:ID>
+      <cac:FinancialInstitutionBranch><cbc:ID>RABONL2U</cbc:ID></cac:FinancialInstitutionBranch>
+    </cac:PayeeFinancialAccount>
+  </cac:PaymentMeans>
+  <cac:TaxTotal>
+    <cbc:TaxAmount currencyID="EUR">151.20</cbc:TaxAmount>
+  </cac:TaxTotal>
+  <cac:LegalMonetaryTotal>
+    <cbc:LineExtensionAmount currencyID="EUR">720.00</cbc:LineExtensionAmount>
+    <cbc:TaxExclusiveAmount currencyID="EUR">720.00</cbc:TaxExclusiveAmount>
+    <cbc:TaxInclusiveAmount currencyID="EUR">871.20</cbc:TaxInclusiveAmount>
+    <cbc:PayableAmount currencyID="EUR">871.20</cbc:PayableAmount>
+  </cac:LegalMonetaryTotal>
+  <cac:InvoiceLine>
+    <cbc:ID>1</cbc:ID>
+    <cbc:InvoicedQuantity unitCode="C62">12</cbc:InvoicedQuantity>
+    <cbc:LineExtensionAmount currencyID="EUR">540.00</cbc:LineExtensionAmount>
+    <cac:Item><cbc:Name>Ergonomic desk chair mat</cbc:Name></cac:Item>
+    <cac:Price><cbc:PriceAmount currencyID="EUR">45.00</cbc:PriceAmount></cac:Price>
+  </cac:InvoiceLine>
+  <cac:InvoiceLine>
+    <cbc:ID>2</cbc:ID>
+    <cbc:InvoicedQuantity unitCode="C62">30</cbc:InvoicedQuantity>
+    <cbc:LineExtensionAmount currencyID="EUR">180.00</cbc:LineExtensionAmount>
+    <cac:Item><cbc:Name>A4 copy paper, 500 sheets</cbc:Name></cac:Item>
+    <cac:Price><cbc:PriceAmount currencyID="EUR">6.00</cbc:PriceAmount></cac:Price>
+  </cac:InvoiceLine>
+</Invoice>""",
     )
 )
 

@@ -80,6 +80,7 @@ CURRENCY_CODES = {
     "clp": "CLP",
     "cop": "COP",
     "aed": "AED",
+    "sar": "SAR",
 }
 ISO_CODES = frozenset(CURRENCY_CODES.values())
 """The currencies the extractor knows by code."""
@@ -87,7 +88,7 @@ ISO_CODES = frozenset(CURRENCY_CODES.values())
 _CURRENCY = (
     r"(?:US\$|(?<![A-Za-z])(?:R|CAD|CA?|AUD|AU|A|NZD?|SGD|S|HKD?)\$|[€$£¥₹]|(?<![A-Za-z])(?:EUR|USD|GBP|CHF|SEK|DKK|NOK|PLN|JPY|CAD"
     r"|AUD|INR|CZK|HUF|RON|NZD|HKD|SGD|ZAR|BRL|MXN|CNY|RSD)\b|\bEuros?\b|\bFr\.|(?<!\w)(?-i:zł|ZŁ|Kč|KČ)(?!\w)"
-    r"|[₺₩]|(?<![A-Za-z])(?-i:TRY|TL|HRK|BGN|UAH|ISK|KRW|THB|IDR|MYR|ARS|CLP|COP|AED)\b"
+    r"|[₺₩]|(?<![A-Za-z])(?-i:TRY|TL|HRK|BGN|UAH|ISK|KRW|THB|IDR|MYR|ARS|CLP|COP|AED|SAR)\b"
     r"|\b(?-i:Rs)(?:\.[ \t]?|[ \t])(?=\d))"
 )
 CURRENCY_PATTERN = _CURRENCY

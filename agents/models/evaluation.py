@@ -126,6 +126,12 @@ EXTRACTOR_DEVELOPMENT_SOURCES = frozenset(
         # the same session, later: a "$" in Canada and Australia
         "mistral-cookbook-docai",
         "zerox-inputs",
+        # 2026-12-07 (eighteenth session): XML e-invoices, added after their first answers
+        # were taken (81 of 89 fields right); then read, for credit notes' numbers and SAR
+        "cen-einvoicing-en16931",
+        "gobl-cii",
+        "gobl-ubl",
+        "kosit-xrechnung-testsuite",
     }
 )
 """The extractor learns from no data, but its rules are written by people who look at

@@ -556,7 +556,7 @@ _ID_LABELS: tuple[tuple[str, str], ...] = (
         r"|faktura\s*(?:vat\s*)?(?:nr\.?|no\.?|č\.?(?=[ \t]*\d))"
         r"|nr\.?\s*faktury|numer\s*faktury"
         r"|facture\s*(?:n°|no|n\.?º?|num[ée]ro)|n°\s*de\s*facture|factura\s*(?:n[º°o.]*|número)"
-        r"|n[º°]\s*de\s*factura|n[úu]mero\s*de\s*factura|credit\s*note\s*(?:no\.?|#)"
+        r"|n[º°]\s*de\s*factura|n[úu]mero\s*de\s*factura|credit\s*note\s*(?:no\.?|number|nr\.?|#)"
         r"|fattura\s*(?:n\.?|nr\.?|numero)|numero\s*(?:di\s*|della\s*)?fattura"
         r"|fatura\s*(?:no\.?|n\.?[º°]?)|n[úu]mero\s*da\s*fatura|fakturan(?:ummer|r\.?)"
         r"|laskun\s*(?:numero|nro\.?)|laskunumero|broj\s*ra[čc]una|број\s*рачуна|[čc][íi]slo\s*(?:faktury|dokladu)"
@@ -1464,11 +1464,22 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
                 return len(text)
         return end
 
+    def block_end(cue: re.Match[str]) -> int:
+        """Three lines from the seller's label, or less: up to the next party's label."""
+        window = lines_after(cue.start(), 3)
+        line_end = text.find("\n", cue.end())
+        while 0 <= line_end < window:
+            line = _line_rest(text, line_end + 1).strip()
+            if _BUYER_CUE.match(line) or _SELLER_CUE.match(line):
+                return line_end
+            line_end = text.find("\n", line_end + 1)
+        return window
+
     for cue in _SELLER_CUE.finditer(text):
         above = _name_over_role(text, cue)
         if above is not None:
             return [above]
-        window = lines_after(cue.start(), 3)
+        window = block_end(cue)
         org = next((o for o in orgs if cue.start() <= o.start < window), None)
         if org is not None:
             return [replace(org, name="issuer", confidence=0.85)]

@@ -56,7 +56,7 @@ def test_every_sample_document_reads_to_text(
     assert files == sorted(expected["documents"]) == sorted(example_texts)
     assert len(files) >= 40
     kinds = {name.rsplit(".", 1)[1] for name in files}
-    assert {"txt", "eml", "pdf", "html"} <= kinds
+    assert {"txt", "eml", "pdf", "html", "xml"} <= kinds
     for name in files:
         assert len(example_texts[name]) > 80, name
 

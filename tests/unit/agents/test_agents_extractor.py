@@ -307,6 +307,16 @@ def test_impossible_dates_are_ignored() -> None:
     assert not extract("No. 12025年5月1日").fields  # no year of five digits
 
 
+def test_a_credit_notes_number_and_the_saudi_riyal() -> None:
+    out = extract("CREDIT NOTE\nCredit note number: CN-002\nTotal: 2256.00 SAR\n")
+    assert field_value(out, "invoice_number") == "CN-002"
+    assert field_value(out, "total_amount") == "2256.00 SAR"
+    # In capitals by an amount only: "sar" in a sentence is no currency.
+    assert field_value(extract("search and rescue (sar) 12.50 total\n"), "total_amount") != (
+        "12.50 SAR"
+    )
+
+
 def test_cjk_labels_name_invoice_and_due_dates() -> None:
     text = "請求書\n請求日: 2025年5月15日\n支払期限：2025年6月30日\n合計 ¥12,000\n"
     out = extract(text)
@@ -763,6 +773,9 @@ def test_a_receipts_first_line_as_its_issuer(text: str, issuer: str | None) -> N
         ("Myyjä\nOstaja\nMatti\n", None),
         ("Dodavatel\nSídlo\nPraha 1\n", None),
         ("Sprzedawca\nNIP: 1234567890\nAdres: ul. Długa 1\nNabywca\nNazwa: Strzelczyk LLC\n", None),
+        # The seller on its label's line; the organisation of the buyer's line under it is
+        # in the next block, however near.
+        ("Seller: Lieferant GmbH\nBuyer: Kunden AG Mitte\n", "Lieferant GmbH"),
     ],
 )
 def test_sellers_labels_in_more_languages(text: str, issuer: str | None) -> None:

@@ -1,0 +1,242 @@
+"""XML documents: e-invoices (UBL, CII, inside a Factur-X/ZUGFeRD PDF) and the rest."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from fpdf import FPDF
+from pypdf import PdfReader, PdfWriter
+
+from agents import einvoice
+from agents.documents import media_type_for, read_text
+from agents.einvoice import einvoice_text, xml_text
+from agents.errors import CorruptDocument, EmptyDocument
+from agents.models import extract, field_value
+
+REAL = Path(__file__).resolve().parents[3] / "data" / "real" / "files"
+
+
+def _attachment(pdf: Path, name: str) -> bytes:
+    (content,) = PdfReader(pdf).attachments[name]
+    return content
+
+
+def test_a_factur_x_pdf_is_read_with_its_e_invoice_before_its_page() -> None:
+    data = (REAL / "facturx-fnfe" / "Facture_FR_BASICWL.pdf").read_bytes()
+    text = read_text(data, "application/pdf")
+    head, _, page = text.partition("\n\n")
+    assert head.splitlines() == [
+        "INVOICE (e-invoice, UN/CEFACT Cross Industry Invoice)",
+        "Invoice number: FA-2017-0010",
+        "Invoice date: 2017-11-13",
+        "Seller: Au bon moulin",
+        "Seller VAT ID: FR11999999998",
+        "Buyer: Ma jolie boutique",
+        "Net amount: 624.90 EUR",
+        "VAT: 46.25 EUR",
+        "Total: 671.15 EUR",
+        "Paid in advance: 201.00 EUR",
+        "Amount due: 470.15 EUR",
+        "Due date: 2017-12-13",
+        "IBAN: FR2012421242124212421242124",
+    ]
+    assert "Adresse de livraison" in page  # the page, read as before
+    out = extract(text)
+    assert field_value(out, "invoice_number") == "FA-2017-0010"
+    assert field_value(out, "invoice_date") == "2017-11-13"
+    assert field_value(out, "due_date") == "2017-12-13"
+    assert field_value(out, "issuer") == "Au bon moulin"
+    assert field_value(out, "iban") == "FR2012421242124212421242124"
+
+
+def test_a_ubl_invoice_alone_is_its_terms() -> None:
+    xml = _attachment(REAL / "invoice2data" / "AzureInterior.pdf", "UBL-Invoice-2.1.xml")
+    text = read_text(xml, media_type_for("invoice.xml"))
+    assert text.splitlines()[:4] == [
+        "INVOICE (e-invoice, UBL)",
+        "Invoice number: INV/2023/03/0008",
+        "Invoice date: 2023-03-20",
+        "Seller: Azure Interior",
+    ]
+    assert "Total: 279.84 USD" in text.splitlines()
+    assert "Amount due" not in text  # no more than the total: said once
+    assert read_text(xml, "text/xml") == text
+    out = extract(text)
+    assert field_value(out, "invoice_number") == "INV/2023/03/0008"
+    assert field_value(out, "total_amount") == "279.84 USD"
+    assert field_value(out, "issuer") == "Azure Interior"
+
+
+def test_zugferd_1_drafts_cross_industry_tree_under_another_root_name() -> None:
+    pdf = REAL / "mustang-gnuaccounting" / "MustangGnuaccountingBeispielRE-20140519_499.pdf"
+    text = einvoice_text(_attachment(pdf, "ZUGFeRD-invoice.xml"))
+    assert text is not None
+    assert text.splitlines()[:2] == [
+        "INVOICE (e-invoice, UN/CEFACT Cross Industry Invoice)",
+        "Invoice number: RE-20140519/499",
+    ]
+
+
+UBL_CREDIT_NOTE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<CreditNote xmlns="urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
+  xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+  xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+  <cbc:ID>CN-7</cbc:ID>
+  <cbc:IssueDate>2026-02-03</cbc:IssueDate>
+  <cbc:DocumentCurrencyCode>SEK</cbc:DocumentCurrencyCode>
+  <cac:AccountingSupplierParty><cac:Party>
+    <cac:PartyName><cbc:Name>Trade name AB</cbc:Name></cac:PartyName>
+    <cac:PartyLegalEntity><cbc:RegistrationName>Seller AB</cbc:RegistrationName>
+    </cac:PartyLegalEntity>
+  </cac:Party></cac:AccountingSupplierParty>
+  <cac:AccountingCustomerParty><cac:Party>
+    <cac:PartyName><cbc:Name>Buyer Oy</cbc:Name></cac:PartyName>
+  </cac:Party></cac:AccountingCustomerParty>
+  <cac:LegalMonetaryTotal><cbc:PayableAmount currencyID="SEK">125.00</cbc:PayableAmount>
+  </cac:LegalMonetaryTotal>
+</CreditNote>"""
+
+CII_CREDIT_NOTE = b"""<rsm:CrossIndustryInvoice
+  xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
+  xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
+  xmlns:udt="urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100">
+  <rsm:ExchangedDocument><ram:ID>GS-1</ram:ID><ram:TypeCode>381</ram:TypeCode>
+    <ram:IssueDateTime><udt:DateTimeString format="102">20260105</udt:DateTimeString>
+    </ram:IssueDateTime></rsm:ExchangedDocument>
+  <rsm:SupplyChainTradeTransaction>
+    <ram:ApplicableHeaderTradeAgreement>
+      <ram:SellerTradeParty><ram:Name>Lieferant GmbH</ram:Name></ram:SellerTradeParty>
+      <ram:BuyerTradeParty><ram:Name>Kunden AG Mitte</ram:Name></ram:BuyerTradeParty>
+    </ram:ApplicableHeaderTradeAgreement>
+    <ram:ApplicableHeaderTradeSettlement>
+      <ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>
+      <ram:SpecifiedTradeSettlementHeaderMonetarySummation>
+        <ram:GrandTotalAmount>-20.00</ram:GrandTotalAmount>
+      </ram:SpecifiedTradeSettlementHeaderMonetarySummation>
+    </ram:ApplicableHeaderTradeSettlement>
+  </rsm:SupplyChainTradeTransaction>
+</rsm:CrossIndustryInvoice>"""
+
+
+def test_credit_notes_in_either_syntax() -> None:
+    assert xml_text(UBL_CREDIT_NOTE).splitlines() == [
+        "CREDIT NOTE (e-invoice, UBL)",
+        "Credit note number: CN-7",
+        "Credit note date: 2026-02-03",
+        "Seller: Seller AB",  # the legal name before the trade name
+        "Buyer: Buyer Oy",
+        "Amount due: 125.00 SEK",
+    ]
+    text = xml_text(CII_CREDIT_NOTE)
+    assert text.splitlines() == [
+        "CREDIT NOTE (e-invoice, UN/CEFACT Cross Industry Invoice)",
+        "Credit note number: GS-1",
+        "Credit note date: 2026-01-05",
+        "Seller: Lieferant GmbH",
+        "Buyer: Kunden AG Mitte",
+        "Total: -20.00 EUR",
+    ]
+    # The seller's block ends where the buyer's begins: the buyer issued nothing.
+    assert field_value(extract(text), "issuer") == "Lieferant GmbH"
+
+
+def test_other_xml_keeps_its_element_names_as_labels() -> None:
+    fattura = (
+        b"<FatturaElettronica><DatiGeneraliDocumento><Data>2026-01-31</Data>"
+        b"<Numero>FT 12</Numero><ImportoTotaleDocumento>122.00</ImportoTotaleDocumento>"
+        b"</DatiGeneraliDocumento><Empty/></FatturaElettronica>"
+    )
+    assert xml_text(fattura) == "Data: 2026-01-31\nNumero: FT 12\nImportoTotaleDocumento: 122.00"
+    assert einvoice_text(fattura) is None
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">]>
+<Invoice>&lol2;</Invoice>"""
+EXTERNAL = b"""<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"""
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "reason"),
+    [
+        (BILLION_LAUGHS, CorruptDocument, "DTDForbidden"),  # entities are never expanded
+        (EXTERNAL, CorruptDocument, "DTDForbidden"),  # nor fetched
+        (b"<Invoice><ID>1</Invoice>", CorruptDocument, "not well-formed"),
+        (b"%PDF-1.7 not xml", CorruptDocument, "not well-formed"),
+        (b"  \n", EmptyDocument, "empty"),
+        (b"<r><a/></r>", EmptyDocument, "no text"),
+    ],
+)
+def test_bad_xml_is_refused_with_its_reason(
+    data: bytes, error: type[Exception], reason: str
+) -> None:
+    with pytest.raises(error, match=reason):
+        read_text(data, "application/xml")
+    assert einvoice_text(data) is None
+
+
+def test_an_xml_of_too_many_elements_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(einvoice, "_MAX_ELEMENTS", 10)
+    with pytest.raises(CorruptDocument, match="over 10 elements"):
+        xml_text(b"<r>" + b"<a>x</a>" * 10 + b"</r>")
+    assert xml_text(b"<r>" + b"<a>x</a>" * 9 + b"</r>") == "\n".join(["a: x"] * 9)
+
+
+def _with_attachment(name: str, content: bytes) -> bytes:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    pdf.cell(text="Rechnung R-1 Gesamt 9,00 EUR")
+    writer = PdfWriter(clone_from=io.BytesIO(bytes(pdf.output())))
+    writer.add_attachment(name, content)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("factur-x.xml", b"<rsm:CrossIndustryInvoice broken"),  # not well-formed
+        ("factur-x.xml", BILLION_LAUGHS),  # refused
+        ("notes.xml", b"<notes><a>hello</a></notes>"),  # XML, no e-invoice
+        ("photo.png", CII_CREDIT_NOTE),  # not a name an e-invoice goes by
+    ],
+)
+def test_a_pdf_whose_attachment_is_no_e_invoice_is_its_page(name: str, content: bytes) -> None:
+    assert read_text(_with_attachment(name, content), "application/pdf") == (
+        "Rechnung R-1 Gesamt 9,00 EUR"
+    )
+
+
+def test_a_pdf_with_an_e_invoice_attached_under_any_xml_name() -> None:
+    text = read_text(_with_attachment("xrechnung.xml", CII_CREDIT_NOTE), "application/pdf")
+    assert text.startswith("CREDIT NOTE (e-invoice, UN/CEFACT Cross Industry Invoice)\n")
+    assert text.endswith("\n\nRechnung R-1 Gesamt 9,00 EUR")
+
+
+@pytest.mark.parametrize(
+    ("amounts", "lines"),
+    [
+        # What is due is the total: said once.
+        (
+            "<cbc:TaxInclusiveAmount>100.00</cbc:TaxInclusiveAmount>"
+            "<cbc:PayableAmount>100.0</cbc:PayableAmount>",
+            ["Total: 100.00 SEK"],
+        ),
+        # An advance payment leaves less to pay: the total, what was paid, what is due.
+        (
+            "<cbc:TaxInclusiveAmount>100.00</cbc:TaxInclusiveAmount>"
+            "<cbc:PrepaidAmount>40.00</cbc:PrepaidAmount><cbc:PayableAmount>60.00</cbc:PayableAmount>",
+            ["Total: 100.00 SEK", "Paid in advance: 40.00 SEK", "Amount due: 60.00 SEK"],
+        ),
+    ],
+)
+def test_the_total_and_what_is_left_to_pay(amounts: str, lines: list[str]) -> None:
+    body = UBL_CREDIT_NOTE.replace(
+        b'<cbc:PayableAmount currencyID="SEK">125.00</cbc:PayableAmount>', amounts.encode()
+    )
+    assert xml_text(body).splitlines()[5:] == lines
