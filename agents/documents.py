@@ -294,8 +294,8 @@ def _reader_for(base: str) -> Callable[[bytes, str | None], str | OcrText]:
         return _read_email
     if base in _HTML_TYPES:
         return lambda data, charset: html_to_text(_decode(data, charset))
-    if base in _XML_TYPES or base.endswith("+xml"):
-        return lambda data, _charset: xml_text(data)
+    if base in _XML_TYPES or (base.endswith("+xml") and not base.startswith("image/")):
+        return xml_text  # not an SVG image: its text is a logo's
     if base.startswith("text/"):
         return _decode
     raise UnsupportedMediaType(f"no reader for media type {base!r}")
@@ -414,40 +414,58 @@ def _read_pdf(data: bytes, _charset: str | None) -> str:
                 break
     except DocumentError:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+    except _PDF_ERRORS as exc:
         raise CorruptDocument(f"the PDF cannot be read: {exc}") from exc
     # pypdf can yield lone surrogates for glyphs with a broken ToUnicode map.
     text = _SURROGATE.sub("\ufffd", "\n\n".join(pages))
-    if not text.strip():
-        text = _ocr_pdf(reader)
-    elif len(reader.pages) <= MAX_OCR_PAGES:
-        garbled = _garbled(text)
-        if garbled > GARBLED_WORDS:
-            text = _read_again(reader, text, garbled)
     einvoice = _embedded_einvoice(reader)
+    try:
+        if not text.strip():
+            text = _ocr_pdf(reader)
+        elif len(reader.pages) <= MAX_OCR_PAGES:
+            garbled = _garbled(text)
+            if garbled > GARBLED_WORDS:
+                text = _read_again(reader, text, garbled)
+    except DocumentError:
+        if einvoice is None:
+            raise
+        return einvoice  # a scanned Factur-X: its data is the invoice all the same
     return f"{einvoice}\n\n{text}" if einvoice else text
 
 
+_PDF_ERRORS = (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError)
+"""What pypdf raises on a PDF it cannot read (its own errors and the builtins its parser
+lets through)."""
+
 _EINVOICE_SUFFIXES = (".xml", ".isdoc")
+MAX_ATTACHMENTS = 10
+"""Attachments a PDF's e-invoice is looked for in (those named like XML); past them the
+page alone is read."""
 
 
 def _embedded_einvoice(reader: PdfReader) -> str | None:
     """The data of the e-invoice a PDF/A-3 carries as an attachment (Factur-X's
     ``factur-x.xml``, ZUGFeRD's ``zugferd-invoice.xml``, XRechnung's, a UBL or ISDOC file),
     as `agents.einvoice` renders it: the invoice's own terms, which its page only shows.
-    An attachment that cannot be read is no e-invoice; the page is read all the same."""
+    An attachment that cannot be read is no e-invoice; the page is read all the same. At
+    most `MAX_ATTACHMENTS` are read, of `MAX_DOCUMENT_BYTES` together."""
     try:
-        attachments = reader.attachments
-        for name in attachments:
-            if not name.lower().endswith(_EINVOICE_SUFFIXES):
-                continue
-            for content in attachments[name]:
-                if len(content) <= MAX_DOCUMENT_BYTES:
-                    rendered = einvoice_text(content)
-                    if rendered is not None:
-                        return rendered
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError):
+        names = [n for n in reader.attachments if str(n).lower().endswith(_EINVOICE_SUFFIXES)]
+    except _PDF_ERRORS:
         return None
+    budget = MAX_DOCUMENT_BYTES
+    for name in names[:MAX_ATTACHMENTS]:
+        try:
+            contents = reader.attachments[name]
+        except _PDF_ERRORS:
+            continue
+        for content in contents:
+            budget -= len(content)
+            if budget < 0:
+                return None
+            rendered = einvoice_text(content)
+            if rendered is not None:
+                return rendered
     return None
 
 
@@ -511,7 +529,7 @@ def _ocr_pdf(reader: PdfReader) -> str:
     try:
         for page in reader.pages[:MAX_OCR_PAGES]:
             images.extend(image.data for image in page.images)
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+    except _PDF_ERRORS as exc:
         raise CorruptDocument(f"the scanned PDF's images cannot be read: {exc}") from exc
     if not images:
         raise EmptyDocument("the PDF has neither a text layer nor images to read")

@@ -7,11 +7,14 @@ a Factur-X or ZUGFeRD PDF carries inside it beside the page a person reads. Its 
 terms (EN 16931: the number BT-1, the issue date BT-2, the seller BT-27, the amount due
 BT-115, the payee's IBAN BT-84...) become lines such as ``Invoice number: 471102``, the
 labels every model reads, so the extractor's rules and any OpenAI-compatible model answer
-from the data rather than from the layout. Other XML keeps its element names as labels
-(``Numero: 123``), so a FatturaPA or a KSeF invoice is not a soup of values.
+from the data rather than from the layout. Other XML keeps its element and attribute
+names as labels (``Numero: 123``), so a FatturaPA or a KSeF invoice is not a soup of values.
 
-The XML is parsed by defusedxml: a document type declaration (where entity expansion and
-external entities live) is refused, not resolved.
+The XML is parsed by defusedxml: an entity declaration (what an XML bomb expands) and an
+external reference are refused, not resolved; a document type declaration alone (cXML's
+``<!DOCTYPE cXML SYSTEM ...>``) is read past. XML that is not in the encoding it declares
+(or, without a declaration, UTF-8) is decoded as the media type's charset says, else as
+`charset_normalizer` finds it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from xml.etree.ElementTree import Element, ParseError
 
+from charset_normalizer import from_bytes as detect_charset
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
@@ -27,46 +31,64 @@ from agents.errors import CorruptDocument
 __all__ = ["einvoice_text", "xml_text"]
 
 _MAX_ELEMENTS = 200_000
-"""Elements read of one XML document; more is no invoice (and no budget to spend)."""
+"""Elements read of one XML document; more is no invoice. Bounded before parsing too (each
+element takes a ``<``), so a tree of millions of empty elements is never built."""
 
 
-def xml_text(data: bytes) -> str:
+def xml_text(data: bytes, charset: str | None = None) -> str:
     """The text of an XML document: an e-invoice's data as labelled lines
-    (`einvoice_text`), any other document's leaf elements as ``Name: value`` lines.
+    (`einvoice_text`), any other document's elements as ``Name: value`` lines and their
+    attributes as ``Name attribute: value``. ``charset`` is the media type's.
 
     Raises:
-        CorruptDocument: If the bytes are not well-formed XML, or declare a DTD.
+        CorruptDocument: If the bytes are not well-formed XML, declare an entity or refer
+            to an external one, or hold more than `_MAX_ELEMENTS` elements.
     """
-    root = _parse(data)
+    root = _parse(data, charset)
     rendered = _render(root)
     if rendered is not None:
         return rendered
-    return "\n".join(f"{_label(el.tag)}: {text}" for el, text in _leaves(root))
+    return "\n".join(_leaves(root))
 
 
 def einvoice_text(data: bytes) -> str | None:
     """An e-invoice's data as labelled lines; None if `data` is XML of another kind or no
     XML at all (a PDF's attachment need not be one)."""
     try:
-        root = _parse(data)
+        root = _parse(data, None)
     except CorruptDocument:
         return None
     return _render(root)
 
 
-def _parse(data: bytes) -> Element:
+def _parse(data: bytes, charset: str | None) -> Element:
+    if data.count(b"<") > 2 * _MAX_ELEMENTS:
+        raise CorruptDocument(f"the XML has over {_MAX_ELEMENTS:,} elements")
     try:
-        root = fromstring(data, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise CorruptDocument(f"the XML declares {type(exc).__name__}: not read") from exc
-    except (ParseError, ValueError) as exc:
-        raise CorruptDocument(f"the XML is not well-formed: {exc}") from exc
+        root = _tree(data.decode(charset) if charset else data)
+    except (ParseError, ValueError, LookupError) as exc:
+        # Not in the encoding it declares, an encoding expat does not read (Shift_JIS,
+        # Big5), or Latin-1 without a declaration: as the bytes' own charset reads them.
+        best = detect_charset(data).best()
+        if best is None:
+            raise CorruptDocument(f"the XML is not well-formed: {exc}") from exc
+        try:
+            root = _tree(str(best))
+        except (ParseError, ValueError, LookupError):
+            raise CorruptDocument(f"the XML is not well-formed: {exc}") from exc
     for count, el in enumerate(root.iter()):
         if count >= _MAX_ELEMENTS:
             raise CorruptDocument(f"the XML has over {_MAX_ELEMENTS:,} elements")
         if isinstance(el.tag, str):
             el.tag = el.tag.rpartition("}")[2]  # local names: one path for every version
     return root
+
+
+def _tree(xml: bytes | str) -> Element:
+    try:
+        return fromstring(xml, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise CorruptDocument(f"the XML declares {type(exc).__name__}: not read") from exc
 
 
 def _render(root: Element) -> str | None:
@@ -80,8 +102,10 @@ def _render(root: Element) -> str | None:
     return None
 
 
-_CREDIT_CODES = {"381", "396", "532"}
-"""UNTDID 1001 codes of a credit note."""
+_CREDIT_CODES = {"81", "83", "261", "262", "296", "308", "381", "396", "420", "458", "532"}
+"""UNTDID 1001 codes of a credit note (EN 16931's code list for BT-3)."""
+_ISDOC_CREDIT = "2"
+"""ISDOC's ``DocumentType`` of a credit note (1 is an invoice)."""
 
 
 def _cii(root: Element) -> list[tuple[str, str | None]]:
@@ -99,6 +123,7 @@ def _cii(root: Element) -> list[tuple[str, str | None]]:
     kind = "Credit note" if _text(doc, "TypeCode") in _CREDIT_CODES else "Invoice"
     currency = _text(settlement, "InvoiceCurrencyCode")
     seller = root.find(".//SellerTradeParty")
+    means = ".//SpecifiedTradeSettlementPaymentMeans/"
     return [
         (kind.upper(), ""),
         (f"{kind} number", _text(doc, "ID")),
@@ -108,7 +133,7 @@ def _cii(root: Element) -> list[tuple[str, str | None]]:
         ("Buyer", _text(root, ".//BuyerTradeParty/Name")),
         ("Items", _joined(_texts(root, ".//SpecifiedTradeProduct/Name"))),
         ("Net amount", _money(_text(sums, "TaxBasisTotalAmount"), currency)),
-        ("VAT", _money(_text(sums, "TaxTotalAmount"), currency)),
+        ("VAT", _money(_in_currency(sums, "TaxTotalAmount", currency), currency)),
         *_totals(
             _text(sums, "GrandTotalAmount"),
             _text(sums, "TotalPrepaidAmount"),
@@ -116,29 +141,43 @@ def _cii(root: Element) -> list[tuple[str, str | None]]:
             currency,
         ),
         ("Due date", _date(_text(settlement, ".//DueDateDateTime/DateTimeString"))),
-        *(("IBAN", iban) for iban in _texts(settlement, ".//IBANID")),
-        *(("BIC", bic) for bic in _texts(settlement, ".//BICID")),
+        # The payee's account (BT-84), not the buyer's a direct debit draws on (BT-91).
+        *_accounts(
+            [
+                *_texts(settlement, means + "PayeePartyCreditorFinancialAccount/IBANID"),
+                *_texts(settlement, means + "PayeePartyCreditorFinancialAccount/ProprietaryID"),
+            ]
+        ),
+        *(
+            ("BIC", bic)
+            for bic in _texts(
+                settlement, means + "PayeeSpecifiedCreditorFinancialInstitution/BICID"
+            )
+        ),
     ]
 
 
 def _ubl(root: Element) -> list[tuple[str, str | None]]:
-    kind = "Credit note" if root.tag == "CreditNote" else "Invoice"
-    currency = _text(root, "DocumentCurrencyCode")
+    credit = root.tag == "CreditNote" or _text(root, "DocumentType") == _ISDOC_CREDIT
+    kind = "Credit note" if credit else "Invoice"
+    currency = _text(root, "DocumentCurrencyCode") or _text(root, "LocalCurrencyCode")
     supplier = root.find("AccountingSupplierParty/Party")
     customer = root.find("AccountingCustomerParty/Party")
     totals = root.find("LegalMonetaryTotal")
     due = _text(root, "DueDate") or _text(root, ".//PaymentDueDate")
     accounts = root.findall(".//PaymentMeans/PayeeFinancialAccount")
+    isdoc = root.findall(".//PaymentMeans/Payment/Details")  # ISDOC's payee account
+    taxes = root.findall("TaxTotal")
     return [
         (kind.upper(), ""),
         (f"{kind} number", _text(root, "ID")),
         (f"{kind} date", _date(_text(root, "IssueDate"))),
         ("Seller", _party_name(supplier)),
-        ("Seller VAT ID", _text(supplier, "PartyTaxScheme/CompanyID")),
+        ("Seller VAT ID", _ubl_vat(supplier)),
         ("Buyer", _party_name(customer)),
-        ("Items", _joined(_texts(root, ".//Item/Name"))),
+        ("Items", _joined(_texts(root, ".//Item/Name") or _texts(root, ".//Item/Description"))),
         ("Net amount", _money(_text(totals, "TaxExclusiveAmount"), currency)),
-        ("VAT", _money(_text(root, "TaxTotal/TaxAmount"), currency)),
+        ("VAT", _money(_in_currency_of(taxes, "TaxAmount", currency), currency)),
         *_totals(
             _text(totals, "TaxInclusiveAmount"),
             _text(totals, "PrepaidAmount"),
@@ -146,8 +185,9 @@ def _ubl(root: Element) -> list[tuple[str, str | None]]:
             currency,
         ),
         ("Due date", _date(due)),
-        *(("IBAN", _text(a, "ID")) for a in accounts),
-        *(("BIC", _text(a, "FinancialInstitutionBranch/ID")) for a in accounts),
+        *_accounts([*_texts_of(accounts, "ID"), *_texts_of(isdoc, "IBAN")]),
+        *(("BIC", bic) for bic in _texts_of(accounts, "FinancialInstitutionBranch/ID")),
+        *(("BIC", bic) for bic in _texts_of(isdoc, "BIC")),
     ]
 
 
@@ -209,6 +249,47 @@ def _party_name(party: Element | None) -> str | None:
     return _text(party, "PartyLegalEntity/RegistrationName") or _text(party, "PartyName/Name")
 
 
+def _in_currency(el: Element | None, path: str, currency: str | None) -> str | None:
+    """The amount at `path` in the invoice's currency: a VAT total may be given twice, the
+    second in the currency VAT is accounted in (BT-111, ``currencyID`` says which)."""
+    return _in_currency_of([el] if el is not None else [], path, currency)
+
+
+def _in_currency_of(els: list[Element], path: str, currency: str | None) -> str | None:
+    found = [f for el in els for f in el.findall(path)]
+    same = [f for f in found if currency is None or f.get("currencyID") in (None, currency)]
+    for f in same or found:
+        if f.text and f.text.strip():
+            return f.text.strip()
+    return None
+
+
+def _texts_of(els: list[Element], path: str) -> list[str]:
+    return [text for el in els for text in _texts(el, path)]
+
+
+def _accounts(ids: list[str]) -> list[tuple[str, str | None]]:
+    """Each payee account once, labelled as an IBAN if it reads as one (two letters, two
+    digits), else as an account number (a Swedish bankgiro, a Czech account)."""
+    lines: list[tuple[str, str | None]] = []
+    for account in dict.fromkeys(ids):
+        compact = account.replace(" ", "")
+        iban = compact[:2].isalpha() and compact[2:4].isdigit() and len(compact) >= 15
+        lines.append(("IBAN" if iban else "Account", account))
+    return lines
+
+
+def _ubl_vat(party: Element | None) -> str | None:
+    """The seller's VAT id (BT-31): the tax scheme ``VAT``'s, not a national tax number
+    (BT-32, XRechnung's Steuernummer)."""
+    if party is None:
+        return None
+    for scheme in party.findall("PartyTaxScheme"):
+        if _text(scheme, "TaxScheme/ID") in ("VAT", None):
+            return _text(scheme, "CompanyID")
+    return None
+
+
 def _vat(party: Element | None) -> str | None:
     if party is None:
         return None
@@ -231,13 +312,16 @@ def _money(amount: str | None, currency: str | None) -> str | None:
     return f"{amount} {currency}" if currency else amount
 
 
-def _label(tag: object) -> str:
-    return tag if isinstance(tag, str) else "?"
-
-
-def _leaves(root: Element) -> Iterator[tuple[Element, str]]:
+def _leaves(root: Element) -> Iterator[str]:
+    """Each element with text as ``Name: text``, each attribute as ``Name attribute: value``
+    (cXML and many ERP exports keep their data in attributes)."""
     for el in root.iter():
-        if isinstance(el.tag, str) and len(el) == 0:
-            text = " ".join((el.text or "").split())
-            if text:
-                yield el, text
+        if not isinstance(el.tag, str):
+            continue  # a comment or a processing instruction
+        for name, value in el.attrib.items():
+            words = " ".join(value.split())
+            if words:
+                yield f"{el.tag} {name.rpartition('}')[2]}: {words}"
+        text = " ".join((el.text or "").split())
+        if text and len(el) == 0:
+            yield f"{el.tag}: {text}"

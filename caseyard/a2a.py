@@ -98,7 +98,14 @@ _OUTPUTS: dict[str, Any] = {
     "respond": RespondOutput,
     "tool": ToolOutput,
 }
-DOCUMENT_MODES = ["text/plain", "application/pdf", "message/rfc822", "text/html", "image/png"]
+DOCUMENT_MODES = [
+    "text/plain",
+    "application/pdf",
+    "message/rfc822",
+    "text/html",
+    "image/png",
+    "application/xml",
+]
 
 
 def _struct(value: dict[str, Any]) -> Struct:

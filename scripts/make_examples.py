@@ -244,7 +244,8 @@ SIRET 684 482 565 00017 — TVA intracommunautaire FR96684482565""",
 
 add(
     Doc(
-        # An e-invoice as Peppol sends one: UBL 2.1 data, no page (agents/einvoice.py).
+        # An e-invoice as Peppol sends one (BIS Billing 3.0's shape, not run through its
+        # validator): UBL 2.1 data, no page (agents/einvoice.py).
         "invoice_kestrel_peppol.xml",
         "invoice",
         fields={
@@ -287,7 +288,14 @@ add(
   </cac:AccountingSupplierParty>
   <cac:AccountingCustomerParty>
     <cac:Party>
+      <cbc:EndpointID schemeID="9930">DE811907980</cbc:EndpointID>
       <cac:PartyName><cbc:Name>Caseyard Demo GmbH</cbc:Name></cac:PartyName>
+      <cac:PostalAddress>
+        <cbc:StreetName>Torstraße 14</cbc:StreetName>
+        <cbc:CityName>Berlin</cbc:CityName>
+        <cbc:PostalZone>10119</cbc:PostalZone>
+        <cac:Country><cbc:IdentificationCode>DE</cbc:IdentificationCode></cac:Country>
+      </cac:PostalAddress>
       <cac:PartyLegalEntity>
         <cbc:RegistrationName>Caseyard Demo GmbH</cbc:RegistrationName>
       </cac:PartyLegalEntity>
@@ -303,6 +311,15 @@ add(
   </cac:PaymentMeans>
   <cac:TaxTotal>
     <cbc:TaxAmount currencyID="EUR">151.20</cbc:TaxAmount>
+    <cac:TaxSubtotal>
+      <cbc:TaxableAmount currencyID="EUR">720.00</cbc:TaxableAmount>
+      <cbc:TaxAmount currencyID="EUR">151.20</cbc:TaxAmount>
+      <cac:TaxCategory>
+        <cbc:ID>S</cbc:ID>
+        <cbc:Percent>21</cbc:Percent>
+        <cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme>
+      </cac:TaxCategory>
+    </cac:TaxSubtotal>
   </cac:TaxTotal>
   <cac:LegalMonetaryTotal>
     <cbc:LineExtensionAmount currencyID="EUR">720.00</cbc:LineExtensionAmount>
@@ -314,14 +331,26 @@ add(
     <cbc:ID>1</cbc:ID>
     <cbc:InvoicedQuantity unitCode="C62">12</cbc:InvoicedQuantity>
     <cbc:LineExtensionAmount currencyID="EUR">540.00</cbc:LineExtensionAmount>
-    <cac:Item><cbc:Name>Ergonomic desk chair mat</cbc:Name></cac:Item>
+    <cac:Item>
+      <cbc:Name>Ergonomic desk chair mat</cbc:Name>
+      <cac:ClassifiedTaxCategory>
+        <cbc:ID>S</cbc:ID><cbc:Percent>21</cbc:Percent>
+        <cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme>
+      </cac:ClassifiedTaxCategory>
+    </cac:Item>
     <cac:Price><cbc:PriceAmount currencyID="EUR">45.00</cbc:PriceAmount></cac:Price>
   </cac:InvoiceLine>
   <cac:InvoiceLine>
     <cbc:ID>2</cbc:ID>
     <cbc:InvoicedQuantity unitCode="C62">30</cbc:InvoicedQuantity>
     <cbc:LineExtensionAmount currencyID="EUR">180.00</cbc:LineExtensionAmount>
-    <cac:Item><cbc:Name>A4 copy paper, 500 sheets</cbc:Name></cac:Item>
+    <cac:Item>
+      <cbc:Name>A4 copy paper, 500 sheets</cbc:Name>
+      <cac:ClassifiedTaxCategory>
+        <cbc:ID>S</cbc:ID><cbc:Percent>21</cbc:Percent>
+        <cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme>
+      </cac:ClassifiedTaxCategory>
+    </cac:Item>
     <cac:Price><cbc:PriceAmount currencyID="EUR">6.00</cbc:PriceAmount></cac:Price>
   </cac:InvoiceLine>
 </Invoice>""",

@@ -45,6 +45,7 @@ CURRENCY_CODES = {
     "pln": "PLN",
     "jpy": "JPY",
     "¥": "JPY",
+    "円": "JPY",
     "cad": "CAD",
     "aud": "AUD",
     "₹": "INR",
@@ -86,7 +87,7 @@ ISO_CODES = frozenset(CURRENCY_CODES.values())
 """The currencies the extractor knows by code."""
 
 _CURRENCY = (
-    r"(?:US\$|(?<![A-Za-z])(?:R|CAD|CA?|AUD|AU|A|NZD?|SGD|S|HKD?)\$|[€$£¥₹]|(?<![A-Za-z])(?:EUR|USD|GBP|CHF|SEK|DKK|NOK|PLN|JPY|CAD"
+    r"(?:US\$|(?<![A-Za-z])(?:R|CAD|CA?|AUD|AU|A|NZD?|SGD|S|HKD?)\$|[€$£¥₹円]|(?<![A-Za-z])(?:EUR|USD|GBP|CHF|SEK|DKK|NOK|PLN|JPY|CAD"
     r"|AUD|INR|CZK|HUF|RON|NZD|HKD|SGD|ZAR|BRL|MXN|CNY|RSD)\b|\bEuros?\b|\bFr\.|(?<!\w)(?-i:zł|ZŁ|Kč|KČ)(?!\w)"
     r"|[₺₩]|(?<![A-Za-z])(?-i:TRY|TL|HRK|BGN|UAH|ISK|KRW|THB|IDR|MYR|ARS|CLP|COP|AED|SAR)\b"
     r"|\b(?-i:Rs)(?:\.[ \t]?|[ \t])(?=\d))"
@@ -201,8 +202,8 @@ DATE = re.compile(
     rf"|(?P<mdy>\b(?P<m2>{_MONTH_ALT})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s?,?\s+"
     rf"(?P<y2>\d{{4}})(?!\d))"
     # Japanese and Chinese "2025年5月15日", Korean "2025년 5월 15일".
-    r"|(?P<cjk>(?<!\d)(?P<cy>\d{4})\s*[年년]\s*(?P<cm>\d{1,2})\s*[月월]\s*(?P<cd>\d{1,2})"
-    r"(?!\d)\s*[日일]?)",
+    r"|(?P<cjk>(?<!\d)(?P<cy>\d{4})[ \t]*[年년][ \t]*(?P<cm>\d{1,2})[ \t]*[月월][ \t]*"
+    r"(?P<cd>\d{1,2})[ \t]*[日일])",
     re.IGNORECASE,
 )
 """A date in ISO or year-first (``2026/03/12``), numeric (``12.03.2026``, ``12/03/26``),

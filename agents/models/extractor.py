@@ -340,8 +340,8 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10,32}")
 
 
 def _ibans(text: str) -> Iterator[_Candidate]:
-    """The valid IBANs of `text`; if it has none, those an "IBAN" label names whose only
-    fault is their check digits (`_misprinted_iban`)."""
+    """The valid IBANs of `text`; if it has none, those an "IBAN" label names that fail
+    their check digits in their country's length and format (`_misprinted_iban`)."""
     misprinted: list[_Candidate] = []
     found_valid = False
     for match in _IBAN.finditer(text):
@@ -388,6 +388,8 @@ def _misprinted_iban(raw: str, start: int) -> _Candidate | None:
     the bank would refuse it; the low confidence says so to the pipeline."""
 
     def repaired_valid(compact: str) -> bool:
+        if len(set(compact[4:])) == 1:
+            return False  # a form's placeholder ("DE00 0000 0000 0000 0000 00")
         check = stdnum.iban.calc_check_digits(compact)
         return stdnum.iban.is_valid(compact[:2] + check + compact[4:], check_country=False)
 
@@ -1058,9 +1060,10 @@ def _local_dollar(text: str, declared: list[_Candidate]) -> str | None:
     return marked[0] if len(marked) == 1 and marked[0] != "USD" else None
 
 
-_WORD_CODES = frozenset(("TRY", "TL", "COP", "ARS"))
-"""Currency codes that are also words ("PLEASE TRY 3 TIMES", German "2 TL Zucker", "COP 28"):
-a currency only by an amount with cents or thousands ("120,00 TL", "COP 50.000")."""
+_WORD_CODES = frozenset(("TRY", "TL", "COP", "ARS", "SAR"))
+"""Currency codes that are also words ("PLEASE TRY 3 TIMES", German "2 TL Zucker", "COP 28",
+"Hong Kong SAR 852 2345 6789"): a currency only by an amount with cents or thousands
+("120,00 TL", "COP 50.000", "2256.00 SAR")."""
 
 _NAMED_ONLY_BY_AN_AMOUNT = frozenset(("$", "fr.", *(code.lower() for code in _WORD_CODES)))
 """What names a currency only beside an amount: a "$" (whose dollar the document's country
@@ -1318,6 +1321,9 @@ _BUYER_CUE = re.compile(
     r"|kj[øo]per|destinat[áa]rio|kupac|kupec|vev[őo]|cump[ăa]r[ăa]tor|pagador|platitelj)\b",
     re.IGNORECASE | re.MULTILINE,
 )
+_LABEL_END = re.compile(r"[ \t]*(?::|$)|[^\n]{0,3}$")
+"""What ends a party's label: a colon, or the line within three characters ("Buyer:",
+"Käufer", "Bill to #"; not "Client Solutions Ltd", a seller's name)."""
 _NAME_FIELD = re.compile(
     r"(?:name|nazwa|n[áa]zev|nom|nombre|nome|naam|firma|company)[ \t]*:[ \t]*"
     r"(?P<name>[^\W\d_][^\n]{1,80})",
@@ -1470,7 +1476,8 @@ def _issuer(text: str, people: list[_Candidate]) -> list[_Candidate]:
         line_end = text.find("\n", cue.end())
         while 0 <= line_end < window:
             line = _line_rest(text, line_end + 1).strip()
-            if _BUYER_CUE.match(line) or _SELLER_CUE.match(line):
+            buyer = _BUYER_CUE.match(line)
+            if (buyer and _LABEL_END.match(line, buyer.end())) or _SELLER_CUE.match(line):
                 return line_end
             line_end = text.find("\n", line_end + 1)
         return window

@@ -9,10 +9,10 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
-from agents import einvoice
+from agents import documents, einvoice
 from agents.documents import media_type_for, read_text
 from agents.einvoice import einvoice_text, xml_text
-from agents.errors import CorruptDocument, EmptyDocument
+from agents.errors import CorruptDocument, EmptyDocument, UnsupportedMediaType
 from agents.models import extract, field_value
 
 REAL = Path(__file__).resolve().parents[3] / "data" / "real" / "files"
@@ -162,8 +162,8 @@ EXTERNAL = b"""<?xml version="1.0"?>
 @pytest.mark.parametrize(
     ("data", "error", "reason"),
     [
-        (BILLION_LAUGHS, CorruptDocument, "DTDForbidden"),  # entities are never expanded
-        (EXTERNAL, CorruptDocument, "DTDForbidden"),  # nor fetched
+        (BILLION_LAUGHS, CorruptDocument, "EntitiesForbidden"),  # never expanded
+        (EXTERNAL, CorruptDocument, "EntitiesForbidden"),  # nor fetched
         (b"<Invoice><ID>1</Invoice>", CorruptDocument, "not well-formed"),
         (b"%PDF-1.7 not xml", CorruptDocument, "not well-formed"),
         (b"  \n", EmptyDocument, "empty"),
@@ -240,3 +240,128 @@ def test_the_total_and_what_is_left_to_pay(amounts: str, lines: list[str]) -> No
         b'<cbc:PayableAmount currencyID="SEK">125.00</cbc:PayableAmount>', amounts.encode()
     )
     assert xml_text(body).splitlines()[5:] == lines
+
+
+CII_WITH_DEBIT = CII_CREDIT_NOTE.replace(
+    b"<ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>",
+    b"<ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>"
+    b"<ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>59</ram:TypeCode>"
+    b"<ram:PayerPartyDebtorFinancialAccount><ram:IBANID>DE02120300000000202051</ram:IBANID>"
+    b"</ram:PayerPartyDebtorFinancialAccount>"
+    b"<ram:PayeePartyCreditorFinancialAccount><ram:IBANID>DE89370400440532013000</ram:IBANID>"
+    b"</ram:PayeePartyCreditorFinancialAccount></ram:SpecifiedTradeSettlementPaymentMeans>",
+).replace(
+    b"<ram:GrandTotalAmount>",
+    b'<ram:TaxTotalAmount currencyID="SEK">220.00</ram:TaxTotalAmount>'
+    b'<ram:TaxTotalAmount currencyID="EUR">19.00</ram:TaxTotalAmount><ram:GrandTotalAmount>',
+)
+
+
+def test_the_payees_account_and_the_vat_in_the_invoices_currency() -> None:
+    lines = xml_text(CII_WITH_DEBIT).splitlines()
+    # The buyer's account a direct debit draws on (BT-91) is no account to pay into.
+    assert [line for line in lines if "DE" in line and "IBAN" in line] == [
+        "IBAN: DE89370400440532013000"
+    ]
+    # VAT accounted in another currency too (BT-111): the invoice's own (BT-110) is read.
+    assert "VAT: 19.00 EUR" in lines
+
+
+def test_a_ubl_sellers_tax_number_is_no_vat_id_and_a_bank_number_no_iban() -> None:
+    body = UBL_CREDIT_NOTE.replace(
+        b"<cac:PartyLegalEntity>",
+        b"<cac:PartyTaxScheme><cbc:CompanyID>201/113/40209</cbc:CompanyID>"
+        b"<cac:TaxScheme><cbc:ID>FC</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>"
+        b"<cac:PartyTaxScheme><cbc:CompanyID>SE556677889901</cbc:CompanyID>"
+        b"<cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>"
+        b"<cac:PartyLegalEntity>",
+        1,
+    ).replace(
+        b"<cac:LegalMonetaryTotal>",
+        b"<cac:PaymentMeans><cbc:PaymentMeansCode>30</cbc:PaymentMeansCode>"
+        b"<cac:PayeeFinancialAccount><cbc:ID>5567-1234</cbc:ID></cac:PayeeFinancialAccount>"
+        b"</cac:PaymentMeans><cac:LegalMonetaryTotal>",
+    )
+    lines = xml_text(body).splitlines()
+    assert "Seller VAT ID: SE556677889901" in lines
+    assert "Account: 5567-1234" in lines
+    assert not [line for line in lines if line.startswith("IBAN")]
+
+
+def test_an_isdoc_invoice_its_currency_and_account() -> None:
+    pdf = next((REAL / "isdoc-pdf").iterdir())
+    text = einvoice_text(_attachment(pdf, "invoice.isdoc"))
+    assert text is not None
+    lines = text.splitlines()
+    assert lines[:2] == ["INVOICE (e-invoice, UBL)", "Invoice number: FV-2/2021"]
+    assert "Total: 76080 CZK" in lines  # ISDOC's LocalCurrencyCode
+
+
+@pytest.mark.parametrize(
+    ("data", "charset", "line"),
+    [
+        # Declared in an encoding expat does not read.
+        (
+            '<?xml version="1.0" encoding="Shift_JIS"?><r><n>請求書</n></r>'.encode("shift_jis"),
+            None,
+            "n: 請求書",
+        ),
+        # Latin-1 without a declaration, the media type's charset saying so.
+        ("<r><n>Müller</n></r>".encode("latin-1"), "iso-8859-1", "n: Müller"),
+        # An encoding no codec knows: read as the bytes' own.
+        (b'<?xml version="1.0" encoding="foo"?><r><n>plain</n></r>', None, "n: plain"),
+        # cXML declares its DTD: read past, its attributes kept as labels.
+        (
+            b'<?xml version="1.0"?><!DOCTYPE cXML SYSTEM "http://xml.cxml.org/cXML.dtd">'
+            b'<cXML><InvoiceDetailRequestHeader invoiceID="INV-9" invoiceDate="2026-01-02"/>'
+            b"</cXML>",
+            None,
+            "InvoiceDetailRequestHeader invoiceID: INV-9",
+        ),
+    ],
+)
+def test_xml_in_any_encoding_and_with_a_document_type(
+    data: bytes, charset: str | None, line: str
+) -> None:
+    media_type = "text/xml" + (f"; charset={charset}" if charset else "")
+    assert line in read_text(data, media_type).splitlines()
+
+
+def test_an_svg_image_is_no_document() -> None:
+    with pytest.raises(UnsupportedMediaType):
+        read_text(b"<svg><text>Logo</text></svg>", "image/svg+xml")
+    assert read_text(b"<feed><title>News</title></feed>", "application/atom+xml") == ("title: News")
+
+
+def test_a_scanned_factur_x_is_its_e_invoice_when_its_page_cannot_be_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def nothing_read(reader: object) -> str:
+        raise EmptyDocument("the scanned PDF has no text OCR could read")
+
+    monkeypatch.setattr(documents, "_ocr_pdf", nothing_read)
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(10, 10, 50, 50)  # no text layer
+    writer = PdfWriter(clone_from=io.BytesIO(bytes(pdf.output())))
+    writer.add_attachment("factur-x.xml", CII_CREDIT_NOTE)
+    out = io.BytesIO()
+    writer.write(out)
+    assert read_text(out.getvalue(), "application/pdf") == xml_text(CII_CREDIT_NOTE)
+    with pytest.raises(EmptyDocument):  # without one, as before
+        read_text(bytes(pdf.output()), "application/pdf")
+
+
+def test_the_attachments_looked_at_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(documents, "MAX_ATTACHMENTS", 2)
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    pdf.cell(text="Rechnung R-1")
+    writer = PdfWriter(clone_from=io.BytesIO(bytes(pdf.output())))
+    for n in range(3):
+        writer.add_attachment(f"a{n}.xml", b"<notes>no invoice</notes>")
+    writer.add_attachment("z.xml", CII_CREDIT_NOTE)  # the fourth: not looked at
+    out = io.BytesIO()
+    writer.write(out)
+    assert read_text(out.getvalue(), "application/pdf") == "Rechnung R-1"

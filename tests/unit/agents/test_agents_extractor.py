@@ -110,6 +110,7 @@ def test_iban_bic_and_vat_are_validated() -> None:
         # Not Germany's length (22): no IBAN of any bank, misprinted or not.
         ("IBAN : DE12 1234 4321 9876 00\n", None),
         ("IBAN : XX12 1234 5678 9012 3456 78\n", None),  # no such country
+        ("IBAN: DE00 0000 0000 0000 0000 00\n", None),  # a form's placeholder
         # A page with a valid IBAN has that one only: the other is an old or mistyped one.
         ("IBAN DE89 3704 0044 0532 0130 00\nalt IBAN DE12 1234 5678 9012 3456 78\n", None),
     ],
@@ -305,16 +306,23 @@ def test_impossible_dates_are_ignored() -> None:
     assert not extract("Dates such as 31.02.2026 and 45/13/2026 do not exist").fields
     assert not extract("2025年13月1日, 2025年2月30日").fields
     assert not extract("No. 12025年5月1日").fields  # no year of five digits
+    # A month is no date, nor is a month over the amount on the next line.
+    assert not extract("対象期間: 2025年5月\n1 商品A\n").fields
+    assert field_value(extract("2025年5月 10,000円\n"), "date") is None
 
 
 def test_a_credit_notes_number_and_the_saudi_riyal() -> None:
     out = extract("CREDIT NOTE\nCredit note number: CN-002\nTotal: 2256.00 SAR\n")
     assert field_value(out, "invoice_number") == "CN-002"
     assert field_value(out, "total_amount") == "2256.00 SAR"
-    # In capitals by an amount only: "sar" in a sentence is no currency.
+    # In capitals by an amount with cents only: "sar" in a sentence, Hong Kong's SAR as a
+    # heading or by a phone number are no currency.
     assert field_value(extract("search and rescue (sar) 12.50 total\n"), "total_amount") != (
         "12.50 SAR"
     )
+    out = extract("Kowloon\nHong Kong SAR\nTotal: 1,200.00\n")
+    assert field_value(out, "total_amount") == "1200.00"
+    assert field_value(extract("Hong Kong SAR 852 2345 6789\n"), "total_amount") is None
 
 
 def test_cjk_labels_name_invoice_and_due_dates() -> None:
@@ -776,6 +784,8 @@ def test_a_receipts_first_line_as_its_issuer(text: str, issuer: str | None) -> N
         # The seller on its label's line; the organisation of the buyer's line under it is
         # in the next block, however near.
         ("Seller: Lieferant GmbH\nBuyer: Kunden AG Mitte\n", "Lieferant GmbH"),
+        # Only a label ends it: a seller whose name starts like a buyer's role is the seller.
+        ("Supplier:\nClient Solutions Ltd\n", "Client Solutions Ltd"),
     ],
 )
 def test_sellers_labels_in_more_languages(text: str, issuer: str | None) -> None:
