@@ -19,7 +19,9 @@ external reference are refused, not resolved; a document type declaration alone 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import Element, ParseError
 
 from charset_normalizer import from_bytes as detect_charset
@@ -64,17 +66,12 @@ def einvoice_text(data: bytes) -> str | None:
 def _parse(data: bytes, charset: str | None) -> Element:
     if data.count(b"<") > 2 * _MAX_ELEMENTS:
         raise CorruptDocument(f"the XML has over {_MAX_ELEMENTS:,} elements")
+    root: Element | None
     try:
         root = _tree(data.decode(charset) if charset else data)
     except (ParseError, ValueError, LookupError) as exc:
-        # Not in the encoding it declares, an encoding expat does not read (Shift_JIS,
-        # Big5), or Latin-1 without a declaration: as the bytes' own charset reads them.
-        best = detect_charset(data).best()
-        if best is None:
-            raise CorruptDocument(f"the XML is not well-formed: {exc}") from exc
-        try:
-            root = _tree(str(best))
-        except (ParseError, ValueError, LookupError):
+        root = _read_again(data)
+        if root is None:
             raise CorruptDocument(f"the XML is not well-formed: {exc}") from exc
     for count, el in enumerate(root.iter()):
         if count >= _MAX_ELEMENTS:
@@ -82,6 +79,26 @@ def _parse(data: bytes, charset: str | None) -> Element:
         if isinstance(el.tag, str):
             el.tag = el.tag.rpartition("}")[2]  # local names: one path for every version
     return root
+
+
+_NOT_XML_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _read_again(data: bytes) -> Element | None:
+    """XML not in the encoding it declares, in one expat does not read (Shift_JIS, Big5),
+    or Latin-1 without a declaration: as the bytes' own charset reads them; else as UTF-8
+    with what is neither UTF-8 nor allowed in XML replaced (a PDF writer that wrote a
+    name's letters as control characters leaves the rest of its invoice readable)."""
+    best = detect_charset(data).best()
+    replaced = _NOT_XML_CHARACTERS.sub("\ufffd", data.decode("utf-8", errors="replace"))
+    for text in (str(best) if best is not None else None, replaced):
+        if text is None:
+            continue
+        try:
+            return _tree(text)
+        except (ParseError, ValueError, LookupError):
+            continue
+    return None
 
 
 def _tree(xml: bytes | str) -> Element:
@@ -99,6 +116,14 @@ def _render(root: Element) -> str | None:
     header = _first(root, "ExchangedDocument", "HeaderExchangedDocument")
     if header is not None and root.find(".//SellerTradeParty") is not None:
         return _lines(_cii(root), "UN/CEFACT Cross Industry Invoice")
+    if root.tag == "FatturaElettronica" and root.find("FatturaElettronicaBody") is not None:
+        # One file may carry several invoices of one seller to one buyer: each its block.
+        return "\n\n".join(
+            _lines(_fattura(root, body), "FatturaPA")
+            for body in root.findall("FatturaElettronicaBody")
+        )
+    if root.tag == "Faktura" and root.find("Fa") is not None:
+        return _lines(_ksef(root), "KSeF")
     return None
 
 
@@ -189,6 +214,101 @@ def _ubl(root: Element) -> list[tuple[str, str | None]]:
         *(("BIC", bic) for bic in _texts_of(accounts, "FinancialInstitutionBranch/ID")),
         *(("BIC", bic) for bic in _texts_of(isdoc, "BIC")),
     ]
+
+
+_FATTURA_CREDIT = {"TD04", "TD08"}
+"""FatturaPA's ``TipoDocumento`` of a credit note (``nota di credito``, also simplified)."""
+
+
+def _fattura(root: Element, body: Element) -> list[tuple[str, str | None]]:
+    """Italy's FatturaPA: the seller (``CedentePrestatore``) and the buyer
+    (``CessionarioCommittente``) in the header, each invoice in a body."""
+    doc = body.find("DatiGenerali/DatiGeneraliDocumento")
+    kind = "Credit note" if _text(doc, "TipoDocumento") in _FATTURA_CREDIT else "Invoice"
+    currency = _text(doc, "Divisa")
+    seller = root.find("FatturaElettronicaHeader/CedentePrestatore/DatiAnagrafici")
+    buyer = root.find("FatturaElettronicaHeader/CessionarioCommittente/DatiAnagrafici")
+    summary = body.findall("DatiBeniServizi/DatiRiepilogo")
+    payments = body.findall("DatiPagamento/DettaglioPagamento")
+    due = _texts_of(payments, "ImportoPagamento")
+    return [
+        (kind.upper(), ""),
+        (f"{kind} number", _text(doc, "Numero")),
+        (f"{kind} date", _date(_text(doc, "Data"))),
+        ("Seller", _anagrafica(seller)),
+        ("Seller VAT ID", _joined_id(seller, "IdFiscaleIVA/IdPaese", "IdFiscaleIVA/IdCodice")),
+        ("Buyer", _anagrafica(buyer)),
+        ("Items", _joined(_texts(body, "DatiBeniServizi/DettaglioLinee/Descrizione"))),
+        ("Net amount", _money(_sum(_texts_of(summary, "ImponibileImporto")), currency)),
+        ("VAT", _money(_sum(_texts_of(summary, "Imposta")), currency)),
+        *_totals(_text(doc, "ImportoTotaleDocumento"), None, _sum(due), currency),
+        ("Due date", _date(next(iter(_texts_of(payments, "DataScadenzaPagamento")), None))),
+        *_accounts(_texts_of(payments, "IBAN")),
+        *(("BIC", bic) for bic in dict.fromkeys(_texts_of(payments, "BIC"))),
+    ]
+
+
+def _anagrafica(party: Element | None) -> str | None:
+    """A FatturaPA party's name: its company name, else a person's first and last name."""
+    name = _text(party, "Anagrafica/Denominazione")
+    if name is None:
+        person = [_text(party, "Anagrafica/Nome"), _text(party, "Anagrafica/Cognome")]
+        name = " ".join(p for p in person if p) or None
+    return name
+
+
+def _ksef(root: Element) -> list[tuple[str, str | None]]:
+    """Poland's KSeF structured invoice (FA(2), FA(3)): its fields are numbered after the
+    VAT act's ``P_`` items (P_1 the issue date, P_2 the number, P_15 the amount due, the
+    net and VAT amounts per rate in P_13_n and P_14_n)."""
+    fa = root.find("Fa")
+    kind = (
+        "Corrective invoice" if (_text(fa, "RodzajFaktury") or "").startswith("KOR") else "Invoice"
+    )
+    currency = _text(fa, "KodWaluty")
+    fields = list(fa) if fa is not None else []
+    net = [f.text for f in fields if f.tag.startswith("P_13_") and f.text]
+    vat = [f.text for f in fields if f.tag.startswith("P_14_") and not f.tag.endswith("W")]
+    return [
+        (kind.upper(), ""),
+        (f"{kind} number", _text(fa, "P_2")),
+        (f"{kind} date", _date(_text(fa, "P_1"))),
+        ("Seller", _text(root, "Podmiot1/DaneIdentyfikacyjne/Nazwa")),
+        ("Seller tax ID (NIP)", _text(root, "Podmiot1/DaneIdentyfikacyjne/NIP")),
+        ("Buyer", _text(root, "Podmiot2/DaneIdentyfikacyjne/Nazwa")),
+        ("Items", _joined(_texts(fa, "FaWiersz/P_7"))),
+        ("Net amount", _money(_sum(net), currency)),
+        ("VAT", _money(_sum([v for v in vat if v]), currency)),
+        ("Total", _money(_text(fa, "P_15"), currency)),
+        ("Due date", _date(_text(fa, "Platnosc/TerminPlatnosci/Termin"))),
+        *_accounts(_polish_ibans(_texts(fa, "Platnosc/RachunekBankowy/NrRB"))),
+        *(("BIC", bic) for bic in _texts(fa, "Platnosc/RachunekBankowy/SWIFT")),
+    ]
+
+
+def _polish_ibans(accounts: list[str]) -> list[str]:
+    """A Polish account number (NRB, 26 digits) is the IBAN without its ``PL``: its first
+    two digits are the IBAN's check digits."""
+    return [
+        f"PL{compact}" if len(compact) == 26 and compact.isdigit() else account
+        for account in accounts
+        if (compact := account.replace(" ", ""))
+    ]
+
+
+def _joined_id(party: Element | None, *paths: str) -> str | None:
+    parts = [_text(party, path) for path in paths]
+    return "".join(p for p in parts if p) or None
+
+
+def _sum(amounts: list[str]) -> str | None:
+    """The sum of decimal amounts as written ("100.00" + "22.00" = "122.00"); None if there
+    are none or one is not a number."""
+    try:
+        total = sum((Decimal(a) for a in amounts), Decimal(0))
+    except InvalidOperation:
+        return None
+    return f"{total:f}" if amounts and total.is_finite() else None
 
 
 def _totals(

@@ -365,3 +365,109 @@ def test_the_attachments_looked_at_are_bounded(monkeypatch: pytest.MonkeyPatch) 
     out = io.BytesIO()
     writer.write(out)
     assert read_text(out.getvalue(), "application/pdf") == "Rechnung R-1"
+
+
+FATTURA = b"""<?xml version="1.0" encoding="UTF-8"?>
+<p:FatturaElettronica versione="FPR12"
+  xmlns:p="http://ivaservizi.agenziaentrate.gov.it/docs/xsd/fatture/v1.2">
+  <FatturaElettronicaHeader>
+    <CedentePrestatore><DatiAnagrafici>
+      <IdFiscaleIVA><IdPaese>IT</IdPaese><IdCodice>01234567890</IdCodice></IdFiscaleIVA>
+      <Anagrafica><Denominazione>Alpha SRL</Denominazione></Anagrafica>
+    </DatiAnagrafici></CedentePrestatore>
+    <CessionarioCommittente><DatiAnagrafici>
+      <Anagrafica><Nome>Mario</Nome><Cognome>Rossi</Cognome></Anagrafica>
+    </DatiAnagrafici></CessionarioCommittente>
+  </FatturaElettronicaHeader>
+  <FatturaElettronicaBody>
+    <DatiGenerali><DatiGeneraliDocumento>
+      <TipoDocumento>TD01</TipoDocumento><Divisa>EUR</Divisa><Data>2026-01-31</Data>
+      <Numero>FT 12/2026</Numero><ImportoTotaleDocumento>122.00</ImportoTotaleDocumento>
+    </DatiGeneraliDocumento></DatiGenerali>
+    <DatiBeniServizi>
+      <DettaglioLinee><Descrizione>Consulenza</Descrizione></DettaglioLinee>
+      <DatiRiepilogo><ImponibileImporto>80.00</ImponibileImporto><Imposta>17.60</Imposta>
+      </DatiRiepilogo>
+      <DatiRiepilogo><ImponibileImporto>20.00</ImponibileImporto><Imposta>4.40</Imposta>
+      </DatiRiepilogo>
+    </DatiBeniServizi>
+    <DatiPagamento><DettaglioPagamento>
+      <DataScadenzaPagamento>2026-02-28</DataScadenzaPagamento>
+      <ImportoPagamento>122.00</ImportoPagamento>
+      <IBAN>IT60X0542811101000000123456</IBAN>
+    </DettaglioPagamento></DatiPagamento>
+  </FatturaElettronicaBody>
+</p:FatturaElettronica>"""
+
+KSEF = """<?xml version="1.0" encoding="UTF-8"?>
+<Faktura xmlns="http://crd.gov.pl/wzor/2023/06/29/12648/">
+  <Podmiot1><DaneIdentyfikacyjne><NIP>5265877635</NIP><Nazwa>Kowalski sp. z o.o.</Nazwa>
+  </DaneIdentyfikacyjne></Podmiot1>
+  <Podmiot2><DaneIdentyfikacyjne><NIP>6808208874</NIP><Nazwa>Nowak S.A.</Nazwa>
+  </DaneIdentyfikacyjne></Podmiot2>
+  <Fa>
+    <KodWaluty>PLN</KodWaluty><P_1>2026-03-02</P_1><P_2>FV/2026/03/7</P_2>
+    <P_13_1>100.00</P_13_1><P_14_1>23.00</P_14_1><P_13_2>50.00</P_13_2><P_14_2>4.00</P_14_2>
+    <P_15>177.00</P_15><RodzajFaktury>KOR</RodzajFaktury>
+    <FaWiersz><P_7>Usługa serwisowa</P_7></FaWiersz>
+    <Platnosc><TerminPlatnosci><Termin>2026-03-16</Termin></TerminPlatnosci>
+      <RachunekBankowy><NrRB>61109010140000071219812874</NrRB></RachunekBankowy>
+    </Platnosc>
+  </Fa>
+</Faktura>""".encode()
+
+
+def test_italys_fatturapa_and_polands_ksef() -> None:
+    assert xml_text(FATTURA).splitlines() == [
+        "INVOICE (e-invoice, FatturaPA)",
+        "Invoice number: FT 12/2026",
+        "Invoice date: 2026-01-31",
+        "Seller: Alpha SRL",
+        "Seller VAT ID: IT01234567890",
+        "Buyer: Mario Rossi",  # a person: first and last name
+        "Items: Consulenza",
+        "Net amount: 100.00 EUR",  # the rates' summaries added up
+        "VAT: 22.00 EUR",
+        "Total: 122.00 EUR",
+        "Due date: 2026-02-28",
+        "IBAN: IT60X0542811101000000123456",
+    ]
+    # A credit note (TD04), and a file of two invoices: each its block.
+    credit = FATTURA.replace(b"TD01", b"TD04")
+    body = credit[credit.index(b"<FatturaElettronicaBody>") : credit.index(b"</p:Fattura")]
+    two = credit.replace(b"</p:FatturaElettronica>", body + b"</p:FatturaElettronica>")
+    first, second = xml_text(two).split("\n\n")
+    assert first.splitlines()[:2] == [
+        "CREDIT NOTE (e-invoice, FatturaPA)",
+        "Credit note number: FT 12/2026",
+    ]
+    assert second.splitlines()[0] == "CREDIT NOTE (e-invoice, FatturaPA)"
+    text = xml_text(KSEF)
+    assert text.splitlines() == [
+        "CORRECTIVE INVOICE (e-invoice, KSeF)",
+        "Corrective invoice number: FV/2026/03/7",
+        "Corrective invoice date: 2026-03-02",
+        "Seller: Kowalski sp. z o.o.",
+        "Seller tax ID (NIP): 5265877635",
+        "Buyer: Nowak S.A.",
+        "Items: Usługa serwisowa",
+        "Net amount: 150.00 PLN",
+        "VAT: 27.00 PLN",
+        "Total: 177.00 PLN",
+        "Due date: 2026-03-16",
+        "IBAN: PL61109010140000071219812874",  # the NRB is the IBAN without its "PL"
+    ]
+    out = extract(text)
+    assert field_value(out, "invoice_number") == "FV/2026/03/7"
+    assert field_value(out, "total_amount") == "177.00 PLN"
+    assert field_value(out, "iban") == "PL61109010140000071219812874"
+    assert field_value(out, "issuer") == "Kowalski sp. z o.o."
+
+
+def test_a_ksef_invoice_whose_writer_mangled_its_letters_is_read_all_the_same() -> None:
+    # A PDF writer stored "Dróżdż" and "Kępa" as one byte a letter, control characters
+    # among them: not UTF-8, not XML; the rest of the invoice is readable.
+    mangled = KSEF.replace(b"Kowalski", b"Dr\xf3|d| \x19pa")
+    text = xml_text(mangled)
+    assert "Seller: Dr\ufffd|d| \ufffdpa sp. z o.o." in text.splitlines()
+    assert "Total: 177.00 PLN" in text.splitlines()
