@@ -1,14 +1,16 @@
 """XML documents, e-invoices first: their data as labelled lines of text.
 
 An e-invoice is the invoice as data: a UBL 2.1 ``Invoice`` or ``CreditNote`` (Peppol,
-XRechnung, and ISDOC's UBL-like tree) or a UN/CEFACT ``CrossIndustryInvoice`` (Factur-X,
+XRechnung, and ISDOC's UBL-like tree), a UN/CEFACT ``CrossIndustryInvoice`` (Factur-X,
 ZUGFeRD 2 and XRechnung's other syntax; ZUGFeRD 1's ``CrossIndustryDocument`` too), which
-a Factur-X or ZUGFeRD PDF carries inside it beside the page a person reads. Its business
+a Factur-X or ZUGFeRD PDF carries inside it beside the page a person reads, Italy's
+FatturaPA or Poland's KSeF structured invoice. Its business
 terms (EN 16931: the number BT-1, the issue date BT-2, the seller BT-27, the amount due
 BT-115, the payee's IBAN BT-84...) become lines such as ``Invoice number: 471102``, the
 labels every model reads, so the extractor's rules and any OpenAI-compatible model answer
 from the data rather than from the layout. Other XML keeps its element and attribute
-names as labels (``Numero: 123``), so a FatturaPA or a KSeF invoice is not a soup of values.
+names as labels (``Numero: 123``), so a Spanish Facturae or a cXML invoice is not a soup of
+values.
 
 The XML is parsed by defusedxml: an entity declaration (what an XML bomb expands) and an
 external reference are refused, not resolved; a document type declaration alone (cXML's

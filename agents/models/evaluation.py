@@ -132,6 +132,18 @@ EXTRACTOR_DEVELOPMENT_SOURCES = frozenset(
         "gobl-cii",
         "gobl-ubl",
         "kosit-xrechnung-testsuite",
+        # the same session, later: Italy's FatturaPA and Poland's KSeF, added after their
+        # first answers were taken (79 of 83 fields right with readers written before the
+        # files came; then short invoice numbers, from those answers, not from the texts)
+        "condividendo-laravel-fatturapa",
+        "devcode-fattura-elettronica",
+        "fatturaelettronicaphp",
+        "gobl-fatturapa",
+        "gobl-ksef",
+        "ksef-client-csharp-lkosson",
+        "ksef-java-rest-client",
+        "ph-fatturapa",
+        "stacking-ksef2",
     }
 )
 """The extractor learns from no data, but its rules are written by people who look at

@@ -639,6 +639,15 @@ _BARE_INVOICE = re.compile(
 )
 
 
+_SHORT_INVOICE_NUMBER = re.compile(
+    r"^[ \t]*(?:invoice|credit note|corrective invoice)[ \t]+(?:number|no\.?|nr\.?|#)[ \t]*:"
+    r"[ \t]*(?P<value>\d{1,2})[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+"""A number of one or two digits under a whole label of its own line ("Invoice number: 42",
+a small business's twelfth invoice, an e-invoice's BT-1): shorter than `_ID_VALUE` takes,
+where "Invoice No. 1 of 3" or a page's "No. 2" would be no document number."""
+
 _TITLE_INVOICE = re.compile(
     r"^[ \t]*(?:invoice|rechnung|facture|factura|factuur|fattura|faktura)[ \t]+"
     r"(?P<value>\d{4,12})[ \t]*$",
@@ -747,6 +756,8 @@ def _identifiers(text: str) -> Iterator[_Candidate]:
             yield _identifier("invoice_number", match["value"], *match.span("value"), 0.75, 45)
     for match in _BARE_INVOICE.finditer(text):
         yield _identifier("invoice_number", match["value"], *match.span("value"), 0.75, 45)
+    for match in _SHORT_INVOICE_NUMBER.finditer(text):
+        yield _identifier("invoice_number", match["value"], *match.span("value"), 0.8, 45)
 
 
 _DATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(

@@ -325,6 +325,20 @@ def test_a_credit_notes_number_and_the_saudi_riyal() -> None:
     assert field_value(extract("Hong Kong SAR 852 2345 6789\n"), "total_amount") is None
 
 
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("Invoice number: 42\n", "42"),  # a small business's forty-second invoice
+        ("INVOICE NO.: 7\nDate: 2026-01-02\n", "7"),
+        ("Invoice No. 1 of 3\n", None),  # not alone on its line
+        ("Invoice number: 2026\n", "2026"),  # longer ones as before
+        ("Page No: 2\n", None),  # not an invoice's label
+    ],
+)
+def test_a_short_invoice_number_under_its_whole_label(text: str, number: str | None) -> None:
+    assert field_value(extract(text), "invoice_number") == number
+
+
 def test_cjk_labels_name_invoice_and_due_dates() -> None:
     text = "請求書\n請求日: 2025年5月15日\n支払期限：2025年6月30日\n合計 ¥12,000\n"
     out = extract(text)
