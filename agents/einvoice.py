@@ -152,9 +152,7 @@ def _cii(root: Element) -> list[tuple[str, str | None]]:
     seller = root.find(".//SellerTradeParty")
     means = ".//SpecifiedTradeSettlementPaymentMeans/"
     return [
-        (kind.upper(), ""),
-        (f"{kind} number", _text(doc, "ID")),
-        (f"{kind} date", _date(_text(doc, "IssueDateTime/DateTimeString"))),
+        *_heading(kind, _text(doc, "ID"), _date(_text(doc, "IssueDateTime/DateTimeString"))),
         ("Seller", _text(seller, "Name")),
         ("Seller VAT ID", _vat(seller)),
         ("Buyer", _text(root, ".//BuyerTradeParty/Name")),
@@ -196,9 +194,7 @@ def _ubl(root: Element) -> list[tuple[str, str | None]]:
     isdoc = root.findall(".//PaymentMeans/Payment/Details")  # ISDOC's payee account
     taxes = root.findall("TaxTotal")
     return [
-        (kind.upper(), ""),
-        (f"{kind} number", _text(root, "ID")),
-        (f"{kind} date", _date(_text(root, "IssueDate"))),
+        *_heading(kind, _text(root, "ID"), _date(_text(root, "IssueDate"))),
         ("Seller", _party_name(supplier)),
         ("Seller VAT ID", _ubl_vat(supplier)),
         ("Buyer", _party_name(customer)),
@@ -234,9 +230,7 @@ def _fattura(root: Element, body: Element) -> list[tuple[str, str | None]]:
     payments = body.findall("DatiPagamento/DettaglioPagamento")
     due = _texts_of(payments, "ImportoPagamento")
     return [
-        (kind.upper(), ""),
-        (f"{kind} number", _text(doc, "Numero")),
-        (f"{kind} date", _date(_text(doc, "Data"))),
+        *_heading(kind, _text(doc, "Numero"), _date(_text(doc, "Data"))),
         ("Seller", _anagrafica(seller)),
         ("Seller VAT ID", _joined_id(seller, "IdFiscaleIVA/IdPaese", "IdFiscaleIVA/IdCodice")),
         ("Buyer", _anagrafica(buyer)),
@@ -272,9 +266,7 @@ def _ksef(root: Element) -> list[tuple[str, str | None]]:
     net = [f.text for f in fields if f.tag.startswith("P_13_") and f.text]
     vat = [f.text for f in fields if f.tag.startswith("P_14_") and not f.tag.endswith("W")]
     return [
-        (kind.upper(), ""),
-        (f"{kind} number", _text(fa, "P_2")),
-        (f"{kind} date", _date(_text(fa, "P_1"))),
+        *_heading(kind, _text(fa, "P_2"), _date(_text(fa, "P_1"))),
         ("Seller", _text(root, "Podmiot1/DaneIdentyfikacyjne/Nazwa")),
         ("Seller tax ID (NIP)", _text(root, "Podmiot1/DaneIdentyfikacyjne/NIP")),
         ("Buyer", _text(root, "Podmiot2/DaneIdentyfikacyjne/Nazwa")),
@@ -332,6 +324,11 @@ def _amount(value: str) -> float | None:
         return float(value)
     except ValueError:
         return None
+
+
+def _heading(kind: str, number: str | None, date: str | None) -> list[tuple[str, str | None]]:
+    """The title (the kind in capitals: "INVOICE", "CREDIT NOTE"), number and date lines."""
+    return [(kind.upper(), ""), (f"{kind} number", number), (f"{kind} date", date)]
 
 
 def _lines(terms: list[tuple[str, str | None]], syntax: str) -> str:
