@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from xml.etree.ElementTree import Element, ParseError
 
+import stdnum.iban
 from charset_normalizer import from_bytes as detect_charset
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
@@ -72,7 +73,7 @@ def _parse(data: bytes, charset: str | None) -> Element:
     try:
         root = _tree(data.decode(charset) if charset else data)
     except (ParseError, ValueError, LookupError) as exc:
-        root = _read_again(data)
+        root = _read_again(data, charset)
         if root is None:
             raise CorruptDocument(f"the XML is not well-formed: {exc}") from exc
     for count, el in enumerate(root.iter()):
@@ -86,18 +87,31 @@ def _parse(data: bytes, charset: str | None) -> Element:
 _NOT_XML_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def _read_again(data: bytes) -> Element | None:
+_DECLARED = re.compile(rb"""^[^<]*<\?xml[^>]*?encoding=["']([A-Za-z0-9._-]+)["']""")
+
+
+def _read_again(data: bytes, charset: str | None) -> Element | None:
     """XML not in the encoding it declares, in one expat does not read (Shift_JIS, Big5),
-    or Latin-1 without a declaration: as the bytes' own charset reads them; else as UTF-8
-    with what is neither UTF-8 nor allowed in XML replaced (a PDF writer that wrote a
-    name's letters as control characters leaves the rest of its invoice readable)."""
-    best = detect_charset(data).best()
-    replaced = _NOT_XML_CHARACTERS.sub("\ufffd", data.decode("utf-8", errors="replace"))
-    for text in (str(best) if best is not None else None, replaced):
-        if text is None:
-            continue
+    or Latin-1 without a declaration: as the bytes' own charset reads them, else as the
+    media type's charset or the declared encoding says, else as UTF-8; what none of them
+    decodes, and characters XML does not allow, replaced (a PDF writer that wrote a name's
+    letters as control characters leaves the rest of its invoice readable)."""
+    declared = _DECLARED.match(data[:200])
+    for guess in (
+        None,
+        charset,
+        declared.group(1).decode() if declared else None,
+        "utf-8",
+    ):
         try:
-            return _tree(text)
+            if guess is None:
+                best = detect_charset(data).best()
+                if best is None:
+                    continue
+                text = str(best)
+            else:
+                text = data.decode(guess, errors="replace")
+            return _tree(_NOT_XML_CHARACTERS.sub("\ufffd", text))
         except (ParseError, ValueError, LookupError):
             continue
     return None
@@ -214,8 +228,8 @@ def _ubl(root: Element) -> list[tuple[str, str | None]]:
     ]
 
 
-_FATTURA_CREDIT = {"TD04", "TD08"}
-"""FatturaPA's ``TipoDocumento`` of a credit note (``nota di credito``, also simplified)."""
+_FATTURA_CREDIT = {"TD04"}
+"""FatturaPA's ``TipoDocumento`` of a credit note (``nota di credito``)."""
 
 
 def _fattura(root: Element, body: Element) -> list[tuple[str, str | None]]:
@@ -227,8 +241,12 @@ def _fattura(root: Element, body: Element) -> list[tuple[str, str | None]]:
     seller = root.find("FatturaElettronicaHeader/CedentePrestatore/DatiAnagrafici")
     buyer = root.find("FatturaElettronicaHeader/CessionarioCommittente/DatiAnagrafici")
     summary = body.findall("DatiBeniServizi/DatiRiepilogo")
-    payments = body.findall("DatiPagamento/DettaglioPagamento")
-    due = _texts_of(payments, "ImportoPagamento")
+    # The accounts to pay into: not those a direct debit or a RiBa draws on (the buyer's).
+    payments = [
+        p
+        for p in body.findall("DatiPagamento/DettaglioPagamento")
+        if _text(p, "ModalitaPagamento") not in _FATTURA_DEBITS
+    ]
     return [
         *_heading(kind, _text(doc, "Numero"), _date(_text(doc, "Data"))),
         ("Seller", _anagrafica(seller)),
@@ -237,11 +255,29 @@ def _fattura(root: Element, body: Element) -> list[tuple[str, str | None]]:
         ("Items", _joined(_texts(body, "DatiBeniServizi/DettaglioLinee/Descrizione"))),
         ("Net amount", _money(_sum(_texts_of(summary, "ImponibileImporto")), currency)),
         ("VAT", _money(_sum(_texts_of(summary, "Imposta")), currency)),
-        *_totals(_text(doc, "ImportoTotaleDocumento"), None, _sum(due), currency),
+        *_totals(_text(doc, "ImportoTotaleDocumento"), None, _fattura_due(body), currency),
         ("Due date", _date(next(iter(_texts_of(payments, "DataScadenzaPagamento")), None))),
         *_accounts(_texts_of(payments, "IBAN")),
         *(("BIC", bic) for bic in dict.fromkeys(_texts_of(payments, "BIC"))),
     ]
+
+
+_FATTURA_DEBITS = {"MP12", "MP16", "MP17", "MP19", "MP20", "MP21"}
+"""FatturaPA's ``ModalitaPagamento`` that draw on the buyer's account: RiBa, bank and
+postal domiciliation, SEPA direct debits."""
+
+
+def _fattura_due(body: Element) -> str | None:
+    """What the first payment terms ask: the instalments of a payment in instalments
+    (``TP01``) added up, else the first payment's amount (another block of terms, or the
+    same payment offered by two methods, is no more to pay)."""
+    terms = body.find("DatiPagamento")
+    if terms is None:
+        return None
+    amounts = _texts(terms, "DettaglioPagamento/ImportoPagamento")
+    if _text(terms, "CondizioniPagamento") == "TP01":
+        return _sum(amounts)
+    return amounts[0] if amounts else None
 
 
 def _anagrafica(party: Element | None) -> str | None:
@@ -263,15 +299,16 @@ def _ksef(root: Element) -> list[tuple[str, str | None]]:
     )
     currency = _text(fa, "KodWaluty")
     fields = list(fa) if fa is not None else []
-    net = [f.text for f in fields if f.tag.startswith("P_13_") and f.text]
-    vat = [f.text for f in fields if f.tag.startswith("P_14_") and not f.tag.endswith("W")]
+    # P_13_11 is a margin scheme's gross sale, no net amount; P_14_nW is VAT in zloty.
+    net = [_strip(f) for f in fields if f.tag.startswith("P_13_") and f.tag != "P_13_11"]
+    vat = [_strip(f) for f in fields if f.tag.startswith("P_14_") and not f.tag.endswith("W")]
     return [
         *_heading(kind, _text(fa, "P_2"), _date(_text(fa, "P_1"))),
         ("Seller", _text(root, "Podmiot1/DaneIdentyfikacyjne/Nazwa")),
         ("Seller tax ID (NIP)", _text(root, "Podmiot1/DaneIdentyfikacyjne/NIP")),
         ("Buyer", _text(root, "Podmiot2/DaneIdentyfikacyjne/Nazwa")),
         ("Items", _joined(_texts(fa, "FaWiersz/P_7"))),
-        ("Net amount", _money(_sum(net), currency)),
+        ("Net amount", _money(_sum([n for n in net if n]), currency)),
         ("VAT", _money(_sum([v for v in vat if v]), currency)),
         ("Total", _money(_text(fa, "P_15"), currency)),
         ("Due date", _date(_text(fa, "Platnosc/TerminPlatnosci/Termin"))),
@@ -282,12 +319,16 @@ def _ksef(root: Element) -> list[tuple[str, str | None]]:
 
 def _polish_ibans(accounts: list[str]) -> list[str]:
     """A Polish account number (NRB, 26 digits) is the IBAN without its ``PL``: its first
-    two digits are the IBAN's check digits."""
+    two digits are the IBAN's check digits (when they check: else it stays as written)."""
     return [
-        f"PL{compact}" if len(compact) == 26 and compact.isdigit() else account
+        f"PL{compact}" if stdnum.iban.is_valid(f"PL{compact}") else account
         for account in accounts
         if (compact := account.replace(" ", ""))
     ]
+
+
+def _strip(el: Element) -> str:
+    return (el.text or "").strip()
 
 
 def _joined_id(party: Element | None, *paths: str) -> str | None:
@@ -297,21 +338,21 @@ def _joined_id(party: Element | None, *paths: str) -> str | None:
 
 def _sum(amounts: list[str]) -> str | None:
     """The sum of decimal amounts as written ("100.00" + "22.00" = "122.00"); None if there
-    are none or one is not a number."""
-    try:
-        total = sum((Decimal(a) for a in amounts), Decimal(0))
-    except InvalidOperation:
+    are none or one is not an amount (`_AMOUNT`: no "1e999999" to expand)."""
+    if not amounts or not all(_AMOUNT.fullmatch(a) for a in amounts):
         return None
-    return f"{total:f}" if amounts and total.is_finite() else None
+    return f"{sum((Decimal(a) for a in amounts), Decimal(0)):f}"
 
 
 def _totals(
     total: str | None, paid: str | None, due: str | None, currency: str | None
 ) -> list[tuple[str, str | None]]:
     """The invoice total (BT-112) and, where an advance payment leaves less to pay, what
-    was paid (BT-113) and what is due (BT-115)."""
+    was paid (BT-113) and what is due (BT-115); a due above the total (a payment listed
+    twice) is not shown."""
     lines = [("Total", _money(total, currency))]
-    if due and (total is None or _amount(due) != _amount(total)):
+    due_amount, total_amount = _amount(due), _amount(total)
+    if due and (total_amount is None or (due_amount is not None and due_amount < total_amount)):
         lines += [
             ("Paid in advance", _money(paid, currency)),
             ("Amount due", _money(due, currency)),
@@ -319,11 +360,15 @@ def _totals(
     return lines
 
 
-def _amount(value: str) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
+def _amount(value: str | None) -> float | None:
+    if value is None or not _AMOUNT.fullmatch(value):
         return None
+    return float(value)
+
+
+_AMOUNT = re.compile(r"-?\d{1,18}(?:\.\d{1,8})?")
+"""An amount as the formats write one (FatturaPA's Amount2/8DecimalType, KSeF's TKwotowy,
+UBL's and CII's amounts in practice): no exponent, no digit separators."""
 
 
 def _heading(kind: str, number: str | None, date: str | None) -> list[tuple[str, str | None]]:

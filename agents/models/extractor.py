@@ -757,7 +757,8 @@ def _identifiers(text: str) -> Iterator[_Candidate]:
     for match in _BARE_INVOICE.finditer(text):
         yield _identifier("invoice_number", match["value"], *match.span("value"), 0.75, 45)
     for match in _SHORT_INVOICE_NUMBER.finditer(text):
-        yield _identifier("invoice_number", match["value"], *match.span("value"), 0.8, 45)
+        if match["value"].strip("0"):  # "0" is a template's placeholder
+            yield _identifier("invoice_number", match["value"], *match.span("value"), 0.8, 45)
 
 
 _DATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(

@@ -407,7 +407,8 @@ KSEF = """<?xml version="1.0" encoding="UTF-8"?>
   </DaneIdentyfikacyjne></Podmiot2>
   <Fa>
     <KodWaluty>PLN</KodWaluty><P_1>2026-03-02</P_1><P_2>FV/2026/03/7</P_2>
-    <P_13_1>100.00</P_13_1><P_14_1>23.00</P_14_1><P_13_2>50.00</P_13_2><P_14_2>4.00</P_14_2>
+    <P_13_1>100.00</P_13_1><P_14_1>23.00</P_14_1><P_14_1W>23.00</P_14_1W>
+    <P_13_2>50.00</P_13_2><P_14_2>4.00</P_14_2><P_13_11> </P_13_11>
     <P_15>177.00</P_15><RodzajFaktury>KOR</RodzajFaktury>
     <FaWiersz><P_7>Usługa serwisowa</P_7></FaWiersz>
     <Platnosc><TerminPlatnosci><Termin>2026-03-16</Termin></TerminPlatnosci>
@@ -435,13 +436,17 @@ def test_italys_fatturapa_and_polands_ksef() -> None:
     # A credit note (TD04), and a file of two invoices: each its block.
     credit = FATTURA.replace(b"TD01", b"TD04")
     body = credit[credit.index(b"<FatturaElettronicaBody>") : credit.index(b"</p:Fattura")]
+    body = body.replace(b"FT 12/2026", b"NC 3/2026")
     two = credit.replace(b"</p:FatturaElettronica>", body + b"</p:FatturaElettronica>")
     first, second = xml_text(two).split("\n\n")
     assert first.splitlines()[:2] == [
         "CREDIT NOTE (e-invoice, FatturaPA)",
         "Credit note number: FT 12/2026",
     ]
-    assert second.splitlines()[0] == "CREDIT NOTE (e-invoice, FatturaPA)"
+    assert second.splitlines()[:2] == [
+        "CREDIT NOTE (e-invoice, FatturaPA)",
+        "Credit note number: NC 3/2026",
+    ]
     text = xml_text(KSEF)
     assert text.splitlines() == [
         "CORRECTIVE INVOICE (e-invoice, KSeF)",
@@ -469,5 +474,57 @@ def test_a_ksef_invoice_whose_writer_mangled_its_letters_is_read_all_the_same() 
     # among them: not UTF-8, not XML; the rest of the invoice is readable.
     mangled = KSEF.replace(b"Kowalski", b"Dr\xf3|d| \x19pa")
     text = xml_text(mangled)
-    assert "Seller: Dr\ufffd|d| \ufffdpa sp. z o.o." in text.splitlines()
+    # As its detected charset reads it: "ó" kept, the control character replaced.
+    assert "Seller: Dró|d| \ufffdpa sp. z o.o." in text.splitlines()
     assert "Total: 177.00 PLN" in text.splitlines()
+
+
+def _payments(terms: str, *details: tuple[str, str]) -> bytes:
+    """FATTURA with one DatiPagamento block of `terms` and these (method, amount) details."""
+    rows = "".join(
+        f"<DettaglioPagamento><ModalitaPagamento>{method}</ModalitaPagamento>"
+        f"<ImportoPagamento>{amount}</ImportoPagamento>"
+        f"<IBAN>IT60X054281110100000012345{n}</IBAN></DettaglioPagamento>"
+        for n, (method, amount) in enumerate(details)
+    )
+    start = FATTURA.index(b"<DatiPagamento>")
+    end = FATTURA.index(b"</DatiPagamento>") + len(b"</DatiPagamento>")
+    block = (
+        f"<DatiPagamento><CondizioniPagamento>{terms}</CondizioniPagamento>{rows}</DatiPagamento>"
+    )
+    return FATTURA[:start] + block.encode() + FATTURA[end:]
+
+
+@pytest.mark.parametrize(
+    ("body", "due", "ibans"),
+    [
+        # Two instalments: added up, the total; said once.
+        (_payments("TP01", ("MP05", "61.00"), ("MP05", "61.00")), None, ["...0", "...1"]),
+        # One payment offered by two methods: the first, not twice the total.
+        (_payments("TP02", ("MP05", "122.00"), ("MP08", "122.00")), None, ["...0", "...1"]),
+        # A withholding tax (ritenuta) leaves less to pay: what is paid.
+        (_payments("TP02", ("MP05", "102.00")), "Amount due: 102.00 EUR", ["...0"]),
+        # A SEPA direct debit draws on the buyer's account: no account to pay into.
+        (_payments("TP02", ("MP19", "122.00")), None, []),
+    ],
+)
+def test_what_a_fatturapa_asks_to_be_paid_and_where(
+    body: bytes, due: str | None, ibans: list[str]
+) -> None:
+    lines = xml_text(body).splitlines()
+    assert [line for line in lines if line.startswith("Amount due")] == ([due] if due else [])
+    accounts = [line for line in lines if line.startswith("IBAN")]
+    assert [f"...{a[-1]}" for a in accounts] == ibans
+
+
+def test_amounts_that_are_no_amounts_are_not_added() -> None:
+    huge = FATTURA.replace(b"<Imposta>17.60</Imposta>", b"<Imposta>1e999999999</Imposta>")
+    lines = xml_text(huge).splitlines()
+    assert not [line for line in lines if line.startswith("VAT")]
+    assert "Net amount: 100.00 EUR" in lines
+    assert einvoice_text(huge) is not None  # no decimal overflow escapes
+
+
+def test_a_polish_account_is_an_iban_only_when_its_check_digits_say_so() -> None:
+    wrong = KSEF.replace(b"61109010140000071219812874", b"12345678901234567890123456")
+    assert "Account: 12345678901234567890123456" in xml_text(wrong).splitlines()

@@ -330,7 +330,8 @@ def test_a_credit_notes_number_and_the_saudi_riyal() -> None:
     [
         ("Invoice number: 42\n", "42"),  # a small business's forty-second invoice
         ("INVOICE NO.: 7\nDate: 2026-01-02\n", "7"),
-        ("Invoice No. 1 of 3\n", None),  # not alone on its line
+        ("Invoice No.: 1 of 3\n", None),  # not alone on its line
+        ("Invoice number: 0\n", None),  # a template's placeholder
         ("Invoice number: 2026\n", "2026"),  # longer ones as before
         ("Page No: 2\n", None),  # not an invoice's label
     ],
