@@ -97,20 +97,17 @@ def _read_again(data: bytes, charset: str | None) -> Element | None:
     decodes, and characters XML does not allow, replaced (a PDF writer that wrote a name's
     letters as control characters leaves the rest of its invoice readable)."""
     declared = _DECLARED.match(data[:200])
-    for guess in (
-        None,
-        charset,
-        declared.group(1).decode() if declared else None,
-        "utf-8",
-    ):
+    encodings = [charset, declared.group(1).decode() if declared else None, "utf-8"]
+    # None: the charset charset_normalizer finds; then each encoding named, once.
+    for encoding in (None, *dict.fromkeys(e for e in encodings if e)):
         try:
-            if guess is None:
+            if encoding is None:
                 best = detect_charset(data).best()
                 if best is None:
                     continue
                 text = str(best)
             else:
-                text = data.decode(guess, errors="replace")
+                text = data.decode(encoding, errors="replace")
             return _tree(_NOT_XML_CHARACTERS.sub("\ufffd", text))
         except (ParseError, ValueError, LookupError):
             continue
