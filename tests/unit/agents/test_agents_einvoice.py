@@ -528,3 +528,27 @@ def test_amounts_that_are_no_amounts_are_not_added() -> None:
 def test_a_polish_account_is_an_iban_only_when_its_check_digits_say_so() -> None:
     wrong = KSEF.replace(b"61109010140000071219812874", b"12345678901234567890123456")
     assert "Account: 12345678901234567890123456" in xml_text(wrong).splitlines()
+
+
+@pytest.mark.parametrize(
+    ("page", "flagged"),
+    [
+        # The page prints the account the data asks to be paid into (spaces do not count).
+        ("Rechnung GS-1 IBAN DE89 3704 0044 0532 0130 00", False),
+        # The page shows another account than the data: what a reader is not shown.
+        ("Rechnung GS-1 IBAN DE02 1203 0000 0000 2020 51", True),
+    ],
+)
+def test_an_e_invoices_iban_the_page_does_not_print_is_said(page: str, flagged: bool) -> None:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    pdf.cell(text=page)
+    writer = PdfWriter(clone_from=io.BytesIO(bytes(pdf.output())))
+    writer.add_attachment("factur-x.xml", CII_WITH_DEBIT)
+    out = io.BytesIO()
+    writer.write(out)
+    lines = read_text(out.getvalue(), "application/pdf").splitlines()
+    said = "IBAN not on the page: DE89370400440532013000"
+    assert (said in lines) is flagged
+    assert lines[-1] == page
