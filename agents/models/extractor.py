@@ -66,8 +66,10 @@ legal forms, a total's currency in its label, a discount no net nor tax, a print
 company with its legal form; v6: a boleto's value and date labels, no amount of a code
 beside a currency, the kuna and the lira's "TL"; v7: an amount without a currency is in
 the only one the document names as a heading, when nothing closer says; v8: an IBAN under
-its label whose check digits alone fail, with a low confidence, when the page has no valid
-one; Japanese, Chinese and Korean dates and their labels)."""
+its label whose check digits fail, with a low confidence, when the page has no valid one;
+Japanese, Chinese and Korean dates and their labels, the yen's "円", the Saudi riyal,
+credit notes' and short invoice numbers, a seller's block that ends at the next party's
+label)."""
 CALIBRATION_PRIOR = 5.0
 """How many answers a rule's own confidence counts for when it is calibrated (see
 `Calibration.fit`): a level the development sources answered few times stays near it.
