@@ -185,13 +185,22 @@ def test_an_xml_of_too_many_elements_is_refused(monkeypatch: pytest.MonkeyPatch)
     assert xml_text(b"<r>" + b"<a>x</a>" * 9 + b"</r>") == "\n".join(["a: x"] * 9)
 
 
-def _with_attachment(name: str, content: bytes) -> bytes:
+PAGE = "Rechnung R-1 Gesamt 9,00 EUR"
+
+
+def _pdf(page: str | None, *attachments: tuple[str, bytes]) -> bytes:
+    """A one-page PDF printing `page` (None: a page without a text layer, as a scan has)
+    with `attachments` (name, content) embedded, as Factur-X embeds its XML."""
     pdf = FPDF()
     pdf.add_page()
-    pdf.set_font("helvetica", size=11)
-    pdf.cell(text="Rechnung R-1 Gesamt 9,00 EUR")
+    if page is None:
+        pdf.rect(10, 10, 50, 50)
+    else:
+        pdf.set_font("helvetica", size=11)
+        pdf.cell(text=page)
     writer = PdfWriter(clone_from=io.BytesIO(bytes(pdf.output())))
-    writer.add_attachment(name, content)
+    for name, content in attachments:
+        writer.add_attachment(name, content)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -207,13 +216,11 @@ def _with_attachment(name: str, content: bytes) -> bytes:
     ],
 )
 def test_a_pdf_whose_attachment_is_no_e_invoice_is_its_page(name: str, content: bytes) -> None:
-    assert read_text(_with_attachment(name, content), "application/pdf") == (
-        "Rechnung R-1 Gesamt 9,00 EUR"
-    )
+    assert read_text(_pdf(PAGE, (name, content)), "application/pdf") == PAGE
 
 
 def test_a_pdf_with_an_e_invoice_attached_under_any_xml_name() -> None:
-    text = read_text(_with_attachment("xrechnung.xml", CII_CREDIT_NOTE), "application/pdf")
+    text = read_text(_pdf(PAGE, ("xrechnung.xml", CII_CREDIT_NOTE)), "application/pdf")
     assert text.startswith("CREDIT NOTE (e-invoice, UN/CEFACT Cross Industry Invoice)\n")
     assert text.endswith("\n\nRechnung R-1 Gesamt 9,00 EUR")
 
@@ -340,31 +347,17 @@ def test_a_scanned_factur_x_is_its_e_invoice_when_its_page_cannot_be_read(
         raise EmptyDocument("the scanned PDF has no text OCR could read")
 
     monkeypatch.setattr(documents, "_ocr_pdf", nothing_read)
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.rect(10, 10, 50, 50)  # no text layer
-    writer = PdfWriter(clone_from=io.BytesIO(bytes(pdf.output())))
-    writer.add_attachment("factur-x.xml", CII_CREDIT_NOTE)
-    out = io.BytesIO()
-    writer.write(out)
-    assert read_text(out.getvalue(), "application/pdf") == xml_text(CII_CREDIT_NOTE)
+    scan = _pdf(None, ("factur-x.xml", CII_CREDIT_NOTE))
+    assert read_text(scan, "application/pdf") == xml_text(CII_CREDIT_NOTE)
     with pytest.raises(EmptyDocument):  # without one, as before
-        read_text(bytes(pdf.output()), "application/pdf")
+        read_text(_pdf(None), "application/pdf")
 
 
 def test_the_attachments_looked_at_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(documents, "MAX_ATTACHMENTS", 2)
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("helvetica", size=11)
-    pdf.cell(text="Rechnung R-1")
-    writer = PdfWriter(clone_from=io.BytesIO(bytes(pdf.output())))
-    for n in range(3):
-        writer.add_attachment(f"a{n}.xml", b"<notes>no invoice</notes>")
-    writer.add_attachment("z.xml", CII_CREDIT_NOTE)  # the fourth: not looked at
-    out = io.BytesIO()
-    writer.write(out)
-    assert read_text(out.getvalue(), "application/pdf") == "Rechnung R-1"
+    notes = [(f"a{n}.xml", b"<notes>no invoice</notes>") for n in range(3)]
+    data = _pdf(PAGE, *notes, ("z.xml", CII_CREDIT_NOTE))  # the fourth: not looked at
+    assert read_text(data, "application/pdf") == PAGE
 
 
 FATTURA = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -540,15 +533,8 @@ def test_a_polish_account_is_an_iban_only_when_its_check_digits_say_so() -> None
     ],
 )
 def test_an_e_invoices_iban_the_page_does_not_print_is_said(page: str, flagged: bool) -> None:
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("helvetica", size=11)
-    pdf.cell(text=page)
-    writer = PdfWriter(clone_from=io.BytesIO(bytes(pdf.output())))
-    writer.add_attachment("factur-x.xml", CII_WITH_DEBIT)
-    out = io.BytesIO()
-    writer.write(out)
-    lines = read_text(out.getvalue(), "application/pdf").splitlines()
+    text = read_text(_pdf(page, ("factur-x.xml", CII_WITH_DEBIT)), "application/pdf")
+    lines = text.splitlines()
     said = "IBAN not on the page: DE89370400440532013000"
     assert (said in lines) is flagged
     assert lines[-1] == page
