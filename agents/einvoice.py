@@ -165,11 +165,11 @@ def _cii(root: Element) -> list[tuple[str, str | None]]:
     return [
         *_heading(kind, _text(doc, "ID"), _date(_text(doc, "IssueDateTime/DateTimeString"))),
         ("Seller", _text(seller, "Name")),
-        ("Seller VAT ID", _vat(seller)),
+        ("Seller VAT ID", _cii_vat(seller)),
         ("Buyer", _text(root, ".//BuyerTradeParty/Name")),
         ("Items", _joined(_texts(root, ".//SpecifiedTradeProduct/Name"))),
         ("Net amount", _money(_text(sums, "TaxBasisTotalAmount"), currency)),
-        ("VAT", _money(_in_currency(sums, "TaxTotalAmount", currency), currency)),
+        ("VAT", _money(_in_currency([sums], "TaxTotalAmount", currency), currency)),
         *_totals(
             _text(sums, "GrandTotalAmount"),
             _text(sums, "TotalPrepaidAmount"),
@@ -211,7 +211,7 @@ def _ubl(root: Element) -> list[tuple[str, str | None]]:
         ("Buyer", _party_name(customer)),
         ("Items", _joined(_texts(root, ".//Item/Name") or _texts(root, ".//Item/Description"))),
         ("Net amount", _money(_text(totals, "TaxExclusiveAmount"), currency)),
-        ("VAT", _money(_in_currency_of(taxes, "TaxAmount", currency), currency)),
+        ("VAT", _money(_in_currency([*taxes], "TaxAmount", currency), currency)),
         *_totals(
             _text(totals, "TaxInclusiveAmount"),
             _text(totals, "PrepaidAmount"),
@@ -391,9 +391,8 @@ def _first(el: Element | None, *paths: str) -> Element | None:
 
 
 def _text(el: Element | None, path: str) -> str | None:
-    found = el.find(path) if el is not None else None
-    text = (found.text or "").strip() if found is not None else ""
-    return " ".join(text.split()) or None
+    """The first text at `path`, its whitespace runs made single spaces."""
+    return next(iter(_texts(el, path)), None)
 
 
 def _texts(el: Element | None, path: str) -> list[str]:
@@ -410,14 +409,10 @@ def _party_name(party: Element | None) -> str | None:
     return _text(party, "PartyLegalEntity/RegistrationName") or _text(party, "PartyName/Name")
 
 
-def _in_currency(el: Element | None, path: str, currency: str | None) -> str | None:
+def _in_currency(els: list[Element | None], path: str, currency: str | None) -> str | None:
     """The amount at `path` in the invoice's currency: a VAT total may be given twice, the
     second in the currency VAT is accounted in (BT-111, ``currencyID`` says which)."""
-    return _in_currency_of([el] if el is not None else [], path, currency)
-
-
-def _in_currency_of(els: list[Element], path: str, currency: str | None) -> str | None:
-    found = [f for el in els for f in el.findall(path)]
+    found = [f for el in els if el is not None for f in el.findall(path)]
     same = [f for f in found if currency is None or f.get("currencyID") in (None, currency)]
     for f in same or found:
         if f.text and f.text.strip():
@@ -451,7 +446,7 @@ def _ubl_vat(party: Element | None) -> str | None:
     return None
 
 
-def _vat(party: Element | None) -> str | None:
+def _cii_vat(party: Element | None) -> str | None:
     if party is None:
         return None
     for registration in party.findall("SpecifiedTaxRegistration/ID"):
