@@ -32,7 +32,7 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import DictionaryObject
 
-from agents.einvoice import einvoice_text, xml_text
+from agents.einvoice import einvoice_text, not_on_the_page, xml_text
 from agents.errors import (
     CorruptDocument,
     DocumentError,
@@ -432,23 +432,7 @@ def _read_pdf(data: bytes, _charset: str | None) -> str:
         return einvoice  # a scanned Factur-X: its data is the invoice all the same
     if einvoice is None:
         return text
-    return f"{einvoice}{_not_on_the_page(einvoice, text)}\n\n{text}"
-
-
-_EINVOICE_IBAN = re.compile(r"^IBAN: (\S+)$", re.MULTILINE)
-_SPACE = re.compile(r"\s+")
-
-
-def _not_on_the_page(einvoice: str, page: str) -> str:
-    """A line for each IBAN the embedded e-invoice asks to be paid into that its page does
-    not print: what a person reading the page is not shown (an altered hybrid invoice's
-    usual trick, or a page without bank details). Spaces do not count."""
-    printed = _SPACE.sub("", page)
-    return "".join(
-        f"\nIBAN not on the page: {iban}"
-        for iban in _EINVOICE_IBAN.findall(einvoice)
-        if _SPACE.sub("", iban) not in printed
-    )
+    return f"{einvoice}{not_on_the_page(einvoice, text)}\n\n{text}"
 
 
 _PDF_ERRORS = (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError)

@@ -33,7 +33,7 @@ from defusedxml.ElementTree import fromstring
 
 from agents.errors import CorruptDocument
 
-__all__ = ["einvoice_text", "xml_text"]
+__all__ = ["einvoice_text", "not_on_the_page", "xml_text"]
 
 _MAX_ELEMENTS = 200_000
 """Elements read of one XML document; more is no invoice. Bounded before parsing too (each
@@ -64,6 +64,22 @@ def einvoice_text(data: bytes) -> str | None:
     except CorruptDocument:
         return None
     return _render(root)
+
+
+_IBAN_LINE = re.compile(r"^IBAN: (.+)$", re.MULTILINE)
+_SPACE = re.compile(r"\s+")
+
+
+def not_on_the_page(einvoice: str, page: str) -> str:
+    """A line for each IBAN the embedded e-invoice asks to be paid into that its page does
+    not print: what a person reading the page is not shown (an altered hybrid invoice's
+    usual trick, or a page without bank details). Spaces do not count."""
+    printed = _SPACE.sub("", page)
+    return "".join(
+        f"\nIBAN not on the page: {iban}"
+        for iban in _IBAN_LINE.findall(einvoice)
+        if _SPACE.sub("", iban) not in printed
+    )
 
 
 def _parse(data: bytes, charset: str | None) -> Element:
