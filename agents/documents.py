@@ -3,8 +3,9 @@
 Readers exist for plain text (``text/*``), e-mail (``message/rfc822``), PDF
 (``application/pdf``, via pypdf; a PDF without a text layer, a scan, goes through OCR, and
 so does a scan whose text layer garbles its words),
-images (PNG, JPEG, TIFF: OCR, ``agents.ocr``), HTML (``text/html``, via the stdlib
-parser) and XML (e-invoices' data as labelled lines, ``agents.einvoice``; a Factur-X or
+images (PNG, JPEG, TIFF, WebP, GIF, BMP: OCR, ``agents.ocr``), HTML (``text/html``, via
+the stdlib parser), word-processing documents (DOCX and ODT, ``agents.office``) and XML
+(e-invoices' data as labelled lines, ``agents.einvoice``; a Factur-X or
 ZUGFeRD PDF's embedded e-invoice is read before its pages). An
 e-mail yields its From/To/Subject/Date headers, its body (text/plain preferred, HTML
 converted otherwise) and the text of readable attachments, because invoices usually travel
@@ -41,6 +42,7 @@ from agents.errors import (
     UnsupportedMediaType,
 )
 from agents.ocr import MAX_OCR_PAGES, OcrText, OcrWord, ocr
+from agents.office import DOCX, ODT, docx_text, odt_text
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
@@ -81,7 +83,7 @@ _EXTRA_TYPES = {
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
 _EMAIL_TYPES = {"message/rfc822"}
 _PDF_TYPES = {"application/pdf", "application/x-pdf"}
-_IMAGE_TYPES = {"image/png", "image/jpeg", "image/tiff"}
+_IMAGE_TYPES = {"image/png", "image/jpeg", "image/tiff", "image/webp", "image/gif", "image/bmp"}
 _XML_TYPES = {"application/xml", "text/xml"}
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
 
@@ -294,6 +296,10 @@ def _reader_for(base: str) -> Callable[[bytes, str | None], str | OcrText]:
         return _read_email
     if base in _HTML_TYPES:
         return lambda data, charset: html_to_text(_decode(data, charset))
+    if base == DOCX:
+        return docx_text
+    if base == ODT:
+        return odt_text
     if base in _XML_TYPES or (base.endswith("+xml") and not base.startswith("image/")):
         return xml_text  # not an SVG image: its text is a logo's
     if base.startswith("text/"):
@@ -578,6 +584,12 @@ def _part_text(part: Message) -> str:
 def _attachment_text(part: Message) -> str:
     content_type = part.get_content_type()
     name = part.get_filename() or "attachment"
+    if content_type == "application/octet-stream" and name != "attachment":
+        # Mail clients send what they cannot name as bytes: the file's name says what.
+        try:
+            content_type = media_type_for(name)
+        except UnsupportedMediaType:
+            pass
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes) or not payload.strip():
         return ""

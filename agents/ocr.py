@@ -130,8 +130,8 @@ def check_image(data: bytes) -> int:
     except UnidentifiedImageError as exc:
         # Pillow's message names the in-memory file object ("<_io.BytesIO object at 0x..>").
         raise CorruptDocument(
-            "the image cannot be read: its bytes are not a PNG, JPEG or TIFF image, or it is "
-            "damaged"
+            "the image cannot be read: its bytes are not a PNG, JPEG, TIFF, WebP, GIF or BMP "
+            "image, or it is damaged"
         ) from exc
     except (OSError, ValueError, EOFError) as exc:
         raise CorruptDocument(f"the image cannot be read: {exc}") from exc
@@ -164,13 +164,17 @@ def ocr(images: Sequence[bytes]) -> OcrText:
     return OcrText(text, round(confidence, 3), pages, tuple(words))
 
 
+_TESSERACT_READS = {"PNG", "JPEG", "TIFF"}
+"""Image formats handed to Tesseract as they are; others (WebP, GIF, BMP) as PNGs."""
+
+
 def _frames(data: bytes, frames: int) -> list[bytes]:
     """The first `frames` pages of an image, each an image of its own (a multi-page TIFF's
-    frames as PNGs), so that each is read as any page is and the page limit holds: handed
-    the whole TIFF, Tesseract would read every frame, however many."""
-    if frames == 1:
-        return [data]
+    or an animated GIF's frames as PNGs), so that each is read as any page is and the page
+    limit holds: handed the whole TIFF, Tesseract would read every frame, however many."""
     with Image.open(io.BytesIO(data)) as image:
+        if frames == 1 and image.format in _TESSERACT_READS:
+            return [data]
         pages = []
         for frame in range(frames):
             image.seek(frame)

@@ -64,6 +64,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agents.office import DOCX, ODT
 from agents.spec import AgentSpec
 from caseyard import __version__
 from caseyard.app import App, submit_bytes
@@ -104,7 +105,10 @@ DOCUMENT_MODES = [
     "message/rfc822",
     "text/html",
     "image/png",
+    "image/jpeg",
     "application/xml",
+    DOCX,
+    ODT,
 ]
 
 
@@ -349,6 +353,8 @@ def _name_for(media_type: str) -> str:
         "image/jpeg": ".jpg",
         "application/xml": ".xml",
         "text/xml": ".xml",
+        DOCX: ".docx",
+        ODT: ".odt",
     }
     return "document" + suffixes.get(media_type, ".txt")
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from agents.office import DOCX, ODT
 from bus import Bus, Record, TopicPartition, partition_for, read_to_end
 from caseyard import __version__
 from caseyard.errors import ConfigError
@@ -59,6 +60,11 @@ MEDIA_TYPES = {
     ".jpeg": "image/jpeg",
     ".tif": "image/tiff",
     ".tiff": "image/tiff",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+    ".docx": DOCX,
+    ".odt": ODT,
     ".xml": "application/xml",  # e-invoices (UBL, CII) and other XML: agents/einvoice.py
     ".isdoc": "application/xml",
 }

@@ -16,16 +16,24 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.documents import password_protected_pdf, pdf_of_pages
+from agents.office import MAX_XML_BYTES
+from tests.documents import (
+    encrypted_office_file,
+    password_protected_pdf,
+    pdf_of_pages,
+    zip_bomb_docx,
+)
 from tests.e2e.test_cli_user import caseyard
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = "receipt_cafe_kiosk.txt"
 BAD = {
-    "corrupt.png": ("CorruptDocument", "not a PNG, JPEG or TIFF image"),
+    "corrupt.png": ("CorruptDocument", "not a PNG, JPEG, TIFF, WebP, GIF or BMP image"),
     "huge.png": ("DocumentTooLarge", "10000 x 10000 pixels, over the limit"),
     "pages.pdf": ("DocumentTooLarge", "the PDF has 10,000 pages, over the limit"),
     "locked.pdf": ("CorruptDocument", "the PDF is encrypted with a password"),
+    "locked.docx": ("CorruptDocument", "the DOCX is password-protected (encrypted)"),
+    "bomb.docx": ("DocumentTooLarge", "the DOCX's XML inflates to over 67,108,864 bytes"),
 }
 
 
@@ -39,6 +47,8 @@ def write_bad_documents(docs: Path) -> None:
     (docs / "pages.pdf").write_bytes(pages)
     locked = password_protected_pdf("Invoice 2026-001 total 100.00 EUR")
     (docs / "locked.pdf").write_bytes(locked)
+    (docs / "locked.docx").write_bytes(encrypted_office_file())
+    (docs / "bomb.docx").write_bytes(zip_bomb_docx(MAX_XML_BYTES))
 
 
 def as_json(*args: str, cwd: Path) -> Any:
@@ -57,7 +67,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
     shutil.copy(ROOT / "examples" / "documents" / GOOD, docs / GOOD)
     result = caseyard("demo", "--documents", str(docs), "--timeout", "120", cwd=work)
     assert result.returncode == 0, result.stderr
-    assert "outcomes: completed 1, failed 4" in result.stdout
+    assert f"outcomes: completed 1, failed {len(BAD)}" in result.stdout
     by_sha = {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in docs.iterdir()}
     cases = {}
     for row in as_json("cases", cwd=work):

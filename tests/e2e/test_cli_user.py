@@ -38,7 +38,7 @@ def caseyard(
     ("args", "env", "message"),
     [
         (["submit", "missing.pdf"], {}, "missing.pdf: no such file"),
-        (["submit", "notes.docx"], {}, "unsupported document type '.docx'"),
+        (["submit", "notes.doc"], {}, "unsupported document type '.doc'"),
         (["cases"], {"CASEYARD_BUS": "redis://x"}, "unknown scheme 'redis'"),
         (["case", "nope"], {}, "no case 'nope'"),
         (["run", "classifier", "--port", "9000"], {}, "--host and --port are the registry's"),
@@ -61,7 +61,7 @@ def caseyard(
 def test_bad_input_is_one_line_and_a_non_zero_exit(
     tmp_path: Path, args: list[str], env: dict[str, str], message: str
 ) -> None:
-    (tmp_path / "notes.docx").write_bytes(b"x")
+    (tmp_path / "notes.doc").write_bytes(b"x")
     (tmp_path / "docs").mkdir()
     (tmp_path / "big.txt").write_bytes(b"an invoice line\n" * 1000)
     sqlite3.connect(tmp_path / "bus.db").close()  # a project with no cases yet

@@ -78,6 +78,17 @@ def test_a_scanned_invoice_as_jpeg_and_as_an_image_only_pdf() -> None:
         assert "GB29 NWBK 6016 1331 9268 19" in text or "GB29NWBK60161331926819" in text
 
 
+@pytest.mark.parametrize(
+    ("fmt", "media_type"), [("WEBP", "image/webp"), ("GIF", "image/gif"), ("BMP", "image/bmp")]
+)
+def test_a_scan_saved_as_webp_gif_or_bmp_is_read_as_a_png_is(fmt: str, media_type: str) -> None:
+    """Tesseract is handed PNG, JPEG and TIFF as they are, other formats as PNG pages."""
+    image = scan("Beleg 004417\nSUMME EUR 11,20", fmt=fmt)
+    assert Image.open(io.BytesIO(image)).format == fmt
+    text = read_text(image, media_type)
+    assert "004417" in text and "11,20" in text
+
+
 def test_each_word_of_a_scan_is_placed_where_it_was_printed() -> None:
     """The boxes say where on the page the characters of the text were read: the total's
     amount is on the third of the four text lines, right of its label."""

@@ -1,0 +1,408 @@
+"""Word-processing documents: the text of a DOCX (Office Open XML) or an ODT (OpenDocument).
+
+Contracts, complaint letters and many invoices are written in a word processor and sent as
+the file it saves. Both formats are a ZIP package of XML parts; the text is read from the
+parts in the order a reader sees it: the page header (a letterhead), the body, the footer.
+A paragraph is a line; a table row is a line of its cells (the way a PDF's text layer
+gives a row), a cell's paragraphs joined by spaces. What the page does not show is left
+out: deleted and moved-away text of tracked changes, hidden runs, comments, field codes,
+footnotes, and the fallback copy of a text box (a DOCX carries each text box twice).
+
+Hostile packages: every XML part is parsed by defusedxml (an entity declaration or an
+external reference refuses the document) as a stream, its elements dropped once read, and
+the parts' uncompressed bytes are counted as they are inflated (`MAX_XML_BYTES`), so a
+small file that inflates to gigabytes costs that budget, not the memory. A password-
+protected file is an encrypted OLE container, not a ZIP, and is said to be one.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import IO, Self
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring, iterparse
+
+from agents.errors import CorruptDocument, DocumentTooLarge
+
+__all__ = ["DOCX", "MAX_XML_BYTES", "ODT", "docx_text", "odt_text"]
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+ODT = "application/vnd.oasis.opendocument.text"
+
+MAX_XML_BYTES = 64 * 1024 * 1024
+"""The XML one document may inflate to, all its parts together: a 1,000-page contract's
+is a few tens of MB; a ZIP bomb stops here."""
+
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+"""The signature of an OLE compound file: a Word 97-2003 .doc, or an encrypted package."""
+
+
+@dataclass(frozen=True)
+class _Format:
+    """How one format marks up what `_Reader` reads (local names, namespaces dropped)."""
+
+    name: str
+    paragraphs: frozenset[str]
+    rows: frozenset[str]
+    cells: frozenset[str]
+    text: frozenset[str]
+    """Elements whose own text is the document's (a DOCX run's ``t``)."""
+    mixed: bool
+    """Text sits between elements too (ODT: a paragraph's text and its children's tails)."""
+    skipped: frozenset[str]
+    """Subtrees that are not on the page."""
+    tabs: frozenset[str]
+    breaks: frozenset[str]
+
+
+_DOCX = _Format(
+    name="DOCX",
+    paragraphs=frozenset({"p"}),
+    rows=frozenset({"tr"}),
+    cells=frozenset({"tc"}),
+    text=frozenset({"t"}),
+    mixed=False,
+    # Properties (a tab stop is a `tab` too), the text box's VML copy, tracked deletions
+    # and moves, comments' marks, field codes.
+    skipped=frozenset(
+        {"pPr", "rPr", "tblPr", "trPr", "tcPr", "sectPr", "Fallback", "del", "moveFrom"}
+    ),
+    tabs=frozenset({"tab", "ptab"}),
+    breaks=frozenset({"br", "cr"}),
+)
+_ODT = _Format(
+    name="ODT",
+    paragraphs=frozenset({"p", "h"}),
+    rows=frozenset({"table-row"}),
+    cells=frozenset({"table-cell"}),
+    text=frozenset(),
+    mixed=True,
+    skipped=frozenset({"tracked-changes", "annotation", "note", "deletion", "covered-table-cell"}),
+    tabs=frozenset({"tab"}),
+    breaks=frozenset({"line-break"}),
+)
+
+
+def docx_text(data: bytes, _charset: str | None = None) -> str:
+    """The text of a DOCX: its headers, body and footers.
+
+    Raises:
+        CorruptDocument: Not a DOCX package (or a password-protected or Word 97-2003
+            file), a part that is not well-formed XML or declares an entity.
+        DocumentTooLarge: Its XML inflates past `MAX_XML_BYTES`.
+    """
+    package = _Package(data, "DOCX")
+    main = package.main_part()
+    related = package.related(main)
+    headers = [p for kind, p in related if kind == "header"]
+    footers = [p for kind, p in related if kind == "footer"]
+    return _joined(
+        [package.read(p, _DOCX) for p in headers],
+        [package.read(main, _DOCX)],
+        [package.read(p, _DOCX) for p in footers],
+    )
+
+
+def odt_text(data: bytes, _charset: str | None = None) -> str:
+    """The text of an ODT: its master page's header, the body, the footer.
+
+    Raises:
+        As `docx_text`.
+    """
+    package = _Package(data, "ODT")
+    if package.has("META-INF/manifest.xml") and b"encryption-data" in package.raw(
+        "META-INF/manifest.xml"
+    ):
+        raise CorruptDocument("the ODT is password-protected (encrypted): it cannot be read")
+    if not package.has("content.xml"):
+        raise CorruptDocument("the ODT package has no content.xml: not an OpenDocument text")
+    styles = package.has("styles.xml")
+    return _joined(
+        [package.read("styles.xml", _ODT, within=_ODT_HEADERS)] if styles else [],
+        [package.read("content.xml", _ODT, within=frozenset({"body"}))],
+        [package.read("styles.xml", _ODT, within=_ODT_FOOTERS)] if styles else [],
+    )
+
+
+_ODT_HEADERS = frozenset({"header", "header-first", "header-left"})
+_ODT_FOOTERS = frozenset({"footer", "footer-first", "footer-left"})
+
+
+def _joined(*groups: list[str]) -> str:
+    """The parts' texts in order, a text that repeats another (the same letterhead as the
+    first page's and the other pages' header) once."""
+    seen: set[str] = set()
+    out = []
+    for group in groups:
+        for text in group:
+            if text.strip() and text not in seen:
+                seen.add(text)
+                out.append(text)
+    return "\n\n".join(out)
+
+
+class _Package:
+    """A ZIP package whose XML parts are read within one inflated-bytes budget."""
+
+    def __init__(self, data: bytes, kind: str) -> None:
+        self._kind = kind
+        self._left = MAX_XML_BYTES
+        if data.startswith(_OLE):
+            encrypted = "EncryptedPackage".encode("utf-16-le") in data
+            raise CorruptDocument(
+                f"the {kind} is password-protected (encrypted): it cannot be read"
+                if encrypted
+                else f"not a {kind} but an OLE file (a Word 97-2003 .doc?): save it as "
+                f"{kind} or PDF"
+            )
+        try:
+            self._zip = zipfile.ZipFile(io.BytesIO(data))
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+            raise CorruptDocument(f"the {kind} is not a ZIP package: {exc}") from exc
+        self._names = set(self._zip.namelist())
+
+    def has(self, name: str) -> bool:
+        return name in self._names
+
+    def main_part(self) -> str:
+        """The main document part the package's relationships name (``officeDocument``),
+        else the usual ``word/document.xml``."""
+        for kind, target in self.related(""):
+            if kind == "officeDocument" and self.has(target):
+                return target
+        if self.has("word/document.xml"):
+            return "word/document.xml"
+        raise CorruptDocument(f"the {self._kind} package has no main document part")
+
+    def related(self, part: str) -> list[tuple[str, str]]:
+        """The (type, part name) of `part`'s internal relationships, in their order; the
+        package's own (``_rels/.rels``) for part ``""``."""
+        folder, name = posixpath.split(part)
+        rels = posixpath.join(folder, "_rels", f"{name}.rels")
+        if not self.has(rels):
+            return []
+        root = _tree(self.raw(rels), f"the {self._kind}'s {rels}")
+        out = []
+        for rel in root.iter():
+            target = rel.get("Target")
+            if not rel.tag.endswith("Relationship") or not target:
+                continue
+            if rel.get("TargetMode") == "External":
+                continue
+            name = posixpath.normpath(posixpath.join(folder, target)).lstrip("/")
+            out.append((rel.get("Type", "").rpartition("/")[2], name))
+        return out
+
+    def raw(self, name: str) -> bytes:
+        with self._open(name) as stream:
+            return stream.read_all()
+
+    def read(self, name: str, fmt: _Format, within: frozenset[str] | None = None) -> str:
+        """The text of XML part `name`; only what is inside an element of `within` if
+        given."""
+        with self._open(name) as stream:
+            return _Reader(fmt, within).read(stream, f"the {self._kind}'s {name}")
+
+    def _open(self, name: str) -> _Bounded:
+        try:
+            return _Bounded(self._zip.open(name), self, name)
+        except (KeyError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+            raise CorruptDocument(f"the {self._kind}'s {name} cannot be opened: {exc}") from exc
+
+    def inflated(self, name: str, size: int) -> None:
+        self._left -= size
+        if self._left < 0:
+            raise DocumentTooLarge(
+                f"the {self._kind}'s XML inflates to over {MAX_XML_BYTES:,} bytes ({name})"
+            )
+
+
+class _Bounded:
+    """A part's inflating stream that charges what it reads to its package's budget and
+    reports a broken stream as the document's fault."""
+
+    def __init__(self, stream: IO[bytes], package: _Package, name: str) -> None:
+        self._stream = stream
+        self._package = package
+        self._name = name
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            chunk = self._stream.read(size if 0 < size <= _CHUNK else _CHUNK)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise CorruptDocument(f"{self._name} is damaged: {exc}") from exc
+        self._package.inflated(self._name, len(chunk))
+        return chunk
+
+    def read_all(self) -> bytes:
+        chunks = []
+        while chunk := self.read():
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stream.close()
+
+
+_CHUNK = 1 << 16
+
+
+def _tree(data: bytes, what: str) -> Element:
+    try:
+        return fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise CorruptDocument(f"{what} declares {type(exc).__name__}: not read") from exc
+    except ParseError as exc:
+        raise CorruptDocument(f"{what} is not well-formed XML: {exc}") from exc
+
+
+def _local(tag: object) -> str:
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+class _Reader:
+    """The lines of one XML part, read as a stream: a paragraph is read when it ends and
+    goes to the table cell it is in, else to the lines; a row's cells make one line.
+    Elements read are dropped from the tree as it grows."""
+
+    def __init__(self, fmt: _Format, within: frozenset[str] | None) -> None:
+        self._fmt = fmt
+        self._within = within
+        self._lines: list[str] = []
+        self._cells: list[list[str]] = []
+        """The open cells' paragraphs, innermost last."""
+        self._rows: list[list[str]] = []
+        self._path: list[Element] = []
+        self._skipping = 0
+        self._inside = 0 if within is not None else 1
+        self._paragraphs = 0
+        """Paragraphs open: one in another is a text box's."""
+
+    def read(self, stream: _Bounded, what: str) -> str:
+        try:
+            for event, el in iterparse(
+                stream,
+                events=("start", "end"),
+                forbid_dtd=False,
+                forbid_entities=True,
+                forbid_external=True,
+            ):
+                if event == "start":
+                    self._path.append(el)
+                    self._on(_local(el.tag), el, 1)
+                else:
+                    self._path.pop()
+                    self._on(_local(el.tag), el, -1)
+        except DefusedXmlException as exc:
+            raise CorruptDocument(f"{what} declares {type(exc).__name__}: not read") from exc
+        except ParseError as exc:
+            raise CorruptDocument(f"{what} is not well-formed XML: {exc}") from exc
+        return "\n".join(self._lines)
+
+    def _on(self, name: str, el: Element, step: int) -> None:
+        """An element starts (`step` 1) or ends (-1)."""
+        fmt = self._fmt
+        if name in fmt.skipped:
+            self._skipping += step
+            if step < 0:
+                self._drop()
+        elif self._within is not None and name in self._within:
+            self._inside += step
+        elif self._skipping or not self._inside:
+            return
+        elif name in fmt.paragraphs:
+            self._paragraphs += step
+            if step < 0:
+                self._add(self._inline(el))
+                self._drop()
+        elif name in fmt.cells:
+            if step > 0:
+                self._cells.append([])
+            elif self._cells:
+                cell = " ".join(self._cells.pop())
+                if self._rows:
+                    self._rows[-1].append(cell)
+        elif name in fmt.rows:
+            if step > 0:
+                self._rows.append([])
+            elif self._rows:
+                self._add("\t".join(cell for cell in self._rows.pop() if cell))
+                self._drop()
+
+    def _add(self, line: str) -> None:
+        """A paragraph or a row: to the open cell, if any, else a line."""
+        line = line.strip()
+        if not line:
+            return
+        if self._cells:
+            self._cells[-1].append(line)
+        else:
+            self._lines.append(line)
+
+    def _drop(self) -> None:
+        """Forget the elements read so far under the element that holds the one that
+        ended, unless a paragraph or a cell around it is still being read (an ODT
+        paragraph's text after a text box is the box's tail)."""
+        if self._path and not self._paragraphs and not self._cells:
+            self._path[-1].clear()
+
+    def _inline(self, paragraph: Element) -> str:
+        """A paragraph's text: its runs, tabs and line breaks, not what is skipped, nor a
+        nested paragraph (a text box's, read when it ended)."""
+        fmt = self._fmt
+        out: list[str] = []
+
+        def walk(el: Element) -> None:
+            for child in el:
+                name = _local(child.tag)
+                if name in fmt.text:
+                    out.append(child.text or "")
+                elif name in fmt.tabs:
+                    out.append("\t")
+                elif name in fmt.breaks:
+                    out.append("\n")
+                elif name == "s" and fmt.mixed:  # ODT's run of spaces
+                    out.append(" " * _count(child))
+                elif name == "r" and not fmt.mixed and _hidden(child):
+                    pass
+                elif not (name in fmt.skipped or name in fmt.paragraphs or name in fmt.rows):
+                    if fmt.mixed and child.text:
+                        out.append(child.text)
+                    walk(child)
+                if fmt.mixed and child.tail:
+                    out.append(child.tail)
+
+        if fmt.mixed and paragraph.text:
+            out.append(paragraph.text)
+        walk(paragraph)
+        return "".join(out)
+
+
+def _count(el: Element) -> int:
+    for key, value in el.attrib.items():
+        if _local(key) == "c" and value.isdigit():
+            return min(int(value), 100)
+    return 1
+
+
+_OFF = {"0", "false", "off"}
+
+
+def _hidden(run: Element) -> bool:
+    """A DOCX run formatted as hidden text (``w:vanish``), which the page does not show."""
+    for props in run:
+        if _local(props.tag) == "rPr":
+            for prop in props:
+                if _local(prop.tag) in ("vanish", "specVanish"):
+                    value = next((v for k, v in prop.attrib.items() if _local(k) == "val"), "")
+                    return value.lower() not in _OFF
+    return False
