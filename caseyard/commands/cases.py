@@ -59,7 +59,10 @@ def check_pipeline(requested: str, directory: Path) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("submit")
     def submit_command(
-        paths: Annotated[list[Path], typer.Argument(help="Documents (.txt, .eml, .pdf, .html).")],
+        paths: Annotated[
+            list[Path],
+            typer.Argument(help="Documents (.txt .eml .html .pdf .docx .odt .xml, images)."),
+        ],
         wait: Annotated[bool, typer.Option("--wait", help="Wait for each case's outcome.")] = False,
         timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most.")] = 120.0,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
