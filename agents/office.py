@@ -57,8 +57,8 @@ class _Format:
     """Text sits between elements too (ODT: a paragraph's text and its children's tails)."""
     skipped: frozenset[str]
     """Subtrees that are not on the page."""
-    tabs: frozenset[str]
-    breaks: frozenset[str]
+    marks: dict[str, str]
+    """Elements that stand for a character: a tab, a line break, a non-breaking hyphen."""
 
 
 _DOCX = _Format(
@@ -69,12 +69,11 @@ _DOCX = _Format(
     text=frozenset({"t"}),
     mixed=False,
     # Properties (a tab stop is a `tab` too), the text box's VML copy, tracked deletions
-    # and moves, comments' marks, field codes.
+    # and moves. (Field codes, `instrText`, and deleted text, `delText`, are no `t`.)
     skipped=frozenset(
         {"pPr", "rPr", "tblPr", "trPr", "tcPr", "sectPr", "Fallback", "del", "moveFrom"}
     ),
-    tabs=frozenset({"tab", "ptab"}),
-    breaks=frozenset({"br", "cr"}),
+    marks={"tab": "\t", "ptab": "\t", "br": "\n", "cr": "\n", "noBreakHyphen": "-"},
 )
 _ODT = _Format(
     name="ODT",
@@ -83,9 +82,12 @@ _ODT = _Format(
     cells=frozenset({"table-cell"}),
     text=frozenset(),
     mixed=True,
-    skipped=frozenset({"tracked-changes", "annotation", "note", "deletion", "covered-table-cell"}),
-    tabs=frozenset({"tab"}),
-    breaks=frozenset({"line-break"}),
+    # Tracked deletions, comments, footnotes, a merged cell's hidden copy, an image's
+    # title and description (its alternative text).
+    skipped=frozenset(
+        {"tracked-changes", "annotation", "note", "deletion", "covered-table-cell", "title", "desc"}
+    ),
+    marks={"tab": "\t", "line-break": "\n"},
 )
 
 
@@ -366,10 +368,8 @@ class _Reader:
                 name = _local(child.tag)
                 if name in fmt.text:
                     out.append(child.text or "")
-                elif name in fmt.tabs:
-                    out.append("\t")
-                elif name in fmt.breaks:
-                    out.append("\n")
+                elif name in fmt.marks:
+                    out.append(fmt.marks[name])
                 elif name == "s" and fmt.mixed:  # ODT's run of spaces
                     out.append(" " * _count(child))
                 elif name == "r" and not fmt.mixed and _hidden(child):

@@ -104,8 +104,9 @@ def test_what_a_docx_page_does_not_show_is_left_out() -> None:
             "<w:ins>" + _r("inserted") + "</w:ins>",
             "<w:r><w:instrText> PAGE </w:instrText></w:r>",
         )
+        + _p("<w:r><w:t>No. INV</w:t><w:noBreakHyphen/><w:t>7</w:t><w:br/><w:t>x</w:t></w:r>")
     )
-    assert docx_text(_docx(body)) == "Total\tEUR 1,250.00\nshown inserted"
+    assert docx_text(_docx(body)) == "Total\tEUR 1,250.00\nshown inserted\nNo. INV-7\nx"
 
 
 def test_a_docx_text_box_is_read_once_and_a_table_row_is_a_line() -> None:
@@ -131,7 +132,8 @@ ODF = (
     'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
     'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
     'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
-    'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0"'
+    'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
+    'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"'
 )
 
 
@@ -161,7 +163,8 @@ def test_an_odt_is_its_header_body_and_footer_as_a_reader_sees_them() -> None:
         '<text:h>Invoice <text:span>no.</text:span><text:s text:c="2"/>77</text:h>'
         "<text:p>Total<text:tab/>EUR 12.50<text:note><text:note-body><text:p>1 incl. VAT"
         "</text:p></text:note-body></text:note> now due<text:line-break/>by transfer</text:p>"
-        "<text:p>See <draw:frame><draw:text-box><text:p>Bank: Sparkasse</text:p>"
+        "<text:p>See <draw:frame><svg:title>Logo</svg:title><draw:text-box>"
+        "<text:p>Bank: Sparkasse</text:p>"
         "</draw:text-box></draw:frame>below</text:p>"
         "<table:table><table:table-row><table:table-cell><text:p>Net</text:p></table:table-cell>"
         "<table:covered-table-cell/><table:table-cell><text:p>10.50</text:p></table:table-cell>"
