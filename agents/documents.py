@@ -4,7 +4,7 @@ Readers exist for plain text (``text/*``), e-mail (``message/rfc822``), PDF
 (``application/pdf``, via pypdf; a PDF without a text layer, a scan, goes through OCR, and
 so does a scan whose text layer garbles its words),
 images (PNG, JPEG, TIFF, WebP, GIF, BMP: OCR, ``agents.ocr``), HTML (``text/html``, via
-the stdlib parser), word-processing documents (DOCX and ODT, ``agents.office``) and XML
+the stdlib parser), office documents (DOCX, ODT, XLSX, ODS: ``agents.office``) and XML
 (e-invoices' data as labelled lines, ``agents.einvoice``; a Factur-X or
 ZUGFeRD PDF's embedded e-invoice is read before its pages). An
 e-mail yields its From/To/Subject/Date headers, its body (text/plain preferred, HTML
@@ -42,7 +42,7 @@ from agents.errors import (
     UnsupportedMediaType,
 )
 from agents.ocr import MAX_OCR_PAGES, OcrText, OcrWord, ocr
-from agents.office import DOCX, ODT, docx_text, odt_text
+from agents.office import DOCX, ODS, ODT, XLSX, docx_text, ods_text, odt_text, xlsx_text
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
@@ -300,6 +300,10 @@ def _reader_for(base: str) -> Callable[[bytes, str | None], str | OcrText]:
         return docx_text
     if base == ODT:
         return odt_text
+    if base == XLSX:
+        return xlsx_text
+    if base == ODS:
+        return ods_text
     if base in _XML_TYPES or (base.endswith("+xml") and not base.startswith("image/")):
         return xml_text  # not an SVG image: its text is a logo's
     if base.startswith("text/"):

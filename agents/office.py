@@ -1,12 +1,17 @@
-"""Word-processing documents: the text of a DOCX (Office Open XML) or an ODT (OpenDocument).
+"""Office documents: the text of a DOCX or an XLSX (Office Open XML), an ODT or an ODS
+(OpenDocument).
 
 Contracts, complaint letters and many invoices are written in a word processor and sent as
-the file it saves. Both formats are a ZIP package of XML parts; the text is read from the
-parts in the order a reader sees it: the page header (a letterhead), the body, the footer.
+the file it saves; bank statements and expense reports come as spreadsheets. Each format is
+a ZIP package of XML parts. A word-processing document's text is read from the parts in
+the order a reader sees it: the page header (a letterhead), the body, the footer.
 A paragraph is a line; a table row is a line of its cells (the way a PDF's text layer
 gives a row), a cell's paragraphs joined by spaces. What the page does not show is left
 out: deleted and moved-away text of tracked changes, hidden runs, comments, field codes,
-footnotes, and the fallback copy of a text box (a DOCX carries each text box twice).
+footnotes, and the fallback copy of a text box (a DOCX carries each text box twice). A
+spreadsheet is its visible sheets' rows, each cell as the sheet shows it: an XLSX keeps a
+date as a day count and an amount as a binary number, and its number format says how they
+are shown (`2026-03-15`, `1234.50`).
 
 Hostile packages: every XML part is parsed by defusedxml (an entity declaration or an
 external reference refuses the document) as a stream, its elements dropped once read, and
@@ -18,10 +23,14 @@ protected file is an encrypted OLE container, not a ZIP, and is said to be one.
 from __future__ import annotations
 
 import io
+import math
 import posixpath
+import re
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import IO, Self
 from xml.etree.ElementTree import Element, ParseError
 
@@ -30,10 +39,22 @@ from defusedxml.ElementTree import fromstring, iterparse
 
 from agents.errors import CorruptDocument, DocumentTooLarge
 
-__all__ = ["DOCX", "MAX_XML_BYTES", "ODT", "docx_text", "odt_text"]
+__all__ = [
+    "DOCX",
+    "MAX_XML_BYTES",
+    "ODS",
+    "ODT",
+    "XLSX",
+    "docx_text",
+    "ods_text",
+    "odt_text",
+    "xlsx_text",
+]
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ODT = "application/vnd.oasis.opendocument.text"
+ODS = "application/vnd.oasis.opendocument.spreadsheet"
 
 MAX_XML_BYTES = 64 * 1024 * 1024
 """The XML one document may inflate to, all its parts together: a 1,000-page contract's
@@ -47,7 +68,6 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 class _Format:
     """How one format marks up what `_Reader` reads (local names, namespaces dropped)."""
 
-    name: str
     paragraphs: frozenset[str]
     rows: frozenset[str]
     cells: frozenset[str]
@@ -62,7 +82,6 @@ class _Format:
 
 
 _DOCX = _Format(
-    name="DOCX",
     paragraphs=frozenset({"p"}),
     rows=frozenset({"tr"}),
     cells=frozenset({"tc"}),
@@ -75,8 +94,7 @@ _DOCX = _Format(
     ),
     marks={"tab": "\t", "ptab": "\t", "br": "\n", "cr": "\n", "noBreakHyphen": "-"},
 )
-_ODT = _Format(
-    name="ODT",
+_ODF = _Format(
     paragraphs=frozenset({"p", "h"}),
     rows=frozenset({"table-row"}),
     cells=frozenset({"table-cell"}),
@@ -100,10 +118,10 @@ def docx_text(data: bytes, _charset: str | None = None) -> str:
         DocumentTooLarge: Its XML inflates past `MAX_XML_BYTES`.
     """
     package = _Package(data, "DOCX")
-    main = package.main_part()
+    main = package.main_part("word/document.xml")
     related = package.related(main)
-    headers = [p for kind, p in related if kind == "header"]
-    footers = [p for kind, p in related if kind == "footer"]
+    headers = [p for _, kind, p in related if kind == "header"]
+    footers = [p for _, kind, p in related if kind == "footer"]
     return _joined(
         [package.read(p, _DOCX) for p in headers],
         [package.read(main, _DOCX)],
@@ -117,23 +135,258 @@ def odt_text(data: bytes, _charset: str | None = None) -> str:
     Raises:
         As `docx_text`.
     """
-    package = _Package(data, "ODT")
+    return _opendocument(data, "ODT")
+
+
+def ods_text(data: bytes, _charset: str | None = None) -> str:
+    """The text of an ODS spreadsheet: each table's rows, a row a line of its cells as they
+    are shown (an OpenDocument cell holds its value and the text it displays).
+
+    Raises:
+        As `docx_text`.
+    """
+    return _opendocument(data, "ODS")
+
+
+def _opendocument(data: bytes, kind: str) -> str:
+    package = _Package(data, kind)
     if package.has("META-INF/manifest.xml") and b"encryption-data" in package.raw(
         "META-INF/manifest.xml"
     ):
-        raise CorruptDocument("the ODT is password-protected (encrypted): it cannot be read")
+        raise CorruptDocument(f"the {kind} is password-protected (encrypted): it cannot be read")
     if not package.has("content.xml"):
-        raise CorruptDocument("the ODT package has no content.xml: not an OpenDocument text")
+        raise CorruptDocument(f"the {kind} package has no content.xml: not an OpenDocument file")
     styles = package.has("styles.xml")
     return _joined(
-        [package.read("styles.xml", _ODT, within=_ODT_HEADERS)] if styles else [],
-        [package.read("content.xml", _ODT, within=frozenset({"body"}))],
-        [package.read("styles.xml", _ODT, within=_ODT_FOOTERS)] if styles else [],
+        [package.read("styles.xml", _ODF, within=_ODF_HEADERS)] if styles else [],
+        [package.read("content.xml", _ODF, within=frozenset({"body"}))],
+        [package.read("styles.xml", _ODF, within=_ODF_FOOTERS)] if styles else [],
     )
 
 
-_ODT_HEADERS = frozenset({"header", "header-first", "header-left"})
-_ODT_FOOTERS = frozenset({"footer", "footer-first", "footer-left"})
+def xlsx_text(data: bytes, _charset: str | None = None) -> str:
+    """The text of an XLSX workbook: each visible sheet's rows, a row a line of its cells
+    as the sheet shows them (a date as a date, an amount with its format's decimals), the
+    sheet's name above its rows when there are several.
+
+    Raises:
+        As `docx_text`.
+    """
+    package = _Package(data, "XLSX")
+    book = package.main_part("xl/workbook.xml")
+    related = package.related(book)
+    parts = {rid: name for rid, _, name in related}
+    kinds = {kind: name for _, kind, name in related}
+    root = package.tree(book)
+    date1904 = any(
+        _local(el.tag) == "workbookPr" and el.get("date1904", "").lower() in ("1", "true")
+        for el in root.iter()
+    )
+    sheets = [
+        (el.get("name") or "", _relationship(el))
+        for el in root.iter()
+        if _local(el.tag) == "sheet" and el.get("state", "visible") == "visible"
+    ]
+    cells = _Cells(
+        _shared_strings(package, kinds.get("sharedStrings")),
+        _cell_formats(package, kinds.get("styles")),
+        date1904,
+    )
+    texts = []
+    for name, rid in sheets:
+        part = parts.get(rid)
+        if part is None or not package.has(part):
+            continue
+        rows = _rows(package, part, cells)
+        if rows:
+            heading = [f"Sheet: {name}"] if len(sheets) > 1 else []
+            texts.append("\n".join([*heading, *rows]))
+    return "\n\n".join(texts)
+
+
+def _relationship(el: Element) -> str:
+    """The relationship id an element refers to (its ``r:id``)."""
+    return next((v for k, v in el.attrib.items() if k.startswith("{") and _local(k) == "id"), "")
+
+
+def _shared_strings(package: _Package, part: str | None) -> list[str]:
+    """The workbook's strings, by index (a cell of type ``s`` holds one's index); the
+    phonetic guide of a Japanese string (``rPh``) is no part of it."""
+    if part is None or not package.has(part):
+        return []
+    strings: list[str] = []
+    pieces: list[str] = []
+    phonetic = 0
+    root: Element | None = None
+    with package.open(part) as stream:
+        for event, el in _events(stream, package.what(part)):
+            name = _local(el.tag)
+            if root is None:
+                root = el
+            if name == "rPh":
+                phonetic += 1 if event == "start" else -1
+            elif event == "end" and name == "t" and not phonetic:
+                pieces.append(el.text or "")
+            elif event == "end" and name == "si":
+                strings.append("".join(pieces).strip())
+                pieces = []
+                root.clear()
+    return strings
+
+
+@dataclass(frozen=True)
+class _NumberFormat:
+    """What a cell's number format says of how its number is shown."""
+
+    date: bool = False
+    time: bool = False
+    seconds: bool = False
+    percent: bool = False
+    decimals: int | None = None
+
+
+_GENERAL = _NumberFormat()
+_BUILT_IN = {
+    1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 9: "0%", 10: "0.00%", 11: "0.00E+00",
+    14: "yyyy-mm-dd", 15: "d-mmm-yy", 16: "d-mmm", 17: "mmm-yy", 18: "h:mm AM/PM",
+    19: "h:mm:ss AM/PM", 20: "h:mm", 21: "h:mm:ss", 22: "yyyy-mm-dd h:mm", 37: "#,##0",
+    38: "#,##0", 39: "#,##0.00", 40: "#,##0.00", 45: "mm:ss", 46: "[h]:mm:ss", 47: "mm:ss.0",
+    **{n: "yyyy-mm-dd" for n in (*range(27, 37), *range(50, 59))},
+}  # fmt: skip
+"""Number formats every workbook has without writing them down (ECMA-376 18.8.30; 14 and
+22 show the reader's locale's date, the East Asian 27-36 and 50-58 theirs)."""
+_LITERALS = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.|_.|\*.')
+
+
+def _cell_formats(package: _Package, part: str | None) -> list[_NumberFormat]:
+    """The number format of each cell style (``cellXfs``), by the index a cell's ``s``
+    gives."""
+    if part is None or not package.has(part):
+        return []
+    root = package.tree(part)
+    codes = dict(_BUILT_IN)
+    for el in root.iter():
+        if _local(el.tag) == "numFmt" and (el.get("numFmtId") or "").isdigit():
+            codes[int(el.get("numFmtId", "0"))] = el.get("formatCode", "")
+    styles = next((el for el in root.iter() if _local(el.tag) == "cellXfs"), None)
+    if styles is None:
+        return []
+    formats = []
+    for xf in styles:
+        number = xf.get("numFmtId", "0")
+        formats.append(_number_format(codes.get(int(number), "") if number.isdigit() else ""))
+    return formats
+
+
+def _number_format(code: str) -> _NumberFormat:
+    """What a format code (its part for positive numbers) shows: the text in quotes, the
+    colours and locales in brackets and the escaped characters are no part of it."""
+    shown = _LITERALS.sub("", code.split(";")[0]).lower()
+    if shown in ("", "general", "@"):
+        return _GENERAL
+    time = "h" in shown or "s" in shown
+    date = "d" in shown or "y" in shown or ("m" in shown and not time)
+    decimals = re.search(r"\.(0+)", shown)
+    return _NumberFormat(
+        date=date,
+        time=time,
+        seconds="s" in shown,
+        percent="%" in shown,
+        decimals=len(decimals[1]) if decimals else 0 if "0" in shown else None,
+    )
+
+
+_EPOCHS = {False: datetime(1899, 12, 30), True: datetime(1904, 1, 1)}
+_LAST_DAY = 2_958_465
+"""31 December 9999, the last day a sheet can show."""
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """How a workbook's cells read: its strings, its number formats, its date system."""
+
+    strings: list[str]
+    formats: list[_NumberFormat]
+    date1904: bool
+
+    def text(self, cell: Element) -> str:
+        kind = cell.get("t", "n")
+        value: str | None = None
+        inline: list[str] = []
+        for child in cell:
+            name = _local(child.tag)
+            if name == "v":
+                value = child.text or ""
+            elif name == "is":
+                inline = [t.text or "" for t in child.iter() if _local(t.tag) == "t"]
+        if kind == "inlineStr":
+            return "".join(inline).strip()
+        if value is None:
+            return ""
+        if kind == "s":
+            index = int(value) if value.strip().isdigit() else -1
+            return self.strings[index] if 0 <= index < len(self.strings) else ""
+        if kind == "b":
+            return "TRUE" if value.strip() == "1" else "FALSE"
+        if kind != "n":  # a formula's string, an error (#N/A), an ISO date
+            return value.strip()
+        style = cell.get("s", "0")
+        index = int(style) if style.isdigit() else 0
+        number_format = self.formats[index] if index < len(self.formats) else _GENERAL
+        return self._number(value.strip(), number_format)
+
+    def _number(self, value: str, shown: _NumberFormat) -> str:
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        if not math.isfinite(number):
+            return value
+        if shown.date or shown.time:
+            if not 0 <= number <= _LAST_DAY:
+                return value
+            when = _EPOCHS[self.date1904] + timedelta(seconds=round(number * 86_400))
+            clock = f"{when:%H:%M:%S}" if shown.seconds else f"{when:%H:%M}"
+            if not shown.date:
+                return clock
+            return f"{when.date().isoformat()} {clock}" if shown.time else when.date().isoformat()
+        if shown.percent:
+            number *= 100
+        if shown.decimals is not None:
+            text = f"{number:.{shown.decimals}f}"
+        elif number.is_integer() and abs(number) < 1e15:
+            text = str(int(number))
+        else:
+            text = repr(number)  # the shortest that reads back: 19.9, not 19.899999999999999
+        return text + "%" if shown.percent else text
+
+
+def _rows(package: _Package, part: str, cells: _Cells) -> list[str]:
+    """A sheet's rows, each a line of its cells that show something."""
+    rows: list[str] = []
+    row: list[str] = []
+    data: Element | None = None
+    with package.open(part) as stream:
+        for event, el in _events(stream, package.what(part)):
+            name = _local(el.tag)
+            if event == "start":
+                if name == "sheetData":
+                    data = el
+            elif name == "c":
+                text = cells.text(el)
+                if text:
+                    row.append(text)
+            elif name == "row":
+                if row:
+                    rows.append("\t".join(row))
+                row = []
+                if data is not None:
+                    data.clear()  # the rows read
+    return rows
+
+
+_ODF_HEADERS = frozenset({"header", "header-first", "header-left"})
+_ODF_FOOTERS = frozenset({"footer", "footer-first", "footer-left"})
 
 
 def _joined(*groups: list[str]) -> str:
@@ -172,24 +425,24 @@ class _Package:
     def has(self, name: str) -> bool:
         return name in self._names
 
-    def main_part(self) -> str:
+    def main_part(self, usual: str) -> str:
         """The main document part the package's relationships name (``officeDocument``),
-        else the usual ``word/document.xml``."""
-        for kind, target in self.related(""):
+        else the `usual` one (``word/document.xml``)."""
+        for _, kind, target in self.related(""):
             if kind == "officeDocument" and self.has(target):
                 return target
-        if self.has("word/document.xml"):
-            return "word/document.xml"
+        if self.has(usual):
+            return usual
         raise CorruptDocument(f"the {self._kind} package has no main document part")
 
-    def related(self, part: str) -> list[tuple[str, str]]:
-        """The (type, part name) of `part`'s internal relationships, in their order; the
-        package's own (``_rels/.rels``) for part ``""``."""
+    def related(self, part: str) -> list[tuple[str, str, str]]:
+        """The (id, type, part name) of `part`'s internal relationships, in their order;
+        the package's own (``_rels/.rels``) for part ``""``."""
         folder, name = posixpath.split(part)
         rels = posixpath.join(folder, "_rels", f"{name}.rels")
         if not self.has(rels):
             return []
-        root = _tree(self.raw(rels), f"the {self._kind}'s {rels}")
+        root = self.tree(rels)
         out = []
         for rel in root.iter():
             target = rel.get("Target")
@@ -198,20 +451,27 @@ class _Package:
             if rel.get("TargetMode") == "External":
                 continue
             name = posixpath.normpath(posixpath.join(folder, target)).lstrip("/")
-            out.append((rel.get("Type", "").rpartition("/")[2], name))
+            out.append((rel.get("Id", ""), rel.get("Type", "").rpartition("/")[2], name))
         return out
 
     def raw(self, name: str) -> bytes:
-        with self._open(name) as stream:
+        with self.open(name) as stream:
             return stream.read_all()
 
     def read(self, name: str, fmt: _Format, within: frozenset[str] | None = None) -> str:
         """The text of XML part `name`; only what is inside an element of `within` if
         given."""
-        with self._open(name) as stream:
-            return _Reader(fmt, within).read(stream, f"the {self._kind}'s {name}")
+        with self.open(name) as stream:
+            return _Reader(fmt, within).read(stream, self.what(name))
 
-    def _open(self, name: str) -> _Bounded:
+    def what(self, name: str) -> str:
+        return f"the {self._kind}'s {name}"
+
+    def tree(self, name: str) -> Element:
+        """A small part (relationships, a workbook, styles) as a tree."""
+        return _tree(self.raw(name), self.what(name))
+
+    def open(self, name: str) -> _Bounded:
         try:
             return _Bounded(self._zip.open(name), self, name)
         except (KeyError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
@@ -267,6 +527,22 @@ def _tree(data: bytes, what: str) -> Element:
         raise CorruptDocument(f"{what} is not well-formed XML: {exc}") from exc
 
 
+def _events(stream: _Bounded, what: str) -> Iterator[tuple[str, Element]]:
+    """The start and end of each element of an XML part, as it is inflated."""
+    try:
+        yield from iterparse(
+            stream,
+            events=("start", "end"),
+            forbid_dtd=False,
+            forbid_entities=True,
+            forbid_external=True,
+        )
+    except DefusedXmlException as exc:
+        raise CorruptDocument(f"{what} declares {type(exc).__name__}: not read") from exc
+    except ParseError as exc:
+        raise CorruptDocument(f"{what} is not well-formed XML: {exc}") from exc
+
+
 def _local(tag: object) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
@@ -290,25 +566,14 @@ class _Reader:
         """Paragraphs open: one in another is a text box's."""
 
     def read(self, stream: _Bounded, what: str) -> str:
-        try:
-            for event, el in iterparse(
-                stream,
-                events=("start", "end"),
-                forbid_dtd=False,
-                forbid_entities=True,
-                forbid_external=True,
-            ):
-                if event == "start":
-                    self._path.append(el)
-                    self._on(_local(el.tag), el, 1)
-                else:
-                    self._path.pop()
-                    self._on(_local(el.tag), el, -1)
-        except DefusedXmlException as exc:
-            raise CorruptDocument(f"{what} declares {type(exc).__name__}: not read") from exc
-        except ParseError as exc:
-            raise CorruptDocument(f"{what} is not well-formed XML: {exc}") from exc
-        return "\n".join(self._lines)
+        for event, el in _events(stream, what):
+            if event == "start":
+                self._path.append(el)
+                self._on(_local(el.tag), el, 1)
+            else:
+                self._path.pop()
+                self._on(_local(el.tag), el, -1)
+        return "\n".join(self._lines).strip()
 
     def _on(self, name: str, el: Element, step: int) -> None:
         """An element starts (`step` 1) or ends (-1)."""
@@ -341,12 +606,12 @@ class _Reader:
                 self._drop()
 
     def _add(self, line: str) -> None:
-        """A paragraph or a row: to the open cell, if any, else a line."""
+        """A paragraph or a row: to the open cell, if any, else a line (an empty paragraph
+        too: the blank line a writer leaves between blocks)."""
         line = line.strip()
-        if not line:
-            return
         if self._cells:
-            self._cells[-1].append(line)
+            if line:
+                self._cells[-1].append(line)
         else:
             self._lines.append(line)
 

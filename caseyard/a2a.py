@@ -64,7 +64,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agents.office import DOCX, ODT
+from agents.office import DOCX, ODS, ODT, XLSX
 from agents.spec import AgentSpec
 from caseyard import __version__
 from caseyard.app import App, submit_bytes
@@ -109,6 +109,8 @@ DOCUMENT_MODES = [
     "application/xml",
     DOCX,
     ODT,
+    XLSX,
+    ODS,
 ]
 
 
@@ -355,6 +357,8 @@ def _name_for(media_type: str) -> str:
         "text/xml": ".xml",
         DOCX: ".docx",
         ODT: ".odt",
+        XLSX: ".xlsx",
+        ODS: ".ods",
     }
     return "document" + suffixes.get(media_type, ".txt")
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from agents.office import DOCX, ODT
+from agents.office import DOCX, ODS, ODT, XLSX
 from bus import Bus, Record, TopicPartition, partition_for, read_to_end
 from caseyard import __version__
 from caseyard.errors import ConfigError
@@ -65,6 +65,8 @@ MEDIA_TYPES = {
     ".bmp": "image/bmp",
     ".docx": DOCX,
     ".odt": ODT,
+    ".xlsx": XLSX,
+    ".ods": ODS,
     ".xml": "application/xml",  # e-invoices (UBL, CII) and other XML: agents/einvoice.py
     ".isdoc": "application/xml",
 }

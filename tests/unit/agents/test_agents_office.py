@@ -13,7 +13,7 @@ import pytest
 from agents import office
 from agents.documents import media_type_for, read_text
 from agents.errors import CorruptDocument, DocumentTooLarge, EmptyDocument
-from agents.office import DOCX, ODT, docx_text, odt_text
+from agents.office import DOCX, ODS, ODT, docx_text, ods_text, odt_text, xlsx_text
 from tests.documents import encrypted_office_file, zip_bomb_docx
 
 W = (
@@ -251,3 +251,107 @@ def test_a_package_that_inflates_past_the_budget_is_refused_as_it_inflates() -> 
     assert len(bomb) < office.MAX_XML_BYTES // 500
     with pytest.raises(DocumentTooLarge, match="inflates to over 67,108,864 bytes"):
         docx_text(bomb)
+
+
+S = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+R = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+
+
+def _xlsx(sheets: dict[str, str], strings: list[str], date1904: bool = False) -> bytes:
+    """A workbook whose sheets (name -> sheetData rows; a name starting with "~" is
+    hidden) share `strings`; cell style 1 is a date, 2 an amount with two decimals, 3 a
+    custom day.month.year date with a time, 4 a percentage, 5 a custom currency format."""
+    hidden = ' state="hidden"'
+    listed = "".join(
+        f'<sheet name="{name.lstrip("~")}" sheetId="{i}" r:id="s{i}"'
+        f"{hidden if name.startswith('~') else ''}/>"
+        for i, name in enumerate(sheets, 1)
+    )
+    system = ' date1904="1"' if date1904 else ""
+    rels = "".join(
+        f'<Relationship Id="s{i}" Type="{RELS}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+        for i in range(1, len(sheets) + 1)
+    )
+    shared = "".join(f"<si><t>{text}</t></si>" for text in strings)
+    return _zip(
+        {
+            "_rels/.rels": PACKAGE_RELS.format(main="xl/workbook.xml"),
+            "xl/workbook.xml": (
+                f"<workbook {S} {R}><workbookPr{system}/><sheets>{listed}</sheets></workbook>"
+            ),
+            "xl/_rels/workbook.xml.rels": (
+                '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                f'relationships">{rels}'
+                f'<Relationship Id="st" Type="{RELS}/sharedStrings" Target="sharedStrings.xml"/>'
+                f'<Relationship Id="sy" Type="{RELS}/styles" Target="styles.xml"/>'
+                "</Relationships>"
+            ),
+            "xl/sharedStrings.xml": f"<sst {S}>{shared}</sst>",
+            "xl/styles.xml": (
+                f'<styleSheet {S}><numFmts><numFmt numFmtId="164" formatCode="dd/mm/yyyy hh:mm"/>'
+                '<numFmt numFmtId="165" formatCode="#,##0.00\\ [$€-407];[Red]-#,##0.00"/>'
+                '</numFmts><cellXfs><xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="4"/>'
+                '<xf numFmtId="164"/><xf numFmtId="10"/><xf numFmtId="165"/></cellXfs>'
+                "</styleSheet>"
+            ),
+            **{
+                f"xl/worksheets/sheet{i}.xml": (
+                    f"<worksheet {S}><sheetData>{rows}</sheetData></worksheet>"
+                )
+                for i, rows in enumerate(sheets.values(), 1)
+            },
+        }
+    )
+
+
+def test_a_bank_statement_workbook_reads_as_its_sheet_shows_it() -> None:
+    """Excel counts days from 1899-12-30: 2026-01-01 is day 46023 (2025-01-01 is 45658)."""
+    rows = (
+        '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c>'
+        '<c r="C1" t="s"><v>2</v></c></row>'
+        '<row r="2"><c r="A2" s="1"><v>46096</v></c><c r="B2" t="inlineStr"><is><t>Rent'
+        '</t></is></c><c r="C2" s="2"><v>-1250.5</v></c></row>'
+        # An empty row, then one whose amount is a float that prints long in binary.
+        '<row r="3"/><row r="4"><c r="A4" s="3"><v>46097.75</v></c><c r="B4" t="s">'
+        '<v>3</v></c><c r="C4"><v>19.899999999999999</v></c><c r="D4" s="4"><v>0.19</v>'
+        '</c><c r="E4" s="5"><f>C4*2</f><v>39.8</v></c><c r="F4" t="b"><v>1</v></c>'
+        '<c r="G4" t="e"><v>#N/A</v></c></row>'
+    )
+    data = _xlsx({"Umsätze": rows}, ["Date", "Text", "Amount", "Salary"])
+    assert xlsx_text(data) == (
+        "Date\tText\tAmount\n"
+        "2026-03-15\tRent\t-1250.50\n"
+        "2026-03-16 18:00\tSalary\t19.9\t19.00%\t39.80\tTRUE\t#N/A"
+    )
+
+
+def test_a_workbooks_hidden_sheets_are_left_out_and_its_sheets_named() -> None:
+    cell = '<row r="1"><c r="A1" t="s"><v>{}</v></c></row>'
+    data = _xlsx(
+        {"Invoice": cell.format(0), "~Rates": cell.format(1), "Items": cell.format(2)},
+        ["INVOICE 2026-7", "internal rate 0.8", "Widget"],
+    )
+    assert xlsx_text(data) == "Sheet: Invoice\nINVOICE 2026-7\n\nSheet: Items\nWidget"
+
+
+def test_a_workbook_of_the_1904_date_system() -> None:
+    data = _xlsx({"S": '<row r="1"><c r="A1" s="1"><v>44634</v></c></row>'}, [], date1904=True)
+    assert xlsx_text(data) == "2026-03-15"
+
+
+def test_an_ods_spreadsheet_is_its_cells_as_they_display() -> None:
+    content = (
+        f"<office:document-content {ODF}><office:body><office:spreadsheet>"
+        '<table:table table:name="Statement"><table:table-row>'
+        '<table:table-cell office:value-type="date" office:date-value="2026-03-15">'
+        "<text:p>15.03.2026</text:p></table:table-cell>"
+        '<table:table-cell office:value-type="float" office:value="-1250.5">'
+        "<text:p>-1.250,50 €</text:p></table:table-cell>"
+        '<table:table-cell table:number-columns-repeated="1000"/></table:table-row>'
+        '<table:table-row table:number-rows-repeated="1048570"><table:table-cell/>'
+        "</table:table-row></table:table></office:spreadsheet></office:body>"
+        "</office:document-content>"
+    )
+    data = _zip({"mimetype": ODS, "content.xml": content})
+    assert ods_text(data) == "15.03.2026\t-1.250,50 €"
+    assert read_text(data, media_type_for("statement.ods")) == "15.03.2026 -1.250,50 €"
