@@ -1,4 +1,5 @@
-"""Generate the sample documents in ``examples/documents`` (text, e-mail, HTML and PDF).
+"""Generate the sample documents in ``examples/documents`` (text, e-mail, HTML, PDF, DOCX,
+XML and images).
 
     .venv/bin/python scripts/make_examples.py
 
@@ -15,10 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import zipfile
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape
 
 import stdnum.iban
 from fpdf import FPDF
@@ -960,6 +963,44 @@ Helen Marsh""",
 
 add(
     Doc(
+        "complaint_heating_repair_letter.docx",
+        "complaint",
+        kind="docx",
+        # The sender's letterhead is the page header, as a word processor's template has it.
+        subject="Margarethe Lindqvist · Kirchweg 14 · 24103 Kiel · m.lindqvist@example.de",
+        content="""Wärmetechnik Brandt GmbH
+Kundendienst
+Holtenauer Straße 201
+24105 Kiel
+
+Kiel, 11. März 2026
+
+Beschwerde: Reparatur der Heizungsanlage, Auftrag KD-55210
+
+Sehr geehrte Damen und Herren,
+
+am 19. Februar hat Ihr Techniker die Umwälzpumpe meiner Gasheizung ausgetauscht. Seitdem fällt
+die Heizung jede Nacht aus, und das Display zeigt den Fehler F28. Ein zweiter Termin am
+2. März wurde ohne Nachricht abgesagt; telefonisch erreiche ich seitdem niemanden.
+
+Berechnet wurden mir:
+Position	Betrag
+Umwälzpumpe	412,00 EUR
+Arbeitszeit 2,5 h	187,50 EUR
+Anfahrt	45,00 EUR
+
+Ich bitte Sie, die Anlage bis zum 20. März kostenlos instand zu setzen oder mir die Kosten der
+Reparatur von 644,50 EUR zu erstatten. Geschieht beides nicht, wende ich mich an die
+Verbraucherzentrale Schleswig-Holstein.
+
+Mit freundlichen Grüßen
+
+Margarethe Lindqvist""",
+    )
+)
+
+add(
+    Doc(
         "complaint_account_fees.txt",
         "complaint",
         content="""Mr. Pieter Vos
@@ -1448,6 +1489,80 @@ def write_pdf(path: Path, text: str) -> None:
     path.write_bytes(bytes(pdf.output()))
 
 
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_DOCX_PARTS = {
+    "[Content_Types].xml": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/word/document.xml" ContentType="application/vnd.'
+        'openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
+        '<Override PartName="/word/header1.xml" ContentType="application/vnd.'
+        'openxmlformats-officedocument.wordprocessingml.header+xml"/></Types>'
+    ),
+    "_rels/.rels": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{_R}/officeDocument" Target="word/document.xml"/>'
+        "</Relationships>"
+    ),
+    "word/_rels/document.xml.rels": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{_R}/header" Target="header1.xml"/>'
+        "</Relationships>"
+    ),
+}
+
+
+def _docx_paragraph(line: str) -> str:
+    return f'<w:p><w:r><w:t xml:space="preserve">{escape(line)}</w:t></w:r></w:p>'
+
+
+def write_docx(path: Path, header: str, text: str) -> None:
+    """A DOCX as a word processor saves a letter: `header` the page header, each line of
+    `text` a paragraph (a line of over 80 characters goes on in the next: it is wrapped
+    here, not in Word), and a run of lines with tabs a table (a row per line)."""
+    body: list[str] = []
+    rows: list[str] = []
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if lines and len(lines[-1]) > 80 and line:
+            lines[-1] += " " + line
+        else:
+            lines.append(line)
+    for line in [*lines, ""]:
+        if "\t" in line:
+            cells = "".join(f"<w:tc>{_docx_paragraph(c)}</w:tc>" for c in line.split("\t"))
+            rows.append(f"<w:tr>{cells}</w:tr>")
+            continue
+        if rows:
+            body.append(f"<w:tbl><w:tblPr/>{''.join(rows)}</w:tbl>")
+            rows = []
+        body.append(_docx_paragraph(line))
+    section = '<w:sectPr><w:headerReference w:type="default" r:id="rId1"/></w:sectPr>'
+    namespaces = f'xmlns:w="{_W}" xmlns:r="{_R}"'
+    parts = {
+        **_DOCX_PARTS,
+        "word/document.xml": (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            f"<w:document {namespaces}><w:body>{''.join(body[:-1])}{section}</w:body>"
+            "</w:document>"
+        ),
+        "word/header1.xml": (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            f"<w:hdr {namespaces}>{_docx_paragraph(header)}</w:hdr>"
+        ),
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        for name, content in parts.items():
+            info = zipfile.ZipInfo(name, date_time=(2026, 3, 1, 9, 0, 0))  # deterministic
+            info.compress_type = zipfile.ZIP_DEFLATED
+            package.writestr(info, content)
+
+
 def write_eml(path: Path, doc: Doc) -> None:
     mail = EmailMessage()
     mail["From"] = doc.sender
@@ -1551,6 +1666,8 @@ def main() -> int:
             write_pdf(path, doc.content)
         elif doc.kind == "eml":
             write_eml(path, doc)
+        elif doc.kind == "docx":
+            write_docx(path, doc.subject, doc.content)
         else:
             path.write_text(doc.content + "\n", encoding="utf-8")
         entry: dict[str, object] = {"doc_type": doc.doc_type}
