@@ -1,11 +1,12 @@
 """Personal data taken out of text before it leaves for a remote model.
 
 What is masked, each found as strictly as a library can check it: IBANs (their checksum,
-python-stdnum), payment card numbers (the Luhn check) and the security code written next
-to one, e-mail addresses, phone numbers (libphonenumber's matcher for the regions whose
-languages caseyard reads) and national ids (US SSN, UK National Insurance number). Each
-value becomes ``[kind]``; a pipeline step lets kinds through with ``allow_pii`` in its
-parameters (``allow_pii: "email,phone"``).
+python-stdnum; under an "IBAN" label also one whose check digits alone fail, a misprinted
+or altered account being someone's account all the same), payment card numbers (the Luhn
+check) and the security code written next to one, e-mail addresses, phone numbers
+(libphonenumber's matcher for the regions whose languages caseyard reads) and national ids
+(US SSN, UK National Insurance number). Each value becomes ``[kind]``; a pipeline step
+lets kinds through with ``allow_pii`` in its parameters (``allow_pii: "email,phone"``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,27 @@ def _matches(
     return find
 
 
+_IBAN_LABEL = re.compile(r"\bIBAN\b", re.IGNORECASE)
+
+
+def _ibans(text: str) -> Spans:
+    for m in _IBAN.finditer(text):
+        compact = m.group(0).replace(" ", "")
+        if iban.is_valid(compact) or (
+            _IBAN_LABEL.search(text, max(0, m.start() - 30), m.start()) and _misprinted(compact)
+        ):
+            yield m.span()
+
+
+def _misprinted(compact: str) -> bool:
+    """An IBAN in its country's length and format whose check digits alone are wrong."""
+    try:
+        digits = iban.calc_check_digits(compact)
+    except ValueError:
+        return False
+    return iban.is_valid(compact[:2] + digits + compact[4:], check_country=False)
+
+
 def _cvv(text: str) -> Spans:
     for m in _CVV.finditer(text):
         yield m.span(1)
@@ -56,7 +78,7 @@ def _phones(text: str) -> Spans:
 
 
 _FINDERS: tuple[tuple[str, Callable[[str], Spans]], ...] = (
-    ("iban", _matches(_IBAN, lambda s: iban.is_valid(s.replace(" ", "")))),
+    ("iban", _ibans),
     ("card", _matches(_CARD, lambda s: luhn.is_valid(re.sub(r"\D", "", s)))),
     ("cvv", _cvv),
     ("email", _matches(_EMAIL)),

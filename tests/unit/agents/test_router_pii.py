@@ -43,6 +43,17 @@ def test_numbers_that_fail_their_check_are_not_taken_for_an_iban_or_a_card() -> 
     assert "DE44 5001 0517 5407 3249 32" in masked
 
 
+def test_an_account_under_an_iban_label_is_masked_though_its_check_digits_fail() -> None:
+    """What the extractor answers for such a page (a misprint, an altered account) is an
+    account all the same: it does not leave unmasked."""
+    text = "IBAN: DE12 5001 0517 5407 3249 32\nRef DE12 5001 0517 5407 3249 32"
+    masked, counts = redact_pii(text)
+    assert masked == "IBAN: [iban]\nRef DE12 5001 0517 5407 3249 32"
+    assert counts == {"iban": 1}
+    # Under the label, a number that is no account of its country's format stays.
+    assert redact_pii("IBAN: DE12 5001 0517 5407 3249 3")[1] == {}
+
+
 def test_allowed_kinds_pass() -> None:
     masked, counts = redact_pii(LETTER, allow={"email", "phone"})
     assert "jane.roe@example.com" in masked and "+49 30 1234567" in masked
