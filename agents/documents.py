@@ -1,15 +1,15 @@
 """Turn a case document (bytes + media type) into plain text for the models.
 
-Readers exist for plain text (``text/*``), e-mail (``message/rfc822``), PDF
-(``application/pdf``, via pypdf; a PDF without a text layer, a scan, goes through OCR, and
-so does a scan whose text layer garbles its words),
+Readers exist for plain text (``text/*``), e-mail (``message/rfc822``, and Outlook's
+``.msg``: ``agents.outlook``), PDF (``application/pdf``, via pypdf; a PDF without a text
+layer, a scan, goes through OCR, and so does a scan whose text layer garbles its words),
 images (PNG, JPEG, TIFF, WebP, GIF, BMP: OCR, ``agents.ocr``), HTML (``text/html``, via
 the stdlib parser), office documents (DOCX, ODT, XLSX, ODS: ``agents.office``) and XML
-(e-invoices' data as labelled lines, ``agents.einvoice``; a Factur-X or
-ZUGFeRD PDF's embedded e-invoice is read before its pages). An
-e-mail yields its From/To/Subject/Date headers, its body (text/plain preferred, HTML
-converted otherwise) and the text of readable attachments, because invoices usually travel
-as PDF attachments. Anything unusable raises a non-retryable `DocumentError`.
+(e-invoices' data as labelled lines, ``agents.einvoice``; a Factur-X or ZUGFeRD PDF's
+embedded e-invoice is read before its pages). An e-mail yields its From/To/Subject/Date
+headers, its body (text/plain preferred, HTML converted otherwise) and the text of
+readable attachments, because invoices usually travel as PDF attachments. Anything
+unusable raises a non-retryable `DocumentError`.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from agents.errors import (
 )
 from agents.ocr import MAX_OCR_PAGES, OcrText, OcrWord, ocr
 from agents.office import DOCX, ODS, ODT, XLSX, docx_text, ods_text, odt_text, xlsx_text
+from agents.outlook import MSG, OutlookMessage, read_msg
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
@@ -76,6 +77,7 @@ models see at most this much."""
 
 _EXTRA_TYPES = {
     ".eml": "message/rfc822",
+    ".msg": MSG,
     ".md": "text/markdown",
     ".htm": "text/html",
     ".isdoc": "application/xml",  # the Czech e-invoice, UBL-like
@@ -294,6 +296,8 @@ def _reader_for(base: str) -> Callable[[bytes, str | None], str | OcrText]:
         return _read_image
     if base in _EMAIL_TYPES:
         return _read_email
+    if base == MSG:
+        return _read_outlook
     if base in _HTML_TYPES:
         return lambda data, charset: html_to_text(_decode(data, charset))
     if base == DOCX:
@@ -565,14 +569,47 @@ def _read_email(data: bytes, _charset: str | None) -> str:
     header = "\n".join(f"{name}: {message[name]}" for name in _HEADERS if message[name])
     plain = message.get_body(preferencelist=("plain",))
     rich = message.get_body(preferencelist=("html",))
-    plain_text = _part_text(plain) if plain is not None else ""
-    rich_text = _part_text(rich) if rich is not None else ""
+    attachments = [_attachment_text(a) for a in message.iter_attachments()]
+    return _message_text(
+        header,
+        _part_text(plain) if plain is not None else "",
+        _part_text(rich) if rich is not None else "",
+        attachments,
+        str(message["Subject"] or ""),
+    )
+
+
+def _read_outlook(data: bytes, _charset: str | None) -> str:
+    return _outlook_text(read_msg(data))
+
+
+def _outlook_text(message: OutlookMessage) -> str:
+    """An Outlook message as an e-mail reads: its headers, its body, its attachments (an
+    attached message as a message)."""
+    header = "\n".join(f"{name}: {value}" for name, value in message.headers)
+    attachments = []
+    for attached in message.attachments:
+        if attached.message is not None:
+            text = _outlook_text(attached.message)
+            attachments.append(f"--- attachment: {attached.name} ---\n{text}")
+        elif attached.data is not None:
+            media_type = attached.media_type or "application/octet-stream"
+            attachments.append(_attached(attached.name, media_type, attached.data, None))
+    plain = message.plain
+    if message.rtf_only:
+        plain = "[the message's body is stored only as rich text (RTF), which is not read]"
+    rich = html_to_text(message.html) if message.html.strip() else ""
+    return _message_text(header, plain, rich, attachments, message.subject)
+
+
+def _message_text(
+    header: str, plain_text: str, rich_text: str, attachments: list[str], subject: str
+) -> str:
     # Plain text is what the sender meant to be read, unless it is a stub such as "view
     # this message in HTML" next to the real content.
     body = rich_text if len(plain_text.strip()) * 3 < len(rich_text.strip()) else plain_text
-    content = [body, *(_attachment_text(a) for a in message.iter_attachments())]
-    content = [part for part in content if part.strip()]
-    if not content and not str(message["Subject"] or "").strip():
+    content = [part for part in (body, *attachments) if part.strip()]
+    if not content and not subject.strip():
         # Headers alone say who wrote, not what: there is nothing to classify.
         raise EmptyDocument("the e-mail has no subject, body or readable attachment")
     return "\n\n".join(part for part in (header, *content) if part.strip())
@@ -586,20 +623,25 @@ def _part_text(part: Message) -> str:
 
 
 def _attachment_text(part: Message) -> str:
-    content_type = part.get_content_type()
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
     name = part.get_filename() or "attachment"
+    return _attached(name, part.get_content_type(), payload, part.get_content_charset())
+
+
+def _attached(name: str, content_type: str, payload: bytes, charset: str | None) -> str:
+    """An attachment's text under its name; what cannot be read, said so."""
+    if not payload.strip():
+        return ""
     if content_type == "application/octet-stream" and name != "attachment":
         # Mail clients send what they cannot name as bytes: the file's name says what.
         try:
             content_type = media_type_for(name)
         except UnsupportedMediaType:
             pass
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes) or not payload.strip():
-        return ""
     try:
-        reader = _reader_for(content_type)
-        text = reader(payload, part.get_content_charset())
+        text = _reader_for(content_type)(payload, charset)
     except DocumentError as exc:
         # One unreadable attachment must not hide the message itself; say what was lost.
         return f"[attachment {name} could not be read: {exc}]"

@@ -65,6 +65,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agents.office import DOCX, ODS, ODT, XLSX
+from agents.outlook import MSG
 from agents.spec import AgentSpec
 from caseyard import __version__
 from caseyard.app import App, submit_bytes
@@ -111,6 +112,7 @@ DOCUMENT_MODES = [
     ODT,
     XLSX,
     ODS,
+    MSG,
 ]
 
 
@@ -359,6 +361,7 @@ def _name_for(media_type: str) -> str:
         ODT: ".odt",
         XLSX: ".xlsx",
         ODS: ".ods",
+        MSG: ".msg",
     }
     return "document" + suffixes.get(media_type, ".txt")
 

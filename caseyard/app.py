@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from agents.office import DOCX, ODS, ODT, XLSX
+from agents.outlook import MSG
 from bus import Bus, Record, TopicPartition, partition_for, read_to_end
 from caseyard import __version__
 from caseyard.errors import ConfigError
@@ -52,6 +53,7 @@ MEDIA_TYPES = {
     ".txt": "text/plain",
     ".text": "text/plain",
     ".eml": "message/rfc822",
+    ".msg": MSG,  # Outlook
     ".pdf": "application/pdf",
     ".html": "text/html",
     ".htm": "text/html",

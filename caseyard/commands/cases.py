@@ -61,7 +61,9 @@ def register(app: typer.Typer) -> None:
     def submit_command(
         paths: Annotated[
             list[Path],
-            typer.Argument(help="Documents (.txt .eml .html .pdf .docx .odt .xml, images)."),
+            typer.Argument(
+                help="Documents (.txt .eml .msg .html .pdf .docx .odt .xlsx .ods .xml, images)."
+            ),
         ],
         wait: Annotated[bool, typer.Option("--wait", help="Wait for each case's outcome.")] = False,
         timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most.")] = 120.0,
