@@ -18,6 +18,7 @@ import codecs
 import email
 import email.policy
 import io
+import logging
 import mimetypes
 import re
 import sys
@@ -44,6 +45,8 @@ from agents.errors import (
 from agents.ocr import MAX_OCR_PAGES, OcrText, OcrWord, ocr
 from agents.office import DOCX, ODS, ODT, XLSX, docx_text, ods_text, odt_text, xlsx_text
 from agents.outlook import MSG, OutlookMessage, read_msg
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
@@ -76,8 +79,17 @@ MAX_TEXT_CHARS = 500_000
 models see at most this much."""
 
 _EXTRA_TYPES = {
+    # What Python's own table may not know (it learns the rest from the system's
+    # /etc/mime.types, which a slim container image lacks).
     ".eml": "message/rfc822",
     ".msg": MSG,
+    ".docx": DOCX,
+    ".odt": ODT,
+    ".xlsx": XLSX,
+    ".ods": ODS,
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
     ".md": "text/markdown",
     ".htm": "text/html",
     ".isdoc": "application/xml",  # the Czech e-invoice, UBL-like
@@ -634,8 +646,9 @@ def _attached(name: str, content_type: str, payload: bytes, charset: str | None)
     """An attachment's text under its name; what cannot be read, said so."""
     if not payload.strip():
         return ""
-    if content_type == "application/octet-stream" and name != "attachment":
-        # Mail clients send what they cannot name as bytes: the file's name says what.
+    if content_type in _UNNAMED_TYPES and name != "attachment":
+        # Mail clients send what they cannot name as bytes (a DOCX as a ZIP): the file's
+        # name says what.
         try:
             content_type = media_type_for(name)
         except UnsupportedMediaType:
@@ -645,7 +658,19 @@ def _attached(name: str, content_type: str, payload: bytes, charset: str | None)
     except DocumentError as exc:
         # One unreadable attachment must not hide the message itself; say what was lost.
         return f"[attachment {name} could not be read: {exc}]"
+    except Exception as exc:
+        # A reader's own fault: said in the text, logged with its traceback to be mended.
+        log.exception("reading attachment %s failed", name)
+        return f"[attachment {name} could not be read: {type(exc).__name__}: {exc}]"
     return f"--- attachment: {name} ---\n{text}"
+
+
+_UNNAMED_TYPES = {
+    "application/octet-stream",
+    "application/zip",
+    "application/x-zip-compressed",
+    "application/x-zip",
+}
 
 
 _BLOCK_TAGS = frozenset(

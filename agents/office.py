@@ -7,28 +7,31 @@ a ZIP package of XML parts. A word-processing document's text is read from the p
 the order a reader sees it: the page header (a letterhead), the body, the footer.
 A paragraph is a line; a table row is a line of its cells (the way a PDF's text layer
 gives a row), a cell's paragraphs joined by spaces. What the page does not show is left
-out: deleted and moved-away text of tracked changes, hidden runs, comments, field codes,
-footnotes, and the fallback copy of a text box (a DOCX carries each text box twice). A
-spreadsheet is its visible sheets' rows, each cell as the sheet shows it: an XLSX keeps a
-date as a day count and an amount as a binary number, and its number format says how they
-are shown (`2026-03-15`, `1234.50`).
+out (deleted and moved-away text of tracked changes, hidden text and sections, comments,
+field codes, ruby text, the fallback copy of a text box: a DOCX carries each text box
+twice), and so are footnotes, whose text would split the sentences they annotate. A
+spreadsheet is its visible sheets' rows and columns, each cell as the sheet shows it: an
+XLSX keeps a date as a day count and an amount as a binary number, and its number format
+says how they are shown (`2026-03-15`, `1234.50`); an ODS cell holds the text it shows.
 
 Hostile packages: every XML part is parsed by defusedxml (an entity declaration or an
-external reference refuses the document) as a stream, its elements dropped once read, and
-the parts' uncompressed bytes are counted as they are inflated (`MAX_XML_BYTES`), so a
-small file that inflates to gigabytes costs that budget, not the memory. A password-
-protected file is an encrypted OLE container, not a ZIP, and is said to be one.
+external reference refuses the document) as a stream, its elements dropped once read; the
+parts' uncompressed bytes are counted as they are inflated (`MAX_XML_BYTES`), so a small
+file that inflates to gigabytes costs that budget, not the memory; the text read stops at
+`MAX_CHARS` (a string a thousand cells repeat); parts read whole are bounded apart. A
+password-protected file is an encrypted OLE container, not a ZIP, and is said to be one.
 """
 
 from __future__ import annotations
 
 import io
+import lzma
 import math
 import posixpath
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Self
@@ -41,6 +44,7 @@ from agents.errors import CorruptDocument, DocumentTooLarge
 
 __all__ = [
     "DOCX",
+    "MAX_CHARS",
     "MAX_XML_BYTES",
     "ODS",
     "ODT",
@@ -60,8 +64,16 @@ MAX_XML_BYTES = 64 * 1024 * 1024
 """The XML one document may inflate to, all its parts together: a 1,000-page contract's
 is a few tens of MB; a ZIP bomb stops here."""
 
+MAX_CHARS = 1_000_000
+"""The text read of one document; the rest is not read (``agents.documents`` keeps half
+of it): a small sheet whose one long string fills a thousand cells stops here."""
+
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 """The signature of an OLE compound file: a Word 97-2003 .doc, or an encrypted package."""
+
+
+def _nothing_hidden(_name: str, _el: Element) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -76,9 +88,27 @@ class _Format:
     mixed: bool
     """Text sits between elements too (ODT: a paragraph's text and its children's tails)."""
     skipped: frozenset[str]
-    """Subtrees that are not on the page."""
+    """Subtrees that are not on the page, or that are left out (footnotes)."""
     marks: dict[str, str]
     """Elements that stand for a character: a tab, a line break, a non-breaking hyphen."""
+    hidden: Callable[[str, Element], bool] = _nothing_hidden
+    """An element whose attributes say the page does not show it (an ODF section set not
+    to display, a collapsed spreadsheet row)."""
+    foreign: str = "{-}"
+    """The namespace (as a tag starts) none of whose elements is text on the page."""
+    repeats: tuple[str, str] = ("", "")
+    """The attributes by which a row and a cell stand for several equal ones."""
+
+    def skips(self, name: str, el: Element) -> bool:
+        return name in self.skipped or el.tag.startswith(self.foreign)
+
+
+def _odf_hidden(name: str, el: Element) -> bool:
+    if name == "section":
+        return _attribute(el, "display") == "none"
+    if name == "table-row":
+        return _attribute(el, "visibility") in ("collapse", "filter")
+    return False
 
 
 _DOCX = _Format(
@@ -88,9 +118,10 @@ _DOCX = _Format(
     text=frozenset({"t"}),
     mixed=False,
     # Properties (a tab stop is a `tab` too), the text box's VML copy, tracked deletions
-    # and moves. (Field codes, `instrText`, and deleted text, `delText`, are no `t`.)
+    # and moves, ruby text above its base. (Field codes, `instrText`, and deleted text,
+    # `delText`, are no `t`.)
     skipped=frozenset(
-        {"pPr", "rPr", "tblPr", "trPr", "tcPr", "sectPr", "Fallback", "del", "moveFrom"}
+        {"pPr", "rPr", "tblPr", "trPr", "tcPr", "sectPr", "Fallback", "del", "moveFrom", "rt"}
     ),
     marks={"tab": "\t", "ptab": "\t", "br": "\n", "cr": "\n", "noBreakHyphen": "-"},
 )
@@ -100,12 +131,16 @@ _ODF = _Format(
     cells=frozenset({"table-cell"}),
     text=frozenset(),
     mixed=True,
-    # Tracked deletions, comments, footnotes, a merged cell's hidden copy, an image's
-    # title and description (its alternative text).
+    # Tracked deletions, comments, a merged cell's hidden copy, text shown on a condition;
+    # footnotes are left out as a DOCX's are (their marks would split the sentence).
     skipped=frozenset(
-        {"tracked-changes", "annotation", "note", "deletion", "covered-table-cell", "title", "desc"}
+        {"tracked-changes", "annotation", "note", "deletion", "covered-table-cell", "hidden-text"}
     ),
     marks={"tab": "\t", "line-break": "\n"},
+    hidden=_odf_hidden,
+    # An image's title and description: its alternative text.
+    foreign="{urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0}",
+    repeats=("number-rows-repeated", "number-columns-repeated"),
 )
 
 
@@ -167,7 +202,8 @@ def _opendocument(data: bytes, kind: str) -> str:
 def xlsx_text(data: bytes, _charset: str | None = None) -> str:
     """The text of an XLSX workbook: each visible sheet's rows, a row a line of its cells
     as the sheet shows them (a date as a date, an amount with its format's decimals), the
-    sheet's name above its rows when there are several.
+    sheet's name above its rows when there are several; hidden sheets, rows and columns
+    left out.
 
     Raises:
         As `docx_text`.
@@ -179,8 +215,7 @@ def xlsx_text(data: bytes, _charset: str | None = None) -> str:
     kinds = {kind: name for _, kind, name in related}
     root = package.tree(book)
     date1904 = any(
-        _local(el.tag) == "workbookPr" and el.get("date1904", "").lower() in ("1", "true")
-        for el in root.iter()
+        _local(el.tag) == "workbookPr" and _flag(el.get("date1904")) for el in root.iter()
     )
     sheets = [
         (el.get("name") or "", _relationship(el))
@@ -197,11 +232,18 @@ def xlsx_text(data: bytes, _charset: str | None = None) -> str:
         part = parts.get(rid)
         if part is None or not package.has(part):
             continue
-        rows = _rows(package, part, cells)
+        rows, full = _rows(package, part, cells)
         if rows:
             heading = [f"Sheet: {name}"] if len(sheets) > 1 else []
             texts.append("\n".join([*heading, *rows]))
+        if full:
+            break
     return "\n\n".join(texts)
+
+
+def _flag(value: str | None) -> bool:
+    """An OOXML boolean attribute set (``1``/``true``)."""
+    return (value or "").lower() in ("1", "true")
 
 
 def _relationship(el: Element) -> str:
@@ -210,28 +252,32 @@ def _relationship(el: Element) -> str:
 
 
 def _shared_strings(package: _Package, part: str | None) -> list[str]:
-    """The workbook's strings, by index (a cell of type ``s`` holds one's index); the
-    phonetic guide of a Japanese string (``rPh``) is no part of it."""
+    """The workbook's strings, by index (a cell of type ``s`` holds one's index)."""
     if part is None or not package.has(part):
         return []
     strings: list[str] = []
-    pieces: list[str] = []
-    phonetic = 0
     root: Element | None = None
     with package.open(part) as stream:
         for event, el in _events(stream, package.what(part)):
-            name = _local(el.tag)
             if root is None:
                 root = el
-            if name == "rPh":
-                phonetic += 1 if event == "start" else -1
-            elif event == "end" and name == "t" and not phonetic:
-                pieces.append(el.text or "")
-            elif event == "end" and name == "si":
-                strings.append("".join(pieces).strip())
-                pieces = []
+            elif event == "end" and _local(el.tag) == "si":
+                strings.append(_runs(el))
                 root.clear()
     return strings
+
+
+def _runs(string: Element) -> str:
+    """A string's text (``si`` or an inline ``is``): its ``t``, or its rich text runs'; the
+    phonetic guide of a Japanese string (``rPh``) is no part of it."""
+    pieces = []
+    for child in string:
+        name = _local(child.tag)
+        if name == "t":
+            pieces.append(child.text or "")
+        elif name == "r":
+            pieces.extend(t.text or "" for t in child if _local(t.tag) == "t")
+    return "".join(pieces).strip()
 
 
 @dataclass(frozen=True)
@@ -241,21 +287,30 @@ class _NumberFormat:
     date: bool = False
     time: bool = False
     seconds: bool = False
+    elapsed: str = ""
+    """A duration counted in hours, minutes or seconds (``[h]:mm`` shows 36:00 for a day
+    and a half), not a time of day: its unit, ``h``, ``m`` or ``s``."""
     percent: bool = False
     decimals: int | None = None
 
 
 _GENERAL = _NumberFormat()
 _BUILT_IN = {
-    1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 9: "0%", 10: "0.00%", 11: "0.00E+00",
+    1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 5: "$#,##0", 6: "$#,##0", 7: "$#,##0.00",
+    8: "$#,##0.00", 9: "0%", 10: "0.00%", 11: "0.00E+00", 12: "# ?/?", 13: "# ??/??",
     14: "yyyy-mm-dd", 15: "d-mmm-yy", 16: "d-mmm", 17: "mmm-yy", 18: "h:mm AM/PM",
     19: "h:mm:ss AM/PM", 20: "h:mm", 21: "h:mm:ss", 22: "yyyy-mm-dd h:mm", 37: "#,##0",
     38: "#,##0", 39: "#,##0.00", 40: "#,##0.00", 45: "mm:ss", 46: "[h]:mm:ss", 47: "mm:ss.0",
+    48: "##0.0E+0", 49: "@",
     **{n: "yyyy-mm-dd" for n in (*range(27, 37), *range(50, 59))},
 }  # fmt: skip
 """Number formats every workbook has without writing them down (ECMA-376 18.8.30; 14 and
-22 show the reader's locale's date, the East Asian 27-36 and 50-58 theirs)."""
+22 show the reader's locale's date, the East Asian 27-36 and 50-58 theirs, 5-8 the
+locale's currency)."""
 _LITERALS = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.|_.|\*.')
+_ELAPSED = re.compile(r"\[(h+|m+|s+)\]")
+_MAX_DECIMALS = 30
+"""Excel's own limit."""
 
 
 def _cell_formats(package: _Package, part: str | None) -> list[_NumberFormat]:
@@ -266,22 +321,27 @@ def _cell_formats(package: _Package, part: str | None) -> list[_NumberFormat]:
     root = package.tree(part)
     codes = dict(_BUILT_IN)
     for el in root.iter():
-        if _local(el.tag) == "numFmt" and (el.get("numFmtId") or "").isdigit():
-            codes[int(el.get("numFmtId", "0"))] = el.get("formatCode", "")
+        number = _index(el.get("numFmtId"))
+        if _local(el.tag) == "numFmt" and number is not None:
+            codes[number] = el.get("formatCode", "")
     styles = next((el for el in root.iter() if _local(el.tag) == "cellXfs"), None)
     if styles is None:
         return []
     formats = []
     for xf in styles:
-        number = xf.get("numFmtId", "0")
-        formats.append(_number_format(codes.get(int(number), "") if number.isdigit() else ""))
+        number = _index(xf.get("numFmtId", "0"))
+        formats.append(_number_format(codes.get(number, "") if number is not None else ""))
     return formats
 
 
 def _number_format(code: str) -> _NumberFormat:
     """What a format code (its part for positive numbers) shows: the text in quotes, the
     colours and locales in brackets and the escaped characters are no part of it."""
-    shown = _LITERALS.sub("", code.split(";")[0]).lower()
+    positive = code.split(";")[0].lower()
+    elapsed = _ELAPSED.search(positive)
+    if elapsed is not None:
+        return _NumberFormat(elapsed=elapsed.group(1)[0], seconds="s" in positive)
+    shown = _LITERALS.sub("", positive)
     if shown in ("", "general", "@"):
         return _GENERAL
     time = "h" in shown or "s" in shown
@@ -292,13 +352,16 @@ def _number_format(code: str) -> _NumberFormat:
         time=time,
         seconds="s" in shown,
         percent="%" in shown,
-        decimals=len(decimals[1]) if decimals else 0 if "0" in shown else None,
+        decimals=min(len(decimals[1]), _MAX_DECIMALS) if decimals else 0 if "0" in shown else None,
     )
 
 
 _EPOCHS = {False: datetime(1899, 12, 30), True: datetime(1904, 1, 1)}
 _LAST_DAY = 2_958_465
 """31 December 9999, the last day a sheet can show."""
+_LOTUS_LEAP_DAY = 60
+"""Day 60 of the 1900 system is 29 February 1900, which was no day (Lotus 1-2-3's error,
+kept by Excel): the days before it are one day later than a count from 1899-12-30."""
 
 
 @dataclass(frozen=True)
@@ -312,28 +375,28 @@ class _Cells:
     def text(self, cell: Element) -> str:
         kind = cell.get("t", "n")
         value: str | None = None
-        inline: list[str] = []
+        inline = ""
         for child in cell:
             name = _local(child.tag)
             if name == "v":
-                value = child.text or ""
+                value = (child.text or "").strip()
             elif name == "is":
-                inline = [t.text or "" for t in child.iter() if _local(t.tag) == "t"]
+                inline = _runs(child)
         if kind == "inlineStr":
-            return "".join(inline).strip()
+            return inline
         if value is None:
             return ""
         if kind == "s":
-            index = int(value) if value.strip().isdigit() else -1
-            return self.strings[index] if 0 <= index < len(self.strings) else ""
+            index = _index(value)
+            return self.strings[index] if index is not None and index < len(self.strings) else ""
         if kind == "b":
-            return "TRUE" if value.strip() == "1" else "FALSE"
-        if kind != "n":  # a formula's string, an error (#N/A), an ISO date
-            return value.strip()
-        style = cell.get("s", "0")
-        index = int(style) if style.isdigit() else 0
-        number_format = self.formats[index] if index < len(self.formats) else _GENERAL
-        return self._number(value.strip(), number_format)
+            return "TRUE" if value == "1" else "FALSE"
+        if kind == "d":  # an ISO 8601 date, with a time of day only if it has one
+            return value.removesuffix("T00:00:00")
+        if kind != "n":  # a formula's string, an error (#N/A)
+            return value
+        style = _index(cell.get("s", "0")) or 0
+        return self._number(value, self.formats[style] if style < len(self.formats) else _GENERAL)
 
     def _number(self, value: str, shown: _NumberFormat) -> str:
         try:
@@ -342,47 +405,112 @@ class _Cells:
             return value
         if not math.isfinite(number):
             return value
+        if shown.elapsed:
+            return _duration(number, shown)
         if shown.date or shown.time:
-            if not 0 <= number <= _LAST_DAY:
-                return value
-            when = _EPOCHS[self.date1904] + timedelta(seconds=round(number * 86_400))
-            clock = f"{when:%H:%M:%S}" if shown.seconds else f"{when:%H:%M}"
-            if not shown.date:
-                return clock
-            return f"{when.date().isoformat()} {clock}" if shown.time else when.date().isoformat()
+            return self._moment(number, shown) or value
         if shown.percent:
             number *= 100
-        if shown.decimals is not None:
+        if shown.decimals is not None and abs(number) < 1e15:
             text = f"{number:.{shown.decimals}f}"
         elif number.is_integer() and abs(number) < 1e15:
             text = str(int(number))
         else:
-            text = repr(number)  # the shortest that reads back: 19.9, not 19.899999999999999
+            text = f"{number:.15g}"  # as Excel shows it: 30.3, not 30.299999999999997
         return text + "%" if shown.percent else text
 
+    def _moment(self, number: float, shown: _NumberFormat) -> str | None:
+        """A day count as the date, time or both it shows; None outside the calendar."""
+        if not 0 <= number <= _LAST_DAY:
+            return None
+        epoch = _EPOCHS[self.date1904]
+        if not self.date1904 and number < _LOTUS_LEAP_DAY:
+            epoch += timedelta(days=1)
+        try:
+            when = epoch + timedelta(seconds=round(number * 86_400))
+        except OverflowError:  # past 9999 in the 1904 system
+            return None
+        clock = f"{when:%H:%M:%S}" if shown.seconds else f"{when:%H:%M}"
+        if not shown.date:
+            return clock
+        return f"{when.date().isoformat()} {clock}" if shown.time else when.date().isoformat()
 
-def _rows(package: _Package, part: str, cells: _Cells) -> list[str]:
-    """A sheet's rows, each a line of its cells that show something."""
+
+def _duration(number: float, shown: _NumberFormat) -> str:
+    """A day count as a duration in its format's unit: 1.5 days as ``36:00`` (``[h]:mm``),
+    ``2160`` (``[m]``) or ``129600`` (``[s]``)."""
+    if abs(number) > _LAST_DAY:
+        return f"{number:.15g}"
+    seconds = round(number * 86_400)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    if shown.elapsed == "s":
+        return str(seconds)
+    text = f"{hours}:{minute:02}" if shown.elapsed == "h" else str(minutes)
+    return f"{text}:{second:02}" if shown.seconds else text
+
+
+_MAX_COLUMNS = 16_384
+"""XFD, a sheet's last column."""
+
+
+def _rows(package: _Package, part: str, cells: _Cells) -> tuple[list[str], bool]:
+    """A sheet's rows, each a line of its visible cells that show something, and whether
+    the text budget ran out on it."""
     rows: list[str] = []
     row: list[str] = []
+    hidden_columns: set[int] = set()
+    hidden_row = False
+    column = 0
     data: Element | None = None
+    holder: Element | None = None
     with package.open(part) as stream:
-        for event, el in _events(stream, package.what(part)):
-            name = _local(el.tag)
-            if event == "start":
-                if name == "sheetData":
-                    data = el
-            elif name == "c":
-                text = cells.text(el)
-                if text:
-                    row.append(text)
-            elif name == "row":
-                if row:
-                    rows.append("\t".join(row))
-                row = []
-                if data is not None:
-                    data.clear()  # the rows read
-    return rows
+        try:
+            for event, el in _events(stream, package.what(part)):
+                name = _local(el.tag)
+                if event == "start":
+                    if name == "sheetData":
+                        data = el
+                    elif name == "row":
+                        holder, hidden_row, column = el, _flag(el.get("hidden")), 0
+                    continue
+                if name == "col" and _flag(el.get("hidden")):
+                    first, last = _index(el.get("min")), _index(el.get("max"))
+                    if first is not None and last is not None:
+                        hidden_columns.update(range(first, min(last, _MAX_COLUMNS) + 1))
+                elif name == "c":
+                    column = _column(el.get("r"), column)
+                    if not hidden_row and column not in hidden_columns:
+                        text = cells.text(el)
+                        if text:
+                            package.spend(len(text) + 1)
+                            row.append(text)
+                    if holder is not None:
+                        holder.clear()  # the cells read (the row's attributes were)
+                elif name == "row":
+                    if row:
+                        rows.append("\t".join(row))
+                    row = []
+                    if data is not None:
+                        data.clear()  # the rows read
+        except _Full:
+            return [*rows, "\t".join(row)] if row else rows, True
+    return rows, False
+
+
+_COLUMN = re.compile(r"[A-Z]{1,3}")
+
+
+def _column(reference: str | None, previous: int) -> int:
+    """A cell's column (1 for A) from its reference ("B4"); the one after the previous
+    cell's when it has none."""
+    letters = _COLUMN.match(reference or "")
+    if letters is None:
+        return previous + 1
+    number = 0
+    for letter in letters.group():
+        number = number * 26 + ord(letter) - 64
+    return number
 
 
 _ODF_HEADERS = frozenset({"header", "header-first", "header-left"})
@@ -408,6 +536,7 @@ class _Package:
     def __init__(self, data: bytes, kind: str) -> None:
         self._kind = kind
         self._left = MAX_XML_BYTES
+        self._chars = MAX_CHARS
         if data.startswith(_OLE):
             encrypted = "EncryptedPackage".encode("utf-16-le") in data
             raise CorruptDocument(
@@ -454,22 +583,38 @@ class _Package:
             out.append((rel.get("Id", ""), rel.get("Type", "").rpartition("/")[2], name))
         return out
 
-    def raw(self, name: str) -> bytes:
+    def raw(self, name: str, limit: int = MAX_XML_BYTES) -> bytes:
         with self.open(name) as stream:
-            return stream.read_all()
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := stream.read():
+                size += len(chunk)
+                if size > limit:
+                    raise DocumentTooLarge(
+                        f"the {self._kind}'s {name} inflates to over {limit:,} bytes"
+                    )
+                chunks.append(chunk)
+            return b"".join(chunks)
 
     def read(self, name: str, fmt: _Format, within: frozenset[str] | None = None) -> str:
         """The text of XML part `name`; only what is inside an element of `within` if
         given."""
         with self.open(name) as stream:
-            return _Reader(fmt, within).read(stream, self.what(name))
+            return _Reader(fmt, within, self).read(stream, self.what(name))
 
     def what(self, name: str) -> str:
         return f"the {self._kind}'s {name}"
 
     def tree(self, name: str) -> Element:
-        """A small part (relationships, a workbook, styles) as a tree."""
-        return _tree(self.raw(name), self.what(name))
+        """A small part (relationships, a workbook, styles) as a tree, at most
+        `_MAX_TREE_BYTES` of it: what is built whole is bounded apart."""
+        return _tree(self.raw(name, _MAX_TREE_BYTES), self.what(name))
+
+    def spend(self, chars: int) -> None:
+        """Count `chars` of text read; past `MAX_CHARS` the reading stops (`_Full`)."""
+        self._chars -= chars
+        if self._chars < 0:
+            raise _Full
 
     def open(self, name: str) -> _Bounded:
         try:
@@ -497,16 +642,17 @@ class _Bounded:
     def read(self, size: int = -1) -> bytes:
         try:
             chunk = self._stream.read(size if 0 < size <= _CHUNK else _CHUNK)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            lzma.LZMAError,
+            EOFError,
+            OSError,
+            ValueError,
+        ) as exc:
             raise CorruptDocument(f"{self._name} is damaged: {exc}") from exc
         self._package.inflated(self._name, len(chunk))
         return chunk
-
-    def read_all(self) -> bytes:
-        chunks = []
-        while chunk := self.read():
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def __enter__(self) -> Self:
         return self
@@ -516,6 +662,12 @@ class _Bounded:
 
 
 _CHUNK = 1 << 16
+_MAX_TREE_BYTES = 16 * 1024 * 1024
+"""A part read whole (relationships, a workbook, its styles): real ones are kilobytes."""
+
+
+class _Full(Exception):
+    """The package's text budget (`MAX_CHARS`) is spent: what was read is its text."""
 
 
 def _tree(data: bytes, what: str) -> Element:
@@ -525,6 +677,8 @@ def _tree(data: bytes, what: str) -> Element:
         raise CorruptDocument(f"{what} declares {type(exc).__name__}: not read") from exc
     except ParseError as exc:
         raise CorruptDocument(f"{what} is not well-formed XML: {exc}") from exc
+    except (LookupError, ValueError) as exc:  # an encoding Python does not know
+        raise CorruptDocument(f"{what} cannot be decoded: {exc}") from exc
 
 
 def _events(stream: _Bounded, what: str) -> Iterator[tuple[str, Element]]:
@@ -541,6 +695,8 @@ def _events(stream: _Bounded, what: str) -> Iterator[tuple[str, Element]]:
         raise CorruptDocument(f"{what} declares {type(exc).__name__}: not read") from exc
     except ParseError as exc:
         raise CorruptDocument(f"{what} is not well-formed XML: {exc}") from exc
+    except (LookupError, ValueError) as exc:
+        raise CorruptDocument(f"{what} cannot be decoded: {exc}") from exc
 
 
 def _local(tag: object) -> str:
@@ -552,36 +708,48 @@ class _Reader:
     goes to the table cell it is in, else to the lines; a row's cells make one line.
     Elements read are dropped from the tree as it grows."""
 
-    def __init__(self, fmt: _Format, within: frozenset[str] | None) -> None:
+    def __init__(self, fmt: _Format, within: frozenset[str] | None, package: _Package) -> None:
         self._fmt = fmt
         self._within = within
+        self._package = package
         self._lines: list[str] = []
-        self._cells: list[list[str]] = []
-        """The open cells' paragraphs, innermost last."""
-        self._rows: list[list[str]] = []
+        self._cells: list[tuple[list[str], int]] = []
+        """The open cells' paragraphs and how many cells each stands for, innermost last."""
+        self._rows: list[tuple[list[str], int]] = []
         self._path: list[Element] = []
         self._skipping = 0
+        self._hidden: set[int] = set()
+        """The open elements left out, by id (their attributes, which said so, may be
+        cleared with what was read under them before they end)."""
         self._inside = 0 if within is not None else 1
         self._paragraphs = 0
         """Paragraphs open: one in another is a text box's."""
 
     def read(self, stream: _Bounded, what: str) -> str:
-        for event, el in _events(stream, what):
-            if event == "start":
-                self._path.append(el)
-                self._on(_local(el.tag), el, 1)
-            else:
-                self._path.pop()
-                self._on(_local(el.tag), el, -1)
+        try:
+            for event, el in _events(stream, what):
+                if event == "start":
+                    self._path.append(el)
+                    self._on(_local(el.tag), el, 1)
+                else:
+                    self._path.pop()
+                    self._on(_local(el.tag), el, -1)
+        except _Full:  # what was read is the text, the row being read included
+            self._lines.extend("\t".join(cells) for cells, _ in self._rows if cells)
+        except RecursionError as exc:
+            raise CorruptDocument(f"{what} nests its elements too deep to read") from exc
         return "\n".join(self._lines).strip()
 
     def _on(self, name: str, el: Element, step: int) -> None:
         """An element starts (`step` 1) or ends (-1)."""
         fmt = self._fmt
-        if name in fmt.skipped:
-            self._skipping += step
-            if step < 0:
-                self._drop()
+        if step > 0 and (fmt.skips(name, el) or fmt.hidden(name, el)):
+            self._skipping += 1
+            self._hidden.add(id(el))
+        elif step < 0 and id(el) in self._hidden:
+            self._hidden.discard(id(el))
+            self._skipping -= 1
+            self._drop()
         elif self._within is not None and name in self._within:
             self._inside += step
         elif self._skipping or not self._inside:
@@ -593,16 +761,21 @@ class _Reader:
                 self._drop()
         elif name in fmt.cells:
             if step > 0:
-                self._cells.append([])
+                self._cells.append(([], _repeats(el, fmt.repeats[1])))
             elif self._cells:
-                cell = " ".join(self._cells.pop())
-                if self._rows:
-                    self._rows[-1].append(cell)
+                paragraphs, times = self._cells.pop()
+                cell = " ".join(paragraphs)
+                if self._rows and cell:
+                    self._package.spend((len(cell) + 1) * times)
+                    self._rows[-1][0].extend([cell] * times)
         elif name in fmt.rows:
             if step > 0:
-                self._rows.append([])
+                self._rows.append(([], _repeats(el, fmt.repeats[0])))
             elif self._rows:
-                self._add("\t".join(cell for cell in self._rows.pop() if cell))
+                cells, times = self._rows.pop()
+                line = "\t".join(cells)
+                for _ in range(times if line else 1):
+                    self._add(line)
                 self._drop()
 
     def _add(self, line: str) -> None:
@@ -611,15 +784,16 @@ class _Reader:
         line = line.strip()
         if self._cells:
             if line:
-                self._cells[-1].append(line)
+                self._cells[-1][0].append(line)
         else:
+            self._package.spend(len(line) + 1)
             self._lines.append(line)
 
     def _drop(self) -> None:
         """Forget the elements read so far under the element that holds the one that
-        ended, unless a paragraph or a cell around it is still being read (an ODT
-        paragraph's text after a text box is the box's tail)."""
-        if self._path and not self._paragraphs and not self._cells:
+        ended, unless a paragraph around it is still being read (an ODT paragraph's text
+        after a text box is the box's tail)."""
+        if self._path and not self._paragraphs:
             self._path[-1].clear()
 
     def _inline(self, paragraph: Element) -> str:
@@ -639,7 +813,12 @@ class _Reader:
                     out.append(" " * _count(child))
                 elif name == "r" and not fmt.mixed and _hidden(child):
                     pass
-                elif not (name in fmt.skipped or name in fmt.paragraphs or name in fmt.rows):
+                elif not (
+                    fmt.skips(name, child)
+                    or fmt.hidden(name, child)
+                    or name in fmt.paragraphs
+                    or name in fmt.rows
+                ):
                     if fmt.mixed and child.text:
                         out.append(child.text)
                     walk(child)
@@ -653,10 +832,30 @@ class _Reader:
 
 
 def _count(el: Element) -> int:
-    for key, value in el.attrib.items():
-        if _local(key) == "c" and value.isdigit():
-            return min(int(value), 100)
-    return 1
+    """ODT's ``text:s``: how many spaces (at most 100)."""
+    return min(_index(_attribute(el, "c")) or 1, 100)
+
+
+_MAX_REPEATS = 100
+"""Equal rows or cells written once that are read as many times, at most: a sheet's
+million empty rows are one, a run of equal transactions is each of them."""
+
+
+def _repeats(el: Element, attribute: str) -> int:
+    return min(_index(_attribute(el, attribute)) or 1, _MAX_REPEATS) if attribute else 1
+
+
+def _attribute(el: Element, local: str) -> str | None:
+    """An attribute by its local name, whatever its namespace."""
+    return next((v for k, v in el.attrib.items() if _local(k) == local), None)
+
+
+def _index(value: str | None) -> int | None:
+    """A count or an index written in decimal digits; None for anything else (a "²", or
+    a number of thousands of digits, which int() refuses)."""
+    if value is None or not value.isdecimal() or len(value) > 9:
+        return None
+    return int(value)
 
 
 _OFF = {"0", "false", "off"}
