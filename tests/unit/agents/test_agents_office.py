@@ -348,20 +348,26 @@ def test_a_workbook_of_the_1904_date_system() -> None:
     assert xlsx_text(data) == "2026-03-15"
 
 
-def test_an_ods_spreadsheet_is_its_cells_as_they_display() -> None:
+def _ods(rows: str) -> bytes:
+    """An ODS of one table of `rows`."""
     content = (
-        f"<office:document-content {ODF}><office:body><office:spreadsheet>"
-        '<table:table table:name="Statement"><table:table-row>'
+        f"<office:document-content {ODF}><office:body><office:spreadsheet><table:table>"
+        f"{rows}</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    return _zip({"mimetype": ODS, "content.xml": content})
+
+
+def test_an_ods_spreadsheet_is_its_cells_as_they_display() -> None:
+    data = _ods(
+        "<table:table-row>"
         '<table:table-cell office:value-type="date" office:date-value="2026-03-15">'
         "<text:p>15.03.2026</text:p></table:table-cell>"
         '<table:table-cell office:value-type="float" office:value="-1250.5">'
         "<text:p>-1.250,50 €</text:p></table:table-cell>"
         '<table:table-cell table:number-columns-repeated="1000"/></table:table-row>'
         '<table:table-row table:number-rows-repeated="1048570"><table:table-cell/>'
-        "</table:table-row></table:table></office:spreadsheet></office:body>"
-        "</office:document-content>"
+        "</table:table-row>"
     )
-    data = _zip({"mimetype": ODS, "content.xml": content})
     assert ods_text(data) == "15.03.2026\t-1.250,50 €"
     assert read_text(data, media_type_for("statement.ods")) == "15.03.2026 -1.250,50 €"
 
@@ -423,8 +429,7 @@ def test_a_workbooks_text_stops_at_its_budget() -> None:
 
 
 def test_ods_rows_and_cells_written_once_for_several_are_read_as_many() -> None:
-    content = (
-        f"<office:document-content {ODF}><office:body><office:spreadsheet><table:table>"
+    data = _ods(
         '<table:table-row table:number-rows-repeated="2"><table:table-cell '
         'table:number-columns-repeated="3"><text:p>0.00</text:p></table:table-cell>'
         "</table:table-row>"
@@ -432,9 +437,7 @@ def test_ods_rows_and_cells_written_once_for_several_are_read_as_many() -> None:
         "</text:p></table:table-cell></table:table-row>"
         '<table:table-row table:number-rows-repeated="1048000"><table:table-cell '
         'table:number-columns-repeated="16000"/></table:table-row>'
-        "</table:table></office:spreadsheet></office:body></office:document-content>"
     )
-    data = _zip({"mimetype": ODS, "content.xml": content})
     assert ods_text(data) == "0.00\t0.00\t0.00\n0.00\t0.00\t0.00"
 
 
