@@ -22,7 +22,7 @@ from tests.e2e.test_cli_audit import tamper
 from tests.e2e.test_cli_user import caseyard
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENTS = ("receipt_cafe_kiosk.txt", "payment_urgent_unknown_supplier.txt")
+DOCUMENTS = ("receipt_cafe_kiosk.txt", "payment_ceo_wire_request.eml")
 
 
 @pytest.fixture(scope="module")
