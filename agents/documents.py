@@ -602,7 +602,10 @@ def _outlook_text(message: OutlookMessage) -> str:
     attachments = []
     for attached in message.attachments:
         if attached.message is not None:
-            text = _outlook_text(attached.message)
+            try:
+                text = _outlook_text(attached.message)
+            except DocumentError as exc:
+                text = f"[it could not be read: {exc}]"
             attachments.append(f"--- attachment: {attached.name} ---\n{text}")
         elif attached.data is not None:
             media_type = attached.media_type or "application/octet-stream"
@@ -646,15 +649,19 @@ def _attached(name: str, content_type: str, payload: bytes, charset: str | None)
     """An attachment's text under its name; what cannot be read, said so."""
     if not payload.strip():
         return ""
-    if content_type in _UNNAMED_TYPES and name != "attachment":
-        # Mail clients send what they cannot name as bytes (a DOCX as a ZIP): the file's
-        # name says what.
+    base, declared = _parse_media_type(content_type)  # Outlook keeps "Application/PDF"
+    if (base in _UNNAMED_TYPES or not _has_reader(base)) and name != "attachment":
+        # Mail clients send what they cannot name as bytes (a DOCX as a ZIP), or name
+        # it in their own words ("image/jpg"): the file's name says what.
         try:
-            content_type = media_type_for(name)
+            base = media_type_for(name)
         except UnsupportedMediaType:
             pass
     try:
-        text = _reader_for(content_type)(payload, charset)
+        read = _reader_for(base)(payload, declared or charset)
+        text = read.text if isinstance(read, OcrText) else read
+    except MemoryError:
+        raise  # the worker's memory limit refuses the document, not one attachment
     except DocumentError as exc:
         # One unreadable attachment must not hide the message itself; say what was lost.
         return f"[attachment {name} could not be read: {exc}]"
@@ -663,6 +670,14 @@ def _attached(name: str, content_type: str, payload: bytes, charset: str | None)
         log.exception("reading attachment %s failed", name)
         return f"[attachment {name} could not be read: {type(exc).__name__}: {exc}]"
     return f"--- attachment: {name} ---\n{text}"
+
+
+def _has_reader(base: str) -> bool:
+    try:
+        _reader_for(base)
+    except UnsupportedMediaType:
+        return False
+    return True
 
 
 _UNNAMED_TYPES = {

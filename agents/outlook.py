@@ -13,6 +13,7 @@ read (said as such in the text). `agents.documents` renders it as it does an ``.
 from __future__ import annotations
 
 import codecs
+import io
 import re
 import struct
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ __all__ = ["MAX_ATTACHMENTS", "MSG", "Attachment", "OutlookMessage", "read_msg"]
 MSG = "application/vnd.ms-outlook"
 
 MAX_ATTACHMENTS = 50
-"""Attachments read of one message (an attached message's count towards its own)."""
+"""Attachments read of one file, its attached messages' included."""
 
 _MAX_DEPTH = 3
 """Messages attached to messages read, in depth."""
@@ -72,11 +73,12 @@ def read_msg(data: bytes) -> OutlookMessage:
     if not data.startswith(olefile.MAGIC):
         raise CorruptDocument("not an Outlook message (.msg): no OLE compound file signature")
     try:
-        ole = olefile.OleFileIO(data)
+        # A file object: olefile takes bytes shorter than a sector for a file's name.
+        ole = olefile.OleFileIO(io.BytesIO(data))
         try:
             if not ole.exists("__properties_version1.0"):
                 raise CorruptDocument("the OLE file holds no Outlook message (no properties)")
-            return _Reader(ole).message([], depth=0)
+            return _Reader(ole, 2 * len(data)).message([], depth=0)
         finally:
             ole.close()
     except _OLE_ERRORS as exc:
@@ -102,17 +104,30 @@ _ATTACH_DATA = 0x3701
 _ATTACH_LONG_NAME = 0x3707
 _ATTACH_NAME = 0x3704
 _ATTACH_MIME = 0x370E
+_ATTACH_METHOD = 0x3705
+_EMBEDDED_MESSAGE = 5
 _UNICODE, _STRING8, _BINARY, _OBJECT = 0x001F, 0x001E, 0x0102, 0x000D
 _INT32, _SYSTIME = 0x0003, 0x0040
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 _EMAIL = re.compile(r"[^@\s/]+@[^@\s]+\.[^@\s]+")
-_CODECS = {65001: "utf-8", 20127: "ascii", 28591: "latin-1", 1200: "utf-16-le", 50220: "iso2022_jp"}
+_CODECS = {
+    65001: "utf-8", 65000: "utf-7", 20127: "ascii", 1200: "utf-16-le", 20866: "koi8_r",
+    21866: "koi8_u", 50220: "iso2022_jp", 50221: "iso2022_jp", 50222: "iso2022_jp",
+    51932: "euc_jp", 51949: "euc_kr", 54936: "gb18030", 10000: "mac_roman",
+    **{28590 + n: f"iso8859_{n}" for n in range(1, 16)},
+}  # fmt: skip
+"""Windows code pages whose Python codec is not ``cp<number>`` (1250-1258, 932, 936, 949,
+950 are)."""
 
 
 class _Reader:
-    def __init__(self, ole: Any) -> None:
+    def __init__(self, ole: Any, budget: int) -> None:
         self._ole = ole
         self._attachments = 0
+        self._left = budget
+        """Bytes the streams read may hold together: an OLE file stores each once, so
+        twice its size is plenty, and a sector chain looped onto itself, which olefile
+        follows for the size a stream declares, stops here."""
 
     def message(self, path: list[str], depth: int) -> OutlookMessage:
         """The message stored under `path` (the file's root: ``[]``)."""
@@ -132,7 +147,8 @@ class _Reader:
         # An Exchange sender's address is a directory name ("/O=.../CN=..."), no e-mail.
         if _EMAIL.fullmatch(address) and address not in sender:
             sender = f"{sender} <{address}>" if sender else address
-        sent = fixed.get(_DELIVERY_TIME) or fixed.get(_SUBMIT_TIME)
+        # An e-mail's Date is when its sender sent it (MS-OXCMAIL), not when it arrived.
+        sent = fixed.get(_SUBMIT_TIME) or fixed.get(_DELIVERY_TIME)
         headers = (
             ("From", sender),
             ("To", text(_DISPLAY_TO)),
@@ -148,10 +164,10 @@ class _Reader:
             plain=plain,
             html=rich,
             rtf_only=not plain.strip() and not rich.strip() and self._has(path, _RTF, _BINARY),
-            attachments=tuple(self._attached(path, depth)),
+            attachments=tuple(self._attached(path, depth, codepage)),
         )
 
-    def _attached(self, path: list[str], depth: int) -> list[Attachment]:
+    def _attached(self, path: list[str], depth: int, codepage: str) -> list[Attachment]:
         found = []
         for storage in sorted(
             {entry[len(path)] for entry in self._ole.listdir(streams=True, storages=True)
@@ -162,27 +178,39 @@ class _Reader:
                 break
             self._attachments += 1
             where = [*path, storage]
-            name = self._string(where, _ATTACH_LONG_NAME, "cp1252") or self._string(
-                where, _ATTACH_NAME, "cp1252"
+            name = self._string(where, _ATTACH_LONG_NAME, codepage) or self._string(
+                where, _ATTACH_NAME, codepage
             )
-            media_type = self._string(where, _ATTACH_MIME, "cp1252") or None
+            media_type = self._string(where, _ATTACH_MIME, codepage) or None
+            # An attached message (attach method 5) is a storage of its own; so is an OLE
+            # object's (6), which is no message and not read.
+            method = self._fixed(where, 8).get(_ATTACH_METHOD)
             embedded = [*where, f"__substg1.0_{_ATTACH_DATA:04X}{_OBJECT:04X}"]
             if self._ole.exists("/".join(embedded)):
-                inner = self.message(embedded, depth + 1) if depth < _MAX_DEPTH else None
-                found.append(Attachment(name or "message", None, None, inner))
+                if method == _EMBEDDED_MESSAGE and depth < _MAX_DEPTH:
+                    inner = self.message(embedded, depth + 1)
+                    found.append(Attachment(name or "message", None, None, inner))
             else:
                 data = self._binary(where, _ATTACH_DATA)
                 found.append(Attachment(name or "attachment", media_type, data or None))
         return found
 
     def _stream(self, path: list[str], prop: int, kind: int) -> bytes | None:
-        name = "/".join([*path, f"__substg1.0_{prop:04X}{kind:04X}"])
+        name = _property(path, prop, kind)
         if not self._ole.exists(name):
             return None
+        return self._read(name)
+
+    def _read(self, name: str) -> bytes:
+        self._left -= int(self._ole.get_size(name))
+        if self._left < 0:
+            raise CorruptDocument(
+                f"the Outlook message's streams declare more bytes than the file holds ({name})"
+            )
         return bytes(self._ole.openstream(name).read())
 
     def _has(self, path: list[str], prop: int, kind: int) -> bool:
-        return bool(self._ole.exists("/".join([*path, f"__substg1.0_{prop:04X}{kind:04X}"])))
+        return bool(self._ole.exists(_property(path, prop, kind)))
 
     def _string(self, path: list[str], prop: int, codepage: str) -> str:
         wide = self._stream(path, prop, _UNICODE)
@@ -200,7 +228,7 @@ class _Reader:
         name = "/".join([*path, "__properties_version1.0"])
         if not self._ole.exists(name):
             return {}
-        table = self._ole.openstream(name).read()
+        table = self._read(name)
         values: dict[int, int] = {}
         for offset in range(header, len(table) - 15, 16):
             kind, prop, _flags, value = struct.unpack_from("<HHIq", table, offset)
@@ -209,6 +237,11 @@ class _Reader:
             elif kind == _SYSTIME:
                 values[prop] = value
         return values
+
+
+def _property(path: list[str], prop: int, kind: int) -> str:
+    """The stream of a property of the object at `path` (MS-OXMSG 2.1.3)."""
+    return "/".join([*path, f"__substg1.0_{prop:04X}{kind:04X}"])
 
 
 def _codec(codepage: int | None) -> str:

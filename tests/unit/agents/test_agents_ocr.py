@@ -10,6 +10,7 @@ import os
 import random
 import shutil
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import cast
 
@@ -87,6 +88,21 @@ def test_a_scan_saved_as_webp_gif_or_bmp_is_read_as_a_png_is(fmt: str, media_typ
     assert Image.open(io.BytesIO(image)).format == fmt
     text = read_text(image, media_type)
     assert "004417" in text and "11,20" in text
+
+
+def test_a_scan_attached_to_an_e_mail_is_its_text() -> None:
+    """Its text, not the OCR result's record of words and boxes; a type a mail client
+    names its own way ("image/jpg") read by the file's name."""
+    message = EmailMessage()
+    message["Subject"] = "Receipt"
+    message.set_content("Attached.")
+    message.add_attachment(scan("Beleg 004417"), maintype="image", subtype="png", filename="a.png")
+    jpeg = scan("SUMME EUR 11,20", fmt="JPEG")
+    message.add_attachment(jpeg, maintype="image", subtype="jpg", filename="b.jpg")
+    text = read_text(message.as_bytes(), "message/rfc822")
+    assert "--- attachment: a.png ---\nBeleg 004417" in text
+    assert "--- attachment: b.jpg ---\nSUMME EUR 11,20" in text
+    assert "OcrText(" not in text and "OcrWord(" not in text
 
 
 def test_each_word_of_a_scan_is_placed_where_it_was_printed() -> None:

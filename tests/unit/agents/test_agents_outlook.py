@@ -3,8 +3,12 @@ read as an e-mail is, and bad ones refused with their reason."""
 
 from __future__ import annotations
 
+import os
+import re
+import struct
 from pathlib import Path
 
+import olefile  # type: ignore[import-untyped]
 import pytest
 
 from agents.documents import media_type_for, read_text
@@ -24,7 +28,7 @@ def test_a_message_reads_as_an_e_mail_with_its_headers_and_body() -> None:
     assert _read("simple_test_msg.msg") == (
         "From: Travis Ferguson <travis@overwrittenstack.com>\n"
         "To: travis@overwrittenstack.com\n"
-        "Date: Fri, 06 Jul 2007 05:27:26 +0000\n"
+        "Date: Fri, 06 Jul 2007 05:27:17 +0000\n"  # sent, not delivered (05:27:26)
         "Subject: test message\n\n"
         "This is a test message."
     )
@@ -40,6 +44,20 @@ def test_an_attached_message_and_pdf_are_read_under_their_names() -> None:
     inner = text.index("--- attachment: Test Attachment ---\nFrom: Nick Booth")
     pdf = text.index("--- attachment: smbprn.00009008.KdcPjl.pdf ---\n")
     assert inner < text.index("Subject: Test Attachment\n\nBlah blah blah") < pdf
+
+
+def test_an_ole_object_attached_is_no_message() -> None:
+    """Outlook stores an attached message (attach method 5) and an OLE object, such as an
+    embedded drawing (6), alike as a storage: only the first is read as a message."""
+    data = (OUTLOOK / "attachment_msg_pdf.msg").read_bytes()
+    method = b"\x03\x00\x05\x37"  # PR_ATTACH_METHOD, an int32, in a property table
+    at = re.search(re.escape(method) + b"....\x05\x00\x00\x00", data, re.DOTALL)
+    assert at is not None
+    as_object = data[: at.start() + 8] + b"\x06" + data[at.start() + 9 :]
+    text = read_text(as_object, MSG)
+    assert "--- attachment: Test Attachment ---" in read_text(data, MSG)
+    assert "--- attachment: Test Attachment ---" not in text
+    assert "--- attachment: smbprn.00009008.KdcPjl.pdf ---" in text
 
 
 @pytest.mark.parametrize(
@@ -83,6 +101,27 @@ def test_a_bad_message_is_refused_with_its_reason(
 ) -> None:
     with pytest.raises(error, match=reason):
         read_text(data, MSG)
+
+
+def test_streams_that_declare_more_than_the_file_holds_are_refused() -> None:
+    """A stream's size is its directory entry's word: 200 MB declared in a 17 KB file (a
+    sector chain looped onto itself would be read that long) is refused before reading."""
+    data = bytearray((OUTLOOK / "simple_test_msg.msg").read_bytes())
+    entry = data.find("__substg1.0_1000001E".encode("utf-16-le"))  # the plain body's
+    struct.pack_into("<I", data, entry + 120, 200_000_000)  # its size field
+    with pytest.raises(CorruptDocument, match="declare more bytes than the file holds"):
+        read_text(bytes(data), MSG)
+
+
+def test_bytes_shorter_than_a_sector_are_no_file_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """olefile opens bytes shorter than a sector as the file they name: eight bytes must
+    not read a file of that name from the worker's directory."""
+    (tmp_path / os.fsdecode(olefile.MAGIC)).write_bytes((OUTLOOK / "quick.msg").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CorruptDocument, match="damaged"):
+        read_text(olefile.MAGIC, MSG)
 
 
 def test_a_message_with_nothing_to_read_is_empty() -> None:
