@@ -24,6 +24,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
@@ -574,7 +575,24 @@ def _read_image(data: bytes, _charset: str | None) -> OcrText:
     return read
 
 
-def _read_email(data: bytes, _charset: str | None) -> str:
+_MAX_FORWARDS = 5
+"""Messages read inside messages (forwarded as attachments), in depth; deeper ones are
+said and not read."""
+_FORWARDS: ContextVar[int] = ContextVar("forwards", default=0)
+
+
+def _read_email(data: bytes, charset: str | None) -> str:
+    depth = _FORWARDS.get()
+    if depth > _MAX_FORWARDS:
+        raise CorruptDocument(f"messages forwarded inside messages over {_MAX_FORWARDS} deep")
+    token = _FORWARDS.set(depth + 1)
+    try:
+        return _email_text(data)
+    finally:
+        _FORWARDS.reset(token)
+
+
+def _email_text(data: bytes) -> str:
     message = email.message_from_bytes(data, policy=email.policy.default)
     if not isinstance(message, EmailMessage):  # pragma: no cover - policy.default guarantees it
         raise CorruptDocument("the e-mail cannot be parsed")
@@ -638,6 +656,12 @@ def _part_text(part: Message) -> str:
 
 
 def _attachment_text(part: Message) -> str:
+    if part.get_content_type() == "message/rfc822" and isinstance(part, EmailMessage):
+        # A message forwarded as an attachment: read as the message it is.
+        inner = part.get_content()
+        if isinstance(inner, Message):
+            name = part.get_filename() or str(inner["Subject"] or "") or "message"
+            return _attached(name, "message/rfc822", inner.as_bytes(), None)
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""

@@ -208,6 +208,26 @@ def test_email_includes_readable_attachments_and_names_unreadable_ones() -> None
     assert "[attachment broken.pdf could not be read:" in text
 
 
+def test_a_message_forwarded_as_an_attachment_is_read_as_a_message() -> None:
+    """An abuse desk's report or a colleague's "forward as attachment" carries the original
+    as a message/rfc822 part; messages inside messages are read five deep, and said after."""
+    original = _email("Please pay EUR 100 to our new account.", None)
+    original.replace_header("Subject", "Invoice 77")
+    forwarded = original
+    for n in range(7):
+        outer = _email(f"forward {n}", None)
+        outer.add_attachment(forwarded)
+        forwarded = outer
+    text = read_text(bytes(forwarded), "message/rfc822")
+    assert text.count("--- attachment: ") == 5
+    assert "forward 1" in text and "forward 0" not in text and "new account" not in text
+    assert text.endswith("could not be read: messages forwarded inside messages over 5 deep]")
+    once = _email("FYI", None)
+    once.add_attachment(original)
+    assert "--- attachment: Invoice 77 ---\n" in read_text(bytes(once), "message/rfc822")
+    assert "Please pay EUR 100 to our new account." in read_text(bytes(once), "message/rfc822")
+
+
 def test_pdf_text_is_extracted() -> None:
     assert read_text(_pdf("Rechnung 2026-001\nGesamt 1.234,56 EUR"), "application/pdf") == (
         "Rechnung 2026-001\nGesamt 1.234,56 EUR"
