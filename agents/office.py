@@ -184,6 +184,9 @@ def ods_text(data: bytes, _charset: str | None = None) -> str:
 
 
 def _opendocument(data: bytes, kind: str) -> str:
+    """An ODT's text with its page header and footer; an ODS's without: a spreadsheet's
+    are for printing (``??? Page 1 / 99``: the fields of a sheet's name and page count),
+    not what its reader sees."""
     package = _Package(data, kind)
     if package.has("META-INF/manifest.xml") and b"encryption-data" in package.raw(
         "META-INF/manifest.xml"
@@ -191,7 +194,7 @@ def _opendocument(data: bytes, kind: str) -> str:
         raise CorruptDocument(f"the {kind} is password-protected (encrypted): it cannot be read")
     if not package.has("content.xml"):
         raise CorruptDocument(f"the {kind} package has no content.xml: not an OpenDocument file")
-    styles = package.has("styles.xml")
+    styles = package.has("styles.xml") and kind == "ODT"
     return _joined(
         [package.read("styles.xml", _ODF, within=_ODF_HEADERS)] if styles else [],
         [package.read("content.xml", _ODF, within=frozenset({"body"}))],

@@ -349,15 +349,21 @@ def test_a_workbook_of_the_1904_date_system() -> None:
 
 
 def _ods(rows: str) -> bytes:
-    """An ODS of one table of `rows`."""
+    """An ODS of one table of `rows`, with the page header and footer LibreOffice prints."""
     content = (
         f"<office:document-content {ODF}><office:body><office:spreadsheet><table:table>"
         f"{rows}</table:table></office:spreadsheet></office:body></office:document-content>"
     )
-    return _zip({"mimetype": ODS, "content.xml": content})
+    styles = (
+        f"<office:document-styles {ODF}><office:master-styles><style:master-page>"
+        "<style:header><text:p><text:sheet-name>???</text:sheet-name></text:p></style:header>"
+        "<style:footer><text:p>Page <text:page-number>1</text:page-number></text:p>"
+        "</style:footer></style:master-page></office:master-styles></office:document-styles>"
+    )
+    return _zip({"mimetype": ODS, "content.xml": content, "styles.xml": styles})
 
 
-def test_an_ods_spreadsheet_is_its_cells_as_they_display() -> None:
+def test_an_ods_spreadsheet_is_its_cells_as_they_display_not_its_print_pages() -> None:
     data = _ods(
         "<table:table-row>"
         '<table:table-cell office:value-type="date" office:date-value="2026-03-15">'
