@@ -581,7 +581,7 @@ said and not read."""
 _FORWARDS: ContextVar[int] = ContextVar("forwards", default=0)
 
 
-def _read_email(data: bytes, charset: str | None) -> str:
+def _read_email(data: bytes, _charset: str | None) -> str:
     depth = _FORWARDS.get()
     if depth > _MAX_FORWARDS:
         raise CorruptDocument(f"messages forwarded inside messages over {_MAX_FORWARDS} deep")
@@ -628,6 +628,7 @@ def _outlook_text(message: OutlookMessage) -> str:
         elif attached.data is not None:
             media_type = attached.media_type or "application/octet-stream"
             attachments.append(_attached(attached.name, media_type, attached.data, None))
+    attachments.extend(f"[{why}]" for why in message.not_read)
     plain = message.plain
     if message.rtf_only:
         plain = "[the message's body is stored only as rich text (RTF), which is not read]"

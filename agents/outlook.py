@@ -58,6 +58,8 @@ class OutlookMessage:
     rtf_only: bool
     """The body is stored only as compressed RTF, which is not read."""
     attachments: tuple[Attachment, ...]
+    not_read: tuple[str, ...] = ()
+    """What of its attachments was left unread, and why (one line each)."""
 
     @property
     def subject(self) -> str:
@@ -156,6 +158,7 @@ class _Reader:
             ("Date", _date(sent) if sent else ""),
             ("Subject", text(_SUBJECT)),
         )
+        attachments, not_read = self._attached(path, depth, codepage)
         html = self._binary(path, _HTML)
         plain = text(_BODY)
         rich = _decoded(html, html_codepage) if html else text(_HTML)
@@ -164,17 +167,28 @@ class _Reader:
             plain=plain,
             html=rich,
             rtf_only=not plain.strip() and not rich.strip() and self._has(path, _RTF, _BINARY),
-            attachments=tuple(self._attached(path, depth, codepage)),
+            attachments=tuple(attachments),
+            not_read=tuple(not_read),
         )
 
-    def _attached(self, path: list[str], depth: int, codepage: str) -> list[Attachment]:
-        found = []
-        for storage in sorted(
+    def _attached(
+        self, path: list[str], depth: int, codepage: str
+    ) -> tuple[list[Attachment], list[str]]:
+        """The attachments read, and a line for each left unread."""
+        found: list[Attachment] = []
+        not_read: list[str] = []
+        storages = sorted(
             {entry[len(path)] for entry in self._ole.listdir(streams=True, storages=True)
              if len(entry) > len(path) and entry[: len(path)] == path
              and entry[len(path)].startswith("__attach_version1.0_#")}
-        ):  # fmt: skip
+        )  # fmt: skip
+        for n, storage in enumerate(storages):
             if self._attachments >= MAX_ATTACHMENTS:
+                left = len(storages) - n
+                not_read.append(
+                    f"{left} more attachment{'s' if left > 1 else ''} not read (a file's "
+                    f"limit is {MAX_ATTACHMENTS})"
+                )
                 break
             self._attachments += 1
             where = [*path, storage]
@@ -187,13 +201,20 @@ class _Reader:
             method = self._fixed(where, 8).get(_ATTACH_METHOD)
             embedded = [*where, f"__substg1.0_{_ATTACH_DATA:04X}{_OBJECT:04X}"]
             if self._ole.exists("/".join(embedded)):
-                if method == _EMBEDDED_MESSAGE and depth < _MAX_DEPTH:
+                if method != _EMBEDDED_MESSAGE:
+                    not_read.append(f"attachment {name or 'object'} not read: an OLE object")
+                elif depth >= _MAX_DEPTH:
+                    not_read.append(
+                        f"attachment {name or 'message'} not read: messages attached inside "
+                        f"messages over {_MAX_DEPTH} deep"
+                    )
+                else:
                     inner = self.message(embedded, depth + 1)
                     found.append(Attachment(name or "message", None, None, inner))
             else:
                 data = self._binary(where, _ATTACH_DATA)
                 found.append(Attachment(name or "attachment", media_type, data or None))
-        return found
+        return found, not_read
 
     def _stream(self, path: list[str], prop: int, kind: int) -> bytes | None:
         name = _property(path, prop, kind)

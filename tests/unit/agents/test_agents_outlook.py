@@ -11,6 +11,7 @@ from pathlib import Path
 import olefile  # type: ignore[import-untyped]
 import pytest
 
+from agents import outlook
 from agents.documents import media_type_for, read_text
 from agents.errors import CorruptDocument, EmptyDocument
 from agents.outlook import MSG, read_msg
@@ -57,7 +58,16 @@ def test_an_ole_object_attached_is_no_message() -> None:
     text = read_text(as_object, MSG)
     assert "--- attachment: Test Attachment ---" in read_text(data, MSG)
     assert "--- attachment: Test Attachment ---" not in text
+    assert "[attachment Test Attachment not read: an OLE object]" in text
     assert "--- attachment: smbprn.00009008.KdcPjl.pdf ---" in text
+
+
+def test_attachments_past_the_limit_are_said_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outlook, "MAX_ATTACHMENTS", 1)
+    text = _read("attachment_msg_pdf.msg")
+    assert "--- attachment: Test Attachment ---" in text
+    assert "smbprn" not in text
+    assert text.endswith("[1 more attachment not read (a file's limit is 1)]")
 
 
 @pytest.mark.parametrize(
