@@ -32,6 +32,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Self
@@ -94,13 +95,29 @@ class _Format:
     hidden: Callable[[str, Element], bool] = _nothing_hidden
     """An element whose attributes say the page does not show it (an ODF section set not
     to display, a collapsed spreadsheet row)."""
-    foreign: str = "{-}"
-    """The namespace (as a tag starts) none of whose elements is text on the page."""
+    foreign: str = ""
+    """The namespace (as a tag starts, ``{...}``) none of whose elements is text on the
+    page; none if empty."""
     repeats: tuple[str, str] = ("", "")
     """The attributes by which a row and a cell stand for several equal ones."""
 
     def skips(self, name: str, el: Element) -> bool:
-        return name in self.skipped or el.tag.startswith(self.foreign)
+        return name in self.skipped or bool(self.foreign and el.tag.startswith(self.foreign))
+
+
+_OFF = {"0", "false", "off"}
+
+
+def _docx_hidden(name: str, el: Element) -> bool:
+    """A run formatted as hidden text (``w:vanish``); known once the run is read."""
+    if name != "r":
+        return False
+    for props in el:
+        if _local(props.tag) == "rPr":
+            for prop in props:
+                if _local(prop.tag) in ("vanish", "specVanish"):
+                    return (_attribute(prop, "val") or "").lower() not in _OFF
+    return False
 
 
 def _odf_hidden(name: str, el: Element) -> bool:
@@ -124,6 +141,7 @@ _DOCX = _Format(
         {"pPr", "rPr", "tblPr", "trPr", "tcPr", "sectPr", "Fallback", "del", "moveFrom", "rt"}
     ),
     marks={"tab": "\t", "ptab": "\t", "br": "\n", "cr": "\n", "noBreakHyphen": "-"},
+    hidden=_docx_hidden,
 )
 _ODF = _Format(
     paragraphs=frozenset({"p", "h"}),
@@ -221,7 +239,7 @@ def xlsx_text(data: bytes, _charset: str | None = None) -> str:
         _local(el.tag) == "workbookPr" and _flag(el.get("date1904")) for el in root.iter()
     )
     sheets = [
-        (el.get("name") or "", _relationship(el))
+        (el.get("name") or "", _attribute(el, "id") or "")  # its r:id
         for el in root.iter()
         if _local(el.tag) == "sheet" and el.get("state", "visible") == "visible"
     ]
@@ -247,11 +265,6 @@ def xlsx_text(data: bytes, _charset: str | None = None) -> str:
 def _flag(value: str | None) -> bool:
     """An OOXML boolean attribute set (``1``/``true``)."""
     return (value or "").lower() in ("1", "true")
-
-
-def _relationship(el: Element) -> str:
-    """The relationship id an element refers to (its ``r:id``)."""
-    return next((v for k, v in el.attrib.items() if k.startswith("{") and _local(k) == "id"), "")
 
 
 def _shared_strings(package: _Package, part: str | None) -> list[str]:
@@ -674,19 +687,13 @@ class _Full(Exception):
 
 
 def _tree(data: bytes, what: str) -> Element:
-    try:
+    with _as_document(what):
         return fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise CorruptDocument(f"{what} declares {type(exc).__name__}: not read") from exc
-    except ParseError as exc:
-        raise CorruptDocument(f"{what} is not well-formed XML: {exc}") from exc
-    except (LookupError, ValueError) as exc:  # an encoding Python does not know
-        raise CorruptDocument(f"{what} cannot be decoded: {exc}") from exc
 
 
 def _events(stream: _Bounded, what: str) -> Iterator[tuple[str, Element]]:
     """The start and end of each element of an XML part, as it is inflated."""
-    try:
+    with _as_document(what):
         yield from iterparse(
             stream,
             events=("start", "end"),
@@ -694,11 +701,18 @@ def _events(stream: _Bounded, what: str) -> Iterator[tuple[str, Element]]:
             forbid_entities=True,
             forbid_external=True,
         )
+
+
+@contextmanager
+def _as_document(what: str) -> Iterator[None]:
+    """The parser's refusals as the document's fault (`CorruptDocument`)."""
+    try:
+        yield
     except DefusedXmlException as exc:
         raise CorruptDocument(f"{what} declares {type(exc).__name__}: not read") from exc
     except ParseError as exc:
         raise CorruptDocument(f"{what} is not well-formed XML: {exc}") from exc
-    except (LookupError, ValueError) as exc:
+    except (LookupError, ValueError) as exc:  # an encoding Python does not know
         raise CorruptDocument(f"{what} cannot be decoded: {exc}") from exc
 
 
@@ -814,8 +828,6 @@ class _Reader:
                     out.append(fmt.marks[name])
                 elif name == "s" and fmt.mixed:  # ODT's run of spaces
                     out.append(" " * _count(child))
-                elif name == "r" and not fmt.mixed and _hidden(child):
-                    pass
                 elif not (
                     fmt.skips(name, child)
                     or fmt.hidden(name, child)
@@ -859,17 +871,3 @@ def _index(value: str | None) -> int | None:
     if value is None or not value.isdecimal() or len(value) > 9:
         return None
     return int(value)
-
-
-_OFF = {"0", "false", "off"}
-
-
-def _hidden(run: Element) -> bool:
-    """A DOCX run formatted as hidden text (``w:vanish``), which the page does not show."""
-    for props in run:
-        if _local(props.tag) == "rPr":
-            for prop in props:
-                if _local(prop.tag) in ("vanish", "specVanish"):
-                    value = next((v for k, v in prop.attrib.items() if _local(k) == "val"), "")
-                    return value.lower() not in _OFF
-    return False

@@ -199,8 +199,7 @@ class _Reader:
             # An attached message (attach method 5) is a storage of its own; so is an OLE
             # object's (6), which is no message and not read.
             method = self._fixed(where, 8).get(_ATTACH_METHOD)
-            embedded = [*where, f"__substg1.0_{_ATTACH_DATA:04X}{_OBJECT:04X}"]
-            if self._ole.exists("/".join(embedded)):
+            if self._has(where, _ATTACH_DATA, _OBJECT):
                 if method != _EMBEDDED_MESSAGE:
                     not_read.append(f"attachment {name or 'object'} not read: an OLE object")
                 elif depth >= _MAX_DEPTH:
@@ -209,7 +208,9 @@ class _Reader:
                         f"messages over {_MAX_DEPTH} deep"
                     )
                 else:
-                    inner = self.message(embedded, depth + 1)
+                    inner = self.message(
+                        _property(where, _ATTACH_DATA, _OBJECT).split("/"), depth + 1
+                    )
                     found.append(Attachment(name or "message", None, None, inner))
             else:
                 data = self._binary(where, _ATTACH_DATA)

@@ -31,6 +31,7 @@ import stdnum.gb.vat
 import stdnum.iban
 import stdnum.luhn
 
+from agents import ibans
 from agents.errors import ModelError
 from agents.models import _data
 from agents.models._money_dates import CURRENCY_PATTERN as _CURRENCY_PATTERN
@@ -389,13 +390,11 @@ def _misprinted_iban(raw: str, start: int) -> _Candidate | None:
     `MISPRINTED_IBAN_CONFIDENCE`. What a page prints as its IBAN is its answer, even when
     the bank would refuse it; the low confidence says so to the pipeline."""
 
-    def repaired_valid(compact: str) -> bool:
-        if len(set(compact[4:])) == 1:
-            return False  # a form's placeholder ("DE00 0000 0000 0000 0000 00")
-        check = stdnum.iban.calc_check_digits(compact)
-        return stdnum.iban.is_valid(compact[:2] + check + compact[4:], check_country=False)
+    def account(compact: str) -> bool:
+        # Not a form's placeholder ("DE00 0000 0000 0000 0000 00").
+        return len(set(compact[4:])) > 1 and ibans.misprinted(compact)
 
-    return _iban_prefix(raw, start, repaired_valid, MISPRINTED_IBAN_CONFIDENCE)
+    return _iban_prefix(raw, start, account, MISPRINTED_IBAN_CONFIDENCE)
 
 
 def _iban_prefix(

@@ -18,6 +18,8 @@ from collections.abc import Callable, Collection, Iterator
 import phonenumbers
 from stdnum import iban, luhn
 
+from agents import ibans
+
 PII_KINDS = ("iban", "card", "cvv", "email", "phone", "national-id")
 PHONE_REGIONS = ("DE", "US", "GB", "FR", "ES")
 
@@ -49,18 +51,10 @@ def _ibans(text: str) -> Spans:
     for m in _IBAN.finditer(text):
         compact = m.group(0).replace(" ", "")
         if iban.is_valid(compact) or (
-            _IBAN_LABEL.search(text, max(0, m.start() - 30), m.start()) and _misprinted(compact)
+            _IBAN_LABEL.search(text, max(0, m.start() - 30), m.start())
+            and ibans.misprinted(compact)
         ):
             yield m.span()
-
-
-def _misprinted(compact: str) -> bool:
-    """An IBAN in its country's length and format whose check digits alone are wrong."""
-    try:
-        digits = iban.calc_check_digits(compact)
-    except ValueError:
-        return False
-    return iban.is_valid(compact[:2] + digits + compact[4:], check_country=False)
 
 
 def _cvv(text: str) -> Spans:
