@@ -63,6 +63,8 @@ class Doc:
     content: str
     kind: str = "txt"
     subject: str = ""
+    letterhead: str = ""
+    """A word-processing document's page header."""
     sender: str = ""
     to: str = "ap@caseyard-demo.example"
     date: str = "Mon, 02 Mar 2026 09:15:00 +0100"
@@ -967,7 +969,7 @@ add(
         "complaint",
         kind="docx",
         # The sender's letterhead is the page header, as a word processor's template has it.
-        subject="Margarethe Lindqvist · Kirchweg 14 · 24103 Kiel · m.lindqvist@example.de",
+        letterhead="Margarethe Lindqvist · Kirchweg 14 · 24103 Kiel · m.lindqvist@example.de",
         content="""Wärmetechnik Brandt GmbH
 Kundendienst
 Holtenauer Straße 201
@@ -1667,7 +1669,7 @@ def main() -> int:
         elif doc.kind == "eml":
             write_eml(path, doc)
         elif doc.kind == "docx":
-            write_docx(path, doc.subject, doc.content)
+            write_docx(path, doc.letterhead, doc.content)
         else:
             path.write_text(doc.content + "\n", encoding="utf-8")
         entry: dict[str, object] = {"doc_type": doc.doc_type}

@@ -264,7 +264,9 @@ S = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 R = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
 
 
-def _xlsx(sheets: dict[str, str], strings: list[str], date1904: bool = False) -> bytes:
+def _xlsx(
+    sheets: dict[str, str], strings: list[str], date1904: bool = False, columns: str = ""
+) -> bytes:
     """A workbook whose sheets (name -> sheetData rows; a name starting with "~" is
     hidden) share `strings`; cell style 1 is a date, 2 an amount with two decimals, 3 a
     custom day.month.year date with a time, 4 a percentage, 5 a custom currency format,
@@ -305,7 +307,7 @@ def _xlsx(sheets: dict[str, str], strings: list[str], date1904: bool = False) ->
             ),
             **{
                 f"xl/worksheets/sheet{i}.xml": (
-                    f"<worksheet {S}><sheetData>{rows}</sheetData></worksheet>"
+                    f"<worksheet {S}>{columns}<sheetData>{rows}</sheetData></worksheet>"
                 )
                 for i, rows in enumerate(sheets.values(), 1)
             },
@@ -412,17 +414,16 @@ def test_a_date_past_the_calendar_of_the_1904_system_is_its_number() -> None:
 
 
 def test_hidden_rows_and_columns_are_left_out() -> None:
-    sheet = (
-        '<cols><col min="2" max="3" hidden="1"/></cols>'
+    rows = (
         '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c>'
         '<c r="D1" t="s"><v>2</v></c></row>'
         '<row r="2" hidden="1"><c r="A2" t="s"><v>1</v></c></row>'
         '<row r="3"><c t="s"><v>0</v></c><c t="s"><v>1</v></c></row>'  # no references
     )
-    text = xlsx_text(_xlsx({"S": sheet.replace("<cols>", "").replace("</cols>", "")}, []))
-    assert text == ""  # rows outside sheetData are none: see the next workbook
-    data = _xlsx({"S": sheet}, ["Amount", "internal", "Total"])
-    assert xlsx_text(data) == "Amount\tTotal\nAmount"
+    strings = ["Amount", "internal", "Total"]
+    assert xlsx_text(_xlsx({"S": rows}, strings)) == "Amount\tinternal\tTotal\nAmount\tinternal"
+    hidden = '<cols><col min="2" max="3" hidden="1"/></cols>'
+    assert xlsx_text(_xlsx({"S": rows}, strings, columns=hidden)) == "Amount\tTotal\nAmount"
 
 
 def test_a_workbooks_text_stops_at_its_budget() -> None:
