@@ -64,11 +64,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agents.office import DOCX, ODS, ODT, XLSX
-from agents.outlook import MSG
 from agents.spec import AgentSpec
 from caseyard import __version__
-from caseyard.app import App, submit_bytes
+from caseyard.app import MEDIA_TYPES, App, submit_bytes
 from caseyard.errors import ConfigError
 from caseyard.http import serve_app
 from caseyard.inbox.auth import Role, UserStore
@@ -100,20 +98,10 @@ _OUTPUTS: dict[str, Any] = {
     "respond": RespondOutput,
     "tool": ToolOutput,
 }
-DOCUMENT_MODES = [
-    "text/plain",
-    "application/pdf",
-    "message/rfc822",
-    "text/html",
-    "image/png",
-    "image/jpeg",
-    "application/xml",
-    DOCX,
-    ODT,
-    XLSX,
-    ODS,
-    MSG,
-]
+DOCUMENT_MODES = list(dict.fromkeys(MEDIA_TYPES.values()))
+"""The media types a document may come as: those `caseyard submit` takes."""
+_SUFFIXES = {media_type: suffix for suffix, media_type in reversed(MEDIA_TYPES.items())}
+"""The file name suffix of each media type (the first `MEDIA_TYPES` gives it)."""
 
 
 def _struct(value: dict[str, Any]) -> Struct:
@@ -349,21 +337,10 @@ def _document(message: Message) -> tuple[bytes, str]:
 
 
 def _name_for(media_type: str) -> str:
-    suffixes = {
-        "application/pdf": ".pdf",
-        "message/rfc822": ".eml",
-        "text/html": ".html",
-        "image/png": ".png",
-        "image/jpeg": ".jpg",
-        "application/xml": ".xml",
-        "text/xml": ".xml",
-        DOCX: ".docx",
-        ODT: ".odt",
-        XLSX: ".xlsx",
-        ODS: ".ods",
-        MSG: ".msg",
-    }
-    return "document" + suffixes.get(media_type, ".txt")
+    base = media_type.partition(";")[0].strip().lower()
+    if base == "text/xml":
+        base = "application/xml"  # the same XML, under its older name
+    return "document" + _SUFFIXES.get(base, ".txt")
 
 
 class ProjectedTaskStore(InMemoryTaskStore):

@@ -24,6 +24,8 @@ from a2a.types import (
 )
 from google.protobuf.json_format import MessageToDict
 
+from agents.office import DOCX, XLSX
+from agents.outlook import MSG
 from caseyard.inbox.auth import Role as InboxRole
 from caseyard.inbox.auth import UserStore
 from caseyard.schema_store import REGISTRY_DB
@@ -99,6 +101,10 @@ async def test_an_a2a_client_follows_a_case_to_completion(
             card = await A2ACardResolver(http, url).get_agent_card()
             assert [s.id for s in card.skills] == ["reviewed"]
             assert "inbox-token" in card.security_schemes
+            # It takes what `caseyard submit` takes, each kind once.
+            modes = list(card.default_input_modes)
+            assert len(modes) == len(set(modes))
+            assert {"application/pdf", "message/rfc822", DOCX, XLSX, MSG} <= set(modes)
 
             message = Message(
                 role=Role.ROLE_USER,
